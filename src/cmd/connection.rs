@@ -1,0 +1,450 @@
+//! Connection commands: PING, ECHO, QUIT, RESET, HELLO, AUTH, SELECT and
+//! the CLIENT family.
+
+use bytes::Bytes;
+
+use super::{CmdError, CmdResult, Ctx, arg_i64, help};
+use crate::client::{Mode, ReplyMode};
+use crate::resp::Protocol;
+use crate::util::eq_ic;
+
+/// Writes a HELP reply: one status line each.
+pub fn reply_help(ctx: &mut Ctx, lines: &[&str]) {
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+}
+
+/// PING [message]
+pub fn ping(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    match args.len() {
+        1 => ctx.out.simple("PONG"),
+        2 => ctx.out.bulk(&args[1]),
+        _ => return Err(CmdError::err("wrong number of arguments for 'ping' command")),
+    }
+    Ok(())
+}
+
+/// ECHO message
+pub fn echo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ctx.out.bulk(&args[1]);
+    Ok(())
+}
+
+/// QUIT: reply OK, then close once the reply is written.
+pub fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.out.ok();
+    ctx.client().close_after_reply = true;
+    Ok(())
+}
+
+/// RESET: back to a fresh connection's state.
+pub fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let requirepass = ctx.store.config.requirepass.is_some();
+    let me = ctx.me;
+    let client = ctx.client();
+    client.db = 0;
+    client.name = None;
+    client.reply_mode = ReplyMode::On;
+    client.no_evict = false;
+    client.authenticated = !requirepass;
+    let was_monitor = client.mode == Mode::Monitor;
+    client.mode = Mode::Normal;
+    if was_monitor {
+        ctx.store.monitors.retain(|&m| m != me);
+    }
+    ctx.out.proto = Protocol::Resp2;
+    ctx.db_index = 0;
+    ctx.out.simple("RESET");
+    Ok(())
+}
+
+/// Checks a username/password pair against `requirepass`. Redis 7.0's
+/// default user has `nopass` when no password is set, so any password is
+/// accepted then.
+fn check_auth(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
+    let ok = user == b"default"
+        && match &ctx.store.config.requirepass {
+            None => true,
+            Some(p) => p.as_slice() == pass,
+        };
+    if ok {
+        ctx.client().authenticated = true;
+        Ok(())
+    } else {
+        Err(CmdError::Msg(
+            "WRONGPASS invalid username-password pair or user is disabled.".into(),
+        ))
+    }
+}
+
+/// AUTH [username] password
+pub fn auth(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    if args.len() == 2 {
+        if ctx.store.config.requirepass.is_none() {
+            return Err(CmdError::err(
+                "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            ));
+        }
+        check_auth(ctx, b"default", &args[1])?;
+    } else {
+        check_auth(ctx, &args[1], &args[2])?;
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+pub fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut proto = ctx.out.proto;
+    let mut i = 1;
+    if args.len() >= 2 {
+        let ver = crate::util::parse_i64(&args[1]).ok_or_else(|| {
+            CmdError::err("Protocol version is not an integer or out of range")
+        })?;
+        proto = match ver {
+            2 => Protocol::Resp2,
+            3 => Protocol::Resp3,
+            _ => {
+                return Err(CmdError::Msg("NOPROTO unsupported protocol version".into()));
+            }
+        };
+        i = 2;
+    }
+    let mut auth: Option<(&Bytes, &Bytes)> = None;
+    let mut setname: Option<&Bytes> = None;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        if eq_ic(&args[i], "AUTH") && more >= 2 {
+            auth = Some((&args[i + 1], &args[i + 2]));
+            i += 3;
+        } else if eq_ic(&args[i], "SETNAME") && more >= 1 {
+            setname = Some(&args[i + 1]);
+            i += 2;
+        } else {
+            return Err(CmdError::err(format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&args[i])
+            )));
+        }
+    }
+    if let Some((user, pass)) = auth {
+        check_auth(ctx, user, pass)?;
+    }
+    if !ctx.client().authenticated {
+        return Err(CmdError::Msg(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+        ));
+    }
+    if let Some(name) = setname {
+        validate_name(name)?;
+        ctx.client().name = if name.is_empty() { None } else { Some(name.to_vec()) };
+    }
+    ctx.out.proto = proto;
+    let id = ctx.client().id;
+    ctx.out.map(7);
+    ctx.out.bulk(b"server");
+    ctx.out.bulk(b"redis");
+    ctx.out.bulk(b"version");
+    ctx.out.bulk(crate::REDIS_VERSION.as_bytes());
+    ctx.out.bulk(b"proto");
+    ctx.out.int(proto.number());
+    ctx.out.bulk(b"id");
+    ctx.out.int(id as i64);
+    ctx.out.bulk(b"mode");
+    ctx.out.bulk(b"standalone");
+    ctx.out.bulk(b"role");
+    ctx.out.bulk(b"master");
+    ctx.out.bulk(b"modules");
+    ctx.out.array(0);
+    Ok(())
+}
+
+/// SELECT index
+pub fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let index = arg_i64(&args[1])?;
+    if index < 0 || index as usize >= ctx.store.dbs.len() {
+        return Err(CmdError::err("DB index is out of range"));
+    }
+    ctx.db_index = index as usize;
+    ctx.client().db = index as usize;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Client names may not contain spaces, newlines or special characters.
+fn validate_name(name: &[u8]) -> CmdResult {
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(CmdError::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(())
+}
+
+/// CLIENT ID
+pub fn client_id(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let id = ctx.client().id;
+    ctx.out.int(id as i64);
+    Ok(())
+}
+
+/// CLIENT SETNAME connection-name
+pub fn client_setname(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    validate_name(&args[2])?;
+    ctx.client().name = if args[2].is_empty() {
+        None
+    } else {
+        Some(args[2].to_vec())
+    };
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT GETNAME
+pub fn client_getname(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    match ctx.client().name.clone() {
+        Some(n) => ctx.out.bulk(&n),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// CLIENT SETINFO <LIB-NAME libname | LIB-VER libver>
+///
+/// Redis 7.2's command, accepted because redis-py, node-redis and the
+/// `redis` crate send it on connect.
+pub fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let attr = &args[2];
+    let value = &args[3];
+    let is_name = eq_ic(attr, "lib-name");
+    if !is_name && !eq_ic(attr, "lib-ver") {
+        return Err(CmdError::err(format!(
+            "Unrecognized option '{}'",
+            String::from_utf8_lossy(attr)
+        )));
+    }
+    if value.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(CmdError::err(format!(
+            "{} cannot contain spaces, newlines or special characters.",
+            if is_name { "lib-name" } else { "lib-ver" }
+        )));
+    }
+    let v = if value.is_empty() { None } else { Some(value.to_vec()) };
+    if is_name {
+        ctx.client().lib_name = v;
+    } else {
+        ctx.client().lib_ver = v;
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id ...]
+pub fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut type_filter: Option<String> = None;
+    let mut i = 2;
+    while i < args.len() {
+        if eq_ic(&args[i], "TYPE") && i + 1 < args.len() {
+            let t = String::from_utf8_lossy(&args[i + 1]).to_ascii_lowercase();
+            if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
+                return Err(CmdError::err(format!(
+                    "Unknown client type '{}'",
+                    String::from_utf8_lossy(&args[i + 1])
+                )));
+            }
+            type_filter = Some(t);
+            i += 2;
+        } else if eq_ic(&args[i], "ID") && i + 1 < args.len() {
+            let mut v = Vec::new();
+            for a in &args[i + 1..] {
+                match crate::util::parse_i64(a) {
+                    Some(n) if n > 0 => v.push(n as u64),
+                    _ => return Err(CmdError::err("Invalid client ID")),
+                }
+            }
+            ids = Some(v);
+            i = args.len();
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let now = ctx.now_ms;
+    let me = ctx.me;
+    // The running client's output buffer is borrowed by the writer; CLIENT
+    // LIST shows the other clients as they are and this one as it was.
+    let mut text = String::new();
+    for (token, c) in ctx.clients.iter() {
+        if let Some(ids) = &ids
+            && !ids.contains(&c.id)
+        {
+            continue;
+        }
+        if let Some(t) = &type_filter
+            && t != "normal"
+        {
+            continue;
+        }
+        let _ = token == me;
+        text.push_str(&c.info_line(now));
+        text.push('\n');
+    }
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+/// CLIENT INFO
+pub fn client_info(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let now = ctx.now_ms;
+    let mut line = ctx.client().info_line(now);
+    line.push('\n');
+    ctx.out.verbatim("txt", line.as_bytes());
+    Ok(())
+}
+
+/// CLIENT KILL ip:port | CLIENT KILL <filter> <value> ...
+pub fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let me = ctx.me;
+    if args.len() == 3 {
+        let addr = String::from_utf8_lossy(&args[2]).into_owned();
+        let target = ctx
+            .clients
+            .iter()
+            .find(|(_, c)| c.peer.to_string() == addr)
+            .map(|(t, _)| t);
+        let Some(target) = target else {
+            return Err(CmdError::err("No such client"));
+        };
+        kill(ctx, target);
+        ctx.out.ok();
+        return Ok(());
+    }
+    if args.len() % 2 != 0 {
+        return Err(CmdError::Syntax);
+    }
+    let mut id: Option<u64> = None;
+    let mut addr: Option<String> = None;
+    let mut laddr: Option<String> = None;
+    let mut ctype: Option<String> = None;
+    let mut user: Option<String> = None;
+    let mut skipme = true;
+    for pair in args[2..].chunks(2) {
+        let (opt, val) = (&pair[0], &pair[1]);
+        let text = String::from_utf8_lossy(val).into_owned();
+        if eq_ic(opt, "ID") {
+            match crate::util::parse_i64(val) {
+                Some(n) if n > 0 => id = Some(n as u64),
+                _ => return Err(CmdError::err("client-id should be greater than 0")),
+            }
+        } else if eq_ic(opt, "ADDR") {
+            addr = Some(text);
+        } else if eq_ic(opt, "LADDR") {
+            laddr = Some(text);
+        } else if eq_ic(opt, "TYPE") {
+            let t = text.to_ascii_lowercase();
+            if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
+                return Err(CmdError::err(format!("Unknown client type '{text}'")));
+            }
+            ctype = Some(t);
+        } else if eq_ic(opt, "USER") {
+            if text != "default" {
+                return Err(CmdError::err(format!("No such user '{text}'")));
+            }
+            user = Some(text);
+        } else if eq_ic(opt, "SKIPME") {
+            skipme = match text.to_ascii_lowercase().as_str() {
+                "yes" => true,
+                "no" => false,
+                _ => return Err(CmdError::Syntax),
+            };
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let targets: Vec<usize> = ctx
+        .clients
+        .iter()
+        .filter(|&(t, c)| {
+            id.is_none_or(|i| c.id == i)
+                && addr.as_ref().is_none_or(|a| c.peer.to_string() == *a)
+                && laddr.as_ref().is_none_or(|a| c.local.to_string() == *a)
+                && ctype.as_ref().is_none_or(|t| t == "normal")
+                && user.as_ref().is_none_or(|_| true)
+                && !(skipme && t == me)
+        })
+        .map(|(t, _)| t)
+        .collect();
+    for &t in &targets {
+        kill(ctx, t);
+    }
+    ctx.out.int(targets.len() as i64);
+    Ok(())
+}
+
+/// Closes a client at the end of the iteration; the running client is
+/// closed after its reply is written, as Redis does for CLIENT KILL of
+/// oneself.
+fn kill(ctx: &mut Ctx, token: usize) {
+    if token == ctx.me {
+        ctx.client().close_after_reply = true;
+    } else {
+        ctx.store.to_close.push(token);
+    }
+}
+
+/// CLIENT REPLY ON|OFF|SKIP
+pub fn client_reply(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let a = &args[2];
+    if eq_ic(a, "ON") {
+        ctx.client().reply_mode = ReplyMode::On;
+        ctx.out.ok();
+    } else if eq_ic(a, "OFF") {
+        ctx.client().reply_mode = ReplyMode::Off;
+    } else if eq_ic(a, "SKIP") {
+        let c = ctx.client();
+        if c.reply_mode != ReplyMode::Off {
+            c.reply_mode = ReplyMode::SkipNext;
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    Ok(())
+}
+
+/// CLIENT NO-EVICT ON|OFF
+pub fn client_no_evict(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let on = if eq_ic(&args[2], "ON") {
+        true
+    } else if eq_ic(&args[2], "OFF") {
+        false
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    ctx.client().no_evict = on;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
+pub fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let _id = arg_i64(&args[2])?;
+    if args.len() == 4 && !eq_ic(&args[3], "TIMEOUT") && !eq_ic(&args[3], "ERROR") {
+        return Err(CmdError::err(
+            "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+        ));
+    }
+    // No command blocks yet, so no client can be unblocked.
+    ctx.out.int(0);
+    Ok(())
+}
+
+/// CLIENT HELP
+pub fn client_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    reply_help(ctx, help::CLIENT);
+    Ok(())
+}

@@ -1,0 +1,433 @@
+//! Generic key commands: DEL, EXISTS, TYPE, KEYS, SCAN, RENAME, COPY, MOVE,
+//! the EXPIRE family and TTL queries.
+
+use bytes::Bytes;
+
+use super::{CmdError, CmdResult, Ctx, arg_i64};
+use crate::db::{Entry, Value};
+use crate::glob::glob_match;
+use crate::store::Store;
+use crate::util::eq_ic;
+
+/// Looks a key up for reading, counting a keyspace hit or miss.
+pub fn lookup_read<'a>(store: &'a mut Store, db: usize, key: &[u8], now_ms: u64) -> Option<&'a mut Entry> {
+    let found = store.dbs[db].lookup(key, now_ms);
+    if found.is_some() {
+        store.stats.keyspace_hits += 1;
+    } else {
+        store.stats.keyspace_misses += 1;
+    }
+    found
+}
+
+/// Looks a key up before modifying it (no hit/miss accounting).
+pub fn lookup_write<'a>(store: &'a mut Store, db: usize, key: &[u8], now_ms: u64) -> Option<&'a mut Entry> {
+    store.dbs[db].lookup(key, now_ms)
+}
+
+/// DEL key [key ...]
+pub fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now_ms;
+    let db = &mut ctx.store.dbs[ctx.db_index];
+    let mut n = 0;
+    for key in &args[1..] {
+        // An expired key is deleted by the lookup and not counted.
+        if db.exists(key, now) && db.remove(key) {
+            n += 1;
+        }
+    }
+    ctx.store.dirty += n;
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// UNLINK key [key ...]: DEL, with large values always freed off the loop.
+pub fn unlink(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    del(ctx, args)
+}
+
+/// EXISTS key [key ...]: counts repeats.
+pub fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now_ms;
+    let db = &mut ctx.store.dbs[ctx.db_index];
+    let n = args[1..].iter().filter(|k| db.exists(k, now)).count();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// TOUCH key [key ...]
+pub fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now_ms;
+    let db = &mut ctx.store.dbs[ctx.db_index];
+    let n = args[1..].iter().filter(|k| db.lookup(k, now).is_some()).count();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// TYPE key
+pub fn r#type(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now_ms;
+    let name = match ctx.store.dbs[ctx.db_index].peek(&args[1], now) {
+        Some(e) => e.value.type_name(),
+        None => "none",
+    };
+    ctx.out.simple(name);
+    Ok(())
+}
+
+/// KEYS pattern
+pub fn keys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let pattern = &args[1];
+    let all = pattern.as_ref() == b"*";
+    let now = ctx.now_ms;
+    let db = &ctx.store.dbs[ctx.db_index];
+    let matched: Vec<&[u8]> = db
+        .iter(now)
+        .map(|(k, _)| k)
+        .filter(|k| all || glob_match(pattern, k, false))
+        .collect();
+    ctx.out.array(matched.len());
+    for k in matched {
+        ctx.out.bulk(k);
+    }
+    Ok(())
+}
+
+/// RANDOMKEY
+pub fn randomkey(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let now = ctx.now_ms;
+    let store = &mut *ctx.store;
+    match store.dbs[ctx.db_index].random_key(now, &mut store.rng) {
+        Some(k) => ctx.out.bulk(&k),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// The shared body of RENAME and RENAMENX.
+fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
+    let (src, dst) = (&args[1], &args[2]);
+    let now = ctx.now_ms;
+    let db = &mut ctx.store.dbs[ctx.db_index];
+    if !db.exists(src, now) {
+        return Err(CmdError::NoSuchKey);
+    }
+    if src == dst {
+        if nx {
+            ctx.out.int(0);
+        } else {
+            ctx.out.ok();
+        }
+        return Ok(());
+    }
+    if nx && db.exists(dst, now) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let Some(entry) = db.take(src) else {
+        return Err(CmdError::NoSuchKey);
+    };
+    db.insert_entry(dst, entry);
+    ctx.store.dirty += 1;
+    if nx {
+        ctx.out.int(1);
+    } else {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+/// RENAME key newkey
+pub fn rename(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    rename_generic(ctx, args, false)
+}
+
+/// RENAMENX key newkey
+pub fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    rename_generic(ctx, args, true)
+}
+
+/// Parses a database index argument: an `i32`, and in range.
+fn db_index_arg(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
+    let n = arg_i64(arg)?;
+    if n < i32::MIN as i64 || n > i32::MAX as i64 {
+        return Err(CmdError::NotInteger);
+    }
+    if n < 0 || n as usize >= ctx.store.dbs.len() {
+        return Err(CmdError::err("DB index is out of range"));
+    }
+    Ok(n as usize)
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]
+pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut dst_db = ctx.db_index;
+    let mut replace = false;
+    let mut j = 3;
+    while j < args.len() {
+        if eq_ic(&args[j], "REPLACE") {
+            replace = true;
+        } else if eq_ic(&args[j], "DB") && j + 1 < args.len() {
+            dst_db = db_index_arg(ctx, &args[j + 1])?;
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    let (src, dst) = (&args[1], &args[2]);
+    if dst_db == ctx.db_index && src == dst {
+        return Err(CmdError::err("source and destination objects are the same"));
+    }
+    let now = ctx.now_ms;
+    let Some(entry) = lookup_read(ctx.store, ctx.db_index, src, now) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let copy = Entry {
+        value: entry.value.clone(),
+        expire_ms: entry.expire_ms,
+        lru_s: entry.lru_s,
+    };
+    let target = &mut ctx.store.dbs[dst_db];
+    if target.exists(dst, now) && !replace {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    target.insert_entry(dst, copy);
+    ctx.store.dirty += 1;
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// MOVE key db
+pub fn r#move(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let dst_db = db_index_arg(ctx, &args[2])?;
+    if dst_db == ctx.db_index {
+        return Err(CmdError::err("source and destination objects are the same"));
+    }
+    let key = &args[1];
+    let now = ctx.now_ms;
+    if !ctx.store.dbs[ctx.db_index].exists(key, now) || ctx.store.dbs[dst_db].exists(key, now) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if let Some(entry) = ctx.store.dbs[ctx.db_index].take(key) {
+        ctx.store.dbs[dst_db].insert_entry(key, entry);
+        ctx.store.dirty += 1;
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// Parses a SCAN-family cursor: an unsigned decimal.
+pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    std::str::from_utf8(arg)
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| CmdError::err("invalid cursor"))
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut cursor = parse_cursor(&args[1])?;
+    let mut count: i64 = 10;
+    let mut pattern: Option<&Bytes> = None;
+    let mut type_name: Option<&Bytes> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let remaining = args.len() - i;
+        if eq_ic(&args[i], "COUNT") && remaining >= 2 {
+            count = arg_i64(&args[i + 1])?;
+            if count < 1 {
+                return Err(CmdError::Syntax);
+            }
+        } else if eq_ic(&args[i], "MATCH") && remaining >= 2 {
+            pattern = if args[i + 1].as_ref() == b"*" {
+                None
+            } else {
+                Some(&args[i + 1])
+            };
+        } else if eq_ic(&args[i], "TYPE") && remaining >= 2 {
+            type_name = Some(&args[i + 1]);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    let now = ctx.now_ms;
+    let db = &ctx.store.dbs[ctx.db_index];
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    // Like Redis, visit at most 10*COUNT buckets per call, so a sparse
+    // table cannot make one call walk the whole keyspace.
+    let mut max_iterations = count.saturating_mul(10);
+    loop {
+        cursor = db.scan(cursor, now, |k, e| {
+            if pattern.is_some_and(|p| !glob_match(p, k, false)) {
+                return;
+            }
+            if type_name.is_some_and(|t| !t.eq_ignore_ascii_case(e.value.type_name().as_bytes())) {
+                return;
+            }
+            keys.push(k.to_vec());
+        });
+        max_iterations -= 1;
+        if cursor == 0 || max_iterations <= 0 || keys.len() as i64 >= count {
+            break;
+        }
+    }
+    ctx.out.array(2);
+    ctx.out.bulk(cursor.to_string().as_bytes());
+    ctx.out.array(keys.len());
+    for k in &keys {
+        ctx.out.bulk(k);
+    }
+    Ok(())
+}
+
+/// Which unit and base an EXPIRE-family command uses.
+#[derive(Clone, Copy)]
+struct ExpireKind {
+    name: &'static str,
+    seconds: bool,
+    relative: bool,
+}
+
+fn expire_generic(ctx: &mut Ctx, args: &[Bytes], kind: ExpireKind) -> CmdResult {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in &args[3..] {
+        if eq_ic(opt, "NX") {
+            nx = true;
+        } else if eq_ic(opt, "XX") {
+            xx = true;
+        } else if eq_ic(opt, "GT") {
+            gt = true;
+        } else if eq_ic(opt, "LT") {
+            lt = true;
+        } else {
+            return Err(CmdError::err(format!(
+                "Unsupported option {}",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(CmdError::err(
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if gt && lt {
+        return Err(CmdError::err(
+            "GT and LT options at the same time are not compatible",
+        ));
+    }
+    let invalid = || CmdError::err(format!("invalid expire time in '{}' command", kind.name));
+    let mut when = arg_i64(&args[2])?;
+    if kind.seconds {
+        when = when.checked_mul(1000).ok_or_else(invalid)?;
+    }
+    if kind.relative {
+        when = when.checked_add(ctx.now_ms as i64).ok_or_else(invalid)?;
+    }
+    let now = ctx.now_ms;
+    let key = &args[1];
+    let db = &mut ctx.store.dbs[ctx.db_index];
+    let Some(entry) = db.peek(key, now) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let current: i64 = if entry.expire_ms == 0 { -1 } else { entry.expire_ms as i64 };
+    let refused = (nx && current != -1)
+        || (xx && current == -1)
+        || (gt && (when <= current || current == -1))
+        || (lt && current != -1 && when >= current);
+    if refused {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if when <= now as i64 {
+        db.remove(key);
+    } else {
+        db.set_expire(key, when as u64);
+    }
+    ctx.store.dirty += 1;
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// EXPIRE key seconds [NX|XX|GT|LT]
+pub fn expire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, ExpireKind { name: "expire", seconds: true, relative: true })
+}
+
+/// PEXPIRE key milliseconds [NX|XX|GT|LT]
+pub fn pexpire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, ExpireKind { name: "pexpire", seconds: false, relative: true })
+}
+
+/// EXPIREAT key unix-time-seconds [NX|XX|GT|LT]
+pub fn expireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, ExpireKind { name: "expireat", seconds: true, relative: false })
+}
+
+/// PEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT]
+pub fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, ExpireKind { name: "pexpireat", seconds: false, relative: false })
+}
+
+/// The shared body of TTL, PTTL, EXPIRETIME and PEXPIRETIME.
+fn ttl_generic(ctx: &mut Ctx, key: &[u8], in_ms: bool, absolute: bool) -> CmdResult {
+    let now = ctx.now_ms;
+    let reply = match ctx.store.dbs[ctx.db_index].peek(key, now) {
+        None => -2,
+        Some(e) if e.expire_ms == 0 => -1,
+        Some(e) => {
+            let t = if absolute {
+                e.expire_ms as i64
+            } else {
+                (e.expire_ms as i64 - now as i64).max(0)
+            };
+            if in_ms { t } else { (t + 500) / 1000 }
+        }
+    };
+    ctx.out.int(reply);
+    Ok(())
+}
+
+/// TTL key
+pub fn ttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], false, false)
+}
+
+/// PTTL key
+pub fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], true, false)
+}
+
+/// EXPIRETIME key
+pub fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], false, true)
+}
+
+/// PEXPIRETIME key
+pub fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], true, true)
+}
+
+/// PERSIST key
+pub fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now_ms;
+    let db = &mut ctx.store.dbs[ctx.db_index];
+    let removed = db.exists(&args[1], now) && db.persist(&args[1]);
+    if removed {
+        ctx.store.dirty += 1;
+    }
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+/// The value's type name, for SCAN TYPE and OBJECT.
+pub fn type_of(v: &Value) -> &'static str {
+    v.type_name()
+}

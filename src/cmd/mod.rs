@@ -1,0 +1,301 @@
+//! The command table, argument helpers, and dispatch.
+//!
+//! `table.rs` holds one static [`Command`] per command, generated from
+//! redis-server 7.0's own `COMMAND INFO` and `COMMAND DOCS` by
+//! `scripts/gen_command_table.py`, with a handler named after the command.
+//! The handlers live with their data type (`string.rs`, `keys.rs`) or
+//! their concern (`server.rs`, `connection.rs`, `introspect.rs`) and are
+//! gathered under [`h`] so the table can name them.
+
+pub mod connection;
+pub mod help;
+pub mod introspect;
+pub mod keys;
+pub mod server;
+pub mod spec;
+pub mod string;
+pub mod table;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use slab::Slab;
+
+use crate::client::Client;
+use crate::db::Db;
+use crate::resp::Reply;
+use crate::store::Store;
+pub use spec::{Command, flag};
+
+/// Every handler, under the name the table uses (`config|get` is
+/// `config_get`).
+pub mod h {
+    pub use super::connection::*;
+    pub use super::introspect::*;
+    pub use super::keys::*;
+    pub use super::server::*;
+    pub use super::string::*;
+}
+
+/// A command's error reply. Only protocol and I/O errors close a
+/// connection; these are ordinary replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmdError {
+    WrongType,
+    NotInteger,
+    NotFloat,
+    Syntax,
+    NoSuchKey,
+    Overflow,
+    /// A complete message including its code (`ERR ...`, `NOPROTO ...`).
+    Msg(String),
+}
+
+impl CmdError {
+    /// An `ERR`-coded error with the given text.
+    pub fn err(text: impl fmt::Display) -> CmdError {
+        CmdError::Msg(format!("ERR {text}"))
+    }
+}
+
+impl fmt::Display for CmdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CmdError::WrongType => {
+                f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value")
+            }
+            CmdError::NotInteger => f.write_str("ERR value is not an integer or out of range"),
+            CmdError::NotFloat => f.write_str("ERR value is not a valid float"),
+            CmdError::Syntax => f.write_str("ERR syntax error"),
+            CmdError::NoSuchKey => f.write_str("ERR no such key"),
+            CmdError::Overflow => f.write_str("ERR increment or decrement would overflow"),
+            CmdError::Msg(m) => f.write_str(m),
+        }
+    }
+}
+
+pub type CmdResult = Result<(), CmdError>;
+
+/// What a handler sees: split borrows of the server's state, so the
+/// keyspace, the other clients and the reply buffer can be used at once.
+pub struct Ctx<'a> {
+    pub store: &'a mut Store,
+    pub clients: &'a mut Slab<Client>,
+    /// The slab key (mio token) of the client running the command.
+    pub me: usize,
+    pub out: &'a mut Reply,
+    /// The command's start time in Unix milliseconds. Every expiry check in
+    /// one command uses this one instant, as Redis does.
+    pub now_ms: u64,
+    pub db_index: usize,
+}
+
+impl Ctx<'_> {
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.store.dbs[self.db_index]
+    }
+
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.clients[self.me]
+    }
+
+    /// Counts a write for `dirty` (changes since the last save).
+    pub fn dirty(&mut self, n: u64) {
+        self.store.dirty += n;
+    }
+}
+
+/// Lower-cased command names to their descriptor.
+fn index() -> &'static HashMap<&'static str, &'static Command> {
+    static INDEX: OnceLock<HashMap<&'static str, &'static Command>> = OnceLock::new();
+    INDEX.get_or_init(|| table::COMMANDS.iter().map(|c| (c.name, c)).collect())
+}
+
+/// Finds a command by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    let name = std::str::from_utf8(lower).ok()?;
+    index().get(name).copied()
+}
+
+/// Finds a subcommand of a container by name, case-insensitively.
+pub fn lookup_sub(container: &'static Command, sub: &[u8]) -> Option<&'static Command> {
+    container.subcommands.iter().find(|c| {
+        c.name
+            .split_once('|')
+            .is_some_and(|(_, s)| s.as_bytes().eq_ignore_ascii_case(sub))
+    })
+}
+
+/// The result of resolving a request to a descriptor.
+pub enum Resolved {
+    Found(&'static Command),
+    /// An error to reply with instead of running anything.
+    Rejected(String),
+}
+
+/// Resolves `args[0]` (and `args[1]` for containers) and checks arity,
+/// producing Redis's exact error messages.
+pub fn resolve(args: &[Bytes]) -> Resolved {
+    let Some(cmd) = lookup(&args[0]) else {
+        return Resolved::Rejected(unknown_command_message(args));
+    };
+    let cmd = if cmd.subcommands.is_empty() {
+        cmd
+    } else if args.len() < 2 {
+        // A container with no subcommand: Redis reports its arity.
+        return Resolved::Rejected(format!(
+            "ERR wrong number of arguments for '{}' command",
+            cmd.name
+        ));
+    } else {
+        match lookup_sub(cmd, &args[1]) {
+            Some(sub) => sub,
+            None => {
+                return Resolved::Rejected(format!(
+                    "ERR unknown subcommand '{}'. Try {} HELP.",
+                    truncate_lossy(&args[1], 128),
+                    cmd.name.to_ascii_uppercase()
+                ));
+            }
+        }
+    };
+    let argc = args.len() as i32;
+    if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
+        return Resolved::Rejected(format!(
+            "ERR wrong number of arguments for '{}' command",
+            cmd.name
+        ));
+    }
+    Resolved::Found(cmd)
+}
+
+fn truncate_lossy(b: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+}
+
+/// Redis's "unknown command" message, which quotes the arguments up to
+/// about 128 bytes.
+pub fn unknown_command_message(args: &[Bytes]) -> String {
+    let mut quoted = String::new();
+    for arg in &args[1..] {
+        if quoted.len() >= 128 {
+            break;
+        }
+        let room = 128 - quoted.len();
+        quoted.push('\'');
+        quoted.push_str(&truncate_lossy(arg, room));
+        quoted.push_str("' ");
+    }
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        truncate_lossy(&args[0], 128),
+        quoted
+    )
+}
+
+/// Parses an integer argument, or `ERR value is not an integer...`.
+pub fn arg_i64(arg: &[u8]) -> Result<i64, CmdError> {
+    crate::util::parse_i64(arg).ok_or(CmdError::NotInteger)
+}
+
+/// Parses a float argument, or `ERR value is not a valid float`.
+pub fn arg_f64(arg: &[u8]) -> Result<f64, CmdError> {
+    crate::util::parse_f64(arg).ok_or(CmdError::NotFloat)
+}
+
+/// The keys a command touches, from its key specs (or legacy positions),
+/// for COMMAND GETKEYS and later WATCH and blocking.
+pub fn command_keys(cmd: &Command, args: &[Bytes]) -> Vec<usize> {
+    use spec::{BeginSearch, FindKeys};
+    let argc = args.len() as i32;
+    let mut keys = Vec::new();
+    for ks in cmd.key_specs {
+        let first = match ks.begin_search {
+            BeginSearch::Index(i) => i,
+            BeginSearch::Keyword {
+                keyword,
+                start_from,
+            } => {
+                let (start, end, step) = if start_from >= 0 {
+                    (start_from, argc - 1, 1)
+                } else {
+                    (argc + start_from, 1, -1)
+                };
+                let mut i = start;
+                let mut found = None;
+                while (step > 0 && i <= end) || (step < 0 && i >= end) {
+                    if i >= 0
+                        && i < argc
+                        && args[i as usize].eq_ignore_ascii_case(keyword.as_bytes())
+                    {
+                        found = Some(i + 1);
+                        break;
+                    }
+                    i += step;
+                }
+                match found {
+                    Some(f) => f,
+                    None => continue,
+                }
+            }
+            BeginSearch::Unknown => continue,
+        };
+        let (last, step) = match ks.find_keys {
+            FindKeys::Range {
+                last_key,
+                key_step,
+                limit,
+            } => {
+                let last = if last_key >= 0 {
+                    first + last_key
+                } else if limit <= 1 {
+                    argc + last_key
+                } else {
+                    first + ((argc - first) / limit) + last_key
+                };
+                (last, key_step)
+            }
+            FindKeys::Keynum {
+                keynum_idx,
+                first_key,
+                key_step,
+            } => {
+                let idx = first + keynum_idx;
+                if idx >= argc {
+                    continue;
+                }
+                let Some(n) = crate::util::parse_i64(&args[idx as usize]) else {
+                    continue;
+                };
+                let start = first + first_key;
+                keys_from(&mut keys, start, start + (n as i32 - 1) * key_step, key_step, argc);
+                continue;
+            }
+            FindKeys::Unknown => continue,
+        };
+        keys_from(&mut keys, first, last, step, argc);
+    }
+    keys
+}
+
+fn keys_from(keys: &mut Vec<usize>, first: i32, last: i32, step: i32, argc: i32) {
+    if step <= 0 {
+        return;
+    }
+    let mut i = first;
+    while i <= last && i < argc {
+        if i > 0 {
+            keys.push(i as usize);
+        }
+        i += step;
+    }
+}

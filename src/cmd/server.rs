@@ -1,0 +1,588 @@
+//! Server commands: databases (SWAPDB, DBSIZE, FLUSH*), INFO, CONFIG, OBJECT,
+//! MEMORY, SLOWLOG, DEBUG, MONITOR, SHUTDOWN, TIME and LASTSAVE.
+
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+
+use super::connection::reply_help;
+use super::{CmdError, CmdResult, Ctx, arg_i64, help};
+use crate::client::Mode;
+use crate::config::ConfigError;
+use crate::db::Value;
+use crate::store::{Shutdown, unix_us};
+use crate::util::eq_ic;
+
+/// DBSIZE
+pub fn dbsize(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let n = ctx.db().len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// Parses FLUSHDB/FLUSHALL's optional ASYNC|SYNC. Both free off the loop:
+/// the tables are handed to the lazyfree thread either way, so a flush of
+/// millions of keys never stalls other clients.
+fn flush_mode(args: &[Bytes]) -> CmdResult {
+    match args.len() {
+        1 => Ok(()),
+        2 if eq_ic(&args[1], "ASYNC") || eq_ic(&args[1], "SYNC") => Ok(()),
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+/// FLUSHDB [ASYNC|SYNC]
+pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    flush_mode(args)?;
+    let n = ctx.db().flush();
+    ctx.dirty(n as u64);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// FLUSHALL [ASYNC|SYNC]
+pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    flush_mode(args)?;
+    let n: usize = ctx.store.dbs.iter_mut().map(|db| db.flush()).sum();
+    ctx.dirty(n as u64);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SWAPDB index1 index2
+pub fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let a = crate::util::parse_i64(&args[1]).ok_or_else(|| CmdError::err("invalid first DB index"))?;
+    let b = crate::util::parse_i64(&args[2]).ok_or_else(|| CmdError::err("invalid second DB index"))?;
+    let n = ctx.store.dbs.len() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Err(CmdError::err("DB index is out of range"));
+    }
+    ctx.store.dbs.swap(a as usize, b as usize);
+    ctx.dirty(1);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// TIME
+pub fn time(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let us = unix_us();
+    ctx.out.array(2);
+    ctx.out.bulk_int((us / 1_000_000) as i64);
+    ctx.out.bulk_int((us % 1_000_000) as i64);
+    Ok(())
+}
+
+/// LASTSAVE
+pub fn lastsave(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.out.int(ctx.store.lastsave_s);
+    Ok(())
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
+pub fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut abort = false;
+    for a in &args[1..] {
+        if eq_ic(a, "ABORT") {
+            abort = true;
+        } else if !(eq_ic(a, "NOSAVE") || eq_ic(a, "SAVE") || eq_ic(a, "NOW") || eq_ic(a, "FORCE")) {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if abort {
+        if args.len() > 2 {
+            return Err(CmdError::Syntax);
+        }
+        return Err(CmdError::err("No shutdown in progress."));
+    }
+    // Nothing is persisted yet, so SAVE has nothing to write. The client
+    // gets no reply: the connection closes with the server.
+    ctx.store.shutdown = Some(Shutdown::Requested);
+    Ok(())
+}
+
+/// MONITOR
+pub fn monitor(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let me = ctx.me;
+    let client = ctx.client();
+    if client.mode != Mode::Monitor {
+        client.mode = Mode::Monitor;
+        ctx.store.monitors.push(me);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// DEBUG subcommand [args]: the subset tools rely on.
+pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let sub = &args[1];
+    if eq_ic(sub, "SLEEP") && args.len() == 3 {
+        let secs = crate::util::parse_f64(&args[2]).unwrap_or(0.0);
+        // DEBUG SLEEP exists to simulate a stalled server; it stalls the
+        // loop on purpose.
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
+        ctx.out.ok();
+    } else if eq_ic(sub, "HELP") {
+        reply_help(
+            ctx,
+            &[
+                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+                "HELP",
+                "    Print this help.",
+            ],
+        );
+    } else {
+        return Err(CmdError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    }
+    Ok(())
+}
+
+fn lfu_policy(ctx: &Ctx) -> bool {
+    ctx.store
+        .config
+        .get("maxmemory-policy")
+        .is_some_and(|p| p.ends_with("lfu"))
+}
+
+/// Runs `f` on the key's value, or replies null if there is none (OBJECT
+/// does not count as an access).
+fn with_object(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Ctx, &crate::db::Entry) -> CmdResult) -> CmdResult {
+    let now = ctx.now_ms;
+    let found = ctx.store.dbs[ctx.db_index]
+        .peek(key, now)
+        .map(|e| crate::db::Entry {
+            value: match &e.value {
+                Value::Str(s) => Value::Str(match s {
+                    crate::db::Str::Int(n) => crate::db::Str::Int(*n),
+                    other => other.clone(),
+                }),
+            },
+            expire_ms: e.expire_ms,
+            lru_s: e.lru_s,
+        });
+    match found {
+        None => {
+            ctx.out.null();
+            Ok(())
+        }
+        Some(entry) => f(ctx, &entry),
+    }
+}
+
+/// OBJECT ENCODING key
+pub fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    with_object(ctx, &args[2], |ctx, e| {
+        ctx.out.bulk(e.value.encoding().as_bytes());
+        Ok(())
+    })
+}
+
+/// OBJECT REFCOUNT key
+pub fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    with_object(ctx, &args[2], |ctx, e| {
+        let n = match &e.value {
+            Value::Str(s) => s.refcount(),
+        };
+        ctx.out.int(n);
+        Ok(())
+    })
+}
+
+/// OBJECT IDLETIME key
+pub fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    with_object(ctx, &args[2], |ctx, e| {
+        if lfu_policy(ctx) {
+            return Err(CmdError::err(
+                "An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ));
+        }
+        let now_s = crate::db::lru_clock(ctx.now_ms);
+        ctx.out.int(now_s.saturating_sub(e.lru_s) as i64);
+        Ok(())
+    })
+}
+
+/// OBJECT FREQ key
+pub fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    with_object(ctx, &args[2], |ctx, _e| {
+        if !lfu_policy(ctx) {
+            return Err(CmdError::err(
+                "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ));
+        }
+        ctx.out.int(0);
+        Ok(())
+    })
+}
+
+/// OBJECT HELP
+pub fn object_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    reply_help(ctx, help::OBJECT);
+    Ok(())
+}
+
+/// MEMORY USAGE key [SAMPLES count]
+pub fn memory_usage(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        if args.len() == 5 && eq_ic(&args[3], "SAMPLES") {
+            arg_i64(&args[4])?;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let now = ctx.now_ms;
+    let key = &args[2];
+    let size = match ctx.store.dbs[ctx.db_index].peek(key, now) {
+        None => {
+            ctx.out.null();
+            return Ok(());
+        }
+        Some(e) => {
+            // The entry node, the key, and the value's heap, rounded to the
+            // allocator's 8-byte granularity.
+            let value_heap = match &e.value {
+                Value::Str(s) => s.heap_size(),
+            };
+            let node = std::mem::size_of::<crate::db::Entry>() + 16 + 8;
+            node + key.len().div_ceil(8) * 8 + value_heap.div_ceil(8) * 8
+        }
+    };
+    ctx.out.int(size as i64);
+    Ok(())
+}
+
+/// MEMORY HELP
+pub fn memory_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    reply_help(ctx, help::MEMORY);
+    Ok(())
+}
+
+/// SLOWLOG GET [count]
+pub fn slowlog_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut count: usize = 10;
+    if args.len() == 3 {
+        let n = crate::util::parse_i64(&args[2]).filter(|&n| n >= -1);
+        match n {
+            Some(-1) => count = usize::MAX,
+            Some(n) => count = n as usize,
+            None => {
+                return Err(CmdError::err(
+                    "count should be greater than or equal to -1",
+                ));
+            }
+        }
+    }
+    let entries: Vec<_> = ctx.store.slowlog.entries.iter().take(count).cloned().collect();
+    ctx.out.array(entries.len());
+    for e in entries {
+        ctx.out.array(6);
+        ctx.out.int(e.id as i64);
+        ctx.out.int(e.time_s);
+        ctx.out.int(e.duration_us as i64);
+        ctx.out.array(e.args.len());
+        for a in &e.args {
+            ctx.out.bulk(a);
+        }
+        ctx.out.bulk(e.peer.as_bytes());
+        ctx.out.bulk(&e.name);
+    }
+    Ok(())
+}
+
+/// SLOWLOG LEN
+pub fn slowlog_len(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.out.int(ctx.store.slowlog.entries.len() as i64);
+    Ok(())
+}
+
+/// SLOWLOG RESET
+pub fn slowlog_reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.store.slowlog.entries.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SLOWLOG HELP
+pub fn slowlog_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    reply_help(ctx, help::SLOWLOG);
+    Ok(())
+}
+
+/// CONFIG GET parameter [parameter ...]
+pub fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut pairs: Vec<(&'static str, String)> = Vec::new();
+    for pattern in &args[2..] {
+        for (name, value) in ctx.store.config.matching(pattern) {
+            if !pairs.iter().any(|(n, _)| *n == name) {
+                pairs.push((name, value.to_string()));
+            }
+        }
+    }
+    // The listening port may have been chosen by the OS (--port 0).
+    let port = ctx.store.listen_port.to_string();
+    ctx.out.map(pairs.len());
+    for (name, value) in &pairs {
+        ctx.out.bulk(name.as_bytes());
+        if *name == "port" {
+            ctx.out.bulk(port.as_bytes());
+        } else {
+            ctx.out.bulk(value.as_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// CONFIG SET parameter value [parameter value ...]: all or nothing.
+pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() % 2 != 0 {
+        return Err(CmdError::err("wrong number of arguments for 'config|set' command"));
+    }
+    let mut next = ctx.store.config.clone();
+    for pair in args[2..].chunks(2) {
+        let name = String::from_utf8_lossy(&pair[0]).into_owned();
+        let value = String::from_utf8_lossy(&pair[1]).into_owned();
+        if let Err(e) = next.set(&name, &value, false) {
+            return Err(match e {
+                ConfigError::Unknown(_) => CmdError::err(format!(
+                    "Unknown option or number of arguments for CONFIG SET - '{name}'"
+                )),
+                ConfigError::Immutable(n) => CmdError::err(format!(
+                    "CONFIG SET failed (possibly related to argument '{n}') - can't set immutable config"
+                )),
+                ConfigError::BadValue(n, why) => CmdError::err(format!(
+                    "CONFIG SET failed (possibly related to argument '{n}') - {why}"
+                )),
+            });
+        }
+    }
+    ctx.store.config = next;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG RESETSTAT
+pub fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.store.stats.reset();
+    ctx.store.slowlog.entries.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG REWRITE
+pub fn config_rewrite(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.store.config.rewrite().map_err(CmdError::err)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG HELP
+pub fn config_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    reply_help(ctx, help::CONFIG);
+    Ok(())
+}
+
+/// INFO [section ...]
+pub fn info(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    const DEFAULT: &[&str] = &[
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "cpu",
+        "modules",
+        "errorstats",
+        "cluster",
+        "keyspace",
+    ];
+    let mut sections: Vec<String> = Vec::new();
+    if args.len() == 1 {
+        sections.extend(DEFAULT.iter().map(|s| s.to_string()));
+    }
+    for a in &args[1..] {
+        let s = String::from_utf8_lossy(a).to_ascii_lowercase();
+        match s.as_str() {
+            "default" => sections.extend(DEFAULT.iter().map(|s| s.to_string())),
+            "all" | "everything" => {
+                sections.extend(DEFAULT.iter().map(|s| s.to_string()));
+                sections.push("commandstats".into());
+            }
+            _ => sections.push(s),
+        }
+    }
+    let mut text = String::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for s in &sections {
+        if seen.contains(&s.as_str()) {
+            continue;
+        }
+        seen.push(s);
+        let before = text.len();
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        let added = info_section(ctx, s, &mut text);
+        if !added {
+            text.truncate(before);
+        }
+    }
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{}B", n as u64)
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", n / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+/// Appends one INFO section; returns false for an unknown section.
+fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) -> bool {
+    let store = &*ctx.store;
+    let uptime = store.started.elapsed().as_secs();
+    match name {
+        "server" => {
+            let _ = write!(
+                t,
+                "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nferrokv_version:{}\r\n",
+                crate::REDIS_VERSION,
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                std::process::id(),
+                store.run_id,
+                store.listen_port,
+                unix_us(),
+                uptime,
+                uptime / 86400,
+                store.config.hz,
+                store.config.hz,
+                crate::db::lru_clock(ctx.now_ms) & 0xFF_FFFF,
+                std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+                store.config.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                crate::FERROKV_VERSION,
+            );
+        }
+        "clients" => {
+            let _ = write!(
+                t,
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                ctx.clients.len(),
+                store.config.maxclients,
+            );
+        }
+        "memory" => {
+            let used = crate::alloc::allocated_bytes();
+            let rss = crate::alloc::resident_bytes();
+            let peak = crate::alloc::peak_bytes();
+            let maxmemory: u64 = store.config.get("maxmemory").and_then(|m| m.parse().ok()).unwrap_or(0);
+            let _ = write!(
+                t,
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{used}\r\nused_memory_dataset_perc:100.00%\r\ntotal_system_memory:{}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:0\r\nused_memory_scripts:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
+                human_bytes(used),
+                human_bytes(rss),
+                human_bytes(peak),
+                if peak > 0 { used as f64 * 100.0 / peak as f64 } else { 0.0 },
+                crate::alloc::total_system_memory(),
+                human_bytes(crate::alloc::total_system_memory()),
+                human_bytes(maxmemory),
+                store.config.get("maxmemory-policy").unwrap_or("noeviction"),
+                if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+                crate::lazyfree::pending_objects(),
+                crate::lazyfree::freed_objects(),
+            );
+        }
+        "persistence" => {
+            let _ = write!(
+                t,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                store.dirty, store.lastsave_s,
+            );
+        }
+        "stats" => {
+            let s = &store.stats;
+            let _ = write!(
+                t,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n",
+                s.total_connections_received,
+                s.total_commands_processed,
+                s.instantaneous_ops_per_sec(),
+                s.net_input_bytes,
+                s.net_output_bytes,
+                s.rejected_connections,
+                s.expired_keys,
+                s.expired_stale_perc,
+                s.expire_cycle_cpu_ms,
+                s.keyspace_hits,
+                s.keyspace_misses,
+                s.unexpected_error_replies,
+                s.total_error_replies,
+            );
+        }
+        "replication" => {
+            let _ = write!(
+                t,
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                store.run_id
+            );
+        }
+        "cpu" => {
+            let (sys, user) = crate::alloc::cpu_times();
+            let _ = write!(
+                t,
+                "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{sys:.6}\r\nused_cpu_user_main_thread:{user:.6}\r\n"
+            );
+        }
+        "modules" => t.push_str("# Modules\r\n"),
+        "errorstats" => {
+            t.push_str("# Errorstats\r\n");
+            let mut errs: Vec<_> = store.stats.errors.iter().collect();
+            errs.sort();
+            for (code, n) in errs {
+                let _ = write!(t, "errorstat_{code}:count={n}\r\n");
+            }
+        }
+        "cluster" => t.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "commandstats" => {
+            t.push_str("# Commandstats\r\n");
+            let mut cmds: Vec<_> = store.stats.commands.iter().collect();
+            cmds.sort_by_key(|(n, _)| **n);
+            for (name, s) in cmds {
+                let per_call = if s.calls > 0 { s.usec as f64 / s.calls as f64 } else { 0.0 };
+                let _ = write!(
+                    t,
+                    "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+                    s.calls, s.usec, s.rejected_calls, s.failed_calls
+                );
+            }
+        }
+        "keyspace" => {
+            t.push_str("# Keyspace\r\n");
+            for (i, db) in store.dbs.iter().enumerate() {
+                if db.is_empty() {
+                    continue;
+                }
+                let _ = write!(
+                    t,
+                    "db{i}:keys={},expires={},avg_ttl={}\r\n",
+                    db.len(),
+                    db.expires_len(),
+                    db.avg_ttl_ms
+                );
+            }
+        }
+        _ => return false,
+    }
+    true
+}

@@ -1,0 +1,306 @@
+//! The keyspace: numbered databases of binary-safe keys, with expiry.
+//!
+//! Every read and write goes through [`Db::lookup`] or the mutators here, so
+//! lazy expiry (a key past its deadline is deleted when touched) holds for
+//! every command. Active expiry walks the `expires` table with a scan
+//! cursor under a time budget, so keys that nobody reads are reclaimed too
+//! without ever holding the loop for more than about a millisecond.
+
+pub mod dict;
+pub mod value;
+
+use std::time::{Duration, Instant};
+
+pub use dict::Dict;
+pub use value::{Str, Value};
+
+use crate::util::Rng;
+
+/// A key's value and metadata.
+#[derive(Debug)]
+pub struct Entry {
+    pub value: Value,
+    /// Absolute expiry in Unix milliseconds; 0 when the key is persistent.
+    pub expire_ms: u64,
+    /// Last access, in seconds of the server's LRU clock (OBJECT IDLETIME).
+    pub lru_s: u32,
+}
+
+/// What one active-expiry pass did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExpireReport {
+    pub sampled: usize,
+    pub expired: usize,
+    /// True if the budget ran out before a full sweep of the volatile keys.
+    pub out_of_time: bool,
+}
+
+pub struct Db {
+    keys: Dict<Entry>,
+    /// Keys with a TTL, mapped to the same deadline as their entry. Kept so
+    /// active expiry and INFO's `expires=` look only at volatile keys.
+    expires: Dict<u64>,
+    expire_cursor: u64,
+    /// Average TTL of keys sampled by active expiry, smoothed, for INFO.
+    pub avg_ttl_ms: u64,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Db::new()
+    }
+}
+
+/// The LRU clock: seconds since the epoch, truncated to 32 bits.
+pub fn lru_clock(now_ms: u64) -> u32 {
+    (now_ms / 1000) as u32
+}
+
+impl Db {
+    pub fn new() -> Db {
+        Db {
+            keys: Dict::new(),
+            expires: Dict::new(),
+            expire_cursor: 0,
+            avg_ttl_ms: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// Looks a key up, deleting it first if it has expired, and refreshes
+    /// its access time.
+    pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
+        let entry = self.keys.get_mut(key)?;
+        entry.lru_s = lru_clock(now_ms);
+        Some(entry)
+    }
+
+    /// Looks a key up without touching its access time (OBJECT, TTL).
+    pub fn peek(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
+        self.keys.get(key)
+    }
+
+    pub fn exists(&mut self, key: &[u8], now_ms: u64) -> bool {
+        self.peek(key, now_ms).is_some()
+    }
+
+    /// Deletes `key` if it is past its deadline. Returns true if it did.
+    fn expire_if_needed(&mut self, key: &[u8], now_ms: u64) -> bool {
+        if self.expires.is_empty() {
+            return false;
+        }
+        match self.expires.get(key) {
+            Some(&when) if when <= now_ms => {
+                self.remove(key);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Sets `key` to `value`, replacing any old value. The old TTL is
+    /// dropped unless `keep_ttl`.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, now_ms: u64) {
+        let lru_s = lru_clock(now_ms);
+        match self.keys.get_mut(key) {
+            Some(entry) => {
+                let old = std::mem::replace(&mut entry.value, value);
+                entry.lru_s = lru_s;
+                let had_ttl = entry.expire_ms != 0;
+                if !keep_ttl && had_ttl {
+                    entry.expire_ms = 0;
+                    self.expires.remove(key);
+                }
+                dispose(old);
+            }
+            None => self.keys.insert_new(
+                key.into(),
+                Entry {
+                    value,
+                    expire_ms: 0,
+                    lru_s,
+                },
+            ),
+        }
+    }
+
+    /// Adds an entry for a key known to be absent (or expired: it is
+    /// removed first).
+    pub fn insert_entry(&mut self, key: &[u8], entry: Entry) {
+        self.remove(key);
+        let expire_ms = entry.expire_ms;
+        self.keys.insert_new(key.into(), entry);
+        if expire_ms != 0 {
+            self.expires.insert(key, expire_ms);
+        }
+    }
+
+    /// Removes a key and returns its entry.
+    pub fn take(&mut self, key: &[u8]) -> Option<Entry> {
+        let entry = self.keys.remove(key)?;
+        if entry.expire_ms != 0 {
+            self.expires.remove(key);
+        }
+        Some(entry)
+    }
+
+    /// Deletes a key, freeing a large value off the loop. Returns true if
+    /// the key existed (expired or not).
+    pub fn remove(&mut self, key: &[u8]) -> bool {
+        match self.take(key) {
+            Some(entry) => {
+                dispose(entry.value);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets the deadline of an existing key. The caller has checked that the
+    /// key exists and the deadline is in the future.
+    pub fn set_expire(&mut self, key: &[u8], when_ms: u64) {
+        if let Some(entry) = self.keys.get_mut(key) {
+            entry.expire_ms = when_ms;
+            self.expires.insert(key, when_ms);
+        }
+    }
+
+    /// Removes a key's TTL. Returns true if it had one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        match self.keys.get_mut(key) {
+            Some(entry) if entry.expire_ms != 0 => {
+                entry.expire_ms = 0;
+                self.expires.remove(key);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Empties the database; the old tables are freed off the loop.
+    pub fn flush(&mut self) -> usize {
+        let n = self.keys.len();
+        crate::lazyfree::drop_later(self.keys.take());
+        crate::lazyfree::drop_later(self.expires.take());
+        self.expire_cursor = 0;
+        self.avg_ttl_ms = 0;
+        n
+    }
+
+    /// One SCAN step over the keys: `f` sees each key with its entry.
+    /// Expired keys are skipped.
+    pub fn scan(&self, cursor: u64, now_ms: u64, mut f: impl FnMut(&[u8], &Entry)) -> u64 {
+        self.keys.scan(cursor, |k, e| {
+            if e.expire_ms == 0 || e.expire_ms > now_ms {
+                f(k, e)
+            }
+        })
+    }
+
+    /// Every live key (KEYS is O(N) in Redis too).
+    pub fn iter(&self, now_ms: u64) -> impl Iterator<Item = (&[u8], &Entry)> {
+        self.keys
+            .iter()
+            .filter(move |(_, e)| e.expire_ms == 0 || e.expire_ms > now_ms)
+    }
+
+    /// A random live key. Expired keys met on the way are deleted; after
+    /// many misses in a fully volatile keyspace the last key seen is
+    /// returned, as Redis does, rather than looping forever.
+    pub fn random_key(&mut self, now_ms: u64, rng: &mut Rng) -> Option<Vec<u8>> {
+        for _ in 0..100 {
+            let (key, entry) = self.keys.random_entry(rng)?;
+            let key = key.to_vec();
+            if entry.expire_ms != 0 && entry.expire_ms <= now_ms {
+                self.remove(&key);
+                continue;
+            }
+            return Some(key);
+        }
+        self.keys.random_entry(rng).map(|(k, _)| k.to_vec())
+    }
+
+    /// Rehashes the main tables for at most `budget`.
+    pub fn rehash_for(&mut self, budget: Duration) -> bool {
+        let a = self.keys.rehash_for(budget);
+        let b = self.expires.rehash_for(budget / 4);
+        a || b
+    }
+
+    /// Starts shrinking tables that have become sparse.
+    pub fn shrink_tables(&mut self) {
+        self.keys.shrink_if_needed();
+        self.expires.shrink_if_needed();
+    }
+
+    /// Walks the volatile keys from where the last pass stopped, deleting
+    /// expired ones, until `deadline` or a full sweep.
+    pub fn active_expire(&mut self, now_ms: u64, deadline: Instant) -> ExpireReport {
+        let mut report = ExpireReport::default();
+        if self.expires.is_empty() {
+            return report;
+        }
+        let mut expired: Vec<Box<[u8]>> = Vec::new();
+        let mut ttl_sum: u64 = 0;
+        let mut ttl_samples: u64 = 0;
+        let start_cursor = self.expire_cursor;
+        let mut buckets: u32 = 0;
+        loop {
+            buckets += 1;
+            self.expire_cursor = self.expires.scan(self.expire_cursor, |k, &when| {
+                report.sampled += 1;
+                if when <= now_ms {
+                    expired.push(k.into());
+                } else {
+                    ttl_sum += when - now_ms;
+                    ttl_samples += 1;
+                }
+            });
+            for key in expired.drain(..) {
+                self.remove(&key);
+                report.expired += 1;
+            }
+            if self.expire_cursor == 0 || self.expire_cursor == start_cursor {
+                break;
+            }
+            // Checking the clock is not free: do it every few buckets.
+            if buckets % 16 == 0 && Instant::now() >= deadline {
+                report.out_of_time = true;
+                break;
+            }
+        }
+        if ttl_samples > 0 {
+            let avg = ttl_sum / ttl_samples;
+            self.avg_ttl_ms = if self.avg_ttl_ms == 0 {
+                avg
+            } else {
+                (self.avg_ttl_ms / 50) * 49 + avg / 50
+            };
+        }
+        report
+    }
+}
+
+/// Frees a value, large ones off the loop.
+pub fn dispose(value: Value) {
+    if value.is_large() {
+        crate::lazyfree::drop_later(value);
+    }
+}

@@ -1,0 +1,59 @@
+//! Freeing large values off the loop thread.
+//!
+//! Dropping a table of millions of entries takes hundreds of milliseconds,
+//! which would stall every client of the single-threaded loop. Such values
+//! are sent over a channel to one helper thread that only drops them; it
+//! shares no state with the data store beyond taking ownership of what it is
+//! sent. Without the helper (unit tests, benches) values are dropped in
+//! place.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Sender, channel};
+
+type Garbage = Box<dyn Send>;
+
+static SENDER: OnceLock<Sender<Garbage>> = OnceLock::new();
+static PENDING: AtomicU64 = AtomicU64::new(0);
+static FREED: AtomicU64 = AtomicU64::new(0);
+
+/// Starts the helper thread. Called once by the server at startup.
+pub fn start() {
+    let (tx, rx) = channel::<Garbage>();
+    if SENDER.set(tx).is_err() {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("lazyfree".into())
+        .spawn(move || {
+            for garbage in rx {
+                drop(garbage);
+                PENDING.fetch_sub(1, Ordering::Relaxed);
+                FREED.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("could not start the lazyfree thread, freeing inline: {e}");
+    }
+}
+
+/// Drops `value` on the helper thread if there is one.
+pub fn drop_later<T: Send + 'static>(value: T) {
+    if let Some(tx) = SENDER.get() {
+        PENDING.fetch_add(1, Ordering::Relaxed);
+        if let Err(returned) = tx.send(Box::new(value)) {
+            PENDING.fetch_sub(1, Ordering::Relaxed);
+            drop(returned);
+        }
+    }
+}
+
+/// Objects waiting to be freed (INFO's `lazyfree_pending_objects`).
+pub fn pending_objects() -> u64 {
+    PENDING.load(Ordering::Relaxed)
+}
+
+/// Objects freed so far (INFO's `lazyfreed_objects`).
+pub fn freed_objects() -> u64 {
+    FREED.load(Ordering::Relaxed)
+}

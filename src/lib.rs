@@ -1,0 +1,38 @@
+//! ferrokv: a Redis-compatible in-memory data server.
+//!
+//! # Layout
+//!
+//! Modules in reading order:
+//!
+//! - [`config`]: the parameters CONFIG GET/SET know, the redis.conf parser.
+//! - [`server`]: the event loop (poll, accept, read and execute, timers,
+//!   flush). One thread owns every socket and the whole store.
+//! - [`client`]: per-connection state (buffers, parser, session).
+//! - [`resp`]: the incremental request parser and the RESP2/RESP3 reply
+//!   writer.
+//! - [`cmd`]: the command table, dispatch, and the command handlers.
+//! - [`store`]: server-wide state the handlers borrow (databases, config,
+//!   statistics, slow log).
+//! - [`db`]: the keyspace: the incrementally rehashed table, values, expiry.
+//! - [`timer`]: the timer wheel that drives the cron and expiry.
+//! - [`glob`], [`util`]: Redis-exact pattern matching and number handling.
+//! - [`lazyfree`]: the helper thread that frees huge values off the loop.
+
+pub mod alloc;
+pub mod client;
+pub mod cmd;
+pub mod config;
+pub mod db;
+pub mod glob;
+pub mod lazyfree;
+pub mod resp;
+pub mod server;
+pub mod store;
+pub mod timer;
+pub mod util;
+
+/// The Redis version ferrokv reports, so clients enable the features they
+/// expect of Redis 7.0.
+pub const REDIS_VERSION: &str = "7.0.15";
+/// ferrokv's own version.
+pub const FERROKV_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,165 @@
+//! The `ferrokv` binary: command line -> Config, logging, bind, run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use ferrokv::config::Config;
+
+#[global_allocator]
+static GLOBAL: ferrokv::alloc::CountingAlloc = ferrokv::alloc::CountingAlloc;
+
+/// A Redis-compatible in-memory data server.
+///
+/// Options are spelled like redis-server's, so `ferrokv --port 7000 --save ""
+/// --appendonly no` works. A redis.conf-style file may be given first.
+#[derive(Parser, Debug)]
+#[command(name = "ferrokv", version, about)]
+struct Cli {
+    /// A config file in redis.conf syntax, applied before the options.
+    config_file: Option<PathBuf>,
+    #[arg(long)]
+    port: Option<String>,
+    /// Addresses to listen on (space separated or repeated).
+    #[arg(long, num_args = 1..)]
+    bind: Vec<String>,
+    #[arg(long)]
+    databases: Option<String>,
+    /// RDB save points, e.g. "3600 1 300 100"; "" disables.
+    #[arg(long, allow_hyphen_values = true)]
+    save: Option<String>,
+    #[arg(long)]
+    appendonly: Option<String>,
+    #[arg(long)]
+    appendfsync: Option<String>,
+    /// debug, verbose, notice, warning or nothing.
+    #[arg(long)]
+    loglevel: Option<String>,
+    #[arg(long)]
+    logfile: Option<String>,
+    #[arg(long)]
+    dir: Option<String>,
+    #[arg(long)]
+    dbfilename: Option<String>,
+    #[arg(long)]
+    requirepass: Option<String>,
+    #[arg(long)]
+    maxclients: Option<String>,
+    #[arg(long)]
+    maxmemory: Option<String>,
+    #[arg(long = "maxmemory-policy")]
+    maxmemory_policy: Option<String>,
+    #[arg(long)]
+    hz: Option<String>,
+    #[arg(long)]
+    timeout: Option<String>,
+    #[arg(long = "tcp-keepalive")]
+    tcp_keepalive: Option<String>,
+    #[arg(long = "protected-mode")]
+    protected_mode: Option<String>,
+    #[arg(long)]
+    daemonize: Option<String>,
+    #[arg(long = "proto-max-bulk-len")]
+    proto_max_bulk_len: Option<String>,
+    #[arg(long = "io-threads")]
+    io_threads: Option<String>,
+    #[arg(long = "enable-debug-command")]
+    enable_debug_command: Option<String>,
+}
+
+impl Cli {
+    /// The options given, as (redis.conf name, value) pairs.
+    fn settings(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut add = |name: &'static str, v: &Option<String>| {
+            if let Some(v) = v {
+                out.push((name, v.clone()));
+            }
+        };
+        add("port", &self.port);
+        add("databases", &self.databases);
+        add("save", &self.save);
+        add("appendonly", &self.appendonly);
+        add("appendfsync", &self.appendfsync);
+        add("loglevel", &self.loglevel);
+        add("logfile", &self.logfile);
+        add("dir", &self.dir);
+        add("dbfilename", &self.dbfilename);
+        add("requirepass", &self.requirepass);
+        add("maxclients", &self.maxclients);
+        add("maxmemory", &self.maxmemory);
+        add("maxmemory-policy", &self.maxmemory_policy);
+        add("hz", &self.hz);
+        add("timeout", &self.timeout);
+        add("tcp-keepalive", &self.tcp_keepalive);
+        add("protected-mode", &self.protected_mode);
+        add("daemonize", &self.daemonize);
+        add("proto-max-bulk-len", &self.proto_max_bulk_len);
+        add("io-threads", &self.io_threads);
+        add("enable-debug-command", &self.enable_debug_command);
+        if !self.bind.is_empty() {
+            out.push(("bind", self.bind.join(" ")));
+        }
+        out
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = Config::default();
+    if let Some(path) = &cli.config_file
+        && let Err(e) = config.load_file(path)
+    {
+        eprintln!("ferrokv: bad config file {}: {e}", path.display());
+        return ExitCode::from(1);
+    }
+    for (name, value) in cli.settings() {
+        if let Err(e) = config.set(name, &value, true) {
+            eprintln!("ferrokv: bad option --{name}: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    if config.get("daemonize") == Some("yes") {
+        eprintln!("ferrokv: daemonize is not supported; run it under a supervisor");
+        return ExitCode::from(1);
+    }
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or(level_name(&config.loglevel)),
+    )
+    .format_timestamp_millis()
+    .init();
+
+    let mut server = match ferrokv::server::Server::bind(config) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("Could not start the server: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    log::info!(
+        "ferrokv {} (Redis {} compatible) started, pid={}, port={}",
+        ferrokv::FERROKV_VERSION,
+        ferrokv::REDIS_VERSION,
+        std::process::id(),
+        server.port()
+    );
+    log::info!("Ready to accept connections tcp");
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("Event loop failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn level_name(level: &str) -> &'static str {
+    match ferrokv::config::level_filter(level) {
+        log::LevelFilter::Off => "off",
+        log::LevelFilter::Error => "error",
+        log::LevelFilter::Warn => "warn",
+        log::LevelFilter::Info => "info",
+        log::LevelFilter::Debug => "debug",
+        log::LevelFilter::Trace => "trace",
+    }
+}

@@ -1,0 +1,470 @@
+//! The incremental request parser: RESP multibulk and inline commands.
+//!
+//! The parser's state lives in the connection ([`Parser`]). Each call to
+//! [`Parser::parse`] continues from where the previous one stopped, so a
+//! request that arrives one byte at a time is scanned once, never from
+//! offset 0 again. Arguments are handed out as [`Bytes`] slices of the read
+//! buffer: a complete request is split off the buffer and frozen, and each
+//! argument is a view into it, with no copy.
+//!
+//! Lengths claimed by the client are checked against Redis's limits and
+//! never used to size an allocation: the buffer grows only as bytes arrive.
+
+use bytes::{Bytes, BytesMut};
+
+/// Redis's `proto-max-bulk-len` default: 512 MB.
+pub const DEFAULT_PROTO_MAX_BULK_LEN_BYTES: usize = 512 * 1024 * 1024;
+/// The largest multibulk count accepted.
+pub const MAX_MULTIBULK_COUNT: i64 = 1024 * 1024;
+/// Redis's `PROTO_INLINE_MAX_SIZE`: an inline line, or a `*`/`$` header,
+/// must end within this many bytes.
+pub const INLINE_MAX_SIZE_BYTES: usize = 64 * 1024;
+
+/// A protocol error: the client gets `-ERR Protocol error: <msg>` and the
+/// connection closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtocolError {
+    TooBigInline,
+    TooBigMbulkCount,
+    TooBigBulkCount,
+    InvalidMultibulkLength,
+    InvalidBulkLength,
+    ExpectedDollar(u8),
+    UnbalancedQuotes,
+}
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Protocol error: ")?;
+        match self {
+            ProtocolError::TooBigInline => f.write_str("too big inline request"),
+            ProtocolError::TooBigMbulkCount => f.write_str("too big mbulk count string"),
+            ProtocolError::TooBigBulkCount => f.write_str("too big bulk count string"),
+            ProtocolError::InvalidMultibulkLength => f.write_str("invalid multibulk length"),
+            ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
+            ProtocolError::ExpectedDollar(c) => write!(f, "expected '$', got '{}'", *c as char),
+            ProtocolError::UnbalancedQuotes => f.write_str("unbalanced quotes in request"),
+        }
+    }
+}
+
+/// Where the parser is inside the current request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Between requests: the next byte decides multibulk or inline.
+    Idle,
+    /// Inside an inline request; `pos` is how far the newline search got.
+    Inline,
+    /// Inside a multibulk request, waiting for a `$len` header.
+    BulkHeader { remaining: usize },
+    /// Waiting for `len` bytes of payload plus CRLF.
+    BulkBody { remaining: usize, len: usize },
+}
+
+/// Per-connection parser state. `pos` is how far into the read buffer the
+/// current request has been scanned; `spans` are the argument ranges found
+/// so far, relative to the buffer's start.
+#[derive(Debug)]
+pub struct Parser {
+    state: State,
+    pos: usize,
+    spans: Vec<(usize, usize)>,
+    max_bulk_len: usize,
+    /// For inline requests only, the argument bytes after unquoting; they may
+    /// differ from the wire bytes, so they are collected here.
+    inline_args: Vec<Vec<u8>>,
+}
+
+/// The outcome of one parse step.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A complete request; the arguments are appended to the caller's vector.
+    /// A request with no arguments (an empty line, `*0`) is skipped silently.
+    Command,
+    /// More bytes are needed.
+    Incomplete,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser::new(DEFAULT_PROTO_MAX_BULK_LEN_BYTES)
+    }
+}
+
+impl Parser {
+    pub fn new(max_bulk_len: usize) -> Parser {
+        Parser {
+            state: State::Idle,
+            pos: 0,
+            spans: Vec::new(),
+            max_bulk_len,
+            inline_args: Vec::new(),
+        }
+    }
+
+    pub fn set_max_bulk_len(&mut self, max_bulk_len: usize) {
+        self.max_bulk_len = max_bulk_len;
+    }
+
+    /// True while a request has been started but not finished.
+    pub fn in_progress(&self) -> bool {
+        self.state != State::Idle || self.pos != 0
+    }
+
+    /// How many more payload bytes the current bulk still needs, for read
+    /// sizing: the reader may reserve up to this much (capped) once the bytes
+    /// start arriving, instead of doubling step by step.
+    pub fn pending_bulk_bytes(&self, buf_len: usize) -> usize {
+        match self.state {
+            State::BulkBody { len, .. } => (self.pos + len + 2).saturating_sub(buf_len),
+            _ => 0,
+        }
+    }
+
+    /// Parses one request from `buf`. On `Parsed::Command` the request's
+    /// bytes have been split off `buf` and its arguments pushed onto `args`
+    /// (which the caller clears between requests).
+    pub fn parse(
+        &mut self,
+        buf: &mut BytesMut,
+        args: &mut Vec<Bytes>,
+    ) -> Result<Parsed, ProtocolError> {
+        loop {
+            match self.state {
+                State::Idle => {
+                    if self.pos >= buf.len() {
+                        return Ok(Parsed::Incomplete);
+                    }
+                    if buf[self.pos] == b'*' {
+                        let Some((count, next)) = self.header_line(buf, true)? else {
+                            return Ok(Parsed::Incomplete);
+                        };
+                        if count > MAX_MULTIBULK_COUNT {
+                            return Err(ProtocolError::InvalidMultibulkLength);
+                        }
+                        self.pos = next;
+                        if count <= 0 {
+                            // `*0` and `*-1` are empty requests: skipped.
+                            self.finish(buf);
+                            continue;
+                        }
+                        self.spans.clear();
+                        self.state = State::BulkHeader {
+                            remaining: count as usize,
+                        };
+                    } else {
+                        self.state = State::Inline;
+                    }
+                }
+                State::Inline => {
+                    let before = args.len();
+                    match self.parse_inline(buf, args)? {
+                        Parsed::Command if args.len() == before => continue,
+                        other => return Ok(other),
+                    }
+                }
+                State::BulkHeader { remaining } => {
+                    if self.pos >= buf.len() {
+                        return Ok(Parsed::Incomplete);
+                    }
+                    if buf[self.pos] != b'$' {
+                        return Err(ProtocolError::ExpectedDollar(buf[self.pos]));
+                    }
+                    let Some((len, next)) = self.header_line(buf, false)? else {
+                        return Ok(Parsed::Incomplete);
+                    };
+                    if len < 0 || len as u64 > self.max_bulk_len as u64 {
+                        return Err(ProtocolError::InvalidBulkLength);
+                    }
+                    self.pos = next;
+                    self.state = State::BulkBody {
+                        remaining,
+                        len: len as usize,
+                    };
+                }
+                State::BulkBody { remaining, len } => {
+                    if buf.len() < self.pos + len + 2 {
+                        return Ok(Parsed::Incomplete);
+                    }
+                    // Like Redis, the two bytes after the payload are
+                    // taken to be CRLF without checking them.
+                    self.spans.push((self.pos, self.pos + len));
+                    self.pos += len + 2;
+                    if remaining > 1 {
+                        self.state = State::BulkHeader {
+                            remaining: remaining - 1,
+                        };
+                    } else {
+                        let frozen = self.finish(buf);
+                        args.extend(self.spans.iter().map(|&(s, e)| frozen.slice(s..e)));
+                        self.spans.clear();
+                        return Ok(Parsed::Command);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Splits the finished request off the buffer and resets for the next.
+    fn finish(&mut self, buf: &mut BytesMut) -> Bytes {
+        let frozen = buf.split_to(self.pos).freeze();
+        self.pos = 0;
+        self.state = State::Idle;
+        frozen
+    }
+
+    /// Reads a `*N\r\n` or `$N\r\n` line starting at `self.pos`. Returns the
+    /// number and the offset just past the line, or `None` if the line is
+    /// not complete yet.
+    fn header_line(
+        &self,
+        buf: &BytesMut,
+        multibulk: bool,
+    ) -> Result<Option<(i64, usize)>, ProtocolError> {
+        let start = self.pos + 1;
+        let Some(cr) = find_cr(&buf[start..]) else {
+            if buf.len() - self.pos > INLINE_MAX_SIZE_BYTES {
+                return Err(if multibulk {
+                    ProtocolError::TooBigMbulkCount
+                } else {
+                    ProtocolError::TooBigBulkCount
+                });
+            }
+            return Ok(None);
+        };
+        let end = start + cr;
+        // Redis requires the CR to be followed by a byte before it acts.
+        if end + 1 >= buf.len() {
+            return Ok(None);
+        }
+        let value = crate::util::parse_i64(&buf[start..end]);
+        match value {
+            Some(v) => Ok(Some((v, end + 2))),
+            None if multibulk => Err(ProtocolError::InvalidMultibulkLength),
+            None => Err(ProtocolError::InvalidBulkLength),
+        }
+    }
+
+    fn parse_inline(
+        &mut self,
+        buf: &mut BytesMut,
+        args: &mut Vec<Bytes>,
+    ) -> Result<Parsed, ProtocolError> {
+        let Some(nl) = buf[self.pos..].iter().position(|&b| b == b'\n') else {
+            if buf.len() > INLINE_MAX_SIZE_BYTES {
+                return Err(ProtocolError::TooBigInline);
+            }
+            // Remember the scan position so the next call resumes there.
+            self.pos = buf.len();
+            return Ok(Parsed::Incomplete);
+        };
+        let line_end = self.pos + nl;
+        let mut line = &buf[..line_end];
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        self.inline_args.clear();
+        if !split_inline_args(line, &mut self.inline_args) {
+            return Err(ProtocolError::UnbalancedQuotes);
+        }
+        self.pos = line_end + 1;
+        self.finish(buf);
+        args.extend(self.inline_args.drain(..).map(Bytes::from));
+        Ok(Parsed::Command)
+    }
+}
+
+fn find_cr(hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == b'\r')
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Splits an inline request into arguments the way Redis's `sdssplitargs`
+/// does: whitespace separates, double quotes allow `\n`-style and `\xHH`
+/// escapes, single quotes allow only `\'`. A closing quote must be followed
+/// by whitespace or the end. Returns false on unbalanced quotes.
+pub fn split_inline_args(line: &[u8], out: &mut Vec<Vec<u8>>) -> bool {
+    let mut i = 0;
+    let n = line.len();
+    loop {
+        while i < n && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= n {
+            return true;
+        }
+        let mut cur = Vec::new();
+        let mut in_dq = false;
+        let mut in_sq = false;
+        loop {
+            if in_dq {
+                if i >= n {
+                    return false;
+                }
+                let c = line[i];
+                if c == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && hex_digit(line[i + 2]).is_some()
+                    && hex_digit(line[i + 3]).is_some()
+                {
+                    let hi = hex_digit(line[i + 2]).unwrap_or(0);
+                    let lo = hex_digit(line[i + 3]).unwrap_or(0);
+                    cur.push(hi * 16 + lo);
+                    i += 3;
+                } else if c == b'\\' && i + 1 < n {
+                    i += 1;
+                    cur.push(match line[i] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        other => other,
+                    });
+                } else if c == b'"' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return false;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(c);
+                }
+            } else if in_sq {
+                if i >= n {
+                    return false;
+                }
+                let c = line[i];
+                if c == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
+                    i += 1;
+                    cur.push(b'\'');
+                } else if c == b'\'' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return false;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(c);
+                }
+            } else {
+                if i >= n {
+                    break;
+                }
+                match line[i] {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
+                        i += 1;
+                        break;
+                    }
+                    b'"' => in_dq = true,
+                    b'\'' => in_sq = true,
+                    c => cur.push(c),
+                }
+            }
+            i += 1;
+        }
+        out.push(cur);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
+        let mut p = Parser::default();
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        loop {
+            let mut args = Vec::new();
+            match p.parse(&mut buf, &mut args)? {
+                Parsed::Command => out.push(args.iter().map(|a| a.to_vec()).collect()),
+                Parsed::Incomplete => return Ok(out),
+            }
+        }
+    }
+
+    #[test]
+    fn multibulk_pipelined() {
+        let cmds = parse_all(b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n").unwrap();
+        assert_eq!(cmds, vec![vec![b"PING".to_vec()], vec![b"GET".to_vec(), b"k".to_vec()]]);
+    }
+
+    #[test]
+    fn byte_at_a_time_resumes_without_rescanning() {
+        let input = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n";
+        let mut p = Parser::default();
+        let mut buf = BytesMut::new();
+        let mut args = Vec::new();
+        for (i, b) in input.iter().enumerate() {
+            buf.extend_from_slice(&[*b]);
+            match p.parse(&mut buf, &mut args).unwrap() {
+                Parsed::Command => assert_eq!(i, input.len() - 1),
+                Parsed::Incomplete => assert!(i < input.len() - 1),
+            }
+        }
+        assert_eq!(args.len(), 3);
+        assert_eq!(&args[2][..], b"hello");
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn inline_with_quotes() {
+        let cmds = parse_all(b"set \"a b\" 'c\\'d' \"\\x41\\n\"\r\nPING\n").unwrap();
+        assert_eq!(
+            cmds,
+            vec![
+                vec![b"set".to_vec(), b"a b".to_vec(), b"c'd".to_vec(), b"A\n".to_vec()],
+                vec![b"PING".to_vec()]
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_requests_skipped() {
+        assert_eq!(parse_all(b"\r\n*0\r\n*-1\r\nPING\r\n").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(
+            parse_all(b"*99999999999\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1048577\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$4000000000\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(parse_all(b"*abc\r\n"), Err(ProtocolError::InvalidMultibulkLength));
+        assert_eq!(parse_all(b"*1\r\nfoo\r\n"), Err(ProtocolError::ExpectedDollar(b'f')));
+        assert_eq!(parse_all(b"set \"a\r\n"), Err(ProtocolError::UnbalancedQuotes));
+        let long = vec![b'a'; INLINE_MAX_SIZE_BYTES + 1];
+        assert_eq!(parse_all(&long), Err(ProtocolError::TooBigInline));
+        let mut mb = b"*".to_vec();
+        mb.extend(std::iter::repeat_n(b'1', INLINE_MAX_SIZE_BYTES + 1));
+        assert_eq!(parse_all(&mb), Err(ProtocolError::TooBigMbulkCount));
+    }
+
+    #[test]
+    fn claimed_length_does_not_allocate() {
+        let mut p = Parser::default();
+        let mut buf = BytesMut::from(&b"*1\r\n$500000000\r\nab"[..]);
+        let cap = buf.capacity();
+        let mut args = Vec::new();
+        assert!(matches!(p.parse(&mut buf, &mut args), Ok(Parsed::Incomplete)));
+        assert_eq!(buf.capacity(), cap);
+    }
+}

@@ -1,0 +1,657 @@
+//! The event loop: one thread, one `mio::Poll`, every socket and the whole
+//! data store.
+//!
+//! Each iteration: wait for readiness (no longer than the next timer), accept
+//! new connections, read from readable clients and run every complete
+//! command in their buffers, fire due timers (cron, active expiry), then
+//! write each client's pending output once. Reads run before writes so that
+//! the replies to a whole pipeline go out in one `write`.
+//!
+//! mio on Linux is edge-triggered: a readable event means "read until
+//! `WouldBlock`". A client that sends more than its per-iteration budget is
+//! remembered in a queue and resumed on the next iteration, so one flooding
+//! client cannot starve the others.
+
+use std::io::{self, Read, Write};
+use std::mem;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Buf;
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use crate::client::{Client, Mode, ReplyMode};
+use crate::cmd::{self, CmdError, Ctx, Resolved, flag};
+use crate::config::Config;
+use crate::resp::{Parsed, Reply};
+use crate::store::{Store, unix_ms, unix_us};
+use crate::timer::TimerWheel;
+
+const LISTENER_BASE: usize = usize::MAX - 64;
+const SIGNALS: Token = Token(usize::MAX - 1);
+/// How much one read syscall asks for.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// How much one client may have read per loop iteration before the others
+/// get a turn.
+const READ_BUDGET_PER_ITERATION_BYTES: usize = 1024 * 1024;
+/// Active expiry may hold the loop for about this long per cycle.
+const ACTIVE_EXPIRE_BUDGET: Duration = Duration::from_micros(1000);
+/// Incremental rehashing from the cron may take this long per tick.
+const REHASH_BUDGET: Duration = Duration::from_micros(1000);
+/// When an expiry cycle runs out of time, the next one starts this soon.
+const EXPIRE_FOLLOWUP_MS: u64 = 2;
+/// An unauthenticated client may not buffer more than this.
+const UNAUTHENTICATED_QUERY_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// What a timer entry means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The periodic housekeeping (Redis's `serverCron`), `hz` times a second.
+    Cron,
+    /// An extra active-expiry cycle, scheduled when the last one ran out of
+    /// budget with expired keys left.
+    ExpireCycle,
+}
+
+pub struct Server {
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    clients: Slab<Client>,
+    store: Store,
+    wheel: TimerWheel<Timer>,
+    signals: signal_hook_mio::v1_0::Signals,
+    /// Clients with output to write at the end of the iteration.
+    pending_writes: Vec<usize>,
+    /// Clients with unread input left over from their read budget.
+    pending_reads: Vec<usize>,
+    read_scratch: Vec<u8>,
+    expire_db_cursor: usize,
+}
+
+impl Server {
+    /// Binds the listeners and prepares the loop.
+    pub fn bind(config: Config) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut listeners = Vec::new();
+        let mut port = config.port;
+        for (i, addr) in config.bind.iter().enumerate() {
+            let addr = addr.trim_start_matches('-');
+            let host = if addr == "*" { "0.0.0.0" } else { addr };
+            let sockaddr: SocketAddr = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            }
+            .parse()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("bad bind address {addr}: {e}")))?;
+            let mut listener = TcpListener::bind(sockaddr)?;
+            // With --port 0 the first listener picks the port and the others
+            // follow it.
+            port = listener.local_addr()?.port();
+            poll.registry()
+                .register(&mut listener, Token(LISTENER_BASE + i), Interest::READABLE)?;
+            listeners.push(listener);
+        }
+        let mut signals = signal_hook_mio::v1_0::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let now = unix_ms();
+        let mut wheel = TimerWheel::new(now);
+        wheel.insert(now + 1000 / config.hz as u64, Timer::Cron);
+        let mut store = Store::new(config);
+        store.listen_port = port;
+        crate::lazyfree::start();
+        Ok(Server {
+            poll,
+            listeners,
+            clients: Slab::new(),
+            store,
+            wheel,
+            signals,
+            pending_writes: Vec::new(),
+            pending_reads: Vec::new(),
+            read_scratch: vec![0; READ_CHUNK_BYTES],
+            expire_db_cursor: 0,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.store.listen_port
+    }
+
+    /// Runs until SHUTDOWN or a signal.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut fired = Vec::new();
+        loop {
+            let timeout = if !self.pending_reads.is_empty() {
+                Some(Duration::ZERO)
+            } else {
+                self.wheel
+                    .next_deadline()
+                    .map(|d| Duration::from_millis(d.saturating_sub(unix_ms())))
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    SIGNALS => {
+                        for sig in self.signals.pending() {
+                            log::warn!("Received signal {sig}, scheduling shutdown...");
+                            self.store.shutdown = Some(crate::store::Shutdown::Requested);
+                        }
+                    }
+                    Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
+                    Token(t) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read_client(t);
+                        }
+                        if event.is_writable() {
+                            self.queue_write(t);
+                        }
+                    }
+                }
+            }
+            let resumed = mem::take(&mut self.pending_reads);
+            for t in resumed {
+                if let Some(c) = self.clients.get_mut(t) {
+                    c.read_queued = false;
+                    self.read_client(t);
+                }
+            }
+            self.wheel.advance(unix_ms(), &mut fired);
+            for timer in fired.drain(..) {
+                match timer {
+                    Timer::Cron => self.cron(),
+                    Timer::ExpireCycle => self.active_expire_cycle(),
+                }
+            }
+            self.flush_writes();
+            self.close_killed();
+            if self.store.shutdown.is_some() {
+                self.shutdown();
+                return Ok(());
+            }
+        }
+    }
+
+    fn accept(&mut self, listener: usize) {
+        loop {
+            let (mut stream, peer) = match self.listeners[listener].accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: log and try again on the next event
+                    // rather than spinning.
+                    log::warn!("Accepting client connection: {e}");
+                    return;
+                }
+            };
+            self.store.stats.total_connections_received += 1;
+            if self.clients.len() >= self.store.config.maxclients {
+                self.store.stats.rejected_connections += 1;
+                let _ = stream.write(b"-ERR max number of clients reached\r\n");
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let local = stream.local_addr().unwrap_or(peer);
+            let entry = self.clients.vacant_entry();
+            let token = entry.key();
+            if let Err(e) = self
+                .poll
+                .registry()
+                .register(&mut stream, Token(token), Interest::READABLE)
+            {
+                log::warn!("Registering client {peer}: {e}");
+                continue;
+            }
+            let id = self.store.next_client_id;
+            self.store.next_client_id += 1;
+            let mut client = Client::new(
+                id,
+                stream,
+                peer,
+                local,
+                unix_ms(),
+                self.store.config.proto_max_bulk_len,
+            );
+            client.authenticated = self.store.config.requirepass.is_none();
+            entry.insert(client);
+            log::debug!("Accepted {peer}");
+        }
+    }
+
+    /// Reads what the client has sent and runs every complete command.
+    fn read_client(&mut self, token: usize) {
+        let mut budget = READ_BUDGET_PER_ITERATION_BYTES;
+        loop {
+            let Some(client) = self.clients.get_mut(token) else {
+                return;
+            };
+            if client.close_after_reply {
+                return;
+            }
+            match client.stream.read(&mut self.read_scratch) {
+                Ok(0) => {
+                    self.close_client(token);
+                    return;
+                }
+                Ok(n) => {
+                    client.rbuf.extend_from_slice(&self.read_scratch[..n]);
+                    client.last_interaction_ms = unix_ms();
+                    self.store.stats.net_input_bytes += n as u64;
+                    self.process_input(token);
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        if let Some(c) = self.clients.get_mut(token)
+                            && !c.read_queued
+                        {
+                            c.read_queued = true;
+                            self.pending_reads.push(token);
+                        }
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::debug!("Reading from client: {e}");
+                    self.close_client(token);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Parses and runs every complete command in the client's buffer.
+    fn process_input(&mut self, token: usize) {
+        loop {
+            let Some(client) = self.clients.get_mut(token) else {
+                return;
+            };
+            if client.close_after_reply {
+                return;
+            }
+            if !client.authenticated && client.rbuf.len() > UNAUTHENTICATED_QUERY_LIMIT_BYTES {
+                client.close_after_reply = true;
+                self.queue_write(token);
+                return;
+            }
+            let mut args = mem::take(&mut client.args);
+            args.clear();
+            match client.parser.parse(&mut client.rbuf, &mut args) {
+                Ok(Parsed::Incomplete) => {
+                    client.args = args;
+                    return;
+                }
+                Ok(Parsed::Command) => {
+                    self.execute(token, &args);
+                    args.clear();
+                    if let Some(c) = self.clients.get_mut(token) {
+                        c.args = args;
+                    }
+                }
+                Err(e) => {
+                    log::debug!("Protocol error from client {}: {e}", client.peer);
+                    client.out.error(&format!("ERR {e}"));
+                    client.close_after_reply = true;
+                    self.store.stats.total_error_replies += 1;
+                    *self.store.stats.errors.entry("ERR".into()).or_default() += 1;
+                    self.queue_write(token);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs one command for a client: resolve, check, call the handler,
+    /// account for it.
+    fn execute(&mut self, token: usize, args: &[bytes::Bytes]) {
+        let Some(client) = self.clients.get_mut(token) else {
+            return;
+        };
+        let suppress = match client.reply_mode {
+            ReplyMode::On => false,
+            ReplyMode::Off => true,
+            ReplyMode::SkipNext => {
+                client.reply_mode = ReplyMode::On;
+                true
+            }
+        };
+        let mut out = Reply {
+            buf: mem::take(&mut client.out.buf),
+            proto: client.out.proto,
+        };
+        let reply_start = out.len();
+        let db_index = client.db;
+        let authenticated = client.authenticated;
+        let now_ms = unix_ms();
+
+        let cmd = match cmd::resolve(args) {
+            Resolved::Found(cmd) => {
+                if !authenticated && !cmd.has(flag::NO_AUTH) {
+                    self.reject(&mut out, None, "NOAUTH Authentication required.");
+                    None
+                } else {
+                    Some(cmd)
+                }
+            }
+            Resolved::Rejected(msg) => {
+                self.reject(&mut out, None, &msg);
+                None
+            }
+        };
+
+        if let Some(cmd) = cmd {
+            let started = Instant::now();
+            let result = match cmd.handler {
+                Some(handler) => {
+                    let mut ctx = Ctx {
+                        store: &mut self.store,
+                        clients: &mut self.clients,
+                        me: token,
+                        out: &mut out,
+                        now_ms,
+                        db_index,
+                    };
+                    handler(&mut ctx, args)
+                }
+                None => Err(CmdError::err(format!(
+                    "unknown subcommand. Try {} HELP.",
+                    cmd.name.to_ascii_uppercase()
+                ))),
+            };
+            let elapsed_us = started.elapsed().as_micros() as u64;
+            let stat = self.store.stats.commands.entry(cmd.name).or_default();
+            stat.calls += 1;
+            stat.usec += elapsed_us;
+            if let Err(e) = result {
+                stat.failed_calls += 1;
+                let msg = e.to_string();
+                out.error(&msg);
+                self.count_error(&msg);
+            }
+            self.store.stats.total_commands_processed += 1;
+            if let Some(c) = self.clients.get_mut(token) {
+                c.last_cmd = cmd.name;
+            }
+            self.slowlog(token, cmd, args, elapsed_us);
+            if !self.store.monitors.is_empty()
+                && !cmd.has(flag::SKIP_MONITOR)
+                && !cmd.has(flag::ADMIN)
+            {
+                self.feed_monitors(token, db_index, args);
+            }
+        }
+
+        let Some(client) = self.clients.get_mut(token) else {
+            return;
+        };
+        if suppress {
+            out.buf.truncate(reply_start);
+        }
+        client.out.buf = out.buf;
+        client.out.proto = out.proto;
+        if !client.out.is_empty() || client.close_after_reply {
+            self.queue_write(token);
+        }
+    }
+
+    fn reject(&mut self, out: &mut Reply, cmd: Option<&'static cmd::Command>, msg: &str) {
+        out.error(msg);
+        self.count_error(msg);
+        if let Some(cmd) = cmd {
+            self.store.stats.commands.entry(cmd.name).or_default().rejected_calls += 1;
+        }
+    }
+
+    fn count_error(&mut self, msg: &str) {
+        self.store.stats.total_error_replies += 1;
+        let code = msg.split(' ').next().unwrap_or("ERR").to_string();
+        *self.store.stats.errors.entry(code).or_default() += 1;
+    }
+
+    fn slowlog(&mut self, token: usize, cmd: &'static cmd::Command, args: &[bytes::Bytes], us: u64) {
+        let threshold = self.store.config.slowlog_log_slower_than_us;
+        if threshold < 0 || (us as i64) < threshold || cmd.has(flag::SKIP_SLOWLOG) {
+            return;
+        }
+        let Some(client) = self.clients.get(token) else {
+            return;
+        };
+        // Like Redis: at most 32 arguments, each at most 128 bytes.
+        let mut logged: Vec<Vec<u8>> = Vec::new();
+        let shown = args.len().min(32);
+        for (i, a) in args.iter().take(shown).enumerate() {
+            if i == 31 && args.len() > 32 {
+                logged.push(format!("... ({} more arguments)", args.len() - 31).into_bytes());
+                break;
+            }
+            if a.len() > 128 {
+                let mut v = a[..128].to_vec();
+                v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
+                logged.push(v);
+            } else {
+                logged.push(a.to_vec());
+            }
+        }
+        let slowlog = &mut self.store.slowlog;
+        let entry = crate::store::SlowEntry {
+            id: slowlog.next_id,
+            time_s: (unix_ms() / 1000) as i64,
+            duration_us: us,
+            args: logged,
+            peer: client.peer.to_string(),
+            name: client.name.clone().unwrap_or_default(),
+        };
+        slowlog.next_id += 1;
+        slowlog.entries.push_front(entry);
+        slowlog.entries.truncate(self.store.config.slowlog_max_len);
+    }
+
+    fn feed_monitors(&mut self, token: usize, db: usize, args: &[bytes::Bytes]) {
+        let Some(client) = self.clients.get(token) else {
+            return;
+        };
+        let us = unix_us();
+        let mut line = format!("{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, db, client.peer);
+        for a in args {
+            line.push(' ');
+            line.push_str(&crate::util::repr(a));
+        }
+        let monitors = self.store.monitors.clone();
+        for m in monitors {
+            if m == token {
+                continue;
+            }
+            if let Some(c) = self.clients.get_mut(m) {
+                c.out.simple(&line);
+                self.queue_write(m);
+            }
+        }
+    }
+
+    fn queue_write(&mut self, token: usize) {
+        if let Some(c) = self.clients.get_mut(token)
+            && !c.write_queued
+        {
+            c.write_queued = true;
+            self.pending_writes.push(token);
+        }
+    }
+
+    /// Writes every queued client's output; keeps WRITABLE interest only for
+    /// clients whose socket could not take it all.
+    fn flush_writes(&mut self) {
+        let queued = mem::take(&mut self.pending_writes);
+        for token in queued {
+            let Some(client) = self.clients.get_mut(token) else {
+                continue;
+            };
+            client.write_queued = false;
+            let mut failed = false;
+            while !client.out.buf.is_empty() {
+                match client.stream.write(&client.out.buf) {
+                    Ok(0) => {
+                        failed = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        client.out.buf.advance(n);
+                        self.store.stats.net_output_bytes += n as u64;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        log::debug!("Writing to client: {e}");
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            let done = client.out.buf.is_empty();
+            if failed || (done && client.close_after_reply) {
+                self.close_client(token);
+                continue;
+            }
+            if done {
+                // Give back a large buffer once drained.
+                if client.out.buf.capacity() > 1024 * 1024 {
+                    client.out.buf = bytes::BytesMut::new();
+                }
+            }
+            let want_writable = !done;
+            if want_writable != client.writable_registered {
+                let interest = if want_writable {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                };
+                if let Err(e) = self
+                    .poll
+                    .registry()
+                    .reregister(&mut client.stream, Token(token), interest)
+                {
+                    log::debug!("Reregistering client: {e}");
+                    self.close_client(token);
+                    continue;
+                }
+                client.writable_registered = want_writable;
+            }
+        }
+    }
+
+    fn close_killed(&mut self) {
+        let killed = mem::take(&mut self.store.to_close);
+        for token in killed {
+            if self.clients.contains(token) {
+                self.close_client(token);
+            }
+        }
+    }
+
+    fn close_client(&mut self, token: usize) {
+        if !self.clients.contains(token) {
+            return;
+        }
+        let mut client = self.clients.remove(token);
+        let _ = self.poll.registry().deregister(&mut client.stream);
+        if client.mode == Mode::Monitor {
+            self.store.monitors.retain(|&m| m != token);
+        }
+        log::debug!("Client closed connection {}", client.peer);
+    }
+
+    /// Housekeeping, `hz` times a second: expiry, rehashing, table shrinking,
+    /// idle-client timeouts and the ops/sec sample.
+    fn cron(&mut self) {
+        let now = unix_ms();
+        self.active_expire_cycle();
+        let deadline = Instant::now() + REHASH_BUDGET;
+        for db in &mut self.store.dbs {
+            db.shrink_tables();
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            db.rehash_for(left);
+        }
+        let timeout = self
+            .store
+            .config
+            .get("timeout")
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(0);
+        if timeout > 0 {
+            let idle: Vec<usize> = self
+                .clients
+                .iter()
+                .filter(|(_, c)| {
+                    c.mode == Mode::Normal && now.saturating_sub(c.last_interaction_ms) > timeout * 1000
+                })
+                .map(|(t, _)| t)
+                .collect();
+            for t in idle {
+                self.close_client(t);
+            }
+        }
+        let samples = &mut self.store.stats.ops_samples;
+        samples.push_back((now, self.store.stats.total_commands_processed));
+        while samples.len() > 16 {
+            samples.pop_front();
+        }
+        let hz = self.store.config.hz.max(1) as u64;
+        self.wheel.insert(now + 1000 / hz, Timer::Cron);
+    }
+
+    /// Deletes expired keys, round-robin over the databases, for at most
+    /// `ACTIVE_EXPIRE_BUDGET`. If time ran out, another cycle follows soon
+    /// so memory keeps being reclaimed while clients are served in between.
+    fn active_expire_cycle(&mut self) {
+        let start = Instant::now();
+        let deadline = start + ACTIVE_EXPIRE_BUDGET;
+        let now = unix_ms();
+        let n = self.store.dbs.len();
+        let mut sampled = 0;
+        let mut expired = 0;
+        let mut out_of_time = false;
+        for _ in 0..n {
+            let i = self.expire_db_cursor % n;
+            let report = self.store.dbs[i].active_expire(now, deadline);
+            sampled += report.sampled;
+            expired += report.expired;
+            if report.out_of_time {
+                out_of_time = true;
+                break;
+            }
+            self.expire_db_cursor = (i + 1) % n;
+        }
+        self.store.stats.expired_keys += expired as u64;
+        self.store.stats.expire_cycle_cpu_ms += start.elapsed().as_millis() as u64;
+        if sampled > 0 {
+            self.store.stats.expired_stale_perc = expired as f64 * 100.0 / sampled as f64;
+        }
+        if out_of_time {
+            self.wheel.insert(now + EXPIRE_FOLLOWUP_MS, Timer::ExpireCycle);
+        }
+    }
+
+    fn shutdown(&mut self) {
+        log::warn!("User requested shutdown...");
+        // Give clients what they were already sent an answer for.
+        for (_, c) in self.clients.iter_mut() {
+            let _ = c.stream.write(&c.out.buf);
+        }
+        log::warn!("ferrokv is now ready to exit, bye bye...");
+    }
+}

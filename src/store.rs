@@ -1,0 +1,139 @@
+//! Server-wide state that commands read and write: the databases, the
+//! configuration, statistics and the slow log. The loop owns the one
+//! `Store`; handlers borrow it through [`crate::cmd::Ctx`].
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::util::Rng;
+
+/// Per-command counters for INFO commandstats.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CommandStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected_calls: u64,
+    pub failed_calls: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub rejected_connections: u64,
+    pub expired_keys: u64,
+    pub expired_stale_perc: f64,
+    pub expire_cycle_cpu_ms: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub total_error_replies: u64,
+    pub unexpected_error_replies: u64,
+    pub commands: HashMap<&'static str, CommandStat>,
+    /// Error replies by their first word (`ERR`, `WRONGTYPE`).
+    pub errors: HashMap<String, u64>,
+    /// For `instantaneous_ops_per_sec`: samples of (ms, commands).
+    pub ops_samples: VecDeque<(u64, u64)>,
+}
+
+impl Stats {
+    pub fn reset(&mut self) {
+        *self = Stats::default();
+    }
+
+    pub fn instantaneous_ops_per_sec(&self) -> u64 {
+        match (self.ops_samples.front(), self.ops_samples.back()) {
+            (Some(&(t0, c0)), Some(&(t1, c1))) if t1 > t0 => (c1 - c0) * 1000 / (t1 - t0),
+            _ => 0,
+        }
+    }
+}
+
+/// One SLOWLOG entry.
+#[derive(Debug, Clone)]
+pub struct SlowEntry {
+    pub id: u64,
+    pub time_s: i64,
+    pub duration_us: u64,
+    pub args: Vec<Vec<u8>>,
+    pub peer: String,
+    pub name: Vec<u8>,
+}
+
+/// The most recent slow commands, newest first.
+#[derive(Debug, Default)]
+pub struct SlowLog {
+    pub entries: VecDeque<SlowEntry>,
+    pub next_id: u64,
+}
+
+/// A pending SHUTDOWN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    Requested,
+}
+
+pub struct Store {
+    pub dbs: Vec<Db>,
+    pub config: Config,
+    pub stats: Stats,
+    pub slowlog: SlowLog,
+    pub rng: Rng,
+    /// Changes since the last save.
+    pub dirty: u64,
+    pub lastsave_s: i64,
+    pub started: Instant,
+    pub run_id: String,
+    /// The port actually bound (the config may say 0).
+    pub listen_port: u16,
+    pub next_client_id: u64,
+    /// Clients in MONITOR mode, by slab key.
+    pub monitors: Vec<usize>,
+    /// Clients to close at the end of this iteration (CLIENT KILL).
+    pub to_close: Vec<usize>,
+    pub shutdown: Option<Shutdown>,
+}
+
+impl Store {
+    pub fn new(config: Config) -> Store {
+        let mut rng = Rng::from_time();
+        let run_id = (0..40)
+            .map(|_| char::from(b"0123456789abcdef"[rng.below(16) as usize]))
+            .collect();
+        Store {
+            dbs: (0..config.databases).map(|_| Db::new()).collect(),
+            config,
+            stats: Stats::default(),
+            slowlog: SlowLog::default(),
+            rng,
+            dirty: 0,
+            lastsave_s: unix_ms() as i64 / 1000,
+            started: Instant::now(),
+            run_id,
+            listen_port: 0,
+            next_client_id: 1,
+            monitors: Vec::new(),
+            to_close: Vec::new(),
+            shutdown: None,
+        }
+    }
+}
+
+/// Wall-clock Unix time in milliseconds.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Wall-clock Unix time in microseconds.
+pub fn unix_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}

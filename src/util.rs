@@ -1,0 +1,236 @@
+//! Number parsing and formatting with Redis's exact rules.
+
+/// Parses a decimal integer the way Redis's `string2ll` does: an optional
+/// `-`, no `+`, no leading zeroes, no spaces, and it must fit in an `i64`.
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    match digits.first() {
+        Some(b'1'..=b'9') => {}
+        _ => return None,
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if negative {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else if v > i64::MAX as u64 {
+        None
+    } else {
+        Some(v as i64)
+    }
+}
+
+/// Parses a double the way Redis's `string2d` does (C `strtod`): no leading
+/// space, the whole input consumed, and no NaN.
+pub fn parse_f64(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || s[0].is_ascii_whitespace() || s.len() > 5 * 1024 {
+        return None;
+    }
+    let text = std::str::from_utf8(s).ok()?;
+    let lower = text.to_ascii_lowercase();
+    let v = match lower.trim_start_matches(['+', '-']) {
+        "inf" | "infinity" => {
+            if lower.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            }
+        }
+        // Rust accepts "nan" and forms C does not (such as "1_0"); C accepts
+        // hex floats, which Redis users do not rely on. Reject what is not
+        // plain decimal.
+        _ => {
+            if !text
+                .bytes()
+                .all(|c| c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'e' | b'E'))
+            {
+                return None;
+            }
+            text.parse::<f64>().ok()?
+        }
+    };
+    if v.is_nan() { None } else { Some(v) }
+}
+
+/// Formats a double as Redis 7.0 replies with it: `%.17g`, and `inf`/`-inf`.
+pub fn format_double(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let mut buf = [0u8; 64];
+    // SAFETY: the buffer is valid for its length, the format string is a
+    // NUL-terminated literal, and "%.17g" of a double needs at most 25 bytes.
+    let n = unsafe {
+        libc::snprintf(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            c"%.17g".as_ptr(),
+            d,
+        )
+    };
+    let n = (n.max(0) as usize).min(buf.len() - 1);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+unsafe extern "C" {
+    fn ferrokv_ld_add(
+        a: *const u8,
+        alen: usize,
+        b: *const u8,
+        blen: usize,
+        out: *mut u8,
+        outlen: usize,
+    ) -> libc::c_long;
+}
+
+/// Why a long double addition failed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LdAddError {
+    /// The stored value is not a float.
+    BadValue,
+    /// The increment is not a float.
+    BadIncrement,
+    /// The sum is NaN or infinite.
+    NanOrInfinity,
+}
+
+/// Adds two decimal strings in C `long double` precision and formats the
+/// result as Redis's INCRBYFLOAT does.
+pub fn long_double_add(value: &[u8], incr: &[u8]) -> Result<Vec<u8>, LdAddError> {
+    let mut out = vec![0u8; 5 * 1024 + 64];
+    // SAFETY: the pointers and lengths describe live slices; the C side
+    // copies the inputs into its own NUL-terminated buffers and writes at
+    // most `out.len()` bytes.
+    let n = unsafe {
+        ferrokv_ld_add(
+            value.as_ptr(),
+            value.len(),
+            incr.as_ptr(),
+            incr.len(),
+            out.as_mut_ptr(),
+            out.len(),
+        )
+    };
+    match n {
+        -1 => Err(LdAddError::BadValue),
+        -2 => Err(LdAddError::BadIncrement),
+        n if n < 0 => Err(LdAddError::NanOrInfinity),
+        n => {
+            out.truncate(n as usize);
+            Ok(out)
+        }
+    }
+}
+
+/// Case-insensitive ASCII comparison of an argument with a keyword.
+pub fn eq_ic(arg: &[u8], keyword: &str) -> bool {
+    arg.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string2ll_rules() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
+        for bad in [&b"-0"[..], b"01", b"+1", b" 1", b"1 ", b"", b"-", b"1a"] {
+            assert_eq!(parse_i64(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn doubles() {
+        assert_eq!(format_double(0.1), "0.10000000000000001");
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
+        assert_eq!(parse_f64(b"1e3"), Some(1000.0));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"nan"), None);
+        assert_eq!(parse_f64(b" 1"), None);
+    }
+
+    #[test]
+    fn long_double_matches_redis() {
+        assert_eq!(long_double_add(b"10.5", b"0.1").unwrap(), b"10.6");
+        assert_eq!(long_double_add(b"5.0e3", b"2.0e2").unwrap(), b"5200");
+        assert_eq!(long_double_add(b"0", b"-0").unwrap(), b"0");
+        assert_eq!(long_double_add(b"x", b"1"), Err(LdAddError::BadValue));
+        assert_eq!(long_double_add(b"1", b"inf"), Err(LdAddError::NanOrInfinity));
+    }
+}
+
+/// A small, fast PRNG (xorshift64*) for RANDOMKEY and sampling. Not for
+/// anything security-related.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    pub fn from_time() -> Rng {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9E37_79B9_7F4A_7C15);
+        Rng::new(nanos ^ (std::process::id() as u64).rotate_left(32))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A uniform number in `0..n` (n > 0), without modulo bias.
+    pub fn below(&mut self, n: u64) -> u64 {
+        debug_assert!(n > 0);
+        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    }
+}
+
+/// Quotes bytes the way Redis's `sdscatrepr` does (MONITOR, CLIENT LIST).
+pub fn repr(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() + 2);
+    s.push('"');
+    for &b in bytes {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            b if b.is_ascii_graphic() || b == b' ' => s.push(b as char),
+            b => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}

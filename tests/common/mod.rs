@@ -1,0 +1,702 @@
+//! Helpers shared by the integration test crates.
+//!
+//! # Layout
+//!
+//! - [`Server`] is a guard around a server process (ferrokv or a real
+//!   `redis-server`) listening on a free loopback port. The process is killed
+//!   when the guard drops, including while a failing test unwinds.
+//! - [`Client`] is a minimal RESP client that sends commands as multibulk
+//!   arrays and returns each reply as the exact bytes the server sent. Tests
+//!   assert on those bytes because the wire format is what Redis clients
+//!   depend on: a decoded value would hide the difference between `+OK` and
+//!   `$2\r\nOK`.
+//! - [`Frame`] and [`parse_frame`] decode one RESP2 or RESP3 reply, for the
+//!   few tests that must look inside a reply (for example to compare it
+//!   ignoring element order).
+//!
+//! Each test crate uses a different subset of these helpers, hence the
+//! `dead_code` allowance below.
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a freshly spawned server gets to start answering `PING`.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long [`Client`] waits for a reply before giving up. A reply that
+/// never comes is a bug in the server (or a test that expects no reply), and
+/// a bounded wait turns it into a readable failure instead of a hung test.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Pause between two readiness probes of a starting server.
+const STARTUP_POLL_INTERVAL: Duration = Duration::from_millis(5);
+
+/// A free port can be taken by someone else between the moment we find it
+/// and the moment the server binds it; when the server exits early, we retry
+/// on another port this many times.
+const SPAWN_ATTEMPTS: usize = 3;
+
+/// Returns a loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 to find a free port");
+    listener
+        .local_addr()
+        .expect("local_addr of a bound listener")
+        .port()
+}
+
+/// Looks `program` up on `PATH`, as a shell would.
+pub fn find_on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Starts the ferrokv binary built by Cargo for this test run.
+pub fn start_ferrokv() -> Server {
+    Server::start(
+        "ferrokv",
+        Path::new(env!("CARGO_BIN_EXE_ferrokv")).as_os_str(),
+        &[],
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Arguments that make a `redis-server` behave like a throwaway test
+/// instance: no RDB snapshots, no AOF, and `DEBUG` allowed (Redis 7 refuses
+/// it by default, and tests use `DEBUG SLEEP`).
+pub const REDIS_TEST_ARGS: &[&str] = &[
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--enable-debug-command",
+    "yes",
+];
+
+/// Starts a real `redis-server` from `PATH`, or returns `None` when there is
+/// none. Callers decide whether that means "skip" or "fail".
+pub fn start_redis() -> Option<Server> {
+    let program = find_on_path("redis-server")?;
+    let server = Server::start("redis-server", program.as_os_str(), &[], REDIS_TEST_ARGS)
+        .unwrap_or_else(|e| panic!("{e}"));
+    Some(server)
+}
+
+/// A server process on a loopback port, killed when dropped.
+///
+/// The process runs in a private scratch directory (so a stray `dump.rdb`
+/// from an earlier run is never loaded, and nothing the server writes leaks
+/// into the repository), with its stdout and stderr going to a log file in
+/// that directory. The log is included in the error when startup fails.
+pub struct Server {
+    /// The port the server listens on, on 127.0.0.1.
+    pub port: u16,
+    /// A human-readable name for messages ("ferrokv", "redis-server").
+    pub name: String,
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Server {
+    /// Spawns `program` with `--port P --bind 127.0.0.1`, then `extra_args`
+    /// (placed after `leading_args`, which go first, for wrappers), and
+    /// waits until it answers `PING`.
+    pub fn start(
+        name: &str,
+        program: &std::ffi::OsStr,
+        leading_args: &[OsString],
+        extra_args: &[&str],
+    ) -> Result<Server, String> {
+        let mut last_error = String::new();
+        for _ in 0..SPAWN_ATTEMPTS {
+            match Server::try_start(name, program, leading_args, extra_args) {
+                Ok(server) => return Ok(server),
+                Err(StartError::ExitedEarly(message)) => last_error = message,
+                Err(StartError::Fatal(message)) => return Err(message),
+            }
+        }
+        Err(last_error)
+    }
+
+    fn try_start(
+        name: &str,
+        program: &std::ffi::OsStr,
+        leading_args: &[OsString],
+        extra_args: &[&str],
+    ) -> Result<Server, StartError> {
+        let dir = scratch_dir();
+        fs::create_dir_all(&dir).map_err(|e| {
+            StartError::Fatal(format!("create scratch dir {}: {e}", dir.display()))
+        })?;
+        let log_path = dir.join("server.log");
+        let log = File::create(&log_path)
+            .map_err(|e| StartError::Fatal(format!("create {}: {e}", log_path.display())))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| StartError::Fatal(format!("clone log file handle: {e}")))?;
+
+        let port = free_port();
+        let child = Command::new(program)
+            .args(leading_args)
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--bind")
+            .arg("127.0.0.1")
+            .args(extra_args)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .map_err(|e| {
+                let _ = fs::remove_dir_all(&dir);
+                StartError::Fatal(format!(
+                    "spawn {name} ({}): {e}",
+                    Path::new(program).display()
+                ))
+            })?;
+        // From here on the guard owns the process and the directory.
+        let mut server = Server {
+            port,
+            name: name.to_string(),
+            child,
+            dir,
+        };
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    /// Polls with `PING` until the server answers, the process exits, or
+    /// [`STARTUP_TIMEOUT`] passes.
+    fn wait_ready(&mut self) -> Result<(), StartError> {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(StartError::ExitedEarly(format!(
+                    "{} exited during startup on port {} ({status}); log:\n{}",
+                    self.name,
+                    self.port,
+                    self.log()
+                )));
+            }
+            if let Ok(mut client) = Client::connect(self.port)
+                && let Ok(reply) = client.cmd_result(&["PING"])
+                && reply == b"+PONG\r\n"
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(StartError::Fatal(format!(
+                    "{} did not answer PING on port {} within {STARTUP_TIMEOUT:?}; log:\n{}",
+                    self.name,
+                    self.port,
+                    self.log()
+                )));
+            }
+            thread::sleep(STARTUP_POLL_INTERVAL);
+        }
+    }
+
+    /// Opens a new connection to this server.
+    pub fn connect(&self) -> Client {
+        Client::connect(self.port)
+            .unwrap_or_else(|e| panic!("connect to {} on port {}: {e}", self.name, self.port))
+    }
+
+    /// What the server has written to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        fs::read(self.dir.join("server.log"))
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_else(|e| format!("(log unreadable: {e})"))
+    }
+
+    /// Whether the process is still running (false after a crash).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+enum StartError {
+    /// The process died, most likely because the port was taken; retry.
+    ExitedEarly(String),
+    Fatal(String),
+}
+
+fn scratch_dir() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("ferrokv-test-{}-{n}", std::process::id()))
+}
+
+/// Encodes a command as a RESP multibulk array, the way clients send it.
+pub fn encode_command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        let arg = arg.as_ref();
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// A raw RESP connection. Replies come back as the bytes of exactly one
+/// complete reply (RESP2 or RESP3, nested aggregates included); bytes of any
+/// following reply stay buffered for the next read.
+pub struct Client {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> io::Result<Client> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+        stream.set_nodelay(true)?;
+        Ok(Client {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Sends a command and returns its raw reply. Panics, naming the
+    /// command, if the connection fails; use [`Client::cmd_result`] where a
+    /// closed connection is an expected outcome.
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {
+        self.cmd_result(args).unwrap_or_else(|e| {
+            let shown: Vec<String> = args.iter().map(|a| escape(a.as_ref())).collect();
+            panic!("command [{}]: {e}", shown.join(" "))
+        })
+    }
+
+    /// Sends a command and returns its raw reply, or the I/O error.
+    pub fn cmd_result<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<Vec<u8>> {
+        self.send(args)?;
+        self.read_reply()
+    }
+
+    /// Sends a command without reading its reply.
+    pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<()> {
+        self.send_raw(&encode_command(args))
+    }
+
+    /// Sends bytes as they are (inline commands, malformed input, pipelines).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Reads exactly one reply and returns its raw bytes.
+    ///
+    /// Errors: `UnexpectedEof` when the server closed the connection,
+    /// `TimedOut` after [`REPLY_TIMEOUT`] without a complete reply, and
+    /// `InvalidData` when the bytes are not RESP.
+    pub fn read_reply(&mut self) -> io::Result<Vec<u8>> {
+        loop {
+            // Replies in tests are small, so parsing again from the start of
+            // the buffer after each read costs nothing worth optimising.
+            match parse_frame(&self.buf) {
+                Ok(Some((_, len))) => return Ok(self.buf.drain(..len).collect()),
+                Ok(None) => {}
+                Err(message) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{message}; buffered bytes: \"{}\"", escape(&self.buf)),
+                    ));
+                }
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    let message = if self.buf.is_empty() {
+                        "connection closed by server".to_string()
+                    } else {
+                        format!(
+                            "connection closed by server inside a reply; buffered bytes: \"{}\"",
+                            escape(&self.buf)
+                        )
+                    };
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, message));
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::TimedOut =>
+                {
+                    let message = format!(
+                        "no complete reply within {REPLY_TIMEOUT:?}; buffered bytes: \"{}\"",
+                        escape(&self.buf)
+                    );
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, message));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads exactly one reply and decodes it.
+    pub fn read_frame(&mut self) -> io::Result<Frame> {
+        let raw = self.read_reply()?;
+        match parse_frame(&raw) {
+            Ok(Some((frame, _))) => Ok(frame),
+            _ => unreachable!("read_reply returns exactly one complete frame"),
+        }
+    }
+
+    /// Closes the sending half, as a client that is done would.
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        self.stream.shutdown(Shutdown::Write)
+    }
+}
+
+/// Escapes bytes for messages: printable ASCII as is, `\r`, `\n`, `\t`, `\"`
+/// and `\\` escaped, everything else as `\xHH`.
+pub fn escape(bytes: &[u8]) -> String {
+    bytes.escape_ascii().to_string()
+}
+
+/// One decoded RESP2 or RESP3 reply.
+///
+/// Scalars keep their text as sent (doubles and big numbers in particular),
+/// so [`Frame::encode`] reproduces the original bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// `+text`
+    Simple(Vec<u8>),
+    /// `-text`
+    Error(Vec<u8>),
+    /// `:n`
+    Integer(i64),
+    /// `$n` followed by the payload.
+    Bulk(Vec<u8>),
+    /// `$-1`, the RESP2 null.
+    NullBulk,
+    /// `*n` followed by the elements.
+    Array(Vec<Frame>),
+    /// `*-1`, the RESP2 null array.
+    NullArray,
+    /// `_`, the RESP3 null.
+    Null,
+    /// `#t` or `#f`.
+    Bool(bool),
+    /// `,text`
+    Double(Vec<u8>),
+    /// `(text`
+    BigNumber(Vec<u8>),
+    /// `!n` followed by the payload.
+    BlobError(Vec<u8>),
+    /// `=n` followed by the payload, format prefix (`txt:`) included.
+    Verbatim(Vec<u8>),
+    /// `%n` followed by n key-value pairs.
+    Map(Vec<(Frame, Frame)>),
+    /// `~n` followed by the elements.
+    Set(Vec<Frame>),
+    /// `>n` followed by the elements.
+    Push(Vec<Frame>),
+    /// `|n` pairs, then the reply they describe.
+    Attribute(Vec<(Frame, Frame)>, Box<Frame>),
+}
+
+impl Frame {
+    /// Appends the RESP encoding of this frame to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        fn line(out: &mut Vec<u8>, prefix: u8, text: &[u8]) {
+            out.push(prefix);
+            out.extend_from_slice(text);
+            out.extend_from_slice(b"\r\n");
+        }
+        fn blob(out: &mut Vec<u8>, prefix: u8, payload: &[u8]) {
+            line(out, prefix, payload.len().to_string().as_bytes());
+            out.extend_from_slice(payload);
+            out.extend_from_slice(b"\r\n");
+        }
+        fn items(out: &mut Vec<u8>, prefix: u8, frames: &[Frame]) {
+            line(out, prefix, frames.len().to_string().as_bytes());
+            for frame in frames {
+                frame.encode(out);
+            }
+        }
+        fn pairs(out: &mut Vec<u8>, prefix: u8, pairs: &[(Frame, Frame)]) {
+            line(out, prefix, pairs.len().to_string().as_bytes());
+            for (key, value) in pairs {
+                key.encode(out);
+                value.encode(out);
+            }
+        }
+        match self {
+            Frame::Simple(text) => line(out, b'+', text),
+            Frame::Error(text) => line(out, b'-', text),
+            Frame::Integer(n) => line(out, b':', n.to_string().as_bytes()),
+            Frame::Bulk(payload) => blob(out, b'$', payload),
+            Frame::NullBulk => out.extend_from_slice(b"$-1\r\n"),
+            Frame::Array(frames) => items(out, b'*', frames),
+            Frame::NullArray => out.extend_from_slice(b"*-1\r\n"),
+            Frame::Null => out.extend_from_slice(b"_\r\n"),
+            Frame::Bool(true) => out.extend_from_slice(b"#t\r\n"),
+            Frame::Bool(false) => out.extend_from_slice(b"#f\r\n"),
+            Frame::Double(text) => line(out, b',', text),
+            Frame::BigNumber(text) => line(out, b'(', text),
+            Frame::BlobError(payload) => blob(out, b'!', payload),
+            Frame::Verbatim(payload) => blob(out, b'=', payload),
+            Frame::Map(kvs) => pairs(out, b'%', kvs),
+            Frame::Set(frames) => items(out, b'~', frames),
+            Frame::Push(frames) => items(out, b'>', frames),
+            Frame::Attribute(kvs, reply) => {
+                pairs(out, b'|', kvs);
+                reply.encode(out);
+            }
+        }
+    }
+
+    /// The RESP encoding of this frame.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        out
+    }
+}
+
+/// Decodes one reply from the start of `buf`.
+///
+/// Returns `Ok(None)` when `buf` holds only part of a reply, and
+/// `Ok(Some((frame, len)))` when its first `len` bytes are one complete
+/// reply. Only well-formed RESP is accepted: a server that sends anything
+/// else has a bug the tests should see.
+pub fn parse_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, String> {
+    let mut parser = Parser { buf, pos: 0 };
+    match parser.frame() {
+        Ok(frame) => Ok(Some((frame, parser.pos))),
+        Err(ParseError::Incomplete) => Ok(None),
+        Err(ParseError::Invalid(message)) => Err(message),
+    }
+}
+
+enum ParseError {
+    Incomplete,
+    Invalid(String),
+}
+
+struct Parser<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    /// The bytes up to the next CRLF, which is consumed.
+    fn line(&mut self) -> Result<&'a [u8], ParseError> {
+        let rest = &self.buf[self.pos..];
+        let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return Err(ParseError::Incomplete);
+        };
+        self.pos += end + 2;
+        Ok(&rest[..end])
+    }
+
+    fn number(&mut self, prefix: u8) -> Result<i64, ParseError> {
+        let line = self.line()?;
+        std::str::from_utf8(line)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(|| {
+                ParseError::Invalid(format!(
+                    "bad number after '{}': \"{}\"",
+                    prefix as char,
+                    escape(line)
+                ))
+            })
+    }
+
+    /// A length that may be -1 (null); anything below that is invalid.
+    fn length(&mut self, prefix: u8) -> Result<Option<usize>, ParseError> {
+        match self.number(prefix)? {
+            -1 => Ok(None),
+            n if n >= 0 => Ok(Some(n as usize)),
+            n => Err(ParseError::Invalid(format!(
+                "negative length {n} after '{}'",
+                prefix as char
+            ))),
+        }
+    }
+
+    fn payload(&mut self, len: usize) -> Result<Vec<u8>, ParseError> {
+        let end = self.pos.checked_add(len).ok_or(ParseError::Incomplete)?;
+        if self.buf.len() < end + 2 {
+            return Err(ParseError::Incomplete);
+        }
+        if &self.buf[end..end + 2] != b"\r\n" {
+            return Err(ParseError::Invalid(format!(
+                "payload of length {len} is not followed by CRLF"
+            )));
+        }
+        let payload = self.buf[self.pos..end].to_vec();
+        self.pos = end + 2;
+        Ok(payload)
+    }
+
+    fn frames(&mut self, n: usize) -> Result<Vec<Frame>, ParseError> {
+        // Do not trust `n` for the allocation: every frame is at least three
+        // bytes, so a short buffer bounds what is worth reserving.
+        let mut frames = Vec::with_capacity(n.min(self.buf.len() / 3));
+        for _ in 0..n {
+            frames.push(self.frame()?);
+        }
+        Ok(frames)
+    }
+
+    fn pairs(&mut self, n: usize) -> Result<Vec<(Frame, Frame)>, ParseError> {
+        let mut pairs = Vec::with_capacity(n.min(self.buf.len() / 6));
+        for _ in 0..n {
+            let key = self.frame()?;
+            let value = self.frame()?;
+            pairs.push((key, value));
+        }
+        Ok(pairs)
+    }
+
+    fn required_length(&mut self, prefix: u8) -> Result<usize, ParseError> {
+        self.length(prefix)?.ok_or_else(|| {
+            ParseError::Invalid(format!("null length after '{}'", prefix as char))
+        })
+    }
+
+    fn frame(&mut self) -> Result<Frame, ParseError> {
+        let Some(&prefix) = self.buf.get(self.pos) else {
+            return Err(ParseError::Incomplete);
+        };
+        self.pos += 1;
+        match prefix {
+            b'+' => Ok(Frame::Simple(self.line()?.to_vec())),
+            b'-' => Ok(Frame::Error(self.line()?.to_vec())),
+            b':' => Ok(Frame::Integer(self.number(prefix)?)),
+            b',' => Ok(Frame::Double(self.line()?.to_vec())),
+            b'(' => Ok(Frame::BigNumber(self.line()?.to_vec())),
+            b'_' => match self.line()? {
+                b"" => Ok(Frame::Null),
+                other => Err(ParseError::Invalid(format!(
+                    "null with payload \"{}\"",
+                    escape(other)
+                ))),
+            },
+            b'#' => match self.line()? {
+                b"t" => Ok(Frame::Bool(true)),
+                b"f" => Ok(Frame::Bool(false)),
+                other => Err(ParseError::Invalid(format!(
+                    "bad boolean \"{}\"",
+                    escape(other)
+                ))),
+            },
+            b'$' => match self.length(prefix)? {
+                None => Ok(Frame::NullBulk),
+                Some(len) => Ok(Frame::Bulk(self.payload(len)?)),
+            },
+            b'!' => {
+                let len = self.required_length(prefix)?;
+                Ok(Frame::BlobError(self.payload(len)?))
+            }
+            b'=' => {
+                let len = self.required_length(prefix)?;
+                Ok(Frame::Verbatim(self.payload(len)?))
+            }
+            b'*' => match self.length(prefix)? {
+                None => Ok(Frame::NullArray),
+                Some(n) => Ok(Frame::Array(self.frames(n)?)),
+            },
+            b'~' => {
+                let n = self.required_length(prefix)?;
+                Ok(Frame::Set(self.frames(n)?))
+            }
+            b'>' => {
+                let n = self.required_length(prefix)?;
+                Ok(Frame::Push(self.frames(n)?))
+            }
+            b'%' => {
+                let n = self.required_length(prefix)?;
+                Ok(Frame::Map(self.pairs(n)?))
+            }
+            b'|' => {
+                let n = self.required_length(prefix)?;
+                let attributes = self.pairs(n)?;
+                let reply = self.frame()?;
+                Ok(Frame::Attribute(attributes, Box::new(reply)))
+            }
+            other => Err(ParseError::Invalid(format!(
+                "unknown RESP type byte \"{}\" at offset {}",
+                escape(&[other]),
+                self.pos - 1
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parses_whole(bytes: &[u8]) -> Frame {
+        match parse_frame(bytes) {
+            Ok(Some((frame, len))) => {
+                assert_eq!(len, bytes.len(), "frame length for \"{}\"", escape(bytes));
+                assert_eq!(frame.to_bytes(), bytes, "round trip");
+                frame
+            }
+            other => panic!("\"{}\" did not parse: {other:?}", escape(bytes)),
+        }
+    }
+
+    #[test]
+    fn parses_resp2_and_resp3_replies() {
+        parses_whole(b"+OK\r\n");
+        parses_whole(b"-ERR x\r\n");
+        parses_whole(b":-12\r\n");
+        parses_whole(b"$-1\r\n");
+        parses_whole(b"*-1\r\n");
+        parses_whole(b"$4\r\na\r\nb\r\n");
+        parses_whole(b"*2\r\n$1\r\na\r\n*1\r\n:1\r\n");
+        parses_whole(b"%1\r\n+k\r\n~2\r\n,1.5\r\n(123\r\n");
+        parses_whole(b">2\r\n_\r\n#t\r\n");
+        parses_whole(b"=8\r\ntxt:abcd\r\n");
+        parses_whole(b"!3\r\nERR\r\n");
+        parses_whole(b"|1\r\n+a\r\n+b\r\n:1\r\n");
+    }
+
+    #[test]
+    fn reports_incomplete_replies() {
+        let full = b"*2\r\n$3\r\nabc\r\n%1\r\n+k\r\n:1\r\n";
+        for cut in 0..full.len() {
+            assert_eq!(parse_frame(&full[..cut]), Ok(None), "cut at {cut}");
+        }
+        assert!(matches!(parse_frame(full), Ok(Some((_, n))) if n == full.len()));
+    }
+
+    #[test]
+    fn leaves_following_replies_alone() {
+        let two = b"+OK\r\n:1\r\n";
+        assert_eq!(parse_frame(two), Ok(Some((Frame::Simple(b"OK".to_vec()), 5))));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(parse_frame(b"?what\r\n").is_err());
+        assert!(parse_frame(b"$3\r\nabcd\r\n").is_err());
+        assert!(parse_frame(b":x\r\n").is_err());
+    }
+}

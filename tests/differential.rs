@@ -1,0 +1,575 @@
+//! Differential tests: every script in `tests/diff/` runs against ferrokv and
+//! against a real `redis-server`, and the replies must be byte-identical.
+//!
+//! Each script is its own test (named after the file), and runs on a fresh
+//! pair of servers, one connection to each. A mismatch does not stop the
+//! script: all of them are collected and the test fails at the end listing
+//! each with its line, command and both replies.
+//!
+//! # Running
+//!
+//! ```text
+//! cargo test --test differential              # all scripts
+//! cargo test --test differential strings      # one script
+//! FERROKV_DIFF_BIN_CMD=redis-server cargo test --test differential
+//! ```
+//!
+//! `FERROKV_DIFF_BIN_CMD` replaces ferrokv as the server under test with
+//! another command (split on whitespace into a program and its leading
+//! arguments), started with the same arguments as the reference
+//! redis-server. Running the scripts redis-server against redis-server is
+//! how a new script is checked to be deterministic before it is trusted.
+//!
+//! When `redis-server` is not on `PATH`, every test prints a line saying it
+//! was skipped and passes.
+//!
+//! # Script format
+//!
+//! One command per line, split into arguments the way `redis-cli` splits
+//! them: on whitespace, with `"double quotes"` understanding `\n`, `\r`,
+//! `\t`, `\b`, `\a`, `\\`, `\"` and `\xHH`, and `'single quotes'`
+//! understanding only `\'`. The command is sent as a RESP multibulk array
+//! and exactly one reply is read from each server and compared byte for
+//! byte. Blank lines and lines starting with `#` are ignored.
+//!
+//! A line may start with one directive, for replies that are not
+//! deterministic or for commands that are not plain request/reply:
+//!
+//! | directive            | meaning                                                       |
+//! |----------------------|---------------------------------------------------------------|
+//! | `~shape CMD...`      | compare only the reply's structure: the type of every node and the length of every aggregate, not scalar contents (`CLIENT ID`, `TIME`) |
+//! | `~sorted CMD...`     | compare with the elements of every aggregate sorted, at every depth (`KEYS`, `SMEMBERS`, `SCAN`) |
+//! | `~approx N CMD...`   | integer replies may differ by at most N (`PTTL`)              |
+//! | `~ignore CMD...`     | read the reply from both but compare nothing (`INFO`)         |
+//! | `~noreply CMD...`    | send, and read no reply (`CLIENT REPLY OFF`); a reply sent anyway shows up as a mismatch on the next line |
+//! | `~raw "BYTES"`       | send the bytes as they are (inline commands, protocol errors) and compare one reply |
+//! | `~reconnect`         | open new connections to both servers (after `QUIT`, or a protocol error that closed them) |
+//! | `~sleep MS`          | pause; for expiry of keys that must exist first. Prefer timestamps in the past |
+//!
+//! A closed connection is a reply like any other: when both servers close,
+//! the line matches; the script must then `~reconnect` before sending more.
+//! `HELLO 3` needs no directive: the reply reader understands RESP3.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{Client, Frame, Server, escape, parse_frame};
+
+/// The environment variable that replaces ferrokv with another server.
+const SUBJECT_ENV: &str = "FERROKV_DIFF_BIN_CMD";
+
+/// Replies longer than this are cut in failure messages.
+const MAX_SHOWN_REPLY_CHARS: usize = 3000;
+
+macro_rules! scripts {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                run_script(stringify!($name));
+            }
+        )*
+
+        /// Every script that has a test above; checked against the files.
+        const SCRIPTS: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+
+scripts!(connection, server, keys, strings, protocol);
+
+/// A script that is added to `tests/diff/` but not to [`scripts!`] would
+/// silently never run.
+#[test]
+fn every_script_has_a_test() {
+    let dir = diff_dir();
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
+    let mut missing = Vec::new();
+    for entry in entries {
+        let path = entry.expect("read a directory entry").path();
+        if path.extension().is_some_and(|ext| ext == "redis") {
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .expect("script names are UTF-8");
+            if !SCRIPTS.contains(&stem) {
+                missing.push(stem.to_string());
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "scripts without a test; add them to scripts!(...) in tests/differential.rs: {missing:?}"
+    );
+}
+
+/// The reference side of the comparison must never disagree with itself, so
+/// the script parser gets its own unit checks.
+#[test]
+fn splits_lines_like_redis_cli() {
+    let split = |line: &str| split_args(line).expect("valid line");
+    assert_eq!(split("  set  k v "), vec![b"set".to_vec(), b"k".to_vec(), b"v".to_vec()]);
+    assert_eq!(split(r#"a "b c\r\n\x41\"""#)[1], b"b c\r\nA\"".to_vec());
+    assert_eq!(split(r"a 'it\'s \n'")[1], br"it's \n".to_vec());
+    assert_eq!(split(r#"a """#)[1], b"".to_vec());
+    assert_eq!(split(r#"foo"bar baz""#)[0], b"foobar baz".to_vec());
+    assert!(split_args(r#"a "unterminated"#).is_err());
+    assert!(split_args(r#"a "b"c"#).is_err());
+}
+
+fn diff_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("diff")
+}
+
+fn run_script(name: &str) {
+    let path = diff_dir().join(format!("{name}.redis"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("read script {}: {e}", path.display()));
+    let file_name = format!("tests/diff/{name}.redis");
+    let steps = parse_script(&text).unwrap_or_else(|e| panic!("{file_name}:{e}"));
+
+    let Some(reference) = common::start_redis() else {
+        println!("SKIPPED: redis-server not found on PATH; differential tests not run");
+        return;
+    };
+    let mut subject = start_subject();
+
+    let mut run = Run {
+        file_name: &file_name,
+        reference: Side::new(&reference),
+        subject: Side::new(&subject),
+        failures: Vec::new(),
+    };
+    run.execute(&steps);
+    let mut failures = run.failures;
+
+    if !subject.is_running() {
+        failures.push(format!(
+            "{} exited during the script; its log:\n{}",
+            subject.name,
+            subject.log()
+        ));
+    }
+    if !failures.is_empty() {
+        panic!(
+            "{file_name}: {} mismatch(es) between redis-server (expected) and {} (actual):\n\n{}",
+            failures.len(),
+            subject.name,
+            failures.join("\n\n")
+        );
+    }
+}
+
+/// Starts the server under test: ferrokv, or whatever [`SUBJECT_ENV`] names.
+fn start_subject() -> Server {
+    let Some(command) = std::env::var_os(SUBJECT_ENV) else {
+        return common::start_ferrokv();
+    };
+    let command = command.to_string_lossy().into_owned();
+    let mut words = command.split_whitespace();
+    let program = words
+        .next()
+        .unwrap_or_else(|| panic!("{SUBJECT_ENV} is set but empty"));
+    let leading: Vec<std::ffi::OsString> = words.map(Into::into).collect();
+    let program = common::find_on_path(program).unwrap_or_else(|| PathBuf::from(program));
+    Server::start(
+        &command,
+        program.as_os_str(),
+        &leading,
+        common::REDIS_TEST_ARGS,
+    )
+    .unwrap_or_else(|e| panic!("{SUBJECT_ENV}: {e}"))
+}
+
+/// One parsed script line.
+struct Step {
+    line: usize,
+    text: String,
+    action: Action,
+}
+
+enum Action {
+    Command { args: Vec<Vec<u8>>, check: Check },
+    NoReply(Vec<Vec<u8>>),
+    Raw(Vec<u8>),
+    Reconnect,
+    Sleep(Duration),
+}
+
+/// How two replies are compared.
+#[derive(Clone, Copy)]
+enum Check {
+    Exact,
+    Shape,
+    Sorted,
+    Approx(i64),
+    Ignore,
+}
+
+fn parse_script(text: &str) -> Result<Vec<Step>, String> {
+    let mut steps = Vec::new();
+    for (index, raw_line) in text.lines().enumerate() {
+        let line = index + 1;
+        let trimmed = raw_line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let mut args = split_args(trimmed).map_err(|e| format!("{line}: {e}"))?;
+        let action = if trimmed.starts_with('~') {
+            let directive = String::from_utf8_lossy(&args.remove(0)).into_owned();
+            parse_directive(&directive, args).map_err(|e| format!("{line}: {directive}: {e}"))?
+        } else {
+            Action::Command {
+                args,
+                check: Check::Exact,
+            }
+        };
+        steps.push(Step {
+            line,
+            text: trimmed.to_string(),
+            action,
+        });
+    }
+    Ok(steps)
+}
+
+fn parse_directive(directive: &str, mut args: Vec<Vec<u8>>) -> Result<Action, String> {
+    let command = |args: Vec<Vec<u8>>, check| {
+        if args.is_empty() {
+            Err("expects a command after it".to_string())
+        } else {
+            Ok(Action::Command { args, check })
+        }
+    };
+    let number = |arg: Option<&Vec<u8>>| -> Result<i64, String> {
+        arg.and_then(|a| std::str::from_utf8(a).ok())
+            .and_then(|s| s.parse::<i64>().ok())
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| "expects a non-negative integer argument".to_string())
+    };
+    match directive {
+        "~shape" => command(args, Check::Shape),
+        "~sorted" => command(args, Check::Sorted),
+        "~ignore" => command(args, Check::Ignore),
+        "~approx" => {
+            let tolerance = number(args.first())?;
+            command(args.split_off(1), Check::Approx(tolerance))
+        }
+        "~noreply" if !args.is_empty() => Ok(Action::NoReply(args)),
+        "~raw" if args.len() == 1 => Ok(Action::Raw(args.remove(0))),
+        "~reconnect" if args.is_empty() => Ok(Action::Reconnect),
+        "~sleep" if args.len() == 1 => {
+            let ms = number(args.first())?;
+            Ok(Action::Sleep(Duration::from_millis(ms as u64)))
+        }
+        "~noreply" | "~raw" | "~reconnect" | "~sleep" => Err("wrong number of arguments".into()),
+        _ => Err("unknown directive".into()),
+    }
+}
+
+/// Splits a line into arguments exactly as `redis-cli` does (its
+/// `sdssplitargs`), so a script line can be pasted into `redis-cli` and back.
+fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
+    let bytes = line.as_bytes();
+    let mut args = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i == bytes.len() {
+            return Ok(args);
+        }
+        let mut current = Vec::new();
+        let mut in_double = false;
+        let mut in_single = false;
+        loop {
+            let c = bytes.get(i).copied();
+            let next = bytes.get(i + 1).copied();
+            if in_double {
+                match c {
+                    None => return Err("unterminated double quote".into()),
+                    Some(b'\\') if next == Some(b'x') && hex_pair(bytes, i + 2).is_some() => {
+                        current.push(hex_pair(bytes, i + 2).unwrap_or_default());
+                        i += 3;
+                    }
+                    Some(b'\\') if next.is_some() => {
+                        i += 1;
+                        current.push(match bytes[i] {
+                            b'n' => b'\n',
+                            b'r' => b'\r',
+                            b't' => b'\t',
+                            b'b' => 8,
+                            b'a' => 7,
+                            other => other,
+                        });
+                    }
+                    Some(b'"') => {
+                        if next.is_some_and(|n| !n.is_ascii_whitespace()) {
+                            return Err("closing double quote must be followed by a space".into());
+                        }
+                        i += 1;
+                        break;
+                    }
+                    Some(other) => current.push(other),
+                }
+            } else if in_single {
+                match c {
+                    None => return Err("unterminated single quote".into()),
+                    Some(b'\\') if next == Some(b'\'') => {
+                        i += 1;
+                        current.push(b'\'');
+                    }
+                    Some(b'\'') => {
+                        if next.is_some_and(|n| !n.is_ascii_whitespace()) {
+                            return Err("closing single quote must be followed by a space".into());
+                        }
+                        i += 1;
+                        break;
+                    }
+                    Some(other) => current.push(other),
+                }
+            } else {
+                match c {
+                    None => break,
+                    Some(w) if w.is_ascii_whitespace() => break,
+                    Some(b'"') => in_double = true,
+                    Some(b'\'') => in_single = true,
+                    Some(other) => current.push(other),
+                }
+            }
+            i += 1;
+        }
+        args.push(current);
+    }
+}
+
+fn hex_pair(bytes: &[u8], at: usize) -> Option<u8> {
+    let pair = bytes.get(at..at + 2)?;
+    let text = std::str::from_utf8(pair).ok()?;
+    u8::from_str_radix(text, 16).ok()
+}
+
+/// One server's end of a run: its name and the current connection.
+struct Side<'a> {
+    server: &'a Server,
+    client: Option<Client>,
+}
+
+impl<'a> Side<'a> {
+    fn new(server: &'a Server) -> Side<'a> {
+        Side {
+            server,
+            client: Some(server.connect()),
+        }
+    }
+
+    /// Sends `bytes` and, when `read` is set, reads one reply. A connection
+    /// that fails stays failed until the script reconnects.
+    fn exchange(&mut self, bytes: &[u8], read: bool) -> Outcome {
+        let Some(client) = self.client.as_mut() else {
+            return Err("connection already closed".into());
+        };
+        let result = client.send_raw(bytes).and_then(|()| {
+            if read {
+                client.read_reply()
+            } else {
+                Ok(Vec::new())
+            }
+        });
+        result.map_err(|e| {
+            self.client = None;
+            e.to_string()
+        })
+    }
+
+    fn reconnect(&mut self) -> Result<(), String> {
+        self.client = None;
+        match Client::connect(self.server.port) {
+            Ok(client) => {
+                self.client = Some(client);
+                Ok(())
+            }
+            Err(e) => Err(format!("reconnect to {}: {e}", self.server.name)),
+        }
+    }
+}
+
+/// A reply's raw bytes, or why there is none (closed, timed out).
+type Outcome = Result<Vec<u8>, String>;
+
+struct Run<'a> {
+    file_name: &'a str,
+    reference: Side<'a>,
+    subject: Side<'a>,
+    failures: Vec<String>,
+}
+
+impl Run<'_> {
+    fn execute(&mut self, steps: &[Step]) {
+        for step in steps {
+            let (bytes, check, read) = match &step.action {
+                Action::Command { args, check } => (common::encode_command(args), *check, true),
+                Action::Raw(bytes) => (bytes.clone(), Check::Exact, true),
+                Action::NoReply(args) => (common::encode_command(args), Check::Exact, false),
+                Action::Reconnect => {
+                    for side in [&mut self.reference, &mut self.subject] {
+                        if let Err(e) = side.reconnect() {
+                            self.failures.push(format!("{}:{}: {e}", self.file_name, step.line));
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                Action::Sleep(duration) => {
+                    std::thread::sleep(*duration);
+                    continue;
+                }
+            };
+            let expected = self.reference.exchange(&bytes, read);
+            let actual = self.subject.exchange(&bytes, read);
+            if let Some(why) = compare(check, &expected, &actual) {
+                self.failures.push(format!(
+                    "{}:{}: {}\n  {why}\n  expected: {}\n  actual:   {}",
+                    self.file_name,
+                    step.line,
+                    step.text,
+                    show(&expected),
+                    show(&actual)
+                ));
+            }
+            // Once exactly one side has lost its connection, the two can no
+            // longer be compared; report that once and stop.
+            let lost = |side: &Side| side.client.is_none();
+            if lost(&self.reference) != lost(&self.subject) {
+                self.failures.push(format!(
+                    "{}:{}: stopping: only one server closed the connection; remaining lines not run",
+                    self.file_name, step.line
+                ));
+                return;
+            }
+        }
+    }
+}
+
+/// Returns why two outcomes differ under `check`, or `None` if they agree.
+fn compare(check: Check, expected: &Outcome, actual: &Outcome) -> Option<String> {
+    let (Ok(expected_bytes), Ok(actual_bytes)) = (expected, actual) else {
+        return match (expected, actual) {
+            (Err(_), Err(_)) => None,
+            (Ok(_), Err(_)) => Some("no reply from the server under test".into()),
+            _ => Some("redis-server gave no reply (is the script right?)".into()),
+        };
+    };
+    let decode = |bytes: &[u8]| match parse_frame(bytes) {
+        Ok(Some((frame, _))) => Some(frame),
+        _ => None,
+    };
+    match check {
+        Check::Ignore => None,
+        Check::Exact => (expected_bytes != actual_bytes).then(|| "replies differ".into()),
+        Check::Shape => {
+            let (Some(e), Some(a)) = (decode(expected_bytes), decode(actual_bytes)) else {
+                return Some("replies differ".into());
+            };
+            let (e, a) = (shape(&e), shape(&a));
+            (e != a).then(|| format!("shapes differ: expected {e}, actual {a}"))
+        }
+        Check::Sorted => {
+            let (Some(e), Some(a)) = (decode(expected_bytes), decode(actual_bytes)) else {
+                return Some("replies differ".into());
+            };
+            (sorted(&e) != sorted(&a)).then(|| "replies differ even ignoring element order".into())
+        }
+        Check::Approx(tolerance) => match (decode(expected_bytes), decode(actual_bytes)) {
+            (Some(Frame::Integer(e)), Some(Frame::Integer(a))) => {
+                (e.abs_diff(a) > tolerance.unsigned_abs())
+                    .then(|| format!("integers differ by more than {tolerance}"))
+            }
+            _ => (expected_bytes != actual_bytes).then(|| "replies differ".into()),
+        },
+    }
+}
+
+/// The structure of a reply: `*2[$,:]` is an array of a bulk string and an
+/// integer. Null replies keep their exact form, since `$-1` and `*-1` are
+/// different replies.
+fn shape(frame: &Frame) -> String {
+    fn list(prefix: char, items: &[Frame]) -> String {
+        let inner: Vec<String> = items.iter().map(shape).collect();
+        format!("{prefix}{}[{}]", items.len(), inner.join(","))
+    }
+    fn pairs(prefix: char, kvs: &[(Frame, Frame)]) -> String {
+        let inner: Vec<String> = kvs
+            .iter()
+            .map(|(k, v)| format!("{}:{}", shape(k), shape(v)))
+            .collect();
+        format!("{prefix}{}{{{}}}", kvs.len(), inner.join(","))
+    }
+    match frame {
+        Frame::Simple(_) => "+".into(),
+        Frame::Error(_) => "-".into(),
+        Frame::Integer(_) => ":".into(),
+        Frame::Bulk(_) => "$".into(),
+        Frame::NullBulk => "$-1".into(),
+        Frame::Array(items) => list('*', items),
+        Frame::NullArray => "*-1".into(),
+        Frame::Null => "_".into(),
+        Frame::Bool(_) => "#".into(),
+        Frame::Double(_) => ",".into(),
+        Frame::BigNumber(_) => "(".into(),
+        Frame::BlobError(_) => "!".into(),
+        Frame::Verbatim(_) => "=".into(),
+        Frame::Map(kvs) => pairs('%', kvs),
+        Frame::Set(items) => list('~', items),
+        Frame::Push(items) => list('>', items),
+        Frame::Attribute(kvs, reply) => format!("{}{}", pairs('|', kvs), shape(reply)),
+    }
+}
+
+/// The reply with the elements of every aggregate sorted by their encoding,
+/// at every depth, so that two replies listing the same things in different
+/// orders compare equal.
+fn sorted(frame: &Frame) -> Frame {
+    fn items(items: &[Frame]) -> Vec<Frame> {
+        let mut items: Vec<Frame> = items.iter().map(sorted).collect();
+        items.sort_by_cached_key(Frame::to_bytes);
+        items
+    }
+    fn pairs(kvs: &[(Frame, Frame)]) -> Vec<(Frame, Frame)> {
+        let mut kvs: Vec<(Frame, Frame)> = kvs.iter().map(|(k, v)| (sorted(k), sorted(v))).collect();
+        kvs.sort_by_cached_key(|(k, v)| (k.to_bytes(), v.to_bytes()));
+        kvs
+    }
+    match frame {
+        Frame::Array(list) => Frame::Array(items(list)),
+        Frame::Set(list) => Frame::Set(items(list)),
+        Frame::Push(list) => Frame::Push(items(list)),
+        Frame::Map(kvs) => Frame::Map(pairs(kvs)),
+        Frame::Attribute(kvs, reply) => Frame::Attribute(pairs(kvs), Box::new(sorted(reply))),
+        scalar => scalar.clone(),
+    }
+}
+
+/// A reply for a failure message: escaped, in quotes, cut when very long.
+fn show(outcome: &Outcome) -> String {
+    match outcome {
+        Err(why) => format!("<{why}>"),
+        Ok(bytes) => {
+            let escaped = escape(bytes);
+            if escaped.len() <= MAX_SHOWN_REPLY_CHARS {
+                format!("\"{escaped}\"")
+            } else {
+                let mut cut = MAX_SHOWN_REPLY_CHARS;
+                while !escaped.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                let mut shown = format!("\"{}\"", &escaped[..cut]);
+                let _ = write!(shown, "... ({} bytes in all)", bytes.len());
+                shown
+            }
+        }
+    }
+}
