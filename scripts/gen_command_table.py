@@ -14,8 +14,8 @@ Usage:
     redis-cli -p 7801 shutdown nosave
 
 Options: --host (default 127.0.0.1), --port (default 6379), --out (default
-src/cmd/table.rs next to this script's repository root) and --no-rustfmt.
-The output is formatted with `rustfmt --edition 2024` unless --no-rustfmt.
+src/cmd/table.rs in this repository) and --no-rustfmt. The output is
+formatted with `rustfmt --edition 2024` unless --no-rustfmt is given.
 
 To add commands, add their names to COMMANDS below and re-run. A container
 command (one with subcommands, such as CONFIG) is written as
@@ -488,6 +488,16 @@ def generate(conn):
     return HEADER + "\n".join(w.lines) + "\n];\n"
 
 
+def pairs_from_info(text):
+    """`INFO` text as a dict of its `field:value` lines."""
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key] = value
+    return fields
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -498,6 +508,7 @@ def main():
     opts = parser.parse_args()
 
     conn = Connection(opts.host, opts.port)
+    # Other versions describe other commands; the table is meant to be 7.0's.
     version = pairs_from_info(conn.call("INFO", "server")).get("redis_version", "")
     if not version.startswith("7.0."):
         print("warning: redis-server %s is not 7.0" % version, file=sys.stderr)
@@ -507,16 +518,6 @@ def main():
     if not opts.no_rustfmt:
         subprocess.run(["rustfmt", "--edition", "2024", opts.out], check=True)
     print("wrote %s (%d commands)" % (opts.out, len(COMMANDS)))
-
-
-def pairs_from_info(text):
-    """`INFO` text as a dict of its `field:value` lines."""
-    fields = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if sep:
-            fields[key] = value
-    return fields
 
 
 if __name__ == "__main__":

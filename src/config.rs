@@ -325,7 +325,7 @@ impl Config {
             Kind::Str => value.to_string(),
             Kind::Save => {
                 let parts: Vec<&str> = value.split_whitespace().collect();
-                if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+                if !parts.len().is_multiple_of(2) || parts.iter().any(|p| p.parse::<u64>().is_err()) {
                     return Err(bad("Invalid save parameters"));
                 }
                 parts.join(" ")

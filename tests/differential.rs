@@ -14,6 +14,9 @@
 //! FERROKV_DIFF_BIN_CMD=redis-server cargo test --test differential
 //! ```
 //!
+//! `FERROKV_DIFF_TRACE=1` prints every line with both replies (run with
+//! `--nocapture` to see it), which helps when writing a script.
+//!
 //! `FERROKV_DIFF_BIN_CMD` replaces ferrokv as the server under test with
 //! another command (split on whitespace into a program and its leading
 //! arguments), started with the same arguments as the reference
@@ -42,7 +45,7 @@
 //! | `~approx N CMD...`   | integer replies may differ by at most N (`PTTL`)              |
 //! | `~ignore CMD...`     | read the reply from both but compare nothing (`INFO`)         |
 //! | `~noreply CMD...`    | send, and read no reply (`CLIENT REPLY OFF`); a reply sent anyway shows up as a mismatch on the next line |
-//! | `~raw "BYTES"`       | send the bytes as they are (inline commands, protocol errors) and compare one reply |
+//! | `~raw "BYTES" [N]`   | send the bytes as they are (inline commands, pipelines, protocol errors) and compare the next N replies (default 1; 0 reads nothing) |
 //! | `~reconnect`         | open new connections to both servers (after `QUIT`, or a protocol error that closed them) |
 //! | `~sleep MS`          | pause; for expiry of keys that must exist first. Prefer timestamps in the past |
 //!
@@ -60,6 +63,9 @@ use common::{Client, Frame, Server, escape, parse_frame};
 
 /// The environment variable that replaces ferrokv with another server.
 const SUBJECT_ENV: &str = "FERROKV_DIFF_BIN_CMD";
+
+/// The environment variable that turns on a line-by-line trace.
+const TRACE_ENV: &str = "FERROKV_DIFF_TRACE";
 
 /// Replies longer than this are cut in failure messages.
 const MAX_SHOWN_REPLY_CHARS: usize = 3000;
@@ -141,6 +147,7 @@ fn run_script(name: &str) {
         reference: Side::new(&reference),
         subject: Side::new(&subject),
         failures: Vec::new(),
+        trace: std::env::var_os(TRACE_ENV).is_some_and(|v| !v.is_empty() && v != "0"),
     };
     run.execute(&steps);
     let mut failures = run.failures;
@@ -193,7 +200,7 @@ struct Step {
 enum Action {
     Command { args: Vec<Vec<u8>>, check: Check },
     NoReply(Vec<Vec<u8>>),
-    Raw(Vec<u8>),
+    Raw { bytes: Vec<u8>, replies: usize },
     Reconnect,
     Sleep(Duration),
 }
@@ -258,7 +265,16 @@ fn parse_directive(directive: &str, mut args: Vec<Vec<u8>>) -> Result<Action, St
             command(args.split_off(1), Check::Approx(tolerance))
         }
         "~noreply" if !args.is_empty() => Ok(Action::NoReply(args)),
-        "~raw" if args.len() == 1 => Ok(Action::Raw(args.remove(0))),
+        "~raw" if args.len() == 1 || args.len() == 2 => {
+            let replies = match args.get(1) {
+                Some(_) => number(args.get(1))? as usize,
+                None => 1,
+            };
+            Ok(Action::Raw {
+                bytes: args.remove(0),
+                replies,
+            })
+        }
         "~reconnect" if args.is_empty() => Ok(Action::Reconnect),
         "~sleep" if args.len() == 1 => {
             let ms = number(args.first())?;
@@ -366,18 +382,19 @@ impl<'a> Side<'a> {
         }
     }
 
-    /// Sends `bytes` and, when `read` is set, reads one reply. A connection
-    /// that fails stays failed until the script reconnects.
-    fn exchange(&mut self, bytes: &[u8], read: bool) -> Outcome {
+    /// Sends `bytes` and reads `replies` replies, returning their bytes
+    /// end to end. A connection that fails stays failed until the script
+    /// reconnects.
+    fn exchange(&mut self, bytes: &[u8], replies: usize) -> Outcome {
         let Some(client) = self.client.as_mut() else {
             return Err("connection already closed".into());
         };
         let result = client.send_raw(bytes).and_then(|()| {
-            if read {
-                client.read_reply()
-            } else {
-                Ok(Vec::new())
+            let mut all = Vec::new();
+            for _ in 0..replies {
+                all.extend(client.read_reply()?);
             }
+            Ok(all)
         });
         result.map_err(|e| {
             self.client = None;
@@ -405,15 +422,16 @@ struct Run<'a> {
     reference: Side<'a>,
     subject: Side<'a>,
     failures: Vec<String>,
+    trace: bool,
 }
 
 impl Run<'_> {
     fn execute(&mut self, steps: &[Step]) {
         for step in steps {
-            let (bytes, check, read) = match &step.action {
-                Action::Command { args, check } => (common::encode_command(args), *check, true),
-                Action::Raw(bytes) => (bytes.clone(), Check::Exact, true),
-                Action::NoReply(args) => (common::encode_command(args), Check::Exact, false),
+            let (bytes, check, replies) = match &step.action {
+                Action::Command { args, check } => (common::encode_command(args), *check, 1),
+                Action::Raw { bytes, replies } => (bytes.clone(), Check::Exact, *replies),
+                Action::NoReply(args) => (common::encode_command(args), Check::Exact, 0),
                 Action::Reconnect => {
                     for side in [&mut self.reference, &mut self.subject] {
                         if let Err(e) = side.reconnect() {
@@ -428,8 +446,18 @@ impl Run<'_> {
                     continue;
                 }
             };
-            let expected = self.reference.exchange(&bytes, read);
-            let actual = self.subject.exchange(&bytes, read);
+            let expected = self.reference.exchange(&bytes, replies);
+            let actual = self.subject.exchange(&bytes, replies);
+            if self.trace {
+                println!(
+                    "{}:{}: {}\n  expected: {}\n  actual:   {}",
+                    self.file_name,
+                    step.line,
+                    step.text,
+                    show(&expected),
+                    show(&actual)
+                );
+            }
             if let Some(why) = compare(check, &expected, &actual) {
                 self.failures.push(format!(
                     "{}:{}: {}\n  {why}\n  expected: {}\n  actual:   {}",
@@ -459,8 +487,8 @@ fn compare(check: Check, expected: &Outcome, actual: &Outcome) -> Option<String>
     let (Ok(expected_bytes), Ok(actual_bytes)) = (expected, actual) else {
         return match (expected, actual) {
             (Err(_), Err(_)) => None,
-            (Ok(_), Err(_)) => Some("no reply from the server under test".into()),
-            _ => Some("redis-server gave no reply (is the script right?)".into()),
+            (Ok(_), Err(_)) => Some("the server under test gave no reply".into()),
+            _ => Some("redis-server gave no reply (closed?) but the server under test did".into()),
         };
     };
     let decode = |bytes: &[u8]| match parse_frame(bytes) {

@@ -275,11 +275,8 @@ pub fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     let now = ctx.now_ms;
-    let me = ctx.me;
-    // The running client's output buffer is borrowed by the writer; CLIENT
-    // LIST shows the other clients as they are and this one as it was.
     let mut text = String::new();
-    for (token, c) in ctx.clients.iter() {
+    for (_, c) in ctx.clients.iter() {
         if let Some(ids) = &ids
             && !ids.contains(&c.id)
         {
@@ -290,7 +287,6 @@ pub fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         {
             continue;
         }
-        let _ = token == me;
         text.push_str(&c.info_line(now));
         text.push('\n');
     }
@@ -324,7 +320,7 @@ pub fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     let mut id: Option<u64> = None;

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::{CmdError, CmdResult, Ctx, arg_i64};
-use crate::db::{Entry, Value};
+use crate::db::Entry;
 use crate::glob::glob_match;
 use crate::store::Store;
 use crate::util::eq_ic;
@@ -425,9 +425,4 @@ pub fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     ctx.out.int(removed as i64);
     Ok(())
-}
-
-/// The value's type name, for SCAN TYPE and OBJECT.
-pub fn type_of(v: &Value) -> &'static str {
-    v.type_name()
 }

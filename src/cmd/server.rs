@@ -9,7 +9,7 @@ use super::connection::reply_help;
 use super::{CmdError, CmdResult, Ctx, arg_i64, help};
 use crate::client::Mode;
 use crate::config::ConfigError;
-use crate::db::Value;
+use crate::db::Entry;
 use crate::store::{Shutdown, unix_us};
 use crate::util::eq_ic;
 
@@ -148,75 +148,61 @@ fn lfu_policy(ctx: &Ctx) -> bool {
         .is_some_and(|p| p.ends_with("lfu"))
 }
 
-/// Runs `f` on the key's value, or replies null if there is none (OBJECT
-/// does not count as an access).
-fn with_object(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Ctx, &crate::db::Entry) -> CmdResult) -> CmdResult {
+/// Reads something off a key's entry without counting it as an access.
+fn object_info<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&Entry) -> T) -> Option<T> {
     let now = ctx.now_ms;
-    let found = ctx.store.dbs[ctx.db_index]
-        .peek(key, now)
-        .map(|e| crate::db::Entry {
-            value: match &e.value {
-                Value::Str(s) => Value::Str(match s {
-                    crate::db::Str::Int(n) => crate::db::Str::Int(*n),
-                    other => other.clone(),
-                }),
-            },
-            expire_ms: e.expire_ms,
-            lru_s: e.lru_s,
-        });
-    match found {
-        None => {
-            ctx.out.null();
-            Ok(())
-        }
-        Some(entry) => f(ctx, &entry),
-    }
+    ctx.store.dbs[ctx.db_index].peek(key, now).map(f)
 }
 
 /// OBJECT ENCODING key
 pub fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    with_object(ctx, &args[2], |ctx, e| {
-        ctx.out.bulk(e.value.encoding().as_bytes());
-        Ok(())
-    })
+    match object_info(ctx, &args[2], |e| e.value.encoding()) {
+        Some(encoding) => ctx.out.bulk(encoding.as_bytes()),
+        None => ctx.out.null(),
+    }
+    Ok(())
 }
 
 /// OBJECT REFCOUNT key
 pub fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    with_object(ctx, &args[2], |ctx, e| {
-        let n = match &e.value {
-            Value::Str(s) => s.refcount(),
-        };
-        ctx.out.int(n);
-        Ok(())
-    })
+    match object_info(ctx, &args[2], |e| e.value.refcount()) {
+        Some(n) => ctx.out.int(n),
+        None => ctx.out.null(),
+    }
+    Ok(())
 }
 
 /// OBJECT IDLETIME key
 pub fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    with_object(ctx, &args[2], |ctx, e| {
-        if lfu_policy(ctx) {
-            return Err(CmdError::err(
-                "An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-            ));
-        }
-        let now_s = crate::db::lru_clock(ctx.now_ms);
-        ctx.out.int(now_s.saturating_sub(e.lru_s) as i64);
-        Ok(())
-    })
+    let Some(lru_s) = object_info(ctx, &args[2], |e| e.lru_s) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    if lfu_policy(ctx) {
+        return Err(CmdError::err(
+            "An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
+    }
+    let now_s = crate::db::lru_clock(ctx.now_ms);
+    ctx.out.int(now_s.saturating_sub(lru_s) as i64);
+    Ok(())
 }
 
 /// OBJECT FREQ key
 pub fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    with_object(ctx, &args[2], |ctx, _e| {
-        if !lfu_policy(ctx) {
-            return Err(CmdError::err(
-                "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-            ));
-        }
-        ctx.out.int(0);
-        Ok(())
-    })
+    if object_info(ctx, &args[2], |_| ()).is_none() {
+        ctx.out.null();
+        return Ok(());
+    }
+    if !lfu_policy(ctx) {
+        return Err(CmdError::err(
+            "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
+    }
+    // Access frequency is not tracked yet: an LFU policy without eviction
+    // reports every key as cold.
+    ctx.out.int(0);
+    Ok(())
 }
 
 /// OBJECT HELP
@@ -244,9 +230,7 @@ pub fn memory_usage(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Some(e) => {
             // The entry node, the key, and the value's heap, rounded to the
             // allocator's 8-byte granularity.
-            let value_heap = match &e.value {
-                Value::Str(s) => s.heap_size(),
-            };
+            let value_heap = e.value.heap_size();
             let node = std::mem::size_of::<crate::db::Entry>() + 16 + 8;
             node + key.len().div_ceil(8) * 8 + value_heap.div_ceil(8) * 8
         }
@@ -338,7 +322,7 @@ pub fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// CONFIG SET parameter value [parameter value ...]: all or nothing.
 pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::err("wrong number of arguments for 'config|set' command"));
     }
     let mut next = ctx.store.config.clone();

@@ -253,11 +253,7 @@ pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             db.set_expire(&args[1], when as u64);
             ctx.store.dirty += 1;
         }
-        None if opts.persist => {
-            if db.persist(&args[1]) {
-                ctx.store.dirty += 1;
-            }
-        }
+        None if opts.persist && db.persist(&args[1]) => ctx.store.dirty += 1,
         None => {}
     }
     Ok(())
@@ -281,7 +277,7 @@ pub fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// MSET key value [key value ...]
 pub fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::err("wrong number of arguments for 'mset' command"));
     }
     for pair in args[1..].chunks(2) {
@@ -293,7 +289,7 @@ pub fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// MSETNX key value [key value ...]
 pub fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::err("wrong number of arguments for 'msetnx' command"));
     }
     let now = ctx.now_ms;

@@ -281,13 +281,12 @@ impl Db {
                 break;
             }
             // Checking the clock is not free: do it every few buckets.
-            if buckets % 16 == 0 && Instant::now() >= deadline {
+            if buckets.is_multiple_of(16) && Instant::now() >= deadline {
                 report.out_of_time = true;
                 break;
             }
         }
-        if ttl_samples > 0 {
-            let avg = ttl_sum / ttl_samples;
+        if let Some(avg) = ttl_sum.checked_div(ttl_samples) {
             self.avg_ttl_ms = if self.avg_ttl_ms == 0 {
                 avg
             } else {

@@ -34,7 +34,21 @@ impl Value {
         }
     }
 
-    /// Values with more than this many allocations are freed off the loop.
+    /// OBJECT REFCOUNT: shared small integers report Redis's shared count.
+    pub fn refcount(&self) -> i64 {
+        match self {
+            Value::Str(s) => s.refcount(),
+        }
+    }
+
+    /// Heap bytes held by the value (MEMORY USAGE).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.heap_size(),
+        }
+    }
+
+    /// Values this large are freed off the loop.
     pub fn is_large(&self) -> bool {
         match self {
             Value::Str(s) => s.len() > 64 * 1024 * 1024,
