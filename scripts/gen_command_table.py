@@ -46,8 +46,7 @@ COMMANDS = [
     "hello",
     "select",
     "auth",
-    # CLIENT SETINFO is left out: it arrived in Redis 7.2, and 7.0 answers
-    # "unknown subcommand".
+    # CLIENT SETINFO comes from EXTRA_SUBCOMMANDS below.
     ("client", ["id", "setname", "getname", "list", "info", "kill", "reply",
                 "no-evict", "unblock", "help"]),
     # server
@@ -420,6 +419,29 @@ DOCS_FIELDS = ["summary", "since", "group", "complexity", "doc_flags",
                "subcommands"]
 
 
+# Subcommands redis-server 7.0 does not have but clients send, in the shape
+# COMMAND INFO and COMMAND DOCS give them (facts from Redis 7.2). Appended to
+# their container's chosen subcommands.
+EXTRA_SUBCOMMANDS = {
+    # redis-py 5+, node-redis 4.6+, ioredis 5.4+ and the Rust `redis` crate
+    # send CLIENT SETINFO LIB-NAME/LIB-VER on connect.
+    "client": [(
+        ["client|setinfo", 4, ["noscript", "loading", "stale"], 0, 0, 0,
+         ["@slow", "@connection"], [], [], []],
+        ["summary", "Sets information specific to the client or connection.",
+         "since", "7.2.0",
+         "group", "connection",
+         "complexity", "O(1)",
+         "arguments", [
+             ["name", "attr", "type", "oneof", "arguments", [
+                 ["name", "libname", "type", "string", "token", "LIB-NAME"],
+                 ["name", "libver", "type", "string", "token", "LIB-VER"],
+             ]],
+         ]],
+    )],
+}
+
+
 def emit_command(w, info, docs, handler, subcommands):
     """Writes one `Command { ... }`; `subcommands` is a list of
     `(info, docs)` for a container's chosen subcommands."""
@@ -480,6 +502,7 @@ def generate(conn):
             if full not in all_subs or full not in sub_docs:
                 raise RedisError("redis-server does not know %r" % full)
             chosen.append((all_subs[full], sub_docs[full]))
+        chosen.extend(EXTRA_SUBCOMMANDS.get(name, []))
         if not wanted or name in CONTAINERS_WITH_HANDLER:
             handler = "Some(h::%s)" % handler_ident(name)
         else:

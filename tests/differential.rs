@@ -140,7 +140,7 @@ fn run_script(name: &str) {
         println!("SKIPPED: redis-server not found on PATH; differential tests not run");
         return;
     };
-    let mut subject = start_subject();
+    let subject = start_subject();
 
     let mut run = Run {
         file_name: &file_name,
@@ -152,11 +152,11 @@ fn run_script(name: &str) {
     run.execute(&steps);
     let mut failures = run.failures;
 
-    if !subject.is_running() {
+    if let Some(status) = subject.exit_status() {
         failures.push(format!(
-            "{} exited during the script; its log:\n{}",
+            "{} exited during the script ({status}); the end of its log:\n{}",
             subject.name,
-            subject.log()
+            log_tail(&subject.log())
         ));
     }
     if !failures.is_empty() {
@@ -468,18 +468,58 @@ impl Run<'_> {
                     show(&actual)
                 ));
             }
-            // Once exactly one side has lost its connection, the two can no
-            // longer be compared; report that once and stop.
+            // When only one side's connection failed (closed, or a reply
+            // that never came), the two connections are out of step. Start
+            // both afresh so that the rest of the script still says
+            // something; per-connection state (SELECT, HELLO) is lost.
             let lost = |side: &Side| side.client.is_none();
             if lost(&self.reference) != lost(&self.subject) {
-                self.failures.push(format!(
-                    "{}:{}: stopping: only one server closed the connection; remaining lines not run",
-                    self.file_name, step.line
-                ));
-                return;
+                if !self.resynchronize(step.line) {
+                    return;
+                }
             }
         }
     }
+
+    /// Reconnects both sides after a one-sided connection failure. Returns
+    /// false, after recording why, when the script cannot go on.
+    fn resynchronize(&mut self, line: usize) -> bool {
+        let subject = self.subject.server;
+        if self.subject.client.is_none() && subject.exits_within(EXIT_GRACE) {
+            self.failures.push(format!(
+                "{}:{line}: {} exited here; remaining lines not run",
+                self.file_name, subject.name
+            ));
+            return false;
+        }
+        for side in [&mut self.reference, &mut self.subject] {
+            if let Err(e) = side.reconnect() {
+                self.failures.push(format!(
+                    "{}:{line}: {e}; remaining lines not run",
+                    self.file_name
+                ));
+                return false;
+            }
+        }
+        self.failures.push(format!(
+            "{}:{line}: (only one server's connection failed here; both were \
+             reconnected, so later lines run without this connection's SELECT/HELLO/CLIENT state)",
+            self.file_name
+        ));
+        true
+    }
+}
+
+/// How long a server whose connection dropped gets to finish exiting, so a
+/// crash is reported as a crash.
+const EXIT_GRACE: Duration = Duration::from_millis(500);
+
+/// The last lines of a server log: enough for a panic message and the top
+/// of its backtrace.
+fn log_tail(log: &str) -> String {
+    const MAX_LINES: usize = 40;
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(MAX_LINES)..].join("\n")
 }
 
 /// Returns why two outcomes differ under `check`, or `None` if they agree.

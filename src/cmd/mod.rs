@@ -148,14 +148,10 @@ pub fn resolve(args: &[Bytes]) -> Resolved {
     let Some(cmd) = lookup(&args[0]) else {
         return Resolved::Rejected(unknown_command_message(args));
     };
-    let cmd = if cmd.subcommands.is_empty() {
+    let cmd = if cmd.subcommands.is_empty() || args.len() < 2 {
+        // A plain command, or a container named alone: its own arity decides
+        // (COMMAND runs by itself; CONFIG alone is an arity error).
         cmd
-    } else if args.len() < 2 {
-        // A container with no subcommand: Redis reports its arity.
-        return Resolved::Rejected(format!(
-            "ERR wrong number of arguments for '{}' command",
-            cmd.name
-        ));
     } else {
         match lookup_sub(cmd, &args[1]) {
             Some(sub) => sub,
@@ -169,7 +165,7 @@ pub fn resolve(args: &[Bytes]) -> Resolved {
         }
     };
     let argc = args.len() as i32;
-    if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
+    if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity || cmd.handler.is_none() {
         return Resolved::Rejected(format!(
             "ERR wrong number of arguments for '{}' command",
             cmd.name
@@ -212,90 +208,12 @@ pub fn arg_f64(arg: &[u8]) -> Result<f64, CmdError> {
     crate::util::parse_f64(arg).ok_or(CmdError::NotFloat)
 }
 
-/// The keys a command touches, from its key specs (or legacy positions),
-/// for COMMAND GETKEYS and later WATCH and blocking.
+/// The argument positions of the keys a command touches, found from its
+/// key specs as Redis finds them (COMMAND GETKEYS, and later WATCH and
+/// blocking).
 pub fn command_keys(cmd: &Command, args: &[Bytes]) -> Vec<usize> {
-    use spec::{BeginSearch, FindKeys};
-    let argc = args.len() as i32;
-    let mut keys = Vec::new();
-    for ks in cmd.key_specs {
-        let first = match ks.begin_search {
-            BeginSearch::Index(i) => i,
-            BeginSearch::Keyword {
-                keyword,
-                start_from,
-            } => {
-                let (start, end, step) = if start_from >= 0 {
-                    (start_from, argc - 1, 1)
-                } else {
-                    (argc + start_from, 1, -1)
-                };
-                let mut i = start;
-                let mut found = None;
-                while (step > 0 && i <= end) || (step < 0 && i >= end) {
-                    if i >= 0
-                        && i < argc
-                        && args[i as usize].eq_ignore_ascii_case(keyword.as_bytes())
-                    {
-                        found = Some(i + 1);
-                        break;
-                    }
-                    i += step;
-                }
-                match found {
-                    Some(f) => f,
-                    None => continue,
-                }
-            }
-            BeginSearch::Unknown => continue,
-        };
-        let (last, step) = match ks.find_keys {
-            FindKeys::Range {
-                last_key,
-                key_step,
-                limit,
-            } => {
-                let last = if last_key >= 0 {
-                    first + last_key
-                } else if limit <= 1 {
-                    argc + last_key
-                } else {
-                    first + ((argc - first) / limit) + last_key
-                };
-                (last, key_step)
-            }
-            FindKeys::Keynum {
-                keynum_idx,
-                first_key,
-                key_step,
-            } => {
-                let idx = first + keynum_idx;
-                if idx >= argc {
-                    continue;
-                }
-                let Some(n) = crate::util::parse_i64(&args[idx as usize]) else {
-                    continue;
-                };
-                let start = first + first_key;
-                keys_from(&mut keys, start, start + (n as i32 - 1) * key_step, key_step, argc);
-                continue;
-            }
-            FindKeys::Unknown => continue,
-        };
-        keys_from(&mut keys, first, last, step, argc);
-    }
-    keys
-}
-
-fn keys_from(keys: &mut Vec<usize>, first: i32, last: i32, step: i32, argc: i32) {
-    if step <= 0 {
-        return;
-    }
-    let mut i = first;
-    while i <= last && i < argc {
-        if i > 0 {
-            keys.push(i as usize);
-        }
-        i += step;
-    }
+    introspect::keys_with_flags(cmd, args)
+        .into_iter()
+        .map(|k| k.pos)
+        .collect()
 }

@@ -734,6 +734,45 @@ pub static COMMANDS: &[Command] = &[
                 handler: Some(h::client_help),
                 subcommands: &[],
             },
+            Command {
+                name: "client|setinfo",
+                arity: 4,
+                flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "connection"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Sets information specific to the client or connection.",
+                    since: "7.2.0",
+                    group: "connection",
+                    complexity: Some("O(1)"),
+                    arguments: &[Arg {
+                        name: "attr",
+                        kind: "oneof",
+                        arguments: &[
+                            Arg {
+                                name: "libname",
+                                kind: "string",
+                                token: Some("LIB-NAME"),
+                                ..ARG
+                            },
+                            Arg {
+                                name: "libver",
+                                kind: "string",
+                                token: Some("LIB-VER"),
+                                ..ARG
+                            },
+                        ],
+                        ..ARG
+                    }],
+                    ..DOCS
+                },
+                handler: Some(h::client_setinfo),
+                subcommands: &[],
+            },
         ],
     },
     Command {

@@ -24,6 +24,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -104,7 +105,9 @@ pub struct Server {
     pub port: u16,
     /// A human-readable name for messages ("ferrokv", "redis-server").
     pub name: String,
-    child: Child,
+    /// Behind a mutex so that a shared guard can still ask whether the
+    /// process is alive (which needs `Child::try_wait`).
+    child: Mutex<Child>,
     dir: PathBuf,
 }
 
@@ -170,7 +173,7 @@ impl Server {
         let mut server = Server {
             port,
             name: name.to_string(),
-            child,
+            child: Mutex::new(child),
             dir,
         };
         server.wait_ready()?;
@@ -182,7 +185,7 @@ impl Server {
     fn wait_ready(&mut self) -> Result<(), StartError> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Some(status) = self.exit_status() {
                 return Err(StartError::ExitedEarly(format!(
                     "{} exited during startup on port {} ({status}); log:\n{}",
                     self.name,
@@ -221,16 +224,34 @@ impl Server {
             .unwrap_or_else(|e| format!("(log unreadable: {e})"))
     }
 
-    /// Whether the process is still running (false after a crash).
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+    /// How the process ended, or `None` while it is still running.
+    pub fn exit_status(&self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        child.try_wait().ok().flatten()
+    }
+
+    /// Whether the process exits within `timeout`. A server that panics
+    /// closes its sockets while unwinding, a moment before the process is
+    /// gone, so a test that saw a connection drop asks with a short timeout.
+    pub fn exits_within(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.exit_status().is_some() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(STARTUP_POLL_INTERVAL);
+        }
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
         let _ = fs::remove_dir_all(&self.dir);
     }
 }
