@@ -12,7 +12,10 @@ use std::fmt;
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     Bool,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// A byte count that accepts units (`1gb`, `100mb`, `512k`).
     Memory,
     Enum(&'static [&'static str]),
@@ -40,7 +43,12 @@ const fn p(name: &'static str, kind: Kind, default: &'static str) -> Param {
     }
 }
 
-const fn aliased(name: &'static str, alias: &'static str, kind: Kind, default: &'static str) -> Param {
+const fn aliased(
+    name: &'static str,
+    alias: &'static str,
+    kind: Kind,
+    default: &'static str,
+) -> Param {
     Param {
         name,
         alias: Some(alias),
@@ -88,10 +96,21 @@ const POLICIES: &[&str] = &[
 static PARAMS: &[Param] = &[
     p("port", Kind::Int { min: 0, max: 65535 }, "6379"),
     p("bind", Kind::Str, "127.0.0.1"),
-    fixed("databases", Kind::Int { min: 1, max: i32::MAX as i64 }, "16"),
+    fixed(
+        "databases",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "16",
+    ),
     p("save", Kind::Save, "3600 1 300 100 60 10000"),
     p("appendonly", Kind::Bool, "no"),
-    p("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec"),
+    p(
+        "appendfsync",
+        Kind::Enum(&["always", "everysec", "no"]),
+        "everysec",
+    ),
     p("appendfilename", Kind::Str, "appendonly.aof"),
     fixed("appenddirname", Kind::Str, "appendonlydir"),
     p("dbfilename", Kind::Str, "dump.rdb"),
@@ -99,12 +118,26 @@ static PARAMS: &[Param] = &[
     fixed("daemonize", Kind::Bool, "no"),
     p("loglevel", Kind::Enum(LOGLEVELS), "notice"),
     fixed("logfile", Kind::Str, ""),
-    p("hz", Kind::Int { min: 0, max: i32::MAX as i64 }, "10"),
+    p(
+        "hz",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "10",
+    ),
     p("dynamic-hz", Kind::Bool, "yes"),
     p("timeout", INT, "0"),
     p("tcp-keepalive", INT, "300"),
     fixed("tcp-backlog", INT, "511"),
-    p("maxclients", Kind::Int { min: 1, max: i32::MAX as i64 }, "10000"),
+    p(
+        "maxclients",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "10000",
+    ),
     p("maxmemory", Kind::Memory, "0"),
     p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction"),
     p("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5"),
@@ -132,13 +165,41 @@ static PARAMS: &[Param] = &[
     p("lazyfree-lazy-user-flush", Kind::Bool, "no"),
     p("lfu-log-factor", INT, "10"),
     p("lfu-decay-time", INT, "1"),
-    aliased("hash-max-listpack-entries", "hash-max-ziplist-entries", LONG, "512"),
-    aliased("hash-max-listpack-value", "hash-max-ziplist-value", LONG, "64"),
-    aliased("list-max-listpack-size", "list-max-ziplist-size", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "-2"),
+    aliased(
+        "hash-max-listpack-entries",
+        "hash-max-ziplist-entries",
+        LONG,
+        "512",
+    ),
+    aliased(
+        "hash-max-listpack-value",
+        "hash-max-ziplist-value",
+        LONG,
+        "64",
+    ),
+    aliased(
+        "list-max-listpack-size",
+        "list-max-ziplist-size",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: i32::MAX as i64,
+        },
+        "-2",
+    ),
     p("list-compress-depth", INT, "0"),
     p("set-max-intset-entries", LONG, "512"),
-    aliased("zset-max-listpack-entries", "zset-max-ziplist-entries", LONG, "128"),
-    aliased("zset-max-listpack-value", "zset-max-ziplist-value", LONG, "64"),
+    aliased(
+        "zset-max-listpack-entries",
+        "zset-max-ziplist-entries",
+        LONG,
+        "128",
+    ),
+    aliased(
+        "zset-max-listpack-value",
+        "zset-max-ziplist-value",
+        LONG,
+        "64",
+    ),
     p("stream-node-max-bytes", Kind::Memory, "4096"),
     p("stream-node-max-entries", LONG, "100"),
     p("hll-sparse-max-bytes", Kind::Memory, "3000"),
@@ -159,11 +220,19 @@ static PARAMS: &[Param] = &[
     fixed("cluster-enabled", Kind::Bool, "no"),
     fixed("io-threads", Kind::Int { min: 1, max: 128 }, "1"),
     fixed("io-threads-do-reads", Kind::Bool, "no"),
-    fixed("supervised", Kind::Enum(&["upstart", "systemd", "auto", "no"]), "no"),
+    fixed(
+        "supervised",
+        Kind::Enum(&["upstart", "systemd", "auto", "no"]),
+        "no",
+    ),
     fixed("pidfile", Kind::Str, ""),
     fixed("unixsocket", Kind::Str, ""),
     fixed("tls-port", INT, "0"),
-    p("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no"),
+    p(
+        "enable-debug-command",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+    ),
     p("tracking-table-max-keys", LONG, "1000000"),
     p("acllog-max-len", LONG, "128"),
     p("shutdown-timeout", INT, "10"),
@@ -198,6 +267,8 @@ pub struct Config {
     pub hz: u32,
     pub proto_max_bulk_len: usize,
     pub maxclients: usize,
+    /// A client whose unparsed input grows past this is disconnected.
+    pub client_query_buffer_limit_bytes: usize,
     pub requirepass: Option<Vec<u8>>,
     pub slowlog_log_slower_than_us: i64,
     pub slowlog_max_len: usize,
@@ -216,6 +287,7 @@ impl Default for Config {
             hz: 10,
             proto_max_bulk_len: 512 * 1024 * 1024,
             maxclients: 10000,
+            client_query_buffer_limit_bytes: 1024 * 1024 * 1024,
             requirepass: None,
             slowlog_log_slower_than_us: 10000,
             slowlog_max_len: 128,
@@ -230,9 +302,9 @@ impl Default for Config {
 }
 
 fn find(name: &str) -> Option<usize> {
-    PARAMS
-        .iter()
-        .position(|p| p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name)))
+    PARAMS.iter().position(|p| {
+        p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+    })
 }
 
 /// Parses a memory value like Redis's `memtoull`: a number with an optional
@@ -325,7 +397,8 @@ impl Config {
             Kind::Str => value.to_string(),
             Kind::Save => {
                 let parts: Vec<&str> = value.split_whitespace().collect();
-                if !parts.len().is_multiple_of(2) || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+                if !parts.len().is_multiple_of(2) || parts.iter().any(|p| p.parse::<u64>().is_err())
+                {
                     return Err(bad("Invalid save parameters"));
                 }
                 parts.join(" ")
@@ -351,6 +424,12 @@ impl Config {
                 self.proto_max_bulk_len = num() as usize
             }
             "maxclients" => self.maxclients = num() as usize,
+            "client-query-buffer-limit" => {
+                if num() < 1024 * 1024 {
+                    return Err("argument must be a memory value".into());
+                }
+                self.client_query_buffer_limit_bytes = num() as usize
+            }
             "requirepass" => {
                 self.requirepass = if v.is_empty() {
                     None
@@ -372,7 +451,8 @@ impl Config {
     /// Applies a redis.conf-style file: one `name value...` per line, `#`
     /// comments, quoting as in redis-cli.
     pub fn load_file(&mut self, path: &std::path::Path) -> Result<(), String> {
-        let text = std::fs::read(path).map_err(|e| format!("can't open {}: {e}", path.display()))?;
+        let text =
+            std::fs::read(path).map_err(|e| format!("can't open {}: {e}", path.display()))?;
         for (lineno, line) in text.split(|&b| b == b'\n').enumerate() {
             let trimmed = line.trim_ascii();
             if trimmed.is_empty() || trimmed[0] == b'#' {
@@ -418,7 +498,10 @@ impl Config {
 }
 
 fn quote(v: &str) -> String {
-    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\'') {
+    if !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\'')
+    {
         v.to_string()
     } else {
         format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
@@ -455,9 +538,18 @@ mod tests {
         c.set("hash-max-ziplist-entries", "100", false).unwrap();
         assert_eq!(c.get("hash-max-listpack-entries"), Some("100"));
         assert_eq!(c.matching(b"hash-max-*-entries").len(), 2);
-        assert!(matches!(c.set("databases", "4", false), Err(ConfigError::Immutable(_))));
-        assert!(matches!(c.set("appendonly", "maybe", false), Err(ConfigError::BadValue(..))));
-        assert!(matches!(c.set("nope", "1", false), Err(ConfigError::Unknown(_))));
+        assert!(matches!(
+            c.set("databases", "4", false),
+            Err(ConfigError::Immutable(_))
+        ));
+        assert!(matches!(
+            c.set("appendonly", "maybe", false),
+            Err(ConfigError::BadValue(..))
+        ));
+        assert!(matches!(
+            c.set("nope", "1", false),
+            Err(ConfigError::Unknown(_))
+        ));
         c.set("maxmemory", "1mb", false).unwrap();
         assert_eq!(c.get("maxmemory"), Some("1048576"));
     }

@@ -85,13 +85,21 @@ impl Server {
                 format!("{host}:{port}")
             }
             .parse()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("bad bind address {addr}: {e}")))?;
+            .map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("bad bind address {addr}: {e}"),
+                )
+            })?;
             let mut listener = TcpListener::bind(sockaddr)?;
             // With --port 0 the first listener picks the port and the others
             // follow it.
             port = listener.local_addr()?.port();
-            poll.registry()
-                .register(&mut listener, Token(LISTENER_BASE + i), Interest::READABLE)?;
+            poll.registry().register(
+                &mut listener,
+                Token(LISTENER_BASE + i),
+                Interest::READABLE,
+            )?;
             listeners.push(listener);
         }
         let mut signals = signal_hook_mio::v1_0::Signals::new([
@@ -207,10 +215,10 @@ impl Server {
             let local = stream.local_addr().unwrap_or(peer);
             let entry = self.clients.vacant_entry();
             let token = entry.key();
-            if let Err(e) = self
-                .poll
-                .registry()
-                .register(&mut stream, Token(token), Interest::READABLE)
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut stream, Token(token), Interest::READABLE)
             {
                 log::warn!("Registering client {peer}: {e}");
                 continue;
@@ -247,6 +255,14 @@ impl Server {
                     return;
                 }
                 Ok(n) => {
+                    if client.rbuf.len() + n > self.store.config.client_query_buffer_limit_bytes {
+                        log::warn!(
+                            "Closing client {} that reached max query buffer length",
+                            client.peer
+                        );
+                        self.close_client(token);
+                        return;
+                    }
                     client.rbuf.extend_from_slice(&self.read_scratch[..n]);
                     client.last_interaction_ms = unix_ms();
                     self.store.stats.net_input_bytes += n as u64;
@@ -411,7 +427,12 @@ impl Server {
         out.error(msg);
         self.count_error(msg);
         if let Some(cmd) = cmd {
-            self.store.stats.commands.entry(cmd.name).or_default().rejected_calls += 1;
+            self.store
+                .stats
+                .commands
+                .entry(cmd.name)
+                .or_default()
+                .rejected_calls += 1;
         }
     }
 
@@ -421,7 +442,13 @@ impl Server {
         *self.store.stats.errors.entry(code).or_default() += 1;
     }
 
-    fn slowlog(&mut self, token: usize, cmd: &'static cmd::Command, args: &[bytes::Bytes], us: u64) {
+    fn slowlog(
+        &mut self,
+        token: usize,
+        cmd: &'static cmd::Command,
+        args: &[bytes::Bytes],
+        us: u64,
+    ) {
         let threshold = self.store.config.slowlog_log_slower_than_us;
         if threshold < 0 || (us as i64) < threshold || cmd.has(flag::SKIP_SLOWLOG) {
             return;
@@ -464,7 +491,13 @@ impl Server {
             return;
         };
         let us = unix_us();
-        let mut line = format!("{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, db, client.peer);
+        let mut line = format!(
+            "{}.{:06} [{} {}]",
+            us / 1_000_000,
+            us % 1_000_000,
+            db,
+            client.peer
+        );
         for a in args {
             line.push(' ');
             line.push_str(&crate::util::repr(a));
@@ -537,10 +570,10 @@ impl Server {
                 } else {
                     Interest::READABLE
                 };
-                if let Err(e) = self
-                    .poll
-                    .registry()
-                    .reregister(&mut client.stream, Token(token), interest)
+                if let Err(e) =
+                    self.poll
+                        .registry()
+                        .reregister(&mut client.stream, Token(token), interest)
                 {
                     log::debug!("Reregistering client: {e}");
                     self.close_client(token);
@@ -597,7 +630,8 @@ impl Server {
                 .clients
                 .iter()
                 .filter(|(_, c)| {
-                    c.mode == Mode::Normal && now.saturating_sub(c.last_interaction_ms) > timeout * 1000
+                    c.mode == Mode::Normal
+                        && now.saturating_sub(c.last_interaction_ms) > timeout * 1000
                 })
                 .map(|(t, _)| t)
                 .collect();
@@ -642,7 +676,8 @@ impl Server {
             self.store.stats.expired_stale_perc = expired as f64 * 100.0 / sampled as f64;
         }
         if out_of_time {
-            self.wheel.insert(now + EXPIRE_FOLLOWUP_MS, Timer::ExpireCycle);
+            self.wheel
+                .insert(now + EXPIRE_FOLLOWUP_MS, Timer::ExpireCycle);
         }
     }
 

@@ -176,7 +176,10 @@ mod tests {
         assert_eq!(long_double_add(b"5.0e3", b"2.0e2").unwrap(), b"5200");
         assert_eq!(long_double_add(b"0", b"-0").unwrap(), b"0");
         assert_eq!(long_double_add(b"x", b"1"), Err(LdAddError::BadValue));
-        assert_eq!(long_double_add(b"1", b"inf"), Err(LdAddError::NanOrInfinity));
+        assert_eq!(
+            long_double_add(b"1", b"inf"),
+            Err(LdAddError::NanOrInfinity)
+        );
     }
 }
 

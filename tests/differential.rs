@@ -4,7 +4,15 @@
 //! Each script is its own test (named after the file), and runs on a fresh
 //! pair of servers, one connection to each. A mismatch does not stop the
 //! script: all of them are collected and the test fails at the end listing
-//! each with its line, command and both replies.
+//! each with its line, command and both replies. When only one server's
+//! connection fails (it closed, or a reply never came within
+//! [`common::REPLY_TIMEOUT`]), both are reconnected and the script goes on;
+//! when ferrokv has crashed, the script stops and the end of its log is shown.
+//!
+//! The reference is started as `redis-server --port P --bind 127.0.0.1
+//! --save "" --appendonly no --enable-debug-command yes` (the last so that
+//! `DEBUG SLEEP` works as it does for ferrokv); ferrokv as
+//! `ferrokv --port P --bind 127.0.0.1`.
 //!
 //! # Running
 //!
@@ -43,7 +51,7 @@
 //! | `~shape CMD...`      | compare only the reply's structure: the type of every node and the length of every aggregate, not scalar contents (`CLIENT ID`, `TIME`) |
 //! | `~sorted CMD...`     | compare with the elements of every aggregate sorted, at every depth (`KEYS`, `SMEMBERS`, `SCAN`) |
 //! | `~approx N CMD...`   | integer replies may differ by at most N (`PTTL`)              |
-//! | `~ignore CMD...`     | read the reply from both but compare nothing (`INFO`)         |
+//! | `~ignore CMD...`     | read the reply from both but compare nothing                  |
 //! | `~noreply CMD...`    | send, and read no reply (`CLIENT REPLY OFF`); a reply sent anyway shows up as a mismatch on the next line |
 //! | `~raw "BYTES" [N]`   | send the bytes as they are (inline commands, pipelines, protocol errors) and compare the next N replies (default 1; 0 reads nothing) |
 //! | `~reconnect`         | open new connections to both servers (after `QUIT`, or a protocol error that closed them) |
@@ -111,12 +119,15 @@ fn every_script_has_a_test() {
     );
 }
 
-/// The reference side of the comparison must never disagree with itself, so
-/// the script parser gets its own unit checks.
+/// Script lines are meant to be pasted into `redis-cli` and back, so the
+/// splitter must agree with it.
 #[test]
 fn splits_lines_like_redis_cli() {
     let split = |line: &str| split_args(line).expect("valid line");
-    assert_eq!(split("  set  k v "), vec![b"set".to_vec(), b"k".to_vec(), b"v".to_vec()]);
+    assert_eq!(
+        split("  set  k v "),
+        vec![b"set".to_vec(), b"k".to_vec(), b"v".to_vec()]
+    );
     assert_eq!(split(r#"a "b c\r\n\x41\"""#)[1], b"b c\r\nA\"".to_vec());
     assert_eq!(split(r"a 'it\'s \n'")[1], br"it's \n".to_vec());
     assert_eq!(split(r#"a """#)[1], b"".to_vec());
@@ -125,8 +136,22 @@ fn splits_lines_like_redis_cli() {
     assert!(split_args(r#"a "b"c"#).is_err());
 }
 
+/// The helpers that other test crates use, on their own; this runs even
+/// where redis-server is missing.
+#[test]
+fn ferrokv_starts_and_answers() {
+    let server = common::start_ferrokv();
+    let mut client = server.connect();
+    assert_eq!(client.cmd(&["PING"]), b"+PONG\r\n");
+    let binary: &[&[u8]] = &[b"SET", b"diff:k", b"\x00v\r\n"];
+    assert_eq!(client.cmd(binary), b"+OK\r\n");
+    assert_eq!(client.cmd(&["GET", "diff:k"]), b"$4\r\n\x00v\r\n\r\n");
+}
+
 fn diff_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("diff")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("diff")
 }
 
 fn run_script(name: &str) {
@@ -435,7 +460,8 @@ impl Run<'_> {
                 Action::Reconnect => {
                     for side in [&mut self.reference, &mut self.subject] {
                         if let Err(e) = side.reconnect() {
-                            self.failures.push(format!("{}:{}: {e}", self.file_name, step.line));
+                            self.failures
+                                .push(format!("{}:{}: {e}", self.file_name, step.line));
                             return;
                         }
                     }
@@ -473,10 +499,8 @@ impl Run<'_> {
             // both afresh so that the rest of the script still says
             // something; per-connection state (SELECT, HELLO) is lost.
             let lost = |side: &Side| side.client.is_none();
-            if lost(&self.reference) != lost(&self.subject) {
-                if !self.resynchronize(step.line) {
-                    return;
-                }
+            if lost(&self.reference) != lost(&self.subject) && !self.resynchronize(step.line) {
+                return;
             }
         }
     }
@@ -552,10 +576,9 @@ fn compare(check: Check, expected: &Outcome, actual: &Outcome) -> Option<String>
             (sorted(&e) != sorted(&a)).then(|| "replies differ even ignoring element order".into())
         }
         Check::Approx(tolerance) => match (decode(expected_bytes), decode(actual_bytes)) {
-            (Some(Frame::Integer(e)), Some(Frame::Integer(a))) => {
-                (e.abs_diff(a) > tolerance.unsigned_abs())
-                    .then(|| format!("integers differ by more than {tolerance}"))
-            }
+            (Some(Frame::Integer(e)), Some(Frame::Integer(a))) => (e.abs_diff(a)
+                > tolerance.unsigned_abs())
+            .then(|| format!("integers differ by more than {tolerance}")),
             _ => (expected_bytes != actual_bytes).then(|| "replies differ".into()),
         },
     }
@@ -607,7 +630,8 @@ fn sorted(frame: &Frame) -> Frame {
         items
     }
     fn pairs(kvs: &[(Frame, Frame)]) -> Vec<(Frame, Frame)> {
-        let mut kvs: Vec<(Frame, Frame)> = kvs.iter().map(|(k, v)| (sorted(k), sorted(v))).collect();
+        let mut kvs: Vec<(Frame, Frame)> =
+            kvs.iter().map(|(k, v)| (sorted(k), sorted(v))).collect();
         kvs.sort_by_cached_key(|(k, v)| (k.to_bytes(), v.to_bytes()));
         kvs
     }

@@ -282,7 +282,9 @@ fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
                 escape(&got)
             );
         }
-        stream.set_read_timeout(Some(left)).expect("set_read_timeout");
+        stream
+            .set_read_timeout(Some(left))
+            .expect("set_read_timeout");
         match stream.read(&mut chunk) {
             Ok(0) => return got,
             Ok(n) => got.extend_from_slice(&chunk[..n]),
@@ -316,6 +318,26 @@ fn read_exactly(stream: &mut TcpStream, n: usize) -> Vec<u8> {
             Err(e) => panic!(
                 "read failed after {filled} of {n} bytes ({e}): \"{}\"",
                 escape(&got[..filled])
+            ),
+        }
+    }
+    got
+}
+
+/// Reads until what was received ends with `suffix`, failing on EOF or
+/// after [`READ_TIMEOUT`] without it.
+fn read_until_suffix(stream: &mut TcpStream, suffix: &[u8]) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    while !got.ends_with(suffix) {
+        match stream.read(&mut chunk) {
+            Ok(0) => panic!("connection closed; received \"{}\"", escape(&got)),
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => panic!(
+                "read failed waiting for \"{}\" ({e}); received \"{}\"",
+                escape(suffix),
+                escape(&got)
             ),
         }
     }
@@ -430,7 +452,12 @@ fn pipeline_of_1000_commands_in_one_write_gets_every_reply_in_order() {
         }
     }
     let got = pipeline(&mut c, &commands);
-    assert!(got == expected, "pipeline replies differ:\n got {}\nwant {}", escape(&got), escape(&expected));
+    assert!(
+        got == expected,
+        "pipeline replies differ:\n got {}\nwant {}",
+        escape(&got),
+        escape(&expected)
+    );
     // Nothing extra was sent: the next reply is the next command's.
     assert_eq!(escape(&c.cmd(&["GET", "counter"])), "$3\\r\\n250\\r\\n");
 }
@@ -453,7 +480,10 @@ fn inline_commands_are_split_on_spaces_and_understand_quotes() {
     mixed.extend_from_slice(&encode_command(&["INCR", "n"]));
     mixed.extend_from_slice(b"INCR n\r\n");
     s.write_all(&mixed).unwrap();
-    assert_eq!(escape(&read_exactly(&mut s, 12)), ":1\\r\\n:2\\r\\n:3\\r\\n");
+    assert_eq!(
+        escape(&read_exactly(&mut s, 12)),
+        ":1\\r\\n:2\\r\\n:3\\r\\n"
+    );
 }
 
 #[test]
@@ -466,7 +496,10 @@ fn command_split_byte_by_byte_across_writes_is_parsed_once_complete() {
         s.write_all(std::slice::from_ref(byte)).unwrap();
     }
     let expected = b"+OK\r\n$16\r\nvalue with\r\nCRLF\r\n";
-    assert_eq!(escape(&read_exactly(&mut s, expected.len())), escape(expected));
+    assert_eq!(
+        escape(&read_exactly(&mut s, expected.len())),
+        escape(expected)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -481,7 +514,12 @@ fn assert_protocol_error_closes(input: &[u8], expected: &str) {
     let mut s = server.raw();
     s.write_all(input).unwrap();
     let got = read_until_closed(&mut s);
-    assert_eq!(escape(&got), escape(expected.as_bytes()), "reply to \"{}\"", escape(&input[..input.len().min(64)]));
+    assert_eq!(
+        escape(&got),
+        escape(expected.as_bytes()),
+        "reply to \"{}\"",
+        escape(&input[..input.len().min(64)])
+    );
     server.assert_serving();
 }
 
@@ -507,7 +545,10 @@ fn bulk_header_outside_a_multibulk_is_an_inline_unknown_command() {
     let mut s = server.raw();
     s.write_all(b"$4000000000\r\n").unwrap();
     let expected = "-ERR unknown command '$4000000000', with args beginning with: \r\n";
-    assert_eq!(escape(&read_exactly(&mut s, expected.len())), escape(expected.as_bytes()));
+    assert_eq!(
+        escape(&read_exactly(&mut s, expected.len())),
+        escape(expected.as_bytes())
+    );
     // Only a protocol error closes a connection; this one stays open.
     s.write_all(b"PING\r\n").unwrap();
     assert_eq!(escape(&read_exactly(&mut s, 7)), "+PONG\\r\\n");
@@ -534,7 +575,10 @@ fn inline_request_over_64k_without_newline_is_a_protocol_error() {
 fn multibulk_count_line_over_64k_is_a_protocol_error() {
     let mut input = vec![b'*'];
     input.extend(std::iter::repeat_n(b'1', 70_000));
-    assert_protocol_error_closes(&input, "-ERR Protocol error: too big mbulk count string\r\n");
+    assert_protocol_error_closes(
+        &input,
+        "-ERR Protocol error: too big mbulk count string\r\n",
+    );
 }
 
 #[test]
@@ -557,7 +601,8 @@ fn multibulk_count_above_one_million_is_accepted_like_redis_7() {
     // The request is incomplete, so there is no reply yet; a PING on
     // another connection proves the server has read these bytes meanwhile.
     server.assert_serving();
-    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let mut buf = [0u8; 256];
     match s.read(&mut buf) {
         Ok(n) => panic!(
@@ -565,7 +610,10 @@ fn multibulk_count_above_one_million_is_accepted_like_redis_7() {
             escape(&buf[..n])
         ),
         Err(e) => assert!(
-            matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut),
+            matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ),
             "expected the connection to stay open waiting for elements, got {e}"
         ),
     }
@@ -603,7 +651,10 @@ fn random_garbage_never_crashes_the_server() {
         drop(s);
         if iteration % 25 == 24 {
             let reply = control.cmd_result(&["PING"]).unwrap_or_else(|e| {
-                panic!("PING after garbage iteration {iteration}: {e}; log:\n{}", server.log())
+                panic!(
+                    "PING after garbage iteration {iteration}: {e}; log:\n{}",
+                    server.log()
+                )
             });
             assert_eq!(escape(&reply), "+PONG\\r\\n");
         }
@@ -616,7 +667,8 @@ fn command_cut_off_by_disconnect_is_never_executed() {
     let mut server = TestServer::start();
     for _ in 0..50 {
         let mut s = server.raw();
-        s.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\nabc").unwrap();
+        s.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\nabc")
+            .unwrap();
         drop(s);
     }
     // Every strict prefix of a complete command, then disconnect.
@@ -639,7 +691,8 @@ fn claimed_500mb_bulks_do_not_preallocate_memory() {
     let mut conns = Vec::new();
     for _ in 0..50 {
         let mut s = server.raw();
-        s.write_all(b"*2\r\n$4\r\nECHO\r\n$500000000\r\nabc").unwrap();
+        s.write_all(b"*2\r\n$4\r\nECHO\r\n$500000000\r\nabc")
+            .unwrap();
         conns.push(s);
     }
     // A round trip on another connection lets the server read the headers.
@@ -685,10 +738,14 @@ fn ten_thousand_connections_opened_and_closed_leave_no_clients_behind() {
         }
     }
     let mut c = server.connect();
-    poll_until(Duration::from_secs(10), "connected_clients back to 1", || {
-        let n = info_field(&mut c, "clients", "connected_clients");
-        if n == "1" { Ok(()) } else { Err(n) }
-    });
+    poll_until(
+        Duration::from_secs(10),
+        "connected_clients back to 1",
+        || {
+            let n = info_field(&mut c, "clients", "connected_clients");
+            if n == "1" { Ok(()) } else { Err(n) }
+        },
+    );
     server.assert_serving();
 }
 
@@ -709,7 +766,9 @@ fn quit_replies_ok_and_closes() {
 fn client_kill_id_closes_the_other_connection() {
     let mut server = TestServer::start();
     let mut victim = server.raw();
-    victim.write_all(&encode_command(&["CLIENT", "ID"])).unwrap();
+    victim
+        .write_all(&encode_command(&["CLIENT", "ID"]))
+        .unwrap();
     let mut id_reply = Vec::new();
     while !id_reply.ends_with(b"\r\n") {
         id_reply.extend(read_exactly(&mut victim, 1));
@@ -720,39 +779,81 @@ fn client_kill_id_closes_the_other_connection() {
         .and_then(|s| s.trim_end().parse::<u64>().ok())
         .unwrap_or_else(|| panic!("CLIENT ID reply \"{}\"", escape(&id_reply)));
     let mut killer = server.connect();
-    assert_eq!(escape(&killer.cmd(&["CLIENT", "KILL", "ID", &id.to_string()])), ":1\\r\\n");
+    assert_eq!(
+        escape(&killer.cmd(&["CLIENT", "KILL", "ID", &id.to_string()])),
+        ":1\\r\\n"
+    );
     assert_eq!(escape(&read_until_closed(&mut victim)), "");
     // The id is gone now.
-    assert_eq!(escape(&killer.cmd(&["CLIENT", "KILL", "ID", &id.to_string()])), ":0\\r\\n");
+    assert_eq!(
+        escape(&killer.cmd(&["CLIENT", "KILL", "ID", &id.to_string()])),
+        ":0\\r\\n"
+    );
     server.assert_serving();
 }
 
-#[test]
-fn client_reply_off_skip_on_suppress_exactly_the_right_replies() {
-    let server = TestServer::start();
+/// Sends `commands` in one write and asserts that exactly `expected` comes
+/// back before the `PING` appended after them is answered.
+fn assert_replies_then_pong(server: &TestServer, commands: &[&[&str]], expected: &str) {
     let mut s = server.raw();
     let mut request = Vec::new();
-    for command in [
-        &["CLIENT", "REPLY", "SKIP"][..],
-        &["SET", "k", "1"],
-        &["GET", "k"],
-        &["CLIENT", "REPLY", "OFF"],
-        &["SET", "k", "2"],
-        &["GET", "k"],
-        &["CLIENT", "REPLY", "SKIP"],
-        &["PING"],
-        &["CLIENT", "REPLY", "ON"],
-        &["GET", "k"],
-    ] {
+    for command in commands {
         request.extend_from_slice(&encode_command(command));
     }
+    request.extend_from_slice(&encode_command(&["PING"]));
     s.write_all(&request).unwrap();
-    // SKIP hides itself and SET's reply; OFF hides everything, SKIP
-    // included, until ON, which replies +OK.
-    let expected = b"$1\r\n1\r\n+OK\r\n$1\r\n2\r\n";
-    assert_eq!(escape(&read_exactly(&mut s, expected.len())), escape(expected));
-    s.write_all(b"PING\r\n").unwrap();
-    assert_eq!(escape(&read_exactly(&mut s, 7)), "+PONG\\r\\n");
+    let got = read_until_suffix(&mut s, b"+PONG\r\n");
+    let want = format!("{expected}+PONG\r\n");
+    assert_eq!(escape(&got), escape(want.as_bytes()));
+}
+
+#[test]
+fn client_reply_skip_suppresses_only_the_next_reply() {
+    let server = TestServer::start();
+    // SKIP has no reply of its own, and hides SET's.
+    assert_replies_then_pong(
+        &server,
+        &[
+            &["CLIENT", "REPLY", "SKIP"],
+            &["SET", "k", "1"],
+            &["GET", "k"],
+        ],
+        "$1\r\n1\r\n",
+    );
+}
+
+#[test]
+fn client_reply_on_after_off_replies_ok() {
+    let server = TestServer::start();
+    // OFF hides everything, SKIP included, until ON, which replies +OK.
+    assert_replies_then_pong(
+        &server,
+        &[
+            &["CLIENT", "REPLY", "OFF"],
+            &["SET", "k", "2"],
+            &["GET", "k"],
+            &["CLIENT", "REPLY", "SKIP"],
+            &["PING"],
+            &["CLIENT", "REPLY", "ON"],
+            &["GET", "k"],
+        ],
+        "+OK\r\n$1\r\n2\r\n",
+    );
+}
+
+#[test]
+fn client_reply_on_right_after_skip_replies_ok() {
+    let server = TestServer::start();
+    // ON cancels a pending SKIP, so its own +OK is not the reply skipped.
+    assert_replies_then_pong(
+        &server,
+        &[
+            &["CLIENT", "REPLY", "SKIP"],
+            &["CLIENT", "REPLY", "ON"],
+            &["GET", "k"],
+        ],
+        "+OK\r\n$-1\r\n",
+    );
 }
 
 #[test]
@@ -762,7 +863,9 @@ fn monitor_shows_commands_of_other_clients() {
     assert_eq!(escape(&monitor.cmd(&["MONITOR"])), "+OK\\r\\n");
     let mut writer = server.raw();
     let writer_port = writer.local_addr().unwrap().port();
-    writer.write_all(&encode_command(&["set", "k", "v"])).unwrap();
+    writer
+        .write_all(&encode_command(&["set", "k", "v"]))
+        .unwrap();
     assert_eq!(escape(&read_exactly(&mut writer, 5)), "+OK\\r\\n");
     let line = monitor.read_reply().expect("MONITOR line");
     let text = String::from_utf8(line.clone()).unwrap_or_else(|_| panic!("{}", escape(&line)));
@@ -771,8 +874,12 @@ fn monitor_shows_commands_of_other_clients() {
         .strip_prefix('+')
         .and_then(|t| t.strip_suffix("\r\n"))
         .unwrap_or_else(|| panic!("MONITOR line is not a simple string: {}", escape(&line)));
-    let (stamp, rest) = body.split_once(' ').unwrap_or_else(|| panic!("no space in {body:?}"));
-    let (secs, usecs) = stamp.split_once('.').unwrap_or_else(|| panic!("no '.' in {stamp:?}"));
+    let (stamp, rest) = body
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("no space in {body:?}"));
+    let (secs, usecs) = stamp
+        .split_once('.')
+        .unwrap_or_else(|| panic!("no '.' in {stamp:?}"));
     assert!(
         secs.len() >= 10 && secs.bytes().all(|b| b.is_ascii_digit()),
         "seconds part of {body:?}"
@@ -781,7 +888,10 @@ fn monitor_shows_commands_of_other_clients() {
         usecs.len() == 6 && usecs.bytes().all(|b| b.is_ascii_digit()),
         "microseconds part of {body:?}"
     );
-    assert_eq!(rest, format!("[0 127.0.0.1:{writer_port}] \"set\" \"k\" \"v\""));
+    assert_eq!(
+        rest,
+        format!("[0 127.0.0.1:{writer_port}] \"set\" \"k\" \"v\"")
+    );
 }
 
 #[test]
@@ -822,7 +932,11 @@ fn hello_3_switches_replies_to_resp3() {
     );
     assert_eq!(escape(&c.cmd(&["GET", "missing"])), "_\\r\\n");
     let hello = c.cmd(&["HELLO", "2"]);
-    assert!(hello.starts_with(b"*14\r\n"), "HELLO 2 reply: {}", escape(&hello));
+    assert!(
+        hello.starts_with(b"*14\r\n"),
+        "HELLO 2 reply: {}",
+        escape(&hello)
+    );
     assert_eq!(escape(&c.cmd(&["GET", "missing"])), "$-1\\r\\n");
 }
 
@@ -849,7 +963,12 @@ fn sigterm_exits_with_status_0() {
     let status = server
         .wait_exit(Duration::from_secs(5))
         .unwrap_or_else(|| panic!("still running 5 s after SIGTERM; log:\n{}", server.log()));
-    assert_eq!(status.code(), Some(0), "exit status after SIGTERM; log:\n{}", server.log());
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status after SIGTERM; log:\n{}",
+        server.log()
+    );
 }
 
 #[test]
@@ -858,11 +977,17 @@ fn unknown_command_line_option_exits_with_status_1_and_names_it() {
     let mut args = test_options(port);
     args.push(OsString::from("--no-such-option"));
     let mut server = TestServer::spawn(port, &args, &[]);
-    let status = server
-        .wait_exit(Duration::from_secs(5))
-        .unwrap_or_else(|| panic!("still running 5 s after an unknown option; log:\n{}", server.log()));
+    let status = server.wait_exit(Duration::from_secs(5)).unwrap_or_else(|| {
+        panic!(
+            "still running 5 s after an unknown option; log:\n{}",
+            server.log()
+        )
+    });
     let log = server.log();
-    assert!(log.contains("no-such-option"), "the message does not name the option:\n{log}");
+    assert!(
+        log.contains("no-such-option"),
+        "the message does not name the option:\n{log}"
+    );
     assert_eq!(status.code(), Some(1), "exit status; log:\n{log}");
 }
 
@@ -874,8 +999,11 @@ fn config_file_as_first_argument_is_applied() {
         let conf = format!(
             "# a test config\nport {port}\nbind 127.0.0.1\ndatabases 4\nsave \"\"\nappendonly no\n"
         );
-        let mut server =
-            TestServer::spawn(port, &[OsString::from("redis.conf")], &[("redis.conf", &conf)]);
+        let mut server = TestServer::spawn(
+            port,
+            &[OsString::from("redis.conf")],
+            &[("redis.conf", &conf)],
+        );
         if let Err(message) = server.wait_ready() {
             last_error = message;
             continue;
@@ -905,11 +1033,22 @@ fn key_with_px_50_is_gone_once_due() {
     let mut c = server.connect();
     assert_eq!(escape(&c.cmd(&["SET", "k", "v", "PX", "50"])), "+OK\\r\\n");
     let set_at = Instant::now();
-    poll_until(Duration::from_secs(2), "GET of an expired key is null", || {
-        let reply = c.cmd(&["GET", "k"]);
-        if reply == b"$-1\r\n" { Ok(()) } else { Err(escape(&reply)) }
-    });
-    assert!(set_at.elapsed() >= Duration::from_millis(45), "key vanished before it was due");
+    poll_until(
+        Duration::from_secs(2),
+        "GET of an expired key is null",
+        || {
+            let reply = c.cmd(&["GET", "k"]);
+            if reply == b"$-1\r\n" {
+                Ok(())
+            } else {
+                Err(escape(&reply))
+            }
+        },
+    );
+    assert!(
+        set_at.elapsed() >= Duration::from_millis(45),
+        "key vanished before it was due"
+    );
     assert_eq!(escape(&c.cmd(&["EXISTS", "k"])), ":0\\r\\n");
     assert_eq!(escape(&c.cmd(&["TTL", "k"])), ":-2\\r\\n");
 }
@@ -919,15 +1058,31 @@ fn active_expiry_reclaims_keys_nobody_reads() {
     let server = TestServer::start();
     let mut c = server.connect();
     let commands: Vec<_> = (0..10_000)
-        .map(|i| args(&["SET", &format!("short:{i}"), "v", "PX", &(100 + i % 100).to_string()]))
+        .map(|i| {
+            args(&[
+                "SET",
+                &format!("short:{i}"),
+                "v",
+                "PX",
+                &(100 + i % 100).to_string(),
+            ])
+        })
         .collect();
     let replies = pipeline(&mut c, &commands);
     assert_eq!(replies, b"+OK\r\n".repeat(10_000));
     assert_eq!(escape(&c.cmd(&["SET", "keeper", "v"])), "+OK\\r\\n");
-    poll_until(Duration::from_secs(5), "DBSIZE falls to 1 by active expiry", || {
-        let reply = c.cmd(&["DBSIZE"]);
-        if reply == b":1\r\n" { Ok(()) } else { Err(escape(&reply)) }
-    });
+    poll_until(
+        Duration::from_secs(5),
+        "DBSIZE falls to 1 by active expiry",
+        || {
+            let reply = c.cmd(&["DBSIZE"]);
+            if reply == b":1\r\n" {
+                Ok(())
+            } else {
+                Err(escape(&reply))
+            }
+        },
+    );
     assert_eq!(escape(&c.cmd(&["GET", "keeper"])), "$1\\r\\nv\\r\\n");
 }
 
@@ -942,7 +1097,11 @@ fn ttl_and_pttl_report_remaining_time() {
     assert_eq!(escape(&c.cmd(&["PTTL", "plain"])), ":-1\\r\\n");
     assert_eq!(escape(&c.cmd(&["SET", "t", "v", "EX", "100"])), "+OK\\r\\n");
     let ttl = c.cmd(&["TTL", "t"]);
-    assert!(ttl == b":100\r\n" || ttl == b":99\r\n", "TTL {}", escape(&ttl));
+    assert!(
+        ttl == b":100\r\n" || ttl == b":99\r\n",
+        "TTL {}",
+        escape(&ttl)
+    );
     let pttl = c.cmd(&["PTTL", "t"]);
     let ms: i64 = std::str::from_utf8(&pttl[1..pttl.len() - 2])
         .ok()
@@ -1006,7 +1165,10 @@ fn scan_returns_every_original_key_while_the_table_grows() {
     let loads: Vec<_> = (0..ORIGINAL / ADD_BATCH)
         .map(|b| mset("orig", b * ADD_BATCH..(b + 1) * ADD_BATCH))
         .collect();
-    assert_eq!(pipeline(&mut loader, &loads), b"+OK\r\n".repeat(loads.len()));
+    assert_eq!(
+        pipeline(&mut loader, &loads),
+        b"+OK\r\n".repeat(loads.len())
+    );
     assert_eq!(escape(&loader.cmd(&["DBSIZE"])), ":20000\\r\\n");
 
     let mut scanner = server.connect();
@@ -1030,7 +1192,10 @@ fn scan_returns_every_original_key_while_the_table_grows() {
             added += ADD_BATCH;
         }
     }
-    assert_eq!(added, ADDED, "the scan finished before all keys were added ({calls} calls)");
+    assert_eq!(
+        added, ADDED,
+        "the scan finished before all keys were added ({calls} calls)"
+    );
     let missing: Vec<usize> = (0..ORIGINAL)
         .filter(|i| !seen.contains(format!("orig:{i}").as_bytes()))
         .collect();
@@ -1118,7 +1283,10 @@ fn run_tool(program: &Path, args: &[&str], timeout: Duration) -> (ExitStatus, St
             let _ = child.wait();
             let output = fs::read_to_string(&out_path).unwrap_or_default();
             let _ = fs::remove_dir_all(&dir);
-            panic!("{} {args:?} did not finish within {timeout:?}; output:\n{output}", program.display());
+            panic!(
+                "{} {args:?} did not finish within {timeout:?}; output:\n{output}",
+                program.display()
+            );
         }
         thread::sleep(POLL_INTERVAL);
     };
@@ -1157,20 +1325,28 @@ fn redis_cli_and_redis_benchmark_work() {
 
     let (status, output) = run_tool(&cli, &with(&["info"]), timeout);
     assert!(status.success(), "redis-cli info: {status}\n{output}");
-    assert!(output.lines().any(|l| l.trim_end() == "loading:0"), "redis-cli info:\n{output}");
+    assert!(
+        output.lines().any(|l| l.trim_end() == "loading:0"),
+        "redis-cli info:\n{output}"
+    );
 
     let Some(bench) = find_on_path("redis-benchmark") else {
         println!("SKIPPED: redis-benchmark not found");
         return;
     };
     for pipelining in ["1", "16"] {
-        let bench_args =
-            with(&["-q", "-n", "2000", "-t", "ping,set,get,incr,mset", "-P"]);
+        let bench_args = with(&["-q", "-n", "2000", "-t", "ping,set,get,incr,mset", "-P"]);
         let mut bench_args = bench_args;
         bench_args.push(pipelining);
         let (status, output) = run_tool(&bench, &bench_args, timeout);
-        assert!(status.success(), "redis-benchmark -P {pipelining}: {status}\n{output}");
-        assert!(!output.contains("ERR"), "redis-benchmark -P {pipelining}:\n{output}");
+        assert!(
+            status.success(),
+            "redis-benchmark -P {pipelining}: {status}\n{output}"
+        );
+        assert!(
+            !output.contains("ERR"),
+            "redis-benchmark -P {pipelining}:\n{output}"
+        );
         // Progress lines end in '\r', results in '\n'; a result reads
         // "SET: 41666.67 requests per second" or "MSET (10 keys): ...".
         let results: Vec<&str> = output
@@ -1182,7 +1358,8 @@ fn redis_cli_and_redis_benchmark_work() {
             assert!(
                 results
                     .iter()
-                    .any(|r| r.starts_with(&format!("{test}: ")) || r.starts_with(&format!("{test} ("))),
+                    .any(|r| r.starts_with(&format!("{test}: "))
+                        || r.starts_with(&format!("{test} ("))),
                 "redis-benchmark -P {pipelining} has no {test} result:\n{output}"
             );
         }

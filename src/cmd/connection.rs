@@ -21,7 +21,11 @@ pub fn ping(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     match args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(&args[1]),
-        _ => return Err(CmdError::err("wrong number of arguments for 'ping' command")),
+        _ => {
+            return Err(CmdError::err(
+                "wrong number of arguments for 'ping' command",
+            ));
+        }
     }
     Ok(())
 }
@@ -103,9 +107,8 @@ pub fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut proto = ctx.out.proto;
     let mut i = 1;
     if args.len() >= 2 {
-        let ver = crate::util::parse_i64(&args[1]).ok_or_else(|| {
-            CmdError::err("Protocol version is not an integer or out of range")
-        })?;
+        let ver = crate::util::parse_i64(&args[1])
+            .ok_or_else(|| CmdError::err("Protocol version is not an integer or out of range"))?;
         proto = match ver {
             2 => Protocol::Resp2,
             3 => Protocol::Resp3,
@@ -142,7 +145,11 @@ pub fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     if let Some(name) = setname {
         validate_name(name)?;
-        ctx.client().name = if name.is_empty() { None } else { Some(name.to_vec()) };
+        ctx.client().name = if name.is_empty() {
+            None
+        } else {
+            Some(name.to_vec())
+        };
     }
     ctx.out.proto = proto;
     let id = ctx.client().id;
@@ -234,7 +241,11 @@ pub fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             if is_name { "lib-name" } else { "lib-ver" }
         )));
     }
-    let v = if value.is_empty() { None } else { Some(value.to_vec()) };
+    let v = if value.is_empty() {
+        None
+    } else {
+        Some(value.to_vec())
+    };
     if is_name {
         ctx.client().lib_name = v;
     } else {

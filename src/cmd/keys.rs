@@ -10,7 +10,12 @@ use crate::store::Store;
 use crate::util::eq_ic;
 
 /// Looks a key up for reading, counting a keyspace hit or miss.
-pub fn lookup_read<'a>(store: &'a mut Store, db: usize, key: &[u8], now_ms: u64) -> Option<&'a mut Entry> {
+pub fn lookup_read<'a>(
+    store: &'a mut Store,
+    db: usize,
+    key: &[u8],
+    now_ms: u64,
+) -> Option<&'a mut Entry> {
     let found = store.dbs[db].lookup(key, now_ms);
     if found.is_some() {
         store.stats.keyspace_hits += 1;
@@ -21,7 +26,12 @@ pub fn lookup_read<'a>(store: &'a mut Store, db: usize, key: &[u8], now_ms: u64)
 }
 
 /// Looks a key up before modifying it (no hit/miss accounting).
-pub fn lookup_write<'a>(store: &'a mut Store, db: usize, key: &[u8], now_ms: u64) -> Option<&'a mut Entry> {
+pub fn lookup_write<'a>(
+    store: &'a mut Store,
+    db: usize,
+    key: &[u8],
+    now_ms: u64,
+) -> Option<&'a mut Entry> {
     store.dbs[db].lookup(key, now_ms)
 }
 
@@ -59,7 +69,10 @@ pub fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 pub fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     let db = &mut ctx.store.dbs[ctx.db_index];
-    let n = args[1..].iter().filter(|k| db.lookup(k, now).is_some()).count();
+    let n = args[1..]
+        .iter()
+        .filter(|k| db.lookup(k, now).is_some())
+        .count();
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -337,7 +350,11 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], kind: ExpireKind) -> CmdResult 
         ctx.out.int(0);
         return Ok(());
     };
-    let current: i64 = if entry.expire_ms == 0 { -1 } else { entry.expire_ms as i64 };
+    let current: i64 = if entry.expire_ms == 0 {
+        -1
+    } else {
+        entry.expire_ms as i64
+    };
     let refused = (nx && current != -1)
         || (xx && current == -1)
         || (gt && (when <= current || current == -1))
@@ -358,22 +375,54 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], kind: ExpireKind) -> CmdResult 
 
 /// EXPIRE key seconds [NX|XX|GT|LT]
 pub fn expire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    expire_generic(ctx, args, ExpireKind { name: "expire", seconds: true, relative: true })
+    expire_generic(
+        ctx,
+        args,
+        ExpireKind {
+            name: "expire",
+            seconds: true,
+            relative: true,
+        },
+    )
 }
 
 /// PEXPIRE key milliseconds [NX|XX|GT|LT]
 pub fn pexpire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    expire_generic(ctx, args, ExpireKind { name: "pexpire", seconds: false, relative: true })
+    expire_generic(
+        ctx,
+        args,
+        ExpireKind {
+            name: "pexpire",
+            seconds: false,
+            relative: true,
+        },
+    )
 }
 
 /// EXPIREAT key unix-time-seconds [NX|XX|GT|LT]
 pub fn expireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    expire_generic(ctx, args, ExpireKind { name: "expireat", seconds: true, relative: false })
+    expire_generic(
+        ctx,
+        args,
+        ExpireKind {
+            name: "expireat",
+            seconds: true,
+            relative: false,
+        },
+    )
 }
 
 /// PEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT]
 pub fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    expire_generic(ctx, args, ExpireKind { name: "pexpireat", seconds: false, relative: false })
+    expire_generic(
+        ctx,
+        args,
+        ExpireKind {
+            name: "pexpireat",
+            seconds: false,
+            relative: false,
+        },
+    )
 }
 
 /// The shared body of TTL, PTTL, EXPIRETIME and PEXPIRETIME.

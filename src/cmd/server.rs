@@ -51,8 +51,10 @@ pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SWAPDB index1 index2
 pub fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let a = crate::util::parse_i64(&args[1]).ok_or_else(|| CmdError::err("invalid first DB index"))?;
-    let b = crate::util::parse_i64(&args[2]).ok_or_else(|| CmdError::err("invalid second DB index"))?;
+    let a =
+        crate::util::parse_i64(&args[1]).ok_or_else(|| CmdError::err("invalid first DB index"))?;
+    let b =
+        crate::util::parse_i64(&args[2]).ok_or_else(|| CmdError::err("invalid second DB index"))?;
     let n = ctx.store.dbs.len() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(CmdError::err("DB index is out of range"));
@@ -84,7 +86,8 @@ pub fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     for a in &args[1..] {
         if eq_ic(a, "ABORT") {
             abort = true;
-        } else if !(eq_ic(a, "NOSAVE") || eq_ic(a, "SAVE") || eq_ic(a, "NOW") || eq_ic(a, "FORCE")) {
+        } else if !(eq_ic(a, "NOSAVE") || eq_ic(a, "SAVE") || eq_ic(a, "NOW") || eq_ic(a, "FORCE"))
+        {
             return Err(CmdError::Syntax);
         }
     }
@@ -254,13 +257,18 @@ pub fn slowlog_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             Some(-1) => count = usize::MAX,
             Some(n) => count = n as usize,
             None => {
-                return Err(CmdError::err(
-                    "count should be greater than or equal to -1",
-                ));
+                return Err(CmdError::err("count should be greater than or equal to -1"));
             }
         }
     }
-    let entries: Vec<_> = ctx.store.slowlog.entries.iter().take(count).cloned().collect();
+    let entries: Vec<_> = ctx
+        .store
+        .slowlog
+        .entries
+        .iter()
+        .take(count)
+        .cloned()
+        .collect();
     ctx.out.array(entries.len());
     for e in entries {
         ctx.out.array(6);
@@ -323,7 +331,9 @@ pub fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// CONFIG SET parameter value [parameter value ...]: all or nothing.
 pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if !args.len().is_multiple_of(2) {
-        return Err(CmdError::err("wrong number of arguments for 'config|set' command"));
+        return Err(CmdError::err(
+            "wrong number of arguments for 'config|set' command",
+        ));
     }
     let mut next = ctx.store.config.clone();
     for pair in args[2..].chunks(2) {
@@ -453,8 +463,15 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) -> bool {
                 store.config.hz,
                 store.config.hz,
                 crate::db::lru_clock(ctx.now_ms) & 0xFF_FFFF,
-                std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
-                store.config.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                store
+                    .config
+                    .file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
                 crate::FERROKV_VERSION,
             );
         }
@@ -470,19 +487,31 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) -> bool {
             let used = crate::alloc::allocated_bytes();
             let rss = crate::alloc::resident_bytes();
             let peak = crate::alloc::peak_bytes();
-            let maxmemory: u64 = store.config.get("maxmemory").and_then(|m| m.parse().ok()).unwrap_or(0);
+            let maxmemory: u64 = store
+                .config
+                .get("maxmemory")
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0);
             let _ = write!(
                 t,
                 "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{used}\r\nused_memory_dataset_perc:100.00%\r\ntotal_system_memory:{}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:0\r\nused_memory_scripts:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
                 human_bytes(used),
                 human_bytes(rss),
                 human_bytes(peak),
-                if peak > 0 { used as f64 * 100.0 / peak as f64 } else { 0.0 },
+                if peak > 0 {
+                    used as f64 * 100.0 / peak as f64
+                } else {
+                    0.0
+                },
                 crate::alloc::total_system_memory(),
                 human_bytes(crate::alloc::total_system_memory()),
                 human_bytes(maxmemory),
                 store.config.get("maxmemory-policy").unwrap_or("noeviction"),
-                if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+                if used > 0 {
+                    rss as f64 / used as f64
+                } else {
+                    0.0
+                },
                 crate::lazyfree::pending_objects(),
                 crate::lazyfree::freed_objects(),
             );
@@ -543,7 +572,11 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) -> bool {
             let mut cmds: Vec<_> = store.stats.commands.iter().collect();
             cmds.sort_by_key(|(n, _)| **n);
             for (name, s) in cmds {
-                let per_call = if s.calls > 0 { s.usec as f64 / s.calls as f64 } else { 0.0 };
+                let per_call = if s.calls > 0 {
+                    s.usec as f64 / s.calls as f64
+                } else {
+                    0.0
+                };
                 let _ = write!(
                     t,
                     "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",

@@ -89,11 +89,21 @@ fn parse_set_opts(args: &[Bytes], start: usize, for_cmd: OptsFor) -> Result<SetO
             o.xx = true;
         } else if eq_ic(a, "GET") && for_cmd == OptsFor::Set {
             o.get = true;
-        } else if eq_ic(a, "KEEPTTL") && !o.persist && expire_kind.is_none() && for_cmd == OptsFor::Set {
+        } else if eq_ic(a, "KEEPTTL")
+            && !o.persist
+            && expire_kind.is_none()
+            && for_cmd == OptsFor::Set
+        {
             o.keepttl = true;
-        } else if eq_ic(a, "PERSIST") && for_cmd == OptsFor::GetEx && expire_kind.is_none() && !o.keepttl {
+        } else if eq_ic(a, "PERSIST")
+            && for_cmd == OptsFor::GetEx
+            && expire_kind.is_none()
+            && !o.keepttl
+        {
             o.persist = true;
-        } else if let Some(kind) = ["EX", "PX", "EXAT", "PXAT"].into_iter().find(|k| eq_ic(a, k))
+        } else if let Some(kind) = ["EX", "PX", "EXAT", "PXAT"]
+            .into_iter()
+            .find(|k| eq_ic(a, k))
             && !o.keepttl
             && !o.persist
             && !other_expire(kind)
@@ -197,13 +207,27 @@ pub fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// SETEX key seconds value
 pub fn setex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let when = expire_deadline("EX", &args[2], ctx.now_ms, "setex")?;
-    set_generic(ctx, &args[1], &args[3], &SetOpts::default(), Ttl::At(when), None)
+    set_generic(
+        ctx,
+        &args[1],
+        &args[3],
+        &SetOpts::default(),
+        Ttl::At(when),
+        None,
+    )
 }
 
 /// PSETEX key milliseconds value
 pub fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let when = expire_deadline("PX", &args[2], ctx.now_ms, "psetex")?;
-    set_generic(ctx, &args[1], &args[3], &SetOpts::default(), Ttl::At(when), None)
+    set_generic(
+        ctx,
+        &args[1],
+        &args[3],
+        &SetOpts::default(),
+        Ttl::At(when),
+        None,
+    )
 }
 
 /// GETSET key value
@@ -278,7 +302,9 @@ pub fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// MSET key value [key value ...]
 pub fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len().is_multiple_of(2) {
-        return Err(CmdError::err("wrong number of arguments for 'mset' command"));
+        return Err(CmdError::err(
+            "wrong number of arguments for 'mset' command",
+        ));
     }
     for pair in args[1..].chunks(2) {
         store_string(ctx, &pair[0], Str::encoded(&pair[1]), Ttl::Clear);
@@ -290,7 +316,9 @@ pub fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// MSETNX key value [key value ...]
 pub fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len().is_multiple_of(2) {
-        return Err(CmdError::err("wrong number of arguments for 'msetnx' command"));
+        return Err(CmdError::err(
+            "wrong number of arguments for 'msetnx' command",
+        ));
     }
     let now = ctx.now_ms;
     let db = &mut ctx.store.dbs[ctx.db_index];
@@ -511,7 +539,9 @@ pub fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             None => Ok(Vec::new()),
             Some(e) => match as_str(e) {
                 Ok(s) => Ok(s.as_bytes().into_owned()),
-                Err(_) => Err(CmdError::err("The specified keys must contain string values")),
+                Err(_) => Err(CmdError::err(
+                    "The specified keys must contain string values",
+                )),
             },
         }
     };

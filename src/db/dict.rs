@@ -10,7 +10,6 @@
 //! reverse-binary cursor, so every key present for a whole scan is returned
 //! at least once even if the table grows or shrinks in between.
 
-
 use crate::util::Rng;
 
 /// Buckets a rehash step may skip over when they are empty, so one step

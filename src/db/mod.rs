@@ -251,8 +251,13 @@ impl Db {
     }
 
     /// Walks the volatile keys from where the last pass stopped, deleting
-    /// expired ones, until `deadline` or a full sweep.
+    /// expired ones. Like Redis, it works in batches of about
+    /// `EXPIRE_BATCH_KEYS` sampled keys and stops once a batch finds fewer
+    /// than 10% of them expired (the rest can wait for the next cycle or a
+    /// lazy check), at the end of a full sweep, or at `deadline`.
     pub fn active_expire(&mut self, now_ms: u64, deadline: Instant) -> ExpireReport {
+        const EXPIRE_BATCH_KEYS: usize = 20;
+        const ACCEPTABLE_STALE_PERCENT: usize = 10;
         let mut report = ExpireReport::default();
         if self.expires.is_empty() {
             return report;
@@ -260,12 +265,12 @@ impl Db {
         let mut expired: Vec<Box<[u8]>> = Vec::new();
         let mut ttl_sum: u64 = 0;
         let mut ttl_samples: u64 = 0;
-        let start_cursor = self.expire_cursor;
+        let (mut batch_sampled, mut batch_expired) = (0usize, 0usize);
         let mut buckets: u32 = 0;
         loop {
             buckets += 1;
             self.expire_cursor = self.expires.scan(self.expire_cursor, |k, &when| {
-                report.sampled += 1;
+                batch_sampled += 1;
                 if when <= now_ms {
                     expired.push(k.into());
                 } else {
@@ -275,10 +280,20 @@ impl Db {
             });
             for key in expired.drain(..) {
                 self.remove(&key);
-                report.expired += 1;
+                batch_expired += 1;
             }
-            if self.expire_cursor == 0 || self.expire_cursor == start_cursor {
+            if self.expire_cursor == 0 {
                 break;
+            }
+            if batch_sampled >= EXPIRE_BATCH_KEYS {
+                report.sampled += batch_sampled;
+                report.expired += batch_expired;
+                let stale_enough = batch_expired * 100 > batch_sampled * ACCEPTABLE_STALE_PERCENT;
+                batch_sampled = 0;
+                batch_expired = 0;
+                if !stale_enough {
+                    break;
+                }
             }
             // Checking the clock is not free: do it every few buckets.
             if buckets.is_multiple_of(16) && Instant::now() >= deadline {
@@ -286,6 +301,8 @@ impl Db {
                 break;
             }
         }
+        report.sampled += batch_sampled;
+        report.expired += batch_expired;
         if let Some(avg) = ttl_sum.checked_div(ttl_samples) {
             self.avg_ttl_ms = if self.avg_ttl_ms == 0 {
                 avg
@@ -301,5 +318,69 @@ impl Db {
 pub fn dispose(value: Value) {
     if value.is_large() {
         crate::lazyfree::drop_later(value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(Str::encoded(v.as_bytes()))
+    }
+
+    #[test]
+    fn lazy_expiry_on_lookup() {
+        let mut db = Db::new();
+        db.set(b"k", s("v"), false, 1000);
+        db.set_expire(b"k", 1500);
+        assert!(db.lookup(b"k", 1499).is_some());
+        assert!(db.lookup(b"k", 1500).is_none());
+        assert_eq!(db.len(), 0);
+        assert_eq!(db.expires_len(), 0);
+    }
+
+    #[test]
+    fn set_clears_or_keeps_ttl() {
+        let mut db = Db::new();
+        db.set(b"k", s("v"), false, 0);
+        db.set_expire(b"k", 100);
+        db.set(b"k", s("w"), true, 0);
+        assert_eq!(db.peek(b"k", 0).map(|e| e.expire_ms), Some(100));
+        db.set(b"k", s("x"), false, 0);
+        assert_eq!(db.peek(b"k", 0).map(|e| e.expire_ms), Some(0));
+        assert_eq!(db.expires_len(), 0);
+    }
+
+    #[test]
+    fn active_expiry_reclaims_unread_keys() {
+        let mut db = Db::new();
+        for i in 0..5000 {
+            let k = format!("v{i}");
+            db.set(k.as_bytes(), s("x"), false, 0);
+            db.set_expire(k.as_bytes(), 10);
+            db.set(format!("p{i}").as_bytes(), s("x"), false, 0);
+        }
+        let far = Instant::now() + Duration::from_secs(10);
+        let mut rounds = 0;
+        while db.expires_len() > 0 && rounds < 10_000 {
+            db.active_expire(20, far);
+            rounds += 1;
+        }
+        assert_eq!(db.expires_len(), 0);
+        assert_eq!(db.len(), 5000);
+    }
+
+    #[test]
+    fn active_expiry_stops_early_when_little_is_stale() {
+        let mut db = Db::new();
+        for i in 0..5000 {
+            let k = format!("v{i}");
+            db.set(k.as_bytes(), s("x"), false, 0);
+            db.set_expire(k.as_bytes(), 1_000_000);
+        }
+        let report = db.active_expire(20, Instant::now() + Duration::from_secs(10));
+        assert!(report.sampled < 200, "sampled {}", report.sampled);
+        assert_eq!(report.expired, 0);
     }
 }

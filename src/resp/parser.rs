@@ -111,16 +111,6 @@ impl Parser {
         self.state != State::Idle || self.pos != 0
     }
 
-    /// How many more payload bytes the current bulk still needs, for read
-    /// sizing: the reader may reserve up to this much (capped) once the bytes
-    /// start arriving, instead of doubling step by step.
-    pub fn pending_bulk_bytes(&self, buf_len: usize) -> usize {
-        match self.state {
-            State::BulkBody { len, .. } => (self.pos + len + 2).saturating_sub(buf_len),
-            _ => 0,
-        }
-    }
-
     /// Parses one request from `buf`. On `Parsed::Command` the request's
     /// bytes have been split off `buf` and its arguments pushed onto `args`
     /// (which the caller clears between requests).
@@ -396,7 +386,10 @@ mod tests {
     #[test]
     fn multibulk_pipelined() {
         let cmds = parse_all(b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n").unwrap();
-        assert_eq!(cmds, vec![vec![b"PING".to_vec()], vec![b"GET".to_vec(), b"k".to_vec()]]);
+        assert_eq!(
+            cmds,
+            vec![vec![b"PING".to_vec()], vec![b"GET".to_vec(), b"k".to_vec()]]
+        );
     }
 
     #[test]
@@ -423,7 +416,12 @@ mod tests {
         assert_eq!(
             cmds,
             vec![
-                vec![b"set".to_vec(), b"a b".to_vec(), b"c'd".to_vec(), b"A\n".to_vec()],
+                vec![
+                    b"set".to_vec(),
+                    b"a b".to_vec(),
+                    b"c'd".to_vec(),
+                    b"A\n".to_vec()
+                ],
                 vec![b"PING".to_vec()]
             ]
         );
@@ -448,9 +446,18 @@ mod tests {
             parse_all(b"*1\r\n$4000000000\r\n"),
             Err(ProtocolError::InvalidBulkLength)
         );
-        assert_eq!(parse_all(b"*abc\r\n"), Err(ProtocolError::InvalidMultibulkLength));
-        assert_eq!(parse_all(b"*1\r\nfoo\r\n"), Err(ProtocolError::ExpectedDollar(b'f')));
-        assert_eq!(parse_all(b"set \"a\r\n"), Err(ProtocolError::UnbalancedQuotes));
+        assert_eq!(
+            parse_all(b"*abc\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\nfoo\r\n"),
+            Err(ProtocolError::ExpectedDollar(b'f'))
+        );
+        assert_eq!(
+            parse_all(b"set \"a\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
         let long = vec![b'a'; INLINE_MAX_SIZE_BYTES + 1];
         assert_eq!(parse_all(&long), Err(ProtocolError::TooBigInline));
         let mut mb = b"*".to_vec();
@@ -464,7 +471,10 @@ mod tests {
         let mut buf = BytesMut::from(&b"*1\r\n$500000000\r\nab"[..]);
         let cap = buf.capacity();
         let mut args = Vec::new();
-        assert!(matches!(p.parse(&mut buf, &mut args), Ok(Parsed::Incomplete)));
+        assert!(matches!(
+            p.parse(&mut buf, &mut args),
+            Ok(Parsed::Incomplete)
+        ));
         assert_eq!(buf.capacity(), cap);
     }
 }

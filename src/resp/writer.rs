@@ -241,8 +241,14 @@ mod tests {
             r.double(1.5);
             r.int(i64::MIN);
         }
-        assert_eq!(&r2.buf[..], b"*2\r\n$1\r\na\r\n$-1\r\n:1\r\n$3\r\n1.5\r\n:-9223372036854775808\r\n");
-        assert_eq!(&r3.buf[..], b"%1\r\n$1\r\na\r\n_\r\n#t\r\n,1.5\r\n:-9223372036854775808\r\n");
+        assert_eq!(
+            &r2.buf[..],
+            b"*2\r\n$1\r\na\r\n$-1\r\n:1\r\n$3\r\n1.5\r\n:-9223372036854775808\r\n"
+        );
+        assert_eq!(
+            &r3.buf[..],
+            b"%1\r\n$1\r\na\r\n_\r\n#t\r\n,1.5\r\n:-9223372036854775808\r\n"
+        );
     }
 
     #[test]

@@ -139,9 +139,8 @@ impl Server {
         extra_args: &[&str],
     ) -> Result<Server, StartError> {
         let dir = scratch_dir();
-        fs::create_dir_all(&dir).map_err(|e| {
-            StartError::Fatal(format!("create scratch dir {}: {e}", dir.display()))
-        })?;
+        fs::create_dir_all(&dir)
+            .map_err(|e| StartError::Fatal(format!("create scratch dir {}: {e}", dir.display())))?;
         let log_path = dir.join("server.log");
         let log = File::create(&log_path)
             .map_err(|e| StartError::Fatal(format!("create {}: {e}", log_path.display())))?;
@@ -594,9 +593,8 @@ impl<'a> Parser<'a> {
     }
 
     fn required_length(&mut self, prefix: u8) -> Result<usize, ParseError> {
-        self.length(prefix)?.ok_or_else(|| {
-            ParseError::Invalid(format!("null length after '{}'", prefix as char))
-        })
+        self.length(prefix)?
+            .ok_or_else(|| ParseError::Invalid(format!("null length after '{}'", prefix as char)))
     }
 
     fn frame(&mut self) -> Result<Frame, ParseError> {
@@ -711,7 +709,10 @@ mod tests {
     #[test]
     fn leaves_following_replies_alone() {
         let two = b"+OK\r\n:1\r\n";
-        assert_eq!(parse_frame(two), Ok(Some((Frame::Simple(b"OK".to_vec()), 5))));
+        assert_eq!(
+            parse_frame(two),
+            Ok(Some((Frame::Simple(b"OK".to_vec()), 5)))
+        );
     }
 
     #[test]
