@@ -25,6 +25,7 @@ static int parse_ld(const char *s, size_t slen, long double *out) {
     errno = 0;
     value = strtold(buf, &eptr);
     if (isspace((unsigned char)buf[0]) || eptr[0] != '\0' ||
+        (size_t)(eptr - buf) != slen ||
         ((errno == ERANGE || errno == EINVAL) &&
          (value == HUGE_VAL || value == -HUGE_VAL || value == 0)) ||
         errno == EINVAL || isnan(value))

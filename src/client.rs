@@ -23,6 +23,8 @@ pub enum ReplyMode {
     Off,
     /// Suppress the reply of the next command only.
     SkipNext,
+    /// The command now running is the one SKIP applies to.
+    Skip,
 }
 
 pub struct Client {

@@ -141,6 +141,11 @@ static PARAMS: &[Param] = &[
     p("maxmemory", Kind::Memory, "0"),
     p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction"),
     p("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5"),
+    p(
+        "maxmemory-eviction-tenacity",
+        Kind::Int { min: 0, max: 100 },
+        "10",
+    ),
     p("maxmemory-clients", Kind::Memory, "0"),
     p("proto-max-bulk-len", Kind::Memory, "536870912"),
     p("client-query-buffer-limit", Kind::Memory, "1073741824"),

@@ -129,6 +129,7 @@ fn main() -> ExitCode {
     .format_timestamp_millis()
     .init();
 
+    raise_fd_limit(config.maxclients);
     let mut server = match ferrokv::server::Server::bind(config) {
         Ok(s) => s,
         Err(e) => {
@@ -161,5 +162,26 @@ fn level_name(level: &str) -> &'static str {
         log::LevelFilter::Info => "info",
         log::LevelFilter::Debug => "debug",
         log::LevelFilter::Trace => "trace",
+    }
+}
+
+/// Raises the open-file limit so `maxclients` connections fit, as
+/// redis-server does (32 descriptors are reserved for the server itself).
+fn raise_fd_limit(maxclients: usize) {
+    let wanted = maxclients as u64 + 32;
+    // SAFETY: getrlimit/setrlimit read and write the struct we pass.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 || lim.rlim_cur >= wanted {
+            return;
+        }
+        let target = wanted.min(lim.rlim_max);
+        lim.rlim_cur = target;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 || target < wanted {
+            log::warn!(
+                "Could not raise the open-file limit to {wanted}; at most {} clients fit",
+                target.saturating_sub(32)
+            );
+        }
     }
 }

@@ -336,14 +336,9 @@ impl Server {
         let Some(client) = self.clients.get_mut(token) else {
             return;
         };
-        let suppress = match client.reply_mode {
-            ReplyMode::On => false,
-            ReplyMode::Off => true,
-            ReplyMode::SkipNext => {
-                client.reply_mode = ReplyMode::On;
-                true
-            }
-        };
+        if client.reply_mode == ReplyMode::SkipNext {
+            client.reply_mode = ReplyMode::Skip;
+        }
         let mut out = Reply {
             buf: mem::take(&mut client.out.buf),
             proto: client.out.proto,
@@ -356,7 +351,7 @@ impl Server {
         let cmd = match cmd::resolve(args) {
             Resolved::Found(cmd) => {
                 if !authenticated && !cmd.has(flag::NO_AUTH) {
-                    self.reject(&mut out, None, "NOAUTH Authentication required.");
+                    self.reject(&mut out, None, b"NOAUTH Authentication required.");
                     None
                 } else {
                     Some(cmd)
@@ -380,7 +375,20 @@ impl Server {
                         now_ms,
                         db_index,
                     };
-                    handler(&mut ctx, args)
+                    // A bug in one handler must not take every client down
+                    // with the process: the panic becomes an error reply.
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        handler(&mut ctx, args)
+                    })) {
+                        Ok(result) => result,
+                        Err(_) => {
+                            log::error!("Command '{}' panicked; the client got an error", cmd.name);
+                            Err(CmdError::err(format!(
+                                "internal error while running '{}'",
+                                cmd.name
+                            )))
+                        }
+                    }
                 }
                 None => Err(CmdError::err(format!(
                     "unknown subcommand. Try {} HELP.",
@@ -413,8 +421,15 @@ impl Server {
         let Some(client) = self.clients.get_mut(token) else {
             return;
         };
-        if suppress {
-            out.buf.truncate(reply_start);
+        // Decided after the command ran, as Redis decides when the reply is
+        // added: CLIENT REPLY ON's own OK goes out, OFF's and SKIP's don't.
+        match client.reply_mode {
+            ReplyMode::Off => out.buf.truncate(reply_start),
+            ReplyMode::Skip => {
+                out.buf.truncate(reply_start);
+                client.reply_mode = ReplyMode::On;
+            }
+            ReplyMode::On | ReplyMode::SkipNext => {}
         }
         client.out.buf = out.buf;
         client.out.proto = out.proto;
@@ -423,9 +438,9 @@ impl Server {
         }
     }
 
-    fn reject(&mut self, out: &mut Reply, cmd: Option<&'static cmd::Command>, msg: &str) {
-        out.error(msg);
-        self.count_error(msg);
+    fn reject(&mut self, out: &mut Reply, cmd: Option<&'static cmd::Command>, msg: &[u8]) {
+        out.error_bytes(msg);
+        self.count_error(&String::from_utf8_lossy(msg));
         if let Some(cmd) = cmd {
             self.store
                 .stats

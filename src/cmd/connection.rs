@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{CmdError, CmdResult, Ctx, arg_i64, help};
+use super::{CmdError, CmdResult, Ctx, arg_i32, arg_i64, help};
 use crate::client::{Mode, ReplyMode};
 use crate::resp::Protocol;
 use crate::util::eq_ic;
@@ -173,7 +173,7 @@ pub fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SELECT index
 pub fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let index = arg_i64(&args[1])?;
+    let index = arg_i32(&args[1])?;
     if index < 0 || index as usize >= ctx.store.dbs.len() {
         return Err(CmdError::err("DB index is out of range"));
     }
@@ -275,8 +275,8 @@ pub fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let mut v = Vec::new();
             for a in &args[i + 1..] {
                 match crate::util::parse_i64(a) {
-                    Some(n) if n > 0 => v.push(n as u64),
-                    _ => return Err(CmdError::err("Invalid client ID")),
+                    Some(n) => v.push(n as u64),
+                    None => return Err(CmdError::err("Invalid client ID")),
                 }
             }
             ids = Some(v);
@@ -415,6 +415,8 @@ pub fn client_reply(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if eq_ic(a, "SKIP") {
         let c = ctx.client();
         if c.reply_mode != ReplyMode::Off {
+            // Set after this command's own suppression is decided, so it
+            // applies to the next command.
             c.reply_mode = ReplyMode::SkipNext;
         }
     } else {

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{CmdError, CmdResult, Ctx, arg_i64};
+use super::{CmdError, CmdResult, Ctx, arg_i32, arg_i64};
 use crate::db::Entry;
 use crate::glob::glob_match;
 use crate::store::Store;
@@ -160,12 +160,8 @@ pub fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     rename_generic(ctx, args, true)
 }
 
-/// Parses a database index argument: an `i32`, and in range.
-fn db_index_arg(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
-    let n = arg_i64(arg)?;
-    if n < i32::MIN as i64 || n > i32::MAX as i64 {
-        return Err(CmdError::NotInteger);
-    }
+/// Checks a database index is in range.
+fn db_index(ctx: &Ctx, n: i64) -> Result<usize, CmdError> {
     if n < 0 || n as usize >= ctx.store.dbs.len() {
         return Err(CmdError::err("DB index is out of range"));
     }
@@ -181,7 +177,7 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if eq_ic(&args[j], "REPLACE") {
             replace = true;
         } else if eq_ic(&args[j], "DB") && j + 1 < args.len() {
-            dst_db = db_index_arg(ctx, &args[j + 1])?;
+            dst_db = db_index(ctx, arg_i64(&args[j + 1])?)?;
             j += 1;
         } else {
             return Err(CmdError::Syntax);
@@ -215,7 +211,7 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// MOVE key db
 pub fn r#move(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let dst_db = db_index_arg(ctx, &args[2])?;
+    let dst_db = db_index(ctx, arg_i32(&args[2])? as i64)?;
     if dst_db == ctx.db_index {
         return Err(CmdError::err("source and destination objects are the same"));
     }
@@ -233,13 +229,35 @@ pub fn r#move(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Parses a SCAN-family cursor: an unsigned decimal.
+/// Parses a SCAN-family cursor as Redis does, with C's `strtoul`: an empty
+/// string is 0, a sign is allowed (`-1` wraps to the largest cursor), and
+/// leading space, trailing junk or overflow are errors.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(arg)
-        .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| CmdError::err("invalid cursor"))
+    let invalid = || CmdError::err("invalid cursor");
+    let (negative, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() {
+        // strtoul consumes nothing: the whole input must be empty too.
+        return if arg.is_empty() {
+            Ok(0)
+        } else {
+            Err(invalid())
+        };
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return Err(invalid());
+        }
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((c - b'0') as u64))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if negative { v.wrapping_neg() } else { v })
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
@@ -437,7 +455,13 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], in_ms: bool, absolute: bool) -> CmdRes
             } else {
                 (e.expire_ms as i64 - now as i64).max(0)
             };
-            if in_ms { t } else { (t + 500) / 1000 }
+            // Redis's (ttl+500)/1000 without its overflow at the top of the
+            // range.
+            if in_ms {
+                t
+            } else {
+                ((t as i128 + 500) / 1000) as i64
+            }
         }
     };
     ctx.out.int(reply);

@@ -138,8 +138,9 @@ pub fn lookup_sub(container: &'static Command, sub: &[u8]) -> Option<&'static Co
 /// The result of resolving a request to a descriptor.
 pub enum Resolved {
     Found(&'static Command),
-    /// An error to reply with instead of running anything.
-    Rejected(String),
+    /// An error to reply with instead of running anything. Bytes, because
+    /// it may quote binary arguments.
+    Rejected(Vec<u8>),
 }
 
 /// Resolves `args[0]` (and `args[1]` for containers) and checks arity,
@@ -156,51 +157,60 @@ pub fn resolve(args: &[Bytes]) -> Resolved {
         match lookup_sub(cmd, &args[1]) {
             Some(sub) => sub,
             None => {
-                return Resolved::Rejected(format!(
-                    "ERR unknown subcommand '{}'. Try {} HELP.",
-                    truncate_lossy(&args[1], 128),
-                    cmd.name.to_ascii_uppercase()
-                ));
+                let mut msg = b"ERR unknown subcommand '".to_vec();
+                msg.extend_from_slice(truncated(&args[1], 128));
+                msg.extend_from_slice(
+                    format!("'. Try {} HELP.", cmd.name.to_ascii_uppercase()).as_bytes(),
+                );
+                return Resolved::Rejected(msg);
             }
         }
     };
     let argc = args.len() as i32;
     if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity || cmd.handler.is_none() {
-        return Resolved::Rejected(format!(
-            "ERR wrong number of arguments for '{}' command",
-            cmd.name
-        ));
+        return Resolved::Rejected(
+            format!("ERR wrong number of arguments for '{}' command", cmd.name).into_bytes(),
+        );
     }
     Resolved::Found(cmd)
 }
 
-fn truncate_lossy(b: &[u8], max: usize) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+fn truncated(b: &[u8], max: usize) -> &[u8] {
+    &b[..b.len().min(max)]
 }
 
 /// Redis's "unknown command" message, which quotes the arguments up to
-/// about 128 bytes.
-pub fn unknown_command_message(args: &[Bytes]) -> String {
-    let mut quoted = String::new();
+/// about 128 bytes, byte for byte.
+pub fn unknown_command_message(args: &[Bytes]) -> Vec<u8> {
+    let mut quoted: Vec<u8> = Vec::new();
     for arg in &args[1..] {
         if quoted.len() >= 128 {
             break;
         }
         let room = 128 - quoted.len();
-        quoted.push('\'');
-        quoted.push_str(&truncate_lossy(arg, room));
-        quoted.push_str("' ");
+        quoted.push(b'\'');
+        quoted.extend_from_slice(truncated(arg, room));
+        quoted.extend_from_slice(b"' ");
     }
-    format!(
-        "ERR unknown command '{}', with args beginning with: {}",
-        truncate_lossy(&args[0], 128),
-        quoted
-    )
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(truncated(&args[0], 128));
+    msg.extend_from_slice(b"', with args beginning with: ");
+    msg.extend_from_slice(&quoted);
+    msg
 }
 
 /// Parses an integer argument, or `ERR value is not an integer...`.
 pub fn arg_i64(arg: &[u8]) -> Result<i64, CmdError> {
     crate::util::parse_i64(arg).ok_or(CmdError::NotInteger)
+}
+
+/// Parses an argument that must fit in a C `int`, with Redis's message when
+/// it does not.
+pub fn arg_i32(arg: &[u8]) -> Result<i32, CmdError> {
+    let n = arg_i64(arg)?;
+    i32::try_from(n).map_err(|_| {
+        CmdError::err("value is out of range, value must between -2147483648 and 2147483647")
+    })
 }
 
 /// Parses a float argument, or `ERR value is not a valid float`.

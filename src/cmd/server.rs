@@ -250,6 +250,12 @@ pub fn memory_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 /// SLOWLOG GET [count]
 pub fn slowlog_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
+            String::from_utf8_lossy(&args[1])
+        )));
+    }
     let mut count: usize = 10;
     if args.len() == 3 {
         let n = crate::util::parse_i64(&args[2]).filter(|&n| n >= -1);
@@ -306,11 +312,22 @@ pub fn slowlog_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 /// CONFIG GET parameter [parameter ...]
 pub fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let mut pairs: Vec<(&'static str, String)> = Vec::new();
+    let mut pairs: Vec<(String, String)> = Vec::new();
     for pattern in &args[2..] {
+        let is_glob = pattern.iter().any(|b| matches!(b, b'*' | b'?' | b'['));
+        if !is_glob {
+            // An exact name is answered under the spelling asked for.
+            let asked = String::from_utf8_lossy(pattern).into_owned();
+            if let Some(value) = ctx.store.config.get(&asked)
+                && !pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(&asked))
+            {
+                pairs.push((asked, value.to_string()));
+            }
+            continue;
+        }
         for (name, value) in ctx.store.config.matching(pattern) {
-            if !pairs.iter().any(|(n, _)| *n == name) {
-                pairs.push((name, value.to_string()));
+            if !pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                pairs.push((name.to_string(), value.to_string()));
             }
         }
     }
@@ -319,7 +336,7 @@ pub fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.out.map(pairs.len());
     for (name, value) in &pairs {
         ctx.out.bulk(name.as_bytes());
-        if *name == "port" {
+        if name.eq_ignore_ascii_case("port") {
             ctx.out.bulk(port.as_bytes());
         } else {
             ctx.out.bulk(value.as_bytes());
@@ -331,14 +348,20 @@ pub fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// CONFIG SET parameter value [parameter value ...]: all or nothing.
 pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if !args.len().is_multiple_of(2) {
-        return Err(CmdError::err(
-            "wrong number of arguments for 'config|set' command",
-        ));
+        return Err(CmdError::Syntax);
     }
     let mut next = ctx.store.config.clone();
-    for pair in args[2..].chunks(2) {
+    for (i, pair) in args[2..].chunks(2).enumerate() {
         let name = String::from_utf8_lossy(&pair[0]).into_owned();
         let value = String::from_utf8_lossy(&pair[1]).into_owned();
+        if args[2..2 + 2 * i]
+            .chunks(2)
+            .any(|earlier| earlier[0].eq_ignore_ascii_case(&pair[0]))
+        {
+            return Err(CmdError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+            )));
+        }
         if let Err(e) = next.set(&name, &value, false) {
             return Err(match e {
                 ConfigError::Unknown(_) => CmdError::err(format!(

@@ -255,17 +255,20 @@ pub fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// GETEX key [EX s|PX ms|EXAT ts|PXAT ms-ts|PERSIST]
 pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let opts = parse_set_opts(args, 2, OptsFor::GetEx)?;
+    let now = ctx.now_ms;
+    // Redis looks the key up before it validates the expire time, so a
+    // missing key answers nil whatever the time says.
+    let Some(entry) = lookup_read(ctx.store, ctx.db_index, &args[1], now) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    as_str(entry)?;
     let deadline = match &opts.expire {
         Some((kind, v)) => Some((*kind, expire_deadline(kind, v, ctx.now_ms, "getex")?)),
         None => None,
     };
-    let now = ctx.now_ms;
-    match lookup_read(ctx.store, ctx.db_index, &args[1], now) {
-        None => {
-            ctx.out.null();
-            return Ok(());
-        }
-        Some(e) => as_str(e)?.with_bytes(|b| ctx.out.bulk(b)),
+    if let Some(e) = lookup_write(ctx.store, ctx.db_index, &args[1], now) {
+        as_str(e)?.with_bytes(|b| ctx.out.bulk(b));
     }
     let db = &mut ctx.store.dbs[ctx.db_index];
     match deadline {
