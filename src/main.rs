@@ -105,7 +105,16 @@ impl Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not errors; everything else exits 1,
+            // as redis-server does for a bad option.
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
     let mut config = Config::default();
     if let Some(path) = &cli.config_file
         && let Err(e) = config.load_file(path)

@@ -92,6 +92,13 @@ impl Server {
                 )
             })?;
             let mut listener = TcpListener::bind(sockaddr)?;
+            set_backlog(
+                &listener,
+                config
+                    .get("tcp-backlog")
+                    .and_then(|b| b.parse().ok())
+                    .unwrap_or(511),
+            );
             // With --port 0 the first listener picks the port and the others
             // follow it.
             port = listener.local_addr()?.port();
@@ -703,5 +710,21 @@ impl Server {
             let _ = c.stream.write(&c.out.buf);
         }
         log::warn!("ferrokv is now ready to exit, bye bye...");
+    }
+}
+
+/// Re-issues `listen` with Redis's `tcp-backlog` (511 by default): mio
+/// listens with 128, and a burst of connections beyond that waits a whole
+/// SYN retry. On Linux a second `listen` just updates the backlog.
+fn set_backlog(listener: &TcpListener, backlog: i32) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is a bound, listening socket owned by
+    // `listener`, which outlives the call.
+    let rc = unsafe { libc::listen(listener.as_raw_fd(), backlog) };
+    if rc != 0 {
+        log::warn!(
+            "Could not set the listen backlog to {backlog}: {}",
+            io::Error::last_os_error()
+        );
     }
 }
