@@ -49,6 +49,7 @@
 //! | directive            | meaning                                                       |
 //! |----------------------|---------------------------------------------------------------|
 //! | `~shape CMD...`      | compare only the reply's structure: the type of every node and the length of every aggregate, not scalar contents (`CLIENT ID`, `TIME`) |
+//! | `~masked CMD...`     | compare with every run of ASCII digits replaced by `#`, lengths included: the text must match but the numbers may differ (`CLIENT INFO`, `HELLO`) |
 //! | `~sorted CMD...`     | compare with the elements of every aggregate sorted, at every depth (`KEYS`, `SMEMBERS`, `SCAN`) |
 //! | `~approx N CMD...`   | integer replies may differ by at most N (`PTTL`)              |
 //! | `~ignore CMD...`     | read the reply from both but compare nothing                  |
@@ -134,6 +135,44 @@ fn splits_lines_like_redis_cli() {
     assert_eq!(split(r#"foo"bar baz""#)[0], b"foobar baz".to_vec());
     assert!(split_args(r#"a "unterminated"#).is_err());
     assert!(split_args(r#"a "b"c"#).is_err());
+}
+
+#[test]
+fn compares_failures_by_kind() {
+    let outcome = |replies: &[u8], failure: Option<Failure>| Outcome {
+        replies: replies.to_vec(),
+        failure,
+    };
+    let closed = || Some(Failure::Closed("closed".into()));
+    let timed_out = || Some(Failure::TimedOut("timeout".into()));
+    let ok = outcome(b"+OK\r\n", None);
+    assert!(compare(Check::Exact, &ok, &outcome(b"+OK\r\n", None)).is_none());
+    assert!(
+        compare(
+            Check::Exact,
+            &outcome(b"", closed()),
+            &outcome(b"", closed())
+        )
+        .is_none()
+    );
+    assert!(
+        compare(
+            Check::Exact,
+            &outcome(b"", closed()),
+            &outcome(b"", timed_out())
+        )
+        .is_some()
+    );
+    assert!(compare(Check::Exact, &outcome(b"", closed()), &ok).is_some());
+    assert!(compare(Check::Ignore, &ok, &outcome(b"", timed_out())).is_some());
+    let before = |r: &[u8]| outcome(r, closed());
+    assert!(compare(Check::Exact, &before(b"+A\r\n"), &before(b"+B\r\n")).is_some());
+    assert!(compare(Check::Exact, &before(b"+A\r\n"), &before(b"+A\r\n")).is_none());
+}
+
+#[test]
+fn masks_runs_of_digits() {
+    assert_eq!(mask_digits(b"$12\r\nid=7 a#1b22"), b"$#\r\nid=# a##b#");
 }
 
 /// The helpers that other test crates use, on their own; this runs even
@@ -235,6 +274,7 @@ enum Action {
 enum Check {
     Exact,
     Shape,
+    Masked,
     Sorted,
     Approx(i64),
     Ignore,
@@ -283,6 +323,7 @@ fn parse_directive(directive: &str, mut args: Vec<Vec<u8>>) -> Result<Action, St
     };
     match directive {
         "~shape" => command(args, Check::Shape),
+        "~masked" => command(args, Check::Masked),
         "~sorted" => command(args, Check::Sorted),
         "~ignore" => command(args, Check::Ignore),
         "~approx" => {
@@ -407,24 +448,31 @@ impl<'a> Side<'a> {
         }
     }
 
-    /// Sends `bytes` and reads `replies` replies, returning their bytes
-    /// end to end. A connection that fails stays failed until the script
-    /// reconnects.
+    /// Sends `bytes` and reads `replies` replies. A connection that fails
+    /// stays failed until the script reconnects.
     fn exchange(&mut self, bytes: &[u8], replies: usize) -> Outcome {
-        let Some(client) = self.client.as_mut() else {
-            return Err("connection already closed".into());
+        let mut outcome = Outcome {
+            replies: Vec::new(),
+            failure: None,
         };
-        let result = client.send_raw(bytes).and_then(|()| {
-            let mut all = Vec::new();
-            for _ in 0..replies {
-                all.extend(client.read_reply()?);
+        let Some(client) = self.client.as_mut() else {
+            outcome.failure = Some(Failure::Closed("connection already closed".into()));
+            return outcome;
+        };
+        let mut result = client.send_raw(bytes);
+        for _ in 0..replies {
+            if result.is_err() {
+                break;
             }
-            Ok(all)
-        });
-        result.map_err(|e| {
+            result = client
+                .read_reply()
+                .map(|reply| outcome.replies.extend(reply));
+        }
+        if let Err(e) = result {
             self.client = None;
-            e.to_string()
-        })
+            outcome.failure = Some(Failure::from(e));
+        }
+        outcome
     }
 
     fn reconnect(&mut self) -> Result<(), String> {
@@ -439,8 +487,44 @@ impl<'a> Side<'a> {
     }
 }
 
-/// A reply's raw bytes, or why there is none (closed, timed out).
-type Outcome = Result<Vec<u8>, String>;
+/// What one server did with one script line: the replies it sent (their
+/// bytes end to end) and, if the connection failed, how.
+struct Outcome {
+    replies: Vec<u8>,
+    failure: Option<Failure>,
+}
+
+/// Why a connection stopped giving replies. Two servers agree when they
+/// fail the same way; the message is only for people.
+enum Failure {
+    Closed(String),
+    TimedOut(String),
+    Other(String),
+}
+
+impl Failure {
+    fn kind(&self) -> &'static str {
+        match self {
+            Failure::Closed(_) => "closed the connection",
+            Failure::TimedOut(_) => "sent no reply in time",
+            Failure::Other(_) => "failed",
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        use std::io::ErrorKind;
+        match e.kind() {
+            ErrorKind::UnexpectedEof
+            | ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe => Failure::Closed(e.to_string()),
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => Failure::TimedOut(e.to_string()),
+            _ => Failure::Other(e.to_string()),
+        }
+    }
+}
 
 struct Run<'a> {
     file_name: &'a str,
@@ -498,7 +582,7 @@ impl Run<'_> {
             // that never came), the two connections are out of step. Start
             // both afresh so that the rest of the script still says
             // something; per-connection state (SELECT, HELLO) is lost.
-            let lost = |side: &Side| side.client.is_none();
+            let lost = |side: &Side<'_>| side.client.is_none();
             if lost(&self.reference) != lost(&self.subject) && !self.resynchronize(step.line) {
                 return;
             }
@@ -548,13 +632,29 @@ fn log_tail(log: &str) -> String {
 
 /// Returns why two outcomes differ under `check`, or `None` if they agree.
 fn compare(check: Check, expected: &Outcome, actual: &Outcome) -> Option<String> {
-    let (Ok(expected_bytes), Ok(actual_bytes)) = (expected, actual) else {
-        return match (expected, actual) {
-            (Err(_), Err(_)) => None,
-            (Ok(_), Err(_)) => Some("the server under test gave no reply".into()),
-            _ => Some("redis-server gave no reply (closed?) but the server under test did".into()),
-        };
-    };
+    match (&expected.failure, &actual.failure) {
+        (None, None) => {}
+        (Some(e), Some(a)) if e.kind() == a.kind() => {
+            // Both failed alike; what came before the failure must match.
+            return (expected.replies != actual.replies)
+                .then(|| format!("both {}, after different replies", e.kind()));
+        }
+        (Some(e), Some(a)) => {
+            return Some(format!(
+                "redis-server {} but the server under test {}",
+                e.kind(),
+                a.kind()
+            ));
+        }
+        (None, Some(a)) => return Some(format!("the server under test {}", a.kind())),
+        (Some(e), None) => {
+            return Some(format!(
+                "redis-server {} but the server under test did not",
+                e.kind()
+            ));
+        }
+    }
+    let (expected_bytes, actual_bytes) = (&expected.replies, &actual.replies);
     let decode = |bytes: &[u8]| match parse_frame(bytes) {
         Ok(Some((frame, _))) => Some(frame),
         _ => None,
@@ -569,6 +669,8 @@ fn compare(check: Check, expected: &Outcome, actual: &Outcome) -> Option<String>
             let (e, a) = (shape(&e), shape(&a));
             (e != a).then(|| format!("shapes differ: expected {e}, actual {a}"))
         }
+        Check::Masked => (mask_digits(expected_bytes) != mask_digits(actual_bytes))
+            .then(|| "replies differ even with their digits masked".into()),
         Check::Sorted => {
             let (Some(e), Some(a)) = (decode(expected_bytes), decode(actual_bytes)) else {
                 return Some("replies differ".into());
@@ -620,6 +722,22 @@ fn shape(frame: &Frame) -> String {
     }
 }
 
+/// The bytes with every run of ASCII digits replaced by a single `#`, so
+/// that `$269\r\nid=7 age=0` and `$271\r\nid=123 age=10` compare equal.
+fn mask_digits(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut in_digits = false;
+    for &b in bytes {
+        if !b.is_ascii_digit() {
+            out.push(b);
+        } else if !in_digits {
+            out.push(b'#');
+        }
+        in_digits = b.is_ascii_digit();
+    }
+    out
+}
+
 /// The reply with the elements of every aggregate sorted by their encoding,
 /// at every depth, so that two replies listing the same things in different
 /// orders compare equal.
@@ -647,21 +765,24 @@ fn sorted(frame: &Frame) -> Frame {
 
 /// A reply for a failure message: escaped, in quotes, cut when very long.
 fn show(outcome: &Outcome) -> String {
-    match outcome {
-        Err(why) => format!("<{why}>"),
-        Ok(bytes) => {
-            let escaped = escape(bytes);
-            if escaped.len() <= MAX_SHOWN_REPLY_CHARS {
-                format!("\"{escaped}\"")
-            } else {
-                let mut cut = MAX_SHOWN_REPLY_CHARS;
-                while !escaped.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                let mut shown = format!("\"{}\"", &escaped[..cut]);
-                let _ = write!(shown, "... ({} bytes in all)", bytes.len());
-                shown
-            }
+    let bytes = &outcome.replies;
+    let escaped = escape(bytes);
+    let mut shown = if escaped.len() <= MAX_SHOWN_REPLY_CHARS {
+        format!("\"{escaped}\"")
+    } else {
+        let mut cut = MAX_SHOWN_REPLY_CHARS;
+        while !escaped.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("\"{}\"... ({} bytes in all)", &escaped[..cut], bytes.len())
+    };
+    if let Some(failure) = &outcome.failure {
+        let (Failure::Closed(why) | Failure::TimedOut(why) | Failure::Other(why)) = failure;
+        if bytes.is_empty() {
+            shown = format!("<{why}>");
+        } else {
+            let _ = write!(shown, " then <{why}>");
         }
     }
+    shown
 }
