@@ -371,6 +371,11 @@ impl Server {
         };
 
         if let Some(cmd) = cmd {
+            // Set before the call, so CLIENT INFO/LIST show the command
+            // that is running, as Redis does.
+            if let Some(c) = self.clients.get_mut(token) {
+                c.last_cmd = cmd.name;
+            }
             let started = Instant::now();
             let result = match cmd.handler {
                 Some(handler) => {
@@ -413,9 +418,6 @@ impl Server {
                 self.count_error(&msg);
             }
             self.store.stats.total_commands_processed += 1;
-            if let Some(c) = self.clients.get_mut(token) {
-                c.last_cmd = cmd.name;
-            }
             self.slowlog(token, cmd, args, elapsed_us);
             if !self.store.monitors.is_empty()
                 && !cmd.has(flag::SKIP_MONITOR)

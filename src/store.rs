@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{AccessPolicy, Db};
 use crate::util::Rng;
 
 /// Per-command counters for INFO commandstats.
@@ -103,7 +103,7 @@ impl Store {
         let run_id = (0..40)
             .map(|_| char::from(b"0123456789abcdef"[rng.below(16) as usize]))
             .collect();
-        Store {
+        let mut store = Store {
             dbs: (0..config.databases).map(|_| Db::new()).collect(),
             config,
             stats: Stats::default(),
@@ -118,6 +118,34 @@ impl Store {
             monitors: Vec::new(),
             to_close: Vec::new(),
             shutdown: None,
+        };
+        store.apply_config();
+        store
+    }
+
+    /// Pushes settings the databases act on (the access policy) down to
+    /// them; called at startup and after every CONFIG SET.
+    pub fn apply_config(&mut self) {
+        let num = |name: &str| {
+            self.config
+                .get(name)
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(0)
+        };
+        let policy = if self
+            .config
+            .get("maxmemory-policy")
+            .is_some_and(|p| p.ends_with("lfu"))
+        {
+            AccessPolicy::Lfu {
+                log_factor: num("lfu-log-factor"),
+                decay_minutes: num("lfu-decay-time"),
+            }
+        } else {
+            AccessPolicy::Lru
+        };
+        for db in &mut self.dbs {
+            db.policy = policy;
         }
     }
 }

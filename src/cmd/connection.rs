@@ -118,38 +118,27 @@ pub fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         };
         i = 2;
     }
-    let mut auth: Option<(&Bytes, &Bytes)> = None;
-    let mut setname: Option<&Bytes> = None;
+    // Options take effect one by one, as in Redis: an AUTH or SETNAME before
+    // a bad option has already happened when the error is returned.
     while i < args.len() {
         let more = args.len() - i - 1;
         if eq_ic(&args[i], "AUTH") && more >= 2 {
-            auth = Some((&args[i + 1], &args[i + 2]));
+            check_auth(ctx, &args[i + 1], &args[i + 2])?;
             i += 3;
         } else if eq_ic(&args[i], "SETNAME") && more >= 1 {
-            setname = Some(&args[i + 1]);
+            set_name(ctx, &args[i + 1])?;
             i += 2;
         } else {
             return Err(CmdError::err(format!(
                 "Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(&args[i])
+                c_str(&args[i])
             )));
         }
-    }
-    if let Some((user, pass)) = auth {
-        check_auth(ctx, user, pass)?;
     }
     if !ctx.client().authenticated {
         return Err(CmdError::Msg(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
         ));
-    }
-    if let Some(name) = setname {
-        validate_name(name)?;
-        ctx.client().name = if name.is_empty() {
-            None
-        } else {
-            Some(name.to_vec())
-        };
     }
     ctx.out.proto = proto;
     let id = ctx.client().id;
@@ -200,14 +189,35 @@ pub fn client_id(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// CLIENT SETNAME connection-name
-pub fn client_setname(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    validate_name(&args[2])?;
-    ctx.client().name = if args[2].is_empty() {
+/// Sets (or, with an empty name, clears) the connection's name.
+fn set_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
+    validate_name(name)?;
+    ctx.client().name = if name.is_empty() {
         None
     } else {
-        Some(args[2].to_vec())
+        Some(name.to_vec())
     };
+    Ok(())
+}
+
+/// An argument as C's `%s` prints it: cut at the first NUL.
+pub fn c_str(arg: &[u8]) -> std::borrow::Cow<'_, str> {
+    let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
+    String::from_utf8_lossy(&arg[..end])
+}
+
+/// Redis's reply when a subcommand gets arguments it cannot take.
+pub fn subcommand_syntax_error(args: &[Bytes]) -> CmdError {
+    CmdError::err(format!(
+        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        c_str(&args[1][..args[1].len().min(128)]),
+        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+    ))
+}
+
+/// CLIENT SETNAME connection-name
+pub fn client_setname(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    set_name(ctx, &args[2])?;
     ctx.out.ok();
     Ok(())
 }
@@ -259,31 +269,26 @@ pub fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 pub fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
     let mut type_filter: Option<String> = None;
-    let mut i = 2;
-    while i < args.len() {
-        if eq_ic(&args[i], "TYPE") && i + 1 < args.len() {
-            let t = String::from_utf8_lossy(&args[i + 1]).to_ascii_lowercase();
-            if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
-                return Err(CmdError::err(format!(
-                    "Unknown client type '{}'",
-                    String::from_utf8_lossy(&args[i + 1])
-                )));
-            }
-            type_filter = Some(t);
-            i += 2;
-        } else if eq_ic(&args[i], "ID") && i + 1 < args.len() {
-            let mut v = Vec::new();
-            for a in &args[i + 1..] {
-                match crate::util::parse_i64(a) {
-                    Some(n) => v.push(n as u64),
-                    None => return Err(CmdError::err("Invalid client ID")),
-                }
-            }
-            ids = Some(v);
-            i = args.len();
-        } else {
-            return Err(CmdError::Syntax);
+    if args.len() == 4 && eq_ic(&args[2], "TYPE") {
+        let t = String::from_utf8_lossy(&args[3]).to_ascii_lowercase();
+        if !CLIENT_TYPES.contains(&t.as_str()) {
+            return Err(CmdError::err(format!(
+                "Unknown client type '{}'",
+                c_str(&args[3])
+            )));
         }
+        type_filter = Some(t);
+    } else if args.len() > 3 && eq_ic(&args[2], "ID") {
+        let mut v = Vec::new();
+        for a in &args[3..] {
+            match crate::util::parse_i64(a) {
+                Some(n) => v.push(n as u64),
+                None => return Err(CmdError::err("Invalid client ID")),
+            }
+        }
+        ids = Some(v);
+    } else if args.len() != 2 {
+        return Err(CmdError::Syntax);
     }
     let now = ctx.now_ms;
     let mut text = String::new();
@@ -304,6 +309,9 @@ pub fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
 }
+
+/// The client types CLIENT LIST and CLIENT KILL accept.
+const CLIENT_TYPES: &[&str] = &["normal", "master", "replica", "slave", "pubsub"];
 
 /// CLIENT INFO
 pub fn client_info(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
@@ -331,36 +339,41 @@ pub fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    if !args.len().is_multiple_of(2) {
-        return Err(CmdError::Syntax);
-    }
     let mut id: Option<u64> = None;
     let mut addr: Option<String> = None;
     let mut laddr: Option<String> = None;
     let mut ctype: Option<String> = None;
     let mut user: Option<String> = None;
     let mut skipme = true;
-    for pair in args[2..].chunks(2) {
-        let (opt, val) = (&pair[0], &pair[1]);
+    // Filters are checked pair by pair, so the first bad one is reported.
+    let mut i = 2;
+    while i < args.len() {
+        let opt = &args[i];
+        let Some(val) = args.get(i + 1) else {
+            return Err(CmdError::Syntax);
+        };
         let text = String::from_utf8_lossy(val).into_owned();
         if eq_ic(opt, "ID") {
             match crate::util::parse_i64(val) {
                 Some(n) if n > 0 => id = Some(n as u64),
                 _ => return Err(CmdError::err("client-id should be greater than 0")),
             }
+        } else if eq_ic(opt, "TYPE") {
+            let t = text.to_ascii_lowercase();
+            if !CLIENT_TYPES.contains(&t.as_str()) {
+                return Err(CmdError::err(format!(
+                    "Unknown client type '{}'",
+                    c_str(val)
+                )));
+            }
+            ctype = Some(t);
         } else if eq_ic(opt, "ADDR") {
             addr = Some(text);
         } else if eq_ic(opt, "LADDR") {
             laddr = Some(text);
-        } else if eq_ic(opt, "TYPE") {
-            let t = text.to_ascii_lowercase();
-            if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
-                return Err(CmdError::err(format!("Unknown client type '{text}'")));
-            }
-            ctype = Some(t);
         } else if eq_ic(opt, "USER") {
             if text != "default" {
-                return Err(CmdError::err(format!("No such user '{text}'")));
+                return Err(CmdError::err(format!("No such user '{}'", c_str(val))));
             }
             user = Some(text);
         } else if eq_ic(opt, "SKIPME") {
@@ -372,6 +385,7 @@ pub fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         } else {
             return Err(CmdError::Syntax);
         }
+        i += 2;
     }
     let targets: Vec<usize> = ctx
         .clients
@@ -441,12 +455,15 @@ pub fn client_no_evict(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
 pub fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let _id = arg_i64(&args[2])?;
+    if args.len() > 4 {
+        return Err(subcommand_syntax_error(args));
+    }
     if args.len() == 4 && !eq_ic(&args[3], "TIMEOUT") && !eq_ic(&args[3], "ERROR") {
         return Err(CmdError::err(
             "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
         ));
     }
+    let _id = arg_i64(&args[2])?;
     // No command blocks yet, so no client can be unblocked.
     ctx.out.int(0);
     Ok(())

@@ -177,7 +177,7 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if eq_ic(&args[j], "REPLACE") {
             replace = true;
         } else if eq_ic(&args[j], "DB") && j + 1 < args.len() {
-            dst_db = db_index(ctx, arg_i64(&args[j + 1])?)?;
+            dst_db = db_index(ctx, arg_i32(&args[j + 1])? as i64)?;
             j += 1;
         } else {
             return Err(CmdError::Syntax);
@@ -196,7 +196,7 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let copy = Entry {
         value: entry.value.clone(),
         expire_ms: entry.expire_ms,
-        lru_s: entry.lru_s,
+        access: entry.access,
     };
     let target = &mut ctx.store.dbs[dst_db];
     if target.exists(dst, now) && !replace {
@@ -339,7 +339,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], kind: ExpireKind) -> CmdResult 
         } else {
             return Err(CmdError::err(format!(
                 "Unsupported option {}",
-                String::from_utf8_lossy(opt)
+                super::connection::c_str(opt)
             )));
         }
     }

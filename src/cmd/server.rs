@@ -51,10 +51,13 @@ pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SWAPDB index1 index2
 pub fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let a =
-        crate::util::parse_i64(&args[1]).ok_or_else(|| CmdError::err("invalid first DB index"))?;
-    let b =
-        crate::util::parse_i64(&args[2]).ok_or_else(|| CmdError::err("invalid second DB index"))?;
+    let index = |arg: &[u8], which: &str| {
+        crate::util::parse_i64(arg)
+            .filter(|n| i32::try_from(*n).is_ok())
+            .ok_or_else(|| CmdError::err(format!("invalid {which} DB index")))
+    };
+    let a = index(&args[1], "first")?;
+    let b = index(&args[2], "second")?;
     let n = ctx.store.dbs.len() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(CmdError::err("DB index is out of range"));
@@ -177,7 +180,7 @@ pub fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// OBJECT IDLETIME key
 pub fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let Some(lru_s) = object_info(ctx, &args[2], |e| e.lru_s) else {
+    let Some(access) = object_info(ctx, &args[2], |e| e.access) else {
         ctx.out.null();
         return Ok(());
     };
@@ -187,24 +190,24 @@ pub fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ));
     }
     let now_s = crate::db::lru_clock(ctx.now_ms);
-    ctx.out.int(now_s.saturating_sub(lru_s) as i64);
+    ctx.out.int(now_s.saturating_sub(access) as i64);
     Ok(())
 }
 
 /// OBJECT FREQ key
 pub fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if object_info(ctx, &args[2], |_| ()).is_none() {
+    let Some(access) = object_info(ctx, &args[2], |e| e.access) else {
         ctx.out.null();
         return Ok(());
-    }
-    if !lfu_policy(ctx) {
+    };
+    let crate::db::AccessPolicy::Lfu { decay_minutes, .. } = ctx.store.dbs[ctx.db_index].policy
+    else {
         return Err(CmdError::err(
             "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         ));
-    }
-    // Access frequency is not tracked yet: an LFU policy without eviction
-    // reports every key as cold.
-    ctx.out.int(0);
+    };
+    ctx.out
+        .int(crate::db::lfu_counter(access, decay_minutes, ctx.now_ms) as i64);
     Ok(())
 }
 
@@ -215,30 +218,33 @@ pub fn object_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 }
 
 /// MEMORY USAGE key [SAMPLES count]
+///
+/// Reports what redis-server would report for the same key and value (its
+/// object, sds and dict-entry sizes in jemalloc's size classes), so tools
+/// that compare or budget by MEMORY USAGE see familiar numbers.
 pub fn memory_usage(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if args.len() > 3 {
-        if args.len() == 5 && eq_ic(&args[3], "SAMPLES") {
-            arg_i64(&args[4])?;
+    const DICT_ENTRY: usize = 24;
+    let mut j = 3;
+    while j < args.len() {
+        if eq_ic(&args[j], "SAMPLES") && j + 1 < args.len() {
+            // Every value is measured exactly, so the sample count only
+            // needs to be valid.
+            if arg_i64(&args[j + 1])? < 0 {
+                return Err(CmdError::Syntax);
+            }
+            j += 2;
         } else {
             return Err(CmdError::Syntax);
         }
     }
-    let now = ctx.now_ms;
     let key = &args[2];
-    let size = match ctx.store.dbs[ctx.db_index].peek(key, now) {
-        None => {
-            ctx.out.null();
-            return Ok(());
+    match object_info(ctx, key, |e| e.value.redis_usage()) {
+        None => ctx.out.null(),
+        Some(value) => {
+            let size = value + crate::db::value::redis_key_bytes(key.len()) + DICT_ENTRY;
+            ctx.out.int(size as i64);
         }
-        Some(e) => {
-            // The entry node, the key, and the value's heap, rounded to the
-            // allocator's 8-byte granularity.
-            let value_heap = e.value.heap_size();
-            let node = std::mem::size_of::<crate::db::Entry>() + 16 + 8;
-            node + key.len().div_ceil(8) * 8 + value_heap.div_ceil(8) * 8
-        }
-    };
-    ctx.out.int(size as i64);
+    }
     Ok(())
 }
 
@@ -251,10 +257,7 @@ pub fn memory_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 /// SLOWLOG GET [count]
 pub fn slowlog_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
-        return Err(CmdError::err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
-            String::from_utf8_lossy(&args[1])
-        )));
+        return Err(super::connection::subcommand_syntax_error(args));
     }
     let mut count: usize = 10;
     if args.len() == 3 {
@@ -377,6 +380,7 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     ctx.store.config = next;
+    ctx.store.apply_config();
     ctx.out.ok();
     Ok(())
 }

@@ -6,7 +6,8 @@ use bytes::Bytes;
 
 use super::keys::{lookup_read, lookup_write};
 use super::{CmdError, CmdResult, Ctx, arg_i64};
-use crate::db::{Entry, Str, Value, lru_clock};
+use crate::db::value::grow_like_sds;
+use crate::db::{Entry, Str, Value};
 use crate::util::eq_ic;
 
 /// The string under `key`, or WRONGTYPE.
@@ -355,6 +356,7 @@ pub fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 .lookup(key, now)
                 .ok_or(CmdError::NoSuchKey)?;
             let buf = as_str_mut(entry)?.make_raw();
+            grow_like_sds(buf, buf.len() + suffix.len());
             buf.extend_from_slice(suffix);
             ctx.store.dirty += 1;
             buf.len()
@@ -450,9 +452,9 @@ pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let entry = ctx.store.dbs[ctx.db_index]
                 .lookup(key, now)
                 .ok_or(CmdError::NoSuchKey)?;
-            entry.lru_s = lru_clock(now);
             let buf = as_str_mut(entry)?.make_raw();
             if buf.len() < offset + value.len() {
+                grow_like_sds(buf, offset + value.len());
                 buf.resize(offset + value.len(), 0);
             }
             buf[offset..offset + value.len()].copy_from_slice(value);

@@ -22,8 +22,11 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expiry in Unix milliseconds; 0 when the key is persistent.
     pub expire_ms: u64,
-    /// Last access, in seconds of the server's LRU clock (OBJECT IDLETIME).
-    pub lru_s: u32,
+    /// The access stamp: under an LRU policy (the default) the last access
+    /// in seconds of the LRU clock (OBJECT IDLETIME); under an LFU policy
+    /// Redis's layout, minutes of the last decrement in the high bits and a
+    /// logarithmic access counter in the low 8 (OBJECT FREQ).
+    pub access: u32,
 }
 
 /// What one active-expiry pass did.
@@ -36,6 +39,9 @@ pub struct ExpireReport {
 }
 
 pub struct Db {
+    pub policy: AccessPolicy,
+    /// For the LFU counter's probabilistic increment.
+    rng: Rng,
     keys: Dict<Entry>,
     /// Keys with a TTL, mapped to the same deadline as their entry. Kept so
     /// active expiry and INFO's `expires=` look only at volatile keys.
@@ -56,9 +62,44 @@ pub fn lru_clock(now_ms: u64) -> u32 {
     (now_ms / 1000) as u32
 }
 
+/// How key accesses are recorded, following `maxmemory-policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessPolicy {
+    Lru,
+    /// `lfu-log-factor` and `lfu-decay-time` (minutes).
+    Lfu {
+        log_factor: u32,
+        decay_minutes: u32,
+    },
+}
+
+/// Redis's `LFU_INIT_VAL`: new keys start warm so they are not evicted
+/// before they have a chance to be read.
+const LFU_INIT_VAL: u32 = 5;
+
+fn lfu_minutes(now_ms: u64) -> u32 {
+    ((now_ms / 60_000) & 0xFFFF) as u32
+}
+
+/// The stamp's counter after decay, as Redis's `LFUDecrAndReturn`.
+pub fn lfu_counter(stamp: u32, decay_minutes: u32, now_ms: u64) -> u32 {
+    let last = stamp >> 8;
+    let counter = stamp & 0xFF;
+    let now = lfu_minutes(now_ms);
+    let elapsed = if now >= last {
+        now - last
+    } else {
+        65535 - last + now
+    };
+    let periods = elapsed.checked_div(decay_minutes).unwrap_or(0);
+    counter.saturating_sub(periods)
+}
+
 impl Db {
     pub fn new() -> Db {
         Db {
+            policy: AccessPolicy::Lru,
+            rng: Rng::from_time(),
             keys: Dict::new(),
             expires: Dict::new(),
             expire_cursor: 0,
@@ -78,15 +119,43 @@ impl Db {
         self.expires.len()
     }
 
-    /// Looks a key up, deleting it first if it has expired, and refreshes
-    /// its access time.
+    /// Looks a key up, deleting it first if it has expired, and records
+    /// the access.
     pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         if self.expire_if_needed(key, now_ms) {
             return None;
         }
+        let policy = self.policy;
+        let rng = &mut self.rng;
         let entry = self.keys.get_mut(key)?;
-        entry.lru_s = lru_clock(now_ms);
+        entry.access = match policy {
+            AccessPolicy::Lru => lru_clock(now_ms),
+            AccessPolicy::Lfu {
+                log_factor,
+                decay_minutes,
+            } => {
+                // Redis's updateLFU: decay, then a logarithmic increment.
+                let mut counter = lfu_counter(entry.access, decay_minutes, now_ms);
+                if counter < 255 {
+                    let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+                    let p = 1.0 / (base * log_factor as f64 + 1.0);
+                    let r = rng.next_u64() as f64 / u64::MAX as f64;
+                    if r < p {
+                        counter += 1;
+                    }
+                }
+                (lfu_minutes(now_ms) << 8) | counter
+            }
+        };
         Some(entry)
+    }
+
+    /// The access stamp of a key created now.
+    fn new_access(&self, now_ms: u64) -> u32 {
+        match self.policy {
+            AccessPolicy::Lru => lru_clock(now_ms),
+            AccessPolicy::Lfu { .. } => (lfu_minutes(now_ms) << 8) | LFU_INIT_VAL,
+        }
     }
 
     /// Looks a key up without touching its access time (OBJECT, TTL).
@@ -118,11 +187,16 @@ impl Db {
     /// Sets `key` to `value`, replacing any old value. The old TTL is
     /// dropped unless `keep_ttl`.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, now_ms: u64) {
-        let lru_s = lru_clock(now_ms);
+        let access = self.new_access(now_ms);
+        let lfu = matches!(self.policy, AccessPolicy::Lfu { .. });
         match self.keys.get_mut(key) {
             Some(entry) => {
                 let old = std::mem::replace(&mut entry.value, value);
-                entry.lru_s = lru_s;
+                // Like Redis's dbSetValue, an overwrite keeps the key's
+                // access frequency under LFU.
+                if !lfu {
+                    entry.access = access;
+                }
                 let had_ttl = entry.expire_ms != 0;
                 if !keep_ttl && had_ttl {
                     entry.expire_ms = 0;
@@ -135,7 +209,7 @@ impl Db {
                 Entry {
                     value,
                     expire_ms: 0,
-                    lru_s,
+                    access,
                 },
             ),
         }

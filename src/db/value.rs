@@ -12,6 +12,55 @@ pub const EMBSTR_MAX_LEN: usize = 44;
 pub const SHARED_INTEGERS: i64 = 10_000;
 pub const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 
+/// Redis's `SDS_MAX_PREALLOC`: below this a growing string doubles its
+/// room, above it grows by this much.
+const SDS_MAX_PREALLOC: usize = 1024 * 1024;
+
+/// The size class jemalloc (Redis's allocator) rounds an allocation up to:
+/// 8, then multiples of 16 up to 128, then four classes per doubling.
+pub fn jemalloc_class(size: usize) -> usize {
+    if size <= 8 {
+        return 8;
+    }
+    if size <= 128 {
+        return (size + 15) & !15;
+    }
+    let group = usize::BITS - 1 - (size - 1).leading_zeros();
+    let step = 1usize << (group - 2);
+    (size + step - 1) & !(step - 1)
+}
+
+/// The header size of an sds string able to hold `len` bytes; `type5` is
+/// false where Redis never uses the 1-byte header (grown strings, keys).
+fn sds_header(len: usize, type5: bool) -> usize {
+    match len {
+        0..32 if type5 => 1,
+        0..256 => 3,
+        256..65536 => 5,
+        _ if (len as u64) < (1u64 << 32) => 9,
+        _ => 17,
+    }
+}
+
+/// What a key of `len` bytes costs redis-server (its sds copy).
+pub fn redis_key_bytes(len: usize) -> usize {
+    jemalloc_class(sds_header(len, len > 0) + len + 1)
+}
+
+/// Grows a raw string's buffer the way Redis's `sdsMakeRoomFor` grows an
+/// sds, so appends are amortised O(1) and MEMORY USAGE matches Redis.
+pub fn grow_like_sds(buf: &mut Vec<u8>, needed: usize) {
+    if buf.capacity() >= needed {
+        return;
+    }
+    let target = if needed < SDS_MAX_PREALLOC {
+        needed * 2
+    } else {
+        needed + SDS_MAX_PREALLOC
+    };
+    buf.reserve_exact(target - buf.len());
+}
+
 /// A value of any type. Later types (lists, hashes, sets, sorted sets,
 /// streams) are further variants.
 #[derive(Debug, Clone)]
@@ -41,10 +90,10 @@ impl Value {
         }
     }
 
-    /// Heap bytes held by the value (MEMORY USAGE).
-    pub fn heap_size(&self) -> usize {
+    /// What redis-server's MEMORY USAGE counts for this value.
+    pub fn redis_usage(&self) -> usize {
         match self {
-            Value::Str(s) => s.heap_size(),
+            Value::Str(s) => s.redis_usage(),
         }
     }
 
@@ -160,12 +209,18 @@ impl Str {
         }
     }
 
-    /// Bytes of heap this value holds, for MEMORY USAGE and INFO.
-    pub fn heap_size(&self) -> usize {
+    /// What redis-server's MEMORY USAGE counts for this value: the 16-byte
+    /// object header, plus the string in its allocation's size class
+    /// (`embstr` shares one allocation with the header).
+    pub fn redis_usage(&self) -> usize {
+        const ROBJ: usize = 16;
         match self {
-            Str::Int(_) => 0,
-            Str::Emb(b) => b.len(),
-            Str::Raw(v) => v.capacity(),
+            Str::Int(_) => ROBJ,
+            Str::Emb(b) => jemalloc_class(ROBJ + 3 + b.len() + 1),
+            Str::Raw(v) => {
+                let exact = v.capacity() == v.len();
+                ROBJ + jemalloc_class(sds_header(v.capacity(), exact) + v.capacity() + 1)
+            }
         }
     }
 }
