@@ -2,7 +2,10 @@
 //! configuration, statistics and the slow log. The loop owns the one
 //! `Store`; handlers borrow it through [`crate::cmd::Ctx`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+// Looked up once per command: a fast hasher, since the keys are ours.
+use ahash::AHashMap as HashMap;
 use std::time::Instant;
 
 use crate::config::Config;

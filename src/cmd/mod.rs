@@ -16,7 +16,7 @@ pub mod spec;
 pub mod string;
 pub mod table;
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 use std::fmt;
 use std::sync::OnceLock;
 

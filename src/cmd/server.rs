@@ -120,6 +120,18 @@ pub fn monitor(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 /// DEBUG subcommand [args]: the subset tools rely on.
 pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    // Like Redis 7, DEBUG is refused unless `enable-debug-command` allows
+    // it (`local`: from loopback connections only).
+    let allowed = match ctx.store.config.get("enable-debug-command") {
+        Some("yes") => true,
+        Some("local") => ctx.client().peer.ip().is_loopback(),
+        _ => false,
+    };
+    if !allowed {
+        return Err(CmdError::err(
+            "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        ));
+    }
     let sub = &args[1];
     if eq_ic(sub, "SLEEP") && args.len() == 3 {
         let secs = crate::util::parse_f64(&args[2]).unwrap_or(0.0);
@@ -353,33 +365,35 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if !args.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
-    let mut next = ctx.store.config.clone();
-    for (i, pair) in args[2..].chunks(2).enumerate() {
-        let name = String::from_utf8_lossy(&pair[0]).into_owned();
-        let value = String::from_utf8_lossy(&pair[1]).into_owned();
-        if args[2..2 + 2 * i]
-            .chunks(2)
-            .any(|earlier| earlier[0].eq_ignore_ascii_case(&pair[0]))
-        {
-            return Err(CmdError::err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
-            )));
-        }
-        if let Err(e) = next.set(&name, &value, false) {
-            return Err(match e {
-                ConfigError::Unknown(_) => CmdError::err(format!(
-                    "Unknown option or number of arguments for CONFIG SET - '{name}'"
-                )),
-                ConfigError::Immutable(n) => CmdError::err(format!(
-                    "CONFIG SET failed (possibly related to argument '{n}') - can't set immutable config"
-                )),
-                ConfigError::BadValue(n, why) => CmdError::err(format!(
-                    "CONFIG SET failed (possibly related to argument '{n}') - {why}"
-                )),
-            });
-        }
+    let owned: Vec<(String, String)> = args[2..]
+        .chunks(2)
+        .map(|pair| {
+            (
+                String::from_utf8_lossy(&pair[0]).into_owned(),
+                String::from_utf8_lossy(&pair[1]).into_owned(),
+            )
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    if let Err(e) = ctx.store.config.set_many(&pairs) {
+        let failed = |name: &str, why: &str| {
+            CmdError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        };
+        return Err(match e {
+            ConfigError::Unknown(n) => CmdError::err(format!(
+                "Unknown option or number of arguments for CONFIG SET - '{n}'"
+            )),
+            ConfigError::Immutable(n) => failed(&n, "can't set immutable config"),
+            ConfigError::Protected(n) => failed(&n, "can't set protected config"),
+            ConfigError::Duplicate(n) => failed(&n, "duplicate parameter"),
+            ConfigError::BadValue(n, why) => failed(&n, &why),
+        });
     }
-    ctx.store.config = next;
     ctx.store.apply_config();
     ctx.out.ok();
     Ok(())

@@ -62,13 +62,14 @@ pub fn find_on_path(program: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Starts the ferrokv binary built by Cargo for this test run.
+/// Starts the ferrokv binary built by Cargo for this test run, with the
+/// same test arguments as the reference redis-server.
 pub fn start_ferrokv() -> Server {
     Server::start(
         "ferrokv",
         Path::new(env!("CARGO_BIN_EXE_ferrokv")).as_os_str(),
         &[],
-        &[],
+        REDIS_TEST_ARGS,
     )
     .unwrap_or_else(|e| panic!("{e}"))
 }
