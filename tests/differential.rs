@@ -353,85 +353,15 @@ fn parse_directive(directive: &str, mut args: Vec<Vec<u8>>) -> Result<Action, St
 
 /// Splits a line into arguments exactly as `redis-cli` does (its
 /// `sdssplitargs`), so a script line can be pasted into `redis-cli` and back.
+/// This is the server's own inline-request splitter, which follows the same
+/// rules.
 fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
-    let bytes = line.as_bytes();
     let mut args = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i == bytes.len() {
-            return Ok(args);
-        }
-        let mut current = Vec::new();
-        let mut in_double = false;
-        let mut in_single = false;
-        loop {
-            let c = bytes.get(i).copied();
-            let next = bytes.get(i + 1).copied();
-            if in_double {
-                match c {
-                    None => return Err("unterminated double quote".into()),
-                    Some(b'\\') if next == Some(b'x') && hex_pair(bytes, i + 2).is_some() => {
-                        current.push(hex_pair(bytes, i + 2).unwrap_or_default());
-                        i += 3;
-                    }
-                    Some(b'\\') if next.is_some() => {
-                        i += 1;
-                        current.push(match bytes[i] {
-                            b'n' => b'\n',
-                            b'r' => b'\r',
-                            b't' => b'\t',
-                            b'b' => 8,
-                            b'a' => 7,
-                            other => other,
-                        });
-                    }
-                    Some(b'"') => {
-                        if next.is_some_and(|n| !n.is_ascii_whitespace()) {
-                            return Err("closing double quote must be followed by a space".into());
-                        }
-                        i += 1;
-                        break;
-                    }
-                    Some(other) => current.push(other),
-                }
-            } else if in_single {
-                match c {
-                    None => return Err("unterminated single quote".into()),
-                    Some(b'\\') if next == Some(b'\'') => {
-                        i += 1;
-                        current.push(b'\'');
-                    }
-                    Some(b'\'') => {
-                        if next.is_some_and(|n| !n.is_ascii_whitespace()) {
-                            return Err("closing single quote must be followed by a space".into());
-                        }
-                        i += 1;
-                        break;
-                    }
-                    Some(other) => current.push(other),
-                }
-            } else {
-                match c {
-                    None => break,
-                    Some(w) if w.is_ascii_whitespace() => break,
-                    Some(b'"') => in_double = true,
-                    Some(b'\'') => in_single = true,
-                    Some(other) => current.push(other),
-                }
-            }
-            i += 1;
-        }
-        args.push(current);
+    if ferrokv::resp::parser::split_inline_args(line.as_bytes(), &mut args) {
+        Ok(args)
+    } else {
+        Err("unbalanced quotes".into())
     }
-}
-
-fn hex_pair(bytes: &[u8], at: usize) -> Option<u8> {
-    let pair = bytes.get(at..at + 2)?;
-    let text = std::str::from_utf8(pair).ok()?;
-    u8::from_str_radix(text, 16).ok()
 }
 
 /// One server's end of a run: its name and the current connection.
