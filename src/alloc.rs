@@ -5,7 +5,9 @@
 //! a relaxed atomic add per allocation, which is cheap next to the allocation
 //! itself. Where it is not installed (unit tests) the figures read zero.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
+
+use mimalloc::MiMalloc as Backend;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
@@ -18,7 +20,7 @@ pub struct CountingAlloc;
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded with the caller's layout.
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { Backend.alloc(layout) };
         if !p.is_null() {
             note_alloc(layout.size());
         }
@@ -27,7 +29,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded with the caller's layout.
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { Backend.alloc_zeroed(layout) };
         if !p.is_null() {
             note_alloc(layout.size());
         }
@@ -36,13 +38,13 @@ unsafe impl GlobalAlloc for CountingAlloc {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded; `ptr` came from this allocator with `layout`.
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { Backend.dealloc(ptr, layout) };
         ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded; the caller upholds `realloc`'s contract.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { Backend.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
             note_alloc(new_size);

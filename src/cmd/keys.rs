@@ -137,10 +137,10 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    let Some(entry) = db.take(src) else {
+    let Some((entry, expire_ms)) = db.take(src) else {
         return Err(CmdError::NoSuchKey);
     };
-    db.insert_entry(dst, entry);
+    db.insert_entry(dst, entry, expire_ms);
     ctx.store.dirty += 1;
     if nx {
         ctx.out.int(1);
@@ -195,15 +195,15 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let copy = Entry {
         value: entry.value.clone(),
-        expire_ms: entry.expire_ms,
         access: entry.access,
     };
+    let expire_ms = ctx.store.dbs[ctx.db_index].expire_of(src);
     let target = &mut ctx.store.dbs[dst_db];
     if target.exists(dst, now) && !replace {
         ctx.out.int(0);
         return Ok(());
     }
-    target.insert_entry(dst, copy);
+    target.insert_entry(dst, copy, expire_ms);
     ctx.store.dirty += 1;
     ctx.out.int(1);
     Ok(())
@@ -221,8 +221,8 @@ pub fn r#move(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    if let Some(entry) = ctx.store.dbs[ctx.db_index].take(key) {
-        ctx.store.dbs[dst_db].insert_entry(key, entry);
+    if let Some((entry, expire_ms)) = ctx.store.dbs[ctx.db_index].take(key) {
+        ctx.store.dbs[dst_db].insert_entry(key, entry, expire_ms);
         ctx.store.dirty += 1;
     }
     ctx.out.int(1);
@@ -364,14 +364,13 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], kind: ExpireKind) -> CmdResult 
     let now = ctx.now_ms;
     let key = &args[1];
     let db = &mut ctx.store.dbs[ctx.db_index];
-    let Some(entry) = db.peek(key, now) else {
+    if db.peek(key, now).is_none() {
         ctx.out.int(0);
         return Ok(());
-    };
-    let current: i64 = if entry.expire_ms == 0 {
-        -1
-    } else {
-        entry.expire_ms as i64
+    }
+    let current: i64 = match db.expire_of(key) {
+        0 => -1,
+        when => when as i64,
     };
     let refused = (nx && current != -1)
         || (xx && current == -1)
@@ -446,14 +445,16 @@ pub fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// The shared body of TTL, PTTL, EXPIRETIME and PEXPIRETIME.
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], in_ms: bool, absolute: bool) -> CmdResult {
     let now = ctx.now_ms;
-    let reply = match ctx.store.dbs[ctx.db_index].peek(key, now) {
+    let db = &mut ctx.store.dbs[ctx.db_index];
+    let deadline = db.exists(key, now).then(|| db.expire_of(key));
+    let reply = match deadline {
         None => -2,
-        Some(e) if e.expire_ms == 0 => -1,
-        Some(e) => {
+        Some(0) => -1,
+        Some(when) => {
             let t = if absolute {
-                e.expire_ms as i64
+                when as i64
             } else {
-                (e.expire_ms as i64 - now as i64).max(0)
+                (when as i64 - now as i64).max(0)
             };
             // Redis's (ttl+500)/1000 without its overflow at the top of the
             // range.

@@ -440,7 +440,7 @@ pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let mut buf = vec![0u8; offset + value.len()];
             buf[offset..].copy_from_slice(value);
             let len = buf.len();
-            store_string(ctx, key, Str::Raw(buf), Ttl::Clear);
+            store_string(ctx, key, Str::raw(buf), Ttl::Clear);
             ctx.out.int(len as i64);
         }
         Some(len) => {

@@ -10,6 +10,7 @@
 //! reverse-binary cursor, so every key present for a whole scan is returned
 //! at least once even if the table grows or shrinks in between.
 
+use super::bytes::SmallBytes;
 use crate::util::Rng;
 
 /// Buckets a rehash step may skip over when they are empty, so one step
@@ -18,10 +19,12 @@ const EMPTY_VISITS_PER_STEP: usize = 10;
 /// The smallest non-empty table.
 const INITIAL_BUCKETS: usize = 4;
 
+/// One entry. Short keys live inside the node, so a small key costs one
+/// allocation.
 struct Node<V> {
-    key: Box<[u8]>,
-    value: V,
     next: Option<Box<Node<V>>>,
+    key: SmallBytes,
+    value: V,
 }
 
 struct Table<V> {
@@ -296,14 +299,15 @@ impl<V: Send + 'static> Dict<V> {
         if let Some(slot) = self.get_mut(key) {
             return Some(std::mem::replace(slot, value));
         }
-        self.insert_new(key.into(), value);
+        self.insert_new(key, value);
         None
     }
 
     /// Inserts a key known to be absent.
-    pub fn insert_new(&mut self, key: Box<[u8]>, value: V) {
+    pub fn insert_new(&mut self, key: &[u8], value: V) {
         self.expand_if_needed();
-        let h = self.hash(&key);
+        let h = self.hash(key);
+        let key = SmallBytes::new(key);
         let table = if self.rehash_idx.is_some() {
             &mut self.tables[1]
         } else {
@@ -318,7 +322,7 @@ impl<V: Send + 'static> Dict<V> {
     /// Returns the value for `key`, inserting `make()` first if absent.
     pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> V) -> &mut V {
         if !self.contains_key(key) {
-            self.insert_new(key.into(), make());
+            self.insert_new(key, make());
         }
         let h = self.hash(key);
         let [t0, t1] = &mut self.tables;
@@ -335,7 +339,7 @@ impl<V: Send + 'static> Dict<V> {
         self.remove_entry(key).map(|(_, v)| v)
     }
 
-    pub fn remove_entry(&mut self, key: &[u8]) -> Option<(Box<[u8]>, V)> {
+    pub fn remove_entry(&mut self, key: &[u8]) -> Option<(SmallBytes, V)> {
         if self.is_empty() {
             return None;
         }

@@ -6,6 +6,7 @@
 //! cursor under a time budget, so keys that nobody reads are reclaimed too
 //! without ever holding the loop for more than about a millisecond.
 
+pub mod bytes;
 pub mod dict;
 pub mod value;
 
@@ -16,12 +17,12 @@ pub use value::{Str, Value};
 
 use crate::util::Rng;
 
-/// A key's value and metadata.
+/// A key's value and metadata. A key's deadline, if it has one, lives in
+/// the database's `expires` table rather than here: most keys have none, and
+/// leaving it out keeps a small key's node at 64 bytes.
 #[derive(Debug)]
 pub struct Entry {
     pub value: Value,
-    /// Absolute expiry in Unix milliseconds; 0 when the key is persistent.
-    pub expire_ms: u64,
     /// The access stamp: under an LRU policy (the default) the last access
     /// in seconds of the LRU clock (OBJECT IDLETIME); under an LFU policy
     /// Redis's layout, minutes of the last decrement in the high bits and a
@@ -184,6 +185,19 @@ impl Db {
         }
     }
 
+    /// A key's deadline in Unix milliseconds, or 0 if it has none.
+    pub fn expire_of(&self, key: &[u8]) -> u64 {
+        if self.expires.is_empty() {
+            return 0;
+        }
+        self.expires.get(key).copied().unwrap_or(0)
+    }
+
+    fn is_live(&self, key: &[u8], now_ms: u64) -> bool {
+        let when = self.expire_of(key);
+        when == 0 || when > now_ms
+    }
+
     /// Sets `key` to `value`, replacing any old value. The old TTL is
     /// dropped unless `keep_ttl`.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, now_ms: u64) {
@@ -197,49 +211,41 @@ impl Db {
                 if !lfu {
                     entry.access = access;
                 }
-                let had_ttl = entry.expire_ms != 0;
-                if !keep_ttl && had_ttl {
-                    entry.expire_ms = 0;
+                if !keep_ttl && !self.expires.is_empty() {
                     self.expires.remove(key);
                 }
                 dispose(old);
             }
-            None => self.keys.insert_new(
-                key.into(),
-                Entry {
-                    value,
-                    expire_ms: 0,
-                    access,
-                },
-            ),
+            None => self.keys.insert_new(key, Entry { value, access }),
         }
     }
 
-    /// Adds an entry for a key known to be absent (or expired: it is
-    /// removed first).
-    pub fn insert_entry(&mut self, key: &[u8], entry: Entry) {
+    /// Adds an entry for a key (replacing whatever was there), with its
+    /// deadline (0 for none).
+    pub fn insert_entry(&mut self, key: &[u8], entry: Entry, expire_ms: u64) {
         self.remove(key);
-        let expire_ms = entry.expire_ms;
-        self.keys.insert_new(key.into(), entry);
+        self.keys.insert_new(key, entry);
         if expire_ms != 0 {
             self.expires.insert(key, expire_ms);
         }
     }
 
-    /// Removes a key and returns its entry.
-    pub fn take(&mut self, key: &[u8]) -> Option<Entry> {
+    /// Removes a key and returns its entry and deadline (0 for none).
+    pub fn take(&mut self, key: &[u8]) -> Option<(Entry, u64)> {
         let entry = self.keys.remove(key)?;
-        if entry.expire_ms != 0 {
-            self.expires.remove(key);
-        }
-        Some(entry)
+        let expire_ms = if self.expires.is_empty() {
+            0
+        } else {
+            self.expires.remove(key).unwrap_or(0)
+        };
+        Some((entry, expire_ms))
     }
 
     /// Deletes a key, freeing a large value off the loop. Returns true if
     /// the key existed (expired or not).
     pub fn remove(&mut self, key: &[u8]) -> bool {
         match self.take(key) {
-            Some(entry) => {
+            Some((entry, _)) => {
                 dispose(entry.value);
                 true
             }
@@ -250,22 +256,14 @@ impl Db {
     /// Sets the deadline of an existing key. The caller has checked that the
     /// key exists and the deadline is in the future.
     pub fn set_expire(&mut self, key: &[u8], when_ms: u64) {
-        if let Some(entry) = self.keys.get_mut(key) {
-            entry.expire_ms = when_ms;
+        if self.keys.contains_key(key) {
             self.expires.insert(key, when_ms);
         }
     }
 
     /// Removes a key's TTL. Returns true if it had one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
-        match self.keys.get_mut(key) {
-            Some(entry) if entry.expire_ms != 0 => {
-                entry.expire_ms = 0;
-                self.expires.remove(key);
-                true
-            }
-            _ => false,
-        }
+        !self.expires.is_empty() && self.expires.remove(key).is_some()
     }
 
     /// Empties the database; the old tables are freed off the loop.
@@ -282,7 +280,7 @@ impl Db {
     /// Expired keys are skipped.
     pub fn scan(&self, cursor: u64, now_ms: u64, mut f: impl FnMut(&[u8], &Entry)) -> u64 {
         self.keys.scan(cursor, |k, e| {
-            if e.expire_ms == 0 || e.expire_ms > now_ms {
+            if self.is_live(k, now_ms) {
                 f(k, e)
             }
         })
@@ -292,7 +290,7 @@ impl Db {
     pub fn iter(&self, now_ms: u64) -> impl Iterator<Item = (&[u8], &Entry)> {
         self.keys
             .iter()
-            .filter(move |(_, e)| e.expire_ms == 0 || e.expire_ms > now_ms)
+            .filter(move |(k, _)| self.is_live(k, now_ms))
     }
 
     /// A random live key. Expired keys met on the way are deleted; after
@@ -300,9 +298,9 @@ impl Db {
     /// returned, as Redis does, rather than looping forever.
     pub fn random_key(&mut self, now_ms: u64, rng: &mut Rng) -> Option<Vec<u8>> {
         for _ in 0..100 {
-            let (key, entry) = self.keys.random_entry(rng)?;
+            let (key, _) = self.keys.random_entry(rng)?;
             let key = key.to_vec();
-            if entry.expire_ms != 0 && entry.expire_ms <= now_ms {
+            if !self.is_live(&key, now_ms) {
                 self.remove(&key);
                 continue;
             }
@@ -336,7 +334,7 @@ impl Db {
         if self.expires.is_empty() {
             return report;
         }
-        let mut expired: Vec<Box<[u8]>> = Vec::new();
+        let mut expired: Vec<Vec<u8>> = Vec::new();
         let mut ttl_sum: u64 = 0;
         let mut ttl_samples: u64 = 0;
         let (mut batch_sampled, mut batch_expired) = (0usize, 0usize);
@@ -346,7 +344,7 @@ impl Db {
             self.expire_cursor = self.expires.scan(self.expire_cursor, |k, &when| {
                 batch_sampled += 1;
                 if when <= now_ms {
-                    expired.push(k.into());
+                    expired.push(k.to_vec());
                 } else {
                     ttl_sum += when - now_ms;
                     ttl_samples += 1;
@@ -420,9 +418,9 @@ mod tests {
         db.set(b"k", s("v"), false, 0);
         db.set_expire(b"k", 100);
         db.set(b"k", s("w"), true, 0);
-        assert_eq!(db.peek(b"k", 0).map(|e| e.expire_ms), Some(100));
+        assert_eq!(db.expire_of(b"k"), 100);
         db.set(b"k", s("x"), false, 0);
-        assert_eq!(db.peek(b"k", 0).map(|e| e.expire_ms), Some(0));
+        assert_eq!(db.expire_of(b"k"), 0);
         assert_eq!(db.expires_len(), 0);
     }
 

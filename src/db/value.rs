@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use super::bytes::SmallBytes;
 use crate::resp::writer::format_i64;
 
 /// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`: strings up to this length are
@@ -106,12 +107,14 @@ impl Value {
 }
 
 /// A string value, in the encodings Redis reports: a compact integer, a
-/// short string, or a raw string that was modified in place.
+/// short string (held inline up to 22 bytes), or a raw string that was
+/// modified in place. 24 bytes, so a small key's whole entry fits in one
+/// 64-byte table node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Str {
     Int(i64),
-    Emb(Box<[u8]>),
-    Raw(Vec<u8>),
+    Emb(SmallBytes),
+    Raw(Box<Vec<u8>>),
 }
 
 impl Str {
@@ -129,10 +132,15 @@ impl Str {
     /// Like Redis's `createStringObject`: no integer detection.
     pub fn plain(bytes: &[u8]) -> Str {
         if bytes.len() <= EMBSTR_MAX_LEN {
-            Str::Emb(bytes.into())
+            Str::Emb(SmallBytes::new(bytes))
         } else {
-            Str::Raw(bytes.to_vec())
+            Str::Raw(Box::new(bytes.to_vec()))
         }
+    }
+
+    /// A raw string owning `bytes`.
+    pub fn raw(bytes: Vec<u8>) -> Str {
+        Str::Raw(Box::new(bytes))
     }
 
     pub fn len(&self) -> usize {
@@ -156,8 +164,8 @@ impl Str {
                 let mut tmp = [0u8; 24];
                 Cow::Owned(format_i64(*n, &mut tmp).to_vec())
             }
-            Str::Emb(b) => Cow::Borrowed(b),
-            Str::Raw(v) => Cow::Borrowed(v),
+            Str::Emb(b) => Cow::Borrowed(b.as_slice()),
+            Str::Raw(v) => Cow::Borrowed(v.as_slice()),
         }
     }
 
@@ -186,7 +194,7 @@ impl Str {
     /// `dbUnshareStringValue`) and returns the buffer.
     pub fn make_raw(&mut self) -> &mut Vec<u8> {
         if !matches!(self, Str::Raw(_)) {
-            *self = Str::Raw(self.as_bytes().into_owned());
+            *self = Str::raw(self.as_bytes().into_owned());
         }
         match self {
             Str::Raw(v) => v,
@@ -222,5 +230,40 @@ impl Str {
                 ROBJ + jemalloc_class(sds_header(v.capacity(), exact) + v.capacity() + 1)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_values_stay_small() {
+        // A small key's node is next pointer + inline key + entry: keep the
+        // value at 24 bytes so the node stays at 64.
+        assert_eq!(std::mem::size_of::<Str>(), 24);
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+        assert_eq!(std::mem::size_of::<crate::db::Entry>(), 32);
+    }
+
+    #[test]
+    fn encodings_follow_redis() {
+        assert_eq!(Str::encoded(b"123").encoding(), "int");
+        assert_eq!(Str::encoded(b"0123").encoding(), "embstr");
+        assert_eq!(Str::encoded(&[b'x'; 44]).encoding(), "embstr");
+        assert_eq!(Str::encoded(&[b'x'; 45]).encoding(), "raw");
+        let mut s = Str::encoded(b"abc");
+        s.make_raw().extend_from_slice(b"d");
+        assert_eq!(s.encoding(), "raw");
+        assert_eq!(s.as_bytes().as_ref(), b"abcd");
+    }
+
+    #[test]
+    fn jemalloc_classes() {
+        let classes: Vec<usize> = [1, 8, 9, 17, 100, 129, 160, 161, 257, 4097]
+            .iter()
+            .map(|&n| jemalloc_class(n))
+            .collect();
+        assert_eq!(classes, vec![8, 8, 16, 32, 112, 160, 160, 192, 320, 5120]);
     }
 }

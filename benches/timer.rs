@@ -1,0 +1,98 @@
+//! Criterion benches for the timer wheel: the cost of scheduling and firing
+//! timers as the loop does it (insert, then advance one millisecond at a
+//! time), and of `next_deadline`, which the loop calls before every poll to
+//! pick its timeout.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ferrokv::timer::TimerWheel;
+
+/// Timers in one insert-and-fire round.
+const TIMERS: u64 = 10_000;
+
+/// How far apart their deadlines are spread: ten seconds, so the wheel
+/// turns several times and far entries are revisited.
+const SPREAD_MS: u64 = 10_000;
+
+/// SplitMix64: a tiny deterministic PRNG, good enough to spread deadlines.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    }
+}
+
+/// One element is one timer: inserted, then fired by advancing the clock
+/// one millisecond at a time across the whole spread (10,001 advances per
+/// round, most of them over slots with a few entries).
+fn insert_advance(c: &mut Criterion) {
+    let mut group = c.benchmark_group("timer");
+    group.throughput(Throughput::Elements(TIMERS));
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+
+    group.bench_function("insert_10k_advance_10s_by_1ms", |b| {
+        // The wheel lives across rounds, as the loop's does, so slot
+        // vectors keep their capacity and the clock just moves on.
+        let mut now = 1_000_000u64;
+        let mut wheel = TimerWheel::new(now);
+        let mut rng = SplitMix(7);
+        let mut fired = Vec::with_capacity(TIMERS as usize);
+        b.iter(|| {
+            for i in 0..TIMERS {
+                wheel.insert(now + 1 + rng.below(SPREAD_MS), i);
+            }
+            fired.clear();
+            for _ in 0..=SPREAD_MS {
+                now += 1;
+                wheel.advance(now, &mut fired);
+            }
+            assert_eq!(fired.len(), TIMERS as usize);
+        })
+    });
+    group.finish();
+}
+
+/// `next_deadline` over wheels of several sizes, in two shapes:
+/// `spread` has deadlines across ten seconds, so the first slot with a
+/// near entry is found at once; `all_far` has every deadline more than a
+/// turn away, the worst case, where every slot and entry is looked at.
+fn next_deadline(c: &mut Criterion) {
+    let mut group = c.benchmark_group("timer_next_deadline");
+    group.sample_size(30);
+    group.warm_up_time(Duration::from_millis(300));
+    group.measurement_time(Duration::from_secs(2));
+
+    let now = 1_000_000u64;
+    for entries in [1_000u64, 10_000, 100_000] {
+        let mut rng = SplitMix(entries);
+        let mut spread = TimerWheel::new(now);
+        let mut all_far = TimerWheel::new(now);
+        for i in 0..entries {
+            spread.insert(now + 1 + rng.below(SPREAD_MS), i);
+            all_far.insert(now + 60_000 + rng.below(SPREAD_MS), i);
+        }
+        group.bench_with_input(BenchmarkId::new("spread", entries), &spread, |b, w| {
+            b.iter(|| black_box(w).next_deadline())
+        });
+        group.bench_with_input(BenchmarkId::new("all_far", entries), &all_far, |b, w| {
+            b.iter(|| black_box(w).next_deadline())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, insert_advance, next_deadline);
+criterion_main!(benches);

@@ -1,0 +1,567 @@
+#!/usr/bin/env python3
+"""Probes, loaders, the latency pinger and the report tables for scripts/bench.sh.
+
+scripts/bench.sh drives the run: it builds ferrokv, starts the servers, runs
+redis-benchmark and reads /proc. This file does the parts that bash does
+badly: speaking RESP, generating bulk-load files, timing PINGs to the
+microsecond, and the statistics. Only the Python 3 standard library is used,
+so it runs on any machine that has python3.
+
+Every subcommand talks to 127.0.0.1 only. Usage: helper.py SUBCOMMAND ARGS...
+
+  freeport                     print a free TCP port on 127.0.0.1
+  ready PORT PID SECONDS       wait until the server answers PING and (where
+                               INFO reports one) its process_id is PID
+  probe PORT NAME...           print the NAMEs the server does not know
+                               ("-ERR unknown command"), one per line
+  cmd PORT ARG...              send one command, print the reply
+  info-field PORT FIELD        print one INFO field (empty when absent)
+  reset PORT [KIND N]          FLUSHALL SYNC, then fill what a GET, pop or
+                               LRANGE test reads (keys, list, set, zset)
+  gen KIND N FILE              write a RESP file for `redis-cli --pipe`
+  pinger PORT READYFILE MAXSEC send PING one at a time until SIGTERM; print
+                               "samples p99_ms p999_ms max_ms"
+  report-throughput TSV SERVER...
+  report-cpu TSV SERVER...
+  report-memory TSV SERVER...
+  report-growth TSV SERVER...  print a markdown table from bench.sh's TSV
+"""
+
+import os
+import signal
+import socket
+import statistics
+import sys
+import time
+
+HOST = "127.0.0.1"
+
+
+# ---------------------------------------------------------------------------
+# A minimal RESP client
+# ---------------------------------------------------------------------------
+
+
+def encode(args):
+    """One command as a RESP multibulk request."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if not isinstance(a, bytes):
+            a = str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class Conn:
+    """A blocking connection with a read buffer and a one-reply parser."""
+
+    def __init__(self, port, timeout=30.0):
+        self.sock = socket.create_connection((HOST, int(port)), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.pos = 0
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buf = self.buf[self.pos:] + chunk
+        self.pos = 0
+
+    def _line(self):
+        while True:
+            end = self.buf.find(b"\r\n", self.pos)
+            if end >= 0:
+                line = self.buf[self.pos:end]
+                self.pos = end + 2
+                return line
+            self._fill()
+
+    def _exact(self, n):
+        while len(self.buf) - self.pos < n + 2:
+            self._fill()
+        data = self.buf[self.pos:self.pos + n]
+        self.pos += n + 2
+        return data
+
+    def reply(self):
+        """Read one reply. Errors come back as ("error", text), not raised."""
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode(errors="replace")
+        if kind == b"-":
+            return ("error", rest.decode(errors="replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n)
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.reply() for _ in range(n)]
+        raise ValueError("unexpected reply type %r" % line[:40])
+
+    def call(self, *args):
+        self.sock.sendall(encode(args))
+        return self.reply()
+
+    def pipeline(self, commands, batch=2000):
+        """Send commands in batches, reading every reply; return the first error."""
+        first_error = None
+        for start in range(0, len(commands), batch):
+            chunk = commands[start:start + batch]
+            self.sock.sendall(b"".join(encode(c) for c in chunk))
+            for _ in chunk:
+                r = self.reply()
+                if first_error is None and isinstance(r, tuple):
+                    first_error = r[1]
+        return first_error
+
+    def close(self):
+        self.sock.close()
+
+
+def is_error(r):
+    return isinstance(r, tuple) and r[0] == "error"
+
+
+# ---------------------------------------------------------------------------
+# Small subcommands
+# ---------------------------------------------------------------------------
+
+
+def cmd_freeport():
+    s = socket.socket()
+    s.bind((HOST, 0))
+    print(s.getsockname()[1])
+    s.close()
+
+
+def info_field(conn, field):
+    r = conn.call("INFO")
+    if not isinstance(r, bytes):
+        return ""
+    for line in r.decode(errors="replace").splitlines():
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def cmd_ready(port, pid, seconds):
+    """Poll until our server answers; a different process on the port is a failure."""
+    deadline = time.monotonic() + float(seconds)
+    while time.monotonic() < deadline:
+        try:
+            c = Conn(port, timeout=2.0)
+            try:
+                if c.call("PING") == "PONG":
+                    seen = info_field(c, "process_id")
+                    if seen and seen != str(pid):
+                        print("port %s answers as pid %s, not %s" % (port, seen, pid),
+                              file=sys.stderr)
+                        return 1
+                    return 0
+            finally:
+                c.close()
+        except (OSError, ValueError, ConnectionError):
+            pass
+        time.sleep(0.05)
+    return 1
+
+
+def cmd_probe(port, names):
+    """A bare command name with no arguments gets an arity error when the server
+    knows the command and "unknown command" when it does not; either way
+    nothing is written."""
+    c = Conn(port)
+    for name in names:
+        r = c.call(name)
+        if is_error(r) and r[1].startswith("ERR unknown command"):
+            print(name)
+    c.close()
+
+
+def cmd_cmd(port, args):
+    c = Conn(port)
+    r = c.call(*args)
+    c.close()
+    if is_error(r):
+        print("-" + r[1])
+        return 1
+    print(r.decode(errors="replace") if isinstance(r, bytes) else r)
+    return 0
+
+
+def cmd_info_field(port, field):
+    c = Conn(port)
+    print(info_field(c, field))
+    c.close()
+
+
+# The keys redis-benchmark 7.0 uses (no cluster tag): "key:__rand_int__" with a
+# 12-digit number, "mylist", "myset", "myzset". A GET/pop test on an empty
+# keyspace measures nil replies, so these fill what the test reads.
+def cmd_reset(port, kind=None, n=0):
+    c = Conn(port, timeout=120.0)
+    r = c.call("FLUSHALL", "SYNC")
+    if is_error(r):  # a server without the SYNC argument
+        r = c.call("FLUSHALL")
+    if is_error(r):
+        print("FLUSHALL: %s" % r[1], file=sys.stderr)
+        return 1
+    if kind is None:
+        c.close()
+        return 0
+    n = int(n)
+    per = 1000
+    if kind == "keys":  # every key GET can draw with -r n
+        cmds = [("SET", b"key:%012d" % i, b"xxx") for i in range(n)]
+    elif kind == "list":
+        cmds = [["RPUSH", "mylist"] + [b"xxx"] * min(per, n - i) for i in range(0, n, per)]
+    elif kind == "set":
+        cmds = [["SADD", "myset"] + [b"element:%012d" % j for j in range(i, min(i + per, n))]
+                for i in range(0, n, per)]
+    elif kind == "zset":
+        cmds = []
+        for i in range(0, n, per):
+            c = ["ZADD", "myzset"]
+            for j in range(i, min(i + per, n)):
+                c += [b"%d" % j, b"element:%012d" % j]
+            cmds.append(c)
+    else:
+        print("unknown prefill kind %r" % kind, file=sys.stderr)
+        return 2
+    err = c.pipeline(cmds, batch=10000 if kind == "keys" else 20)
+    c.close()
+    if err:
+        print("prefill %s: %s" % (kind, err), file=sys.stderr)
+        return 1
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Bulk-load files for `redis-cli --pipe`
+# ---------------------------------------------------------------------------
+
+# Element shapes for the memory table: keys and members are 16 bytes, values
+# and list elements 8 bytes, none of them integers (Redis stores integer
+# strings specially, which would measure the encoding, not the structure).
+GEN_KINDS = {
+    # kind: (what one command adds, elements per command)
+    "string": 1,
+    "list": 1000,
+    "hash": 1000,
+    "set": 1000,
+    "zset": 1000,
+    "stream": 1,
+    "growth": 1,
+}
+
+
+def gen_command(kind, i, j):
+    """The command adding elements i..j-1 of KIND."""
+    if kind == "string":
+        return encode((b"SET", b"key:%012d" % i, b"v%07d" % (i % 10**7)))
+    if kind == "growth":
+        return encode((b"SET", b"key:%d" % i, b"v"))
+    if kind == "stream":
+        return encode((b"XADD", b"bigstream", b"*", b"f", b"v%07d" % (i % 10**7)))
+    if kind == "list":
+        return encode([b"RPUSH", b"biglist"] + [b"v%07d" % (k % 10**7) for k in range(i, j)])
+    if kind == "hash":
+        args = [b"HSET", b"bighash"]
+        for k in range(i, j):
+            args += [b"f:%014d" % k, b"v%07d" % (k % 10**7)]
+        return encode(args)
+    if kind == "set":
+        return encode([b"SADD", b"bigset"] + [b"m:%014d" % k for k in range(i, j)])
+    if kind == "zset":
+        args = [b"ZADD", b"bigzset"]
+        for k in range(i, j):
+            args += [b"%d" % k, b"m:%014d" % k]
+        return encode(args)
+    raise ValueError(kind)
+
+
+def cmd_gen(kind, n, path):
+    n = int(n)
+    per = GEN_KINDS[kind]
+    with open(path, "wb") as f:
+        out = []
+        for i in range(0, n, per):
+            out.append(gen_command(kind, i, min(i + per, n)))
+            if len(out) >= 20000:
+                f.write(b"".join(out))
+                out = []
+        f.write(b"".join(out))
+    # The number of commands, which is what redis-cli --pipe counts as replies.
+    print((n + per - 1) // per)
+
+
+# ---------------------------------------------------------------------------
+# The latency pinger
+# ---------------------------------------------------------------------------
+
+
+def percentile(sorted_values, q):
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    k = max(0, min(len(sorted_values) - 1, int(round(q * len(sorted_values) + 0.5)) - 1))
+    return sorted_values[k]
+
+
+def cmd_pinger(port, readyfile, maxsec):
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    c = Conn(port, timeout=60.0)
+    sock = c.sock
+    ping = b"*1\r\n$4\r\nPING\r\n"
+    pong = b"+PONG\r\n"
+    clock = time.perf_counter_ns
+    samples = []
+    deadline = time.monotonic() + float(maxsec)
+    with open(readyfile, "w") as f:
+        f.write("ready\n")
+    while not stop:
+        t0 = clock()
+        sock.sendall(ping)
+        got = b""
+        while len(got) < len(pong):
+            chunk = sock.recv(64)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            got += chunk
+        samples.append(clock() - t0)
+        if got != pong:
+            print("pinger: unexpected reply %r" % got, file=sys.stderr)
+            return 1
+        if len(samples) & 1023 == 0 and time.monotonic() > deadline:
+            break
+    c.close()
+    samples.sort()
+    ms = 1e-6
+    print("%d %.3f %.3f %.3f" % (len(samples), percentile(samples, 0.99) * ms,
+                                 percentile(samples, 0.999) * ms, samples[-1] * ms))
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Reports
+# ---------------------------------------------------------------------------
+
+
+def read_tsv(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line:
+                rows.append(line.split("\t"))
+    return rows
+
+
+def num(s):
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def fmt(x, digits=2):
+    if x is None:
+        return "n/a"
+    if abs(x) >= 1000:
+        return "{:,.0f}".format(x)
+    return "%.*f" % (digits, x)
+
+
+def ratio_columns(servers):
+    """ferrokv against redis, and a third server against redis where there is one."""
+    return [(s, "redis") for s in servers if s != "redis"]
+
+
+def median_or_none(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i == 0 else "--:" for i in range(len(header))) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(r) + " |")
+    print("\n".join(lines))
+
+
+def report_throughput(path, servers):
+    # server round test pipeline rps p50 p99 note
+    data = {}
+    order = []
+    notes = {}
+    for server, rnd, test, pipe, rps, p50, p99, note in read_tsv(path):
+        key = (test, pipe)
+        if key not in order:
+            order.append(key)
+        data.setdefault(key, {}).setdefault(server, {})[rnd] = (num(rps), num(p50), num(p99))
+        if note and note != "-":
+            tests = notes.setdefault((server, note), [])
+            if test not in tests:
+                tests.append(test)
+    pairs = ratio_columns(servers)
+    header = ["test", "P"] + ["%s ops/s" % s for s in servers] + ["%s/%s" % p for p in pairs]
+    header += ["%s p50 ms" % s for s in servers] + ["%s p99 ms" % s for s in servers]
+    rows = []
+    for key in order:
+        per = data[key]
+        row = [key[0], key[1]]
+        for s in servers:
+            row.append(fmt(median_or_none(v[0] for v in per.get(s, {}).values()), 0))
+        for a, b in pairs:
+            ra, rb = per.get(a, {}), per.get(b, {})
+            ratios = [ra[r][0] / rb[r][0] for r in ra
+                      if r in rb and ra[r][0] and rb[r][0]]
+            row.append(fmt(median_or_none(ratios), 2))
+        for col in (1, 2):
+            for s in servers:
+                row.append(fmt(median_or_none(v[col] for v in per.get(s, {}).values()), 3))
+        rows.append(row)
+    table(header, rows)
+    if notes:
+        print()
+    for (server, note), tests in sorted(notes.items()):
+        print("- n/a for %s (%s): %s" % (server, note, ", ".join(tests)))
+
+
+def report_cpu(path, servers):
+    # server round test pipeline requests ticks clk_tck
+    per = {}
+    order = []
+    for server, rnd, test, pipe, n, ticks, hz in read_tsv(path):
+        key = (test, pipe)
+        if key not in order:
+            order.append(key)
+        us = None
+        if num(ticks) is not None:
+            us = float(ticks) / float(hz) * 1e6 / float(n)
+        per.setdefault(key, {}).setdefault(server, {})[rnd] = us
+    pairs = ratio_columns(servers)
+    header = ["test", "P", "requests"] + ["%s µs/req" % s for s in servers]
+    header += ["%s/%s" % p for p in pairs]
+    ns = {}
+    for server, rnd, test, pipe, n, *_ in read_tsv(path):
+        ns[(test, pipe)] = n
+    rows = []
+    for key in order:
+        d = per[key]
+        row = [key[0], key[1], "{:,}".format(int(ns[key]))]
+        for s in servers:
+            row.append(fmt(median_or_none(d.get(s, {}).values()), 2))
+        for a, b in pairs:
+            da, db = d.get(a, {}), d.get(b, {})
+            ratios = [da[r] / db[r] for r in da if r in db and da[r] and db[r]]
+            row.append(fmt(median_or_none(ratios), 2))
+        rows.append(row)
+    table(header, rows)
+
+
+def report_memory(path, servers):
+    # server kind elements rss_before_kb rss_after_kb used_before used_after
+    per = {}
+    order = []
+    for server, kind, n, rss0, rss1, used0, used1 in read_tsv(path):
+        if kind not in order:
+            order.append(kind)
+        rss = used = None
+        if num(rss0) is not None and num(rss1) is not None:
+            rss = (float(rss1) - float(rss0)) * 1024 / float(n)
+        if num(used0) is not None and num(used1) is not None:
+            used = (float(used1) - float(used0)) / float(n)
+        per.setdefault(kind, {})[server] = (rss, used, n)
+    pairs = ratio_columns(servers)
+    header = ["type", "elements"] + ["%s RSS B/elem" % s for s in servers]
+    header += ["%s/%s" % p for p in pairs]
+    header += ["%s used_memory B/elem" % s for s in servers] + ["%s/%s" % p for p in pairs]
+    rows = []
+    for kind in order:
+        d = per[kind]
+        n = next(iter(d.values()))[2]
+        row = [kind, "{:,}".format(int(n))]
+        for col in (0, 1):
+            for s in servers:
+                row.append(fmt(d.get(s, (None, None))[col], 1))
+            for a, b in pairs:
+                va, vb = d.get(a, (None, None))[col], d.get(b, (None, None))[col]
+                row.append(fmt(va / vb if va and vb else None, 2))
+        rows.append(row)
+    table(header, rows)
+
+
+def report_growth(path, servers):
+    # server keys samples p99 p999 max load_s rss_kb
+    per = {}
+    for server, keys, samples, p99, p999, mx, load_s, rss in read_tsv(path):
+        per[server] = (keys, int(samples), float(p99), float(p999), float(mx),
+                       float(load_s), float(rss))
+    header = ["server", "keys", "PING samples", "p99 ms", "p99.9 ms", "max ms",
+              "load s", "keys/s", "RSS MB at end"]
+    rows = []
+    for s in servers:
+        if s not in per:
+            continue
+        keys, samples, p99, p999, mx, load_s, rss = per[s]
+        rows.append([s, "{:,}".format(int(keys)), "{:,}".format(samples), fmt(p99, 3),
+                     fmt(p999, 3), fmt(mx, 3), fmt(load_s, 2),
+                     fmt(int(keys) / load_s if load_s else None, 0), fmt(rss / 1024, 0)])
+    for a, b in ratio_columns(servers):
+        if a in per and b in per:
+            pa, pb = per[a], per[b]
+            rows.append(["%s/%s" % (a, b), "", "", fmt(pa[2] / pb[2], 2), fmt(pa[3] / pb[3], 2),
+                         fmt(pa[4] / pb[4], 2), fmt(pa[5] / pb[5], 2),
+                         fmt(pb[5] / pa[5], 2), fmt(pa[6] / pb[6], 2)])
+    table(header, rows)
+
+
+# ---------------------------------------------------------------------------
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    sub, args = argv[1], argv[2:]
+    if sub == "freeport":
+        cmd_freeport()
+        return 0
+    if sub == "ready":
+        return cmd_ready(*args)
+    if sub == "probe":
+        cmd_probe(args[0], args[1:])
+        return 0
+    if sub == "cmd":
+        return cmd_cmd(args[0], args[1:])
+    if sub == "info-field":
+        cmd_info_field(*args)
+        return 0
+    if sub == "reset":
+        return cmd_reset(*args)
+    if sub == "gen":
+        cmd_gen(*args)
+        return 0
+    if sub == "pinger":
+        return cmd_pinger(*args)
+    reports = {"report-throughput": report_throughput, "report-cpu": report_cpu,
+               "report-memory": report_memory, "report-growth": report_growth}
+    if sub in reports:
+        reports[sub](args[0], args[1:])
+        return 0
+    print("helper.py: unknown subcommand %r" % sub, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv))
+    except BrokenPipeError:
+        os._exit(1)
