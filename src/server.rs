@@ -7,10 +7,10 @@
 //! write each client's pending output once. Reads run before writes so that
 //! the replies to a whole pipeline go out in one `write`.
 //!
-//! mio on Linux is edge-triggered: a readable event means "read until
-//! `WouldBlock`". A client that sends more than its per-iteration budget is
-//! remembered in a queue and resumed on the next iteration, so one flooding
-//! client cannot starve the others.
+//! mio on Linux is edge-triggered: a readable event means "read until the
+//! socket is drained". Each client gets one 16 KB read per iteration; one
+//! whose read filled the buffer is remembered in a queue and resumed on the
+//! next iteration, so one flooding client cannot starve the others.
 
 use std::io::{self, Read, Write};
 use std::mem;
@@ -31,11 +31,12 @@ use crate::timer::TimerWheel;
 
 const LISTENER_BASE: usize = usize::MAX - 64;
 const SIGNALS: Token = Token(usize::MAX - 1);
-/// How much one read syscall asks for.
-const READ_CHUNK_BYTES: usize = 64 * 1024;
-/// How much one client may have read per loop iteration before the others
-/// get a turn.
-const READ_BUDGET_PER_ITERATION_BYTES: usize = 1024 * 1024;
+/// How much one read syscall asks for (Redis's `PROTO_IOBUF_LEN`). A client
+/// reads at most one chunk per loop iteration, as Redis reads once per
+/// readable event: a client streaming a huge pipeline is served in 16 KB
+/// slices, so a PING from another client waits for one slice, not for the
+/// whole pipeline.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// Active expiry may hold the loop for about this long per cycle.
 const ACTIVE_EXPIRE_BUDGET: Duration = Duration::from_micros(1000);
 /// Incremental rehashing from the cron may take this long per tick.
@@ -168,7 +169,8 @@ impl Server {
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
                     Token(t) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read_client(t);
+                            let hangup = event.is_read_closed() || event.is_error();
+                            self.read_client(t, hangup);
                         }
                         if event.is_writable() {
                             self.queue_write(t);
@@ -180,7 +182,7 @@ impl Server {
             for t in resumed {
                 if let Some(c) = self.clients.get_mut(t) {
                     c.read_queued = false;
-                    self.read_client(t);
+                    self.read_client(t, false);
                 }
             }
             self.wheel.advance(unix_ms(), &mut fired);
@@ -246,9 +248,10 @@ impl Server {
         }
     }
 
-    /// Reads what the client has sent and runs every complete command.
-    fn read_client(&mut self, token: usize) {
-        let mut budget = READ_BUDGET_PER_ITERATION_BYTES;
+    /// Reads what the client has sent (one chunk) and runs every complete
+    /// command. `hangup` says the event also reported the peer's FIN or an
+    /// error, which a short read leaves unseen.
+    fn read_client(&mut self, token: usize, hangup: bool) {
         loop {
             let Some(client) = self.clients.get_mut(token) else {
                 return;
@@ -271,19 +274,22 @@ impl Server {
                         return;
                     }
                     client.rbuf.extend_from_slice(&self.read_scratch[..n]);
-                    client.last_interaction_ms = unix_ms();
+                    let now_ms = unix_ms();
+                    client.last_interaction_ms = now_ms;
                     self.store.stats.net_input_bytes += n as u64;
-                    self.process_input(token);
-                    budget = budget.saturating_sub(n);
-                    if budget == 0 {
-                        if let Some(c) = self.clients.get_mut(token)
-                            && !c.read_queued
-                        {
-                            c.read_queued = true;
-                            self.pending_reads.push(token);
-                        }
-                        return;
+                    // A full chunk means more may be waiting, and with
+                    // edge-triggered readiness nothing will say so again:
+                    // come back next iteration, after the other clients had
+                    // their turn. A short read drained the socket, and new
+                    // data raises a new event; but a FIN that came with the
+                    // data raises none, so then come back too, after this
+                    // data's replies are written (as Redis does), and see it.
+                    if (n == self.read_scratch.len() || hangup) && !client.read_queued {
+                        client.read_queued = true;
+                        self.pending_reads.push(token);
                     }
+                    self.process_input(token, now_ms);
+                    return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -297,7 +303,7 @@ impl Server {
     }
 
     /// Parses and runs every complete command in the client's buffer.
-    fn process_input(&mut self, token: usize) {
+    fn process_input(&mut self, token: usize, now_ms: u64) {
         loop {
             let Some(client) = self.clients.get_mut(token) else {
                 return;
@@ -318,7 +324,7 @@ impl Server {
                     return;
                 }
                 Ok(Parsed::Command) => {
-                    self.execute(token, &args);
+                    self.execute(token, &args, now_ms);
                     args.clear();
                     if let Some(c) = self.clients.get_mut(token) {
                         c.args = args;
@@ -339,7 +345,7 @@ impl Server {
 
     /// Runs one command for a client: resolve, check, call the handler,
     /// account for it.
-    fn execute(&mut self, token: usize, args: &[bytes::Bytes]) {
+    fn execute(&mut self, token: usize, args: &[bytes::Bytes], now_ms: u64) {
         let Some(client) = self.clients.get_mut(token) else {
             return;
         };
@@ -353,7 +359,6 @@ impl Server {
         let reply_start = out.len();
         let db_index = client.db;
         let authenticated = client.authenticated;
-        let now_ms = unix_ms();
 
         let cmd = match cmd::resolve(args) {
             Resolved::Found(cmd) => {

@@ -326,13 +326,17 @@ def cmd_pinger(port, readyfile, maxsec):
         f.write("ready\n")
     while not stop:
         t0 = clock()
-        sock.sendall(ping)
         got = b""
-        while len(got) < len(pong):
-            chunk = sock.recv(64)
-            if not chunk:
-                raise ConnectionError("server closed the connection")
-            got += chunk
+        try:
+            sock.sendall(ping)
+            while len(got) < len(pong):
+                chunk = sock.recv(64)
+                if not chunk:
+                    raise ConnectionError("the server closed the connection")
+                got += chunk
+        except OSError as e:
+            print("pinger: %s after %d PINGs" % (e, len(samples)), file=sys.stderr)
+            return 1
         samples.append(clock() - t0)
         if got != pong:
             print("pinger: unexpected reply %r" % got, file=sys.stderr)

@@ -1,0 +1,596 @@
+#!/usr/bin/env bash
+# Compare ferrokv with redis-server 7.0 on this machine.
+#
+# Usage: scripts/bench.sh [--quick] [--rounds N] [--only SECTIONS] [--help]
+#
+#   --quick      a short run (about 2 minutes): 6 tests, 2 rounds, fewer
+#                requests, 200k elements for memory, 1M keys for growth
+#   --rounds N   rounds of the interleaved throughput and CPU runs
+#                (default 3; 2 with --quick)
+#   --only LIST  run only these of the sections throughput, cpu, memory,
+#                growth (comma separated)
+#   --help       print this text
+#
+# Environment:
+#   BENCH_THIRD="/path/to/other-server --port {port}"   also measure a third
+#                server, named "third" in the tables; {port} is replaced by
+#                a free port and the server must listen on 127.0.0.1.
+#
+# It builds ferrokv in release, starts it and `redis-server --save ''
+# --appendonly no` on free loopback ports, and prints markdown tables:
+#   1. redis-benchmark throughput and p50/p99 latency for the default suite
+#      plus XADD and SET EX, at -P 1 and -P 16 (-c 50, -r 100000). The
+#      servers take turns (A B, then B A in the next round, ...) so drift on a
+#      noisy machine cancels out; each figure is a median over rounds and each
+#      ratio the median of the per-round ratios.
+#   2. server CPU per request (utime+stime from /proc/PID/stat),
+#   3. memory per element (growth of VmRSS and of INFO used_memory on a fresh
+#      server) for strings, lists, hashes, sets, sorted sets and streams,
+#   4. PING latency seen by a steady client while another client grows the
+#      keyspace from 0 to 8M keys (this is where table-resize stalls show).
+# A test whose command the server does not know is "n/a". Servers are killed
+# on exit, also on Ctrl-C or failure; if one dies mid-run the script says
+# which and exits 3. It only talks to 127.0.0.1. Run it from anywhere; it
+# works on the repository it lives in. Progress goes to stderr, the report
+# to stdout.
+
+set -euo pipefail
+
+usage() {
+    sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"
+}
+
+# ---------------------------------------------------------------------------
+# Options and sizes
+# ---------------------------------------------------------------------------
+
+QUICK=0
+ROUNDS=""
+ONLY="throughput,cpu,memory,growth"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --rounds)
+            [ $# -ge 2 ] || { echo "bench.sh: --rounds needs a number" >&2; exit 2; }
+            ROUNDS="$2"
+            shift
+            ;;
+        --rounds=*) ROUNDS="${1#--rounds=}" ;;
+        --only)
+            [ $# -ge 2 ] || { echo "bench.sh: --only needs a list of sections" >&2; exit 2; }
+            ONLY="$2"
+            shift
+            ;;
+        --only=*) ONLY="${1#--only=}" ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "bench.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ "$QUICK" -eq 1 ]; then
+    : "${ROUNDS:=2}"
+    N_P1=20000          # requests per redis-benchmark run at -P 1
+    N_P16=100000        # ... and at -P 16
+    CPU_N_P1=100000     # requests per CPU measurement at -P 1
+    CPU_N_P16=300000    # ... and at -P 16
+    MEM_N=200000        # elements per memory measurement
+    GROWTH_N=1000000    # keys loaded while the pinger runs
+    ONLY_TESTS=" PING_MBULK SET GET INCR MSET SET_EX "
+else
+    : "${ROUNDS:=3}"
+    N_P1=100000
+    N_P16=500000
+    CPU_N_P1=200000
+    CPU_N_P16=1000000
+    MEM_N=1000000
+    GROWTH_N=8000000
+    ONLY_TESTS=""
+fi
+case "$ROUNDS" in
+    '' | *[!0-9]* | 0) echo "bench.sh: --rounds wants a positive number, not '$ROUNDS'" >&2; exit 2 ;;
+esac
+for section in ${ONLY//,/ }; do
+    case "$section" in
+        throughput | cpu | memory | growth) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, memory, growth)" >&2; exit 2 ;;
+    esac
+done
+want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+
+CLIENTS=50
+KEYSPACE=100000     # redis-benchmark -r
+PIPELINES=(1 16)
+
+# The tests: redis-benchmark's default suite, then XADD and SET EX.
+#   name | commands the server must know | what to load first | request
+#   divisor at -P 1 | at -P 16 | redis-benchmark arguments
+# "Load first": GET reads keys SET would have written, the pops need
+# elements, LRANGE needs 600 of them ("n" = one per request). LRANGE runs as
+# the command redis-benchmark sends (its -t form first pushes -n elements).
+TESTS=(
+    "PING_INLINE|PING|-|1|1|-t ping_inline"
+    "PING_MBULK|PING|-|1|1|-t ping_mbulk"
+    "SET|SET|-|1|1|-t set"
+    "GET|GET SET|keys:$KEYSPACE|1|1|-t get"
+    "INCR|INCR|-|1|1|-t incr"
+    "LPUSH|LPUSH|-|1|1|-t lpush"
+    "RPUSH|RPUSH|-|1|1|-t rpush"
+    "LPOP|LPOP RPUSH|list:n|1|1|-t lpop"
+    "RPOP|RPOP RPUSH|list:n|1|1|-t rpop"
+    "SADD|SADD|-|1|1|-t sadd"
+    "HSET|HSET|-|1|1|-t hset"
+    "SPOP|SPOP SADD|set:n|1|1|-t spop"
+    "ZADD|ZADD|-|1|1|-t zadd"
+    "ZPOPMIN|ZPOPMIN ZADD|zset:n|1|1|-t zpopmin"
+    "LRANGE_100|LRANGE RPUSH|list:600|2|10|LRANGE mylist 0 99"
+    "LRANGE_300|LRANGE RPUSH|list:600|4|25|LRANGE mylist 0 299"
+    "LRANGE_500|LRANGE RPUSH|list:600|6|40|LRANGE mylist 0 499"
+    "LRANGE_600|LRANGE RPUSH|list:600|8|50|LRANGE mylist 0 599"
+    "MSET|MSET|-|1|4|-t mset"
+    "XADD|XADD|-|1|1|XADD s * f v"
+    "SET_EX|SET|-|1|1|SET key:__rand_int__ v EX 100"
+)
+
+# Memory table: kind | command that builds it.
+MEM_KINDS=("string|SET" "list|RPUSH" "hash|HSET" "set|SADD" "zset|ZADD" "stream|XADD")
+
+# ---------------------------------------------------------------------------
+# Tools
+# ---------------------------------------------------------------------------
+
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+HELPER="$ROOT/scripts/bench/helper.py"
+FERROKV="$ROOT/target/release/ferrokv"
+
+log() { echo "bench [${SECONDS}s]: $*" >&2; }
+die() { echo "bench.sh: $*" >&2; exit 1; }
+py() { python3 "$HELPER" "$@"; }
+
+need_redis=0
+for tool in redis-server redis-benchmark redis-cli; do
+    command -v "$tool" >/dev/null 2>&1 || need_redis=1
+done
+if [ "$need_redis" -eq 1 ]; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        log "installing redis-server and redis-tools with apt-get"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >&2
+        apt-get install -y -qq redis-server redis-tools >&2
+    else
+        echo "bench.sh: redis-server/redis-benchmark not found; install them with: sudo apt-get install -y redis-server redis-tools" >&2
+        exit 1
+    fi
+fi
+for tool in python3 cargo timeout; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool not found on PATH"
+done
+
+# ---------------------------------------------------------------------------
+# Servers
+# ---------------------------------------------------------------------------
+
+SERVERS=(ferrokv redis)
+if [ -n "${BENCH_THIRD:-}" ]; then
+    case "$BENCH_THIRD" in
+        *'{port}'*) SERVERS+=(third) ;;
+        *) die "BENCH_THIRD must contain {port}: '$BENCH_THIRD'" ;;
+    esac
+fi
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/ferrokv-bench.XXXXXX")"
+declare -A PID=() PORT=() MISSING=()
+declare -A OWNED=()     # every process this script started and has not reaped
+PINGER_PID=""
+
+# True while PID is a running process (a zombie counts as dead).
+is_alive() {
+    local line state
+    [ -r "/proc/$1/stat" ] || return 1
+    read -r line <"/proc/$1/stat" 2>/dev/null || return 1
+    state="${line##*) }"
+    state="${state%% *}"
+    [ "$state" != Z ] && [ "$state" != X ]
+}
+
+# Stop one process this script started: TERM, up to 5 s, then KILL.
+kill_pid() {
+    local pid="$1" i
+    if [ -n "${OWNED[$pid]:-}" ]; then
+        if is_alive "$pid"; then
+            kill -TERM "$pid" 2>/dev/null || true
+            for i in $(seq 50); do
+                is_alive "$pid" || break
+                sleep 0.1
+            done
+            if is_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+        fi
+        wait "$pid" 2>/dev/null || true
+        unset "OWNED[$pid]"
+    fi
+}
+
+cleanup() {
+    local rc=$? pid name
+    trap - EXIT INT TERM
+    if [ "$rc" -ne 0 ]; then
+        for name in "${SERVERS[@]}"; do
+            if [ -s "$WORK/$name.log" ]; then
+                echo "bench.sh: last lines of the $name log:" >&2
+                tail -n 5 "$WORK/$name.log" >&2
+            fi
+        done
+    fi
+    for pid in "${!OWNED[@]}"; do kill_pid "$pid"; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'echo "bench.sh: interrupted" >&2; exit 130' INT
+trap 'echo "bench.sh: terminated" >&2; exit 143' TERM
+
+# The command line that starts server $1 on port $2, in CMD.
+server_cmd() {
+    case "$1" in
+        ferrokv) CMD=("$FERROKV" --port "$2" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning) ;;
+        redis) CMD=(redis-server --port "$2" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning) ;;
+        third) CMD=(bash -c "exec ${BENCH_THIRD//\{port\}/$2}") ;;
+    esac
+}
+
+# Start server $1 on a free port; another process may grab the port between
+# the probe and the bind, so retry a few times.
+start_server() {
+    local name="$1" try port pid
+    for try in 1 2 3 4 5; do
+        port="$(py freeport)"
+        server_cmd "$name" "$port"
+        echo "--- start $name on port $port (try $try)" >>"$WORK/$name.log"
+        "${CMD[@]}" </dev/null >>"$WORK/$name.log" 2>&1 &
+        pid=$!
+        OWNED[$pid]=1
+        if py ready "$port" "$pid" 20 && is_alive "$pid"; then
+            PID[$name]="$pid"
+            PORT[$name]="$port"
+            return 0
+        fi
+        kill_pid "$pid"
+    done
+    tail -n 5 "$WORK/$name.log" >&2 || true
+    die "could not start $name"
+}
+
+stop_server() {
+    kill_pid "${PID[$1]}"
+    unset "PID[$1]" "PORT[$1]"
+}
+
+# Exit 3 naming the server if one of ours has died; $1 says during what.
+check_servers() {
+    local name
+    for name in "${SERVERS[@]}"; do
+        if [ -n "${PID[$name]:-}" ] && ! is_alive "${PID[$name]}"; then
+            echo "bench.sh: server $name (pid ${PID[$name]}, port ${PORT[$name]}) died during $1; last lines of its log:" >&2
+            tail -n 20 "$WORK/$name.log" >&2 || true
+            exit 3
+        fi
+    done
+}
+
+# utime+stime of process $1 in clock ticks (fields 14 and 15 of
+# /proc/PID/stat; the fields after the ")" that ends comm start at field 3).
+cpu_ticks() {
+    local line
+    local -a f
+    read -r line <"/proc/$1/stat"
+    read -ra f <<<"${line##*) }"
+    echo $((f[11] + f[12]))
+}
+
+rss_kb() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# The smallest VmRSS of process $1 over about a second: allocators hand freed
+# buffers back to the OS with some delay, and the minimum is what the data
+# itself holds.
+settled_rss_kb() {
+    local min="" v
+    for _ in 1 2 3 4 5 6; do
+        sleep 0.2
+        v="$(rss_kb "$1")"
+        if [ -z "$min" ] || [ "$v" -lt "$min" ]; then min="$v"; fi
+    done
+    echo "$min"
+}
+
+used_memory() {
+    local v
+    v="$(py info-field "$1" used_memory)"
+    echo "${v:-na}"
+}
+
+# The servers in the order of round $1: forwards in odd rounds, backwards in
+# even ones, so neither always runs first.
+round_order() {
+    local i
+    ORDER=()
+    if [ $(($1 % 2)) -eq 1 ]; then
+        ORDER=("${SERVERS[@]}")
+    else
+        for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do ORDER+=("${SERVERS[$i]}"); done
+    fi
+}
+
+# Which of the commands in $2 server $1 does not know, space separated
+# (from the probe at start-up); empty when it knows them all.
+missing_of() {
+    local name="$1" cmd out=""
+    for cmd in $2; do
+        case " ${MISSING[$name]} " in *" $cmd "*) out="$out $cmd" ;; esac
+    done
+    echo "${out# }"
+}
+
+# FLUSHALL server $1, then load what a test reads: $2 is "-", "KIND:COUNT"
+# or "KIND:n" (one element per request, $3 requests).
+reset_server() {
+    local port="${PORT[$1]}" kind count
+    if [ "$2" = "-" ]; then
+        py reset "$port"
+    else
+        kind="${2%%:*}"
+        count="${2#*:}"
+        [ "$count" = n ] && count="$3"
+        py reset "$port" "$kind" "$count"
+    fi
+}
+
+# Run redis-benchmark against server $1: pipeline $2, $3 requests, then the
+# test's arguments. Sets RB_RPS RB_P50 RB_P99, or RB_NOTE when it failed.
+run_rb() {
+    local name="$1" pipeline="$2" n="$3" rc=0 row
+    shift 3
+    RB_RPS=na RB_P50=na RB_P99=na RB_NOTE="-"
+    timeout 300 redis-benchmark -h 127.0.0.1 -p "${PORT[$name]}" -c "$CLIENTS" -n "$n" \
+        -r "$KEYSPACE" -P "$pipeline" --csv "$@" >"$WORK/rb.out" 2>"$WORK/rb.err" || rc=$?
+    check_servers "redis-benchmark $*"
+    row="$(tail -n 1 "$WORK/rb.out")"
+    if [ "$rc" -ne 0 ] || [ -z "$row" ] || [ "${row#\"test\"}" != "$row" ]; then
+        RB_NOTE="redis-benchmark exit $rc: $(tr '\n\t' '  ' <"$WORK/rb.err" | cut -c1-100)"
+        return 0
+    fi
+    # "test","rps","avg","min","p50","p95","p99","max"
+    IFS=, read -r _ RB_RPS _ _ RB_P50 _ RB_P99 _ <<<"${row//\"/}"
+}
+
+# Load file $2 ($3 commands) into server $1 with redis-cli --pipe; fails
+# unless every command got a reply and none was an error.
+pipe_load() {
+    local out
+    out="$(timeout 600 redis-cli -h 127.0.0.1 -p "${PORT[$1]}" --pipe <"$2" 2>&1)" || {
+        check_servers "redis-cli --pipe"
+        log "redis-cli --pipe into $1 failed: $(echo "$out" | tail -n 1)"
+        return 1
+    }
+    case "$out" in
+        *"errors: 0, replies: $3"*) return 0 ;;
+        *) log "redis-cli --pipe into $1: $(echo "$out" | tail -n 1)"; return 1 ;;
+    esac
+}
+
+# ---------------------------------------------------------------------------
+# 1. Throughput and latency (on the long-running servers)
+# ---------------------------------------------------------------------------
+
+section_throughput() {
+    local out="$WORK/throughput.tsv" round spec test needs prefill div1 div16 argstr
+    local pipeline n name missing progress
+    local -a args
+    : >"$out"
+    for ((round = 1; round <= ROUNDS; round++)); do
+        round_order "$round"
+        for spec in "${TESTS[@]}"; do
+            IFS='|' read -r test needs prefill div1 div16 argstr <<<"$spec"
+            if [ -n "$ONLY_TESTS" ] && [ "${ONLY_TESTS/ $test /}" = "$ONLY_TESTS" ]; then continue; fi
+            read -ra args <<<"$argstr"
+            progress="round $round/$ROUNDS $test:"
+            for pipeline in "${PIPELINES[@]}"; do
+                if [ "$pipeline" -eq 1 ]; then n=$((N_P1 / div1)); else n=$((N_P16 / div16)); fi
+                progress="$progress  P$pipeline"
+                for name in "${ORDER[@]}"; do
+                    missing="$(missing_of "$name" "$needs")"
+                    if [ -n "$missing" ]; then
+                        RB_RPS=na RB_P50=na RB_P99=na RB_NOTE="unknown command $missing"
+                    else
+                        reset_server "$name" "$prefill" "$n" || die "resetting $name before $test failed"
+                        check_servers "FLUSHALL before $test"
+                        run_rb "$name" "$pipeline" "$n" "${args[@]}"
+                    fi
+                    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$test" "$pipeline" \
+                        "$RB_RPS" "$RB_P50" "$RB_P99" "$RB_NOTE" >>"$out"
+                    progress="$progress $name=$RB_RPS"
+                done
+            done
+            log "$progress"
+        done
+    done
+    echo
+    echo "## Throughput (redis-benchmark -c $CLIENTS -r $KEYSPACE, median of $ROUNDS rounds)"
+    echo
+    py report-throughput "$out" "${SERVERS[@]}"
+}
+
+# ---------------------------------------------------------------------------
+# 2. Server CPU per request (on the long-running servers)
+# ---------------------------------------------------------------------------
+
+section_cpu() {
+    local out="$WORK/cpu.tsv" hz round test pipeline n name ticks prefill t0 t1
+    hz="$(getconf CLK_TCK)"
+    : >"$out"
+    for ((round = 1; round <= ROUNDS; round++)); do
+        round_order "$round"
+        for test in SET GET; do
+            for pipeline in "${PIPELINES[@]}"; do
+                if [ "$pipeline" -eq 1 ]; then n="$CPU_N_P1"; else n="$CPU_N_P16"; fi
+                for name in "${ORDER[@]}"; do
+                    ticks=na
+                    if [ -z "$(missing_of "$name" "$test SET")" ]; then
+                        if [ "$test" = GET ]; then prefill="keys:$KEYSPACE"; else prefill="-"; fi
+                        reset_server "$name" "$prefill" "$n" || die "resetting $name failed"
+                        t0="$(cpu_ticks "${PID[$name]}")"
+                        run_rb "$name" "$pipeline" "$n" -t "${test,,}"
+                        t1="$(cpu_ticks "${PID[$name]}")"
+                        if [ "$RB_RPS" != na ]; then ticks=$((t1 - t0)); fi
+                    fi
+                    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$test" "$pipeline" "$n" "$ticks" "$hz" >>"$out"
+                done
+            done
+        done
+        log "CPU per request: round $round/$ROUNDS done"
+    done
+    echo
+    echo "## Server CPU per request (utime+stime from /proc/PID/stat, CLK_TCK=$hz, -c $CLIENTS, median of $ROUNDS rounds)"
+    echo
+    py report-cpu "$out" "${SERVERS[@]}"
+}
+
+# ---------------------------------------------------------------------------
+# 3. Memory per element (a fresh server for each type)
+# ---------------------------------------------------------------------------
+
+section_memory() {
+    local out="$WORK/memory.tsv" spec kind cmd file ncmds name rss0 rss1 used0 used1
+    : >"$out"
+    for spec in "${MEM_KINDS[@]}"; do
+        kind="${spec%%|*}"
+        cmd="${spec#*|}"
+        file="$WORK/mem-$kind.resp"
+        ncmds=""
+        for name in "${SERVERS[@]}"; do
+            if [ -n "$(missing_of "$name" "$cmd")" ]; then
+                printf '%s\t%s\t%s\tna\tna\tna\tna\n' "$name" "$kind" "$MEM_N" >>"$out"
+                continue
+            fi
+            [ -n "$ncmds" ] || ncmds="$(py gen "$kind" "$MEM_N" "$file")"
+            start_server "$name"
+            used0="$(used_memory "${PORT[$name]}")"
+            rss0="$(settled_rss_kb "${PID[$name]}")"
+            if pipe_load "$name" "$file" "$ncmds"; then
+                check_servers "loading $kind"
+                used1="$(used_memory "${PORT[$name]}")"
+                rss1="$(settled_rss_kb "${PID[$name]}")"
+            else
+                rss1=na used1=na
+            fi
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$kind" "$MEM_N" "$rss0" "$rss1" "$used0" "$used1" >>"$out"
+            stop_server "$name"
+        done
+        rm -f "$file"
+        log "memory: $kind done"
+    done
+    echo
+    echo "## Memory per element (fresh server, $MEM_N elements)"
+    echo
+    echo "Strings: 16-byte keys, 8-byte values. Other types: one key; hash fields, set and sorted-set members 16 bytes; hash values and list elements 8 bytes; stream entries one field, 8-byte value. RSS (VmRSS) includes allocator slack; used_memory is the server's own count from INFO. n/a: the server does not implement the type."
+    echo
+    py report-memory "$out" "${SERVERS[@]}"
+}
+
+# ---------------------------------------------------------------------------
+# 4. Latency while the keyspace grows (a fresh server each)
+# ---------------------------------------------------------------------------
+
+section_growth() {
+    local out="$WORK/growth.tsv" file="$WORK/growth.resp" ready="$WORK/pinger.ready"
+    local ncmds name start_ns end_ns loaded pinger_rc samples p99 p999 pmax load_s
+    : >"$out"
+    log "generating $GROWTH_N SET commands"
+    ncmds="$(py gen growth "$GROWTH_N" "$file")"
+    for name in "${SERVERS[@]}"; do
+        [ -z "$(missing_of "$name" SET)" ] || continue
+        start_server "$name"
+        rm -f "$ready"
+        # Not through py(): $! must be python itself, which SIGTERM stops.
+        python3 "$HELPER" pinger "${PORT[$name]}" "$ready" 900 >"$WORK/pinger.out" &
+        PINGER_PID=$!
+        OWNED[$PINGER_PID]=1
+        for _ in $(seq 100); do
+            [ -e "$ready" ] && break
+            sleep 0.1
+        done
+        [ -e "$ready" ] || die "the PING client did not start"
+        sleep 0.5
+        start_ns="$(date +%s%N)"
+        loaded=1
+        pipe_load "$name" "$file" "$ncmds" || loaded=0
+        end_ns="$(date +%s%N)"
+        sleep 0.2
+        kill -TERM "$PINGER_PID" 2>/dev/null || true
+        pinger_rc=0
+        wait "$PINGER_PID" || pinger_rc=$?
+        unset "OWNED[$PINGER_PID]"
+        check_servers "growth to $GROWTH_N keys"
+        [ "$pinger_rc" -eq 0 ] || die "the PING client against $name failed"
+        [ "$loaded" -eq 1 ] || die "loading $GROWTH_N keys into $name failed"
+        read -r samples p99 p999 pmax <"$WORK/pinger.out"
+        load_s="$(awk -v a="$start_ns" -v b="$end_ns" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$GROWTH_N" "$samples" "$p99" "$p999" "$pmax" \
+            "$load_s" "$(rss_kb "${PID[$name]}")" >>"$out"
+        stop_server "$name"
+        log "growth: $name done"
+    done
+    rm -f "$file"
+    echo
+    echo "## Latency under growth (0 to $GROWTH_N keys)"
+    echo
+    echo "One client sends PING, one at a time, while redis-cli --pipe loads $GROWTH_N \`SET key:<n> v\` with sequential n; the load shares the 2 cores with the server and the PING client."
+    echo
+    py report-growth "$out" "${SERVERS[@]}"
+}
+
+# ---------------------------------------------------------------------------
+# Main: build, header, the sections
+# ---------------------------------------------------------------------------
+
+log "building ferrokv (cargo build --release)"
+cargo build --release >&2
+
+rev="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+cpu_model="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+mode="full"
+[ "$QUICK" -eq 1 ] && mode="quick"
+
+echo "# ferrokv vs redis-server"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "- machine: $(nproc) CPUs, ${cpu_model:-unknown CPU}, Linux $(uname -r), $(awk '/^MemTotal:/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo), load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "- ferrokv: git $rev, cargo build --release"
+echo "- redis: $(redis-server --version)"
+echo "- redis-benchmark: $(redis-benchmark --version)"
+if [ -n "${BENCH_THIRD:-}" ]; then echo "- third: \`$BENCH_THIRD\`"; fi
+echo "- run: $mode, $ROUNDS rounds, -c $CLIENTS, -r $KEYSPACE; requests per run $N_P1 at -P 1 and $N_P16 at -P 16 (fewer for LRANGE, and for MSET at -P 16); clients and servers share the machine, all on 127.0.0.1"
+echo "- ratios are ferrokv/redis (and third/redis): above 1 is better for ops/s and keys/s, below 1 is better for µs, bytes and ms"
+
+# Start the long-running servers and ask each once for every command the
+# tests and loaders use; the answers decide what is n/a everywhere.
+for name in "${SERVERS[@]}"; do start_server "$name"; done
+log "servers: $(for n in "${SERVERS[@]}"; do printf '%s pid %s port %s; ' "$n" "${PID[$n]}" "${PORT[$n]}"; done)"
+all_cmds="$(for spec in "${TESTS[@]}" "${MEM_KINDS[@]}"; do
+    IFS='|' read -r _ needs _ <<<"$spec"
+    echo "$needs"
+done | tr ' ' '\n' | sort -u | tr '\n' ' ')"
+for name in "${SERVERS[@]}"; do
+    # shellcheck disable=SC2086 # all_cmds is a list of words
+    MISSING[$name]="$(py probe "${PORT[$name]}" $all_cmds | tr '\n' ' ')"
+    MISSING[$name]="${MISSING[$name]% }"
+    log "$name does not know: ${MISSING[$name]:-(it knows them all)}"
+done
+
+if want throughput; then section_throughput; fi
+if want cpu; then section_cpu; fi
+for name in "${SERVERS[@]}"; do stop_server "$name"; done
+if want memory; then section_memory; fi
+if want growth; then section_growth; fi
+log "done"
