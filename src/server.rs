@@ -145,7 +145,11 @@ impl Server {
         let mut events = Events::with_capacity(1024);
         let mut fired = Vec::new();
         loop {
-            let timeout = if !self.pending_reads.is_empty() {
+            // Reads queued by the previous iteration; ones queued during this
+            // one wait for the next, after this iteration's replies are
+            // written.
+            let resumed = mem::take(&mut self.pending_reads);
+            let timeout = if !resumed.is_empty() {
                 Some(Duration::ZERO)
             } else {
                 self.wheel
@@ -178,7 +182,6 @@ impl Server {
                     }
                 }
             }
-            let resumed = mem::take(&mut self.pending_reads);
             for t in resumed {
                 if let Some(c) = self.clients.get_mut(t) {
                     c.read_queued = false;

@@ -1397,3 +1397,20 @@ fn redis_cli_and_redis_benchmark_work() {
     let mut c = server.connect();
     assert_eq!(escape(&c.cmd(&["PING"])), "+PONG\\r\\n");
 }
+
+/// Regression: a client that sends its commands and then half-closes the
+/// connection (`nc -q1`, `shutdown(SHUT_WR)`) still gets every reply. The
+/// FIN arrives with the data, in one readiness event; the replies must be
+/// written before the FIN is acted on.
+#[test]
+fn half_closed_client_gets_its_replies() {
+    let server = TestServer::start();
+    let mut s = server.raw();
+    s.write_all(b"PING\r\nSET k v\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+        .unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(
+        read_until_closed(&mut s),
+        b"+PONG\r\n+OK\r\n$1\r\nv\r\n".to_vec()
+    );
+}
