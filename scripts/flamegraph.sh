@@ -68,6 +68,34 @@ die() { log "$*"; exit 1; }
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
+server_pid=""
+perf_pid=""
+bench_pid=""
+old_paranoid=""
+workdir=$(mktemp -d)
+
+# stop PID: SIGTERM, then SIGKILL if it has not gone after five seconds.
+stop() {
+    local pid=$1 sig=${2:-TERM}
+    kill -"$sig" "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    [ -n "$bench_pid" ] && stop "$bench_pid"
+    [ -n "$perf_pid" ] && stop "$perf_pid" INT
+    [ -n "$server_pid" ] && stop "$server_pid"
+    [ -n "$old_paranoid" ] && sysctl -qw kernel.perf_event_paranoid="$old_paranoid" 2>/dev/null
+    rm -rf "$workdir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
 # --- Tools -------------------------------------------------------------------
 
 export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
@@ -113,7 +141,6 @@ if perf stat -e cycles -- true 2>&1 | grep -Eq '^ *[0-9][0-9,.]* +cycles'; then
 fi
 
 paranoid_file=/proc/sys/kernel/perf_event_paranoid
-old_paranoid=""
 paranoid=$(cat "$paranoid_file" 2>/dev/null || echo 2)
 if ! is_root && [ "$paranoid" -gt 1 ]; then
     # Above 1, unprivileged users may only sample user space, and above 2
@@ -142,30 +169,6 @@ bin="$target_dir/profiling/ferrokv"
 
 # --- Run ---------------------------------------------------------------------
 
-server_pid=""
-perf_pid=""
-workdir=$(mktemp -d)
-
-# stop PID: SIGTERM, then SIGKILL if it has not gone after five seconds.
-stop() {
-    local pid=$1 sig=${2:-TERM}
-    kill -"$sig" "$pid" 2>/dev/null || return 0
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    [ -n "$perf_pid" ] && stop "$perf_pid" INT
-    [ -n "$server_pid" ] && stop "$server_pid"
-    [ -n "$old_paranoid" ] && sysctl -qw kernel.perf_event_paranoid="$old_paranoid" 2>/dev/null
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # A port nothing answers on; if the server still loses a race for it, the
 # next try picks another.
@@ -202,12 +205,20 @@ for _ in $(seq 50); do [ -s "$data" ] && break; sleep 0.1; done
 kill -0 "$perf_pid" 2>/dev/null || die "perf record failed: $(cat "$workdir/perf.err")"
 
 log "redis-benchmark ${bench_args[*]}"
+# In the background, so that a Ctrl-C reaches the traps at once rather than
+# after the load ends (timeout puts the benchmark in its own process group,
+# out of the terminal's reach).
 timeout --signal=INT "$duration_s" \
-    redis-benchmark -h 127.0.0.1 -p "$port" "${bench_args[@]}" || {
-    rc=$?
-    [ "$rc" -eq 124 ] || die "redis-benchmark failed ($rc)"
-    log "load stopped after ${duration_s}s"
-}
+    redis-benchmark -h 127.0.0.1 -p "$port" "${bench_args[@]}" &
+bench_pid=$!
+rc=0
+wait "$bench_pid" || rc=$?
+bench_pid=""
+case "$rc" in
+    0) ;;
+    124) log "load stopped after ${duration_s}s" ;;
+    *) die "redis-benchmark failed ($rc)" ;;
+esac
 stop "$perf_pid" INT
 perf_pid=""
 [ -s "$data" ] || die "perf wrote no samples: $(cat "$workdir/perf.err")"

@@ -307,6 +307,9 @@ impl Server {
 
     /// Parses and runs every complete command in the client's buffer.
     fn process_input(&mut self, token: usize, now_ms: u64) {
+        // One clock read per command: each command's duration runs from the
+        // end of the previous one (so it includes its own parsing).
+        let mut clock = Instant::now();
         loop {
             let Some(client) = self.clients.get_mut(token) else {
                 return;
@@ -327,7 +330,7 @@ impl Server {
                     return;
                 }
                 Ok(Parsed::Command) => {
-                    self.execute(token, &args, now_ms);
+                    self.execute(token, &args, now_ms, &mut clock);
                     args.clear();
                     if let Some(c) = self.clients.get_mut(token) {
                         c.args = args;
@@ -348,7 +351,7 @@ impl Server {
 
     /// Runs one command for a client: resolve, check, call the handler,
     /// account for it.
-    fn execute(&mut self, token: usize, args: &[bytes::Bytes], now_ms: u64) {
+    fn execute(&mut self, token: usize, args: &[bytes::Bytes], now_ms: u64, clock: &mut Instant) {
         let Some(client) = self.clients.get_mut(token) else {
             return;
         };
@@ -384,7 +387,7 @@ impl Server {
             if let Some(c) = self.clients.get_mut(token) {
                 c.last_cmd = cmd.name;
             }
-            let started = Instant::now();
+            let started = *clock;
             let result = match cmd.handler {
                 Some(handler) => {
                     let mut ctx = Ctx {
@@ -415,7 +418,9 @@ impl Server {
                     cmd.name.to_ascii_uppercase()
                 ))),
             };
-            let elapsed_us = started.elapsed().as_micros() as u64;
+            let finished = Instant::now();
+            *clock = finished;
+            let elapsed_us = finished.duration_since(started).as_micros() as u64;
             let stat = self.store.stats.commands.entry(cmd.name).or_default();
             stat.calls += 1;
             stat.usec += elapsed_us;

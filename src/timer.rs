@@ -16,6 +16,11 @@ pub struct TimerWheel<T> {
     /// Every slot up to and including `current_ms - 1` has been processed.
     current_ms: u64,
     len: usize,
+    /// A lower bound on the earliest deadline, from the last scan and any
+    /// insert since; `None` when it must be recomputed. Finding the minimum
+    /// scans the whole wheel when every entry is far away, and the loop
+    /// asks before every poll.
+    cached_next: Option<u64>,
 }
 
 impl<T> TimerWheel<T> {
@@ -24,6 +29,7 @@ impl<T> TimerWheel<T> {
             slots: (0..WHEEL_SLOTS).map(|_| Vec::new()).collect(),
             current_ms: now_ms,
             len: 0,
+            cached_next: None,
         }
     }
 
@@ -41,6 +47,9 @@ impl<T> TimerWheel<T> {
         let at = deadline_ms.max(self.current_ms);
         self.slots[(at % WHEEL_SLOTS) as usize].push((at, item));
         self.len += 1;
+        if let Some(next) = self.cached_next {
+            self.cached_next = Some(next.min(at));
+        }
     }
 
     /// Moves every entry due at or before `now_ms` into `fired`, in deadline
@@ -67,24 +76,38 @@ impl<T> TimerWheel<T> {
             }
         }
         self.current_ms = now_ms + 1;
+        if self.cached_next.is_some_and(|next| next <= now_ms) {
+            self.cached_next = None;
+        }
     }
 
     /// The earliest deadline in the wheel, or a point at most one turn away
     /// when every entry is further than that (the caller then just wakes up
     /// and asks again). `None` when the wheel is empty.
-    pub fn next_deadline(&self) -> Option<u64> {
+    pub fn next_deadline(&mut self) -> Option<u64> {
         if self.len == 0 {
             return None;
         }
+        if let Some(next) = self.cached_next {
+            return Some(next);
+        }
+        let next = self.scan_next_deadline();
+        self.cached_next = Some(next);
+        Some(next)
+    }
+
+    /// The scan behind [`next_deadline`](Self::next_deadline), without the
+    /// cache (for benchmarks).
+    pub fn scan_next_deadline(&self) -> u64 {
         let horizon = self.current_ms + WHEEL_SLOTS;
         for offset in 0..WHEEL_SLOTS {
             let slot = &self.slots[((self.current_ms + offset) % WHEEL_SLOTS) as usize];
             let earliest = slot.iter().map(|e| e.0).filter(|&d| d < horizon).min();
             if let Some(d) = earliest {
-                return Some(d);
+                return d;
             }
         }
-        Some(horizon)
+        horizon
     }
 }
 
@@ -114,6 +137,19 @@ mod tests {
         assert_eq!(fired, vec!["b", "a", "far"]);
         assert!(w.is_empty());
         assert_eq!(w.next_deadline(), None);
+    }
+
+    #[test]
+    fn cached_next_deadline_follows_inserts_and_advances() {
+        let mut w = TimerWheel::new(0);
+        w.insert(5000, 'a');
+        assert_eq!(w.next_deadline(), Some(WHEEL_SLOTS));
+        w.insert(300, 'b');
+        assert_eq!(w.next_deadline(), Some(300));
+        let mut fired = Vec::new();
+        w.advance(300, &mut fired);
+        assert_eq!(fired, vec!['b']);
+        assert_eq!(w.next_deadline(), Some(301 + WHEEL_SLOTS));
     }
 
     #[test]

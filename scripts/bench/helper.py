@@ -225,10 +225,10 @@ def cmd_reset(port, kind=None, n=0):
     elif kind == "zset":
         cmds = []
         for i in range(0, n, per):
-            c = ["ZADD", "myzset"]
+            zadd = ["ZADD", "myzset"]
             for j in range(i, min(i + per, n)):
-                c += [b"%d" % j, b"element:%012d" % j]
-            cmds.append(c)
+                zadd += [b"%d" % j, b"element:%012d" % j]
+            cmds.append(zadd)
     else:
         print("unknown prefill kind %r" % kind, file=sys.stderr)
         return 2
