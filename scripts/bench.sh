@@ -183,6 +183,7 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/ferrokv-bench.XXXXXX")"
 declare -A PID=() PORT=() MISSING=()
 declare -A OWNED=()     # every process this script started and has not reaped
 PINGER_PID=""
+LOGS_SHOWN=0        # set once a failure has printed the server logs
 
 # True while PID is a running process (a zombie counts as dead).
 is_alive() {
@@ -214,7 +215,7 @@ kill_pid() {
 cleanup() {
     local rc=$? pid name
     trap - EXIT INT TERM
-    if [ "$rc" -ne 0 ]; then
+    if [ "$rc" -ne 0 ] && [ "$LOGS_SHOWN" -eq 0 ]; then
         for name in "${SERVERS[@]}"; do
             if [ -s "$WORK/$name.log" ]; then
                 echo "bench.sh: last lines of the $name log:" >&2
@@ -272,6 +273,7 @@ check_servers() {
         if [ -n "${PID[$name]:-}" ] && ! is_alive "${PID[$name]}"; then
             echo "bench.sh: server $name (pid ${PID[$name]}, port ${PORT[$name]}) died during $1; last lines of its log:" >&2
             tail -n 20 "$WORK/$name.log" >&2 || true
+            LOGS_SHOWN=1
             exit 3
         fi
     done

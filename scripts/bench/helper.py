@@ -432,10 +432,25 @@ def report_throughput(path, servers):
                 row.append(fmt(median_or_none(v[col] for v in per.get(s, {}).values()), 3))
         rows.append(row)
     table(header, rows)
+    # One line per server for the commands it lacks, one per other failure.
+    unknown = {}
+    other = []
+    for (server, note), tests in notes.items():
+        if note.startswith("unknown command "):
+            cmds, n_a = unknown.setdefault(server, (set(), []))
+            cmds.update(note[len("unknown command "):].split())
+            n_a.extend(t for t in tests if t not in n_a)
+        else:
+            other.append("- n/a for %s in %s: %s" % (server, ", ".join(tests), note))
     if notes:
         print()
-    for (server, note), tests in sorted(notes.items()):
-        print("- n/a for %s (%s): %s" % (server, note, ", ".join(tests)))
+    for server in servers:
+        if server in unknown:
+            cmds, n_a = unknown[server]
+            print("- n/a for %s, which does not know %s: %s"
+                  % (server, " ".join(sorted(cmds)), ", ".join(n_a)))
+    for line in other:
+        print(line)
 
 
 def report_cpu(path, servers):
