@@ -156,11 +156,12 @@ impl Server {
                     .next_deadline()
                     .map(|d| Duration::from_millis(d.saturating_sub(unix_ms())))
             };
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                // A signal cut the wait short: carry on with no events, so
+                // the resumed reads taken above are not lost.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => events.clear(),
+                Err(e) => return Err(e),
             }
             for event in events.iter() {
                 match event.token() {
@@ -367,12 +368,12 @@ impl Server {
         let authenticated = client.authenticated;
 
         let cmd = match cmd::resolve(args) {
-            Resolved::Found(cmd) => {
+            Resolved::Found(cmd, handler) => {
                 if !authenticated && !cmd.has(flag::NO_AUTH) {
-                    self.reject(&mut out, None, b"NOAUTH Authentication required.");
+                    self.reject(&mut out, Some(cmd), b"NOAUTH Authentication required.");
                     None
                 } else {
-                    Some(cmd)
+                    Some((cmd, handler))
                 }
             }
             Resolved::Rejected(msg) => {
@@ -381,42 +382,34 @@ impl Server {
             }
         };
 
-        if let Some(cmd) = cmd {
+        if let Some((cmd, handler)) = cmd {
             // Set before the call, so CLIENT INFO/LIST show the command
             // that is running, as Redis does.
             if let Some(c) = self.clients.get_mut(token) {
                 c.last_cmd = cmd.name;
             }
             let started = *clock;
-            let result = match cmd.handler {
-                Some(handler) => {
-                    let mut ctx = Ctx {
-                        store: &mut self.store,
-                        clients: &mut self.clients,
-                        me: token,
-                        out: &mut out,
-                        now_ms,
-                        db_index,
-                    };
-                    // A bug in one handler must not take every client down
-                    // with the process: the panic becomes an error reply.
-                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        handler(&mut ctx, args)
-                    })) {
-                        Ok(result) => result,
-                        Err(_) => {
-                            log::error!("Command '{}' panicked; the client got an error", cmd.name);
-                            Err(CmdError::err(format!(
-                                "internal error while running '{}'",
-                                cmd.name
-                            )))
-                        }
-                    }
+            let mut ctx = Ctx {
+                store: &mut self.store,
+                clients: &mut self.clients,
+                me: token,
+                out: &mut out,
+                now_ms,
+                db_index,
+            };
+            // A bug in one handler must not take every client down with the
+            // process: the panic becomes an error reply.
+            let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                handler(&mut ctx, args)
+            })) {
+                Ok(result) => result,
+                Err(_) => {
+                    log::error!("Command '{}' panicked; the client got an error", cmd.name);
+                    Err(CmdError::err(format!(
+                        "internal error while running '{}'",
+                        cmd.name
+                    )))
                 }
-                None => Err(CmdError::err(format!(
-                    "unknown subcommand. Try {} HELP.",
-                    cmd.name.to_ascii_uppercase()
-                ))),
             };
             let finished = Instant::now();
             *clock = finished;

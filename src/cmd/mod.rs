@@ -137,7 +137,9 @@ pub fn lookup_sub(container: &'static Command, sub: &[u8]) -> Option<&'static Co
 
 /// The result of resolving a request to a descriptor.
 pub enum Resolved {
-    Found(&'static Command),
+    /// A command that can run, with its handler (containers named alone
+    /// have none and are rejected).
+    Found(&'static Command, spec::Handler),
     /// An error to reply with instead of running anything. Bytes, because
     /// it may quote binary arguments.
     Rejected(Vec<u8>),
@@ -167,12 +169,14 @@ pub fn resolve(args: &[Bytes]) -> Resolved {
         }
     };
     let argc = args.len() as i32;
-    if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity || cmd.handler.is_none() {
-        return Resolved::Rejected(
+    match cmd.handler {
+        Some(handler) if (cmd.arity <= 0 || argc == cmd.arity) && argc >= -cmd.arity => {
+            Resolved::Found(cmd, handler)
+        }
+        _ => Resolved::Rejected(
             format!("ERR wrong number of arguments for '{}' command", cmd.name).into_bytes(),
-        );
+        ),
     }
-    Resolved::Found(cmd)
 }
 
 fn truncated(b: &[u8], max: usize) -> &[u8] {
