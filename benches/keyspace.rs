@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ferrokv::db::{Db, Str, Value};
+use ferrokv::util::Rng;
 
 /// How many keys the table holds while the benches run.
 const KEYS: u64 = 1_000_000;
@@ -22,24 +23,6 @@ const NOW_MS: u64 = 1_700_000_000_000;
 
 /// `key:` plus twelve digits, as redis-benchmark's `__rand_int__` makes.
 const KEY_LEN: usize = 16;
-
-/// SplitMix64: a tiny deterministic PRNG, good enough to spread keys.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n`, by multiply-shift (no modulo bias to speak of).
-    fn below(&mut self, n: u64) -> u64 {
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
-    }
-}
 
 /// Writes `key:{n:012}` into `buf` without allocating.
 fn fill_key(buf: &mut [u8; KEY_LEN], mut n: u64) -> &[u8] {
@@ -84,7 +67,7 @@ fn keyspace(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(3));
 
     group.bench_function("get_existing", |b| {
-        let mut rng = SplitMix(1);
+        let mut rng = Rng::new(1);
         let mut buf = [0; KEY_LEN];
         b.iter(|| {
             let key = fill_key(&mut buf, fx.lo + rng.below(KEYS));
@@ -94,7 +77,7 @@ fn keyspace(c: &mut Criterion) {
     });
 
     group.bench_function("get_missing", |b| {
-        let mut rng = SplitMix(2);
+        let mut rng = Rng::new(2);
         let mut buf = [0; KEY_LEN];
         // Far above every key the window can reach.
         let base = 500_000_000_000;
@@ -106,7 +89,7 @@ fn keyspace(c: &mut Criterion) {
     });
 
     group.bench_function("set_overwrite", |b| {
-        let mut rng = SplitMix(3);
+        let mut rng = Rng::new(3);
         let mut buf = [0; KEY_LEN];
         b.iter(|| {
             let key = fill_key(&mut buf, fx.lo + rng.below(KEYS));

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ferrokv::timer::TimerWheel;
+use ferrokv::util::Rng;
 
 /// Timers in one insert-and-fire round.
 const TIMERS: u64 = 10_000;
@@ -15,23 +16,6 @@ const TIMERS: u64 = 10_000;
 /// How far apart their deadlines are spread: ten seconds, so the wheel
 /// turns several times and far entries are revisited.
 const SPREAD_MS: u64 = 10_000;
-
-/// SplitMix64: a tiny deterministic PRNG, good enough to spread deadlines.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
-    }
-}
 
 /// One element is one timer: inserted, then fired by advancing the clock
 /// one millisecond at a time across the whole spread (10,001 advances per
@@ -48,7 +32,7 @@ fn insert_advance(c: &mut Criterion) {
         // vectors keep their capacity and the clock just moves on.
         let mut now = 1_000_000u64;
         let mut wheel = TimerWheel::new(now);
-        let mut rng = SplitMix(7);
+        let mut rng = Rng::new(7);
         let mut fired = Vec::with_capacity(TIMERS as usize);
         b.iter(|| {
             for i in 0..TIMERS {
@@ -77,7 +61,7 @@ fn next_deadline(c: &mut Criterion) {
 
     let now = 1_000_000u64;
     for entries in [1_000u64, 10_000, 100_000] {
-        let mut rng = SplitMix(entries);
+        let mut rng = Rng::new(entries);
         let mut spread = TimerWheel::new(now);
         let mut all_far: TimerWheel<u64> = TimerWheel::new(now);
         for i in 0..entries {
