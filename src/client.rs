@@ -35,8 +35,9 @@ pub struct Client {
     /// Bytes read but not yet parsed into complete commands.
     pub rbuf: BytesMut,
     pub parser: Parser,
-    /// The current command's arguments, reused between commands.
-    pub args: Vec<Bytes>,
+    /// The commands parsed from one read, run as a batch; the vectors are
+    /// reused between batches.
+    pub batch: Vec<Vec<Bytes>>,
     /// Replies not yet written, and the protocol they are encoded in.
     pub out: Reply,
     pub db: usize,
@@ -79,7 +80,7 @@ impl Client {
             local,
             rbuf: BytesMut::new(),
             parser: Parser::new(max_bulk_len),
-            args: Vec::new(),
+            batch: Vec::new(),
             out: Reply::default(),
             db: 0,
             name: None,
@@ -137,7 +138,7 @@ impl Client {
             self.db,
             self.rbuf.len(),
             self.rbuf.capacity() - self.rbuf.len(),
-            self.args.iter().map(|a| a.len()).sum::<usize>(),
+            self.batch.iter().flatten().map(|a| a.len()).sum::<usize>(),
             self.rbuf.capacity(),
             self.rbuf.len(),
             self.out.len(),

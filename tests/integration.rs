@@ -1414,3 +1414,24 @@ fn half_closed_client_gets_its_replies() {
         b"+PONG\r\n+OK\r\n$1\r\nv\r\n".to_vec()
     );
 }
+
+/// Regression for batched execution: commands parsed in the same read as a
+/// QUIT do not run after it, and a protocol error is answered after the
+/// replies of the commands before it.
+#[test]
+fn pipelined_quit_and_protocol_error_keep_their_place() {
+    let server = TestServer::start();
+    let mut s = server.raw();
+    s.write_all(b"SET a 1\r\nQUIT\r\nSET b 2\r\n").unwrap();
+    assert_eq!(read_until_closed(&mut s), b"+OK\r\n+OK\r\n".to_vec());
+    let mut c = server.connect();
+    assert_eq!(escape(&c.cmd(&["EXISTS", "a", "b"])), ":1\\r\\n");
+
+    let mut s = server.raw();
+    s.write_all(b"PING\r\nECHO hi\r\n*1\r\nfoo\r\nPING\r\n")
+        .unwrap();
+    assert_eq!(
+        read_until_closed(&mut s),
+        b"+PONG\r\n$2\r\nhi\r\n-ERR Protocol error: expected '$', got 'f'\r\n".to_vec()
+    );
+}

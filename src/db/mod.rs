@@ -185,6 +185,17 @@ impl Db {
         }
     }
 
+    /// Prefetches the table slots of `keys`, then their chain heads, so a
+    /// batch of lookups that follows finds them in cache.
+    pub fn prefetch<'a>(&self, keys: impl Iterator<Item = &'a [u8]> + Clone) {
+        for key in keys.clone() {
+            self.keys.prefetch_slot(key);
+        }
+        for key in keys {
+            self.keys.prefetch_head(key);
+        }
+    }
+
     /// A key's deadline in Unix milliseconds, or 0 if it has none.
     pub fn expire_of(&self, key: &[u8]) -> u64 {
         if self.expires.is_empty() {
