@@ -658,6 +658,11 @@ pub struct Config {
     pub slowlog_log_slower_than_us: i64,
     pub slowlog_max_len: usize,
     pub loglevel: String,
+    /// When a hash leaves its packed encoding (`hash-max-listpack-*`).
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    /// When a set of integers leaves its intset encoding.
+    pub set_max_intset_entries: usize,
     /// The config file the server was started with, for CONFIG REWRITE.
     pub file: Option<std::path::PathBuf>,
 }
@@ -678,6 +683,9 @@ impl Default for Config {
             slowlog_log_slower_than_us: 10000,
             slowlog_max_len: 128,
             loglevel: "notice".into(),
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
             file: None,
         };
         if let (Ok(dir), Some(e)) = (std::env::current_dir(), lookup("dir")) {
@@ -936,6 +944,9 @@ impl Config {
             }
             "slowlog-log-slower-than" => self.slowlog_log_slower_than_us = parse_i64(v),
             "slowlog-max-len" => self.slowlog_max_len = unsigned() as usize,
+            "hash-max-listpack-entries" => self.hash_max_listpack_entries = unsigned() as usize,
+            "hash-max-listpack-value" => self.hash_max_listpack_value = unsigned() as usize,
+            "set-max-intset-entries" => self.set_max_intset_entries = unsigned() as usize,
             "loglevel" => {
                 self.loglevel = v.to_string();
                 log::set_max_level(level_filter(v));
@@ -1974,5 +1985,19 @@ mod tests {
                 p.name
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod typed_tests {
+    use super::*;
+
+    #[test]
+    fn aliases_update_the_typed_thresholds() {
+        let mut c = Config::default();
+        c.set("hash-max-ziplist-entries", "7", false).unwrap();
+        c.set("set-max-intset-entries", "9", false).unwrap();
+        assert_eq!(c.hash_max_listpack_entries, 7);
+        assert_eq!(c.set_max_intset_entries, 9);
     }
 }

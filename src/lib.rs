@@ -29,6 +29,7 @@ pub mod resp;
 pub mod server;
 pub mod store;
 pub mod timer;
+pub mod types;
 pub mod util;
 
 /// The Redis version ferrokv reports, so clients enable the features they

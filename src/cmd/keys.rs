@@ -260,33 +260,76 @@ pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     Ok(if negative { v.wrapping_neg() } else { v })
 }
 
-/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
-pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let mut cursor = parse_cursor(&args[1])?;
-    let mut count: i64 = 10;
-    let mut pattern: Option<&Bytes> = None;
-    let mut type_name: Option<&Bytes> = None;
-    let mut i = 2;
+/// The options of SCAN, HSCAN, SSCAN and ZSCAN.
+#[derive(Debug, Clone)]
+pub struct ScanOpts {
+    pub count: i64,
+    /// `None` for no pattern, or `*`.
+    pub pattern: Option<Bytes>,
+    /// SCAN's TYPE filter.
+    pub type_name: Option<Bytes>,
+}
+
+impl ScanOpts {
+    /// True if `member` passes the MATCH pattern.
+    pub fn matches(&self, member: &[u8]) -> bool {
+        self.pattern
+            .as_ref()
+            .is_none_or(|p| glob_match(p, member, false))
+    }
+}
+
+/// Parses `[MATCH pattern] [COUNT count]` (and `[TYPE type]` where
+/// `allow_type`) from `args[start..]`, with Redis's errors.
+pub fn parse_scan_opts(
+    args: &[Bytes],
+    start: usize,
+    allow_type: bool,
+) -> Result<ScanOpts, CmdError> {
+    let mut opts = ScanOpts {
+        count: 10,
+        pattern: None,
+        type_name: None,
+    };
+    let mut i = start;
     while i < args.len() {
         let remaining = args.len() - i;
         if eq_ic(&args[i], "COUNT") && remaining >= 2 {
-            count = arg_i64(&args[i + 1])?;
-            if count < 1 {
+            opts.count = arg_i64(&args[i + 1])?;
+            if opts.count < 1 {
                 return Err(CmdError::Syntax);
             }
         } else if eq_ic(&args[i], "MATCH") && remaining >= 2 {
-            pattern = if args[i + 1].as_ref() == b"*" {
+            opts.pattern = if args[i + 1].as_ref() == b"*" {
                 None
             } else {
-                Some(&args[i + 1])
+                Some(args[i + 1].clone())
             };
-        } else if eq_ic(&args[i], "TYPE") && remaining >= 2 {
-            type_name = Some(&args[i + 1]);
+        } else if allow_type && eq_ic(&args[i], "TYPE") && remaining >= 2 {
+            opts.type_name = Some(args[i + 1].clone());
         } else {
             return Err(CmdError::Syntax);
         }
         i += 2;
     }
+    Ok(opts)
+}
+
+/// Writes a SCAN-family reply: the cursor as a bulk string, then the items.
+pub fn reply_scan<T: AsRef<[u8]>>(ctx: &mut Ctx, cursor: u64, items: &[T]) {
+    ctx.out.array(2);
+    ctx.out.bulk(cursor.to_string().as_bytes());
+    ctx.out.array(items.len());
+    for item in items {
+        ctx.out.bulk(item.as_ref());
+    }
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut cursor = parse_cursor(&args[1])?;
+    let opts = parse_scan_opts(args, 2, true)?;
+    let count = opts.count;
     let now = ctx.now_ms;
     let db = &ctx.store.dbs[ctx.db_index];
     let mut keys: Vec<Vec<u8>> = Vec::new();
@@ -295,10 +338,14 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut max_iterations = count.saturating_mul(10);
     loop {
         cursor = db.scan(cursor, now, |k, e| {
-            if pattern.is_some_and(|p| !glob_match(p, k, false)) {
+            if !opts.matches(k) {
                 return;
             }
-            if type_name.is_some_and(|t| !t.eq_ignore_ascii_case(e.value.type_name().as_bytes())) {
+            if opts
+                .type_name
+                .as_ref()
+                .is_some_and(|t| !t.eq_ignore_ascii_case(e.value.type_name().as_bytes()))
+            {
                 return;
             }
             keys.push(k.to_vec());
@@ -308,12 +355,7 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             break;
         }
     }
-    ctx.out.array(2);
-    ctx.out.bulk(cursor.to_string().as_bytes());
-    ctx.out.array(keys.len());
-    for k in &keys {
-        ctx.out.bulk(k);
-    }
+    reply_scan(ctx, cursor, &keys);
     Ok(())
 }
 

@@ -37,6 +37,8 @@ pub mod h {
     pub use super::keys::*;
     pub use super::server::*;
     pub use super::string::*;
+    pub use crate::types::hash::*;
+    pub use crate::types::set::*;
 }
 
 /// A command's error reply. Only protocol and I/O errors close a

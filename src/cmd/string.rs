@@ -11,7 +11,6 @@ use crate::db::{Entry, Str, Value};
 use crate::util::eq_ic;
 
 /// The string under `key`, or WRONGTYPE.
-#[allow(unreachable_patterns)]
 fn as_str(entry: &Entry) -> Result<&Str, CmdError> {
     match &entry.value {
         Value::Str(s) => Ok(s),
@@ -19,7 +18,6 @@ fn as_str(entry: &Entry) -> Result<&Str, CmdError> {
     }
 }
 
-#[allow(unreachable_patterns)]
 fn as_str_mut(entry: &mut Entry) -> Result<&mut Str, CmdError> {
     match &mut entry.value {
         Value::Str(s) => Ok(s),

@@ -3927,4 +3927,1518 @@ pub static COMMANDS: &[Command] = &[
         handler: Some(h::incrbyfloat),
         subcommands: &[],
     },
+    Command {
+        name: "hset",
+        arity: -4,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "hash", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Set the string value of a hash field",
+            since: "2.0.0",
+            group: "hash",
+            complexity: Some(
+                "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.",
+            ),
+            history: &[("4.0.0", "Accepts multiple `field` and `value` arguments.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "field_value",
+                    kind: "block",
+                    flags: &["multiple"],
+                    arguments: &[
+                        Arg {
+                            name: "field",
+                            kind: "string",
+                            ..ARG
+                        },
+                        Arg {
+                            name: "value",
+                            kind: "string",
+                            ..ARG
+                        },
+                    ],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::hset),
+        subcommands: &[],
+    },
+    Command {
+        name: "hsetnx",
+        arity: 4,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "hash", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "insert"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Set the value of a hash field, only if the field does not exist",
+            since: "2.0.0",
+            group: "hash",
+            complexity: Some("O(1)"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "field",
+                    kind: "string",
+                    ..ARG
+                },
+                Arg {
+                    name: "value",
+                    kind: "string",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::hsetnx),
+        subcommands: &[],
+    },
+    Command {
+        name: "hget",
+        arity: 3,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "hash", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get the value of a hash field",
+            since: "2.0.0",
+            group: "hash",
+            complexity: Some("O(1)"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "field",
+                    kind: "string",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::hget),
+        subcommands: &[],
+    },
+    Command {
+        name: "hmget",
+        arity: -3,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "hash", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get the values of all the given hash fields",
+            since: "2.0.0",
+            group: "hash",
+            complexity: Some("O(N) where N is the number of fields being requested."),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "field",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::hmget),
+        subcommands: &[],
+    },
+    Command {
+        name: "hmset",
+        arity: -4,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "hash", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Set multiple hash fields to multiple values",
+            since: "2.0.0",
+            group: "hash",
+            complexity: Some("O(N) where N is the number of fields being set."),
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("4.0.0"),
+            replaced_by: Some("`HSET` with multiple field-value pairs"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "field_value",
+                    kind: "block",
+                    flags: &["multiple"],
+                    arguments: &[
+                        Arg {
+                            name: "field",
+                            kind: "string",
+                            ..ARG
+                        },
+                        Arg {
+                            name: "value",
+                            kind: "string",
+                            ..ARG
+                        },
+                    ],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::hmset),
+        subcommands: &[],
+    },
+    Command {
+        name: "hdel",
+        arity: -3,
+        flags: flag::WRITE | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "hash", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Delete one or more hash fields",
+            since: "2.0.0",
+            group: "hash",
+            complexity: Some("O(N) where N is the number of fields to be removed."),
+            history: &[("2.4.0", "Accepts multiple `field` arguments.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "field",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::hdel),
+        subcommands: &[],
+    },
+    Command {
+        name: "hlen",
+        arity: 2,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "hash", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get the number of fields in a hash",
+            since: "2.0.0",
+            group: "hash",
+            complexity: Some("O(1)"),
+            arguments: &[Arg {
+                name: "key",
+                kind: "key",
+                key_spec_index: Some(0),
+                ..ARG
+            }],
+            ..DOCS
+        },
+        handler: Some(h::hlen),
+        subcommands: &[],
+    },
+    Command {
+        name: "hstrlen",
+        arity: 3,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "hash", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get the length of the value of a hash field",
+            since: "3.2.0",
+            group: "hash",
+            complexity: Some("O(1)"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "field",
+                    kind: "string",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::hstrlen),
+        subcommands: &[],
+    },
+    Command {
+        name: "hexists",
+        arity: 3,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "hash", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Determine if a hash field exists",
+            since: "2.0.0",
+            group: "hash",
+            complexity: Some("O(1)"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "field",
+                    kind: "string",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::hexists),
+        subcommands: &[],
+    },
+    Command {
+        name: "hkeys",
+        arity: 2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "hash", "slow"],
+        tips: &["nondeterministic_output_order"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get all the fields in a hash",
+            since: "2.0.0",
+            group: "hash",
+            complexity: Some("O(N) where N is the size of the hash."),
+            arguments: &[Arg {
+                name: "key",
+                kind: "key",
+                key_spec_index: Some(0),
+                ..ARG
+            }],
+            ..DOCS
+        },
+        handler: Some(h::hkeys),
+        subcommands: &[],
+    },
+    Command {
+        name: "hvals",
+        arity: 2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "hash", "slow"],
+        tips: &["nondeterministic_output_order"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get all the values in a hash",
+            since: "2.0.0",
+            group: "hash",
+            complexity: Some("O(N) where N is the size of the hash."),
+            arguments: &[Arg {
+                name: "key",
+                kind: "key",
+                key_spec_index: Some(0),
+                ..ARG
+            }],
+            ..DOCS
+        },
+        handler: Some(h::hvals),
+        subcommands: &[],
+    },
+    Command {
+        name: "hgetall",
+        arity: 2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "hash", "slow"],
+        tips: &["nondeterministic_output_order"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get all the fields and values in a hash",
+            since: "2.0.0",
+            group: "hash",
+            complexity: Some("O(N) where N is the size of the hash."),
+            arguments: &[Arg {
+                name: "key",
+                kind: "key",
+                key_spec_index: Some(0),
+                ..ARG
+            }],
+            ..DOCS
+        },
+        handler: Some(h::hgetall),
+        subcommands: &[],
+    },
+    Command {
+        name: "hincrby",
+        arity: 4,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "hash", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Increment the integer value of a hash field by the given number",
+            since: "2.0.0",
+            group: "hash",
+            complexity: Some("O(1)"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "field",
+                    kind: "string",
+                    ..ARG
+                },
+                Arg {
+                    name: "increment",
+                    kind: "integer",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::hincrby),
+        subcommands: &[],
+    },
+    Command {
+        name: "hincrbyfloat",
+        arity: 4,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "hash", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Increment the float value of a hash field by the given amount",
+            since: "2.6.0",
+            group: "hash",
+            complexity: Some("O(1)"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "field",
+                    kind: "string",
+                    ..ARG
+                },
+                Arg {
+                    name: "increment",
+                    kind: "double",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::hincrbyfloat),
+        subcommands: &[],
+    },
+    Command {
+        name: "hrandfield",
+        arity: -2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "hash", "slow"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get one or multiple random fields from a hash",
+            since: "6.2.0",
+            group: "hash",
+            complexity: Some("O(N) where N is the number of fields returned"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "options",
+                    kind: "block",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            ..ARG
+                        },
+                        Arg {
+                            name: "withvalues",
+                            kind: "pure-token",
+                            token: Some("WITHVALUES"),
+                            flags: &["optional"],
+                            ..ARG
+                        },
+                    ],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::hrandfield),
+        subcommands: &[],
+    },
+    Command {
+        name: "hscan",
+        arity: -3,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "hash", "slow"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Incrementally iterate hash fields and associated values",
+            since: "2.8.0",
+            group: "hash",
+            complexity: Some(
+                "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "cursor",
+                    kind: "integer",
+                    ..ARG
+                },
+                Arg {
+                    name: "pattern",
+                    kind: "pattern",
+                    token: Some("MATCH"),
+                    flags: &["optional"],
+                    ..ARG
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    token: Some("COUNT"),
+                    flags: &["optional"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::hscan),
+        subcommands: &[],
+    },
+    Command {
+        name: "sadd",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "set", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "insert"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Add one or more members to a set",
+            since: "1.0.0",
+            group: "set",
+            complexity: Some(
+                "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+            ),
+            history: &[("2.4.0", "Accepts multiple `member` arguments.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::sadd),
+        subcommands: &[],
+    },
+    Command {
+        name: "srem",
+        arity: -3,
+        flags: flag::WRITE | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "set", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove one or more members from a set",
+            since: "1.0.0",
+            group: "set",
+            complexity: Some("O(N) where N is the number of members to be removed."),
+            history: &[("2.4.0", "Accepts multiple `member` arguments.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::srem),
+        subcommands: &[],
+    },
+    Command {
+        name: "scard",
+        arity: 2,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "set", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get the number of members in a set",
+            since: "1.0.0",
+            group: "set",
+            complexity: Some("O(1)"),
+            arguments: &[Arg {
+                name: "key",
+                kind: "key",
+                key_spec_index: Some(0),
+                ..ARG
+            }],
+            ..DOCS
+        },
+        handler: Some(h::scard),
+        subcommands: &[],
+    },
+    Command {
+        name: "sismember",
+        arity: 3,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "set", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Determine if a given value is a member of a set",
+            since: "1.0.0",
+            group: "set",
+            complexity: Some("O(1)"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::sismember),
+        subcommands: &[],
+    },
+    Command {
+        name: "smismember",
+        arity: -3,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "set", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Returns the membership associated with the given elements for a set",
+            since: "6.2.0",
+            group: "set",
+            complexity: Some("O(N) where N is the number of elements being checked for membership"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::smismember),
+        subcommands: &[],
+    },
+    Command {
+        name: "smembers",
+        arity: 2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "set", "slow"],
+        tips: &["nondeterministic_output_order"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get all the members in a set",
+            since: "1.0.0",
+            group: "set",
+            complexity: Some("O(N) where N is the set cardinality."),
+            arguments: &[Arg {
+                name: "key",
+                kind: "key",
+                key_spec_index: Some(0),
+                ..ARG
+            }],
+            ..DOCS
+        },
+        handler: Some(h::smembers),
+        subcommands: &[],
+    },
+    Command {
+        name: "spop",
+        arity: -2,
+        flags: flag::WRITE | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "set", "fast"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove and return one or multiple random members from a set",
+            since: "1.0.0",
+            group: "set",
+            complexity: Some(
+                "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.",
+            ),
+            history: &[("3.2.0", "Added the `count` argument.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    since: Some("3.2.0"),
+                    flags: &["optional"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::spop),
+        subcommands: &[],
+    },
+    Command {
+        name: "srandmember",
+        arity: -2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "set", "slow"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get one or multiple random members from a set",
+            since: "1.0.0",
+            group: "set",
+            complexity: Some(
+                "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.",
+            ),
+            history: &[("2.6.0", "Added the optional `count` argument.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    since: Some("2.6.0"),
+                    flags: &["optional"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::srandmember),
+        subcommands: &[],
+    },
+    Command {
+        name: "smove",
+        arity: 4,
+        flags: flag::WRITE | flag::FAST,
+        first_key: 1,
+        last_key: 2,
+        key_step: 1,
+        acl_categories: &["write", "set", "fast"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["RW", "access", "delete"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RW", "insert"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Move a member from one set to another",
+            since: "1.0.0",
+            group: "set",
+            complexity: Some("O(1)"),
+            arguments: &[
+                Arg {
+                    name: "source",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "destination",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    ..ARG
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::smove),
+        subcommands: &[],
+    },
+    Command {
+        name: "sinter",
+        arity: -2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: -1,
+        key_step: 1,
+        acl_categories: &["read", "set", "slow"],
+        tips: &["nondeterministic_output_order"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: -1,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Intersect multiple sets",
+            since: "1.0.0",
+            group: "set",
+            complexity: Some(
+                "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+            ),
+            arguments: &[Arg {
+                name: "key",
+                kind: "key",
+                key_spec_index: Some(0),
+                flags: &["multiple"],
+                ..ARG
+            }],
+            ..DOCS
+        },
+        handler: Some(h::sinter),
+        subcommands: &[],
+    },
+    Command {
+        name: "sintercard",
+        arity: -3,
+        flags: flag::READONLY,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["read", "set", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Intersect multiple sets and return the cardinality of the result",
+            since: "7.0.0",
+            group: "set",
+            complexity: Some(
+                "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..ARG
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["multiple"],
+                    ..ARG
+                },
+                Arg {
+                    name: "limit",
+                    kind: "integer",
+                    token: Some("LIMIT"),
+                    flags: &["optional"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::sintercard),
+        subcommands: &[],
+    },
+    Command {
+        name: "sinterstore",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: -1,
+        key_step: 1,
+        acl_categories: &["write", "set", "slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["RW", "update"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range {
+                    last_key: -1,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Intersect multiple sets and store the resulting set in a key",
+            since: "1.0.0",
+            group: "set",
+            complexity: Some(
+                "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "destination",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    flags: &["multiple"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::sinterstore),
+        subcommands: &[],
+    },
+    Command {
+        name: "sunion",
+        arity: -2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: -1,
+        key_step: 1,
+        acl_categories: &["read", "set", "slow"],
+        tips: &["nondeterministic_output_order"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: -1,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Add multiple sets",
+            since: "1.0.0",
+            group: "set",
+            complexity: Some("O(N) where N is the total number of elements in all given sets."),
+            arguments: &[Arg {
+                name: "key",
+                kind: "key",
+                key_spec_index: Some(0),
+                flags: &["multiple"],
+                ..ARG
+            }],
+            ..DOCS
+        },
+        handler: Some(h::sunion),
+        subcommands: &[],
+    },
+    Command {
+        name: "sunionstore",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: -1,
+        key_step: 1,
+        acl_categories: &["write", "set", "slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["OW", "update"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range {
+                    last_key: -1,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Add multiple sets and store the resulting set in a key",
+            since: "1.0.0",
+            group: "set",
+            complexity: Some("O(N) where N is the total number of elements in all given sets."),
+            arguments: &[
+                Arg {
+                    name: "destination",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    flags: &["multiple"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::sunionstore),
+        subcommands: &[],
+    },
+    Command {
+        name: "sdiff",
+        arity: -2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: -1,
+        key_step: 1,
+        acl_categories: &["read", "set", "slow"],
+        tips: &["nondeterministic_output_order"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: -1,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Subtract multiple sets",
+            since: "1.0.0",
+            group: "set",
+            complexity: Some("O(N) where N is the total number of elements in all given sets."),
+            arguments: &[Arg {
+                name: "key",
+                kind: "key",
+                key_spec_index: Some(0),
+                flags: &["multiple"],
+                ..ARG
+            }],
+            ..DOCS
+        },
+        handler: Some(h::sdiff),
+        subcommands: &[],
+    },
+    Command {
+        name: "sdiffstore",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: -1,
+        key_step: 1,
+        acl_categories: &["write", "set", "slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["OW", "update"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range {
+                    last_key: -1,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Subtract multiple sets and store the resulting set in a key",
+            since: "1.0.0",
+            group: "set",
+            complexity: Some("O(N) where N is the total number of elements in all given sets."),
+            arguments: &[
+                Arg {
+                    name: "destination",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    flags: &["multiple"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::sdiffstore),
+        subcommands: &[],
+    },
+    Command {
+        name: "sscan",
+        arity: -3,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "set", "slow"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Incrementally iterate Set elements",
+            since: "2.8.0",
+            group: "set",
+            complexity: Some(
+                "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "cursor",
+                    kind: "integer",
+                    ..ARG
+                },
+                Arg {
+                    name: "pattern",
+                    kind: "pattern",
+                    token: Some("MATCH"),
+                    flags: &["optional"],
+                    ..ARG
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    token: Some("COUNT"),
+                    flags: &["optional"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::sscan),
+        subcommands: &[],
+    },
 ];

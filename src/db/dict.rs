@@ -153,6 +153,23 @@ impl<V: Send + 'static> Default for Dict<V> {
     }
 }
 
+impl<V: Clone + Send + 'static> Clone for Dict<V> {
+    /// A copy with the same entries (COPY of a hash or set).
+    fn clone(&self) -> Dict<V> {
+        let mut copy = Dict::new();
+        for (k, v) in self.iter() {
+            copy.insert_new(k, v.clone());
+        }
+        copy
+    }
+}
+
+impl<V> std::fmt::Debug for Dict<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Dict(len {})", self.tables[0].used + self.tables[1].used)
+    }
+}
+
 impl<V: Send + 'static> Dict<V> {
     pub fn new() -> Dict<V> {
         Dict {
@@ -342,6 +359,9 @@ impl<V: Send + 'static> Dict<V> {
 
     /// Inserts a key known to be absent.
     pub fn insert_new(&mut self, key: &[u8], value: V) {
+        // Every write moves the rehash along, so a table filled only through
+        // here still finishes growing (and can grow again).
+        self.step_if_rehashing();
         self.expand_if_needed();
         let h = self.hash(key);
         let key = SmallBytes::new(key);
@@ -437,43 +457,48 @@ impl<V: Send + 'static> Dict<V> {
         v
     }
 
-    /// A random entry: a random non-empty bucket, then a random element of
-    /// its chain.
+    /// A random entry, uniformly: pick a random bucket and a random position
+    /// below `FAIR_CHAIN`, and retry when that position is empty. Every entry
+    /// then has the same chance per try (picking a random element of a random
+    /// non-empty bucket would favour entries in short chains). A chain longer
+    /// than `FAIR_CHAIN`, which a random hash makes vanishingly rare, is
+    /// sampled within its own length.
     pub fn random_entry(&self, rng: &mut Rng) -> Option<(&[u8], &V)> {
+        const FAIR_CHAIN: u64 = 16;
         if self.is_empty() {
             return None;
         }
         let (t0, t1) = (&self.tables[0], &self.tables[1]);
-        let head = loop {
-            let candidate = if let Some(start) = self.rehash_idx {
-                // Buckets below `start` in the old table are already empty.
-                let span = t0.buckets.len() - start + t1.buckets.len();
-                let i = start + rng.below(span as u64) as usize;
-                if i < t0.buckets.len() {
-                    t0.buckets[i].as_deref()
-                } else {
-                    t1.buckets[i - t0.buckets.len()].as_deref()
-                }
+        // Buckets below the rehash index in the old table are already empty.
+        let start = self.rehash_idx.unwrap_or(0);
+        let span = (t0.buckets.len() - start + t1.buckets.len()) as u64;
+        loop {
+            let i = start + rng.below(span) as usize;
+            let bucket = if i < t0.buckets.len() {
+                &t0.buckets[i]
             } else {
-                t0.buckets[rng.below(t0.buckets.len() as u64) as usize].as_deref()
+                &t1.buckets[i - t0.buckets.len()]
             };
-            if let Some(n) = candidate {
-                break n;
+            let Some(head) = bucket.as_deref() else {
+                continue;
+            };
+            let mut chain_len = 0u64;
+            let mut cur = Some(head);
+            while let Some(n) = cur {
+                chain_len += 1;
+                cur = n.next.as_deref();
             }
-        };
-        let mut chain_len = 0;
-        let mut cur = Some(head);
-        while let Some(n) = cur {
-            chain_len += 1;
-            cur = n.next.as_deref();
+            let mut pick = rng.below(FAIR_CHAIN.max(chain_len));
+            if pick >= chain_len {
+                continue;
+            }
+            let mut node = head;
+            while pick > 0 {
+                node = node.next.as_deref()?;
+                pick -= 1;
+            }
+            return Some((&node.key, &node.value));
         }
-        let mut pick = rng.below(chain_len);
-        let mut node = head;
-        while pick > 0 {
-            node = node.next.as_deref()?;
-            pick -= 1;
-        }
-        Some((&node.key, &node.value))
     }
 
     /// Every entry, in table order. O(n): only for commands that are O(n) in
@@ -551,6 +576,40 @@ mod tests {
         for i in 0..1000u32 {
             assert!(seen.contains(format!("k{i}").as_bytes()), "missing k{i}");
         }
+    }
+
+    #[test]
+    fn insert_new_alone_completes_rehashes() {
+        let mut d = Dict::new();
+        for i in 0..100_000u32 {
+            d.insert_new(format!("k{i}").as_bytes(), ());
+        }
+        // Had the rehash stalled, the table would have stopped growing at the
+        // first resize and its chains would be thousands long.
+        assert!(d.buckets() >= 65_536, "buckets {}", d.buckets());
+    }
+
+    #[test]
+    fn random_entry_is_uniform() {
+        // Chains of different lengths must not skew the choice: a
+        // chi-square test over 10 keys in a table with collisions.
+        let mut d = Dict::new();
+        for i in 0..10u32 {
+            d.insert(format!("k{i}").as_bytes(), i as usize);
+        }
+        let mut rng = Rng::new(42);
+        let draws = 50_000;
+        let mut counts = [0f64; 10];
+        for _ in 0..draws {
+            counts[*d.random_entry(&mut rng).unwrap().1] += 1.0;
+        }
+        let expected = draws as f64 / 10.0;
+        let chi2: f64 = counts
+            .iter()
+            .map(|c| (c - expected).powi(2) / expected)
+            .sum();
+        // The 99.9% critical value for 9 degrees of freedom.
+        assert!(chi2 < 27.88, "chi-square {chi2} for {counts:?}");
     }
 
     #[test]

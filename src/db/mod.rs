@@ -159,6 +159,17 @@ impl Db {
         }
     }
 
+    /// A live key's entry, read-only: an expired key is reported missing but
+    /// not deleted (a lookup through [`lookup`](Self::lookup) or
+    /// [`peek`](Self::peek) does that). Lets a command hold several entries
+    /// at once.
+    pub fn get(&self, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        if !self.is_live(key, now_ms) {
+            return None;
+        }
+        self.keys.get(key)
+    }
+
     /// Looks a key up without touching its access time (OBJECT, TTL).
     pub fn peek(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
         if self.expire_if_needed(key, now_ms) {

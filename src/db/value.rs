@@ -4,6 +4,8 @@ use std::borrow::Cow;
 
 use super::bytes::SmallBytes;
 use crate::resp::writer::format_i64;
+use crate::types::hash::Hash;
+use crate::types::set::Set;
 
 /// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`: strings up to this length are
 /// reported as `embstr`.
@@ -62,11 +64,17 @@ pub fn grow_like_sds(buf: &mut Vec<u8>, needed: usize) {
     buf.reserve_exact(target - buf.len());
 }
 
-/// A value of any type. Later types (lists, hashes, sets, sorted sets,
-/// streams) are further variants.
+/// Aggregates with more elements than this are freed off the loop (Redis's
+/// `LAZYFREE_THRESHOLD` is 64).
+const LAZYFREE_ELEMENTS: usize = 64;
+
+/// A value of any type. Aggregates are boxed so a `Value` stays 24 bytes.
+/// Later types (lists, sorted sets, streams) are further variants.
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(Str),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
 }
 
 impl Value {
@@ -74,6 +82,8 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -81,6 +91,8 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -88,6 +100,7 @@ impl Value {
     pub fn refcount(&self) -> i64 {
         match self {
             Value::Str(s) => s.refcount(),
+            _ => 1,
         }
     }
 
@@ -95,6 +108,10 @@ impl Value {
     pub fn redis_usage(&self) -> usize {
         match self {
             Value::Str(s) => s.redis_usage(),
+            // Redis samples aggregates; an estimate of the same shape: the
+            // object header plus about 48 bytes per element.
+            Value::Hash(h) => 16 + 48 * h.len(),
+            Value::Set(s) => 16 + 32 * s.len(),
         }
     }
 
@@ -102,6 +119,8 @@ impl Value {
     pub fn is_large(&self) -> bool {
         match self {
             Value::Str(s) => s.len() > 64 * 1024 * 1024,
+            Value::Hash(h) => h.len() > LAZYFREE_ELEMENTS,
+            Value::Set(s) => s.len() > LAZYFREE_ELEMENTS,
         }
     }
 }

@@ -1,0 +1,729 @@
+//! The hash type.
+//!
+//! Small hashes are a packed list of field/value pairs in insertion order
+//! (Redis's `listpack`); past `hash-max-listpack-entries` fields, or a field
+//! or value longer than `hash-max-listpack-value`, they become a hash table.
+//! A hash never converts back, as in Redis.
+//!
+//! The file has the type's own API first, then the commands.
+
+use bytes::Bytes;
+
+use crate::cmd::keys::{lookup_read, lookup_write, parse_cursor, parse_scan_opts, reply_scan};
+use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
+use crate::db::Value;
+use crate::db::bytes::SmallBytes;
+use crate::db::dict::Dict;
+use crate::store::Store;
+use crate::util::{LdAddError, Rng, eq_ic, long_double_add};
+
+#[derive(Debug, Clone)]
+pub enum Hash {
+    /// Field/value pairs in insertion order.
+    Listpack(Vec<(SmallBytes, SmallBytes)>),
+    Table(Dict<SmallBytes>),
+}
+
+/// The two conversion thresholds, read from the config for each command.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `hash-max-listpack-entries`: more fields than this need a table.
+    pub max_entries: usize,
+    /// `hash-max-listpack-value`: a longer field or value needs a table.
+    pub max_value: usize,
+}
+
+impl Limits {
+    fn of(store: &Store) -> Limits {
+        Limits {
+            max_entries: store.config.hash_max_listpack_entries,
+            max_value: store.config.hash_max_listpack_value,
+        }
+    }
+}
+
+impl Default for Hash {
+    fn default() -> Hash {
+        Hash::Listpack(Vec::new())
+    }
+}
+
+impl Hash {
+    pub fn len(&self) -> usize {
+        match self {
+            Hash::Listpack(v) => v.len(),
+            Hash::Table(d) => d.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The name OBJECT ENCODING gives.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Hash::Listpack(_) => "listpack",
+            Hash::Table(_) => "hashtable",
+        }
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        match self {
+            Hash::Listpack(v) => v
+                .iter()
+                .find(|(f, _)| f.as_slice() == field)
+                .map(|(_, v)| v.as_slice()),
+            Hash::Table(d) => d.get(field).map(|v| v.as_slice()),
+        }
+    }
+
+    pub fn contains(&self, field: &[u8]) -> bool {
+        self.get(field).is_some()
+    }
+
+    /// Every pair: in insertion order when packed, in table order otherwise.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
+        match self {
+            Hash::Listpack(v) => Box::new(v.iter().map(|(f, v)| (f.as_slice(), v.as_slice()))),
+            Hash::Table(d) => Box::new(d.iter().map(|(f, v)| (f, v.as_slice()))),
+        }
+    }
+
+    /// Turns a packed hash into a table (Redis's `hashTypeConvert`).
+    fn convert(&mut self) {
+        if let Hash::Listpack(pairs) = self {
+            let mut dict = Dict::new();
+            for (f, v) in pairs.drain(..) {
+                dict.insert_new(&f, v);
+            }
+            *self = Hash::Table(dict);
+        }
+    }
+
+    /// Redis's `hashTypeTryConversion`: before a write of these arguments
+    /// (fields and values), converts if any of them is too long to pack.
+    pub fn try_conversion(&mut self, args: &[Bytes], limits: Limits) {
+        if matches!(self, Hash::Listpack(_)) && args.iter().any(|a| a.len() > limits.max_value) {
+            self.convert();
+        }
+    }
+
+    /// Sets a field, returning true if it is new. Converts first when the
+    /// pair is too long to pack (the HINCRBY* path; HSET has converted
+    /// already) and after when the hash has too many fields.
+    pub fn set(&mut self, field: &[u8], value: &[u8], limits: Limits) -> bool {
+        if matches!(self, Hash::Listpack(_))
+            && (field.len() > limits.max_value || value.len() > limits.max_value)
+        {
+            self.convert();
+        }
+        let added = match self {
+            Hash::Listpack(pairs) => match pairs.iter_mut().find(|(f, _)| f.as_slice() == field) {
+                Some((_, v)) => {
+                    *v = SmallBytes::new(value);
+                    false
+                }
+                None => {
+                    pairs.push((SmallBytes::new(field), SmallBytes::new(value)));
+                    true
+                }
+            },
+            Hash::Table(d) => d.insert(field, SmallBytes::new(value)).is_none(),
+        };
+        if matches!(self, Hash::Listpack(_)) && self.len() > limits.max_entries {
+            self.convert();
+        }
+        added
+    }
+
+    /// Deletes a field, returning true if it was there.
+    pub fn delete(&mut self, field: &[u8]) -> bool {
+        match self {
+            Hash::Listpack(pairs) => match pairs.iter().position(|(f, _)| f.as_slice() == field) {
+                Some(i) => {
+                    pairs.remove(i);
+                    true
+                }
+                None => false,
+            },
+            Hash::Table(d) => d.remove(field).is_some(),
+        }
+    }
+
+    /// A uniformly random pair, or `None` when empty.
+    pub fn random_pair(&self, rng: &mut Rng) -> Option<(&[u8], &[u8])> {
+        match self {
+            Hash::Listpack(pairs) if pairs.is_empty() => None,
+            Hash::Listpack(pairs) => {
+                let (f, v) = &pairs[rng.below(pairs.len() as u64) as usize];
+                Some((f.as_slice(), v.as_slice()))
+            }
+            Hash::Table(d) => d.random_entry(rng).map(|(f, v)| (f, v.as_slice())),
+        }
+    }
+
+    /// `count` distinct pairs chosen uniformly (`count < len`). A packed hash
+    /// answers them in its own order, as Redis's `lpRandomPairsUnique` does.
+    fn random_distinct(&self, count: usize, rng: &mut Rng) -> Vec<(&[u8], &[u8])> {
+        match self {
+            Hash::Listpack(pairs) => {
+                // Selection sampling: each pair is taken with probability
+                // (still needed) / (still left).
+                let mut picked = Vec::with_capacity(count);
+                let mut left = pairs.len();
+                for (f, v) in pairs {
+                    let needed = count - picked.len();
+                    if needed == 0 {
+                        break;
+                    }
+                    if (rng.below(left as u64) as usize) < needed {
+                        picked.push((f.as_slice(), v.as_slice()));
+                    }
+                    left -= 1;
+                }
+                picked
+            }
+            Hash::Table(d) if count * 3 > d.len() => {
+                // Most of the hash: copy it all and drop random pairs.
+                let mut all: Vec<(&[u8], &[u8])> =
+                    d.iter().map(|(f, v)| (f, v.as_slice())).collect();
+                while all.len() > count {
+                    let i = rng.below(all.len() as u64) as usize;
+                    all.swap_remove(i);
+                }
+                all
+            }
+            Hash::Table(d) => {
+                // A small part: draw until enough distinct fields are seen.
+                let mut seen: ahash::AHashSet<&[u8]> = ahash::AHashSet::with_capacity(count);
+                let mut picked = Vec::with_capacity(count);
+                while picked.len() < count {
+                    let Some((f, v)) = d.random_entry(rng) else {
+                        break;
+                    };
+                    if seen.insert(f) {
+                        picked.push((f, v.as_slice()));
+                    }
+                }
+                picked
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------
+
+fn as_hash(value: &mut Value) -> Result<&mut Hash, CmdError> {
+    match value {
+        Value::Hash(h) => Ok(h),
+        _ => Err(CmdError::WrongType),
+    }
+}
+
+/// The hash under `key` for a read (counting a hit or miss), or WRONGTYPE.
+fn read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Hash>, CmdError> {
+    match lookup_read(ctx.store, ctx.db_index, key, ctx.now_ms) {
+        None => Ok(None),
+        Some(e) => as_hash(&mut e.value).map(Some),
+    }
+}
+
+/// The hash under `key` for a write, or WRONGTYPE.
+fn write<'a>(
+    store: &'a mut Store,
+    db: usize,
+    key: &[u8],
+    now: u64,
+) -> Result<Option<&'a mut Hash>, CmdError> {
+    match lookup_write(store, db, key, now) {
+        None => Ok(None),
+        Some(e) => as_hash(&mut e.value).map(Some),
+    }
+}
+
+/// Redis's `hashTypeLookupWriteOrCreate`: the hash under `key`, created
+/// empty (packed) if missing, or WRONGTYPE.
+fn write_or_create<'a>(
+    store: &'a mut Store,
+    db: usize,
+    key: &[u8],
+    now: u64,
+) -> Result<&'a mut Hash, CmdError> {
+    if write(store, db, key, now)?.is_none() {
+        store.dbs[db].set(key, Value::Hash(Box::default()), false, now);
+    }
+    Ok(write(store, db, key, now)?.expect("just created"))
+}
+
+/// A read lookup (as [`lookup_read`]) that also lends the store's random
+/// generator, for HRANDFIELD.
+fn read_with_rng<'a>(
+    store: &'a mut Store,
+    db: usize,
+    key: &[u8],
+    now: u64,
+) -> Result<(Option<&'a Hash>, &'a mut Rng), CmdError> {
+    let Store {
+        dbs, stats, rng, ..
+    } = store;
+    let hash = match dbs[db].lookup(key, now) {
+        None => {
+            stats.keyspace_misses += 1;
+            None
+        }
+        Some(e) => {
+            stats.keyspace_hits += 1;
+            Some(&*as_hash(&mut e.value)?)
+        }
+    };
+    Ok((hash, rng))
+}
+
+/// HSET key field value [field value ...]
+pub fn hset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    hset_generic(ctx, args, "hset")
+}
+
+/// HMSET key field value [field value ...]: HSET answering OK.
+pub fn hmset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    hset_generic(ctx, args, "hmset")
+}
+
+fn hset_generic(ctx: &mut Ctx, args: &[Bytes], name: &str) -> CmdResult {
+    if args.len() % 2 == 1 {
+        return Err(CmdError::err(format!(
+            "wrong number of arguments for '{name}' command"
+        )));
+    }
+    let limits = Limits::of(ctx.store);
+    let hash = write_or_create(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+    hash.try_conversion(&args[2..], limits);
+    let mut added = 0;
+    for pair in args[2..].chunks_exact(2) {
+        added += hash.set(&pair[0], &pair[1], limits) as i64;
+    }
+    ctx.store.dirty += (args.len() as u64 - 2) / 2;
+    if name == "hset" {
+        ctx.out.int(added);
+    } else {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+/// HSETNX key field value
+pub fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let limits = Limits::of(ctx.store);
+    let hash = write_or_create(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+    if hash.contains(&args[2]) {
+        ctx.out.int(0);
+    } else {
+        hash.try_conversion(&args[2..4], limits);
+        hash.set(&args[2], &args[3], limits);
+        ctx.store.dirty += 1;
+        ctx.out.int(1);
+    }
+    Ok(())
+}
+
+/// HGET key field
+pub fn hget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let found = read(ctx, &args[1])?.and_then(|h| h.get(&args[2]).map(<[u8]>::to_vec));
+    match found {
+        Some(v) => ctx.out.bulk(&v),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// HMGET key field [field ...]
+pub fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (store, out) = (&mut *ctx.store, &mut *ctx.out);
+    let hash = match lookup_read(store, ctx.db_index, &args[1], ctx.now_ms) {
+        None => None,
+        Some(e) => Some(&*as_hash(&mut e.value)?),
+    };
+    out.array(args.len() - 2);
+    for field in &args[2..] {
+        match hash.and_then(|h| h.get(field)) {
+            Some(v) => out.bulk(v),
+            None => out.null(),
+        }
+    }
+    Ok(())
+}
+
+/// HDEL key field [field ...]: deletes the key when the hash empties.
+pub fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let Some(hash) = write(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let mut deleted = 0;
+    for field in &args[2..] {
+        if hash.delete(field) {
+            deleted += 1;
+            if hash.is_empty() {
+                break;
+            }
+        }
+    }
+    if hash.is_empty() {
+        ctx.store.dbs[ctx.db_index].remove(&args[1]);
+    }
+    ctx.store.dirty += deleted;
+    ctx.out.int(deleted as i64);
+    Ok(())
+}
+
+/// HLEN key
+pub fn hlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let n = read(ctx, &args[1])?.map_or(0, |h| h.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// HSTRLEN key field
+pub fn hstrlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let n = read(ctx, &args[1])?.and_then(|h| h.get(&args[2]).map(<[u8]>::len));
+    ctx.out.int(n.unwrap_or(0) as i64);
+    Ok(())
+}
+
+/// HEXISTS key field
+pub fn hexists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let found = read(ctx, &args[1])?.is_some_and(|h| h.contains(&args[2]));
+    ctx.out.int(found as i64);
+    Ok(())
+}
+
+/// Which halves of each pair HKEYS, HVALS and HGETALL answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Halves {
+    Fields,
+    Values,
+    Both,
+}
+
+fn getall_generic(ctx: &mut Ctx, key: &[u8], halves: Halves) -> CmdResult {
+    let (store, out) = (&mut *ctx.store, &mut *ctx.out);
+    let hash = match lookup_read(store, ctx.db_index, key, ctx.now_ms) {
+        None => None,
+        Some(e) => Some(&*as_hash(&mut e.value)?),
+    };
+    let len = hash.map_or(0, |h| h.len());
+    if halves == Halves::Both {
+        out.map(len);
+    } else {
+        out.array(len);
+    }
+    for (f, v) in hash.into_iter().flat_map(|h| h.iter()) {
+        if halves != Halves::Values {
+            out.bulk(f);
+        }
+        if halves != Halves::Fields {
+            out.bulk(v);
+        }
+    }
+    Ok(())
+}
+
+/// HKEYS key
+pub fn hkeys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    getall_generic(ctx, &args[1], Halves::Fields)
+}
+
+/// HVALS key
+pub fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    getall_generic(ctx, &args[1], Halves::Values)
+}
+
+/// HGETALL key: a map in RESP3.
+pub fn hgetall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    getall_generic(ctx, &args[1], Halves::Both)
+}
+
+/// HINCRBY key field increment
+pub fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let incr = arg_i64(&args[3])?;
+    let limits = Limits::of(ctx.store);
+    let hash = write_or_create(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+    let old = match hash.get(&args[2]) {
+        None => 0,
+        Some(v) => crate::util::parse_i64(v)
+            .ok_or_else(|| CmdError::err("hash value is not an integer"))?,
+    };
+    let new = old.checked_add(incr).ok_or(CmdError::Overflow)?;
+    hash.set(&args[2], new.to_string().as_bytes(), limits);
+    ctx.store.dirty += 1;
+    ctx.out.int(new);
+    Ok(())
+}
+
+/// HINCRBYFLOAT key field increment, in long double as Redis computes it.
+pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    // The increment is checked before the key is looked at.
+    match long_double_add(b"0", &args[3]) {
+        Err(LdAddError::NanOrInfinity) => return Err(CmdError::err("value is NaN or Infinity")),
+        Err(_) => return Err(CmdError::NotFloat),
+        Ok(_) => {}
+    }
+    let limits = Limits::of(ctx.store);
+    let hash = write_or_create(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+    let old = hash.get(&args[2]).unwrap_or(b"0");
+    let sum = long_double_add(old, &args[3]).map_err(|e| match e {
+        LdAddError::NanOrInfinity => CmdError::err("increment would produce NaN or Infinity"),
+        _ => CmdError::err("hash value is not a float"),
+    })?;
+    hash.set(&args[2], &sum, limits);
+    ctx.store.dirty += 1;
+    ctx.out.bulk(&sum);
+    Ok(())
+}
+
+/// HRANDFIELD key [count [WITHVALUES]]
+pub fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() < 3 {
+        let (hash, rng) = read_with_rng(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+        let Some(hash) = hash else {
+            ctx.out.null();
+            return Ok(());
+        };
+        let out = &mut *ctx.out;
+        match hash.random_pair(rng) {
+            Some((f, _)) => out.bulk(f),
+            None => out.null(),
+        }
+        return Ok(());
+    }
+    let n = arg_i64(&args[2])?;
+    if n == i64::MIN {
+        return Err(CmdError::err(
+            "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    if args.len() > 4 || (args.len() == 4 && !eq_ic(&args[3], "WITHVALUES")) {
+        return Err(CmdError::Syntax);
+    }
+    let with_values = args.len() == 4;
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) {
+        return Err(CmdError::err("value is out of range"));
+    }
+    let (hash, rng) = read_with_rng(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+    let out = &mut *ctx.out;
+    let Some(hash) = hash else {
+        out.array(0);
+        return Ok(());
+    };
+    let count = n.unsigned_abs() as usize;
+    if count == 0 {
+        out.array(0);
+        return Ok(());
+    }
+    let flat = with_values && !out.is_resp3();
+    let emit = |out: &mut crate::resp::Reply, f: &[u8], v: &[u8]| {
+        if with_values && !flat {
+            out.array(2);
+        }
+        out.bulk(f);
+        if with_values {
+            out.bulk(v);
+        }
+    };
+    // Repeats allowed (and a count of 1, which cannot repeat anyway).
+    if n < 0 || count == 1 {
+        out.array(if flat { count * 2 } else { count });
+        for _ in 0..count {
+            let (f, v) = hash.random_pair(rng).expect("a stored hash is never empty");
+            emit(out, f, v);
+        }
+        return Ok(());
+    }
+    let size = hash.len();
+    let reply_len = count.min(size);
+    out.array(if flat { reply_len * 2 } else { reply_len });
+    if count >= size {
+        for (f, v) in hash.iter() {
+            emit(out, f, v);
+        }
+        return Ok(());
+    }
+    for (f, v) in hash.random_distinct(count, rng) {
+        emit(out, f, v);
+    }
+    Ok(())
+}
+
+/// HSCAN key cursor [MATCH pattern] [COUNT count]
+pub fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut cursor = parse_cursor(&args[2])?;
+    if read(ctx, &args[1])?.is_none() {
+        reply_scan(ctx, 0, &[] as &[&[u8]]);
+        return Ok(());
+    }
+    let hash = &*write(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?.expect("checked above");
+    let opts = parse_scan_opts(args, 3, false)?;
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    match hash {
+        // A packed hash is small: all of it at once, cursor 0.
+        Hash::Listpack(pairs) => {
+            for (f, v) in pairs {
+                if opts.matches(f) {
+                    items.push(f.to_vec());
+                    items.push(v.to_vec());
+                }
+            }
+            cursor = 0;
+        }
+        Hash::Table(d) => {
+            // Redis's loop: at most 10*COUNT extra buckets, and COUNT counts
+            // fields and values alike. MATCH filters after collecting.
+            let mut max_iterations = opts.count.saturating_mul(10);
+            let mut collected: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            loop {
+                cursor = d.scan(cursor, |f, v| collected.push((f.to_vec(), v.to_vec())));
+                let go_on = cursor != 0
+                    && max_iterations != 0
+                    && ((collected.len() * 2) as i64) < opts.count;
+                max_iterations -= 1;
+                if !go_on {
+                    break;
+                }
+            }
+            for (f, v) in collected {
+                if opts.matches(&f) {
+                    items.push(f);
+                    items.push(v);
+                }
+            }
+        }
+    }
+    reply_scan(ctx, cursor, &items);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_entries: 4,
+        max_value: 8,
+    };
+
+    fn packed(pairs: &[(&str, &str)]) -> Hash {
+        let mut h = Hash::default();
+        for (f, v) in pairs {
+            h.set(f.as_bytes(), v.as_bytes(), LIMITS);
+        }
+        h
+    }
+
+    fn fields(h: &Hash) -> Vec<String> {
+        h.iter()
+            .map(|(f, _)| String::from_utf8_lossy(f).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn packed_keeps_insertion_order_and_replaces_in_place() {
+        let mut h = packed(&[("b", "1"), ("a", "2"), ("c", "3")]);
+        assert!(!h.set(b"a", b"20", LIMITS));
+        assert_eq!(fields(&h), ["b", "a", "c"]);
+        assert_eq!(h.get(b"a"), Some(&b"20"[..]));
+        assert!(h.delete(b"b"));
+        assert!(!h.delete(b"b"));
+        assert_eq!(fields(&h), ["a", "c"]);
+        assert_eq!(h.encoding(), "listpack");
+    }
+
+    #[test]
+    fn converts_past_max_entries_not_at_it() {
+        let mut h = packed(&[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")]);
+        assert_eq!(h.encoding(), "listpack");
+        // Replacing a field does not grow the hash.
+        h.set(b"d", b"44", LIMITS);
+        assert_eq!(h.encoding(), "listpack");
+        h.set(b"e", b"5", LIMITS);
+        assert_eq!(h.encoding(), "hashtable");
+        assert_eq!(h.len(), 5);
+        assert_eq!(h.get(b"d"), Some(&b"44"[..]));
+    }
+
+    #[test]
+    fn converts_for_a_long_field_or_value() {
+        let mut h = packed(&[("a", "12345678")]);
+        assert_eq!(h.encoding(), "listpack");
+        h.set(b"a", b"123456789", LIMITS);
+        assert_eq!(h.encoding(), "hashtable");
+        assert_eq!(h.get(b"a"), Some(&b"123456789"[..]));
+
+        let mut h = packed(&[("a", "1")]);
+        h.set(b"123456789", b"x", LIMITS);
+        assert_eq!(h.encoding(), "hashtable");
+    }
+
+    #[test]
+    fn try_conversion_looks_at_every_argument() {
+        let mut h = packed(&[("a", "1")]);
+        let short: Vec<Bytes> = vec![Bytes::from_static(b"f"), Bytes::from_static(b"12345678")];
+        h.try_conversion(&short, LIMITS);
+        assert_eq!(h.encoding(), "listpack");
+        let long: Vec<Bytes> = vec![Bytes::from_static(b"f"), Bytes::from_static(b"123456789")];
+        h.try_conversion(&long, LIMITS);
+        assert_eq!(h.encoding(), "hashtable");
+        assert_eq!(h.get(b"a"), Some(&b"1"[..]));
+    }
+
+    #[test]
+    fn never_converts_back() {
+        let mut h = packed(&[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4"), ("e", "5")]);
+        assert_eq!(h.encoding(), "hashtable");
+        for f in ["a", "b", "c", "d"] {
+            h.delete(f.as_bytes());
+        }
+        assert_eq!(h.len(), 1);
+        assert_eq!(h.encoding(), "hashtable");
+    }
+
+    #[test]
+    fn zero_max_entries_means_always_a_table() {
+        let limits = Limits {
+            max_entries: 0,
+            max_value: 64,
+        };
+        let mut h = Hash::default();
+        h.set(b"a", b"1", limits);
+        assert_eq!(h.encoding(), "hashtable");
+    }
+
+    #[test]
+    fn random_distinct_picks_distinct_fields_in_both_encodings() {
+        let mut rng = Rng::new(7);
+        let big = Limits {
+            max_entries: 1000,
+            max_value: 64,
+        };
+        for limits in [
+            big,
+            Limits {
+                max_entries: 0,
+                ..big
+            },
+        ] {
+            let mut h = Hash::default();
+            for i in 0..100 {
+                h.set(format!("f{i}").as_bytes(), b"v", limits);
+            }
+            for count in [1, 5, 33, 34, 99] {
+                let picked = h.random_distinct(count, &mut rng);
+                let unique: std::collections::HashSet<_> = picked.iter().map(|p| p.0).collect();
+                assert_eq!(picked.len(), count);
+                assert_eq!(unique.len(), count);
+            }
+        }
+    }
+}

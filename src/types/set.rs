@@ -1,0 +1,909 @@
+//! The set type.
+//!
+//! Sets of integers only, up to `set-max-intset-entries`, are a sorted
+//! array of integers (Redis's `intset`); small sets of strings are a packed
+//! array (what Redis 7.2 calls a `listpack`); the rest are a hash table.
+//! OBJECT ENCODING reports what Redis 7.0 reports for the same set:
+//! `intset` or `hashtable`.
+//!
+//! The file holds the structure's API first, then the commands.
+
+use bytes::Bytes;
+
+use crate::cmd::keys::{lookup_read, parse_cursor, parse_scan_opts, reply_scan};
+use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
+use crate::db::bytes::SmallBytes;
+use crate::db::dict::Dict;
+use crate::db::{Db, Entry, Value};
+use crate::resp::Reply;
+use crate::resp::writer::format_i64;
+use crate::store::Store;
+use crate::util::{Rng, eq_ic, parse_i64};
+
+/// The most members a packed string set holds (Redis 7.2's
+/// `set-max-listpack-entries` default; 7.0 has no such setting).
+const LISTPACK_MAX_ENTRIES: usize = 128;
+/// The longest member, in bytes, a packed string set holds.
+const LISTPACK_MAX_VALUE_BYTES: usize = 64;
+/// Redis caps the intset at 2^30 entries whatever the config says.
+const INTSET_HARD_MAX_ENTRIES: usize = 1 << 30;
+
+#[derive(Debug, Clone)]
+pub enum Set {
+    /// Sorted, distinct integers.
+    Intset(Vec<i64>),
+    /// Distinct members in insertion order.
+    Listpack(Vec<SmallBytes>),
+    Table(Dict<()>),
+}
+
+/// A member as a set holds it: an intset's integer or another encoding's
+/// bytes.
+#[derive(Debug, Clone, Copy)]
+pub enum Member<'a> {
+    Int(i64),
+    Bytes(&'a [u8]),
+}
+
+impl Member<'_> {
+    /// Calls `f` with the member's bytes (an integer's decimal form).
+    pub fn with_bytes<R>(self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Member::Int(n) => {
+                let mut tmp = [0u8; 24];
+                f(format_i64(n, &mut tmp))
+            }
+            Member::Bytes(b) => f(b),
+        }
+    }
+
+    pub fn to_vec(self) -> Vec<u8> {
+        self.with_bytes(|b| b.to_vec())
+    }
+
+    /// Writes the member as a bulk string.
+    pub fn reply(self, out: &mut Reply) {
+        match self {
+            Member::Int(n) => out.bulk_int(n),
+            Member::Bytes(b) => out.bulk(b),
+        }
+    }
+}
+
+impl Default for Set {
+    fn default() -> Self {
+        Set::Intset(Vec::new())
+    }
+}
+
+impl Set {
+    /// An empty set in the encoding Redis starts with for `first`, the
+    /// first member to be added: an intset for an integer, else strings.
+    pub fn for_first_member(first: &[u8]) -> Set {
+        if parse_i64(first).is_some() {
+            Set::Intset(Vec::new())
+        } else if first.len() <= LISTPACK_MAX_VALUE_BYTES {
+            Set::Listpack(Vec::new())
+        } else {
+            Set::Table(Dict::new())
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Set::Intset(v) => v.len(),
+            Set::Listpack(v) => v.len(),
+            Set::Table(d) => d.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The name OBJECT ENCODING gives: Redis 7.0 has no packed string set,
+    /// so that form is reported as `hashtable`.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Set::Intset(_) => "intset",
+            Set::Listpack(_) | Set::Table(_) => "hashtable",
+        }
+    }
+
+    pub fn contains(&self, member: &[u8]) -> bool {
+        match self {
+            Set::Intset(v) => parse_i64(member).is_some_and(|n| v.binary_search(&n).is_ok()),
+            Set::Listpack(v) => v.iter().any(|m| m.as_slice() == member),
+            Set::Table(d) => d.contains_key(member),
+        }
+    }
+
+    pub fn contains_member(&self, member: Member) -> bool {
+        match (self, member) {
+            (Set::Intset(v), Member::Int(n)) => v.binary_search(&n).is_ok(),
+            _ => member.with_bytes(|b| self.contains(b)),
+        }
+    }
+
+    /// Adds `member`, converting the encoding as Redis does: an intset
+    /// becomes a table when a non-integer arrives or it grows past
+    /// `max_intset_entries`; a packed set becomes a table past
+    /// [`LISTPACK_MAX_ENTRIES`] members or with a member longer than
+    /// [`LISTPACK_MAX_VALUE_BYTES`]. Returns false if it was already there.
+    pub fn add(&mut self, member: &[u8], max_intset_entries: usize) -> bool {
+        match self {
+            Set::Intset(v) => match parse_i64(member) {
+                Some(n) => {
+                    let Err(pos) = v.binary_search(&n) else {
+                        return false;
+                    };
+                    v.insert(pos, n);
+                    if v.len() > max_intset_entries.min(INTSET_HARD_MAX_ENTRIES) {
+                        self.convert_to_table();
+                    }
+                    true
+                }
+                None => {
+                    self.convert_to_table();
+                    self.add(member, max_intset_entries)
+                }
+            },
+            Set::Listpack(v) => {
+                if v.iter().any(|m| m.as_slice() == member) {
+                    return false;
+                }
+                if v.len() < LISTPACK_MAX_ENTRIES && member.len() <= LISTPACK_MAX_VALUE_BYTES {
+                    v.push(SmallBytes::new(member));
+                    return true;
+                }
+                self.convert_to_table();
+                self.add(member, max_intset_entries)
+            }
+            // `insert` (not `insert_new`) so each add also moves the
+            // incremental rehash along.
+            Set::Table(d) => d.insert(member, ()).is_none(),
+        }
+    }
+
+    /// Removes `member`. Returns false if it was not there. Like Redis, a
+    /// set never goes back to a smaller encoding.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match self {
+            Set::Intset(v) => match parse_i64(member).map(|n| v.binary_search(&n)) {
+                Some(Ok(pos)) => {
+                    v.remove(pos);
+                    true
+                }
+                _ => false,
+            },
+            Set::Listpack(v) => match v.iter().position(|m| m.as_slice() == member) {
+                Some(pos) => {
+                    v.remove(pos);
+                    true
+                }
+                None => false,
+            },
+            Set::Table(d) => {
+                let removed = d.remove(member).is_some();
+                // As Redis's setTypeRemove: a table that has lost most of
+                // its members shrinks, which also keeps random picks fast.
+                if removed {
+                    d.shrink_if_needed();
+                }
+                removed
+            }
+        }
+    }
+
+    fn convert_to_table(&mut self) {
+        let mut d = Dict::new();
+        self.for_each(|m| {
+            m.with_bytes(|b| d.insert(b, ()));
+        });
+        *self = Set::Table(d);
+    }
+
+    /// Calls `f` for every member in the set's order: ascending for an
+    /// intset, insertion order for a packed set, table order otherwise.
+    pub fn for_each(&self, mut f: impl FnMut(Member)) {
+        match self {
+            Set::Intset(v) => v.iter().for_each(|&n| f(Member::Int(n))),
+            Set::Listpack(v) => v.iter().for_each(|m| f(Member::Bytes(m))),
+            Set::Table(d) => d.iter().for_each(|(k, _)| f(Member::Bytes(k))),
+        }
+    }
+
+    /// Every member, owned, in the set's order.
+    pub fn members(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.len());
+        self.for_each(|m| out.push(m.to_vec()));
+        out
+    }
+
+    /// A uniformly random member, or `None` for an empty set.
+    pub fn random(&self, rng: &mut Rng) -> Option<Member<'_>> {
+        if self.is_empty() {
+            return None;
+        }
+        Some(match self {
+            Set::Intset(v) => Member::Int(v[rng.below(v.len() as u64) as usize]),
+            Set::Listpack(v) => Member::Bytes(&v[rng.below(v.len() as u64) as usize]),
+            Set::Table(d) => Member::Bytes(d.random_entry(rng)?.0),
+        })
+    }
+
+    /// Removes and returns a uniformly random member.
+    pub fn pop_random(&mut self, rng: &mut Rng) -> Option<Vec<u8>> {
+        let m = self.random(rng)?.to_vec();
+        self.remove(&m);
+        Some(m)
+    }
+
+    /// `count` distinct members (count < len), chosen uniformly without
+    /// replacement, in random order.
+    fn sample_distinct(&self, count: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
+        if let Set::Table(d) = self
+            && count * 3 <= d.len()
+        {
+            // Few of many: draw until enough distinct members are seen.
+            let mut seen: Dict<()> = Dict::new();
+            let mut out = Vec::with_capacity(count);
+            while out.len() < count {
+                let (k, _) = d.random_entry(rng).expect("count < len");
+                if seen.insert(k, ()).is_none() {
+                    out.push(k.to_vec());
+                }
+            }
+            return out;
+        }
+        let mut all = self.members();
+        partial_shuffle(&mut all, count, rng);
+        all.truncate(count);
+        all
+    }
+}
+
+/// Moves a uniform random choice of `count` elements, in random order, to
+/// the front of `v` (the first `count` steps of Fisher-Yates).
+fn partial_shuffle<T>(v: &mut [T], count: usize, rng: &mut Rng) {
+    for i in 0..count.min(v.len()) {
+        let j = i + rng.below((v.len() - i) as u64) as usize;
+        v.swap(i, j);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------
+
+/// The set at `key` for reading (counting a hit or miss), or WRONGTYPE.
+fn read_set<'a>(
+    store: &'a mut Store,
+    db: usize,
+    key: &[u8],
+    now_ms: u64,
+) -> Result<Option<&'a mut Set>, CmdError> {
+    match lookup_read(store, db, key, now_ms) {
+        None => Ok(None),
+        Some(e) => match &mut e.value {
+            Value::Set(s) => Ok(Some(s)),
+            _ => Err(CmdError::WrongType),
+        },
+    }
+}
+
+/// The set at `key` for writing, or WRONGTYPE. Split borrows so the
+/// caller can use the store's rng alongside.
+fn write_set<'a>(
+    dbs: &'a mut [crate::db::Db],
+    db: usize,
+    key: &[u8],
+    now_ms: u64,
+) -> Result<Option<&'a mut Set>, CmdError> {
+    match dbs[db].lookup(key, now_ms) {
+        None => Ok(None),
+        Some(e) => match &mut e.value {
+            Value::Set(s) => Ok(Some(s)),
+            _ => Err(CmdError::WrongType),
+        },
+    }
+}
+
+/// Writes a whole set as a RESP3 set (an array in RESP2), in its order.
+fn reply_set(out: &mut Reply, set: &Set) {
+    out.set(set.len());
+    set.for_each(|m| m.reply(out));
+}
+
+/// SADD key member [member ...]
+pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let max = ctx.store.config.set_max_intset_entries;
+    let now = ctx.now_ms;
+    let db = &mut ctx.store.dbs[ctx.db_index];
+    let added = match write_set(std::slice::from_mut(db), 0, &args[1], now)? {
+        Some(set) => args[2..].iter().filter(|m| set.add(m, max)).count(),
+        None => {
+            let mut set = Set::for_first_member(&args[2]);
+            let n = args[2..].iter().filter(|m| set.add(m, max)).count();
+            db.set(&args[1], Value::Set(Box::new(set)), false, now);
+            n
+        }
+    };
+    ctx.store.dirty += added as u64;
+    ctx.out.int(added as i64);
+    Ok(())
+}
+
+/// SREM key member [member ...]
+pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now_ms;
+    let db = &mut ctx.store.dbs[ctx.db_index];
+    let mut removed = 0;
+    if let Some(set) = write_set(std::slice::from_mut(db), 0, &args[1], now)? {
+        for m in &args[2..] {
+            if set.remove(m) {
+                removed += 1;
+                if set.is_empty() {
+                    break;
+                }
+            }
+        }
+        if set.is_empty() {
+            db.remove(&args[1]);
+        }
+    }
+    ctx.store.dirty += removed;
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+/// SCARD key
+pub fn scard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let n = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?.map_or(0, |s| s.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// SISMEMBER key member
+pub fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let found = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?
+        .is_some_and(|s| s.contains(&args[2]));
+    ctx.out.int(found as i64);
+    Ok(())
+}
+
+/// SMISMEMBER key member [member ...]: integers, in RESP3 too.
+pub fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let set = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+    ctx.out.array(args.len() - 2);
+    for m in &args[2..] {
+        let found = set.as_ref().is_some_and(|s| s.contains(m));
+        ctx.out.int(found as i64);
+    }
+    Ok(())
+}
+
+/// SMEMBERS key: in Redis 7.0 this is SINTER of one key.
+pub fn smembers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    match read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? {
+        Some(set) => reply_set(ctx.out, set),
+        None => ctx.out.set(0),
+    }
+    Ok(())
+}
+
+/// SPOP key [count]
+pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    let count = match args.get(2) {
+        None => None,
+        Some(a) => match parse_i64(a) {
+            Some(n) if n >= 0 => Some(n as u64),
+            _ => return Err(CmdError::err("value is out of range, must be positive")),
+        },
+    };
+    let now = ctx.now_ms;
+    let store = &mut *ctx.store;
+    let Some(set) = write_set(&mut store.dbs, ctx.db_index, &args[1], now)? else {
+        match count {
+            None => ctx.out.null(),
+            Some(_) => ctx.out.set(0),
+        }
+        return Ok(());
+    };
+    let rng = &mut store.rng;
+    let popped: u64;
+    match count {
+        None => {
+            let m = set.pop_random(rng).expect("sets are never empty");
+            ctx.out.bulk(&m);
+            popped = 1;
+        }
+        Some(0) => {
+            ctx.out.set(0);
+            return Ok(());
+        }
+        Some(n) if n >= set.len() as u64 => {
+            // The whole set, in its own order, as Redis's SUNION of it.
+            reply_set(ctx.out, set);
+            popped = set.len() as u64;
+            *set = Set::default();
+        }
+        Some(n) => {
+            let n = n as usize;
+            ctx.out.set(n);
+            if n * 5 > set.len() {
+                // Most of the set goes: choose the survivors' complement
+                // with one shuffle, then rebuild from the survivors.
+                let mut all = set.members();
+                partial_shuffle(&mut all, n, rng);
+                let max = store.config.set_max_intset_entries;
+                let mut rest = match set {
+                    Set::Intset(_) => Set::Intset(Vec::new()),
+                    Set::Listpack(_) => Set::Listpack(Vec::new()),
+                    Set::Table(_) => Set::Table(Dict::new()),
+                };
+                for m in &all[n..] {
+                    rest.add(m, max.max(all.len()));
+                }
+                for m in &all[..n] {
+                    ctx.out.bulk(m);
+                }
+                *set = rest;
+            } else {
+                for _ in 0..n {
+                    let m = set.pop_random(rng).expect("n < len");
+                    ctx.out.bulk(&m);
+                }
+            }
+            popped = n as u64;
+        }
+    }
+    if set.is_empty() {
+        store.dbs[ctx.db_index].remove(&args[1]);
+    }
+    store.dirty += popped;
+    Ok(())
+}
+
+/// SRANDMEMBER key [count]
+pub fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    let count = match args.get(2) {
+        None => None,
+        Some(a) => {
+            let n = arg_i64(a)?;
+            if n == i64::MIN {
+                return Err(CmdError::err(
+                    "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+                ));
+            }
+            Some(n)
+        }
+    };
+    let mut rng = ctx.store.rng.clone();
+    let result = srandmember_with(ctx, args, count, &mut rng);
+    ctx.store.rng = rng;
+    result
+}
+
+fn srandmember_with(ctx: &mut Ctx, args: &[Bytes], count: Option<i64>, rng: &mut Rng) -> CmdResult {
+    let set = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+    let out = &mut *ctx.out;
+    let Some(count) = count else {
+        match set.and_then(|s| s.random(rng)) {
+            Some(m) => m.reply(out),
+            None => out.null(),
+        }
+        return Ok(());
+    };
+    let Some(set) = set else {
+        out.array(0);
+        return Ok(());
+    };
+    if count == 0 {
+        out.array(0);
+    } else if count < 0 || count == 1 {
+        // With repeats: every draw samples the whole set.
+        let n = count.unsigned_abs();
+        out.array(n as usize);
+        for _ in 0..n {
+            set.random(rng).expect("non-empty").reply(out);
+        }
+    } else if count as u64 >= set.len() as u64 {
+        out.array(set.len());
+        set.for_each(|m| m.reply(out));
+    } else {
+        let picked = set.sample_distinct(count as usize, rng);
+        out.bulk_array(picked.iter());
+    }
+    Ok(())
+}
+
+/// SMOVE source destination member
+pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (src, dst, member) = (&args[1], &args[2], &args[3]);
+    let now = ctx.now_ms;
+    let max = ctx.store.config.set_max_intset_entries;
+    let db = &mut ctx.store.dbs[ctx.db_index];
+    let dst_exists = match db.lookup(dst, now) {
+        None => false,
+        Some(e) if matches!(e.value, Value::Set(_)) => true,
+        Some(_) => {
+            // A missing source answers 0 before the destination's type is
+            // looked at.
+            if db.lookup(src, now).is_none() {
+                ctx.out.int(0);
+                return Ok(());
+            }
+            write_set(std::slice::from_mut(db), 0, src, now)?;
+            return Err(CmdError::WrongType);
+        }
+    };
+    let Some(src_set) = write_set(std::slice::from_mut(db), 0, src, now)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    if src == dst {
+        let found = src_set.contains(member);
+        ctx.out.int(found as i64);
+        return Ok(());
+    }
+    if !src_set.remove(member) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if src_set.is_empty() {
+        db.remove(src);
+    }
+    let mut dirty = 1;
+    if dst_exists {
+        if let Some(d) = write_set(std::slice::from_mut(db), 0, dst, now)?
+            && d.add(member, max)
+        {
+            dirty += 1;
+        }
+    } else {
+        let mut set = Set::for_first_member(member);
+        set.add(member, max);
+        db.set(dst, Value::Set(Box::new(set)), false, now);
+        dirty += 1;
+    }
+    ctx.store.dirty += dirty;
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// Checks the keys of a multi-key command the way Redis looks them up one
+/// by one: lazy expiry, hit/miss counting (or a write lookup for the STORE
+/// forms), and WRONGTYPE if any holds another type.
+fn check_sources(ctx: &mut Ctx, keys: &[Bytes], for_write: bool) -> CmdResult {
+    for key in keys {
+        if for_write {
+            write_set(&mut ctx.store.dbs, ctx.db_index, key, ctx.now_ms)?;
+        } else {
+            read_set(ctx.store, ctx.db_index, key, ctx.now_ms)?;
+        }
+    }
+    Ok(())
+}
+
+/// The sets of checked keys, borrowed together (`None` for a missing key).
+/// Borrowing, not copying, keeps SINTER of a small set with a huge one
+/// proportional to the small one, as in Redis.
+fn sources<'a>(db: &'a Db, keys: &[Bytes], now_ms: u64) -> Vec<Option<&'a Set>> {
+    keys.iter()
+        .map(|key| match db.get(key, now_ms) {
+            Some(Entry {
+                value: Value::Set(s),
+                ..
+            }) => Some(s.as_ref()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Stores `result` at `dst` (or deletes `dst` when it is empty) and
+/// replies with its size.
+fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set) {
+    let n = result.len();
+    let db = &mut ctx.store.dbs[ctx.db_index];
+    if n == 0 {
+        if db.remove(dst) {
+            ctx.store.dirty += 1;
+        }
+    } else {
+        db.set(dst, Value::Set(Box::new(result)), false, ctx.now_ms);
+        ctx.store.dirty += 1;
+    }
+    ctx.out.int(n as i64);
+}
+
+/// What SINTER and its variants do with the intersection.
+enum InterOutput<'a> {
+    Reply,
+    Store(&'a [u8]),
+    /// SINTERCARD: count only, stopping at the limit (0 = none).
+    Count(usize),
+}
+
+fn sinter_generic(ctx: &mut Ctx, keys: &[Bytes], output: InterOutput) -> CmdResult {
+    let max = ctx.store.config.set_max_intset_entries;
+    check_sources(ctx, keys, matches!(output, InterOutput::Store(_)))?;
+    let found = sources(&ctx.store.dbs[ctx.db_index], keys, ctx.now_ms);
+    // A missing key is an empty set, which empties the intersection.
+    let mut sets: Vec<&Set> = found
+        .into_iter()
+        .collect::<Option<Vec<&Set>>>()
+        .unwrap_or_default();
+    // Iterate the smallest set, checking the others smallest first.
+    sets.sort_by_key(|s| s.len());
+    let mut result = Set::default();
+    let mut members: Vec<Vec<u8>> = Vec::new();
+    let mut count = 0usize;
+    if let Some((first, rest)) = sets.split_first() {
+        let limit = match output {
+            InterOutput::Count(l) if l > 0 => l,
+            _ => usize::MAX,
+        };
+        first.for_each(|m| {
+            if count >= limit || !rest.iter().all(|s| s.contains_member(m)) {
+                return;
+            }
+            count += 1;
+            match output {
+                InterOutput::Reply => members.push(m.to_vec()),
+                InterOutput::Store(_) => {
+                    m.with_bytes(|b| result.add(b, max));
+                }
+                InterOutput::Count(_) => {}
+            }
+        });
+    }
+    match output {
+        InterOutput::Reply => {
+            ctx.out.set(members.len());
+            for m in &members {
+                ctx.out.bulk(m);
+            }
+        }
+        InterOutput::Store(dst) => store_result(ctx, dst, result),
+        InterOutput::Count(_) => ctx.out.int(count as i64),
+    }
+    Ok(())
+}
+
+/// SINTER key [key ...]
+pub fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    sinter_generic(ctx, &args[1..], InterOutput::Reply)
+}
+
+/// SINTERSTORE destination key [key ...]
+pub fn sinterstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let dst = args[1].clone();
+    sinter_generic(ctx, &args[2..], InterOutput::Store(&dst))
+}
+
+/// SINTERCARD numkeys key [key ...] [LIMIT limit]
+pub fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let numkeys = match parse_i64(&args[1]) {
+        Some(n) if n >= 1 => n as u64,
+        _ => return Err(CmdError::err("numkeys should be greater than 0")),
+    };
+    if numkeys > (args.len() - 2) as u64 {
+        return Err(CmdError::err(
+            "Number of keys can't be greater than number of args",
+        ));
+    }
+    let keys_end = 2 + numkeys as usize;
+    let mut limit = 0usize;
+    let mut i = keys_end;
+    while i < args.len() {
+        if eq_ic(&args[i], "LIMIT") && i + 1 < args.len() {
+            limit = match parse_i64(&args[i + 1]) {
+                Some(n) if n >= 0 => n as usize,
+                _ => return Err(CmdError::err("LIMIT can't be negative")),
+            };
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    sinter_generic(ctx, &args[2..keys_end], InterOutput::Count(limit))
+}
+
+/// SUNION and SDIFF, replying or storing.
+fn sunion_diff_generic(ctx: &mut Ctx, keys: &[Bytes], dst: Option<&[u8]>, diff: bool) -> CmdResult {
+    let max = ctx.store.config.set_max_intset_entries;
+    check_sources(ctx, keys, dst.is_some())?;
+    let found = sources(&ctx.store.dbs[ctx.db_index], keys, ctx.now_ms);
+    // Built as Redis builds it, from an empty intset, so its encoding and
+    // order are Redis's.
+    let mut result = Set::default();
+    if diff {
+        if let Some(first) = found[0] {
+            let others: Vec<&Set> = found[1..].iter().flatten().copied().collect();
+            first.for_each(|m| {
+                if !others.iter().any(|s| s.contains_member(m)) {
+                    m.with_bytes(|b| result.add(b, max));
+                }
+            });
+        }
+    } else {
+        for s in found.iter().flatten() {
+            s.for_each(|m| {
+                m.with_bytes(|b| result.add(b, max));
+            });
+        }
+    }
+    match dst {
+        Some(dst) => store_result(ctx, dst, result),
+        None => reply_set(ctx.out, &result),
+    }
+    Ok(())
+}
+
+/// SUNION key [key ...]
+pub fn sunion(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    sunion_diff_generic(ctx, &args[1..], None, false)
+}
+
+/// SUNIONSTORE destination key [key ...]
+pub fn sunionstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    sunion_diff_generic(ctx, &args[2..], Some(&args[1]), false)
+}
+
+/// SDIFF key [key ...]
+pub fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    sunion_diff_generic(ctx, &args[1..], None, true)
+}
+
+/// SDIFFSTORE destination key [key ...]
+pub fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    sunion_diff_generic(ctx, &args[2..], Some(&args[1]), true)
+}
+
+/// SSCAN key cursor [MATCH pattern] [COUNT count]: the cursor is parsed
+/// first, then the key, then the options, as Redis does.
+pub fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut cursor = parse_cursor(&args[2])?;
+    let Some(set) = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
+        reply_scan(ctx, 0, &[] as &[&[u8]]);
+        return Ok(());
+    };
+    let opts = parse_scan_opts(args, 3, false)?;
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    match set {
+        Set::Table(d) => {
+            let mut max_iterations = opts.count.saturating_mul(10);
+            loop {
+                cursor = d.scan(cursor, |k, _| {
+                    if opts.matches(k) {
+                        items.push(k.to_vec());
+                    }
+                });
+                max_iterations -= 1;
+                if cursor == 0 || max_iterations <= 0 || items.len() as i64 >= opts.count {
+                    break;
+                }
+            }
+        }
+        _ => {
+            // A compact set is returned whole, whatever the cursor.
+            set.for_each(|m| {
+                m.with_bytes(|b| {
+                    if opts.matches(b) {
+                        items.push(b.to_vec());
+                    }
+                })
+            });
+            cursor = 0;
+        }
+    }
+    reply_scan(ctx, cursor, &items);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(first: &[u8], members: &[&[u8]], max_intset: usize) -> Set {
+        let mut s = Set::for_first_member(first);
+        for m in members {
+            s.add(m, max_intset);
+        }
+        s
+    }
+
+    #[test]
+    fn integers_stay_a_sorted_intset() {
+        let s = filled(b"3", &[b"3", b"-1", b"2", b"3"], 512);
+        assert!(matches!(&s, Set::Intset(v) if v == &[-1, 2, 3]));
+        assert_eq!(s.encoding(), "intset");
+        assert!(s.contains(b"2") && !s.contains(b"02") && !s.contains(b"x"));
+    }
+
+    #[test]
+    fn intset_becomes_a_table_when_a_string_is_added() {
+        let mut s = filled(b"1", &[b"1", b"2"], 512);
+        assert!(s.add(b"abc", 512));
+        assert!(matches!(s, Set::Table(_)));
+        assert_eq!(s.encoding(), "hashtable");
+        assert!(s.contains(b"1") && s.contains(b"2") && s.contains(b"abc"));
+        assert!(!s.add(b"1", 512));
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn intset_becomes_a_table_past_the_limit() {
+        let mut s = filled(b"1", &[b"1", b"2", b"3"], 3);
+        assert!(matches!(s, Set::Intset(_)));
+        assert!(s.add(b"4", 3));
+        assert!(matches!(s, Set::Table(_)));
+        assert_eq!(s.len(), 4);
+        // An integer too big for i64 is a string.
+        let mut s = filled(b"1", &[b"1"], 512);
+        s.add(b"9223372036854775808", 512);
+        assert!(matches!(s, Set::Table(_)));
+    }
+
+    #[test]
+    fn packed_strings_become_a_table_when_too_many_or_too_long() {
+        let mut s = filled(b"a", &[b"a", b"b"], 512);
+        assert!(matches!(s, Set::Listpack(_)));
+        assert_eq!(s.encoding(), "hashtable");
+        // Integers join a packed set as strings.
+        s.add(b"7", 512);
+        assert!(matches!(s, Set::Listpack(_)));
+        s.add(&[b'x'; LISTPACK_MAX_VALUE_BYTES + 1], 512);
+        assert!(matches!(s, Set::Table(_)));
+        assert_eq!(s.len(), 4);
+
+        let mut s = Set::for_first_member(b"m");
+        for i in 0..LISTPACK_MAX_ENTRIES {
+            s.add(format!("m{i}").as_bytes(), 512);
+        }
+        assert!(matches!(s, Set::Listpack(_)));
+        s.add(b"one more", 512);
+        assert!(matches!(s, Set::Table(_)));
+        assert_eq!(s.len(), LISTPACK_MAX_ENTRIES + 1);
+        assert!(s.contains(b"m0") && s.contains(b"one more"));
+    }
+
+    #[test]
+    fn long_first_member_starts_a_table() {
+        let s = Set::for_first_member(&[b'y'; 100]);
+        assert!(matches!(s, Set::Table(_)));
+    }
+
+    #[test]
+    fn removal_keeps_the_encoding() {
+        for first in [&b"1"[..], b"a"] {
+            let mut s = filled(first, &[first, b"2", b"x"], 512);
+            let before = std::mem::discriminant(&s);
+            assert!(s.remove(b"x"));
+            assert!(!s.remove(b"x"));
+            assert_eq!(std::mem::discriminant(&s), before);
+        }
+    }
+
+    #[test]
+    fn sampling_is_distinct() {
+        let mut rng = Rng::new(7);
+        let mut s = Set::for_first_member(b"a");
+        for i in 0..1000 {
+            s.add(format!("k{i}").as_bytes(), 512);
+        }
+        for count in [1, 10, 300, 999] {
+            let picked = s.sample_distinct(count, &mut rng);
+            let distinct: std::collections::HashSet<_> = picked.iter().collect();
+            assert_eq!(distinct.len(), count);
+            assert!(picked.iter().all(|m| s.contains(m)));
+        }
+    }
+}
