@@ -6,27 +6,10 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{Client, Frame, encode_command};
+use common::{CHI_SQUARE_999_DF9, Client, encode_command, expect_array, expect_bulk};
 
-/// The 99.9% critical value of the chi-square distribution with 9 degrees
-/// of freedom (10 fields).
-const CHI_SQUARE_999_DF9: f64 = 27.88;
 const FIELDS: usize = 10;
 const DRAWS: usize = 20_000;
-
-fn bulk(frame: &Frame) -> Vec<u8> {
-    match frame {
-        Frame::Bulk(b) => b.clone(),
-        other => panic!("expected a bulk string, got {other:?}"),
-    }
-}
-
-fn array(frame: Frame) -> Vec<Frame> {
-    match frame {
-        Frame::Array(items) => items,
-        other => panic!("expected an array, got {other:?}"),
-    }
-}
 
 /// Fills `key` with fields f0..f9, as a listpack or (after lowering the
 /// threshold) a hashtable, and checks the encoding.
@@ -51,11 +34,8 @@ fn chi_square(counts: &HashMap<Vec<u8>, usize>, draws: usize) -> f64 {
         FIELDS,
         "every field should be drawn: {counts:?}"
     );
-    let expected = draws as f64 / FIELDS as f64;
-    counts
-        .values()
-        .map(|&n| (n as f64 - expected).powi(2) / expected)
-        .sum()
+    let observed: Vec<usize> = counts.values().copied().collect();
+    common::chi_square(&observed, draws)
 }
 
 /// `DRAWS` single HRANDFIELD calls, pipelined in batches.
@@ -67,7 +47,7 @@ fn single_draws(client: &mut Client, key: &str) -> HashMap<Vec<u8>, usize> {
         client.send_raw(&one.repeat(batch)).unwrap();
         for _ in 0..batch {
             *counts
-                .entry(bulk(&client.read_frame().unwrap()))
+                .entry(expect_bulk(&client.read_frame().unwrap()))
                 .or_default() += 1;
         }
     }
@@ -79,11 +59,11 @@ fn negative_count_draws(client: &mut Client, key: &str) -> HashMap<Vec<u8>, usiz
     client
         .send(&["HRANDFIELD", key, &format!("-{DRAWS}")])
         .unwrap();
-    let items = array(client.read_frame().unwrap());
+    let items = expect_array(client.read_frame().unwrap());
     assert_eq!(items.len(), DRAWS);
     let mut counts = HashMap::new();
     for item in &items {
-        *counts.entry(bulk(item)).or_default() += 1;
+        *counts.entry(expect_bulk(item)).or_default() += 1;
     }
     counts
 }
@@ -125,8 +105,8 @@ fn hrandfield_positive_count_is_distinct_and_uniform() {
                 client
                     .send(&["HRANDFIELD", &key, &count.to_string()])
                     .unwrap();
-                let items = array(client.read_frame().unwrap());
-                let fields: HashSet<Vec<u8>> = items.iter().map(bulk).collect();
+                let items = expect_array(client.read_frame().unwrap());
+                let fields: HashSet<Vec<u8>> = items.iter().map(expect_bulk).collect();
                 assert_eq!(fields.len(), count, "{encoding}: {items:?}");
                 for f in fields {
                     *counts.entry(f).or_default() += 1;
@@ -149,22 +129,22 @@ fn hrandfield_withvalues_pairs_match_resp2_and_resp3() {
     client
         .send(&["HRANDFIELD", "h", "-50", "WITHVALUES"])
         .unwrap();
-    let flat = array(client.read_frame().unwrap());
+    let flat = expect_array(client.read_frame().unwrap());
     assert_eq!(flat.len(), 100);
     for pair in flat.chunks(2) {
-        let (f, v) = (bulk(&pair[0]), bulk(&pair[1]));
+        let (f, v) = (expect_bulk(&pair[0]), expect_bulk(&pair[1]));
         assert_eq!(&f[1..], &v[1..], "{pair:?}");
     }
     client.cmd(&["HELLO", "3"]);
     client
         .send(&["HRANDFIELD", "h", "5", "WITHVALUES"])
         .unwrap();
-    let nested = array(client.read_frame().unwrap());
+    let nested = expect_array(client.read_frame().unwrap());
     assert_eq!(nested.len(), 5);
     for pair in nested {
-        let pair = array(pair);
+        let pair = expect_array(pair);
         assert_eq!(pair.len(), 2);
-        assert_eq!(&bulk(&pair[0])[1..], &bulk(&pair[1])[1..]);
+        assert_eq!(&expect_bulk(&pair[0])[1..], &expect_bulk(&pair[1])[1..]);
     }
 }
 
@@ -191,12 +171,12 @@ fn hscan_returns_every_field_across_a_resize() {
         client
             .send(&[&b"HSCAN"[..], b"h", &cursor, b"COUNT", b"10"])
             .unwrap();
-        let mut reply = array(client.read_frame().unwrap());
-        let items = array(reply.pop().unwrap());
-        cursor = bulk(&reply[0]);
+        let mut reply = expect_array(client.read_frame().unwrap());
+        let items = expect_array(reply.pop().unwrap());
+        cursor = expect_bulk(&reply[0]);
         assert_eq!(items.len() % 2, 0);
         for pair in items.chunks(2) {
-            seen.insert(bulk(&pair[0]));
+            seen.insert(expect_bulk(&pair[0]));
         }
         rounds += 1;
         // Grow the table several times over while the scan is under way.
@@ -253,6 +233,6 @@ fn a_large_hash_converts_once_and_answers_every_field() {
     assert_eq!(client.cmd(&["HGET", "big", "f4321"]), b"$4\r\n4321\r\n");
     assert_eq!(client.cmd(&["HINCRBY", "big", "f4321", "1"]), b":4322\r\n");
     client.send(&["HKEYS", "big"]).unwrap();
-    assert_eq!(array(client.read_frame().unwrap()).len(), n);
+    assert_eq!(expect_array(client.read_frame().unwrap()).len(), n);
     assert_eq!(client.cmd(&["DEL", "big"]), b":1\r\n");
 }

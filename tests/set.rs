@@ -6,29 +6,12 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{Client, Frame, encode_command};
+use common::{CHI_SQUARE_999_DF9, Client, Frame, encode_command, expect_array, expect_bulk};
 
-/// The 99.9% critical value of the chi-square distribution with 9 degrees
-/// of freedom (10 members).
-const CHI_SQUARE_999_DF9: f64 = 27.88;
 const MEMBERS: usize = 10;
 const DRAWS: usize = 20_000;
 /// Commands sent per pipelined batch.
 const BATCH: usize = 1_000;
-
-fn bulk(frame: &Frame) -> Vec<u8> {
-    match frame {
-        Frame::Bulk(b) => b.clone(),
-        other => panic!("expected a bulk string, got {other:?}"),
-    }
-}
-
-fn array(frame: Frame) -> Vec<Frame> {
-    match frame {
-        Frame::Array(items) => items,
-        other => panic!("expected an array, got {other:?}"),
-    }
-}
 
 /// The members of a test set: integers for an intset, strings otherwise.
 fn members(encoding: &str) -> Vec<String> {
@@ -75,14 +58,11 @@ fn chi_square(counts: &HashMap<Vec<u8>, usize>, members: &[String], draws: usize
             .all(|k| members.iter().any(|m| m.as_bytes() == k)),
         "a draw returned a non-member: {counts:?}"
     );
-    let expected = draws as f64 / members.len() as f64;
-    members
+    let observed: Vec<usize> = members
         .iter()
-        .map(|m| {
-            let seen = *counts.get(m.as_bytes()).unwrap_or(&0) as f64;
-            (seen - expected).powi(2) / expected
-        })
-        .sum()
+        .map(|m| *counts.get(m.as_bytes()).unwrap_or(&0))
+        .collect();
+    common::chi_square(&observed, draws)
 }
 
 /// Sends `commands` pipelined in batches and returns every reply.
@@ -112,7 +92,7 @@ fn srandmember_is_uniform(encoding: &str) {
         .collect();
     let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
     for frame in pipeline(&mut client, &cmds) {
-        *counts.entry(bulk(&frame)).or_default() += 1;
+        *counts.entry(expect_bulk(&frame)).or_default() += 1;
     }
     let stat = chi_square(&counts, &ms, DRAWS);
     assert!(
@@ -124,11 +104,11 @@ fn srandmember_is_uniform(encoding: &str) {
     client
         .send(&["SRANDMEMBER", "s", &format!("-{DRAWS}")])
         .expect("send");
-    let items = array(client.read_frame().expect("reply"));
+    let items = expect_array(client.read_frame().expect("reply"));
     assert_eq!(items.len(), DRAWS);
     let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
     for frame in &items {
-        *counts.entry(bulk(frame)).or_default() += 1;
+        *counts.entry(expect_bulk(frame)).or_default() += 1;
     }
     let stat = chi_square(&counts, &ms, DRAWS);
     assert!(
@@ -143,7 +123,7 @@ fn srandmember_is_uniform(encoding: &str) {
         .collect();
     let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
     for frame in pipeline(&mut client, &cmds) {
-        let picked: Vec<Vec<u8>> = array(frame).iter().map(bulk).collect();
+        let picked: Vec<Vec<u8>> = expect_array(frame).iter().map(expect_bulk).collect();
         let distinct: HashSet<&Vec<u8>> = picked.iter().collect();
         assert_eq!(distinct.len(), 3, "repeats in {picked:?}");
         for p in picked {
@@ -172,7 +152,7 @@ fn spop_is_uniform(encoding: &str) {
     }
     let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
     for pair in pipeline(&mut client, &cmds).chunks(2) {
-        *counts.entry(bulk(&pair[0])).or_default() += 1;
+        *counts.entry(expect_bulk(&pair[0])).or_default() += 1;
         assert_eq!(pair[1], Frame::Integer(1));
     }
     let stat = chi_square(&counts, &ms, DRAWS);
@@ -223,9 +203,9 @@ fn spop_with_count_removes_what_it_returns() {
             client
                 .send(&["SPOP", key, &count.to_string()])
                 .expect("send");
-            let popped: Vec<Vec<u8>> = array(client.read_frame().expect("reply"))
+            let popped: Vec<Vec<u8>> = expect_array(client.read_frame().expect("reply"))
                 .iter()
-                .map(bulk)
+                .map(expect_bulk)
                 .collect();
             assert_eq!(popped.len(), count);
             for p in &popped {
@@ -260,10 +240,10 @@ fn sscan_returns_every_member_across_a_resize() {
         client
             .send(&["SSCAN", "s", &cursor, "COUNT", "20"])
             .expect("send");
-        let mut reply = array(client.read_frame().expect("reply"));
-        let items = array(reply.pop().expect("items"));
-        cursor = String::from_utf8(bulk(&reply[0])).expect("cursor");
-        seen.extend(items.iter().map(bulk));
+        let mut reply = expect_array(client.read_frame().expect("reply"));
+        let items = expect_array(reply.pop().expect("items"));
+        cursor = String::from_utf8(expect_bulk(&reply[0])).expect("cursor");
+        seen.extend(items.iter().map(expect_bulk));
         calls += 1;
         // Grow the table several times during the scan.
         if calls % 5 == 0 && added < 8000 {
@@ -308,7 +288,7 @@ fn spop_drains_a_large_table() {
     let start = std::time::Instant::now();
     let mut seen = HashSet::new();
     for frame in pipeline(&mut client, &pops) {
-        assert!(seen.insert(bulk(&frame)), "a member popped twice");
+        assert!(seen.insert(expect_bulk(&frame)), "a member popped twice");
     }
     assert_eq!(seen.len(), N);
     assert_eq!(client.cmd(&["EXISTS", "big"]), b":0\r\n");

@@ -667,6 +667,36 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The 99.9% critical value of the chi-square distribution with 9 degrees
+/// of freedom (ten equally likely outcomes).
+pub const CHI_SQUARE_999_DF9: f64 = 27.88;
+
+/// The chi-square statistic of `observed` (draws per outcome) against a
+/// uniform distribution over those outcomes.
+pub fn chi_square(observed: &[usize], draws: usize) -> f64 {
+    let expected = draws as f64 / observed.len() as f64;
+    observed
+        .iter()
+        .map(|&n| (n as f64 - expected).powi(2) / expected)
+        .sum()
+}
+
+/// The bytes of a bulk-string reply, or a panic naming what came instead.
+pub fn expect_bulk(frame: &Frame) -> Vec<u8> {
+    match frame {
+        Frame::Bulk(b) => b.clone(),
+        other => panic!("expected a bulk string, got {other:?}"),
+    }
+}
+
+/// The items of an array reply, or a panic naming what came instead.
+pub fn expect_array(frame: Frame) -> Vec<Frame> {
+    match frame {
+        Frame::Array(items) => items,
+        other => panic!("expected an array, got {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
