@@ -146,6 +146,24 @@ COMMANDS = [
     "sdiff",
     "sdiffstore",
     "sscan",
+    # lists
+    "lpush",
+    "rpush",
+    "lpushx",
+    "rpushx",
+    "lpop",
+    "rpop",
+    "llen",
+    "lrange",
+    "lindex",
+    "lset",
+    "linsert",
+    "lrem",
+    "ltrim",
+    "lpos",
+    "lmove",
+    "rpoplpush",
+    "lmpop",
 ]
 
 # Containers whose plain form (no subcommand) is itself a command.

@@ -93,7 +93,7 @@ macro_rules! scripts {
     };
 }
 
-scripts!(connection, server, keys, strings, protocol, hash, set);
+scripts!(connection, server, keys, strings, protocol, hash, set, list);
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would
 /// silently never run.

@@ -38,6 +38,7 @@ pub mod h {
     pub use super::server::*;
     pub use super::string::*;
     pub use crate::types::hash::*;
+    pub use crate::types::list::*;
     pub use crate::types::set::*;
 }
 

@@ -5441,4 +5441,908 @@ pub static COMMANDS: &[Command] = &[
         handler: Some(h::sscan),
         subcommands: &[],
     },
+    Command {
+        name: "lpush",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "list", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "insert"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Prepend one or multiple elements to a list",
+            since: "1.0.0",
+            group: "list",
+            complexity: Some(
+                "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+            ),
+            history: &[("2.4.0", "Accepts multiple `element` arguments.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "element",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::lpush),
+        subcommands: &[],
+    },
+    Command {
+        name: "rpush",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "list", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "insert"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Append one or multiple elements to a list",
+            since: "1.0.0",
+            group: "list",
+            complexity: Some(
+                "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+            ),
+            history: &[("2.4.0", "Accepts multiple `element` arguments.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "element",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::rpush),
+        subcommands: &[],
+    },
+    Command {
+        name: "lpushx",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "list", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "insert"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Prepend an element to a list, only if the list exists",
+            since: "2.2.0",
+            group: "list",
+            complexity: Some(
+                "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+            ),
+            history: &[("4.0.0", "Accepts multiple `element` arguments.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "element",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::lpushx),
+        subcommands: &[],
+    },
+    Command {
+        name: "rpushx",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "list", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "insert"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Append an element to a list, only if the list exists",
+            since: "2.2.0",
+            group: "list",
+            complexity: Some(
+                "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+            ),
+            history: &[("4.0.0", "Accepts multiple `element` arguments.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "element",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::rpushx),
+        subcommands: &[],
+    },
+    Command {
+        name: "lpop",
+        arity: -2,
+        flags: flag::WRITE | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "list", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove and get the first elements in a list",
+            since: "1.0.0",
+            group: "list",
+            complexity: Some("O(N) where N is the number of elements returned"),
+            history: &[("6.2.0", "Added the `count` argument.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    since: Some("6.2.0"),
+                    flags: &["optional"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::lpop),
+        subcommands: &[],
+    },
+    Command {
+        name: "rpop",
+        arity: -2,
+        flags: flag::WRITE | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "list", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove and get the last elements in a list",
+            since: "1.0.0",
+            group: "list",
+            complexity: Some("O(N) where N is the number of elements returned"),
+            history: &[("6.2.0", "Added the `count` argument.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    since: Some("6.2.0"),
+                    flags: &["optional"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::rpop),
+        subcommands: &[],
+    },
+    Command {
+        name: "llen",
+        arity: 2,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "list", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get the length of a list",
+            since: "1.0.0",
+            group: "list",
+            complexity: Some("O(1)"),
+            arguments: &[Arg {
+                name: "key",
+                kind: "key",
+                key_spec_index: Some(0),
+                ..ARG
+            }],
+            ..DOCS
+        },
+        handler: Some(h::llen),
+        subcommands: &[],
+    },
+    Command {
+        name: "lrange",
+        arity: 4,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "list", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get a range of elements from a list",
+            since: "1.0.0",
+            group: "list",
+            complexity: Some(
+                "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "start",
+                    kind: "integer",
+                    ..ARG
+                },
+                Arg {
+                    name: "stop",
+                    kind: "integer",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::lrange),
+        subcommands: &[],
+    },
+    Command {
+        name: "lindex",
+        arity: 3,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "list", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get an element from a list by its index",
+            since: "1.0.0",
+            group: "list",
+            complexity: Some(
+                "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "index",
+                    kind: "integer",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::lindex),
+        subcommands: &[],
+    },
+    Command {
+        name: "lset",
+        arity: 4,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "list", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Set the value of an element in a list by its index",
+            since: "1.0.0",
+            group: "list",
+            complexity: Some(
+                "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "index",
+                    kind: "integer",
+                    ..ARG
+                },
+                Arg {
+                    name: "element",
+                    kind: "string",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::lset),
+        subcommands: &[],
+    },
+    Command {
+        name: "linsert",
+        arity: 5,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "list", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "insert"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Insert an element before or after another element in a list",
+            since: "2.2.0",
+            group: "list",
+            complexity: Some(
+                "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "where",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "before",
+                            kind: "pure-token",
+                            token: Some("BEFORE"),
+                            ..ARG
+                        },
+                        Arg {
+                            name: "after",
+                            kind: "pure-token",
+                            token: Some("AFTER"),
+                            ..ARG
+                        },
+                    ],
+                    ..ARG
+                },
+                Arg {
+                    name: "pivot",
+                    kind: "string",
+                    ..ARG
+                },
+                Arg {
+                    name: "element",
+                    kind: "string",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::linsert),
+        subcommands: &[],
+    },
+    Command {
+        name: "lrem",
+        arity: 4,
+        flags: flag::WRITE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "list", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove elements from a list",
+            since: "1.0.0",
+            group: "list",
+            complexity: Some(
+                "O(N+M) where N is the length of the list and M is the number of elements removed.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    ..ARG
+                },
+                Arg {
+                    name: "element",
+                    kind: "string",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::lrem),
+        subcommands: &[],
+    },
+    Command {
+        name: "ltrim",
+        arity: 4,
+        flags: flag::WRITE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "list", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Trim a list to the specified range",
+            since: "1.0.0",
+            group: "list",
+            complexity: Some(
+                "O(N) where N is the number of elements to be removed by the operation.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "start",
+                    kind: "integer",
+                    ..ARG
+                },
+                Arg {
+                    name: "stop",
+                    kind: "integer",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::ltrim),
+        subcommands: &[],
+    },
+    Command {
+        name: "lpos",
+        arity: -3,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "list", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Return the index of matching elements on a list",
+            since: "6.0.6",
+            group: "list",
+            complexity: Some(
+                "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "element",
+                    kind: "string",
+                    ..ARG
+                },
+                Arg {
+                    name: "rank",
+                    kind: "integer",
+                    token: Some("RANK"),
+                    flags: &["optional"],
+                    ..ARG
+                },
+                Arg {
+                    name: "num-matches",
+                    kind: "integer",
+                    token: Some("COUNT"),
+                    flags: &["optional"],
+                    ..ARG
+                },
+                Arg {
+                    name: "len",
+                    kind: "integer",
+                    token: Some("MAXLEN"),
+                    flags: &["optional"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::lpos),
+        subcommands: &[],
+    },
+    Command {
+        name: "lmove",
+        arity: 5,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 2,
+        key_step: 1,
+        acl_categories: &["write", "list", "slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["RW", "access", "delete"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RW", "insert"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Pop an element from a list, push it to another list and return it",
+            since: "6.2.0",
+            group: "list",
+            complexity: Some("O(1)"),
+            arguments: &[
+                Arg {
+                    name: "source",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "destination",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    ..ARG
+                },
+                Arg {
+                    name: "wherefrom",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "left",
+                            kind: "pure-token",
+                            token: Some("LEFT"),
+                            ..ARG
+                        },
+                        Arg {
+                            name: "right",
+                            kind: "pure-token",
+                            token: Some("RIGHT"),
+                            ..ARG
+                        },
+                    ],
+                    ..ARG
+                },
+                Arg {
+                    name: "whereto",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "left",
+                            kind: "pure-token",
+                            token: Some("LEFT"),
+                            ..ARG
+                        },
+                        Arg {
+                            name: "right",
+                            kind: "pure-token",
+                            token: Some("RIGHT"),
+                            ..ARG
+                        },
+                    ],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::lmove),
+        subcommands: &[],
+    },
+    Command {
+        name: "rpoplpush",
+        arity: 3,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 2,
+        key_step: 1,
+        acl_categories: &["write", "list", "slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["RW", "access", "delete"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RW", "insert"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Remove the last element in a list, prepend it to another list and return it",
+            since: "1.2.0",
+            group: "list",
+            complexity: Some("O(1)"),
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some("`LMOVE` with the `RIGHT` and `LEFT` arguments"),
+            arguments: &[
+                Arg {
+                    name: "source",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "destination",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::rpoplpush),
+        subcommands: &[],
+    },
+    Command {
+        name: "lmpop",
+        arity: -4,
+        flags: flag::WRITE,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["write", "list", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Pop elements from a list",
+            since: "7.0.0",
+            group: "list",
+            complexity: Some(
+                "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..ARG
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["multiple"],
+                    ..ARG
+                },
+                Arg {
+                    name: "where",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "left",
+                            kind: "pure-token",
+                            token: Some("LEFT"),
+                            ..ARG
+                        },
+                        Arg {
+                            name: "right",
+                            kind: "pure-token",
+                            token: Some("RIGHT"),
+                            ..ARG
+                        },
+                    ],
+                    ..ARG
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    token: Some("COUNT"),
+                    flags: &["optional"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::lmpop),
+        subcommands: &[],
+    },
 ];

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use super::bytes::SmallBytes;
 use crate::resp::writer::format_i64;
 use crate::types::hash::Hash;
+use crate::types::list::List;
 use crate::types::set::Set;
 
 /// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`: strings up to this length are
@@ -75,6 +76,7 @@ pub enum Value {
     Str(Str),
     Hash(Box<Hash>),
     Set(Box<Set>),
+    List(Box<List>),
 }
 
 impl Value {
@@ -84,6 +86,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::List(_) => "list",
         }
     }
 
@@ -93,6 +96,7 @@ impl Value {
             Value::Str(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::List(_) => "quicklist",
         }
     }
 
@@ -112,6 +116,7 @@ impl Value {
             // object header plus about 48 bytes per element.
             Value::Hash(h) => 16 + 48 * h.len(),
             Value::Set(s) => 16 + 32 * s.len(),
+            Value::List(l) => 16 + 12 * l.len(),
         }
     }
 
@@ -121,6 +126,7 @@ impl Value {
             Value::Str(s) => s.len() > 64 * 1024 * 1024,
             Value::Hash(h) => h.len() > LAZYFREE_ELEMENTS,
             Value::Set(s) => s.len() > LAZYFREE_ELEMENTS,
+            Value::List(l) => l.len() > LAZYFREE_ELEMENTS,
         }
     }
 }

@@ -3,4 +3,5 @@
 //! `cmd/string.rs`.)
 
 pub mod hash;
+pub mod list;
 pub mod set;
