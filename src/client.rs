@@ -49,6 +49,11 @@ pub struct Client {
     /// The last command run, as CLIENT LIST shows it (`config|get`).
     pub last_cmd: &'static str,
     pub mode: Mode,
+    /// Set while the client waits in a blocking command.
+    pub blocked: Option<crate::blocking::Blocked>,
+    /// Commands read in the same batch as one that blocked, run once the
+    /// client is served.
+    pub deferred: std::collections::VecDeque<Vec<Bytes>>,
     pub reply_mode: ReplyMode,
     pub authenticated: bool,
     pub no_evict: bool,
@@ -90,6 +95,8 @@ impl Client {
             last_interaction_ms: now_ms,
             last_cmd: "NULL",
             mode: Mode::Normal,
+            blocked: None,
+            deferred: Default::default(),
             reply_mode: ReplyMode::On,
             authenticated: false,
             no_evict: false,
@@ -105,6 +112,9 @@ impl Client {
         let mut f = String::new();
         if self.mode == Mode::Monitor {
             f.push('O');
+        }
+        if self.blocked.is_some() {
+            f.push('b');
         }
         if self.close_after_reply {
             f.push('c');

@@ -19,6 +19,7 @@
 //! - [`lazyfree`]: the helper thread that frees huge values off the loop.
 
 pub mod alloc;
+pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod config;

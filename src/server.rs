@@ -56,6 +56,9 @@ enum Timer {
     /// An extra active-expiry cycle, scheduled when the last one ran out of
     /// budget with expired keys left.
     ExpireCycle,
+    /// A blocked client's deadline; ignored if the client has since been
+    /// served (another generation) or closed.
+    BlockTimeout { token: usize, generation: u64 },
 }
 
 pub struct Server {
@@ -196,6 +199,9 @@ impl Server {
                 match timer {
                     Timer::Cron => self.cron(),
                     Timer::ExpireCycle => self.active_expire_cycle(),
+                    Timer::BlockTimeout { token, generation } => {
+                        self.time_out_block(token, generation, unix_ms())
+                    }
                 }
             }
             self.flush_writes();
@@ -323,7 +329,8 @@ impl Server {
             let Some(client) = self.clients.get_mut(token) else {
                 return;
             };
-            if client.close_after_reply {
+            // A blocked client's further input waits until it is served.
+            if client.close_after_reply || client.blocked.is_some() {
                 return;
             }
             if !client.authenticated && client.rbuf.len() > UNAUTHENTICATED_QUERY_LIMIT_BYTES {
@@ -352,11 +359,26 @@ impl Server {
                 let db = client.db;
                 self.prefetch_keys(db, &batch[..parsed]);
             }
+            let mut ran = 0;
             for args in &batch[..parsed] {
-                if self.clients.get(token).is_none_or(|c| c.close_after_reply) {
+                if self
+                    .clients
+                    .get(token)
+                    .is_none_or(|c| c.close_after_reply || c.blocked.is_some())
+                {
                     break;
                 }
                 self.execute(token, args, now_ms, &mut clock);
+                ran += 1;
+                self.serve_ready(now_ms);
+            }
+            // Commands parsed behind one that blocked wait, unparsed again,
+            // until the client is served: put them back in order.
+            if ran < parsed
+                && let Some(c) = self.clients.get_mut(token)
+                && c.blocked.is_some()
+            {
+                c.deferred.extend(batch[ran..parsed].iter().cloned());
             }
             // Drop the arguments now: they hold the read buffer's memory,
             // which the next read can then reuse in place.
@@ -440,21 +462,37 @@ impl Server {
                 out: &mut out,
                 now_ms,
                 db_index,
+                block: None,
             };
             // A bug in one handler must not take every client down with the
             // process: the panic becomes an error reply.
             let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                handler(&mut ctx, args)
+                let result = handler(&mut ctx, args);
+                (result, ctx.block.take())
             })) {
-                Ok(result) => result,
+                Ok(outcome) => outcome,
                 Err(_) => {
                     log::error!("Command '{}' panicked; the client got an error", cmd.name);
-                    Err(CmdError::err(format!(
-                        "internal error while running '{}'",
-                        cmd.name
-                    )))
+                    let e = CmdError::err(format!("internal error while running '{}'", cmd.name));
+                    (Err(e), None)
                 }
             };
+            let (result, block) = result;
+            // A command that blocked wrote nothing, so it signals nothing
+            // (signalling its own keys would wake itself forever).
+            let blocked = block.is_some();
+            if let Some(block) = block {
+                self.park(token, db_index, args, block);
+            }
+            if !self.store.blocking.unblock_requests.is_empty() {
+                self.unblock_requested(now_ms);
+            }
+            if !blocked && cmd.has(flag::WRITE) && self.store.blocking.has_waiters() {
+                let databases = self.store.dbs.len();
+                for pos in cmd::command_keys(cmd, args) {
+                    self.store.blocking.signal(databases, &args[pos]);
+                }
+            }
             let finished = Instant::now();
             *clock = finished;
             let elapsed_us = finished.duration_since(started).as_micros() as u64;
@@ -494,6 +532,116 @@ impl Server {
         client.out.proto = out.proto;
         if !client.out.is_empty() || client.close_after_reply {
             self.queue_write(token);
+        }
+    }
+
+    /// Parks a client whose command asked to block.
+    fn park(
+        &mut self,
+        token: usize,
+        db: usize,
+        args: &[bytes::Bytes],
+        block: crate::blocking::Block,
+    ) {
+        let generation = self.store.blocking.next_generation();
+        self.store.blocking.park(token, db, &block.keys);
+        if let Some(deadline) = block.deadline_ms {
+            self.wheel
+                .insert(deadline, Timer::BlockTimeout { token, generation });
+        }
+        if let Some(c) = self.clients.get_mut(token) {
+            c.blocked = Some(crate::blocking::Blocked {
+                db,
+                keys: block.keys,
+                args: args.to_vec(),
+                generation,
+            });
+        }
+    }
+
+    /// Takes a client out of every wait list; returns whether it was
+    /// blocked.
+    fn unpark(&mut self, token: usize) -> bool {
+        let Some(b) = self.clients.get_mut(token).and_then(|c| c.blocked.take()) else {
+            return false;
+        };
+        self.store.blocking.unpark(token, b.db, &b.keys);
+        true
+    }
+
+    /// Serves the waiters of ready keys, oldest waiter first, each by
+    /// re-running its command. A key stops serving as soon as a re-run
+    /// command blocks again (the key could not serve it).
+    fn serve_ready(&mut self, now_ms: u64) {
+        while let Some((db, key)) = self.store.blocking.pop_ready() {
+            for token in self.store.blocking.waiters_of(db, &key) {
+                let Some(b) = self.clients.get(token).and_then(|c| c.blocked.clone()) else {
+                    continue;
+                };
+                self.unpark(token);
+                let mut clock = Instant::now();
+                self.execute(token, &b.args, now_ms, &mut clock);
+                let blocked_again = self.clients.get(token).is_some_and(|c| c.blocked.is_some());
+                if blocked_again {
+                    break;
+                }
+                self.resume(token, now_ms);
+            }
+        }
+    }
+
+    /// Runs what a client sent while it was blocked.
+    fn resume(&mut self, token: usize, now_ms: u64) {
+        let mut clock = Instant::now();
+        loop {
+            let Some(c) = self.clients.get_mut(token) else {
+                return;
+            };
+            if c.blocked.is_some() || c.close_after_reply {
+                return;
+            }
+            let Some(args) = c.deferred.pop_front() else {
+                break;
+            };
+            self.execute(token, &args, now_ms, &mut clock);
+            self.serve_ready(now_ms);
+        }
+        if self.clients.get(token).is_some_and(|c| !c.rbuf.is_empty()) {
+            self.process_input(token, now_ms);
+        }
+        self.queue_write(token);
+    }
+
+    fn time_out_block(&mut self, token: usize, generation: u64, now_ms: u64) {
+        let current = self
+            .clients
+            .get(token)
+            .and_then(|c| c.blocked.as_ref())
+            .is_some_and(|b| b.generation == generation);
+        if !current {
+            return;
+        }
+        self.unpark(token);
+        if let Some(c) = self.clients.get_mut(token) {
+            c.out.null_array();
+        }
+        self.resume(token, now_ms);
+    }
+
+    /// Carries out CLIENT UNBLOCK requests made by the last command.
+    fn unblock_requested(&mut self, now_ms: u64) {
+        for (token, as_error) in mem::take(&mut self.store.blocking.unblock_requests) {
+            if !self.unpark(token) {
+                continue;
+            }
+            if let Some(c) = self.clients.get_mut(token) {
+                if as_error {
+                    c.out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                } else {
+                    c.out.null_array();
+                }
+            }
+            self.resume(token, now_ms);
         }
     }
 
@@ -671,6 +819,7 @@ impl Server {
         if !self.clients.contains(token) {
             return;
         }
+        self.unpark(token);
         let mut client = self.clients.remove(token);
         let _ = self.poll.registry().deregister(&mut client.stream);
         if client.mode == Mode::Monitor {

@@ -98,6 +98,7 @@ pub struct Store {
     /// Clients to close at the end of this iteration (CLIENT KILL).
     pub to_close: Vec<usize>,
     pub shutdown: Option<Shutdown>,
+    pub blocking: crate::blocking::Blocking,
 }
 
 impl Store {
@@ -121,6 +122,7 @@ impl Store {
             monitors: Vec::new(),
             to_close: Vec::new(),
             shutdown: None,
+            blocking: Default::default(),
         };
         store.apply_config();
         store

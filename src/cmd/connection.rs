@@ -463,9 +463,21 @@ pub fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
         ));
     }
-    let _id = arg_i64(&args[2])?;
-    // No command blocks yet, so no client can be unblocked.
-    ctx.out.int(0);
+    let id = arg_i64(&args[2])?;
+    let as_error = args.len() == 4 && eq_ic(&args[3], "ERROR");
+    let target = ctx
+        .clients
+        .iter()
+        .find(|(_, c)| c.id as i64 == id && c.blocked.is_some())
+        .map(|(t, _)| t);
+    match target {
+        Some(token) => {
+            // The loop answers the unblocked client once this command is done.
+            ctx.store.blocking.unblock_requests.push((token, as_error));
+            ctx.out.int(1);
+        }
+        None => ctx.out.int(0),
+    }
     Ok(())
 }
 

@@ -93,6 +93,9 @@ pub struct Ctx<'a> {
     /// one command uses this one instant, as Redis does.
     pub now_ms: u64,
     pub db_index: usize,
+    /// Set by a blocking command that cannot be served yet, instead of a
+    /// reply: the loop parks the client.
+    pub block: Option<crate::blocking::Block>,
 }
 
 impl Ctx<'_> {

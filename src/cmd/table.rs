@@ -6345,4 +6345,338 @@ pub static COMMANDS: &[Command] = &[
         handler: Some(h::lmpop),
         subcommands: &[],
     },
+    Command {
+        name: "blpop",
+        arity: -3,
+        flags: flag::WRITE | flag::NOSCRIPT | flag::BLOCKING,
+        first_key: 1,
+        last_key: -2,
+        key_step: 1,
+        acl_categories: &["write", "list", "slow", "blocking"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: -2,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove and get the first element in a list, or block until one is available",
+            since: "2.0.0",
+            group: "list",
+            complexity: Some("O(N) where N is the number of provided keys."),
+            history: &[(
+                "6.0.0",
+                "`timeout` is interpreted as a double instead of an integer.",
+            )],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["multiple"],
+                    ..ARG
+                },
+                Arg {
+                    name: "timeout",
+                    kind: "double",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::blpop),
+        subcommands: &[],
+    },
+    Command {
+        name: "brpop",
+        arity: -3,
+        flags: flag::WRITE | flag::NOSCRIPT | flag::BLOCKING,
+        first_key: 1,
+        last_key: -2,
+        key_step: 1,
+        acl_categories: &["write", "list", "slow", "blocking"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: -2,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove and get the last element in a list, or block until one is available",
+            since: "2.0.0",
+            group: "list",
+            complexity: Some("O(N) where N is the number of provided keys."),
+            history: &[(
+                "6.0.0",
+                "`timeout` is interpreted as a double instead of an integer.",
+            )],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["multiple"],
+                    ..ARG
+                },
+                Arg {
+                    name: "timeout",
+                    kind: "double",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::brpop),
+        subcommands: &[],
+    },
+    Command {
+        name: "blmove",
+        arity: 6,
+        flags: flag::WRITE | flag::DENYOOM | flag::NOSCRIPT | flag::BLOCKING,
+        first_key: 1,
+        last_key: 2,
+        key_step: 1,
+        acl_categories: &["write", "list", "slow", "blocking"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["RW", "access", "delete"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RW", "insert"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
+            since: "6.2.0",
+            group: "list",
+            complexity: Some("O(1)"),
+            arguments: &[
+                Arg {
+                    name: "source",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "destination",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    ..ARG
+                },
+                Arg {
+                    name: "wherefrom",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "left",
+                            kind: "pure-token",
+                            token: Some("LEFT"),
+                            ..ARG
+                        },
+                        Arg {
+                            name: "right",
+                            kind: "pure-token",
+                            token: Some("RIGHT"),
+                            ..ARG
+                        },
+                    ],
+                    ..ARG
+                },
+                Arg {
+                    name: "whereto",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "left",
+                            kind: "pure-token",
+                            token: Some("LEFT"),
+                            ..ARG
+                        },
+                        Arg {
+                            name: "right",
+                            kind: "pure-token",
+                            token: Some("RIGHT"),
+                            ..ARG
+                        },
+                    ],
+                    ..ARG
+                },
+                Arg {
+                    name: "timeout",
+                    kind: "double",
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::blmove),
+        subcommands: &[],
+    },
+    Command {
+        name: "brpoplpush",
+        arity: 4,
+        flags: flag::WRITE | flag::DENYOOM | flag::NOSCRIPT | flag::BLOCKING,
+        first_key: 1,
+        last_key: 2,
+        key_step: 1,
+        acl_categories: &["write", "list", "slow", "blocking"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["RW", "access", "delete"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RW", "insert"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
+            since: "2.2.0",
+            group: "list",
+            complexity: Some("O(1)"),
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some("`BLMOVE` with the `RIGHT` and `LEFT` arguments"),
+            history: &[(
+                "6.0.0",
+                "`timeout` is interpreted as a double instead of an integer.",
+            )],
+            arguments: &[
+                Arg {
+                    name: "source",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..ARG
+                },
+                Arg {
+                    name: "destination",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    ..ARG
+                },
+                Arg {
+                    name: "timeout",
+                    kind: "double",
+                    ..ARG
+                },
+            ],
+        },
+        handler: Some(h::brpoplpush),
+        subcommands: &[],
+    },
+    Command {
+        name: "blmpop",
+        arity: -5,
+        flags: flag::WRITE | flag::BLOCKING,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["write", "list", "slow", "blocking"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(2),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Pop elements from a list, or block until one is available",
+            since: "7.0.0",
+            group: "list",
+            complexity: Some(
+                "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "timeout",
+                    kind: "double",
+                    ..ARG
+                },
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..ARG
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["multiple"],
+                    ..ARG
+                },
+                Arg {
+                    name: "where",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "left",
+                            kind: "pure-token",
+                            token: Some("LEFT"),
+                            ..ARG
+                        },
+                        Arg {
+                            name: "right",
+                            kind: "pure-token",
+                            token: Some("RIGHT"),
+                            ..ARG
+                        },
+                    ],
+                    ..ARG
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    token: Some("COUNT"),
+                    flags: &["optional"],
+                    ..ARG
+                },
+            ],
+            ..DOCS
+        },
+        handler: Some(h::blmpop),
+        subcommands: &[],
+    },
 ];

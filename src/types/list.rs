@@ -1067,6 +1067,111 @@ pub fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------
+// Blocking commands: each tries its non-blocking form and, when nothing can
+// be served, asks the loop to park the client on its keys (see
+// src/blocking.rs). When a key becomes ready the command is run again.
+
+/// Parses a blocking timeout in seconds (decimals allowed; 0 waits
+/// forever) into an absolute deadline.
+///
+/// Redis converts `seconds * 1000` to a C `long long`; on x86-64 a value
+/// out of that range (or infinite) converts to `LLONG_MIN`, which is why
+/// `inf` is reported as negative. The same conversion is kept here.
+fn parse_timeout(arg: &[u8], now_ms: u64) -> Result<Option<u64>, CmdError> {
+    let secs = crate::util::parse_f64(arg)
+        .ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
+    let ms = secs * 1000.0;
+    let ms: i64 = if ms.is_finite() && ms.abs() < 9.2e18 {
+        ms as i64
+    } else {
+        i64::MIN
+    };
+    if ms < 0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    if ms == 0 {
+        return Ok(None);
+    }
+    if ms > i64::MAX - now_ms as i64 {
+        return Err(CmdError::err("timeout is out of range"));
+    }
+    Ok(Some(now_ms + ms as u64))
+}
+
+fn block_on(ctx: &mut Ctx, keys: &[Bytes], deadline_ms: Option<u64>) {
+    ctx.block = Some(crate::blocking::Block {
+        keys: keys.to_vec(),
+        deadline_ms,
+    });
+}
+
+/// BLPOP and BRPOP: the first non-empty list in argument order.
+fn bpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
+    let deadline = parse_timeout(&args[args.len() - 1], ctx.now_ms)?;
+    let keys = &args[1..args.len() - 1];
+    let (db, now) = (ctx.db_index, ctx.now_ms);
+    for key in keys {
+        let Some(list) = write(ctx.store, db, key, now)? else {
+            continue;
+        };
+        let Some(value) = list.pop(end) else {
+            continue;
+        };
+        ctx.out.array(2);
+        ctx.out.bulk(key);
+        ctx.out.bulk(&value);
+        delete_if_empty(ctx, key);
+        ctx.store.dirty += 1;
+        return Ok(());
+    }
+    block_on(ctx, keys, deadline);
+    Ok(())
+}
+
+/// BLPOP key [key ...] timeout
+pub fn blpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bpop(ctx, args, End::Left)
+}
+
+/// BRPOP key [key ...] timeout
+pub fn brpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bpop(ctx, args, End::Right)
+}
+
+/// The shared body of BLMOVE and BRPOPLPUSH.
+fn bmove(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End, timeout: &[u8]) -> CmdResult {
+    let deadline = parse_timeout(timeout, ctx.now_ms)?;
+    match move_element(ctx, src, dst, from, to)? {
+        Some(value) => ctx.out.bulk(&value),
+        None => block_on(ctx, std::slice::from_ref(src), deadline),
+    }
+    Ok(())
+}
+
+/// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
+pub fn blmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let from = End::parse(&args[3])?;
+    let to = End::parse(&args[4])?;
+    bmove(ctx, &args[1], &args[2], from, to, &args[5])
+}
+
+/// BRPOPLPUSH source destination timeout
+pub fn brpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bmove(ctx, &args[1], &args[2], End::Right, End::Left, &args[3])
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
+pub fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let deadline = parse_timeout(&args[1], ctx.now_ms)?;
+    let parsed = parse_mpop(args, 2)?;
+    let keys = &args[parsed.keys];
+    if !mpop_from(ctx, keys, parsed.end, parsed.count)? {
+        block_on(ctx, keys, deadline);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,207 @@
+//! Blocking list commands: several real clients against the real binary.
+//! Waits poll for a condition (INFO's blocked_clients) instead of sleeping.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Client, Server, escape, start_ferrokv};
+
+/// Polls INFO until `n` clients are blocked.
+fn wait_blocked(c: &mut Client, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let want = format!("blocked_clients:{n}\r\n");
+    loop {
+        let info = String::from_utf8_lossy(&c.cmd(&["INFO", "clients"])).into_owned();
+        if info.contains(&want) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never saw {want:?} in {info}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn reply(c: &mut Client) -> String {
+    escape(&c.read_reply().expect("a reply"))
+}
+
+fn setup() -> (Server, Client) {
+    let server = start_ferrokv();
+    let control = server.connect();
+    (server, control)
+}
+
+#[test]
+fn one_push_wakes_one_client_in_fifo_order() {
+    let (server, mut ctl) = setup();
+    let mut a = server.connect();
+    let mut b = server.connect();
+    a.send(&["BLPOP", "q", "0"]).unwrap();
+    wait_blocked(&mut ctl, 1);
+    b.send(&["BLPOP", "q", "0"]).unwrap();
+    wait_blocked(&mut ctl, 2);
+    assert_eq!(escape(&ctl.cmd(&["RPUSH", "q", "x"])), ":1\\r\\n");
+    assert_eq!(reply(&mut a), "*2\\r\\n$1\\r\\nq\\r\\n$1\\r\\nx\\r\\n");
+    wait_blocked(&mut ctl, 1);
+    assert_eq!(escape(&ctl.cmd(&["RPUSH", "q", "y"])), ":1\\r\\n");
+    assert_eq!(reply(&mut b), "*2\\r\\n$1\\r\\nq\\r\\n$1\\r\\ny\\r\\n");
+    wait_blocked(&mut ctl, 0);
+    assert_eq!(escape(&ctl.cmd(&["EXISTS", "q"])), ":0\\r\\n");
+}
+
+#[test]
+fn multi_key_blpop_serves_the_first_ready_key_in_argument_order() {
+    let (server, mut ctl) = setup();
+    let mut a = server.connect();
+    a.send(&["BLPOP", "k1", "k2", "0"]).unwrap();
+    wait_blocked(&mut ctl, 1);
+    // Both keys get an element in one MSET-like pipeline of pushes; the
+    // client re-runs BLPOP and takes k1 first, as Redis 7 does.
+    ctl.send_raw(b"RPUSH k2 b\r\nRPUSH k1 a\r\n").unwrap();
+    ctl.read_reply().unwrap();
+    ctl.read_reply().unwrap();
+    // k2 became ready first, and the client was served right after that
+    // push; then, with both lists non-empty, a new BLPOP takes k1 first.
+    assert_eq!(reply(&mut a), "*2\\r\\n$2\\r\\nk2\\r\\n$1\\r\\nb\\r\\n");
+    ctl.cmd(&["RPUSH", "k2", "c"]);
+    assert_eq!(
+        escape(&a.cmd(&["BLPOP", "k1", "k2", "0"])),
+        "*2\\r\\n$2\\r\\nk1\\r\\n$1\\r\\na\\r\\n"
+    );
+}
+
+#[test]
+fn timeout_replies_null_array() {
+    let (server, mut ctl) = setup();
+    let mut a = server.connect();
+    let started = Instant::now();
+    assert_eq!(escape(&a.cmd(&["BLPOP", "none", "0.05"])), "*-1\\r\\n");
+    assert!(started.elapsed() >= Duration::from_millis(45));
+    a.cmd(&["HELLO", "3"]);
+    assert_eq!(escape(&a.cmd(&["BRPOP", "none", "0.02"])), "_\\r\\n");
+    wait_blocked(&mut ctl, 0);
+    assert_eq!(
+        escape(&a.cmd(&["BLPOP", "none", "-1"])),
+        "-ERR timeout is negative\\r\\n"
+    );
+    assert_eq!(
+        escape(&a.cmd(&["BLPOP", "none", "x"])),
+        "-ERR timeout is not a float or out of range\\r\\n"
+    );
+}
+
+#[test]
+fn a_blocked_client_that_disconnects_leaves_nothing_behind() {
+    let (server, mut ctl) = setup();
+    {
+        let mut a = server.connect();
+        a.send(&["BLPOP", "q", "0"]).unwrap();
+        wait_blocked(&mut ctl, 1);
+    }
+    wait_blocked(&mut ctl, 0);
+    assert_eq!(escape(&ctl.cmd(&["RPUSH", "q", "x"])), ":1\\r\\n");
+    assert_eq!(escape(&ctl.cmd(&["LLEN", "q"])), ":1\\r\\n");
+}
+
+#[test]
+fn blmove_chains_resolve_in_one_go() {
+    let (server, mut ctl) = setup();
+    let mut a = server.connect();
+    let mut b = server.connect();
+    b.send(&["BLPOP", "k2", "0"]).unwrap();
+    wait_blocked(&mut ctl, 1);
+    a.send(&["BLMOVE", "k1", "k2", "LEFT", "RIGHT", "0"])
+        .unwrap();
+    wait_blocked(&mut ctl, 2);
+    ctl.cmd(&["RPUSH", "k1", "v"]);
+    assert_eq!(reply(&mut a), "$1\\r\\nv\\r\\n");
+    assert_eq!(reply(&mut b), "*2\\r\\n$2\\r\\nk2\\r\\n$1\\r\\nv\\r\\n");
+    wait_blocked(&mut ctl, 0);
+}
+
+#[test]
+fn client_unblock_and_queued_commands() {
+    let (server, mut ctl) = setup();
+    let mut a = server.connect();
+    let id = String::from_utf8_lossy(&a.cmd(&["CLIENT", "ID"]))
+        .trim_matches(|c| c == ':' || c == '\r' || c == '\n')
+        .to_string();
+    // A command sent behind the blocking one runs after it is served.
+    a.send_raw(b"BLPOP q 0\r\nPING\r\n").unwrap();
+    wait_blocked(&mut ctl, 1);
+    assert_eq!(
+        escape(&ctl.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"])),
+        ":1\\r\\n"
+    );
+    assert_eq!(
+        reply(&mut a),
+        "-UNBLOCKED client unblocked via CLIENT UNBLOCK\\r\\n"
+    );
+    assert_eq!(reply(&mut a), "+PONG\\r\\n");
+    a.send(&["BLPOP", "q", "0"]).unwrap();
+    wait_blocked(&mut ctl, 1);
+    assert_eq!(escape(&ctl.cmd(&["CLIENT", "UNBLOCK", &id])), ":1\\r\\n");
+    assert_eq!(reply(&mut a), "*-1\\r\\n");
+    assert_eq!(escape(&ctl.cmd(&["CLIENT", "UNBLOCK", &id])), ":0\\r\\n");
+}
+
+#[test]
+fn blmpop_and_brpoplpush() {
+    let (server, mut ctl) = setup();
+    let mut a = server.connect();
+    a.send(&["BLMPOP", "0", "2", "x", "y", "RIGHT", "COUNT", "2"])
+        .unwrap();
+    wait_blocked(&mut ctl, 1);
+    ctl.cmd(&["RPUSH", "y", "1", "2", "3"]);
+    assert_eq!(
+        reply(&mut a),
+        "*2\\r\\n$1\\r\\ny\\r\\n*2\\r\\n$1\\r\\n3\\r\\n$1\\r\\n2\\r\\n"
+    );
+    a.send(&["BRPOPLPUSH", "src", "dst", "0"]).unwrap();
+    wait_blocked(&mut ctl, 1);
+    ctl.cmd(&["LPUSH", "src", "z"]);
+    assert_eq!(reply(&mut a), "$1\\r\\nz\\r\\n");
+    assert_eq!(
+        escape(&ctl.cmd(&["LRANGE", "dst", "0", "-1"])),
+        "*1\\r\\n$1\\r\\nz\\r\\n"
+    );
+}
+
+/// Many clients blocked on distinct keys with timeouts spread over a
+/// second: every one gets its null reply no earlier than its deadline and
+/// soon after it, and a PING client is answered throughout. (The issue's
+/// 10,000-client, 10-second version is run by hand; this one keeps the
+/// suite fast.)
+#[test]
+fn many_blocked_clients_time_out_on_time_and_the_loop_stays_responsive() {
+    const CLIENTS: usize = 1_000;
+    const SPREAD_MS: u64 = 1_000;
+    let (server, mut ctl) = setup();
+    let started = Instant::now();
+    let mut clients = Vec::with_capacity(CLIENTS);
+    for i in 0..CLIENTS {
+        let timeout_ms = 100 + (i as u64 * SPREAD_MS) / CLIENTS as u64;
+        let mut c = server.connect();
+        let key = format!("key:{i}");
+        let timeout = format!("{}", timeout_ms as f64 / 1000.0);
+        c.send(&["BLPOP", &key, &timeout]).unwrap();
+        clients.push((c, timeout_ms));
+    }
+    wait_blocked(&mut ctl, CLIENTS);
+    let mut worst_ping = Duration::ZERO;
+    for (c, timeout_ms) in clients.iter_mut() {
+        let t = Instant::now();
+        assert_eq!(escape(&ctl.cmd(&["PING"])), "+PONG\\r\\n");
+        worst_ping = worst_ping.max(t.elapsed());
+        assert_eq!(reply(c), "*-1\\r\\n");
+        // Sent after `started`, so the deadline cannot have passed earlier
+        // (less the server clock's 1 ms granularity).
+        assert!(started.elapsed() + Duration::from_millis(2) >= Duration::from_millis(*timeout_ms));
+    }
+    wait_blocked(&mut ctl, 0);
+    // Generous: this checks the loop never stalls, not its speed.
+    assert!(
+        worst_ping < Duration::from_secs(2),
+        "PING took {worst_ping:?}"
+    );
+}
