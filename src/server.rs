@@ -574,7 +574,18 @@ impl Server {
     /// command blocks again (the key could not serve it).
     fn serve_ready(&mut self, now_ms: u64) {
         while let Some((db, key)) = self.store.blocking.pop_ready() {
+            // As in Redis 7.0, only a non-empty list serves list waiters; a
+            // key deleted or replaced by another type leaves them blocked.
+            let serves = |store: &Store| {
+                matches!(
+                    store.dbs.get(db).and_then(|d| d.get(&key, now_ms)),
+                    Some(crate::db::Entry { value: crate::db::Value::List(l), .. }) if !l.is_empty()
+                )
+            };
             for token in self.store.blocking.waiters_of(db, &key) {
+                if !serves(&self.store) {
+                    break;
+                }
                 let Some(b) = self.clients.get(token).and_then(|c| c.blocked.clone()) else {
                     continue;
                 };

@@ -205,3 +205,18 @@ fn many_blocked_clients_time_out_on_time_and_the_loop_stays_responsive() {
         "PING took {worst_ping:?}"
     );
 }
+
+/// As in Redis 7.0: a key replaced by another type, or deleted, while
+/// clients wait leaves them blocked; a later push serves them.
+#[test]
+fn waiters_stay_blocked_when_the_key_becomes_another_type() {
+    let (server, mut ctl) = setup();
+    let mut a = server.connect();
+    a.send(&["BLPOP", "q", "0"]).unwrap();
+    wait_blocked(&mut ctl, 1);
+    ctl.cmd(&["SET", "q", "string"]);
+    ctl.cmd(&["DEL", "q"]);
+    ctl.cmd(&["PING"]);
+    assert_eq!(escape(&ctl.cmd(&["RPUSH", "q", "v"])), ":1\\r\\n");
+    assert_eq!(reply(&mut a), "*2\\r\\n$1\\r\\nq\\r\\n$1\\r\\nv\\r\\n");
+}
