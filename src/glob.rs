@@ -2,6 +2,13 @@
 //! `[abc]`, `[^a-z]`, and `\` escapes, optionally case-insensitive.
 
 /// Returns true if `string` matches `pattern`.
+///
+/// ```
+/// use ferrokv::glob::glob_match;
+/// assert!(glob_match(b"user:[0-9]*", b"user:42", false));
+/// assert!(!glob_match(b"h?llo", b"hllo", false));
+/// assert!(glob_match(b"HELLO", b"hello", true));
+/// ```
 pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
     let mut skip_longer = false;
     match_impl(pattern, string, nocase, &mut skip_longer, 0)
