@@ -201,33 +201,6 @@ HEADER = """\
 use super::h;
 use super::spec::{flag, Arg, BeginSearch, Command, Docs, FindKeys, KeySpec};
 
-/// The `Docs` fields most commands leave empty, for struct-update syntax.
-const DOCS: Docs = Docs {
-    summary: "",
-    since: "",
-    group: "",
-    complexity: None,
-    doc_flags: &[],
-    deprecated_since: None,
-    replaced_by: None,
-    history: &[],
-    arguments: &[],
-};
-
-/// The `Arg` fields most arguments leave empty, for struct-update syntax.
-const ARG: Arg = Arg {
-    name: "",
-    kind: "",
-    display_text: None,
-    key_spec_index: None,
-    token: None,
-    summary: None,
-    since: None,
-    flags: &[],
-    deprecated_since: None,
-    arguments: &[],
-};
-
 pub static COMMANDS: &[Command] = &[
 """
 
@@ -449,7 +422,7 @@ def emit_args(w, args, context):
                               "since", "deprecated_since", "arguments") if f in arg]
         given += [f for f in ("flags",) if arg.get(f)]
         if len(given) < 10:
-            w.line("..ARG")
+            w.line("..Arg::EMPTY")
         w.close("},")
     w.close("],")
 
@@ -479,7 +452,7 @@ def emit_docs(w, docs, command):
     given += [f for f in ("complexity", "deprecated_since", "replaced_by") if f in docs]
     given += [f for f in ("doc_flags", "history", "arguments") if docs.get(f)]
     if len(given) < 9:
-        w.line("..DOCS")
+        w.line("..Docs::EMPTY")
     w.close("},")
 
 

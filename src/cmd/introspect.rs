@@ -857,7 +857,7 @@ mod tests {
                 },
             },
         ],
-        docs: NO_DOCS,
+        docs: Docs::EMPTY,
         handler: None,
         subcommands: &[],
     };
@@ -885,21 +885,9 @@ mod tests {
                 key_step: 1,
             },
         }],
-        docs: NO_DOCS,
+        docs: Docs::EMPTY,
         handler: None,
         subcommands: &[],
-    };
-
-    const NO_DOCS: Docs = Docs {
-        summary: "",
-        since: "",
-        group: "",
-        complexity: None,
-        doc_flags: &[],
-        deprecated_since: None,
-        replaced_by: None,
-        history: &[],
-        arguments: &[],
     };
 
     #[test]

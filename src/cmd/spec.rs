@@ -128,6 +128,22 @@ pub struct Arg {
     pub arguments: &'static [Arg],
 }
 
+impl Arg {
+    /// Every optional field empty, for struct-update syntax (`..Arg::EMPTY`).
+    pub const EMPTY: Arg = Arg {
+        name: "",
+        kind: "",
+        display_text: None,
+        key_spec_index: None,
+        token: None,
+        summary: None,
+        since: None,
+        flags: &[],
+        deprecated_since: None,
+        arguments: &[],
+    };
+}
+
 /// The `COMMAND DOCS` part of a command.
 #[derive(Debug, Clone, Copy)]
 pub struct Docs {
@@ -142,6 +158,21 @@ pub struct Docs {
     /// `(version, description)` pairs.
     pub history: &'static [(&'static str, &'static str)],
     pub arguments: &'static [Arg],
+}
+
+impl Docs {
+    /// Every field empty, for struct-update syntax (`..Docs::EMPTY`).
+    pub const EMPTY: Docs = Docs {
+        summary: "",
+        since: "",
+        group: "",
+        complexity: None,
+        doc_flags: &[],
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        arguments: &[],
+    };
 }
 
 /// One command or subcommand.

@@ -3,33 +3,6 @@
 use super::h;
 use super::spec::{Arg, BeginSearch, Command, Docs, FindKeys, KeySpec, flag};
 
-/// The `Docs` fields most commands leave empty, for struct-update syntax.
-const DOCS: Docs = Docs {
-    summary: "",
-    since: "",
-    group: "",
-    complexity: None,
-    doc_flags: &[],
-    deprecated_since: None,
-    replaced_by: None,
-    history: &[],
-    arguments: &[],
-};
-
-/// The `Arg` fields most arguments leave empty, for struct-update syntax.
-const ARG: Arg = Arg {
-    name: "",
-    kind: "",
-    display_text: None,
-    key_spec_index: None,
-    token: None,
-    summary: None,
-    since: None,
-    flags: &[],
-    deprecated_since: None,
-    arguments: &[],
-};
-
 pub static COMMANDS: &[Command] = &[
     Command {
         name: "ping",
@@ -50,9 +23,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "message",
                 kind: "string",
                 flags: &["optional"],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::ping),
         subcommands: &[],
@@ -75,9 +48,9 @@ pub static COMMANDS: &[Command] = &[
             arguments: &[Arg {
                 name: "message",
                 kind: "string",
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::echo),
         subcommands: &[],
@@ -102,7 +75,7 @@ pub static COMMANDS: &[Command] = &[
             since: "1.0.0",
             group: "connection",
             complexity: Some("O(1)"),
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::quit),
         subcommands: &[],
@@ -127,7 +100,7 @@ pub static COMMANDS: &[Command] = &[
             since: "6.2.0",
             group: "connection",
             complexity: Some("O(1)"),
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::reset),
         subcommands: &[],
@@ -164,7 +137,7 @@ pub static COMMANDS: &[Command] = &[
                     Arg {
                         name: "protover",
                         kind: "integer",
-                        ..ARG
+                        ..Arg::EMPTY
                     },
                     Arg {
                         name: "username_password",
@@ -175,27 +148,27 @@ pub static COMMANDS: &[Command] = &[
                             Arg {
                                 name: "username",
                                 kind: "string",
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                             Arg {
                                 name: "password",
                                 kind: "string",
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                         ],
-                        ..ARG
+                        ..Arg::EMPTY
                     },
                     Arg {
                         name: "clientname",
                         kind: "string",
                         token: Some("SETNAME"),
                         flags: &["optional"],
-                        ..ARG
+                        ..Arg::EMPTY
                     },
                 ],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hello),
         subcommands: &[],
@@ -218,9 +191,9 @@ pub static COMMANDS: &[Command] = &[
             arguments: &[Arg {
                 name: "index",
                 kind: "integer",
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::select),
         subcommands: &[],
@@ -252,15 +225,15 @@ pub static COMMANDS: &[Command] = &[
                     kind: "string",
                     since: Some("6.0.0"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "password",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::auth),
         subcommands: &[],
@@ -280,7 +253,7 @@ pub static COMMANDS: &[Command] = &[
             since: "2.4.0",
             group: "connection",
             complexity: Some("Depends on subcommand."),
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: None,
         subcommands: &[
@@ -299,7 +272,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "5.0.0",
                     group: "connection",
                     complexity: Some("O(1)"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::client_id),
                 subcommands: &[],
@@ -322,9 +295,9 @@ pub static COMMANDS: &[Command] = &[
                     arguments: &[Arg {
                         name: "connection-name",
                         kind: "string",
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::client_setname),
                 subcommands: &[],
@@ -344,7 +317,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "2.6.9",
                     group: "connection",
                     complexity: Some("O(1)"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::client_getname),
                 subcommands: &[],
@@ -390,28 +363,28 @@ pub static COMMANDS: &[Command] = &[
                                     name: "normal",
                                     kind: "pure-token",
                                     token: Some("NORMAL"),
-                                    ..ARG
+                                    ..Arg::EMPTY
                                 },
                                 Arg {
                                     name: "master",
                                     kind: "pure-token",
                                     token: Some("MASTER"),
-                                    ..ARG
+                                    ..Arg::EMPTY
                                 },
                                 Arg {
                                     name: "replica",
                                     kind: "pure-token",
                                     token: Some("REPLICA"),
-                                    ..ARG
+                                    ..Arg::EMPTY
                                 },
                                 Arg {
                                     name: "pubsub",
                                     kind: "pure-token",
                                     token: Some("PUBSUB"),
-                                    ..ARG
+                                    ..Arg::EMPTY
                                 },
                             ],
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "id",
@@ -423,12 +396,12 @@ pub static COMMANDS: &[Command] = &[
                                 name: "client-id",
                                 kind: "integer",
                                 flags: &["multiple"],
-                                ..ARG
+                                ..Arg::EMPTY
                             }],
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::client_list),
                 subcommands: &[],
@@ -448,7 +421,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "6.2.0",
                     group: "connection",
                     complexity: Some("O(1)"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::client_info),
                 subcommands: &[],
@@ -486,7 +459,7 @@ pub static COMMANDS: &[Command] = &[
                                 name: "ip:port",
                                 kind: "string",
                                 deprecated_since: Some("2.8.12"),
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                             Arg {
                                 name: "new-format",
@@ -499,7 +472,7 @@ pub static COMMANDS: &[Command] = &[
                                         token: Some("ID"),
                                         since: Some("2.8.12"),
                                         flags: &["optional"],
-                                        ..ARG
+                                        ..Arg::EMPTY
                                     },
                                     Arg {
                                         name: "normal_master_slave_pubsub",
@@ -512,50 +485,50 @@ pub static COMMANDS: &[Command] = &[
                                                 name: "normal",
                                                 kind: "pure-token",
                                                 token: Some("NORMAL"),
-                                                ..ARG
+                                                ..Arg::EMPTY
                                             },
                                             Arg {
                                                 name: "master",
                                                 kind: "pure-token",
                                                 token: Some("MASTER"),
                                                 since: Some("3.2.0"),
-                                                ..ARG
+                                                ..Arg::EMPTY
                                             },
                                             Arg {
                                                 name: "slave",
                                                 kind: "pure-token",
                                                 token: Some("SLAVE"),
-                                                ..ARG
+                                                ..Arg::EMPTY
                                             },
                                             Arg {
                                                 name: "replica",
                                                 kind: "pure-token",
                                                 token: Some("REPLICA"),
                                                 since: Some("5.0.0"),
-                                                ..ARG
+                                                ..Arg::EMPTY
                                             },
                                             Arg {
                                                 name: "pubsub",
                                                 kind: "pure-token",
                                                 token: Some("PUBSUB"),
-                                                ..ARG
+                                                ..Arg::EMPTY
                                             },
                                         ],
-                                        ..ARG
+                                        ..Arg::EMPTY
                                     },
                                     Arg {
                                         name: "username",
                                         kind: "string",
                                         token: Some("USER"),
                                         flags: &["optional"],
-                                        ..ARG
+                                        ..Arg::EMPTY
                                     },
                                     Arg {
                                         name: "ip:port",
                                         kind: "string",
                                         token: Some("ADDR"),
                                         flags: &["optional"],
-                                        ..ARG
+                                        ..Arg::EMPTY
                                     },
                                     Arg {
                                         name: "ip:port",
@@ -563,22 +536,22 @@ pub static COMMANDS: &[Command] = &[
                                         token: Some("LADDR"),
                                         since: Some("6.2.0"),
                                         flags: &["optional"],
-                                        ..ARG
+                                        ..Arg::EMPTY
                                     },
                                     Arg {
                                         name: "yes/no",
                                         kind: "string",
                                         token: Some("SKIPME"),
                                         flags: &["optional"],
-                                        ..ARG
+                                        ..Arg::EMPTY
                                     },
                                 ],
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                         ],
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::client_kill),
                 subcommands: &[],
@@ -606,24 +579,24 @@ pub static COMMANDS: &[Command] = &[
                                 name: "on",
                                 kind: "pure-token",
                                 token: Some("ON"),
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                             Arg {
                                 name: "off",
                                 kind: "pure-token",
                                 token: Some("OFF"),
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                             Arg {
                                 name: "skip",
                                 kind: "pure-token",
                                 token: Some("SKIP"),
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                         ],
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::client_reply),
                 subcommands: &[],
@@ -651,18 +624,18 @@ pub static COMMANDS: &[Command] = &[
                                 name: "on",
                                 kind: "pure-token",
                                 token: Some("ON"),
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                             Arg {
                                 name: "off",
                                 kind: "pure-token",
                                 token: Some("OFF"),
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                         ],
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::client_no_evict),
                 subcommands: &[],
@@ -686,7 +659,7 @@ pub static COMMANDS: &[Command] = &[
                         Arg {
                             name: "client-id",
                             kind: "integer",
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "timeout_error",
@@ -697,19 +670,19 @@ pub static COMMANDS: &[Command] = &[
                                     name: "timeout",
                                     kind: "pure-token",
                                     token: Some("TIMEOUT"),
-                                    ..ARG
+                                    ..Arg::EMPTY
                                 },
                                 Arg {
                                     name: "error",
                                     kind: "pure-token",
                                     token: Some("ERROR"),
-                                    ..ARG
+                                    ..Arg::EMPTY
                                 },
                             ],
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::client_unblock),
                 subcommands: &[],
@@ -729,7 +702,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "5.0.0",
                     group: "connection",
                     complexity: Some("O(1)"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::client_help),
                 subcommands: &[],
@@ -757,18 +730,18 @@ pub static COMMANDS: &[Command] = &[
                                 name: "libname",
                                 kind: "string",
                                 token: Some("LIB-NAME"),
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                             Arg {
                                 name: "libver",
                                 kind: "string",
                                 token: Some("LIB-VER"),
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                         ],
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::client_setinfo),
                 subcommands: &[],
@@ -796,15 +769,15 @@ pub static COMMANDS: &[Command] = &[
                 Arg {
                     name: "index1",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "index2",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::swapdb),
         subcommands: &[],
@@ -824,7 +797,7 @@ pub static COMMANDS: &[Command] = &[
             since: "1.0.0",
             group: "server",
             complexity: Some("O(1)"),
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::dbsize),
         subcommands: &[],
@@ -858,19 +831,19 @@ pub static COMMANDS: &[Command] = &[
                         kind: "pure-token",
                         token: Some("ASYNC"),
                         since: Some("4.0.0"),
-                        ..ARG
+                        ..Arg::EMPTY
                     },
                     Arg {
                         name: "sync",
                         kind: "pure-token",
                         token: Some("SYNC"),
                         since: Some("6.2.0"),
-                        ..ARG
+                        ..Arg::EMPTY
                     },
                 ],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::flushdb),
         subcommands: &[],
@@ -904,19 +877,19 @@ pub static COMMANDS: &[Command] = &[
                         kind: "pure-token",
                         token: Some("ASYNC"),
                         since: Some("4.0.0"),
-                        ..ARG
+                        ..Arg::EMPTY
                     },
                     Arg {
                         name: "sync",
                         kind: "pure-token",
                         token: Some("SYNC"),
                         since: Some("6.2.0"),
-                        ..ARG
+                        ..Arg::EMPTY
                     },
                 ],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::flushall),
         subcommands: &[],
@@ -936,7 +909,7 @@ pub static COMMANDS: &[Command] = &[
             since: "2.6.0",
             group: "server",
             complexity: Some("O(1)"),
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::time),
         subcommands: &[],
@@ -956,7 +929,7 @@ pub static COMMANDS: &[Command] = &[
             since: "1.0.0",
             group: "server",
             complexity: Some("O(1)"),
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::lastsave),
         subcommands: &[],
@@ -988,9 +961,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "section",
                 kind: "string",
                 flags: &["optional", "multiple"],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::info),
         subcommands: &[],
@@ -1010,7 +983,7 @@ pub static COMMANDS: &[Command] = &[
             since: "2.0.0",
             group: "server",
             complexity: Some("Depends on subcommand."),
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: None,
         subcommands: &[
@@ -1042,11 +1015,11 @@ pub static COMMANDS: &[Command] = &[
                         arguments: &[Arg {
                             name: "parameter",
                             kind: "string",
-                            ..ARG
+                            ..Arg::EMPTY
                         }],
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::config_get),
                 subcommands: &[],
@@ -1080,17 +1053,17 @@ pub static COMMANDS: &[Command] = &[
                             Arg {
                                 name: "parameter",
                                 kind: "string",
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                             Arg {
                                 name: "value",
                                 kind: "string",
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                         ],
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::config_set),
                 subcommands: &[],
@@ -1110,7 +1083,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "2.0.0",
                     group: "server",
                     complexity: Some("O(1)"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::config_resetstat),
                 subcommands: &[],
@@ -1130,7 +1103,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "2.8.0",
                     group: "server",
                     complexity: Some("O(1)"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::config_rewrite),
                 subcommands: &[],
@@ -1150,7 +1123,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "5.0.0",
                     group: "server",
                     complexity: Some("O(1)"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::config_help),
                 subcommands: &[],
@@ -1172,7 +1145,7 @@ pub static COMMANDS: &[Command] = &[
             since: "2.8.13",
             group: "server",
             complexity: Some("O(N) where N is the total number of Redis commands"),
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::command),
         subcommands: &[
@@ -1191,7 +1164,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "2.8.13",
                     group: "server",
                     complexity: Some("O(1)"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::command_count),
                 subcommands: &[],
@@ -1219,9 +1192,9 @@ pub static COMMANDS: &[Command] = &[
                         name: "command-name",
                         kind: "string",
                         flags: &["optional", "multiple"],
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::command_info),
                 subcommands: &[],
@@ -1251,24 +1224,24 @@ pub static COMMANDS: &[Command] = &[
                                 name: "module-name",
                                 kind: "string",
                                 token: Some("MODULE"),
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                             Arg {
                                 name: "category",
                                 kind: "string",
                                 token: Some("ACLCAT"),
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                             Arg {
                                 name: "pattern",
                                 kind: "pattern",
                                 token: Some("PATTERN"),
-                                ..ARG
+                                ..Arg::EMPTY
                             },
                         ],
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::command_list),
                 subcommands: &[],
@@ -1292,9 +1265,9 @@ pub static COMMANDS: &[Command] = &[
                         name: "command-name",
                         kind: "string",
                         flags: &["optional", "multiple"],
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::command_docs),
                 subcommands: &[],
@@ -1314,7 +1287,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "2.8.13",
                     group: "server",
                     complexity: Some("O(N) where N is the number of arguments to the command"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::command_getkeys),
                 subcommands: &[],
@@ -1334,7 +1307,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "7.0.0",
                     group: "server",
                     complexity: Some("O(N) where N is the number of arguments to the command"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::command_getkeysandflags),
                 subcommands: &[],
@@ -1354,7 +1327,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "5.0.0",
                     group: "server",
                     complexity: Some("O(1)"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::command_help),
                 subcommands: &[],
@@ -1394,16 +1367,16 @@ pub static COMMANDS: &[Command] = &[
                             name: "nosave",
                             kind: "pure-token",
                             token: Some("NOSAVE"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "save",
                             kind: "pure-token",
                             token: Some("SAVE"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "now",
@@ -1411,7 +1384,7 @@ pub static COMMANDS: &[Command] = &[
                     token: Some("NOW"),
                     since: Some("7.0.0"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "force",
@@ -1419,7 +1392,7 @@ pub static COMMANDS: &[Command] = &[
                     token: Some("FORCE"),
                     since: Some("7.0.0"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "abort",
@@ -1427,10 +1400,10 @@ pub static COMMANDS: &[Command] = &[
                     token: Some("ABORT"),
                     since: Some("7.0.0"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::shutdown),
         subcommands: &[],
@@ -1450,7 +1423,7 @@ pub static COMMANDS: &[Command] = &[
             since: "2.2.3",
             group: "generic",
             complexity: Some("Depends on subcommand."),
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: None,
         subcommands: &[
@@ -1482,9 +1455,9 @@ pub static COMMANDS: &[Command] = &[
                         name: "key",
                         kind: "key",
                         key_spec_index: Some(0),
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::object_encoding),
                 subcommands: &[],
@@ -1517,9 +1490,9 @@ pub static COMMANDS: &[Command] = &[
                         name: "key",
                         kind: "key",
                         key_spec_index: Some(0),
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::object_refcount),
                 subcommands: &[],
@@ -1552,9 +1525,9 @@ pub static COMMANDS: &[Command] = &[
                         name: "key",
                         kind: "key",
                         key_spec_index: Some(0),
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::object_idletime),
                 subcommands: &[],
@@ -1587,9 +1560,9 @@ pub static COMMANDS: &[Command] = &[
                         name: "key",
                         kind: "key",
                         key_spec_index: Some(0),
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::object_freq),
                 subcommands: &[],
@@ -1609,7 +1582,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "6.2.0",
                     group: "generic",
                     complexity: Some("O(1)"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::object_help),
                 subcommands: &[],
@@ -1631,7 +1604,7 @@ pub static COMMANDS: &[Command] = &[
             since: "4.0.0",
             group: "server",
             complexity: Some("Depends on subcommand."),
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: None,
         subcommands: &[
@@ -1664,17 +1637,17 @@ pub static COMMANDS: &[Command] = &[
                             name: "key",
                             kind: "key",
                             key_spec_index: Some(0),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "count",
                             kind: "integer",
                             token: Some("SAMPLES"),
                             flags: &["optional"],
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::memory_usage),
                 subcommands: &[],
@@ -1694,7 +1667,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "4.0.0",
                     group: "server",
                     complexity: Some("O(1)"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::memory_help),
                 subcommands: &[],
@@ -1717,7 +1690,7 @@ pub static COMMANDS: &[Command] = &[
             group: "server",
             complexity: Some("Depends on subcommand."),
             doc_flags: &["syscmd"],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::debug),
         subcommands: &[],
@@ -1737,7 +1710,7 @@ pub static COMMANDS: &[Command] = &[
             since: "2.2.12",
             group: "server",
             complexity: Some("Depends on subcommand."),
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: None,
         subcommands: &[
@@ -1764,9 +1737,9 @@ pub static COMMANDS: &[Command] = &[
                         name: "count",
                         kind: "integer",
                         flags: &["optional"],
-                        ..ARG
+                        ..Arg::EMPTY
                     }],
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::slowlog_get),
                 subcommands: &[],
@@ -1790,7 +1763,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "2.2.12",
                     group: "server",
                     complexity: Some("O(1)"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::slowlog_len),
                 subcommands: &[],
@@ -1810,7 +1783,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "2.2.12",
                     group: "server",
                     complexity: Some("O(N) where N is the number of entries in the slowlog"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::slowlog_reset),
                 subcommands: &[],
@@ -1830,7 +1803,7 @@ pub static COMMANDS: &[Command] = &[
                     since: "6.2.0",
                     group: "server",
                     complexity: Some("O(1)"),
-                    ..DOCS
+                    ..Docs::EMPTY
                 },
                 handler: Some(h::slowlog_help),
                 subcommands: &[],
@@ -1851,7 +1824,7 @@ pub static COMMANDS: &[Command] = &[
             summary: "Listen for all requests received by the server in real time",
             since: "1.0.0",
             group: "server",
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::monitor),
         subcommands: &[],
@@ -1887,9 +1860,9 @@ pub static COMMANDS: &[Command] = &[
                 kind: "key",
                 key_spec_index: Some(0),
                 flags: &["multiple"],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::del),
         subcommands: &[],
@@ -1925,9 +1898,9 @@ pub static COMMANDS: &[Command] = &[
                 kind: "key",
                 key_spec_index: Some(0),
                 flags: &["multiple"],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::unlink),
         subcommands: &[],
@@ -1962,9 +1935,9 @@ pub static COMMANDS: &[Command] = &[
                 kind: "key",
                 key_spec_index: Some(0),
                 flags: &["multiple"],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::exists),
         subcommands: &[],
@@ -1997,9 +1970,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::r#type),
         subcommands: &[],
@@ -2024,9 +1997,9 @@ pub static COMMANDS: &[Command] = &[
             arguments: &[Arg {
                 name: "pattern",
                 kind: "pattern",
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::keys),
         subcommands: &[],
@@ -2046,7 +2019,7 @@ pub static COMMANDS: &[Command] = &[
             since: "1.0.0",
             group: "generic",
             complexity: Some("O(1)"),
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::randomkey),
         subcommands: &[],
@@ -2092,16 +2065,16 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "newkey",
                     kind: "key",
                     key_spec_index: Some(1),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::rename),
         subcommands: &[],
@@ -2151,16 +2124,16 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "newkey",
                     kind: "key",
                     key_spec_index: Some(1),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::renamenx),
         subcommands: &[],
@@ -2208,30 +2181,30 @@ pub static COMMANDS: &[Command] = &[
                     name: "source",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "destination",
                     kind: "key",
                     key_spec_index: Some(1),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "destination-db",
                     kind: "integer",
                     token: Some("DB"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "replace",
                     kind: "pure-token",
                     token: Some("REPLACE"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::copy),
         subcommands: &[],
@@ -2265,15 +2238,15 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "db",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::r#move),
         subcommands: &[],
@@ -2307,9 +2280,9 @@ pub static COMMANDS: &[Command] = &[
                 kind: "key",
                 key_spec_index: Some(0),
                 flags: &["multiple"],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::touch),
         subcommands: &[],
@@ -2336,21 +2309,21 @@ pub static COMMANDS: &[Command] = &[
                 Arg {
                     name: "cursor",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "pattern",
                     kind: "pattern",
                     token: Some("MATCH"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "count",
                     kind: "integer",
                     token: Some("COUNT"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "type",
@@ -2358,10 +2331,10 @@ pub static COMMANDS: &[Command] = &[
                     token: Some("TYPE"),
                     since: Some("6.0.0"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::scan),
         subcommands: &[],
@@ -2396,12 +2369,12 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "seconds",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "condition",
@@ -2413,31 +2386,31 @@ pub static COMMANDS: &[Command] = &[
                             name: "nx",
                             kind: "pure-token",
                             token: Some("NX"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "xx",
                             kind: "pure-token",
                             token: Some("XX"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "gt",
                             kind: "pure-token",
                             token: Some("GT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "lt",
                             kind: "pure-token",
                             token: Some("LT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::expire),
         subcommands: &[],
@@ -2472,12 +2445,12 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "milliseconds",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "condition",
@@ -2489,31 +2462,31 @@ pub static COMMANDS: &[Command] = &[
                             name: "nx",
                             kind: "pure-token",
                             token: Some("NX"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "xx",
                             kind: "pure-token",
                             token: Some("XX"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "gt",
                             kind: "pure-token",
                             token: Some("GT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "lt",
                             kind: "pure-token",
                             token: Some("LT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::pexpire),
         subcommands: &[],
@@ -2548,12 +2521,12 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "unix-time-seconds",
                     kind: "unix-time",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "condition",
@@ -2565,31 +2538,31 @@ pub static COMMANDS: &[Command] = &[
                             name: "nx",
                             kind: "pure-token",
                             token: Some("NX"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "xx",
                             kind: "pure-token",
                             token: Some("XX"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "gt",
                             kind: "pure-token",
                             token: Some("GT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "lt",
                             kind: "pure-token",
                             token: Some("LT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::expireat),
         subcommands: &[],
@@ -2624,12 +2597,12 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "unix-time-milliseconds",
                     kind: "unix-time",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "condition",
@@ -2641,31 +2614,31 @@ pub static COMMANDS: &[Command] = &[
                             name: "nx",
                             kind: "pure-token",
                             token: Some("NX"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "xx",
                             kind: "pure-token",
                             token: Some("XX"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "gt",
                             kind: "pure-token",
                             token: Some("GT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "lt",
                             kind: "pure-token",
                             token: Some("LT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::pexpireat),
         subcommands: &[],
@@ -2699,9 +2672,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::ttl),
         subcommands: &[],
@@ -2735,9 +2708,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::pttl),
         subcommands: &[],
@@ -2770,9 +2743,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::expiretime),
         subcommands: &[],
@@ -2805,9 +2778,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::pexpiretime),
         subcommands: &[],
@@ -2840,9 +2813,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::persist),
         subcommands: &[],
@@ -2875,9 +2848,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::get),
         subcommands: &[],
@@ -2920,12 +2893,12 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "value",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "condition",
@@ -2937,16 +2910,16 @@ pub static COMMANDS: &[Command] = &[
                             name: "nx",
                             kind: "pure-token",
                             token: Some("NX"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "xx",
                             kind: "pure-token",
                             token: Some("XX"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "get",
@@ -2954,7 +2927,7 @@ pub static COMMANDS: &[Command] = &[
                     token: Some("GET"),
                     since: Some("6.2.0"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "expiration",
@@ -2966,41 +2939,41 @@ pub static COMMANDS: &[Command] = &[
                             kind: "integer",
                             token: Some("EX"),
                             since: Some("2.6.12"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "milliseconds",
                             kind: "integer",
                             token: Some("PX"),
                             since: Some("2.6.12"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "unix-time-seconds",
                             kind: "unix-time",
                             token: Some("EXAT"),
                             since: Some("6.2.0"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "unix-time-milliseconds",
                             kind: "unix-time",
                             token: Some("PXAT"),
                             since: Some("6.2.0"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "keepttl",
                             kind: "pure-token",
                             token: Some("KEEPTTL"),
                             since: Some("6.0.0"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::set),
         subcommands: &[],
@@ -3034,15 +3007,15 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "value",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::setnx),
         subcommands: &[],
@@ -3076,20 +3049,20 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "seconds",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "value",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::setex),
         subcommands: &[],
@@ -3123,20 +3096,20 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "milliseconds",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "value",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::psetex),
         subcommands: &[],
@@ -3173,15 +3146,15 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "value",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::getset),
         subcommands: &[],
@@ -3214,9 +3187,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::getdel),
         subcommands: &[],
@@ -3250,7 +3223,7 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "expiration",
@@ -3261,37 +3234,37 @@ pub static COMMANDS: &[Command] = &[
                             name: "seconds",
                             kind: "integer",
                             token: Some("EX"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "milliseconds",
                             kind: "integer",
                             token: Some("PX"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "unix-time-seconds",
                             kind: "unix-time",
                             token: Some("EXAT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "unix-time-milliseconds",
                             kind: "unix-time",
                             token: Some("PXAT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "persist",
                             kind: "pure-token",
                             token: Some("PERSIST"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::getex),
         subcommands: &[],
@@ -3325,9 +3298,9 @@ pub static COMMANDS: &[Command] = &[
                 kind: "key",
                 key_spec_index: Some(0),
                 flags: &["multiple"],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::mget),
         subcommands: &[],
@@ -3368,17 +3341,17 @@ pub static COMMANDS: &[Command] = &[
                         name: "key",
                         kind: "key",
                         key_spec_index: Some(0),
-                        ..ARG
+                        ..Arg::EMPTY
                     },
                     Arg {
                         name: "value",
                         kind: "string",
-                        ..ARG
+                        ..Arg::EMPTY
                     },
                 ],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::mset),
         subcommands: &[],
@@ -3416,17 +3389,17 @@ pub static COMMANDS: &[Command] = &[
                         name: "key",
                         kind: "key",
                         key_spec_index: Some(0),
-                        ..ARG
+                        ..Arg::EMPTY
                     },
                     Arg {
                         name: "value",
                         kind: "string",
-                        ..ARG
+                        ..Arg::EMPTY
                     },
                 ],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::msetnx),
         subcommands: &[],
@@ -3462,15 +3435,15 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "value",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::append),
         subcommands: &[],
@@ -3503,9 +3476,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::strlen),
         subcommands: &[],
@@ -3541,20 +3514,20 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "start",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "end",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::getrange),
         subcommands: &[],
@@ -3593,20 +3566,20 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "start",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "end",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::substr),
         subcommands: &[],
@@ -3642,20 +3615,20 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "offset",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "value",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::setrange),
         subcommands: &[],
@@ -3689,44 +3662,44 @@ pub static COMMANDS: &[Command] = &[
                     name: "key1",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "key2",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "len",
                     kind: "pure-token",
                     token: Some("LEN"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "idx",
                     kind: "pure-token",
                     token: Some("IDX"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "len",
                     kind: "integer",
                     token: Some("MINMATCHLEN"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "withmatchlen",
                     kind: "pure-token",
                     token: Some("WITHMATCHLEN"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::lcs),
         subcommands: &[],
@@ -3759,9 +3732,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::incr),
         subcommands: &[],
@@ -3794,9 +3767,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::decr),
         subcommands: &[],
@@ -3830,15 +3803,15 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "increment",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::incrby),
         subcommands: &[],
@@ -3872,15 +3845,15 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "decrement",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::decrby),
         subcommands: &[],
@@ -3914,15 +3887,15 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "increment",
                     kind: "double",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::incrbyfloat),
         subcommands: &[],
@@ -3959,7 +3932,7 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "field_value",
@@ -3969,18 +3942,18 @@ pub static COMMANDS: &[Command] = &[
                         Arg {
                             name: "field",
                             kind: "string",
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "value",
                             kind: "string",
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hset),
         subcommands: &[],
@@ -4014,20 +3987,20 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "field",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "value",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hsetnx),
         subcommands: &[],
@@ -4061,15 +4034,15 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "field",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hget),
         subcommands: &[],
@@ -4103,16 +4076,16 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "field",
                     kind: "string",
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hmget),
         subcommands: &[],
@@ -4149,7 +4122,7 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "field_value",
@@ -4159,18 +4132,18 @@ pub static COMMANDS: &[Command] = &[
                         Arg {
                             name: "field",
                             kind: "string",
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "value",
                             kind: "string",
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hmset),
         subcommands: &[],
@@ -4205,16 +4178,16 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "field",
                     kind: "string",
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hdel),
         subcommands: &[],
@@ -4247,9 +4220,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hlen),
         subcommands: &[],
@@ -4283,15 +4256,15 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "field",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hstrlen),
         subcommands: &[],
@@ -4325,15 +4298,15 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "field",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hexists),
         subcommands: &[],
@@ -4366,9 +4339,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hkeys),
         subcommands: &[],
@@ -4401,9 +4374,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hvals),
         subcommands: &[],
@@ -4436,9 +4409,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hgetall),
         subcommands: &[],
@@ -4472,20 +4445,20 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "field",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "increment",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hincrby),
         subcommands: &[],
@@ -4519,20 +4492,20 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "field",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "increment",
                     kind: "double",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hincrbyfloat),
         subcommands: &[],
@@ -4566,7 +4539,7 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "options",
@@ -4576,20 +4549,20 @@ pub static COMMANDS: &[Command] = &[
                         Arg {
                             name: "count",
                             kind: "integer",
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "withvalues",
                             kind: "pure-token",
                             token: Some("WITHVALUES"),
                             flags: &["optional"],
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hrandfield),
         subcommands: &[],
@@ -4625,29 +4598,29 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "cursor",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "pattern",
                     kind: "pattern",
                     token: Some("MATCH"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "count",
                     kind: "integer",
                     token: Some("COUNT"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::hscan),
         subcommands: &[],
@@ -4684,16 +4657,16 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "member",
                     kind: "string",
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::sadd),
         subcommands: &[],
@@ -4728,16 +4701,16 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "member",
                     kind: "string",
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::srem),
         subcommands: &[],
@@ -4770,9 +4743,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::scard),
         subcommands: &[],
@@ -4806,15 +4779,15 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "member",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::sismember),
         subcommands: &[],
@@ -4848,16 +4821,16 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "member",
                     kind: "string",
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::smismember),
         subcommands: &[],
@@ -4890,9 +4863,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::smembers),
         subcommands: &[],
@@ -4929,17 +4902,17 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "count",
                     kind: "integer",
                     since: Some("3.2.0"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::spop),
         subcommands: &[],
@@ -4976,17 +4949,17 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "count",
                     kind: "integer",
                     since: Some("2.6.0"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::srandmember),
         subcommands: &[],
@@ -5032,21 +5005,21 @@ pub static COMMANDS: &[Command] = &[
                     name: "source",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "destination",
                     kind: "key",
                     key_spec_index: Some(1),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "member",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::smove),
         subcommands: &[],
@@ -5082,9 +5055,9 @@ pub static COMMANDS: &[Command] = &[
                 kind: "key",
                 key_spec_index: Some(0),
                 flags: &["multiple"],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::sinter),
         subcommands: &[],
@@ -5119,24 +5092,24 @@ pub static COMMANDS: &[Command] = &[
                 Arg {
                     name: "numkeys",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "limit",
                     kind: "integer",
                     token: Some("LIMIT"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::sintercard),
         subcommands: &[],
@@ -5184,17 +5157,17 @@ pub static COMMANDS: &[Command] = &[
                     name: "destination",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(1),
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::sinterstore),
         subcommands: &[],
@@ -5228,9 +5201,9 @@ pub static COMMANDS: &[Command] = &[
                 kind: "key",
                 key_spec_index: Some(0),
                 flags: &["multiple"],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::sunion),
         subcommands: &[],
@@ -5276,17 +5249,17 @@ pub static COMMANDS: &[Command] = &[
                     name: "destination",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(1),
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::sunionstore),
         subcommands: &[],
@@ -5320,9 +5293,9 @@ pub static COMMANDS: &[Command] = &[
                 kind: "key",
                 key_spec_index: Some(0),
                 flags: &["multiple"],
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::sdiff),
         subcommands: &[],
@@ -5368,17 +5341,17 @@ pub static COMMANDS: &[Command] = &[
                     name: "destination",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(1),
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::sdiffstore),
         subcommands: &[],
@@ -5414,29 +5387,29 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "cursor",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "pattern",
                     kind: "pattern",
                     token: Some("MATCH"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "count",
                     kind: "integer",
                     token: Some("COUNT"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::sscan),
         subcommands: &[],
@@ -5473,16 +5446,16 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "element",
                     kind: "string",
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::lpush),
         subcommands: &[],
@@ -5519,16 +5492,16 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "element",
                     kind: "string",
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::rpush),
         subcommands: &[],
@@ -5565,16 +5538,16 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "element",
                     kind: "string",
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::lpushx),
         subcommands: &[],
@@ -5611,16 +5584,16 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "element",
                     kind: "string",
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::rpushx),
         subcommands: &[],
@@ -5655,17 +5628,17 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "count",
                     kind: "integer",
                     since: Some("6.2.0"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::lpop),
         subcommands: &[],
@@ -5700,17 +5673,17 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "count",
                     kind: "integer",
                     since: Some("6.2.0"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::rpop),
         subcommands: &[],
@@ -5743,9 +5716,9 @@ pub static COMMANDS: &[Command] = &[
                 name: "key",
                 kind: "key",
                 key_spec_index: Some(0),
-                ..ARG
+                ..Arg::EMPTY
             }],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::llen),
         subcommands: &[],
@@ -5781,20 +5754,20 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "start",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "stop",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::lrange),
         subcommands: &[],
@@ -5830,15 +5803,15 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "index",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::lindex),
         subcommands: &[],
@@ -5874,20 +5847,20 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "index",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "element",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::lset),
         subcommands: &[],
@@ -5923,7 +5896,7 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "where",
@@ -5933,29 +5906,29 @@ pub static COMMANDS: &[Command] = &[
                             name: "before",
                             kind: "pure-token",
                             token: Some("BEFORE"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "after",
                             kind: "pure-token",
                             token: Some("AFTER"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "pivot",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "element",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::linsert),
         subcommands: &[],
@@ -5991,20 +5964,20 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "count",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "element",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::lrem),
         subcommands: &[],
@@ -6040,20 +6013,20 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "start",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "stop",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::ltrim),
         subcommands: &[],
@@ -6089,36 +6062,36 @@ pub static COMMANDS: &[Command] = &[
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "element",
                     kind: "string",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "rank",
                     kind: "integer",
                     token: Some("RANK"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "num-matches",
                     kind: "integer",
                     token: Some("COUNT"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "len",
                     kind: "integer",
                     token: Some("MAXLEN"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::lpos),
         subcommands: &[],
@@ -6164,13 +6137,13 @@ pub static COMMANDS: &[Command] = &[
                     name: "source",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "destination",
                     kind: "key",
                     key_spec_index: Some(1),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "wherefrom",
@@ -6180,16 +6153,16 @@ pub static COMMANDS: &[Command] = &[
                             name: "left",
                             kind: "pure-token",
                             token: Some("LEFT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "right",
                             kind: "pure-token",
                             token: Some("RIGHT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "whereto",
@@ -6199,19 +6172,19 @@ pub static COMMANDS: &[Command] = &[
                             name: "left",
                             kind: "pure-token",
                             token: Some("LEFT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "right",
                             kind: "pure-token",
                             token: Some("RIGHT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::lmove),
         subcommands: &[],
@@ -6260,16 +6233,16 @@ pub static COMMANDS: &[Command] = &[
                     name: "source",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "destination",
                     kind: "key",
                     key_spec_index: Some(1),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::rpoplpush),
         subcommands: &[],
@@ -6304,14 +6277,14 @@ pub static COMMANDS: &[Command] = &[
                 Arg {
                     name: "numkeys",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "where",
@@ -6321,26 +6294,26 @@ pub static COMMANDS: &[Command] = &[
                             name: "left",
                             kind: "pure-token",
                             token: Some("LEFT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "right",
                             kind: "pure-token",
                             token: Some("RIGHT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "count",
                     kind: "integer",
                     token: Some("COUNT"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::lmpop),
         subcommands: &[],
@@ -6379,15 +6352,15 @@ pub static COMMANDS: &[Command] = &[
                     kind: "key",
                     key_spec_index: Some(0),
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "timeout",
                     kind: "double",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::blpop),
         subcommands: &[],
@@ -6426,15 +6399,15 @@ pub static COMMANDS: &[Command] = &[
                     kind: "key",
                     key_spec_index: Some(0),
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "timeout",
                     kind: "double",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::brpop),
         subcommands: &[],
@@ -6480,13 +6453,13 @@ pub static COMMANDS: &[Command] = &[
                     name: "source",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "destination",
                     kind: "key",
                     key_spec_index: Some(1),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "wherefrom",
@@ -6496,16 +6469,16 @@ pub static COMMANDS: &[Command] = &[
                             name: "left",
                             kind: "pure-token",
                             token: Some("LEFT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "right",
                             kind: "pure-token",
                             token: Some("RIGHT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "whereto",
@@ -6515,24 +6488,24 @@ pub static COMMANDS: &[Command] = &[
                             name: "left",
                             kind: "pure-token",
                             token: Some("LEFT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "right",
                             kind: "pure-token",
                             token: Some("RIGHT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "timeout",
                     kind: "double",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::blmove),
         subcommands: &[],
@@ -6585,18 +6558,18 @@ pub static COMMANDS: &[Command] = &[
                     name: "source",
                     kind: "key",
                     key_spec_index: Some(0),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "destination",
                     kind: "key",
                     key_spec_index: Some(1),
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "timeout",
                     kind: "double",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
         },
@@ -6633,19 +6606,19 @@ pub static COMMANDS: &[Command] = &[
                 Arg {
                     name: "timeout",
                     kind: "double",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "numkeys",
                     kind: "integer",
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "key",
                     kind: "key",
                     key_spec_index: Some(0),
                     flags: &["multiple"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "where",
@@ -6655,26 +6628,26 @@ pub static COMMANDS: &[Command] = &[
                             name: "left",
                             kind: "pure-token",
                             token: Some("LEFT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                         Arg {
                             name: "right",
                             kind: "pure-token",
                             token: Some("RIGHT"),
-                            ..ARG
+                            ..Arg::EMPTY
                         },
                     ],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
                 Arg {
                     name: "count",
                     kind: "integer",
                     token: Some("COUNT"),
                     flags: &["optional"],
-                    ..ARG
+                    ..Arg::EMPTY
                 },
             ],
-            ..DOCS
+            ..Docs::EMPTY
         },
         handler: Some(h::blmpop),
         subcommands: &[],
