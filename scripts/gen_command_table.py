@@ -66,6 +66,12 @@ COMMANDS = [
     "debug",
     ("slowlog", ["get", "len", "reset", "help"]),
     "monitor",
+    # transactions
+    "multi",
+    "exec",
+    "discard",
+    "watch",
+    "unwatch",
     # keys
     "del",
     "unlink",

@@ -27,6 +27,34 @@ pub enum ReplyMode {
     Skip,
 }
 
+/// A transaction being queued (between MULTI and EXEC).
+#[derive(Debug, Default)]
+pub struct Transaction {
+    pub commands: Vec<Vec<Bytes>>,
+    /// Set when a command could not be queued (unknown, wrong arity, not
+    /// allowed in a transaction): EXEC then fails with EXECABORT.
+    pub aborted: bool,
+    /// Set while EXEC runs the commands; the client still shows as in
+    /// MULTI (flag `x`, `multi=N`), as in Redis.
+    pub running: bool,
+}
+
+impl Transaction {
+    /// Roughly what the queue holds, for CLIENT LIST's `multi-mem`.
+    pub fn memory(&self) -> usize {
+        self.commands
+            .iter()
+            .map(|args| {
+                std::mem::size_of::<Vec<Bytes>>()
+                    + args
+                        .iter()
+                        .map(|a| a.len() + std::mem::size_of::<Bytes>())
+                        .sum::<usize>()
+            })
+            .sum()
+    }
+}
+
 pub struct Client {
     pub id: u64,
     pub stream: TcpStream,
@@ -54,6 +82,15 @@ pub struct Client {
     /// Commands read in the same batch as one that blocked, run once the
     /// client is served.
     pub deferred: std::collections::VecDeque<Vec<Bytes>>,
+    /// Set between MULTI and EXEC/DISCARD: the commands queued so far.
+    pub multi: Option<Transaction>,
+    /// The keys this client WATCHes.
+    pub watched: Vec<crate::watch::WatchedKey>,
+    /// Set when a watched key was modified: the next EXEC fails.
+    pub dirty_cas: bool,
+    /// Set while EXEC runs the queued commands: blocking commands answer at
+    /// once instead of blocking.
+    pub deny_blocking: bool,
     pub reply_mode: ReplyMode,
     pub authenticated: bool,
     pub no_evict: bool,
@@ -97,6 +134,10 @@ impl Client {
             mode: Mode::Normal,
             blocked: None,
             deferred: Default::default(),
+            multi: None,
+            watched: Vec::new(),
+            dirty_cas: false,
+            deny_blocking: false,
             reply_mode: ReplyMode::On,
             authenticated: false,
             no_evict: false,
@@ -112,6 +153,9 @@ impl Client {
         let mut f = String::new();
         if self.mode == Mode::Monitor {
             f.push('O');
+        }
+        if self.multi.is_some() {
+            f.push('x');
         }
         if self.blocked.is_some() {
             f.push('b');
@@ -136,7 +180,7 @@ impl Client {
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.peer,
             self.local,
@@ -146,9 +190,11 @@ impl Client {
             now_ms.saturating_sub(self.last_interaction_ms) / 1000,
             self.flags(),
             self.db,
+            self.multi.as_ref().map_or(-1, |t| t.commands.len() as i64),
             self.rbuf.len(),
             self.rbuf.capacity() - self.rbuf.len(),
             self.batch.iter().flatten().map(|a| a.len()).sum::<usize>(),
+            self.multi.as_ref().map_or(0, Transaction::memory),
             self.rbuf.capacity(),
             self.rbuf.len(),
             self.out.len(),

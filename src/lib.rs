@@ -16,6 +16,8 @@
 //! - [`db`]: the keyspace: the incrementally rehashed table, values, expiry.
 //! - [`timer`]: the timer wheel that drives the cron and expiry.
 //! - [`glob`], [`util`]: Redis-exact pattern matching and number handling.
+//! - [`blocking`]: wait lists of blocked clients and the ready-key queue.
+//! - [`watch`]: which clients WATCH which keys, for MULTI/EXEC.
 //! - [`lazyfree`]: the helper thread that frees huge values off the loop.
 
 pub mod alloc;
@@ -32,6 +34,7 @@ pub mod store;
 pub mod timer;
 pub mod types;
 pub mod util;
+pub mod watch;
 
 /// The Redis version ferrokv reports, so clients enable the features they
 /// expect of Redis 7.0.

@@ -432,18 +432,45 @@ impl Server {
         let reply_start = out.len();
         let db_index = client.db;
         let authenticated = client.authenticated;
+        let in_multi = client.multi.as_ref().is_some_and(|tx| !tx.running);
+        let deny_blocking = client.deny_blocking;
 
         let cmd = match cmd::resolve(args) {
             Resolved::Found(cmd, handler) => {
                 if !authenticated && !cmd.has(flag::NO_AUTH) {
                     self.reject(&mut out, Some(cmd), b"NOAUTH Authentication required.");
+                    self.abort_transaction(token);
+                    None
+                } else if in_multi && !controls_transaction(cmd) {
+                    if cmd.has(flag::NO_MULTI) {
+                        let msg = b"ERR Command not allowed inside a transaction";
+                        self.reject(&mut out, Some(cmd), msg);
+                        self.abort_transaction(token);
+                    } else if let Some(c) = self.clients.get_mut(token) {
+                        c.last_cmd = cmd.name;
+                        if let Some(tx) = c.multi.as_mut() {
+                            tx.commands.push(args.to_vec());
+                        }
+                        out.simple("QUEUED");
+                    }
                     None
                 } else {
                     Some((cmd, handler))
                 }
             }
             Resolved::Rejected(msg) => {
-                self.reject(&mut out, None, &msg);
+                let exec = cmd::lookup(&args[0]).filter(|c| c.name == "exec");
+                if exec.is_some() {
+                    // A rejected EXEC ends the transaction (if any) at once,
+                    // as Redis's execCommandAbort does.
+                    let mut abort = b"EXECABORT Transaction discarded because of: ".to_vec();
+                    abort.extend_from_slice(msg.strip_prefix(b"ERR ").unwrap_or(&msg));
+                    self.reject(&mut out, exec, &abort);
+                    self.discard_transaction(token);
+                } else {
+                    self.reject(&mut out, None, &msg);
+                    self.abort_transaction(token);
+                }
                 None
             }
         };
@@ -451,10 +478,20 @@ impl Server {
         if let Some((cmd, handler)) = cmd {
             // Set before the call, so CLIENT INFO/LIST show the command
             // that is running, as Redis does.
-            if let Some(c) = self.clients.get_mut(token) {
+            if let Some(c) = self.clients.get_mut(token)
+                && !c.multi.as_ref().is_some_and(|tx| tx.running)
+            {
                 c.last_cmd = cmd.name;
             }
             let started = *clock;
+            // Watched keys among the ones this command may write, and
+            // whether each exists now; empty unless someone WATCHes.
+            let watched_keys = if cmd.has(flag::WRITE) && !self.store.watches.is_empty() {
+                self.watched_write_keys(db_index, cmd, args, now_ms)
+            } else {
+                Vec::new()
+            };
+            let dirty_before = self.store.dirty;
             let mut ctx = Ctx {
                 store: &mut self.store,
                 clients: &mut self.clients,
@@ -463,21 +500,46 @@ impl Server {
                 now_ms,
                 db_index,
                 block: None,
+                deny_blocking,
+                run_transaction: false,
+                unchanged_keys: 0,
             };
             // A bug in one handler must not take every client down with the
             // process: the panic becomes an error reply.
-            let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let result = handler(&mut ctx, args);
-                (result, ctx.block.take())
+                Outcome {
+                    result,
+                    block: ctx.block.take(),
+                    run_transaction: ctx.run_transaction,
+                    unchanged_keys: ctx.unchanged_keys,
+                }
             })) {
                 Ok(outcome) => outcome,
                 Err(_) => {
                     log::error!("Command '{}' panicked; the client got an error", cmd.name);
                     let e = CmdError::err(format!("internal error while running '{}'", cmd.name));
-                    (Err(e), None)
+                    Outcome {
+                        result: Err(e),
+                        block: None,
+                        run_transaction: false,
+                        unchanged_keys: 0,
+                    }
                 }
             };
-            let (result, block) = result;
+            if !watched_keys.is_empty() && self.store.dirty != dirty_before {
+                self.touch_written(
+                    db_index,
+                    args,
+                    &watched_keys,
+                    outcome.unchanged_keys,
+                    now_ms,
+                );
+            }
+            if outcome.run_transaction && !self.run_transaction(token, &mut out, now_ms, clock) {
+                return;
+            }
+            let Outcome { result, block, .. } = outcome;
             // A command that blocked wrote nothing, so it signals nothing
             // (signalling its own keys would wake itself forever).
             let blocked = block.is_some();
@@ -532,6 +594,120 @@ impl Server {
         client.out.proto = out.proto;
         if !client.out.is_empty() || client.close_after_reply {
             self.queue_write(token);
+        }
+    }
+
+    /// Runs the queued commands of a transaction EXEC accepted, each through
+    /// normal dispatch, their replies in one array. Blocking is denied
+    /// meanwhile. Returns false if the client is gone.
+    fn run_transaction(
+        &mut self,
+        token: usize,
+        out: &mut Reply,
+        now_ms: u64,
+        clock: &mut Instant,
+    ) -> bool {
+        let Some(c) = self.clients.get_mut(token) else {
+            return false;
+        };
+        let count = c.multi.as_ref().map_or(0, |tx| tx.commands.len());
+        out.array(count);
+        c.out.buf = mem::take(&mut out.buf);
+        c.out.proto = out.proto;
+        c.deny_blocking = true;
+        // CLIENT REPLY applies to EXEC's reply as a whole, decided by the
+        // caller; the queued commands reply normally inside it.
+        let reply_mode = mem::replace(&mut c.reply_mode, ReplyMode::On);
+        for i in 0..count {
+            // Cloning the arguments bumps reference counts; it lets the
+            // transaction stay visible (CLIENT LIST `multi=N`) while it runs.
+            let Some(args) = self
+                .clients
+                .get(token)
+                .and_then(|c| c.multi.as_ref())
+                .and_then(|tx| tx.commands.get(i))
+                .cloned()
+            else {
+                break;
+            };
+            self.execute(token, &args, now_ms, clock);
+        }
+        let Some(c) = self.clients.get_mut(token) else {
+            return false;
+        };
+        c.multi = None;
+        c.deny_blocking = false;
+        c.reply_mode = match c.reply_mode {
+            ReplyMode::On => reply_mode,
+            // A queued CLIENT REPLY OFF/SKIP governs what comes after EXEC.
+            changed => changed,
+        };
+        out.buf = mem::take(&mut c.out.buf);
+        out.proto = c.out.proto;
+        true
+    }
+
+    /// Ends a client's transaction, if any, and forgets what it watches.
+    fn discard_transaction(&mut self, token: usize) {
+        let Some(c) = self.clients.get_mut(token) else {
+            return;
+        };
+        c.multi = None;
+        c.dirty_cas = false;
+        let watched = mem::take(&mut c.watched);
+        self.store.watches.remove_all(token, &watched);
+    }
+
+    /// Marks a transaction aborted after a command could not be queued, so
+    /// its EXEC answers EXECABORT.
+    fn abort_transaction(&mut self, token: usize) {
+        if let Some(tx) = self.clients.get_mut(token).and_then(|c| c.multi.as_mut()) {
+            tx.aborted = true;
+        }
+    }
+
+    /// The write keys of a command that someone watches, with whether each
+    /// exists before the command runs.
+    fn watched_write_keys(
+        &self,
+        db: usize,
+        cmd: &'static cmd::Command,
+        args: &[bytes::Bytes],
+        now_ms: u64,
+    ) -> Vec<(usize, bool)> {
+        cmd::introspect::keys_with_flags(cmd, args)
+            .into_iter()
+            .filter(|k| k.flags.iter().any(|f| matches!(*f, "RW" | "OW" | "RM")))
+            .filter(|k| self.store.watches.is_watched(db, &args[k.pos]))
+            .map(|k| {
+                (
+                    k.pos,
+                    self.store.dbs[db].get(&args[k.pos], now_ms).is_some(),
+                )
+            })
+            .collect()
+    }
+
+    /// Touches the watched keys a command that changed something wrote: a
+    /// key counts as written if it existed before the command or exists
+    /// after it (DEL of one present key and one absent key touches only
+    /// the first), unless the handler said it left the key alone.
+    fn touch_written(
+        &mut self,
+        db: usize,
+        args: &[bytes::Bytes],
+        watched_keys: &[(usize, bool)],
+        unchanged_keys: u64,
+        now_ms: u64,
+    ) {
+        for &(pos, existed) in watched_keys {
+            if pos < 64 && unchanged_keys & (1 << pos) != 0 {
+                continue;
+            }
+            let key = &args[pos];
+            if existed || self.store.dbs[db].get(key, now_ms).is_some() {
+                self.store.watches.touch(&mut self.clients, db, key);
+            }
         }
     }
 
@@ -832,6 +1008,7 @@ impl Server {
         }
         self.unpark(token);
         let mut client = self.clients.remove(token);
+        self.store.watches.remove_all(token, &client.watched);
         let _ = self.poll.registry().deregister(&mut client.stream);
         if client.mode == Mode::Monitor {
             self.store.monitors.retain(|&m| m != token);
@@ -886,6 +1063,9 @@ impl Server {
     /// `ACTIVE_EXPIRE_BUDGET`. If time ran out, another cycle follows soon
     /// so memory keeps being reclaimed while clients are served in between.
     fn active_expire_cycle(&mut self) {
+        if !self.store.active_expire_enabled {
+            return;
+        }
         let start = Instant::now();
         let deadline = start + ACTIVE_EXPIRE_BUDGET;
         let now = unix_ms();
@@ -928,6 +1108,22 @@ impl Server {
 /// Re-issues `listen` with Redis's `tcp-backlog` (511 by default): mio
 /// listens with 128, and a burst of connections beyond that waits a whole
 /// SYN retry. On Linux a second `listen` just updates the backlog.
+/// What a handler left for the loop besides its reply.
+struct Outcome {
+    result: cmd::CmdResult,
+    block: Option<crate::blocking::Block>,
+    run_transaction: bool,
+    unchanged_keys: u64,
+}
+
+/// The commands that run at once even between MULTI and EXEC.
+fn controls_transaction(cmd: &cmd::Command) -> bool {
+    matches!(
+        cmd.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
 fn set_backlog(listener: &TcpListener, backlog: i32) {
     use std::os::fd::AsRawFd;
     // SAFETY: the descriptor is a bound, listening socket owned by

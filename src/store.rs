@@ -99,6 +99,9 @@ pub struct Store {
     pub to_close: Vec<usize>,
     pub shutdown: Option<Shutdown>,
     pub blocking: crate::blocking::Blocking,
+    pub watches: crate::watch::Watches,
+    /// DEBUG SET-ACTIVE-EXPIRE: whether the cron expires keys nobody reads.
+    pub active_expire_enabled: bool,
 }
 
 impl Store {
@@ -123,6 +126,8 @@ impl Store {
             to_close: Vec::new(),
             shutdown: None,
             blocking: Default::default(),
+            watches: Default::default(),
+            active_expire_enabled: true,
         };
         store.apply_config();
         store

@@ -220,3 +220,103 @@ fn waiters_stay_blocked_when_the_key_becomes_another_type() {
     assert_eq!(escape(&ctl.cmd(&["RPUSH", "q", "v"])), ":1\\r\\n");
     assert_eq!(reply(&mut a), "*2\\r\\n$1\\r\\nq\\r\\n$1\\r\\nv\\r\\n");
 }
+
+#[test]
+fn blocking_commands_inside_multi_answer_at_once() {
+    let (server, _ctl) = setup();
+    let mut a = server.connect();
+    assert_eq!(escape(&a.cmd(&["MULTI"])), "+OK\\r\\n");
+    for cmd in [
+        &["BLPOP", "empty", "0"][..],
+        &["BLMOVE", "empty", "dst", "LEFT", "LEFT", "0"],
+        &["BLMPOP", "0", "1", "empty", "LEFT"],
+    ] {
+        assert_eq!(escape(&a.cmd(cmd)), "+QUEUED\\r\\n");
+    }
+    assert_eq!(
+        escape(&a.cmd(&["EXEC"])),
+        "*3\\r\\n*-1\\r\\n$-1\\r\\n*-1\\r\\n"
+    );
+    // The client was never parked: it answers at once.
+    assert_eq!(escape(&a.cmd(&["PING"])), "+PONG\\r\\n");
+    let info = String::from_utf8_lossy(&a.cmd(&["INFO", "clients"])).into_owned();
+    assert!(info.contains("blocked_clients:0\r\n"), "{info}");
+}
+
+#[test]
+fn waiters_are_served_after_exec_with_the_transaction_s_result() {
+    let (server, mut ctl) = setup();
+    let mut waiter = server.connect();
+    waiter.send(&["BLPOP", "q", "0"]).unwrap();
+    wait_blocked(&mut ctl, 1);
+    // Two pushes in one transaction: the waiter is served once EXEC is
+    // done, so it sees the second element at the head, not the first.
+    ctl.cmd(&["MULTI"]);
+    ctl.cmd(&["LPUSH", "q", "first"]);
+    ctl.cmd(&["LPUSH", "q", "second"]);
+    assert_eq!(escape(&ctl.cmd(&["EXEC"])), "*2\\r\\n:1\\r\\n:2\\r\\n");
+    assert_eq!(
+        reply(&mut waiter),
+        "*2\\r\\n$1\\r\\nq\\r\\n$6\\r\\nsecond\\r\\n"
+    );
+    assert_eq!(
+        escape(&ctl.cmd(&["LRANGE", "q", "0", "-1"])),
+        "*1\\r\\n$5\\r\\nfirst\\r\\n"
+    );
+}
+
+#[test]
+fn a_transaction_that_pushes_and_pops_leaves_waiters_blocked() {
+    let (server, mut ctl) = setup();
+    let mut waiter = server.connect();
+    waiter.send(&["BLPOP", "q", "0"]).unwrap();
+    wait_blocked(&mut ctl, 1);
+    ctl.cmd(&["MULTI"]);
+    ctl.cmd(&["RPUSH", "q", "x"]);
+    ctl.cmd(&["LPOP", "q"]);
+    assert_eq!(
+        escape(&ctl.cmd(&["EXEC"])),
+        "*2\\r\\n:1\\r\\n$1\\r\\nx\\r\\n"
+    );
+    // The key was ready for a moment but is empty after EXEC: still blocked.
+    wait_blocked(&mut ctl, 1);
+    ctl.cmd(&["RPUSH", "q", "y"]);
+    assert_eq!(reply(&mut waiter), "*2\\r\\n$1\\r\\nq\\r\\n$1\\r\\ny\\r\\n");
+}
+
+#[test]
+fn a_transaction_pushing_several_keys_serves_in_argument_order() {
+    let (server, mut ctl) = setup();
+    let mut waiter = server.connect();
+    waiter.send(&["BLPOP", "k1", "k2", "0"]).unwrap();
+    wait_blocked(&mut ctl, 1);
+    // k2 becomes ready first, but the waiter re-runs BLPOP after EXEC and
+    // takes the first non-empty key in its argument order.
+    ctl.cmd(&["MULTI"]);
+    ctl.cmd(&["RPUSH", "k2", "b"]);
+    ctl.cmd(&["RPUSH", "k1", "a"]);
+    ctl.cmd(&["EXEC"]);
+    assert_eq!(
+        reply(&mut waiter),
+        "*2\\r\\n$2\\r\\nk1\\r\\n$1\\r\\na\\r\\n"
+    );
+    assert_eq!(escape(&ctl.cmd(&["LLEN", "k2"])), ":1\\r\\n");
+}
+
+#[test]
+fn watch_sees_a_blocked_client_s_pop() {
+    let (server, mut ctl) = setup();
+    let mut waiter = server.connect();
+    let mut watcher = server.connect();
+    waiter
+        .send(&["BLMOVE", "src", "dst", "LEFT", "LEFT", "0"])
+        .unwrap();
+    wait_blocked(&mut ctl, 1);
+    watcher.cmd(&["WATCH", "dst"]);
+    ctl.cmd(&["RPUSH", "src", "v"]);
+    assert_eq!(reply(&mut waiter), "$1\\r\\nv\\r\\n");
+    // Serving the waiter wrote dst, which the watcher watched.
+    watcher.cmd(&["MULTI"]);
+    watcher.cmd(&["PING"]);
+    assert_eq!(escape(&watcher.cmd(&["EXEC"])), "*-1\\r\\n");
+}

@@ -57,6 +57,7 @@
 //! | `~raw "BYTES" [N]`   | send the bytes as they are (inline commands, pipelines, protocol errors) and compare the next N replies (default 1; 0 reads nothing) |
 //! | `~reconnect`         | open new connections to both servers (after `QUIT`, or a protocol error that closed them) |
 //! | `~sleep MS`          | pause; for expiry of keys that must exist first. Prefer timestamps in the past |
+//! | `~conn N`            | switch both servers to connection N (0 is the first; opened on first use); later lines use it, for scripts with several clients (WATCH, blocking) |
 //!
 //! A closed connection is a reply like any other: when both servers close,
 //! the line matches; the script must then `~reconnect` before sending more.
@@ -93,7 +94,17 @@ macro_rules! scripts {
     };
 }
 
-scripts!(connection, server, keys, strings, protocol, hash, set, list);
+scripts!(
+    connection,
+    server,
+    keys,
+    strings,
+    protocol,
+    hash,
+    set,
+    list,
+    transactions
+);
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would
 /// silently never run.
@@ -267,6 +278,7 @@ enum Action {
     Raw { bytes: Vec<u8>, replies: usize },
     Reconnect,
     Sleep(Duration),
+    Switch(usize),
 }
 
 /// How two replies are compared.
@@ -346,7 +358,10 @@ fn parse_directive(directive: &str, mut args: Vec<Vec<u8>>) -> Result<Action, St
             let ms = number(args.first())?;
             Ok(Action::Sleep(Duration::from_millis(ms as u64)))
         }
-        "~noreply" | "~raw" | "~reconnect" | "~sleep" => Err("wrong number of arguments".into()),
+        "~conn" if args.len() == 1 => Ok(Action::Switch(number(args.first())? as usize)),
+        "~noreply" | "~raw" | "~reconnect" | "~sleep" | "~conn" => {
+            Err("wrong number of arguments".into())
+        }
         _ => Err("unknown directive".into()),
     }
 }
@@ -368,6 +383,9 @@ fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
 struct Side<'a> {
     server: &'a Server,
     client: Option<Client>,
+    /// Which connection `client` is (`~conn`), and the others, parked.
+    current: usize,
+    parked: std::collections::HashMap<usize, Option<Client>>,
 }
 
 impl<'a> Side<'a> {
@@ -375,6 +393,25 @@ impl<'a> Side<'a> {
         Side {
             server,
             client: Some(server.connect()),
+            current: 0,
+            parked: Default::default(),
+        }
+    }
+
+    /// Makes connection `n` the current one, opening it if it is new.
+    fn switch(&mut self, n: usize) -> Result<(), String> {
+        if n == self.current {
+            return Ok(());
+        }
+        let previous = self.client.take();
+        self.parked.insert(self.current, previous);
+        self.current = n;
+        match self.parked.remove(&n) {
+            Some(client) => {
+                self.client = client;
+                Ok(())
+            }
+            None => self.reconnect(),
         }
     }
 
@@ -483,6 +520,16 @@ impl Run<'_> {
                 }
                 Action::Sleep(duration) => {
                     std::thread::sleep(*duration);
+                    continue;
+                }
+                Action::Switch(n) => {
+                    for side in [&mut self.reference, &mut self.subject] {
+                        if let Err(e) = side.switch(*n) {
+                            self.failures
+                                .push(format!("{}:{}: {e}", self.file_name, step.line));
+                            return;
+                        }
+                    }
                     continue;
                 }
             };

@@ -55,9 +55,11 @@ pub fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     client.authenticated = !requirepass;
     let was_monitor = client.mode == Mode::Monitor;
     client.mode = Mode::Normal;
+    client.multi = None;
     if was_monitor {
         ctx.store.monitors.retain(|&m| m != me);
     }
+    super::multi::unwatch_all(ctx);
     ctx.out.proto = Protocol::Resp2;
     ctx.db_index = 0;
     ctx.out.simple("RESET");

@@ -205,6 +205,12 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     target.insert_entry(dst, copy, expire_ms);
     ctx.store.dirty += 1;
+    if dst_db != ctx.db_index {
+        // The destination is in another database: touch it there, not the
+        // key of the same name here.
+        ctx.unchanged_keys |= 1 << 2;
+        ctx.store.watches.touch(ctx.clients, dst_db, dst);
+    }
     ctx.out.int(1);
     Ok(())
 }
@@ -224,6 +230,7 @@ pub fn r#move(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if let Some((entry, expire_ms)) = ctx.store.dbs[ctx.db_index].take(key) {
         ctx.store.dbs[dst_db].insert_entry(key, entry, expire_ms);
         ctx.store.dirty += 1;
+        ctx.store.watches.touch(ctx.clients, dst_db, key);
     }
     ctx.out.int(1);
     Ok(())

@@ -11,6 +11,7 @@ pub mod connection;
 pub mod help;
 pub mod introspect;
 pub mod keys;
+pub mod multi;
 pub mod server;
 pub mod spec;
 pub mod string;
@@ -35,6 +36,7 @@ pub mod h {
     pub use super::connection::*;
     pub use super::introspect::*;
     pub use super::keys::*;
+    pub use super::multi::*;
     pub use super::server::*;
     pub use super::string::*;
     pub use crate::types::hash::*;
@@ -96,6 +98,26 @@ pub struct Ctx<'a> {
     /// Set by a blocking command that cannot be served yet, instead of a
     /// reply: the loop parks the client.
     pub block: Option<crate::blocking::Block>,
+    /// Set inside EXEC: blocking commands answer as their non-blocking
+    /// forms do (see [`Ctx::block_on`]).
+    pub deny_blocking: bool,
+    /// Set by EXEC when the transaction may run: the loop then runs the
+    /// queued commands through normal dispatch.
+    pub run_transaction: bool,
+    /// Argument positions (bits) of write keys the command left unchanged
+    /// although it changed others, so WATCH does not count them as touched
+    /// (SMOVE of a member the destination already holds).
+    pub unchanged_keys: u64,
+}
+
+/// What a blocking command answers instead of blocking where it may not
+/// block (inside MULTI/EXEC): its non-blocking form's "nothing there".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unblocked {
+    /// BLPOP, BLMPOP and the like.
+    NullArray,
+    /// BLMOVE and BRPOPLPUSH.
+    Null,
 }
 
 impl Ctx<'_> {
@@ -105,6 +127,23 @@ impl Ctx<'_> {
 
     pub fn client(&mut self) -> &mut Client {
         &mut self.clients[self.me]
+    }
+
+    /// Asks the loop to park this client on `keys` until one is ready or
+    /// the deadline passes; or, where blocking is denied, answers at once
+    /// as the non-blocking form does.
+    pub fn block_on(&mut self, keys: &[Bytes], deadline_ms: Option<u64>, denied: Unblocked) {
+        if self.deny_blocking {
+            match denied {
+                Unblocked::NullArray => self.out.null_array(),
+                Unblocked::Null => self.out.null(),
+            }
+            return;
+        }
+        self.block = Some(crate::blocking::Block {
+            keys: keys.to_vec(),
+            deadline_ms,
+        });
     }
 
     /// Counts a write for `dirty` (changes since the last save).

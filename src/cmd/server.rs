@@ -34,6 +34,7 @@ fn flush_mode(args: &[Bytes]) -> CmdResult {
 /// FLUSHDB [ASYNC|SYNC]
 pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
+    touch_watched_in(ctx, ctx.db_index, None);
     let n = ctx.db().flush();
     ctx.dirty(n as u64);
     ctx.out.ok();
@@ -43,10 +44,28 @@ pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// FLUSHALL [ASYNC|SYNC]
 pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
+    for db in 0..ctx.store.dbs.len() {
+        touch_watched_in(ctx, db, None);
+    }
     let n: usize = ctx.store.dbs.iter_mut().map(|db| db.flush()).sum();
     ctx.dirty(n as u64);
     ctx.out.ok();
     Ok(())
+}
+
+/// Touches the keys watched in `db` that a flush or swap replaces.
+fn touch_watched_in(ctx: &mut Ctx, db: usize, replaced_with: Option<usize>) {
+    if ctx.store.watches.is_empty() {
+        return;
+    }
+    crate::watch::touch_all_in_db(
+        &ctx.store.watches,
+        ctx.clients,
+        &ctx.store.dbs,
+        db,
+        replaced_with,
+        ctx.now_ms,
+    );
 }
 
 /// SWAPDB index1 index2
@@ -62,7 +81,10 @@ pub fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(CmdError::err("DB index is out of range"));
     }
-    ctx.store.dbs.swap(a as usize, b as usize);
+    let (a, b) = (a as usize, b as usize);
+    touch_watched_in(ctx, a, Some(b));
+    touch_watched_in(ctx, b, Some(a));
+    ctx.store.dbs.swap(a, b);
     ctx.dirty(1);
     ctx.out.ok();
     Ok(())
@@ -108,6 +130,11 @@ pub fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// MONITOR
 pub fn monitor(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    if ctx.deny_blocking {
+        return Err(CmdError::err(
+            "MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
     let me = ctx.me;
     let client = ctx.client();
     if client.mode != Mode::Monitor {
@@ -139,11 +166,20 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         // loop on purpose.
         std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
         ctx.out.ok();
+    } else if eq_ic(sub, "SET-ACTIVE-EXPIRE") && args.len() == 3 {
+        // Redis's tests turn active expiry off to see what lazy expiry alone
+        // does; so do ours.
+        ctx.store.active_expire_enabled = crate::util::parse_i64(&args[2]).unwrap_or(0) != 0;
+        ctx.out.ok();
     } else if eq_ic(sub, "HELP") {
         reply_help(
             ctx,
             &[
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
                 "HELP",

@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::cmd::keys::{lookup_read, lookup_write};
-use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
+use crate::cmd::{CmdError, CmdResult, Ctx, Unblocked, arg_i64};
 use crate::db::Value;
 use crate::store::Store;
 use crate::util::eq_ic;
@@ -1099,13 +1099,6 @@ fn parse_timeout(arg: &[u8], now_ms: u64) -> Result<Option<u64>, CmdError> {
     Ok(Some(now_ms + ms as u64))
 }
 
-fn block_on(ctx: &mut Ctx, keys: &[Bytes], deadline_ms: Option<u64>) {
-    ctx.block = Some(crate::blocking::Block {
-        keys: keys.to_vec(),
-        deadline_ms,
-    });
-}
-
 /// BLPOP and BRPOP: the first non-empty list in argument order.
 fn bpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
     let deadline = parse_timeout(&args[args.len() - 1], ctx.now_ms)?;
@@ -1125,7 +1118,7 @@ fn bpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
         ctx.store.dirty += 1;
         return Ok(());
     }
-    block_on(ctx, keys, deadline);
+    ctx.block_on(keys, deadline, Unblocked::NullArray);
     Ok(())
 }
 
@@ -1144,7 +1137,7 @@ fn bmove(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End, timeout: &
     let deadline = parse_timeout(timeout, ctx.now_ms)?;
     match move_element(ctx, src, dst, from, to)? {
         Some(value) => ctx.out.bulk(&value),
-        None => block_on(ctx, std::slice::from_ref(src), deadline),
+        None => ctx.block_on(std::slice::from_ref(src), deadline, Unblocked::Null),
     }
     Ok(())
 }
@@ -1167,7 +1160,7 @@ pub fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let parsed = parse_mpop(args, 2)?;
     let keys = &args[parsed.keys];
     if !mpop_from(ctx, keys, parsed.end, parsed.count)? {
-        block_on(ctx, keys, deadline);
+        ctx.block_on(keys, deadline, Unblocked::NullArray);
     }
     Ok(())
 }

@@ -566,6 +566,10 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             && d.add(member, max)
         {
             dirty += 1;
+        } else {
+            // The destination already held the member: as in Redis, WATCH
+            // does not see it as modified.
+            ctx.unchanged_keys |= 1 << 2;
         }
     } else {
         let mut set = Set::for_first_member(member);

@@ -1,0 +1,176 @@
+//! WATCH: which clients watch which keys, and touching them.
+//!
+//! A client that WATCHes a key has its next EXEC fail (a null reply) if
+//! the key is modified before then, by anyone, itself included. The
+//! registry maps (db, key) to the clients watching it, and each client
+//! keeps its own list of what it watches, so UNWATCH, EXEC and a
+//! disconnect remove exactly their entries.
+//!
+//! A key is "touched" when a command modifies it. The loop finds those
+//! keys centrally (see `Server::execute`): after a write command that
+//! changed something (the `dirty` counter moved), each watched key among
+//! its write keys is touched if it existed before the command or exists
+//! after it. FLUSHDB, FLUSHALL and SWAPDB touch every watched key they
+//! remove or replace ([`touch_all_in_db`]); MOVE and COPY ... DB touch the
+//! key they write in the other database.
+//!
+//! Expiry is handled at EXEC: a key that was live when it was WATCHed and
+//! is gone or expired at EXEC fails the transaction, as in Redis 7.0
+//! (where expiring a key touches it); a key already expired when WATCHed
+//! counts as absent.
+//!
+//! Architecture invariant: the registry is empty unless some client
+//! watches something, and every check on the command path starts with
+//! [`Watches::is_empty`], so commands pay nothing while nobody watches.
+
+use ahash::AHashMap;
+use bytes::Bytes;
+use slab::Slab;
+
+use crate::client::Client;
+use crate::db::Db;
+
+/// One key a client watches.
+#[derive(Debug, Clone)]
+pub struct WatchedKey {
+    pub db: usize,
+    pub key: Bytes,
+    /// Whether the key existed (and had not expired) when WATCHed.
+    pub live_at_watch: bool,
+}
+
+/// (db, key) to the clients watching it, by slab key.
+#[derive(Debug, Default)]
+pub struct Watches {
+    by_key: AHashMap<(usize, Vec<u8>), Vec<usize>>,
+}
+
+impl Watches {
+    /// True if no client watches anything.
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// Whether anyone watches `key` in `db`.
+    pub fn is_watched(&self, db: usize, key: &[u8]) -> bool {
+        !self.by_key.is_empty() && self.by_key.contains_key(&(db, key.to_vec()))
+    }
+
+    /// Records that `token` watches `key` in `db`.
+    pub fn add(&mut self, token: usize, db: usize, key: &[u8]) {
+        let clients = self.by_key.entry((db, key.to_vec())).or_default();
+        if !clients.contains(&token) {
+            clients.push(token);
+        }
+    }
+
+    /// Removes every watch `token` holds.
+    pub fn remove_all(&mut self, token: usize, keys: &[WatchedKey]) {
+        for wk in keys {
+            let k = (wk.db, wk.key.to_vec());
+            if let Some(clients) = self.by_key.get_mut(&k) {
+                clients.retain(|&t| t != token);
+                if clients.is_empty() {
+                    self.by_key.remove(&k);
+                }
+            }
+        }
+    }
+
+    /// Marks every client watching `key` in `db`: its next EXEC fails.
+    pub fn touch(&self, clients: &mut Slab<Client>, db: usize, key: &[u8]) {
+        if self.by_key.is_empty() {
+            return;
+        }
+        if let Some(watchers) = self.by_key.get(&(db, key.to_vec())) {
+            for &token in watchers {
+                if let Some(c) = clients.get_mut(token) {
+                    c.dirty_cas = true;
+                }
+            }
+        }
+    }
+}
+
+/// Touches every key watched in `emptied` that exists there, or in
+/// `replaced_with` (SWAPDB's other database), before a flush or a swap
+/// replaces the database's contents.
+pub fn touch_all_in_db(
+    watches: &Watches,
+    clients: &mut Slab<Client>,
+    dbs: &[Db],
+    emptied: usize,
+    replaced_with: Option<usize>,
+    now_ms: u64,
+) {
+    for ((db, key), watchers) in &watches.by_key {
+        if *db != emptied {
+            continue;
+        }
+        let exists = |index: usize| dbs.get(index).is_some_and(|d| d.get(key, now_ms).is_some());
+        if exists(emptied) || replaced_with.is_some_and(exists) {
+            for &token in watchers {
+                if let Some(c) = clients.get_mut(token) {
+                    c.dirty_cas = true;
+                }
+            }
+        }
+    }
+}
+
+/// Whether a key that was live when WATCHed has since expired or gone
+/// (which Redis counts as a modification).
+pub fn any_expired(keys: &[WatchedKey], dbs: &[Db], now_ms: u64) -> bool {
+    keys.iter().any(|wk| {
+        wk.live_at_watch
+            && dbs
+                .get(wk.db)
+                .is_none_or(|d| d.get(&wk.key, now_ms).is_none())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watched(db: usize, key: &'static [u8]) -> WatchedKey {
+        WatchedKey {
+            db,
+            key: Bytes::from_static(key),
+            live_at_watch: true,
+        }
+    }
+
+    #[test]
+    fn removing_a_client_s_watches_leaves_the_others() {
+        let mut w = Watches::default();
+        assert!(w.is_empty());
+        w.add(1, 0, b"k");
+        w.add(1, 0, b"k");
+        w.add(2, 0, b"k");
+        w.add(2, 3, b"k");
+        assert!(w.is_watched(0, b"k") && w.is_watched(3, b"k"));
+        assert!(!w.is_watched(1, b"k"));
+        w.remove_all(1, &[watched(0, b"k")]);
+        assert!(w.is_watched(0, b"k"));
+        w.remove_all(2, &[watched(0, b"k"), watched(3, b"k")]);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn a_key_live_at_watch_that_is_gone_counts_as_modified() {
+        let mut db = Db::new();
+        db.set(
+            b"here",
+            crate::db::Value::Str(crate::db::Str::encoded(b"v")),
+            false,
+            0,
+        );
+        let dbs = vec![db];
+        assert!(!any_expired(&[watched(0, b"here")], &dbs, 0));
+        assert!(any_expired(&[watched(0, b"gone")], &dbs, 0));
+        let mut absent = watched(0, b"gone");
+        absent.live_at_watch = false;
+        assert!(!any_expired(&[absent], &dbs, 0));
+    }
+}
