@@ -336,6 +336,19 @@ class Writer:
 
 # ---------------------------------------------------------- descriptors
 
+# ferrokv's own flags, which COMMAND INFO does not show: the commands that
+# run at once between MULTI and EXEC instead of being queued (Redis tests
+# for their handlers in processCommand).
+OWN_FLAGS = {
+    "multi": ["RUNS_IN_MULTI"],
+    "exec": ["RUNS_IN_MULTI"],
+    "discard": ["RUNS_IN_MULTI"],
+    "watch": ["RUNS_IN_MULTI"],
+    "quit": ["RUNS_IN_MULTI"],
+    "reset": ["RUNS_IN_MULTI"],
+}
+
+
 def emit_flags(names, command):
     consts = []
     for name in names:
@@ -344,6 +357,7 @@ def emit_flags(names, command):
         if name not in KNOWN_FLAGS:
             raise RedisError("%s: flag %r is not in spec.rs" % (command, name))
         consts.append("flag::" + name.upper())
+    consts.extend("flag::" + own for own in OWN_FLAGS.get(command, []))
     return " | ".join(consts) if consts else "0"
 
 

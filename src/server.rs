@@ -441,7 +441,7 @@ impl Server {
                     self.reject(&mut out, Some(cmd), b"NOAUTH Authentication required.");
                     self.abort_transaction(token);
                     None
-                } else if in_multi && !controls_transaction(cmd) {
+                } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) {
                     if cmd.has(flag::NO_MULTI) {
                         let msg = b"ERR Command not allowed inside a transaction";
                         self.reject(&mut out, Some(cmd), msg);
@@ -1114,14 +1114,6 @@ struct Outcome {
     block: Option<crate::blocking::Block>,
     run_transaction: bool,
     unchanged_keys: u64,
-}
-
-/// The commands that run at once even between MULTI and EXEC.
-fn controls_transaction(cmd: &cmd::Command) -> bool {
-    matches!(
-        cmd.name,
-        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-    )
 }
 
 fn set_backlog(listener: &TcpListener, backlog: i32) {

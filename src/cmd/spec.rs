@@ -38,6 +38,9 @@ pub mod flag {
     pub const NO_ASYNC_LOADING: u32 = 1 << 20;
     pub const NO_MULTI: u32 = 1 << 21;
     pub const ALLOW_BUSY: u32 = 1 << 22;
+    /// ferrokv's own, not shown by COMMAND INFO: the command runs at once
+    /// between MULTI and EXEC instead of being queued.
+    pub const RUNS_IN_MULTI: u32 = 1 << 31;
 
     /// Names in the order Redis 7.0 lists them in `COMMAND INFO`.
     pub const NAMES: &[(u32, &str)] = &[

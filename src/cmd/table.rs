@@ -63,7 +63,8 @@ pub static COMMANDS: &[Command] = &[
             | flag::STALE
             | flag::FAST
             | flag::NO_AUTH
-            | flag::ALLOW_BUSY,
+            | flag::ALLOW_BUSY
+            | flag::RUNS_IN_MULTI,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -88,7 +89,8 @@ pub static COMMANDS: &[Command] = &[
             | flag::STALE
             | flag::FAST
             | flag::NO_AUTH
-            | flag::ALLOW_BUSY,
+            | flag::ALLOW_BUSY
+            | flag::RUNS_IN_MULTI,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -1832,7 +1834,12 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "multi",
         arity: 1,
-        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::ALLOW_BUSY,
+        flags: flag::NOSCRIPT
+            | flag::LOADING
+            | flag::STALE
+            | flag::FAST
+            | flag::ALLOW_BUSY
+            | flag::RUNS_IN_MULTI,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -1852,7 +1859,11 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "exec",
         arity: 1,
-        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::SKIP_SLOWLOG,
+        flags: flag::NOSCRIPT
+            | flag::LOADING
+            | flag::STALE
+            | flag::SKIP_SLOWLOG
+            | flag::RUNS_IN_MULTI,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -1872,7 +1883,12 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "discard",
         arity: 1,
-        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::ALLOW_BUSY,
+        flags: flag::NOSCRIPT
+            | flag::LOADING
+            | flag::STALE
+            | flag::FAST
+            | flag::ALLOW_BUSY
+            | flag::RUNS_IN_MULTI,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -1892,7 +1908,12 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "watch",
         arity: -2,
-        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::ALLOW_BUSY,
+        flags: flag::NOSCRIPT
+            | flag::LOADING
+            | flag::STALE
+            | flag::FAST
+            | flag::ALLOW_BUSY
+            | flag::RUNS_IN_MULTI,
         first_key: 1,
         last_key: -1,
         key_step: 1,
