@@ -546,7 +546,10 @@ impl Server {
             if let Some(block) = block {
                 self.park(token, db_index, args, block);
             }
-            if !self.store.blocking.unblock_requests.is_empty() {
+            // Inside EXEC, CLIENT UNBLOCK waits for the transaction to end:
+            // the unblocked client's queued commands must not run in the
+            // middle of it.
+            if !deny_blocking && !self.store.blocking.unblock_requests.is_empty() {
                 self.unblock_requested(now_ms);
             }
             if !blocked && cmd.has(flag::WRITE) && self.store.blocking.has_waiters() {

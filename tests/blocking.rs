@@ -320,3 +320,22 @@ fn watch_sees_a_blocked_client_s_pop() {
     watcher.cmd(&["PING"]);
     assert_eq!(escape(&watcher.cmd(&["EXEC"])), "*-1\\r\\n");
 }
+
+#[test]
+fn client_unblock_inside_exec_takes_effect_after_the_transaction() {
+    let (server, mut ctl) = setup();
+    let mut a = server.connect();
+    let id = String::from_utf8_lossy(&a.cmd(&["CLIENT", "ID"]))
+        .trim_matches(|c| c == ':' || c == '\r' || c == '\n')
+        .to_string();
+    a.send_raw(b"BLPOP q 0\r\nSET x after\r\n").unwrap();
+    wait_blocked(&mut ctl, 1);
+    ctl.cmd(&["MULTI"]);
+    ctl.cmd(&["CLIENT", "UNBLOCK", &id]);
+    ctl.cmd(&["GET", "x"]);
+    // The unblocked client's SET must not run inside the transaction.
+    assert_eq!(escape(&ctl.cmd(&["EXEC"])), "*2\\r\\n:1\\r\\n$-1\\r\\n");
+    assert_eq!(reply(&mut a), "*-1\\r\\n");
+    assert_eq!(reply(&mut a), "+OK\\r\\n");
+    assert_eq!(escape(&ctl.cmd(&["GET", "x"])), "$5\\r\\nafter\\r\\n");
+}
