@@ -1184,7 +1184,9 @@ pub fn move_element(
     write(ctx.store, db, dst, now)?;
     // Only a rotation (src == dst) pushes onto this list; a push onto
     // another key reads the config in `push_generic`.
-    let list = write_filled(ctx.store, db, src, now)?.expect("checked above");
+    let Some(list) = write_filled(ctx.store, db, src, now)? else {
+        return Ok(None);
+    };
     let value = list.pop(from).expect("stored lists are not empty");
     if src == dst {
         list.push(to, &value);
