@@ -663,6 +663,8 @@ pub struct Config {
     pub hash_max_listpack_value: usize,
     /// When a set of integers leaves its intset encoding.
     pub set_max_intset_entries: usize,
+    /// How big a list's packed chunks get (`list-max-listpack-size`).
+    pub list_max_listpack_size: i64,
     /// The config file the server was started with, for CONFIG REWRITE.
     pub file: Option<std::path::PathBuf>,
 }
@@ -686,6 +688,7 @@ impl Default for Config {
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
+            list_max_listpack_size: -2,
             file: None,
         };
         if let (Ok(dir), Some(e)) = (std::env::current_dir(), lookup("dir")) {
@@ -947,6 +950,7 @@ impl Config {
             "hash-max-listpack-entries" => self.hash_max_listpack_entries = unsigned() as usize,
             "hash-max-listpack-value" => self.hash_max_listpack_value = unsigned() as usize,
             "set-max-intset-entries" => self.set_max_intset_entries = unsigned() as usize,
+            "list-max-listpack-size" => self.list_max_listpack_size = parse_i64(v),
             "loglevel" => {
                 self.loglevel = v.to_string();
                 log::set_max_level(level_filter(v));
@@ -1997,7 +2001,9 @@ mod typed_tests {
         let mut c = Config::default();
         c.set("hash-max-ziplist-entries", "7", false).unwrap();
         c.set("set-max-intset-entries", "9", false).unwrap();
+        c.set("list-max-ziplist-size", "-4", false).unwrap();
         assert_eq!(c.hash_max_listpack_entries, 7);
         assert_eq!(c.set_max_intset_entries, 9);
+        assert_eq!(c.list_max_listpack_size, -4);
     }
 }

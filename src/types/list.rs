@@ -742,12 +742,7 @@ pub fn pop_count(list: &mut List, end: End, count: usize) -> Vec<Vec<u8>> {
 
 /// The chunk limit the config asks for now.
 fn config_fill(store: &Store) -> Fill {
-    let n = store
-        .config
-        .get("list-max-listpack-size")
-        .and_then(|s| s.parse::<i64>().ok())
-        .unwrap_or(-2);
-    Fill::from_config(n)
+    Fill::from_config(store.config.list_max_listpack_size)
 }
 
 fn as_list(value: &mut Value) -> Result<&mut List, CmdError> {
