@@ -766,9 +766,7 @@ fn read<'a>(
 }
 
 /// The list under `key` for a write, or WRONGTYPE. Its chunk limit is
-/// left as it is: popping from either end never consults it, and reading
-/// the config takes a scan of the parameter table that would cost RPOP
-/// and LPOP more than the pop itself.
+/// left as it is: popping from either end never consults it.
 fn write<'a>(
     store: &'a mut Store,
     db: usize,
