@@ -40,17 +40,13 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    /// Roughly what the queue holds, for CLIENT LIST's `multi-mem`.
+    /// CLIENT LIST's `multi-mem`, counted as Redis 7.0 counts it: the
+    /// queued arguments' bytes plus a pointer per argument.
     pub fn memory(&self) -> usize {
         self.commands
             .iter()
-            .map(|args| {
-                std::mem::size_of::<Vec<Bytes>>()
-                    + args
-                        .iter()
-                        .map(|a| a.len() + std::mem::size_of::<Bytes>())
-                        .sum::<usize>()
-            })
+            .flatten()
+            .map(|a| a.len() + std::mem::size_of::<usize>())
             .sum()
     }
 }

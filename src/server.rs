@@ -422,9 +422,13 @@ impl Server {
         let Some(client) = self.clients.get_mut(token) else {
             return;
         };
-        if client.reply_mode == ReplyMode::SkipNext {
+        // CLIENT REPLY SKIP applies to the next command the client sends,
+        // not to the next one a transaction runs.
+        let in_transaction = client.multi.as_ref().is_some_and(|tx| tx.running);
+        if client.reply_mode == ReplyMode::SkipNext && !in_transaction {
             client.reply_mode = ReplyMode::Skip;
         }
+        let mut reply_mode_after = None;
         let mut out = Reply {
             buf: mem::take(&mut client.out.buf),
             proto: client.out.proto,
@@ -503,6 +507,7 @@ impl Server {
                 deny_blocking,
                 run_transaction: false,
                 unchanged_keys: 0,
+                only_modified: None,
             };
             // A bug in one handler must not take every client down with the
             // process: the panic becomes an error reply.
@@ -513,6 +518,7 @@ impl Server {
                     block: ctx.block.take(),
                     run_transaction: ctx.run_transaction,
                     unchanged_keys: ctx.unchanged_keys,
+                    only_modified: ctx.only_modified.take(),
                 }
             })) {
                 Ok(outcome) => outcome,
@@ -524,20 +530,18 @@ impl Server {
                         block: None,
                         run_transaction: false,
                         unchanged_keys: 0,
+                        only_modified: None,
                     }
                 }
             };
             if !watched_keys.is_empty() && self.store.dirty != dirty_before {
-                self.touch_written(
-                    db_index,
-                    args,
-                    &watched_keys,
-                    outcome.unchanged_keys,
-                    now_ms,
-                );
+                self.touch_written(db_index, args, &watched_keys, &outcome, now_ms);
             }
-            if outcome.run_transaction && !self.run_transaction(token, &mut out, now_ms, clock) {
-                return;
+            if outcome.run_transaction {
+                match self.run_transaction(token, &mut out, now_ms, clock) {
+                    Some(mode) => reply_mode_after = mode,
+                    None => return,
+                }
             }
             let Outcome { result, block, .. } = outcome;
             // A command that blocked wrote nothing, so it signals nothing
@@ -576,7 +580,10 @@ impl Server {
                 && !cmd.has(flag::SKIP_MONITOR)
                 && !cmd.has(flag::ADMIN)
             {
-                self.feed_monitors(token, db_index, args);
+                // Redis feeds MONITOR after the call, with the database the
+                // client is in then (SELECT and EXEC show the new one).
+                let db_now = self.clients.get(token).map_or(db_index, |c| c.db);
+                self.feed_monitors(token, db_now, args);
             }
         }
 
@@ -593,6 +600,9 @@ impl Server {
             }
             ReplyMode::On | ReplyMode::SkipNext => {}
         }
+        if let Some(mode) = reply_mode_after {
+            client.reply_mode = mode;
+        }
         client.out.buf = out.buf;
         client.out.proto = out.proto;
         if !client.out.is_empty() || client.close_after_reply {
@@ -602,17 +612,16 @@ impl Server {
 
     /// Runs the queued commands of a transaction EXEC accepted, each through
     /// normal dispatch, their replies in one array. Blocking is denied
-    /// meanwhile. Returns false if the client is gone.
+    /// meanwhile. Returns the reply mode a queued CLIENT REPLY set, to apply
+    /// once EXEC's own reply is settled; `None` if the client is gone.
     fn run_transaction(
         &mut self,
         token: usize,
         out: &mut Reply,
         now_ms: u64,
         clock: &mut Instant,
-    ) -> bool {
-        let Some(c) = self.clients.get_mut(token) else {
-            return false;
-        };
+    ) -> Option<Option<ReplyMode>> {
+        let c = self.clients.get_mut(token)?;
         let count = c.multi.as_ref().map_or(0, |tx| tx.commands.len());
         out.array(count);
         c.out.buf = mem::take(&mut out.buf);
@@ -635,19 +644,15 @@ impl Server {
             };
             self.execute(token, &args, now_ms, clock);
         }
-        let Some(c) = self.clients.get_mut(token) else {
-            return false;
-        };
+        let c = self.clients.get_mut(token)?;
         c.multi = None;
         c.deny_blocking = false;
-        c.reply_mode = match c.reply_mode {
-            ReplyMode::On => reply_mode,
-            // A queued CLIENT REPLY OFF/SKIP governs what comes after EXEC.
-            changed => changed,
-        };
+        // EXEC's own reply (its array header) follows the mode it started
+        // with; a CLIENT REPLY OFF or SKIP it ran governs what comes after.
+        let changed = mem::replace(&mut c.reply_mode, reply_mode);
         out.buf = mem::take(&mut c.out.buf);
         out.proto = c.out.proto;
-        true
+        Some((changed != ReplyMode::On).then_some(changed))
     }
 
     /// Ends a client's transaction, if any, and forgets what it watches.
@@ -700,14 +705,21 @@ impl Server {
         db: usize,
         args: &[bytes::Bytes],
         watched_keys: &[(usize, bool)],
-        unchanged_keys: u64,
+        outcome: &Outcome,
         now_ms: u64,
     ) {
         for &(pos, existed) in watched_keys {
-            if pos < 64 && unchanged_keys & (1 << pos) != 0 {
+            if pos < 64 && outcome.unchanged_keys & (1 << pos) != 0 {
                 continue;
             }
             let key = &args[pos];
+            if outcome
+                .only_modified
+                .as_ref()
+                .is_some_and(|only| only != key)
+            {
+                continue;
+            }
             if existed || self.store.dbs[db].get(key, now_ms).is_some() {
                 self.store.watches.touch(&mut self.clients, db, key);
             }
@@ -1117,6 +1129,7 @@ struct Outcome {
     block: Option<crate::blocking::Block>,
     run_transaction: bool,
     unchanged_keys: u64,
+    only_modified: Option<bytes::Bytes>,
 }
 
 fn set_backlog(listener: &TcpListener, backlog: i32) {

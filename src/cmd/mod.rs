@@ -108,6 +108,10 @@ pub struct Ctx<'a> {
     /// although it changed others, so WATCH does not count them as touched
     /// (SMOVE of a member the destination already holds).
     pub unchanged_keys: u64,
+    /// Set by a command that names several write keys but changed only this
+    /// one (LMPOP, BLPOP, BRPOP, BLMPOP pop from one list), so WATCH does
+    /// not count the others as touched.
+    pub only_modified: Option<Bytes>,
 }
 
 /// What a blocking command answers instead of blocking where it may not
@@ -144,6 +148,13 @@ impl Ctx<'_> {
             keys: keys.to_vec(),
             deadline_ms,
         });
+    }
+
+    /// Touches `key` in this database for WATCH, for a command that counts
+    /// as modifying a key even when it changed nothing (LTRIM keeping every
+    /// element, as Redis signals it).
+    pub fn touch(&mut self, key: &[u8]) {
+        self.store.watches.touch(self.clients, self.db_index, key);
     }
 
     /// Counts a write for `dirty` (changes since the last save).

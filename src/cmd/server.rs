@@ -82,9 +82,12 @@ pub fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::err("DB index is out of range"));
     }
     let (a, b) = (a as usize, b as usize);
-    touch_watched_in(ctx, a, Some(b));
-    touch_watched_in(ctx, b, Some(a));
-    ctx.store.dbs.swap(a, b);
+    // Swapping a database with itself changes nothing, and touches nothing.
+    if a != b {
+        touch_watched_in(ctx, a, Some(b));
+        touch_watched_in(ctx, b, Some(a));
+        ctx.store.dbs.swap(a, b);
+    }
     ctx.dirty(1);
     ctx.out.ok();
     Ok(())

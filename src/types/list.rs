@@ -1057,6 +1057,9 @@ pub fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     list.trim(front as usize, back as usize);
     ctx.dirty((front + back) as u64);
+    // Redis counts LTRIM as modifying the list even when it kept every
+    // element; the loop's touch only sees writes that moved `dirty`.
+    ctx.touch(&args[1]);
     delete_if_empty(ctx, &args[1]);
     ctx.out.ok();
     Ok(())
@@ -1269,6 +1272,7 @@ pub fn mpop_from(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> Resul
         ctx.out.bulk(key);
         ctx.out.bulk_array(popped.iter());
         ctx.dirty(popped.len() as u64);
+        ctx.only_modified = Some(key.clone());
         delete_if_empty(ctx, key);
         return Ok(true);
     }
@@ -1333,6 +1337,7 @@ fn bpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
         ctx.out.bulk(&value);
         delete_if_empty(ctx, key);
         ctx.store.dirty += 1;
+        ctx.only_modified = Some(key.clone());
         return Ok(());
     }
     ctx.block_on(keys, deadline, Unblocked::NullArray);
