@@ -1120,9 +1120,6 @@ impl Server {
     }
 }
 
-/// Re-issues `listen` with Redis's `tcp-backlog` (511 by default): mio
-/// listens with 128, and a burst of connections beyond that waits a whole
-/// SYN retry. On Linux a second `listen` just updates the backlog.
 /// What a handler left for the loop besides its reply.
 struct Outcome {
     result: cmd::CmdResult,
@@ -1132,6 +1129,9 @@ struct Outcome {
     only_modified: Option<bytes::Bytes>,
 }
 
+/// Re-issues `listen` with Redis's `tcp-backlog` (511 by default): mio
+/// listens with 128, and a burst of connections beyond that waits a whole
+/// SYN retry. On Linux a second `listen` just updates the backlog.
 fn set_backlog(listener: &TcpListener, backlog: i32) {
     use std::os::fd::AsRawFd;
     // SAFETY: the descriptor is a bound, listening socket owned by

@@ -3,7 +3,7 @@
 //! Between MULTI and EXEC the loop queues each command instead of running
 //! it (`Server::execute` answers `+QUEUED`, or an error that dooms the
 //! transaction). EXEC decides here whether the transaction may run; if so
-//! it hands the queue back to the loop in [`Ctx::exec`], and the loop runs
+//! it tells the loop so in [`Ctx::run_transaction`], and the loop runs
 //! each command through normal dispatch with blocking denied, collecting
 //! the replies into one array. Keys the commands wrote are signalled to
 //! blocked clients afterwards, as after any command.
