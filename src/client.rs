@@ -84,9 +84,6 @@ pub struct Client {
     pub watched: Vec<crate::watch::WatchedKey>,
     /// Set when a watched key was modified: the next EXEC fails.
     pub dirty_cas: bool,
-    /// Set while EXEC runs the queued commands: blocking commands answer at
-    /// once instead of blocking.
-    pub deny_blocking: bool,
     pub reply_mode: ReplyMode,
     pub authenticated: bool,
     pub no_evict: bool,
@@ -133,7 +130,6 @@ impl Client {
             multi: None,
             watched: Vec::new(),
             dirty_cas: false,
-            deny_blocking: false,
             reply_mode: ReplyMode::On,
             authenticated: false,
             no_evict: false,

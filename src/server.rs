@@ -424,8 +424,9 @@ impl Server {
         };
         // CLIENT REPLY SKIP applies to the next command the client sends,
         // not to the next one a transaction runs.
-        let in_transaction = client.multi.as_ref().is_some_and(|tx| tx.running);
-        if client.reply_mode == ReplyMode::SkipNext && !in_transaction {
+        // Whether EXEC is running this command; blocking is denied then.
+        let inside_exec = client.multi.as_ref().is_some_and(|tx| tx.running);
+        if client.reply_mode == ReplyMode::SkipNext && !inside_exec {
             client.reply_mode = ReplyMode::Skip;
         }
         let mut reply_mode_after = None;
@@ -437,7 +438,6 @@ impl Server {
         let db_index = client.db;
         let authenticated = client.authenticated;
         let in_multi = client.multi.as_ref().is_some_and(|tx| !tx.running);
-        let deny_blocking = client.deny_blocking;
 
         let cmd = match cmd::resolve(args) {
             Resolved::Found(cmd, handler) => {
@@ -483,7 +483,7 @@ impl Server {
             // Set before the call, so CLIENT INFO/LIST show the command
             // that is running, as Redis does.
             if let Some(c) = self.clients.get_mut(token)
-                && !c.multi.as_ref().is_some_and(|tx| tx.running)
+                && !inside_exec
             {
                 c.last_cmd = cmd.name;
             }
@@ -504,7 +504,7 @@ impl Server {
                 now_ms,
                 db_index,
                 block: None,
-                deny_blocking,
+                deny_blocking: inside_exec,
                 run_transaction: false,
                 unchanged_keys: 0,
                 only_modified: None,
@@ -553,7 +553,7 @@ impl Server {
             // Inside EXEC, CLIENT UNBLOCK waits for the transaction to end:
             // the unblocked client's queued commands must not run in the
             // middle of it.
-            if !deny_blocking && !self.store.blocking.unblock_requests.is_empty() {
+            if !inside_exec && !self.store.blocking.unblock_requests.is_empty() {
                 self.unblock_requested(now_ms);
             }
             if !blocked && cmd.has(flag::WRITE) && self.store.blocking.has_waiters() {
@@ -626,7 +626,6 @@ impl Server {
         out.array(count);
         c.out.buf = mem::take(&mut out.buf);
         c.out.proto = out.proto;
-        c.deny_blocking = true;
         // CLIENT REPLY applies to EXEC's reply as a whole, decided by the
         // caller; the queued commands reply normally inside it.
         let reply_mode = mem::replace(&mut c.reply_mode, ReplyMode::On);
@@ -646,7 +645,6 @@ impl Server {
         }
         let c = self.clients.get_mut(token)?;
         c.multi = None;
-        c.deny_blocking = false;
         // EXEC's own reply (its array header) follows the mode it started
         // with; a CLIENT REPLY OFF or SKIP it ran governs what comes after.
         let changed = mem::replace(&mut c.reply_mode, reply_mode);
@@ -661,9 +659,7 @@ impl Server {
             return;
         };
         c.multi = None;
-        c.dirty_cas = false;
-        let watched = mem::take(&mut c.watched);
-        self.store.watches.remove_all(token, &watched);
+        self.store.watches.unwatch_all(token, c);
     }
 
     /// Marks a transaction aborted after a command could not be queued, so
@@ -1023,7 +1019,7 @@ impl Server {
         }
         self.unpark(token);
         let mut client = self.clients.remove(token);
-        self.store.watches.remove_all(token, &client.watched);
+        self.store.watches.unwatch_all(token, &mut client);
         let _ = self.poll.registry().deregister(&mut client.stream);
         if client.mode == Mode::Monitor {
             self.store.monitors.retain(|&m| m != token);

@@ -11,7 +11,7 @@
 //! changed something (the `dirty` counter moved), each watched key among
 //! its write keys is touched if it existed before the command or exists
 //! after it. FLUSHDB, FLUSHALL and SWAPDB touch every watched key they
-//! remove or replace ([`touch_all_in_db`]); MOVE and COPY ... DB touch the
+//! remove or replace ([`Watches::touch_all_in_db`]); MOVE and COPY ... DB touch the
 //! key they write in the other database.
 //!
 //! Expiry is handled at EXEC: a key that was live when it was WATCHed and
@@ -64,8 +64,17 @@ impl Watches {
         }
     }
 
-    /// Removes every watch `token` holds.
-    pub fn remove_all(&mut self, token: usize, keys: &[WatchedKey]) {
+    /// Forgets everything `client` (slab key `token`) watches, and whether
+    /// a key it watched was touched: UNWATCH, EXEC, DISCARD, RESET and a
+    /// disconnect.
+    pub fn unwatch_all(&mut self, token: usize, client: &mut Client) {
+        client.dirty_cas = false;
+        let watched = std::mem::take(&mut client.watched);
+        self.remove_all(token, &watched);
+    }
+
+    /// Removes `token`'s entries for `keys` from the registry.
+    fn remove_all(&mut self, token: usize, keys: &[WatchedKey]) {
         for wk in keys {
             let k = (wk.db, wk.key.to_vec());
             if let Some(clients) = self.by_key.get_mut(&k) {
@@ -83,37 +92,39 @@ impl Watches {
             return;
         }
         if let Some(watchers) = self.by_key.get(&(db, key.to_vec())) {
-            for &token in watchers {
-                if let Some(c) = clients.get_mut(token) {
-                    c.dirty_cas = true;
-                }
+            mark_touched(clients, watchers);
+        }
+    }
+
+    /// Touches every key watched in `emptied` that exists there, or in
+    /// `replaced_with` (SWAPDB's other database), before a flush or a swap
+    /// replaces the database's contents.
+    pub fn touch_all_in_db(
+        &self,
+        clients: &mut Slab<Client>,
+        dbs: &[Db],
+        emptied: usize,
+        replaced_with: Option<usize>,
+        now_ms: u64,
+    ) {
+        for ((db, key), watchers) in &self.by_key {
+            if *db != emptied {
+                continue;
+            }
+            let exists =
+                |index: usize| dbs.get(index).is_some_and(|d| d.get(key, now_ms).is_some());
+            if exists(emptied) || replaced_with.is_some_and(exists) {
+                mark_touched(clients, watchers);
             }
         }
     }
 }
 
-/// Touches every key watched in `emptied` that exists there, or in
-/// `replaced_with` (SWAPDB's other database), before a flush or a swap
-/// replaces the database's contents.
-pub fn touch_all_in_db(
-    watches: &Watches,
-    clients: &mut Slab<Client>,
-    dbs: &[Db],
-    emptied: usize,
-    replaced_with: Option<usize>,
-    now_ms: u64,
-) {
-    for ((db, key), watchers) in &watches.by_key {
-        if *db != emptied {
-            continue;
-        }
-        let exists = |index: usize| dbs.get(index).is_some_and(|d| d.get(key, now_ms).is_some());
-        if exists(emptied) || replaced_with.is_some_and(exists) {
-            for &token in watchers {
-                if let Some(c) = clients.get_mut(token) {
-                    c.dirty_cas = true;
-                }
-            }
+/// Fails the next EXEC of each of `watchers`.
+fn mark_touched(clients: &mut Slab<Client>, watchers: &[usize]) {
+    for &token in watchers {
+        if let Some(c) = clients.get_mut(token) {
+            c.dirty_cas = true;
         }
     }
 }

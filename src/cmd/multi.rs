@@ -102,8 +102,5 @@ pub fn unwatch(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 /// Forgets every key the client watches, and whether one was touched.
 pub fn unwatch_all(ctx: &mut Ctx) {
     let me = ctx.me;
-    let client = &mut ctx.clients[me];
-    client.dirty_cas = false;
-    let watched = std::mem::take(&mut client.watched);
-    ctx.store.watches.remove_all(me, &watched);
+    ctx.store.watches.unwatch_all(me, &mut ctx.clients[me]);
 }

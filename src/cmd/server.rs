@@ -58,14 +58,9 @@ fn touch_watched_in(ctx: &mut Ctx, db: usize, replaced_with: Option<usize>) {
     if ctx.store.watches.is_empty() {
         return;
     }
-    crate::watch::touch_all_in_db(
-        &ctx.store.watches,
-        ctx.clients,
-        &ctx.store.dbs,
-        db,
-        replaced_with,
-        ctx.now_ms,
-    );
+    ctx.store
+        .watches
+        .touch_all_in_db(ctx.clients, &ctx.store.dbs, db, replaced_with, ctx.now_ms);
 }
 
 /// SWAPDB index1 index2
