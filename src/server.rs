@@ -506,8 +506,7 @@ impl Server {
                 block: None,
                 deny_blocking: inside_exec,
                 run_transaction: false,
-                unchanged_keys: 0,
-                only_modified: None,
+                written: cmd::Written::All,
             };
             // A bug in one handler must not take every client down with the
             // process: the panic becomes an error reply.
@@ -517,8 +516,7 @@ impl Server {
                     result,
                     block: ctx.block.take(),
                     run_transaction: ctx.run_transaction,
-                    unchanged_keys: ctx.unchanged_keys,
-                    only_modified: ctx.only_modified.take(),
+                    written: mem::take(&mut ctx.written),
                 }
             })) {
                 Ok(outcome) => outcome,
@@ -529,8 +527,7 @@ impl Server {
                         result: Err(e),
                         block: None,
                         run_transaction: false,
-                        unchanged_keys: 0,
-                        only_modified: None,
+                        written: cmd::Written::All,
                     }
                 }
             };
@@ -705,18 +702,13 @@ impl Server {
         now_ms: u64,
     ) {
         for &(pos, existed) in watched_keys {
-            if pos < 64 && outcome.unchanged_keys & (1 << pos) != 0 {
-                continue;
-            }
             let key = &args[pos];
-            if outcome
-                .only_modified
-                .as_ref()
-                .is_some_and(|only| only != key)
-            {
-                continue;
-            }
-            if existed || self.store.dbs[db].get(key, now_ms).is_some() {
+            let written = match &outcome.written {
+                cmd::Written::All => true,
+                cmd::Written::Only(only) => only == key,
+                cmd::Written::NoneHere => false,
+            };
+            if written && (existed || self.store.dbs[db].get(key, now_ms).is_some()) {
                 self.store.watches.touch(&mut self.clients, db, key);
             }
         }
@@ -1121,8 +1113,7 @@ struct Outcome {
     result: cmd::CmdResult,
     block: Option<crate::blocking::Block>,
     run_transaction: bool,
-    unchanged_keys: u64,
-    only_modified: Option<bytes::Bytes>,
+    written: cmd::Written,
 }
 
 /// Re-issues `listen` with Redis's `tcp-backlog` (511 by default): mio

@@ -104,14 +104,23 @@ pub struct Ctx<'a> {
     /// Set by EXEC when the transaction may run: the loop then runs the
     /// queued commands through normal dispatch.
     pub run_transaction: bool,
-    /// Argument positions (bits) of write keys the command left unchanged
-    /// although it changed others, so WATCH does not count them as touched
-    /// (SMOVE of a member the destination already holds).
-    pub unchanged_keys: u64,
-    /// Set by a command that names several write keys but changed only this
-    /// one (LMPOP, BLPOP, BRPOP, BLMPOP pop from one list), so WATCH does
-    /// not count the others as touched.
-    pub only_modified: Option<Bytes>,
+    /// Set by a command that changed fewer of its write keys than WATCH
+    /// would otherwise assume (see [`Written`]).
+    pub written: Written,
+}
+
+/// Which of a command's write keys it changed, for WATCH. The loop assumes
+/// every write key that existed before the command or exists after it; a
+/// handler says otherwise where Redis does not count a key as modified.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Written {
+    #[default]
+    All,
+    /// Only this key: a pop from one of several lists (LMPOP, BLPOP,
+    /// BRPOP, BLMPOP), or SMOVE of a member the destination already held.
+    Only(Bytes),
+    /// None in this database: COPY ... DB wrote into another one.
+    NoneHere,
 }
 
 /// What a blocking command answers instead of blocking where it may not

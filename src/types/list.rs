@@ -28,7 +28,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::cmd::keys::{lookup_read, lookup_write};
-use crate::cmd::{CmdError, CmdResult, Ctx, Unblocked, arg_i64};
+use crate::cmd::{CmdError, CmdResult, Ctx, Unblocked, Written, arg_i64};
 use crate::db::Value;
 use crate::store::Store;
 use crate::util::eq_ic;
@@ -1272,7 +1272,7 @@ pub fn mpop_from(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> Resul
         ctx.out.bulk(key);
         ctx.out.bulk_array(popped.iter());
         ctx.dirty(popped.len() as u64);
-        ctx.only_modified = Some(key.clone());
+        ctx.written = Written::Only(key.clone());
         delete_if_empty(ctx, key);
         return Ok(true);
     }
@@ -1337,7 +1337,7 @@ fn bpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
         ctx.out.bulk(&value);
         delete_if_empty(ctx, key);
         ctx.store.dirty += 1;
-        ctx.only_modified = Some(key.clone());
+        ctx.written = Written::Only(key.clone());
         return Ok(());
     }
     ctx.block_on(keys, deadline, Unblocked::NullArray);

@@ -11,7 +11,7 @@
 use bytes::Bytes;
 
 use crate::cmd::keys::{lookup_read, parse_cursor, parse_scan_opts, reply_scan};
-use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
+use crate::cmd::{CmdError, CmdResult, Ctx, Written, arg_i64};
 use crate::db::bytes::SmallBytes;
 use crate::db::dict::Dict;
 use crate::db::{Db, Entry, Value};
@@ -568,8 +568,8 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             dirty += 1;
         } else {
             // The destination already held the member: as in Redis, WATCH
-            // does not see it as modified.
-            ctx.unchanged_keys |= 1 << 2;
+            // sees only the source as modified.
+            ctx.written = Written::Only(src.clone());
         }
     } else {
         let mut set = Set::for_first_member(member);
