@@ -765,35 +765,23 @@ fn read<'a>(
     }
 }
 
-/// The list under `key` for a write, or WRONGTYPE. Its chunk limit is
-/// left as it is: popping from either end never consults it.
+/// The list under `key` for a write, with its chunk limit brought up to
+/// date with the config (CONFIG SET may have changed it), or WRONGTYPE.
 fn write<'a>(
     store: &'a mut Store,
     db: usize,
     key: &[u8],
     now: u64,
 ) -> Result<Option<&'a mut List>, CmdError> {
+    let fill = config_fill(store);
     match lookup_write(store, db, key, now) {
         None => Ok(None),
-        Some(e) => as_list(&mut e.value).map(Some),
+        Some(e) => {
+            let list = as_list(&mut e.value)?;
+            list.set_fill(fill);
+            Ok(Some(list))
+        }
     }
-}
-
-/// The list under `key` for a write that may add elements or merge
-/// chunks, with its chunk limit brought up to date with the config, or
-/// WRONGTYPE.
-fn write_filled<'a>(
-    store: &'a mut Store,
-    db: usize,
-    key: &[u8],
-    now: u64,
-) -> Result<Option<&'a mut List>, CmdError> {
-    let fill = config_fill(store);
-    let mut list = write(store, db, key, now)?;
-    if let Some(list) = &mut list {
-        list.set_fill(fill);
-    }
-    Ok(list)
 }
 
 /// Deletes `key` if its list has been emptied.
@@ -817,12 +805,10 @@ fn push_generic(
     only_existing: bool,
 ) -> Result<usize, CmdError> {
     let (db, now) = (ctx.db_index, ctx.now_ms);
-    // One read of the config and one key lookup per command: both show
-    // in LPUSH's and RPUSH's throughput.
-    let fill = config_fill(ctx.store);
+    // One key lookup per command: a second one shows in LPUSH's and
+    // RPUSH's throughput.
     let len = match write(ctx.store, db, key, now)? {
         Some(list) => {
-            list.set_fill(fill);
             for e in elements {
                 list.push(end, e);
             }
@@ -830,7 +816,7 @@ fn push_generic(
         }
         None if only_existing => return Ok(0),
         None => {
-            let mut list = List::new(fill);
+            let mut list = List::new(config_fill(ctx.store));
             for e in elements {
                 list.push(end, e);
             }
@@ -976,7 +962,7 @@ pub fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// LSET key index element
 pub fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (db, now) = (ctx.db_index, ctx.now_ms);
-    let Some(list) = write_filled(ctx.store, db, &args[1], now)? else {
+    let Some(list) = write(ctx.store, db, &args[1], now)? else {
         return Err(CmdError::NoSuchKey);
     };
     let index = arg_i64(&args[2])?;
@@ -999,7 +985,7 @@ pub fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::Syntax);
     };
     let (db, now) = (ctx.db_index, ctx.now_ms);
-    let Some(list) = write_filled(ctx.store, db, &args[1], now)? else {
+    let Some(list) = write(ctx.store, db, &args[1], now)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -1025,7 +1011,7 @@ pub fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 pub fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let count = arg_i64(&args[2])?;
     let (db, now) = (ctx.db_index, ctx.now_ms);
-    let Some(list) = write_filled(ctx.store, db, &args[1], now)? else {
+    let Some(list) = write(ctx.store, db, &args[1], now)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -1178,9 +1164,7 @@ pub fn move_element(
     }
     // The destination's type is checked before the source is touched.
     write(ctx.store, db, dst, now)?;
-    // Only a rotation (src == dst) pushes onto this list; a push onto
-    // another key reads the config in `push_generic`.
-    let Some(list) = write_filled(ctx.store, db, src, now)? else {
+    let Some(list) = write(ctx.store, db, src, now)? else {
         return Ok(None);
     };
     let value = list.pop(from).expect("stored lists are not empty");
