@@ -890,11 +890,14 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
         return Ok(());
     };
     match count {
-        None => {
-            let v = list.pop(end).expect("stored lists are not empty");
-            ctx.out.bulk(&v);
-            ctx.dirty(1);
-        }
+        // Emptied lists are deleted, so a stored list always has an element.
+        None => match list.pop(end) {
+            Some(v) => {
+                ctx.out.bulk(&v);
+                ctx.dirty(1);
+            }
+            None => ctx.out.null(),
+        },
         Some(n) => {
             let popped = pop_count(list, end, n);
             ctx.out.bulk_array(popped.iter());
@@ -1167,7 +1170,10 @@ pub fn move_element(
     let Some(list) = write(ctx.store, db, src, now)? else {
         return Ok(None);
     };
-    let value = list.pop(from).expect("stored lists are not empty");
+    // Emptied lists are deleted, so a stored list always has an element.
+    let Some(value) = list.pop(from) else {
+        return Ok(None);
+    };
     if src == dst {
         list.push(to, &value);
     } else {
