@@ -59,6 +59,15 @@ impl Default for Db {
 }
 
 /// The LRU clock: seconds since the epoch, truncated to 32 bits.
+/// Whether a key whose deadline is `when_ms` has expired at `now_ms`.
+///
+/// Redis's `keyIsExpired` and active expiry both test `now > when`: a key
+/// lives through the whole millisecond of its deadline. Every expiry check
+/// (lazy, active, WATCH's rule at EXEC) goes through here so they agree.
+pub fn past_deadline(when_ms: u64, now_ms: u64) -> bool {
+    now_ms > when_ms
+}
+
 pub fn lru_clock(now_ms: u64) -> u32 {
     (now_ms / 1000) as u32
 }
@@ -170,6 +179,13 @@ impl Db {
         self.keys.get(key)
     }
 
+    /// A key's entry even past its deadline, neither deleted nor touched.
+    /// Redis's MEMORY USAGE finds keys this way (`dictFind`), so a key that
+    /// has expired but is not yet reclaimed still has a size.
+    pub fn get_including_expired(&self, key: &[u8]) -> Option<&Entry> {
+        self.keys.get(key)
+    }
+
     /// Looks a key up without touching its access time (OBJECT, TTL).
     pub fn peek(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
         if self.expire_if_needed(key, now_ms) {
@@ -188,7 +204,7 @@ impl Db {
             return false;
         }
         match self.expires.get(key) {
-            Some(&when) if when <= now_ms => {
+            Some(&when) if past_deadline(when, now_ms) => {
                 self.remove(key);
                 true
             }
@@ -217,7 +233,7 @@ impl Db {
 
     fn is_live(&self, key: &[u8], now_ms: u64) -> bool {
         let when = self.expire_of(key);
-        when == 0 || when > now_ms
+        when == 0 || !past_deadline(when, now_ms)
     }
 
     /// Sets `key` to `value`, replacing any old value. The old TTL is
@@ -365,7 +381,7 @@ impl Db {
             buckets += 1;
             self.expire_cursor = self.expires.scan(self.expire_cursor, |k, &when| {
                 batch_sampled += 1;
-                if when <= now_ms {
+                if past_deadline(when, now_ms) {
                     expired.push(k.to_vec());
                 } else {
                     ttl_sum += when - now_ms;
@@ -429,9 +445,28 @@ mod tests {
         db.set(b"k", s("v"), false, 1000);
         db.set_expire(b"k", 1500);
         assert!(db.lookup(b"k", 1499).is_some());
-        assert!(db.lookup(b"k", 1500).is_none());
+        // Redis keeps a key through the millisecond of its deadline.
+        assert!(db.lookup(b"k", 1500).is_some());
+        assert!(db.lookup(b"k", 1501).is_none());
         assert_eq!(db.len(), 0);
         assert_eq!(db.expires_len(), 0);
+    }
+
+    /// The read-only view, the exists check and active expiry draw the line
+    /// at the same millisecond as lazy expiry.
+    #[test]
+    fn every_expiry_check_keeps_the_deadline_millisecond() {
+        let mut db = Db::new();
+        db.set(b"k", s("v"), false, 0);
+        db.set_expire(b"k", 1500);
+        assert!(db.get(b"k", 1500).is_some());
+        assert!(db.get(b"k", 1501).is_none());
+        assert!(db.exists(b"k", 1500));
+        let far = Instant::now() + Duration::from_secs(10);
+        assert_eq!(db.active_expire(1500, far).expired, 0);
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.active_expire(1501, far).expired, 1);
+        assert_eq!(db.len(), 0);
     }
 
     #[test]
