@@ -284,7 +284,8 @@ pub fn memory_usage(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     let key = &args[2];
-    match object_info(ctx, key, |e| e.value.redis_usage()) {
+    let found = ctx.store.dbs[ctx.db_index].get_including_expired(key);
+    match found.map(|e| e.value.redis_usage()) {
         None => ctx.out.null(),
         Some(value) => {
             let size = value + crate::db::value::redis_key_bytes(key.len()) + DICT_ENTRY;
