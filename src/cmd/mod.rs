@@ -244,12 +244,15 @@ pub fn resolve(args: &[Bytes]) -> Resolved {
     }
 }
 
+/// At most `max` bytes of `b`, and nothing from its first NUL on: Redis
+/// quotes arguments with `%.128s`, which stops at a NUL.
 fn truncated(b: &[u8], max: usize) -> &[u8] {
-    &b[..b.len().min(max)]
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    &b[..end.min(max)]
 }
 
 /// Redis's "unknown command" message, which quotes the arguments up to
-/// about 128 bytes, byte for byte.
+/// about 128 bytes, byte for byte (each only up to its first NUL).
 pub fn unknown_command_message(args: &[Bytes]) -> Vec<u8> {
     let mut quoted: Vec<u8> = Vec::new();
     for arg in &args[1..] {
