@@ -62,3 +62,22 @@ long ferrokv_ld_add(const char *a, size_t alen, const char *b, size_t blen,
     }
     return l;
 }
+
+/* Redis's getTimeoutFromObjectOrReply for a timeout in seconds: the
+ * argument is read as a long double and converted to milliseconds with
+ * `(long long) ceill(seconds * 1000.0)`. The rounding is upwards, so
+ * 0.0001 s is 1 ms (not 0, which would mean "wait forever") and -0.0004 s
+ * is 0. Converting an out-of-range long double to long long is undefined in
+ * C; x86-64 (where Redis's replies were taken) yields LLONG_MIN, which Redis
+ * then reports as negative, so that value is returned explicitly here.
+ * Returns 0 and sets *ms, or -1 if the argument is not a float. */
+int ferrokv_timeout_ms(const char *s, size_t slen, long long *ms) {
+    long double seconds, t;
+    if (!parse_ld(s, slen, &seconds)) return -1;
+    t = ceill(seconds * 1000.0);
+    if (t >= -9223372036854775808.0L && t < 9223372036854775808.0L)
+        *ms = (long long)t;
+    else
+        *ms = (-9223372036854775807LL - 1);
+    return 0;
+}

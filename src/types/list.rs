@@ -1284,30 +1284,20 @@ pub fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 // src/blocking.rs). When a key becomes ready the command is run again.
 
 /// Parses a blocking timeout in seconds (decimals allowed; 0 waits
-/// forever) into an absolute deadline.
+/// forever) into an absolute deadline, with Redis's rounding (see
+/// [`crate::util::timeout_seconds_to_ms`]).
 ///
-/// Redis converts `seconds * 1000` to a C `long long`; on x86-64 a value
-/// out of that range (or infinite) converts to `LLONG_MIN`, which is why
-/// `inf` is reported as negative. The same conversion is kept here.
+/// Redis adds the timeout to the current time without an overflow check;
+/// a timeout so large that the sum overflows never fires there, so the
+/// deadline saturates here, which also never fires.
 fn parse_timeout(arg: &[u8], now_ms: u64) -> Result<Option<u64>, CmdError> {
-    let secs = crate::util::parse_f64(arg)
+    let ms = crate::util::timeout_seconds_to_ms(arg)
         .ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
-    let ms = secs * 1000.0;
-    let ms: i64 = if ms.is_finite() && ms.abs() < 9.2e18 {
-        ms as i64
-    } else {
-        i64::MIN
-    };
-    if ms < 0 {
-        return Err(CmdError::err("timeout is negative"));
+    match u64::try_from(ms) {
+        Err(_) => Err(CmdError::err("timeout is negative")),
+        Ok(0) => Ok(None),
+        Ok(ms) => Ok(Some(now_ms.saturating_add(ms))),
     }
-    if ms == 0 {
-        return Ok(None);
-    }
-    if ms > i64::MAX - now_ms as i64 {
-        return Err(CmdError::err("timeout is out of range"));
-    }
-    Ok(Some(now_ms + ms as u64))
 }
 
 /// BLPOP and BRPOP: the first non-empty list in argument order.
@@ -1368,8 +1358,9 @@ pub fn brpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let deadline = parse_timeout(&args[1], ctx.now_ms)?;
+    // Redis validates numkeys, the direction and COUNT before the timeout.
     let parsed = parse_mpop(args, 2)?;
+    let deadline = parse_timeout(&args[1], ctx.now_ms)?;
     let keys = &args[parsed.keys];
     if !mpop_from(ctx, keys, parsed.end, parsed.count)? {
         ctx.block_on(keys, deadline, Unblocked::NullArray);
