@@ -74,6 +74,9 @@ pub struct Server {
     pending_reads: Vec<usize>,
     read_scratch: Vec<u8>,
     expire_db_cursor: usize,
+    /// The ready key a waiter's re-run command is served from, for the
+    /// next `execute` (see `Ctx::serving`).
+    serving: Option<bytes::Bytes>,
 }
 
 impl Server {
@@ -138,6 +141,7 @@ impl Server {
             pending_reads: Vec::new(),
             read_scratch: vec![0; READ_CHUNK_BYTES],
             expire_db_cursor: 0,
+            serving: None,
         })
     }
 
@@ -505,6 +509,7 @@ impl Server {
                 db_index,
                 block: None,
                 deny_blocking: inside_exec,
+                serving: self.serving.take(),
                 run_transaction: false,
                 written: cmd::Written::All,
             };
@@ -770,7 +775,9 @@ impl Server {
                 };
                 self.unpark(token);
                 let mut clock = Instant::now();
+                self.serving = Some(bytes::Bytes::from(key.clone()));
                 self.execute(token, &b.args, now_ms, &mut clock);
+                self.serving = None;
                 let blocked_again = self.clients.get(token).is_some_and(|c| c.blocked.is_some());
                 if blocked_again {
                     break;

@@ -285,22 +285,22 @@ fn a_transaction_that_pushes_and_pops_leaves_waiters_blocked() {
 }
 
 #[test]
-fn a_transaction_pushing_several_keys_serves_in_argument_order() {
+fn a_transaction_pushing_several_keys_serves_from_the_first_made_ready() {
     let (server, mut ctl) = setup();
     let mut waiter = server.connect();
     waiter.send(&["BLPOP", "k1", "k2", "0"]).unwrap();
     wait_blocked(&mut ctl, 1);
-    // k2 becomes ready first, but the waiter re-runs BLPOP after EXEC and
-    // takes the first non-empty key in its argument order.
+    // k2 becomes ready first; as in Redis 7.0 the waiter is served from the
+    // key that became ready, not from the first of its keys.
     ctl.cmd(&["MULTI"]);
     ctl.cmd(&["RPUSH", "k2", "b"]);
     ctl.cmd(&["RPUSH", "k1", "a"]);
     ctl.cmd(&["EXEC"]);
     assert_eq!(
         reply(&mut waiter),
-        "*2\\r\\n$2\\r\\nk1\\r\\n$1\\r\\na\\r\\n"
+        "*2\\r\\n$2\\r\\nk2\\r\\n$1\\r\\nb\\r\\n"
     );
-    assert_eq!(escape(&ctl.cmd(&["LLEN", "k2"])), ":1\\r\\n");
+    assert_eq!(escape(&ctl.cmd(&["LLEN", "k1"])), ":1\\r\\n");
 }
 
 #[test]

@@ -101,6 +101,11 @@ pub struct Ctx<'a> {
     /// Set inside EXEC: blocking commands answer as their non-blocking
     /// forms do (see [`Ctx::block_on`]).
     pub deny_blocking: bool,
+    /// Set when the loop re-runs a blocked client's command because this
+    /// key became ready. Redis 7.0 serves a woken client from that key
+    /// alone, whatever its other keys hold (a string among them is no
+    /// WRONGTYPE then), so the list commands look only at it.
+    pub serving: Option<Bytes>,
     /// Set by EXEC when the transaction may run: the loop then runs the
     /// queued commands through normal dispatch.
     pub run_transaction: bool,

@@ -1300,12 +1300,17 @@ fn parse_timeout(arg: &[u8], now_ms: u64) -> Result<Option<u64>, CmdError> {
     }
 }
 
-/// BLPOP and BRPOP: the first non-empty list in argument order.
+/// BLPOP and BRPOP: the first non-empty list in argument order, or for a
+/// woken client the key that became ready.
 fn bpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
     let deadline = parse_timeout(&args[args.len() - 1], ctx.now_ms)?;
     let keys = &args[1..args.len() - 1];
+    // A woken client is served from the key that became ready alone
+    // (see `Ctx::serving`); it blocks again on all of its keys.
+    let serving = ctx.serving.take();
+    let candidates = serving.as_ref().map_or(keys, std::slice::from_ref);
     let (db, now) = (ctx.db_index, ctx.now_ms);
-    for key in keys {
+    for key in candidates {
         let Some(list) = write(ctx.store, db, key, now)? else {
             continue;
         };
@@ -1362,7 +1367,9 @@ pub fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let parsed = parse_mpop(args, 2)?;
     let deadline = parse_timeout(&args[1], ctx.now_ms)?;
     let keys = &args[parsed.keys];
-    if !mpop_from(ctx, keys, parsed.end, parsed.count)? {
+    let serving = ctx.serving.take();
+    let from = serving.as_ref().map_or(keys, std::slice::from_ref);
+    if !mpop_from(ctx, from, parsed.end, parsed.count)? {
         ctx.block_on(keys, deadline, Unblocked::NullArray);
     }
     Ok(())
