@@ -730,8 +730,11 @@ impl Server {
         let generation = self.store.blocking.next_generation();
         self.store.blocking.park(token, db, &block.keys);
         if let Some(deadline) = block.deadline_ms {
+            // Like a key, a blocked client lives through its deadline's
+            // millisecond: Redis times it out once `now > timeout`.
+            let fires_ms = deadline.saturating_add(1);
             self.wheel
-                .insert(deadline, Timer::BlockTimeout { token, generation });
+                .insert(fires_ms, Timer::BlockTimeout { token, generation });
         }
         if let Some(c) = self.clients.get_mut(token) {
             c.blocked = Some(crate::blocking::Blocked {
