@@ -152,6 +152,9 @@ impl Client {
         if self.blocked.is_some() {
             f.push('b');
         }
+        if self.dirty_cas {
+            f.push('d');
+        }
         if self.close_after_reply {
             f.push('c');
         }

@@ -59,6 +59,11 @@
 //! | `~sleep MS`          | pause; for expiry of keys that must exist first. Prefer timestamps in the past |
 //! | `~conn N`            | switch both servers to connection N (0 is the first; opened on first use); later lines use it, for scripts with several clients (WATCH, blocking) |
 //!
+//! An argument written `${id:N}` is replaced by each server's client ID
+//! for connection N (which must be open), since the two servers number
+//! their clients differently: `CLIENT KILL ID ${id:1}`. The harness finds
+//! the IDs through a connection of its own, opened on first use.
+//!
 //! A closed connection is a reply like any other: when both servers close,
 //! the line matches; the script must then `~reconnect` before sending more.
 //! `HELLO 3` needs no directive: the reply reader understands RESP3.
@@ -462,6 +467,9 @@ struct Side<'a> {
     /// Which connection `client` is (`~conn`), and the others, parked.
     current: usize,
     parked: std::collections::HashMap<usize, Option<Client>>,
+    /// A connection of the harness's own, opened when a line first needs a
+    /// client ID (`${id:N}`).
+    control: Option<Client>,
 }
 
 impl<'a> Side<'a> {
@@ -471,7 +479,40 @@ impl<'a> Side<'a> {
             client: Some(server.connect()),
             current: 0,
             parked: Default::default(),
+            control: None,
         }
+    }
+
+    /// The encoded command with every `${id:N}` replaced by this server's
+    /// client ID for connection N (the servers number clients
+    /// differently).
+    fn encode(&mut self, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+        let mut substituted = Vec::with_capacity(args.len());
+        for arg in args {
+            let Some(conn) = common::placeholder_conn(arg) else {
+                substituted.push(arg.clone());
+                continue;
+            };
+            let client = if conn == self.current {
+                self.client.as_ref()
+            } else {
+                self.parked.get(&conn).and_then(Option::as_ref)
+            };
+            let port = client
+                .map(Client::local_port)
+                .ok_or_else(|| format!("${{id:{conn}}}: connection {conn} is not open"))?;
+            let control = match &mut self.control {
+                Some(control) => control,
+                none => none.insert(
+                    Client::connect(self.server.port).map_err(|e| format!("connect: {e}"))?,
+                ),
+            };
+            let id = common::client_id_by_port(control, port)
+                .map_err(|e| format!("CLIENT LIST: {e}"))?
+                .ok_or_else(|| format!("${{id:{conn}}}: no client at port {port}"))?;
+            substituted.push(id);
+        }
+        Ok(common::encode_command(&substituted))
     }
 
     /// Makes connection `n` the current one, opening it if it is new.
@@ -580,10 +621,10 @@ struct Run<'a> {
 impl Run<'_> {
     fn execute(&mut self, steps: &[Step]) {
         for step in steps {
-            let (bytes, check, replies) = match &step.action {
-                Action::Command { args, check } => (common::encode_command(args), *check, 1),
-                Action::Raw { bytes, replies } => (bytes.clone(), Check::Exact, *replies),
-                Action::NoReply(args) => (common::encode_command(args), Check::Exact, 0),
+            let (args, check, replies) = match &step.action {
+                Action::Command { args, check } => (Some(args), *check, 1),
+                Action::NoReply(args) => (Some(args), Check::Exact, 0),
+                Action::Raw { replies, .. } => (None, Check::Exact, *replies),
                 Action::Reconnect => {
                     for side in [&mut self.reference, &mut self.subject] {
                         if let Err(e) = side.reconnect() {
@@ -609,8 +650,26 @@ impl Run<'_> {
                     continue;
                 }
             };
-            let expected = self.reference.exchange(&bytes, replies);
-            let actual = self.subject.exchange(&bytes, replies);
+            let mut bytes = [Vec::new(), Vec::new()];
+            for (side, bytes) in [&mut self.reference, &mut self.subject]
+                .into_iter()
+                .zip(&mut bytes)
+            {
+                *bytes = match (&step.action, args) {
+                    (Action::Raw { bytes: raw, .. }, _) => raw.clone(),
+                    (_, Some(args)) => match side.encode(args) {
+                        Ok(encoded) => encoded,
+                        Err(e) => {
+                            self.failures
+                                .push(format!("{}:{}: {e}", self.file_name, step.line));
+                            return;
+                        }
+                    },
+                    (_, None) => Vec::new(),
+                };
+            }
+            let expected = self.reference.exchange(&bytes[0], replies);
+            let actual = self.subject.exchange(&bytes[1], replies);
             if self.trace {
                 println!(
                     "{}:{}: {}\n  expected: {}\n  actual:   {}",

@@ -294,19 +294,29 @@ pub fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let now = ctx.now_ms;
     let mut text = String::new();
-    for (_, c) in ctx.clients.iter() {
-        if let Some(ids) = &ids
-            && !ids.contains(&c.id)
-        {
-            continue;
-        }
-        if let Some(t) = &type_filter
-            && t != "normal"
-        {
-            continue;
-        }
+    let mut line = |c: &crate::client::Client| {
         text.push_str(&c.info_line(now));
         text.push('\n');
+    };
+    match ids {
+        // In the order asked, a client asked for twice listed twice.
+        Some(ids) => {
+            let by_id: ahash::AHashMap<u64, &crate::client::Client> =
+                ctx.clients.iter().map(|(_, c)| (c.id, c)).collect();
+            for id in ids {
+                if let Some(c) = by_id.get(&id) {
+                    line(c);
+                }
+            }
+        }
+        // Oldest first, as Redis keeps its client list; the slab reuses
+        // slots, so its order is not the clients' age.
+        None if type_filter.as_deref().is_none_or(|t| t == "normal") => {
+            let mut all: Vec<&crate::client::Client> = ctx.clients.iter().map(|(_, c)| c).collect();
+            all.sort_by_key(|c| c.id);
+            all.into_iter().for_each(&mut line);
+        }
+        None => {}
     }
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())

@@ -374,6 +374,50 @@ impl Client {
         }
     }
 
+    /// Returns the next reply if it has started to arrive, and `None` if
+    /// nothing is there: a reply whose first bytes are here is read to its
+    /// end (waiting up to [`REPLY_TIMEOUT`] for the rest), but a reply that
+    /// has not begun is not waited for. For replies that may never come
+    /// (a blocked command), after something has made sure that any reply
+    /// already sent has been delivered.
+    pub fn poll_reply(&mut self) -> io::Result<Option<Vec<u8>>> {
+        loop {
+            match parse_frame(&self.buf) {
+                Ok(Some((_, len))) => return Ok(Some(self.buf.drain(..len).collect())),
+                Ok(None) if !self.buf.is_empty() => return self.read_reply().map(Some),
+                Ok(None) => {}
+                Err(message) => {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+                }
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            self.stream.set_nonblocking(true)?;
+            let read = self.stream.read(&mut chunk);
+            self.stream.set_nonblocking(false)?;
+            match read {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "connection closed by server",
+                    ));
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The local port of this connection, which is how the server's CLIENT
+    /// LIST names it (`addr=127.0.0.1:PORT`).
+    pub fn local_port(&self) -> u16 {
+        self.stream
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
     /// Reads exactly one reply and decodes it.
     pub fn read_frame(&mut self) -> io::Result<Frame> {
         let raw = self.read_reply()?;
@@ -387,6 +431,31 @@ impl Client {
     pub fn shutdown_write(&self) -> io::Result<()> {
         self.stream.shutdown(Shutdown::Write)
     }
+}
+
+/// A script or fuzzer argument that stands for the client ID of
+/// connection N, written `${id:N}`: the two servers number their clients
+/// differently, so each gets its own ID substituted. Returns N.
+pub fn placeholder_conn(arg: &[u8]) -> Option<usize> {
+    let inner = arg.strip_prefix(b"${id:")?.strip_suffix(b"}")?;
+    std::str::from_utf8(inner).ok()?.parse().ok()
+}
+
+/// The ID the server gave the client connected from local `port`, found in
+/// CLIENT LIST (`addr=127.0.0.1:PORT`) on `ctl`, another connection.
+pub fn client_id_by_port(ctl: &mut Client, port: u16) -> io::Result<Option<Vec<u8>>> {
+    let list = match ctl.cmd_result(&["CLIENT", "LIST"]).map(|r| parse_frame(&r)) {
+        Ok(Ok(Some((Frame::Bulk(text) | Frame::Verbatim(text), _)))) => text,
+        Ok(_) => return Err(io::Error::new(io::ErrorKind::InvalidData, "CLIENT LIST")),
+        Err(e) => return Err(e),
+    };
+    let addr = format!(" addr=127.0.0.1:{port} ");
+    let text = String::from_utf8_lossy(&list);
+    Ok(text
+        .lines()
+        .find(|line| line.contains(&addr))
+        .and_then(|line| line.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .map(|id| id.as_bytes().to_vec()))
 }
 
 /// Escapes bytes for messages: printable ASCII as is, `\r`, `\n`, `\t`, `\"`
