@@ -155,6 +155,14 @@ pub fn long_double_add(value: &[u8], incr: &[u8]) -> Result<Vec<u8>, LdAddError>
     }
 }
 
+/// The part of an argument that Redis's C code sees where it reads the
+/// argument as a NUL-terminated string (`%s`, `strtoul`): everything
+/// before the first NUL byte.
+pub fn until_nul(arg: &[u8]) -> &[u8] {
+    let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
+    &arg[..end]
+}
+
 /// Case-insensitive ASCII comparison of an argument with a keyword.
 pub fn eq_ic(arg: &[u8], keyword: &str) -> bool {
     arg.eq_ignore_ascii_case(keyword.as_bytes())

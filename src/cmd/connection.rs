@@ -204,8 +204,7 @@ fn set_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
 
 /// An argument as C's `%s` prints it: cut at the first NUL.
 pub fn c_str(arg: &[u8]) -> std::borrow::Cow<'_, str> {
-    let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
-    String::from_utf8_lossy(&arg[..end])
+    String::from_utf8_lossy(crate::util::until_nul(arg))
 }
 
 /// Redis's reply when a subcommand gets arguments it cannot take.

@@ -238,9 +238,11 @@ pub fn r#move(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// Parses a SCAN-family cursor as Redis does, with C's `strtoul`: an empty
 /// string is 0, a sign is allowed (`-1` wraps to the largest cursor), and
-/// leading space, trailing junk or overflow are errors.
+/// leading space, trailing junk or overflow are errors. `strtoul` reads a C
+/// string, so a NUL ends the cursor (`"1\0x"` is 1, `"\0"` is 0).
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     let invalid = || CmdError::err("invalid cursor");
+    let arg = crate::util::until_nul(arg);
     let (negative, digits) = match arg.first() {
         Some(b'-') => (true, &arg[1..]),
         Some(b'+') => (false, &arg[1..]),

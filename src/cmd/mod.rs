@@ -252,8 +252,8 @@ pub fn resolve(args: &[Bytes]) -> Resolved {
 /// At most `max` bytes of `b`, and nothing from its first NUL on: Redis
 /// quotes arguments with `%.128s`, which stops at a NUL.
 fn truncated(b: &[u8], max: usize) -> &[u8] {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    &b[..end.min(max)]
+    let b = crate::util::until_nul(b);
+    &b[..b.len().min(max)]
 }
 
 /// Redis's "unknown command" message, which quotes the arguments up to
