@@ -665,6 +665,10 @@ pub struct Config {
     pub set_max_intset_entries: usize,
     /// How big a list's packed chunks get (`list-max-listpack-size`).
     pub list_max_listpack_size: i64,
+    /// Whether commands' durations go into latency histograms.
+    pub latency_tracking: bool,
+    /// The percentiles INFO latencystats reports.
+    pub latency_tracking_info_percentiles: Vec<f64>,
     /// The config file the server was started with, for CONFIG REWRITE.
     pub file: Option<std::path::PathBuf>,
 }
@@ -689,6 +693,8 @@ impl Default for Config {
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             list_max_listpack_size: -2,
+            latency_tracking: true,
+            latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             file: None,
         };
         if let (Ok(dir), Some(e)) = (std::env::current_dir(), lookup("dir")) {
@@ -951,6 +957,13 @@ impl Config {
             "hash-max-listpack-value" => self.hash_max_listpack_value = unsigned() as usize,
             "set-max-intset-entries" => self.set_max_intset_entries = unsigned() as usize,
             "list-max-listpack-size" => self.list_max_listpack_size = parse_i64(v),
+            "latency-tracking" => self.latency_tracking = v == "yes",
+            "latency-tracking-info-percentiles" => {
+                self.latency_tracking_info_percentiles = v
+                    .split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect();
+            }
             "loglevel" => {
                 self.loglevel = v.to_string();
                 log::set_max_level(level_filter(v));
@@ -1205,7 +1218,7 @@ fn string2d(s: &str) -> Option<f64> {
 }
 
 /// `%f` without trailing zeroes, as Redis prints a percentile.
-fn format_percentile(v: f64) -> String {
+pub fn format_percentile(v: f64) -> String {
     let s = format!("{v:.6}");
     let s = s.trim_end_matches('0');
     s.strip_suffix('.').unwrap_or(s).to_string()

@@ -18,6 +18,7 @@
 //! - [`glob`], [`util`]: Redis-exact pattern matching and number handling.
 //! - [`blocking`]: wait lists of blocked clients and the ready-key queue.
 //! - [`watch`]: which clients WATCH which keys, for MULTI/EXEC.
+//! - [`latency`]: per-command latency histograms (INFO latencystats).
 //! - [`lazyfree`]: the helper thread that frees huge values off the loop.
 
 pub mod alloc;
@@ -27,6 +28,7 @@ pub mod cmd;
 pub mod config;
 pub mod db;
 pub mod glob;
+pub mod latency;
 pub mod lazyfree;
 pub mod resp;
 pub mod server;

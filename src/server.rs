@@ -61,6 +61,17 @@ enum Timer {
     BlockTimeout { token: usize, generation: u64 },
 }
 
+/// Which run of a command [`Server::account`] counts (see there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    /// Called and done.
+    Called,
+    /// Called, and now blocked.
+    Blocked,
+    /// A blocked command's re-run, served by a ready key.
+    Served,
+}
+
 pub struct Server {
     poll: Poll,
     listeners: Vec<TcpListener>,
@@ -466,8 +477,8 @@ impl Server {
                     Some((cmd, handler))
                 }
             }
-            Resolved::Rejected(msg) => {
-                let exec = cmd::lookup(&args[0]).filter(|c| c.name == "exec");
+            Resolved::Rejected(msg, found) => {
+                let exec = found.filter(|c| c.name == "exec");
                 if exec.is_some() {
                     // A rejected EXEC ends the transaction (if any) at once,
                     // as Redis's execCommandAbort does.
@@ -476,7 +487,7 @@ impl Server {
                     self.reject(&mut out, exec, &abort);
                     self.discard_transaction(token);
                 } else {
-                    self.reject(&mut out, None, &msg);
+                    self.reject(&mut out, found, &msg);
                     self.abort_transaction(token);
                 }
                 None
@@ -500,6 +511,8 @@ impl Server {
                 Vec::new()
             };
             let dirty_before = self.store.dirty;
+            let serving = self.serving.take();
+            let served = serving.is_some();
             let mut ctx = Ctx {
                 store: &mut self.store,
                 clients: &mut self.clients,
@@ -509,7 +522,7 @@ impl Server {
                 db_index,
                 block: None,
                 deny_blocking: inside_exec,
-                serving: self.serving.take(),
+                serving,
                 run_transaction: false,
                 written: cmd::Written::All,
             };
@@ -567,26 +580,17 @@ impl Server {
             let finished = Instant::now();
             *clock = finished;
             let elapsed_us = finished.duration_since(started).as_micros() as u64;
-            let stat = self.store.stats.commands.entry(cmd.name).or_default();
-            stat.calls += 1;
-            stat.usec += elapsed_us;
-            if let Err(e) = result {
-                stat.failed_calls += 1;
+            if let Err(e) = &result {
                 let msg = e.to_string();
                 out.error(&msg);
                 self.count_error(&msg);
             }
-            self.store.stats.total_commands_processed += 1;
-            self.slowlog(token, cmd, args, elapsed_us);
-            if !self.store.monitors.is_empty()
-                && !cmd.has(flag::SKIP_MONITOR)
-                && !cmd.has(flag::ADMIN)
-            {
-                // Redis feeds MONITOR after the call, with the database the
-                // client is in then (SELECT and EXEC show the new one).
-                let db_now = self.clients.get(token).map_or(db_index, |c| c.db);
-                self.feed_monitors(token, db_now, args);
-            }
+            let run = match (served, blocked) {
+                (true, _) => Run::Served,
+                (false, true) => Run::Blocked,
+                (false, false) => Run::Called,
+            };
+            self.account(token, db_index, cmd, args, elapsed_us, result.is_err(), run);
         }
 
         let Some(client) = self.clients.get_mut(token) else {
@@ -855,6 +859,62 @@ impl Server {
                 .entry(cmd.name)
                 .or_default()
                 .rejected_calls += 1;
+        }
+    }
+
+    /// Statistics, the latency histogram, the slow log and MONITOR for a
+    /// command that ran. Redis counts a call once, when the command is
+    /// first called, and MONITOR sees it then; its latency and slow-log
+    /// entry are recorded when it is done, which for a command that
+    /// blocked is when a ready key serves it.
+    #[allow(clippy::too_many_arguments)]
+    fn account(
+        &mut self,
+        token: usize,
+        db_index: usize,
+        cmd: &'static cmd::Command,
+        args: &[bytes::Bytes],
+        elapsed_us: u64,
+        failed: bool,
+        run: Run,
+    ) {
+        let latency_tracking = self.store.config.latency_tracking;
+        let stat = self.store.stats.commands.entry(cmd.name).or_default();
+        stat.usec += elapsed_us;
+        if failed {
+            stat.failed_calls += 1;
+        }
+        if run != Run::Served {
+            stat.calls += 1;
+            self.store.stats.total_commands_processed += 1;
+        }
+        if run == Run::Blocked {
+            return self.feed_monitors_after(token, db_index, cmd, args);
+        }
+        if latency_tracking {
+            stat.latency
+                .get_or_insert_with(Default::default)
+                .record(elapsed_us.saturating_mul(1000));
+        }
+        self.slowlog(token, cmd, args, elapsed_us);
+        if run == Run::Called {
+            self.feed_monitors_after(token, db_index, cmd, args);
+        }
+    }
+
+    /// Feeds MONITOR after the call, with the database the client is in
+    /// then (SELECT and EXEC show the new one), as Redis does.
+    fn feed_monitors_after(
+        &mut self,
+        token: usize,
+        db_index: usize,
+        cmd: &'static cmd::Command,
+        args: &[bytes::Bytes],
+    ) {
+        if !self.store.monitors.is_empty() && !cmd.has(flag::SKIP_MONITOR) && !cmd.has(flag::ADMIN)
+        {
+            let db_now = self.clients.get(token).map_or(db_index, |c| c.db);
+            self.feed_monitors(token, db_now, args);
         }
     }
 

@@ -13,12 +13,15 @@ use crate::db::{AccessPolicy, Db};
 use crate::util::Rng;
 
 /// Per-command counters for INFO commandstats.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default)]
 pub struct CommandStat {
     pub calls: u64,
     pub usec: u64,
     pub rejected_calls: u64,
     pub failed_calls: u64,
+    /// Allocated on the first duration recorded, as Redis does, so only
+    /// commands that ran show in INFO latencystats.
+    pub latency: Option<Box<crate::latency::LatencyHistogram>>,
 }
 
 #[derive(Debug, Default)]

@@ -50,6 +50,7 @@
 //! |----------------------|---------------------------------------------------------------|
 //! | `~shape CMD...`      | compare only the reply's structure: the type of every node and the length of every aggregate, not scalar contents (`CLIENT ID`, `TIME`) |
 //! | `~masked CMD...`     | compare with every run of ASCII digits replaced by `#`, lengths included: the text must match but the numbers may differ (`CLIENT INFO`, `HELLO`) |
+//! | `~masked-lines CMD...` | as `~masked`, with the reply's lines in any order (INFO commandstats, which Redis lists in hash order) |
 //! | `~sorted CMD...`     | compare with the elements of every aggregate sorted, at every depth (`KEYS`, `SMEMBERS`, `SCAN`) |
 //! | `~approx N CMD...`   | integer replies may differ by at most N (`PTTL`)              |
 //! | `~ignore CMD...`     | read the reply from both but compare nothing                  |
@@ -368,6 +369,7 @@ enum Check {
     Exact,
     Shape,
     Masked,
+    MaskedLines,
     Sorted,
     Approx(i64),
     Ignore,
@@ -417,6 +419,7 @@ fn parse_directive(directive: &str, mut args: Vec<Vec<u8>>) -> Result<Action, St
     match directive {
         "~shape" => command(args, Check::Shape),
         "~masked" => command(args, Check::Masked),
+        "~masked-lines" => command(args, Check::MaskedLines),
         "~sorted" => command(args, Check::Sorted),
         "~ignore" => command(args, Check::Ignore),
         "~approx" => {
@@ -781,6 +784,8 @@ fn compare(check: Check, expected: &Outcome, actual: &Outcome) -> Option<String>
             let (e, a) = (shape(&e), shape(&a));
             (e != a).then(|| format!("shapes differ: expected {e}, actual {a}"))
         }
+        Check::MaskedLines => (masked_lines(expected_bytes) != masked_lines(actual_bytes))
+            .then(|| "replies differ even with digits masked and lines in any order".into()),
         Check::Masked => (mask_digits(expected_bytes) != mask_digits(actual_bytes))
             .then(|| "replies differ even with their digits masked".into()),
         Check::Sorted => {
@@ -848,6 +853,18 @@ fn mask_digits(bytes: &[u8]) -> Vec<u8> {
         in_digits = b.is_ascii_digit();
     }
     out
+}
+
+/// The reply's lines, digits masked, sorted: INFO sections whose entries
+/// Redis lists in hash order (commandstats, latencystats).
+fn masked_lines(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let masked = mask_digits(bytes);
+    let mut lines: Vec<Vec<u8>> = masked
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
+        .collect();
+    lines.sort();
+    lines
 }
 
 /// The reply with the elements of every aggregate sorted by their encoding,

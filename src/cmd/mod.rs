@@ -210,16 +210,18 @@ pub enum Resolved {
     /// A command that can run, with its handler (containers named alone
     /// have none and are rejected).
     Found(&'static Command, spec::Handler),
-    /// An error to reply with instead of running anything. Bytes, because
-    /// it may quote binary arguments.
-    Rejected(Vec<u8>),
+    /// An error to reply with instead of running anything (bytes, because
+    /// it may quote binary arguments), and the command it was for when
+    /// one was found: an arity error counts as a rejected call of it in
+    /// INFO commandstats, as in Redis.
+    Rejected(Vec<u8>, Option<&'static Command>),
 }
 
 /// Resolves `args[0]` (and `args[1]` for containers) and checks arity,
 /// producing Redis's exact error messages.
 pub fn resolve(args: &[Bytes]) -> Resolved {
     let Some(cmd) = lookup(&args[0]) else {
-        return Resolved::Rejected(unknown_command_message(args));
+        return Resolved::Rejected(unknown_command_message(args), None);
     };
     let cmd = if cmd.subcommands.is_empty() || args.len() < 2 {
         // A plain command, or a container named alone: its own arity decides
@@ -234,7 +236,7 @@ pub fn resolve(args: &[Bytes]) -> Resolved {
                 msg.extend_from_slice(
                     format!("'. Try {} HELP.", cmd.name.to_ascii_uppercase()).as_bytes(),
                 );
-                return Resolved::Rejected(msg);
+                return Resolved::Rejected(msg, None);
             }
         }
     };
@@ -245,6 +247,7 @@ pub fn resolve(args: &[Bytes]) -> Resolved {
         }
         _ => Resolved::Rejected(
             format!("ERR wrong number of arguments for '{}' command", cmd.name).into_bytes(),
+            Some(cmd),
         ),
     }
 }

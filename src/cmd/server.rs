@@ -270,14 +270,17 @@ pub fn object_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 /// that compare or budget by MEMORY USAGE see familiar numbers.
 pub fn memory_usage(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     const DICT_ENTRY: usize = 24;
+    /// Redis's OBJ_COMPUTE_SIZE_DEF_SAMPLES.
+    const DEFAULT_SAMPLES: usize = 5;
+    let mut samples = DEFAULT_SAMPLES;
     let mut j = 3;
     while j < args.len() {
         if eq_ic(&args[j], "SAMPLES") && j + 1 < args.len() {
-            // Every value is measured exactly, so the sample count only
-            // needs to be valid.
-            if arg_i64(&args[j + 1])? < 0 {
+            let n = arg_i64(&args[j + 1])?;
+            if n < 0 {
                 return Err(CmdError::Syntax);
             }
+            samples = usize::try_from(n).unwrap_or(usize::MAX);
             j += 2;
         } else {
             return Err(CmdError::Syntax);
@@ -285,7 +288,7 @@ pub fn memory_usage(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let key = &args[2];
     let found = ctx.store.dbs[ctx.db_index].get_including_expired(key);
-    match found.map(|e| e.value.redis_usage()) {
+    match found.map(|e| e.value.redis_usage(samples)) {
         None => ctx.out.null(),
         Some(value) => {
             let size = value + crate::db::value::redis_key_bytes(key.len()) + DICT_ENTRY;
@@ -435,9 +438,11 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// CONFIG RESETSTAT
+///
+/// Resets the statistics INFO shows (command and error counts, latency
+/// histograms); the slow log stays, as in Redis (SLOWLOG RESET clears it).
 pub fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ctx.store.stats.reset();
-    ctx.store.slowlog.entries.clear();
     ctx.out.ok();
     Ok(())
 }
@@ -456,6 +461,11 @@ pub fn config_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 }
 
 /// INFO [section ...]
+///
+/// Sections come out in Redis's fixed order whatever order they were
+/// asked in. `default` (or no argument) is the default set, `all` every
+/// section, `everything` too (there are no module sections); names are
+/// case-insensitive, and unknown ones are ignored.
 pub fn info(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     const DEFAULT: &[&str] = &[
         "server",
@@ -465,41 +475,50 @@ pub fn info(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         "stats",
         "replication",
         "cpu",
-        "modules",
+        "module_list",
         "errorstats",
         "cluster",
         "keyspace",
     ];
-    let mut sections: Vec<String> = Vec::new();
+    /// Every section, in the order Redis prints them, with the names that
+    /// ask for each.
+    const ORDER: &[(&str, &[&str])] = &[
+        ("server", &["server"]),
+        ("clients", &["clients"]),
+        ("memory", &["memory"]),
+        ("persistence", &["persistence"]),
+        ("stats", &["stats"]),
+        ("replication", &["replication"]),
+        ("cpu", &["cpu"]),
+        ("modules", &["module_list", "modules"]),
+        ("commandstats", &["commandstats"]),
+        ("errorstats", &["errorstats"]),
+        ("latencystats", &["latencystats"]),
+        ("cluster", &["cluster"]),
+        ("keyspace", &["keyspace"]),
+    ];
+    let mut asked: Vec<String> = Vec::new();
+    let mut all = false;
     if args.len() == 1 {
-        sections.extend(DEFAULT.iter().map(|s| s.to_string()));
+        asked.extend(DEFAULT.iter().map(|s| s.to_string()));
     }
     for a in &args[1..] {
-        let s = String::from_utf8_lossy(a).to_ascii_lowercase();
-        match s.as_str() {
-            "default" => sections.extend(DEFAULT.iter().map(|s| s.to_string())),
-            "all" | "everything" => {
-                sections.extend(DEFAULT.iter().map(|s| s.to_string()));
-                sections.push("commandstats".into());
-            }
-            _ => sections.push(s),
+        let name = String::from_utf8_lossy(crate::util::until_nul(a)).to_ascii_lowercase();
+        match name.as_str() {
+            "default" => asked.extend(DEFAULT.iter().map(|s| s.to_string())),
+            "all" | "everything" => all = true,
+            _ => asked.push(name),
         }
     }
     let mut text = String::new();
-    let mut seen: Vec<&str> = Vec::new();
-    for s in &sections {
-        if seen.contains(&s.as_str()) {
+    for (section, names) in ORDER {
+        if !all && !names.iter().any(|n| asked.iter().any(|a| a == n)) {
             continue;
         }
-        seen.push(s);
-        let before = text.len();
         if !text.is_empty() {
             text.push_str("\r\n");
         }
-        let added = info_section(ctx, s, &mut text);
-        if !added {
-            text.truncate(before);
-        }
+        info_section(ctx, section, &mut text);
     }
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
@@ -518,8 +537,8 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-/// Appends one INFO section; returns false for an unknown section.
-fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) -> bool {
+/// Appends one INFO section.
+fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) {
     let store = &*ctx.store;
     let uptime = store.started.elapsed().as_secs();
     match name {
@@ -661,6 +680,28 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) -> bool {
                 );
             }
         }
+        "latencystats" => {
+            t.push_str("# Latencystats\r\n");
+            if store.config.latency_tracking {
+                let mut cmds: Vec<_> = store.stats.commands.iter().collect();
+                cmds.sort_by_key(|(n, _)| **n);
+                for (name, s) in cmds {
+                    let Some(histogram) = &s.latency else {
+                        continue;
+                    };
+                    let _ = write!(t, "latency_percentiles_usec_{name}:");
+                    let percentiles = &store.config.latency_tracking_info_percentiles;
+                    for (i, &p) in percentiles.iter().enumerate() {
+                        if i > 0 {
+                            t.push(',');
+                        }
+                        let us = histogram.value_at_percentile(p) as f64 / 1000.0;
+                        let _ = write!(t, "p{}={us:.3}", crate::config::format_percentile(p));
+                    }
+                    t.push_str("\r\n");
+                }
+            }
+        }
         "keyspace" => {
             t.push_str("# Keyspace\r\n");
             for (i, db) in store.dbs.iter().enumerate() {
@@ -676,7 +717,6 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) -> bool {
                 );
             }
         }
-        _ => return false,
+        _ => {}
     }
-    true
 }

@@ -46,6 +46,94 @@ fn sds_header(len: usize, type5: bool) -> usize {
     }
 }
 
+/// The size of a Redis listpack holding `entries`: a 6-byte header, each
+/// entry's encoding (integers that read back exactly in 1 to 9 bytes,
+/// strings with a 1, 2 or 5-byte length), its back length, and the end
+/// byte.
+pub fn listpack_bytes<'a>(entries: impl Iterator<Item = &'a [u8]>) -> usize {
+    const HEADER: usize = 6;
+    const END: usize = 1;
+    let entry = |e: &[u8]| {
+        let encoded = match listpack_int(e) {
+            Some(0..=127) => 1,
+            Some(-4096..=4095) => 2,
+            Some(-32768..=32767) => 3,
+            Some(-8_388_608..=8_388_607) => 4,
+            Some(-2_147_483_648..=2_147_483_647) => 5,
+            Some(_) => 9,
+            None if e.len() < 64 => 1 + e.len(),
+            None if e.len() < 4096 => 2 + e.len(),
+            None => 5 + e.len(),
+        };
+        let back = match encoded {
+            0..=127 => 1,
+            128..16383 => 2,
+            16383..2_097_151 => 3,
+            2_097_151..268_435_455 => 4,
+            _ => 5,
+        };
+        encoded + back
+    };
+    HEADER + entries.map(entry).sum::<usize>() + END
+}
+
+/// An element listpack stores as an integer (Redis's `lpStringToInt64`:
+/// decimal digits that read back exactly, no sign but `-`, no leading
+/// zero, at most 20 bytes).
+fn listpack_int(e: &[u8]) -> Option<i64> {
+    if e.is_empty() || e.len() > 20 {
+        return None;
+    }
+    let digits = e.strip_prefix(b"-").unwrap_or(e);
+    if digits.first().is_some_and(|&d| d == b'0') && e != b"0" {
+        return None;
+    }
+    crate::util::parse_i64(e)
+}
+
+/// The size of a Redis intset of `values`: an 8-byte header and each value
+/// in the width the widest needs (2, 4 or 8 bytes). Redis never narrows an
+/// intset after removing a wide value; this assumes it was never wider.
+pub fn intset_bytes(values: &[i64]) -> usize {
+    let width = |v: i64| {
+        if i16::try_from(v).is_ok() {
+            2
+        } else if i32::try_from(v).is_ok() {
+            4
+        } else {
+            8
+        }
+    };
+    let widest = values.iter().map(|&v| width(v)).max().unwrap_or(2);
+    8 + widest * values.len()
+}
+
+/// An sds string holding `bytes`, as Redis allocates it.
+fn sds_bytes(bytes: &[u8]) -> usize {
+    redis_key_bytes(bytes.len())
+}
+
+/// Redis's estimate for a hash table of `len` entries: the dict, its
+/// bucket array (a power of two, at least 4, that grew as entries came),
+/// and the average entry (a 24-byte dictEntry plus its strings, sized by
+/// `sampled`) times the number of entries.
+fn redis_dict_bytes(len: usize, sampled: impl Iterator<Item = usize>) -> usize {
+    const DICT: usize = 56;
+    const DICT_ENTRY: usize = 24;
+    let buckets = len.next_power_of_two().max(4);
+    let (mut total, mut n) = (0usize, 0usize);
+    for size in sampled {
+        total += DICT_ENTRY + size;
+        n += 1;
+    }
+    let entries = if n == 0 {
+        0
+    } else {
+        (total as f64 / n as f64 * len as f64) as usize
+    };
+    DICT + 8 * buckets + entries
+}
+
 /// What a key of `len` bytes costs redis-server (its sds copy).
 pub fn redis_key_bytes(len: usize) -> usize {
     jemalloc_class(sds_header(len, len > 0) + len + 1)
@@ -108,15 +196,47 @@ impl Value {
         }
     }
 
-    /// What redis-server's MEMORY USAGE counts for this value.
-    pub fn redis_usage(&self) -> usize {
+    /// What redis-server's MEMORY USAGE counts for this value (without the
+    /// key), sampling at most `samples` elements of a hash table as Redis
+    /// does (0 means all).
+    pub fn redis_usage(&self, samples: usize) -> usize {
+        const ROBJ: usize = 16;
+        let samples = if samples == 0 { usize::MAX } else { samples };
         match self {
             Value::Str(s) => s.redis_usage(),
-            // Redis samples aggregates; an estimate of the same shape: the
-            // object header plus about 48 bytes per element.
-            Value::Hash(h) => 16 + 48 * h.len(),
-            Value::Set(s) => 16 + 32 * s.len(),
-            Value::List(l) => 16 + 12 * l.len(),
+            // The compact encodings are one allocation in Redis, whose size
+            // follows from the elements: the same figure as redis-server.
+            Value::Hash(h) => match &**h {
+                Hash::Listpack(pairs) => {
+                    let entries = pairs.iter().flat_map(|(f, v)| [f.as_slice(), v.as_slice()]);
+                    ROBJ + jemalloc_class(listpack_bytes(entries))
+                }
+                // Redis averages the first few entries in its own hash
+                // order, so its figure for a table of unequal elements is
+                // not reproducible; the same formula over ours.
+                Hash::Table(_) => {
+                    let sampled = h
+                        .iter()
+                        .take(samples)
+                        .map(|(f, v)| sds_bytes(f) + sds_bytes(v));
+                    ROBJ + redis_dict_bytes(h.len(), sampled)
+                }
+            },
+            Value::Set(s) => match &**s {
+                Set::Intset(values) => ROBJ + jemalloc_class(intset_bytes(values)),
+                // Redis 7.0 holds every other set in a hash table.
+                _ => {
+                    let mut sizes = Vec::new();
+                    s.for_each(|m| {
+                        if sizes.len() < samples {
+                            sizes.push(m.with_bytes(sds_bytes));
+                        }
+                    });
+                    ROBJ + redis_dict_bytes(s.len(), sizes.into_iter())
+                }
+            },
+            // Redis sizes a list node by node (quicklist); an estimate.
+            Value::List(l) => ROBJ + 12 * l.len(),
         }
     }
 
@@ -261,6 +381,29 @@ impl Str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listpack_sizes_follow_redis_encodings() {
+        let size = |entries: &[&[u8]]| listpack_bytes(entries.iter().copied());
+        assert_eq!(size(&[]), 7);
+        // "2" is a 1-byte integer, "3.5" a 4-byte string; each has a
+        // 1-byte back length.
+        assert_eq!(size(&[b"2", b"3.5"]), 7 + 2 + 5);
+        assert_eq!(size(&[b"-1"]), 7 + 3);
+        assert_eq!(size(&[b"-0"]), 7 + 4);
+        assert_eq!(size(&[b"01"]), 7 + 4);
+        assert_eq!(size(&[b"9223372036854775807"]), 7 + 10);
+        assert_eq!(size(&[b"9223372036854775808"]), 7 + 21);
+        assert_eq!(size(&[&[b'x'; 64]]), 7 + 66 + 1);
+        assert_eq!(size(&[&[b'x'; 200]]), 7 + 202 + 2);
+    }
+
+    #[test]
+    fn intset_sizes_follow_the_widest_value() {
+        assert_eq!(intset_bytes(&[1, 2, 3]), 8 + 6);
+        assert_eq!(intset_bytes(&[1, 70000]), 8 + 8);
+        assert_eq!(intset_bytes(&[i64::MIN]), 8 + 8);
+    }
 
     #[test]
     fn small_values_stay_small() {
