@@ -353,10 +353,21 @@ impl Server {
                 self.queue_write(token);
                 return;
             }
+            // The parser applies the limits of the moment: CONFIG SET may
+            // have changed proto-max-bulk-len, and before AUTH requests are
+            // capped. Until then commands are parsed one at a time, as
+            // Redis does, so a pipeline's AUTH lifts the cap for what
+            // follows it.
+            let auth_required = !client.authenticated;
+            client.parser.set_auth_required(auth_required);
+            client
+                .parser
+                .set_max_bulk_len(self.store.config.proto_max_bulk_len);
+            let batch_limit = if auth_required { 1 } else { MAX_BATCH };
             let mut batch = mem::take(&mut client.batch);
             let mut parsed = 0;
             let mut error = None;
-            while parsed < MAX_BATCH {
+            while parsed < batch_limit {
                 if batch.len() == parsed {
                     batch.push(Vec::new());
                 }
@@ -406,14 +417,14 @@ impl Server {
             client.batch = batch;
             if let Some(e) = error {
                 log::debug!("Protocol error from client {}: {e}", client.peer);
-                client.out.error(&format!("ERR {e}"));
+                client.out.error_bytes(&e.message());
                 client.close_after_reply = true;
                 self.store.stats.total_error_replies += 1;
                 *self.store.stats.errors.entry("ERR".into()).or_default() += 1;
                 self.queue_write(token);
                 return;
             }
-            if parsed < MAX_BATCH {
+            if parsed < batch_limit {
                 return;
             }
         }

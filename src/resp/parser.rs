@@ -14,8 +14,14 @@ use bytes::{Bytes, BytesMut};
 
 /// Redis's `proto-max-bulk-len` default: 512 MB.
 pub const DEFAULT_PROTO_MAX_BULK_LEN_BYTES: usize = 512 * 1024 * 1024;
-/// The largest multibulk count accepted.
-pub const MAX_MULTIBULK_COUNT: i64 = 1024 * 1024;
+/// The largest multibulk count accepted: C's `INT_MAX`, as in Redis. The
+/// count allocates nothing; arguments are kept as they arrive.
+pub const MAX_MULTIBULK_COUNT: i64 = i32::MAX as i64;
+/// Before AUTH, where a password is required, a request may have at most
+/// this many arguments...
+pub const UNAUTHENTICATED_MAX_MULTIBULK_COUNT: i64 = 10;
+/// ...each of at most this many bytes (Redis's limits).
+pub const UNAUTHENTICATED_MAX_BULK_LEN_BYTES: i64 = 16384;
 /// Redis's `PROTO_INLINE_MAX_SIZE`: an inline line, or a `*`/`$` header,
 /// must end within this many bytes.
 pub const INLINE_MAX_SIZE_BYTES: usize = 64 * 1024;
@@ -29,22 +35,38 @@ pub enum ProtocolError {
     TooBigBulkCount,
     InvalidMultibulkLength,
     InvalidBulkLength,
+    /// More than 10 arguments before AUTH, where a password is required.
+    UnauthenticatedMultibulkLength,
+    /// An argument over 16 KB before AUTH, where a password is required.
+    UnauthenticatedBulkLength,
     ExpectedDollar(u8),
     UnbalancedQuotes,
 }
 
+impl ProtocolError {
+    /// The error reply's text, `ERR` code included. Bytes, because Redis
+    /// quotes the unexpected byte as it came (`%c`), not as UTF-8.
+    pub fn message(&self) -> Vec<u8> {
+        let text: &[u8] = match self {
+            ProtocolError::TooBigInline => b"too big inline request",
+            ProtocolError::TooBigMbulkCount => b"too big mbulk count string",
+            ProtocolError::TooBigBulkCount => b"too big bulk count string",
+            ProtocolError::InvalidMultibulkLength => b"invalid multibulk length",
+            ProtocolError::InvalidBulkLength => b"invalid bulk length",
+            ProtocolError::UnauthenticatedMultibulkLength => b"unauthenticated multibulk length",
+            ProtocolError::UnauthenticatedBulkLength => b"unauthenticated bulk length",
+            ProtocolError::ExpectedDollar(c) => {
+                return [&b"ERR Protocol error: expected '$', got '"[..], &[*c], b"'"].concat();
+            }
+            ProtocolError::UnbalancedQuotes => b"unbalanced quotes in request",
+        };
+        [&b"ERR Protocol error: "[..], text].concat()
+    }
+}
+
 impl std::fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Protocol error: ")?;
-        match self {
-            ProtocolError::TooBigInline => f.write_str("too big inline request"),
-            ProtocolError::TooBigMbulkCount => f.write_str("too big mbulk count string"),
-            ProtocolError::TooBigBulkCount => f.write_str("too big bulk count string"),
-            ProtocolError::InvalidMultibulkLength => f.write_str("invalid multibulk length"),
-            ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
-            ProtocolError::ExpectedDollar(c) => write!(f, "expected '$', got '{}'", *c as char),
-            ProtocolError::UnbalancedQuotes => f.write_str("unbalanced quotes in request"),
-        }
+        f.write_str(&String::from_utf8_lossy(&self.message()))
     }
 }
 
@@ -70,6 +92,9 @@ pub struct Parser {
     pos: usize,
     spans: Vec<(usize, usize)>,
     max_bulk_len: usize,
+    /// Whether the client must still authenticate (Redis's `authRequired`),
+    /// which caps argument counts and sizes.
+    auth_required: bool,
     /// For inline requests only, the argument bytes after unquoting; they may
     /// differ from the wire bytes, so they are collected here.
     inline_args: Vec<Vec<u8>>,
@@ -98,12 +123,19 @@ impl Parser {
             pos: 0,
             spans: Vec::new(),
             max_bulk_len,
+            auth_required: false,
             inline_args: Vec::new(),
         }
     }
 
     pub fn set_max_bulk_len(&mut self, max_bulk_len: usize) {
         self.max_bulk_len = max_bulk_len;
+    }
+
+    /// Whether the client must still authenticate; the caller keeps this
+    /// current (it changes with AUTH and with `requirepass`).
+    pub fn set_auth_required(&mut self, auth_required: bool) {
+        self.auth_required = auth_required;
     }
 
     /// True while a request has been started but not finished.
@@ -132,6 +164,9 @@ impl Parser {
                         if count > MAX_MULTIBULK_COUNT {
                             return Err(ProtocolError::InvalidMultibulkLength);
                         }
+                        if count > UNAUTHENTICATED_MAX_MULTIBULK_COUNT && self.auth_required {
+                            return Err(ProtocolError::UnauthenticatedMultibulkLength);
+                        }
                         self.pos = next;
                         if count <= 0 {
                             // `*0` and `*-1` are empty requests: skipped.
@@ -154,17 +189,16 @@ impl Parser {
                     }
                 }
                 State::BulkHeader { remaining } => {
-                    if self.pos >= buf.len() {
-                        return Ok(Parsed::Incomplete);
-                    }
-                    if buf[self.pos] != b'$' {
-                        return Err(ProtocolError::ExpectedDollar(buf[self.pos]));
-                    }
+                    // Like Redis, the `$` is checked once the whole line
+                    // is here, and the too-big check comes first.
                     let Some((len, next)) = self.header_line(buf, false)? else {
                         return Ok(Parsed::Incomplete);
                     };
                     if len < 0 || len as u64 > self.max_bulk_len as u64 {
                         return Err(ProtocolError::InvalidBulkLength);
+                    }
+                    if len > UNAUTHENTICATED_MAX_BULK_LEN_BYTES && self.auth_required {
+                        return Err(ProtocolError::UnauthenticatedBulkLength);
                     }
                     self.pos = next;
                     self.state = State::BulkBody {
@@ -211,8 +245,7 @@ impl Parser {
         buf: &BytesMut,
         multibulk: bool,
     ) -> Result<Option<(i64, usize)>, ProtocolError> {
-        let start = self.pos + 1;
-        let Some(cr) = find_cr(&buf[start..]) else {
+        let Some(end) = find_cr(&buf[self.pos..]).map(|cr| self.pos + cr) else {
             if buf.len() - self.pos > INLINE_MAX_SIZE_BYTES {
                 return Err(if multibulk {
                     ProtocolError::TooBigMbulkCount
@@ -222,11 +255,14 @@ impl Parser {
             }
             return Ok(None);
         };
-        let end = start + cr;
         // Redis requires the CR to be followed by a byte before it acts.
         if end + 1 >= buf.len() {
             return Ok(None);
         }
+        if !multibulk && buf[self.pos] != b'$' {
+            return Err(ProtocolError::ExpectedDollar(buf[self.pos]));
+        }
+        let start = (self.pos + 1).min(end);
         let value = crate::util::parse_i64(&buf[start..end]);
         match value {
             Some(v) => Ok(Some((v, end + 2))),
@@ -240,12 +276,16 @@ impl Parser {
         buf: &mut BytesMut,
         args: &mut Vec<Bytes>,
     ) -> Result<Parsed, ProtocolError> {
-        let Some(nl) = buf[self.pos..].iter().position(|&b| b == b'\n') else {
+        // Redis looks for the newline with `strchr`, which stops at a NUL:
+        // a NUL before the newline leaves the line unfinished for good.
+        let found = buf[self.pos..].iter().position(|&b| b == b'\n' || b == 0);
+        let Some(nl) = found.filter(|&i| buf[self.pos + i] == b'\n') else {
             if buf.len() > INLINE_MAX_SIZE_BYTES {
                 return Err(ProtocolError::TooBigInline);
             }
-            // Remember the scan position so the next call resumes there.
-            self.pos = buf.len();
+            // Remember the scan position so the next call resumes there
+            // (at the NUL, if one stopped it).
+            self.pos = found.map_or(buf.len(), |i| self.pos + i);
             return Ok(Parsed::Incomplete);
         };
         let line_end = self.pos + nl;
@@ -264,8 +304,12 @@ impl Parser {
     }
 }
 
+/// The first CR, as Redis's `strchr` finds it: one after a NUL is not
+/// found.
 fn find_cr(hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == b'\r')
+    hay.iter()
+        .position(|&b| b == b'\r' || b == 0)
+        .filter(|&i| hay[i] == b'\r')
 }
 
 fn hex_digit(c: u8) -> Option<u8> {
@@ -281,11 +325,17 @@ fn hex_digit(c: u8) -> Option<u8> {
 /// does: whitespace separates, double quotes allow `\n`-style and `\xHH`
 /// escapes, single quotes allow only `\'`. A closing quote must be followed
 /// by whitespace or the end. Returns false on unbalanced quotes.
+///
+/// `sdssplitargs` reads a C string, so nothing after a NUL exists for it;
+/// and "whitespace" is C's `isspace`, vertical tab and form feed included,
+/// except that an unquoted argument ends only at a space, tab, CR or LF.
 pub fn split_inline_args(line: &[u8], out: &mut Vec<Vec<u8>>) -> bool {
+    let line = crate::util::until_nul(line);
+    let is_space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -321,7 +371,7 @@ pub fn split_inline_args(line: &[u8], out: &mut Vec<Vec<u8>>) -> bool {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return false;
                     }
                     i += 1;
@@ -338,7 +388,7 @@ pub fn split_inline_args(line: &[u8], out: &mut Vec<Vec<u8>>) -> bool {
                     i += 1;
                     cur.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return false;
                     }
                     i += 1;
@@ -351,7 +401,7 @@ pub fn split_inline_args(line: &[u8], out: &mut Vec<Vec<u8>>) -> bool {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
+                    b' ' | b'\n' | b'\r' | b'\t' => {
                         i += 1;
                         break;
                     }
@@ -439,9 +489,12 @@ mod tests {
             Err(ProtocolError::InvalidMultibulkLength)
         );
         assert_eq!(
-            parse_all(b"*1048577\r\n"),
+            parse_all(b"*2147483648\r\n"),
             Err(ProtocolError::InvalidMultibulkLength)
         );
+        // Up to INT_MAX arguments may be announced; nothing is allocated
+        // for them until they come.
+        assert_eq!(parse_all(b"*2147483647\r\n"), Ok(vec![]));
         assert_eq!(
             parse_all(b"*1\r\n$4000000000\r\n"),
             Err(ProtocolError::InvalidBulkLength)
@@ -463,6 +516,64 @@ mod tests {
         let mut mb = b"*".to_vec();
         mb.extend(std::iter::repeat_n(b'1', INLINE_MAX_SIZE_BYTES + 1));
         assert_eq!(parse_all(&mb), Err(ProtocolError::TooBigMbulkCount));
+    }
+
+    /// Redis finds line ends with `strchr`, which stops at a NUL, and
+    /// checks for `$` only once the line is complete.
+    #[test]
+    fn lines_end_where_redis_finds_them() {
+        assert_eq!(parse_all(b"PING\0\r\nPING\r\n"), Ok(vec![]));
+        assert_eq!(parse_all(b"*1\0\r\n"), Ok(vec![]));
+        assert_eq!(parse_all(b"*1\r\n$1\0\r\na\r\n"), Ok(vec![]));
+        assert_eq!(parse_all(b"*1\r\nx"), Ok(vec![]));
+        let mut long = b"*1\r\n".to_vec();
+        long.extend(std::iter::repeat_n(b'x', INLINE_MAX_SIZE_BYTES + 1));
+        assert_eq!(parse_all(&long), Err(ProtocolError::TooBigBulkCount));
+        let mut nul_line = b"PING\0".to_vec();
+        nul_line.extend(std::iter::repeat_n(b'\n', INLINE_MAX_SIZE_BYTES));
+        assert_eq!(parse_all(&nul_line), Err(ProtocolError::TooBigInline));
+        assert_eq!(
+            parse_all(b"*1\r\n\r\n"),
+            Err(ProtocolError::ExpectedDollar(b'\r'))
+        );
+        assert_eq!(
+            ProtocolError::ExpectedDollar(0xff).message(),
+            b"ERR Protocol error: expected '$', got '\xff'"
+        );
+    }
+
+    #[test]
+    fn inline_whitespace_is_c_isspace() {
+        // Checked against redis-server: a vertical tab before an argument
+        // or after a closing quote separates, but does not end an unquoted
+        // argument.
+        assert_eq!(
+            parse_all(b"\x0bPING\x0b\r\n\"PING\"\x0b\r\n"),
+            Ok(vec![vec![b"PING\x0b".to_vec()], vec![b"PING".to_vec()]])
+        );
+        let mut args = Vec::new();
+        assert!(split_inline_args(b"a \0b", &mut args));
+        assert_eq!(args, vec![b"a".to_vec()]);
+    }
+
+    #[test]
+    fn unauthenticated_requests_are_capped() {
+        let parse = |input: &[u8]| {
+            let mut p = Parser::default();
+            p.set_auth_required(true);
+            let mut buf = BytesMut::from(input);
+            let mut args = Vec::new();
+            p.parse(&mut buf, &mut args).map(|_| args.len())
+        };
+        assert_eq!(
+            parse(b"*11\r\n"),
+            Err(ProtocolError::UnauthenticatedMultibulkLength)
+        );
+        assert_eq!(
+            parse(b"*1\r\n$16385\r\n"),
+            Err(ProtocolError::UnauthenticatedBulkLength)
+        );
+        assert_eq!(parse(b"*1\r\n$4\r\nPING\r\n"), Ok(1));
     }
 
     #[test]
