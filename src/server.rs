@@ -88,6 +88,12 @@ pub struct Server {
     /// The ready key a waiter's re-run command is served from, for the
     /// next `execute` (see `Ctx::serving`).
     serving: Option<bytes::Bytes>,
+    /// Clients unblocked (served, timed out, CLIENT UNBLOCK) whose input
+    /// that waited behind the blocked command has yet to run. As in Redis
+    /// (`processUnblockedClients` before the iteration's writes), it runs
+    /// once every ready key has served its waiters and the command that
+    /// unblocked them has finished, pipeline and all.
+    unblocked: Vec<usize>,
 }
 
 impl Server {
@@ -153,6 +159,7 @@ impl Server {
             read_scratch: vec![0; READ_CHUNK_BYTES],
             expire_db_cursor: 0,
             serving: None,
+            unblocked: Vec::new(),
         })
     }
 
@@ -215,10 +222,11 @@ impl Server {
                     Timer::Cron => self.cron(),
                     Timer::ExpireCycle => self.active_expire_cycle(),
                     Timer::BlockTimeout { token, generation } => {
-                        self.time_out_block(token, generation, unix_ms())
+                        self.time_out_block(token, generation)
                     }
                 }
             }
+            self.resume_unblocked(unix_ms());
             self.flush_writes();
             self.close_killed();
             if self.store.shutdown.is_some() {
@@ -464,8 +472,19 @@ impl Server {
         let db_index = client.db;
         let authenticated = client.authenticated;
         let in_multi = client.multi.as_ref().is_some_and(|tx| !tx.running);
+        let resolved = cmd::resolve(args);
+        // Redis records the command it looked up before deciding whether
+        // it runs, so CLIENT LIST shows a rejected one too (an arity error,
+        // NOAUTH, a queued command), and NULL after an unknown one; the
+        // commands EXEC runs leave EXEC shown.
+        if !inside_exec {
+            client.last_cmd = match &resolved {
+                Resolved::Found(cmd, _) => cmd.name,
+                Resolved::Rejected(_, found) => found.map_or("NULL", |cmd| cmd.name),
+            };
+        }
 
-        let cmd = match cmd::resolve(args) {
+        let cmd = match resolved {
             Resolved::Found(cmd, handler) => {
                 if !authenticated && !cmd.has(flag::NO_AUTH) {
                     self.reject(&mut out, Some(cmd), b"NOAUTH Authentication required.");
@@ -477,7 +496,6 @@ impl Server {
                         self.reject(&mut out, Some(cmd), msg);
                         self.abort_transaction(token);
                     } else if let Some(c) = self.clients.get_mut(token) {
-                        c.last_cmd = cmd.name;
                         if let Some(tx) = c.multi.as_mut() {
                             tx.commands.push(args.to_vec());
                         }
@@ -506,13 +524,6 @@ impl Server {
         };
 
         if let Some((cmd, handler)) = cmd {
-            // Set before the call, so CLIENT INFO/LIST show the command
-            // that is running, as Redis does.
-            if let Some(c) = self.clients.get_mut(token)
-                && !inside_exec
-            {
-                c.last_cmd = cmd.name;
-            }
             let started = *clock;
             // Watched keys among the ones this command may write, and
             // whether each exists now; empty unless someone WATCHes.
@@ -561,7 +572,7 @@ impl Server {
                 }
             };
             if !watched_keys.is_empty() && self.store.dirty != dirty_before {
-                self.touch_written(db_index, args, &watched_keys, &outcome, now_ms);
+                self.touch_written(db_index, args, &watched_keys, &outcome);
             }
             if outcome.run_transaction {
                 match self.run_transaction(token, &mut out, now_ms, clock) {
@@ -580,7 +591,7 @@ impl Server {
             // the unblocked client's queued commands must not run in the
             // middle of it.
             if !inside_exec && !self.store.blocking.unblock_requests.is_empty() {
-                self.unblock_requested(now_ms);
+                self.unblock_requested();
             }
             if !blocked && cmd.has(flag::WRITE) && self.store.blocking.has_waiters() {
                 let databases = self.store.dbs.len();
@@ -719,7 +730,6 @@ impl Server {
         args: &[bytes::Bytes],
         watched_keys: &[(usize, bool)],
         outcome: &Outcome,
-        now_ms: u64,
     ) {
         for &(pos, existed) in watched_keys {
             let key = &args[pos];
@@ -728,7 +738,10 @@ impl Server {
                 cmd::Written::Only(only) => only == key,
                 cmd::Written::NoneHere => false,
             };
-            if written && (existed || self.store.dbs[db].get(key, now_ms).is_some()) {
+            // A key written with a deadline already past (SET ... PXAT in
+            // the past) exists until something touches it: it was written.
+            let exists_now = self.store.dbs[db].get_including_expired(key).is_some();
+            if written && (existed || exists_now) {
                 self.store.watches.touch(&mut self.clients, db, key);
             }
         }
@@ -800,6 +813,17 @@ impl Server {
                 if blocked_again {
                     break;
                 }
+                self.unblocked.push(token);
+                self.queue_write(token);
+            }
+        }
+    }
+
+    /// Runs what unblocked clients sent while they were blocked (see
+    /// `Server::unblocked`).
+    fn resume_unblocked(&mut self, now_ms: u64) {
+        while !self.unblocked.is_empty() {
+            for token in mem::take(&mut self.unblocked) {
                 self.resume(token, now_ms);
             }
         }
@@ -827,7 +851,7 @@ impl Server {
         self.queue_write(token);
     }
 
-    fn time_out_block(&mut self, token: usize, generation: u64, now_ms: u64) {
+    fn time_out_block(&mut self, token: usize, generation: u64) {
         let current = self
             .clients
             .get(token)
@@ -840,11 +864,12 @@ impl Server {
         if let Some(c) = self.clients.get_mut(token) {
             c.out.null_array();
         }
-        self.resume(token, now_ms);
+        self.unblocked.push(token);
+        self.queue_write(token);
     }
 
     /// Carries out CLIENT UNBLOCK requests made by the last command.
-    fn unblock_requested(&mut self, now_ms: u64) {
+    fn unblock_requested(&mut self) {
         for (token, as_error) in mem::take(&mut self.store.blocking.unblock_requests) {
             if !self.unpark(token) {
                 continue;
@@ -856,7 +881,8 @@ impl Server {
                     c.out.null_array();
                 }
             }
-            self.resume(token, now_ms);
+            self.unblocked.push(token);
+            self.queue_write(token);
         }
     }
 
