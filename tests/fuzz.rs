@@ -1,0 +1,256 @@
+//! The differential fuzzer: seeded random command sequences, sent to
+//! ferrokv and to a real `redis-server`, every reply and the whole dataset
+//! compared.
+//!
+//! # What it does
+//!
+//! A sequence is a few dozen commands over five keys (so types collide and
+//! WRONGTYPE comes up) on three connections: connection 0 sends most
+//! commands and every transaction; connections 1 and 2 mostly send
+//! blocking commands, so that which writes wake them, in which order and
+//! with what, is compared too. Sequences start with random encoding limits
+//! (`hash-max-listpack-entries 2` ...) and protocols (RESP2 or RESP3 per
+//! connection). Commands are generated for every command ferrokv
+//! implements, from the command table's own argument grammar, with
+//! hostile values (huge, negative and non-numeric integers, `inf`, `nan`,
+//! `1e309`, padded floats, empty and binary strings, out-of-range indexes),
+//! options moved and repeated, arguments dropped and added, odd case. See
+//! `fuzz/gen.rs`; `fuzz/norm.rs` says what is compared loosely and why;
+//! `fuzz/exec.rs` how wake-ups are compared without timing races.
+//!
+//! After each sequence the dataset of both servers is compared key by key
+//! (type, encoding, TTL, value). The first difference stops the run: the
+//! sequence is shrunk to the shortest one that fails the same way
+//! (`fuzz/shrink.rs`) and printed as a `tests/diff` script, ready to become
+//! a regression case, with the seed that found it.
+//!
+//! # Running
+//!
+//! ```text
+//! cargo test --test fuzz                          # fixed seeds, bounded
+//! scripts/fuzz.sh --seconds 600 --seed 7          # as long as wanted
+//! ```
+//!
+//! `FERROKV_FUZZ_SECONDS` and `FERROKV_FUZZ_SEED` (what the script sets)
+//! replace the fixed seeds with one long run. `FERROKV_DIFF_BIN_CMD`
+//! replaces ferrokv as in tests/differential.rs (fuzzing redis-server
+//! against itself checks the fuzzer's own determinism).
+//!
+//! # Extending it
+//!
+//! A new command in the table is generated from its docs with no change
+//! here; `every_command_is_generated` fails until it is (or until it is
+//! listed in `gen::NOT_GENERATED` with a reason). Give it a rule in
+//! `Norm::for_command` when its reply is unordered or random, and an entry
+//! in `Gen::special` or `Gen::value` when its arguments need values the
+//! docs cannot say (a count that must match, an ID).
+
+mod common;
+#[path = "fuzz/mod.rs"]
+mod fuzz;
+
+use std::time::{Duration, Instant};
+
+use common::Server;
+use fuzz::exec::Pair;
+use fuzz::generate::Gen;
+
+/// The seeds `cargo test` runs, and how many sequences each.
+const FIXED_SEEDS: &[u64] = &[1, 2, 3];
+const SEQUENCES_PER_SEED: usize = 150;
+
+/// Starts the server under test: ferrokv, or what `FERROKV_DIFF_BIN_CMD`
+/// names.
+fn start_subject() -> Server {
+    match std::env::var_os("FERROKV_DIFF_BIN_CMD") {
+        None => common::start_ferrokv(),
+        Some(command) => {
+            let command = command.to_string_lossy().into_owned();
+            let mut words = command.split_whitespace();
+            let program = words.next().expect("FERROKV_DIFF_BIN_CMD is empty");
+            let leading: Vec<std::ffi::OsString> = words.map(Into::into).collect();
+            let program =
+                common::find_on_path(program).unwrap_or_else(|| std::path::PathBuf::from(program));
+            Server::start(
+                &command,
+                program.as_os_str(),
+                &leading,
+                common::REDIS_TEST_ARGS,
+            )
+            .unwrap_or_else(|e| panic!("FERROKV_DIFF_BIN_CMD: {e}"))
+        }
+    }
+}
+
+/// When to stop a run.
+enum Budget {
+    Sequences(usize),
+    Until(Instant),
+}
+
+/// What a run did, for the report.
+struct Report {
+    sequences: usize,
+    commands: usize,
+    elapsed: Duration,
+}
+
+/// Runs sequences from `seed` until the budget is spent; a difference
+/// panics with the shrunk script.
+fn fuzz(seed: u64, budget: Budget) -> Option<Report> {
+    let Some(reference) = common::start_redis() else {
+        println!("SKIPPED: redis-server not found on PATH; the differential fuzzer did not run");
+        return None;
+    };
+    let mut pair = Pair::start(reference, start_subject).unwrap_or_else(|e| panic!("{e}"));
+    let mut generator = Gen::new(seed);
+    // Survey mode (FERROKV_FUZZ_SURVEY=1, for whoever is fixing what the
+    // fuzzer finds): print each kind of difference once, unshrunk, and go on.
+    let survey = std::env::var_os("FERROKV_FUZZ_SURVEY").is_some();
+    let mut seen: Vec<String> = Vec::new();
+    let started = Instant::now();
+    let mut report = Report {
+        sequences: 0,
+        commands: 0,
+        elapsed: Duration::ZERO,
+    };
+    loop {
+        match budget {
+            Budget::Sequences(n) if report.sequences >= n => break,
+            Budget::Until(t) if Instant::now() >= t => break,
+            _ => {}
+        }
+        let steps = generator.sequence();
+        pair.reset()
+            .unwrap_or_else(|e| panic!("seed {seed}: reset: {e}"));
+        let outcome = pair.run(&steps);
+        report.sequences += 1;
+        report.commands += steps.len();
+        if let Some(failure) = outcome.failure {
+            if survey && seen.contains(&failure.signature) {
+                continue;
+            }
+            let (shrunk, last) = fuzz::shrink::minimize(&mut pair, &steps, &failure);
+            let shown = last.failure.unwrap_or_else(|| failure.clone());
+            let mut message = format!(
+                "seed {seed}, sequence {}: redis-server and the server under test differ \
+                 ({})\n{}\n\nShrunk to {} of {} steps; as a tests/diff script:\n\n{}",
+                report.sequences,
+                shown.signature,
+                shown.detail,
+                shrunk.len(),
+                steps.len(),
+                fuzz::shrink::script(&shrunk, &last.events)
+            );
+            if shown.signature == "crash" {
+                message.push_str("\nThe end of its log:\n");
+                message.push_str(&pair.subject_log_tail());
+            }
+            if survey {
+                println!("{message}\n");
+                seen.push(failure.signature);
+                continue;
+            }
+            panic!("{message}");
+        }
+    }
+    report.elapsed = started.elapsed();
+    Some(report)
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    let value = std::env::var(name).ok()?;
+    Some(
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be a whole number, not {value:?}")),
+    )
+}
+
+/// The fixed seeds (or one long run when `FERROKV_FUZZ_SECONDS` is set).
+#[test]
+fn fuzz_against_redis() {
+    if let Some(seconds) = env_u64("FERROKV_FUZZ_SECONDS") {
+        let seed = env_u64("FERROKV_FUZZ_SEED").unwrap_or(1);
+        let until = Instant::now() + Duration::from_secs(seconds);
+        if let Some(r) = fuzz(seed, Budget::Until(until)) {
+            println!(
+                "seed {seed}: {} sequences, {} commands in {:.1} s: {:.0} commands/s, no difference",
+                r.sequences,
+                r.commands,
+                r.elapsed.as_secs_f64(),
+                r.commands as f64 / r.elapsed.as_secs_f64()
+            );
+        }
+        return;
+    }
+    for &seed in FIXED_SEEDS {
+        if let Some(r) = fuzz(seed, Budget::Sequences(SEQUENCES_PER_SEED)) {
+            println!(
+                "seed {seed}: {} sequences, {} commands in {:.1} s",
+                r.sequences,
+                r.commands,
+                r.elapsed.as_secs_f64()
+            );
+        }
+    }
+}
+
+/// Every command ferrokv implements is generated, or excluded with a
+/// reason: a command added to the table without either fails here.
+#[test]
+fn every_command_is_generated() {
+    let generated = Gen::new(1).generated_names();
+    let excluded: Vec<&str> = fuzz::generate::NOT_GENERATED
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    let missing: Vec<&str> = fuzz::generate::implemented()
+        .iter()
+        .map(|c| c.name)
+        .filter(|n| !generated.contains(n) && !excluded.contains(n))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "commands the fuzzer never generates: {missing:?}"
+    );
+}
+
+/// Script words split back into the bytes they were made from.
+#[test]
+fn quoted_arguments_split_back() {
+    let words: &[&[u8]] = &[
+        b"plain",
+        b"",
+        b"a b",
+        b"\x00\xff\r\n\t",
+        b"\"q\"",
+        b"it's",
+        b"back\\slash",
+        b"~x",
+        b"#x",
+        b"${id:1}",
+    ];
+    let line: Vec<String> = words.iter().map(|w| fuzz::shrink::quote(w)).collect();
+    let mut split = Vec::new();
+    assert!(ferrokv::resp::parser::split_inline_args(
+        line.join(" ").as_bytes(),
+        &mut split
+    ));
+    let expected: Vec<Vec<u8>> = words.iter().map(|w| w.to_vec()).collect();
+    assert_eq!(split, expected);
+}
+
+/// The same seed generates the same sequence.
+#[test]
+fn sequences_are_reproducible() {
+    let render = |seed| {
+        let mut generator = Gen::new(seed);
+        (0..20)
+            .flat_map(|_| generator.sequence())
+            .map(|s| (s.conn, s.args))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(render(7), render(7));
+    assert_ne!(render(7), render(8));
+}

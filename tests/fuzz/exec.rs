@@ -1,0 +1,953 @@
+//! Runs steps against redis-server and ferrokv side by side and compares
+//! what comes back: every reply, the wake-ups of blocked connections, and
+//! the whole dataset at the end.
+//!
+//! # Keeping the comparison deterministic
+//!
+//! Each server has the step's connections plus a control connection that
+//! the steps never use. A step's command goes to both servers; when its
+//! reply is sure to come at once, it is read from both and compared. When
+//! it may not come (a blocking command, a connection with a command still
+//! blocked, CLIENT REPLY OFF), the runner first sends PING twice on the
+//! control connection and waits for both PONGs: a server writes all the
+//! replies one pass of its loop produced before it reads the next request
+//! from any client, so once the second PONG is back, every reply the step
+//! caused has been sent. Then whatever has arrived on each connection is
+//! read without waiting, and both servers must have sent the same replies.
+//! The same check follows every step while anyone is blocked, which is how
+//! wake-ups are compared.
+//!
+//! Active expiry is off on both servers (`DEBUG SET-ACTIVE-EXPIRE 0`), so
+//! a key whose deadline passed is reclaimed only when a command touches it,
+//! at the same point of the sequence on both; and the generator's TTLs are
+//! either in the past or at least 100 seconds away.
+
+use std::collections::VecDeque;
+
+use crate::common::{self, Client, Frame, Server, escape, parse_frame};
+
+use super::generate::{CONNS, ENCODING_LIMITS, Step, Timeout};
+use super::norm::Norm;
+
+/// Configuration the generator may change, restored before each sequence.
+const RESTORED: &[&str] = &[
+    "slowlog-max-len",
+    "slowlog-log-slower-than",
+    "maxmemory-policy",
+    "proto-max-bulk-len",
+    "list-compress-depth",
+];
+
+/// What happened during a run, in order, for printing it as a script.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A step's command was sent; `awaited` if its reply was read at once.
+    Sent { step: usize, awaited: bool },
+    /// Replies that arrived later on a connection (a wake-up, or replies
+    /// of commands sent while it was blocked).
+    Replies { conn: usize, count: usize },
+    /// A connection both servers had closed was opened again.
+    Reconnected { conn: usize },
+}
+
+/// A difference between the servers.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// The step at which it showed, or the number of steps when it was
+    /// found in the data at the end.
+    pub step: usize,
+    /// What kind of difference, for the minimizer: a smaller sequence
+    /// counts only if it fails the same way.
+    pub signature: String,
+    pub detail: String,
+}
+
+pub struct Outcome {
+    pub events: Vec<Event>,
+    pub failure: Option<Failure>,
+}
+
+/// One server and its connections.
+struct Side {
+    server: Server,
+    ctl: Client,
+    conns: Vec<Option<Client>>,
+    /// Each connection's client ID on this server, found on first use.
+    ids: Vec<Option<Vec<u8>>>,
+}
+
+impl Side {
+    fn new(server: Server) -> Result<Side, String> {
+        let ctl = Client::connect(server.port).map_err(|e| format!("connect: {e}"))?;
+        Ok(Side {
+            server,
+            ctl,
+            conns: (0..CONNS).map(|_| None).collect(),
+            ids: vec![None; CONNS],
+        })
+    }
+
+    fn name(&self) -> &str {
+        &self.server.name
+    }
+
+    /// A command on the control connection, its reply decoded.
+    fn ctl(&mut self, args: &[&[u8]]) -> Result<Frame, String> {
+        Ok(self.ctl_pipeline(&[args.to_vec()])?.remove(0))
+    }
+
+    /// Commands on the control connection, sent together; their replies.
+    fn ctl_pipeline(&mut self, commands: &[Vec<&[u8]>]) -> Result<Vec<Frame>, String> {
+        let bytes: Vec<u8> = commands
+            .iter()
+            .flat_map(|c| common::encode_command(c))
+            .collect();
+        let name = &self.server.name;
+        self.ctl
+            .send_raw(&bytes)
+            .map_err(|e| format!("{name}: control connection: {e}"))?;
+        (0..commands.len())
+            .map(|_| {
+                self.ctl
+                    .read_frame()
+                    .map_err(|e| format!("{name}: control connection: {e}"))
+            })
+            .collect()
+    }
+
+    /// The client ID of connection `conn` on this server (`${id:N}`).
+    fn id_of(&mut self, conn: usize) -> Result<Vec<u8>, String> {
+        if let Some(id) = &self.ids[conn] {
+            return Ok(id.clone());
+        }
+        let Some(port) = self.conns[conn].as_ref().map(Client::local_port) else {
+            return Ok(b"0".to_vec());
+        };
+        let name = &self.server.name;
+        let id = common::client_id_by_port(&mut self.ctl, port)
+            .map_err(|e| format!("{name}: CLIENT LIST: {e}"))?
+            .ok_or_else(|| format!("{name}: no client at port {port}"))?;
+        self.ids[conn] = Some(id.clone());
+        Ok(id)
+    }
+
+    /// The arguments with `${id:N}` replaced by this server's IDs.
+    fn substitute(&mut self, args: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, String> {
+        args.iter()
+            .map(|arg| match common::placeholder_conn(arg) {
+                Some(conn) if conn < CONNS => self.id_of(conn),
+                _ => Ok(arg.clone()),
+            })
+            .collect()
+    }
+
+    fn connect(&mut self, conn: usize) -> Result<(), String> {
+        let client = Client::connect(self.server.port)
+            .map_err(|e| format!("{}: connect: {e}", self.server.name))?;
+        self.conns[conn] = Some(client);
+        self.ids[conn] = None;
+        Ok(())
+    }
+
+    /// Sends PING on the control connection; see the module comment.
+    fn ping(&mut self) -> Result<(), String> {
+        match self.ctl(&[b"PING"])? {
+            Frame::Simple(s) if s == b"PONG" => Ok(()),
+            other => Err(format!("{}: PING answered {other:?}", self.server.name)),
+        }
+    }
+
+    /// Every reply that has arrived on `conn`, and whether it closed.
+    fn drain(&mut self, conn: usize) -> Result<(Vec<Frame>, bool), String> {
+        let mut frames = Vec::new();
+        let Some(client) = self.conns[conn].as_mut() else {
+            return Ok((frames, false));
+        };
+        loop {
+            match client.poll_reply() {
+                Ok(Some(bytes)) => frames.push(decode(&bytes)),
+                Ok(None) => return Ok((frames, false)),
+                Err(e) if closed(&e) => {
+                    self.conns[conn] = None;
+                    return Ok((frames, true));
+                }
+                Err(e) => return Err(format!("{}: connection {conn}: {e}", self.server.name)),
+            }
+        }
+    }
+}
+
+fn closed(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::UnexpectedEof
+            | ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+    )
+}
+
+fn decode(bytes: &[u8]) -> Frame {
+    match parse_frame(bytes) {
+        Ok(Some((frame, _))) => frame,
+        _ => unreachable!("the client returns exactly one complete reply"),
+    }
+}
+
+/// The two servers.
+pub struct Pair {
+    reference: Side,
+    subject: Side,
+    /// How to start the server under test again after it crashed.
+    start_subject: fn() -> Server,
+    /// The reference's defaults for every parameter the generator changes.
+    defaults: Vec<(String, Vec<u8>)>,
+}
+
+/// Per-connection bookkeeping during a run, kept from the reference's
+/// replies (where the servers differ, the run stops anyway).
+#[derive(Default)]
+struct ConnState {
+    /// Steps whose replies have not arrived yet, oldest first.
+    outstanding: VecDeque<usize>,
+    /// The steps queued since MULTI, while a transaction is open.
+    queued: Option<Vec<usize>>,
+    replies: ReplyMode,
+    closed: bool,
+}
+
+/// What CLIENT REPLY has set on a connection, as Redis keeps it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// CLIENT REPLY SKIP: the next command's reply is dropped.
+    SkipNext,
+}
+
+impl ReplyMode {
+    /// Whether a command gets a reply in this mode, and the mode after it.
+    /// CLIENT REPLY ON answers even when replies are off, OFF and SKIP
+    /// never answer, SKIP while off changes nothing, and RESET turns
+    /// replies back on before it answers.
+    fn apply(self, args: &[Vec<u8>]) -> (bool, ReplyMode) {
+        let word = |i: usize| {
+            args.get(i)
+                .map(|a| a.to_ascii_lowercase())
+                .unwrap_or_default()
+        };
+        let client_reply = args.len() == 3 && word(0) == b"client" && word(1) == b"reply";
+        match (client_reply.then(|| word(2)).as_deref(), word(0).as_slice()) {
+            (Some(b"on"), _) | (_, b"reset") => (true, ReplyMode::On),
+            (Some(b"off"), _) => (false, ReplyMode::Off),
+            (Some(b"skip"), _) if self == ReplyMode::Off => (false, ReplyMode::Off),
+            (Some(b"skip"), _) => (false, ReplyMode::SkipNext),
+            _ => match self {
+                ReplyMode::On => (true, ReplyMode::On),
+                ReplyMode::Off => (false, ReplyMode::Off),
+                ReplyMode::SkipNext => (false, ReplyMode::On),
+            },
+        }
+    }
+}
+
+impl Pair {
+    pub fn start(reference: Server, start_subject: fn() -> Server) -> Result<Pair, String> {
+        let mut pair = Pair {
+            reference: Side::new(reference)?,
+            subject: Side::new(start_subject())?,
+            start_subject,
+            defaults: Vec::new(),
+        };
+        let params = ENCODING_LIMITS
+            .iter()
+            .map(|(p, _)| *p)
+            .chain(RESTORED.iter().copied());
+        for param in params {
+            let value = |side: &mut Side| match side.ctl(&[b"CONFIG", b"GET", param.as_bytes()]) {
+                Ok(Frame::Array(kv)) if kv.len() == 2 => Ok(common::expect_bulk(&kv[1])),
+                Ok(other) => Err(format!("{}: CONFIG GET {param}: {other:?}", side.name())),
+                Err(e) => Err(e),
+            };
+            let expected = value(&mut pair.reference)?;
+            let actual = value(&mut pair.subject)?;
+            if expected != actual {
+                return Err(format!(
+                    "default of {param} differs: redis-server \"{}\", server under test \"{}\"",
+                    escape(&expected),
+                    escape(&actual)
+                ));
+            }
+            pair.defaults.push((param.to_string(), expected));
+        }
+        Ok(pair)
+    }
+
+    fn sides(&mut self) -> [&mut Side; 2] {
+        [&mut self.reference, &mut self.subject]
+    }
+
+    /// PING twice on each control connection; see the module comment.
+    fn barrier(&mut self) -> Result<(), String> {
+        for _ in 0..2 {
+            for side in self.sides() {
+                side.ping()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings both servers back to the same empty state, with fresh
+    /// connections: the state a sequence starts from.
+    pub fn reset(&mut self) -> Result<(), String> {
+        if self.subject.server.exit_status().is_some() {
+            self.subject = Side::new((self.start_subject)())?;
+        }
+        let defaults = self.defaults.clone();
+        for side in self.sides() {
+            side.conns.iter_mut().for_each(|c| *c = None);
+            wait_for_only_control(side)?;
+            let mut config_set: Vec<&[u8]> = vec![b"CONFIG", b"SET"];
+            for (param, value) in &defaults {
+                config_set.extend([param.as_bytes(), value.as_slice()]);
+            }
+            let commands: Vec<Vec<&[u8]>> = vec![
+                vec![b"SELECT", b"0"],
+                vec![b"FLUSHALL"],
+                vec![b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"],
+                config_set,
+                vec![b"SLOWLOG", b"RESET"],
+                vec![b"CONFIG", b"RESETSTAT"],
+            ];
+            for reply in side.ctl_pipeline(&commands)? {
+                if !matches!(reply, Frame::Simple(_)) {
+                    return Err(format!("{}: reset: {reply:?}", side.name()));
+                }
+            }
+            for conn in 0..CONNS {
+                side.connect(conn)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the steps from the state [`Pair::reset`] leaves, stopping at
+    /// the first difference; compares the data at the end.
+    pub fn run(&mut self, steps: &[Step]) -> Outcome {
+        let mut run = Run {
+            pair: self,
+            steps,
+            conns: (0..CONNS).map(|_| ConnState::default()).collect(),
+            events: Vec::new(),
+        };
+        let failure = run.all().err();
+        Outcome {
+            events: run.events,
+            failure,
+        }
+    }
+
+    /// The end of the server under test's log, for a crash report.
+    pub fn subject_log_tail(&self) -> String {
+        let log = self.subject.server.log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+/// Waits until a server has seen the connections of the last sequence
+/// close, so they do not show up in this one's CLIENT LIST.
+fn wait_for_only_control(side: &mut Side) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + common::REPLY_TIMEOUT;
+    loop {
+        match side.ctl(&[b"CLIENT", b"LIST"])? {
+            Frame::Bulk(text)
+                if text
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .count()
+                    == 1 =>
+            {
+                return Ok(());
+            }
+            _ if std::time::Instant::now() > deadline => {
+                return Err(format!("{}: old connections never went away", side.name()));
+            }
+            _ => std::thread::sleep(std::time::Duration::from_micros(100)),
+        }
+    }
+}
+
+struct Run<'a> {
+    pair: &'a mut Pair,
+    steps: &'a [Step],
+    conns: Vec<ConnState>,
+    events: Vec<Event>,
+}
+
+/// A difference found at `step`.
+fn differ(step: usize, signature: String, detail: String) -> Failure {
+    Failure {
+        step,
+        signature,
+        detail,
+    }
+}
+
+/// The command's name for signatures and messages, lower case.
+fn command_name(args: &[Vec<u8>]) -> String {
+    args.first()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+pub fn show_args(args: &[Vec<u8>]) -> String {
+    args.iter()
+        .map(|a| format!("\"{}\"", escape(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Run<'_> {
+    fn all(&mut self) -> Result<(), Failure> {
+        for index in 0..self.steps.len() {
+            self.step(index)?;
+            if self.someone_waits() {
+                self.settle(index)?;
+            }
+        }
+        self.compare_data()
+    }
+
+    fn someone_waits(&self) -> bool {
+        self.conns.iter().any(|c| !c.outstanding.is_empty())
+    }
+
+    /// An error that is the harness's, not a difference; reported as one
+    /// anyway, so that it is seen.
+    fn broken(&self, step: usize, e: String) -> Failure {
+        let signature = if self.pair.subject.server.exit_status().is_some() {
+            "crash".to_string()
+        } else if e.contains("no complete reply") {
+            let name = self.steps.get(step).map(|s| command_name(&s.args));
+            format!("hang:{}", name.unwrap_or_default())
+        } else {
+            "harness".to_string()
+        };
+        differ(step, signature, e)
+    }
+
+    fn step(&mut self, index: usize) -> Result<(), Failure> {
+        let step = &self.steps[index];
+        let conn = step.conn;
+        if self.conns[conn].closed {
+            for side in self.pair.sides() {
+                side.connect(conn)
+                    .map_err(|e| differ(index, "harness".into(), e))?;
+            }
+            self.conns[conn] = ConnState::default();
+            self.events.push(Event::Reconnected { conn });
+        }
+        let (replied, mode) = self.conns[conn].replies.apply(&step.args);
+        self.conns[conn].replies = mode;
+        for side in self.pair.sides() {
+            let args = side
+                .substitute(&step.args)
+                .map_err(|e| differ(index, "harness".into(), e))?;
+            if let Some(client) = side.conns[conn].as_mut() {
+                // A connection the server closed may fail here or at the
+                // read; both are seen when its replies are collected.
+                let _ = client.send(&args);
+            }
+        }
+        if replied {
+            self.conns[conn].outstanding.push_back(index);
+        }
+        // A reply is read at once unless the command may block: a blocking
+        // command outside a transaction (inside, it is only queued, and
+        // EXEC runs it without blocking), unless its timeout is short, so
+        // that both servers answer it before anything else happens. And
+        // not behind a reply still owed on the same connection.
+        let state = &self.conns[conn];
+        let may_block = step.timeout.is_some_and(|t| t != Timeout::Short) && state.queued.is_none();
+        let awaited = replied && !may_block && state.outstanding.len() == 1;
+        self.events.push(Event::Sent {
+            step: index,
+            awaited,
+        });
+        if awaited {
+            self.await_next(conn, index)
+        } else {
+            self.settle(index)
+        }
+    }
+
+    /// Reads the next reply owed on `conn` from both servers and compares
+    /// it; `index` is the step being run, for messages.
+    fn await_next(&mut self, conn: usize, index: usize) -> Result<(), Failure> {
+        let mut outcomes = Vec::with_capacity(2);
+        let mut error = None;
+        for side in self.pair.sides() {
+            let outcome = match side.conns[conn].as_mut() {
+                None => Err(true),
+                Some(client) => match client.read_reply() {
+                    Ok(bytes) => Ok(decode(&bytes)),
+                    Err(e) if closed(&e) => Err(true),
+                    Err(e) => {
+                        error = Some(format!("{}: {e}", side.name()));
+                        break;
+                    }
+                },
+            };
+            if outcome.is_err() {
+                side.conns[conn] = None;
+            }
+            outcomes.push(outcome);
+        }
+        if let Some(e) = error {
+            return Err(self.broken(index, e));
+        }
+        let owner = self.conns[conn].outstanding.pop_front().unwrap_or(index);
+        match (&outcomes[0], &outcomes[1]) {
+            (Ok(expected), Ok(actual)) => self.compare(owner, expected, actual),
+            (Err(_), Err(_)) => {
+                self.conns[conn].closed = true;
+                self.conns[conn].outstanding.clear();
+                Ok(())
+            }
+            _ => Err(self.closed_on_one(owner, &outcomes[0], &outcomes[1])),
+        }
+    }
+
+    fn closed_on_one(
+        &self,
+        index: usize,
+        expected: &Result<Frame, bool>,
+        actual: &Result<Frame, bool>,
+    ) -> Failure {
+        let show = |r: &Result<Frame, bool>| match r {
+            Ok(frame) => show(frame),
+            Err(_) => "<connection closed>".to_string(),
+        };
+        let signature = if self.pair.subject.server.exit_status().is_some() {
+            "crash".to_string()
+        } else {
+            format!("closed:{}", command_name(&self.steps[index].args))
+        };
+        differ(
+            index,
+            signature,
+            format!(
+                "{}\n  expected: {}\n  actual:   {}",
+                show_args(&self.steps[index].args),
+                show(expected),
+                show(actual)
+            ),
+        )
+    }
+
+    /// Waits until both servers have sent every reply they owe (see the
+    /// module comment), then compares what each connection received.
+    fn settle(&mut self, index: usize) -> Result<(), Failure> {
+        loop {
+            self.collect(index)?;
+            // A command with a short timeout that is now at the front of
+            // its connection (what was blocked before it has answered) is
+            // running, and times out within milliseconds: wait for it on
+            // both servers, then look again, since what was queued behind
+            // it runs next.
+            let started: Vec<usize> = (0..CONNS)
+                .filter(|&conn| {
+                    self.conns[conn]
+                        .outstanding
+                        .front()
+                        .is_some_and(|&s| self.steps[s].timeout == Some(Timeout::Short))
+                })
+                .collect();
+            if started.is_empty() {
+                return Ok(());
+            }
+            for conn in started {
+                self.events.push(Event::Replies { conn, count: 1 });
+                self.await_next(conn, index)?;
+            }
+        }
+    }
+
+    /// The barrier, then whatever each connection has received.
+    fn collect(&mut self, index: usize) -> Result<(), Failure> {
+        self.pair.barrier().map_err(|e| self.broken(index, e))?;
+        for conn in 0..CONNS {
+            let (expected, ref_closed) = self
+                .pair
+                .reference
+                .drain(conn)
+                .map_err(|e| self.broken(index, e))?;
+            let (actual, sub_closed) = self
+                .pair
+                .subject
+                .drain(conn)
+                .map_err(|e| self.broken(index, e))?;
+            if expected.len() != actual.len() || ref_closed != sub_closed {
+                let detail = format!(
+                    "after {}: connection {conn} received different replies\n  expected: {}{}\n  actual:   {}{}",
+                    show_args(&self.steps[index].args),
+                    show_frames(&expected),
+                    if ref_closed { " then closed" } else { "" },
+                    show_frames(&actual),
+                    if sub_closed { " then closed" } else { "" },
+                );
+                let signature = if self.pair.subject.server.exit_status().is_some() {
+                    "crash".to_string()
+                } else {
+                    let waiting = self.conns[conn]
+                        .outstanding
+                        .front()
+                        .copied()
+                        .unwrap_or(index);
+                    format!("wake:{}", command_name(&self.steps[waiting].args))
+                };
+                return Err(differ(index, signature, detail));
+            }
+            let count = expected.len();
+            // Events for the script: a step whose own reply is read here
+            // was sent with `~noreply`; its reply is read on its connection.
+            if count > 0 {
+                self.events.push(Event::Replies { conn, count });
+            }
+            for (e, a) in expected.iter().zip(&actual) {
+                let owner = self.conns[conn].outstanding.pop_front();
+                match owner {
+                    Some(step) => self.compare(step, e, a)?,
+                    None if e == a => {}
+                    None => {
+                        let detail = format!(
+                            "connection {conn} received an unexpected reply\n  expected: {}\n  actual:   {}",
+                            show(e),
+                            show(a)
+                        );
+                        return Err(differ(index, "unexpected".into(), detail));
+                    }
+                }
+            }
+            if ref_closed {
+                self.conns[conn].closed = true;
+                self.conns[conn].outstanding.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Compares one step's replies, keeping the transaction bookkeeping.
+    fn compare(&mut self, index: usize, expected: &Frame, actual: &Frame) -> Result<(), Failure> {
+        let step = &self.steps[index];
+        let conn = step.conn;
+        let name = command_name(&step.args);
+        let queued =
+            self.conns[conn].queued.is_some() && *expected == Frame::Simple(b"QUEUED".to_vec());
+        let agree = match name.as_str() {
+            "exec" if self.conns[conn].queued.is_some() => {
+                let queued_steps = self.conns[conn].queued.take().unwrap_or_default();
+                self.compare_exec(index, &queued_steps, expected, actual)?;
+                true
+            }
+            _ => step.norm.agree(expected, actual) || self.usage_is_sampled(index, expected)?,
+        };
+        if !agree {
+            let norm = &self.steps[index].norm;
+            return Err(self.reply_failure(index, norm, expected, actual));
+        }
+        let ok = *expected == Frame::Simple(b"OK".to_vec());
+        match name.as_str() {
+            "multi" if ok => self.conns[conn].queued = Some(Vec::new()),
+            "discard" | "reset" if ok || *expected == Frame::Simple(b"RESET".to_vec()) => {
+                self.conns[conn].queued = None;
+            }
+            _ if queued => {
+                if let Some(q) = self.conns[conn].queued.as_mut() {
+                    q.push(index);
+                }
+            }
+            _ => {}
+        }
+        if step.norm == Norm::Pop {
+            self.same_pops(index, expected, actual)?;
+        }
+        Ok(())
+    }
+
+    /// EXEC's array, each element under its queued command's rule.
+    fn compare_exec(
+        &mut self,
+        index: usize,
+        queued: &[usize],
+        expected: &Frame,
+        actual: &Frame,
+    ) -> Result<(), Failure> {
+        match (expected, actual) {
+            (Frame::Array(e), Frame::Array(a)) if e.len() == queued.len() && a.len() == e.len() => {
+                for ((&step, e), a) in queued.iter().zip(e).zip(a) {
+                    if !self.steps[step].norm.agree(e, a) && !self.usage_is_sampled(step, e)? {
+                        let norm = &self.steps[step].norm;
+                        return Err(self.reply_failure(index, norm, expected, actual));
+                    }
+                    if self.steps[step].norm == Norm::Pop {
+                        self.same_pops(step, e, a)?;
+                    }
+                }
+                Ok(())
+            }
+            _ if expected == actual => Ok(()),
+            _ => Err(self.reply_failure(index, &Norm::Exact, expected, actual)),
+        }
+    }
+
+    /// For a MEMORY USAGE step whose replies differ: whether redis-server
+    /// holds the key in an encoding whose figure it samples (see
+    /// `Norm::MemoryUsage`). Both servers are asked alike, so their control
+    /// connections stay alike.
+    fn usage_is_sampled(&mut self, index: usize, expected: &Frame) -> Result<bool, Failure> {
+        let steps = self.steps;
+        let step = &steps[index];
+        let (Norm::MemoryUsage, Frame::Integer(_), Some(key)) =
+            (&step.norm, expected, step.args.get(2))
+        else {
+            return Ok(false);
+        };
+        let mut encodings = Vec::new();
+        for side in self.pair.sides() {
+            let db = side
+                .id_of(step.conn)
+                .and_then(|id| database_of(side, &id))
+                .map_err(|e| differ(index, "harness".into(), e))?;
+            let replies = side
+                .ctl_pipeline(&[
+                    vec![b"SELECT", db.as_bytes()],
+                    vec![b"OBJECT", b"ENCODING", key],
+                    vec![b"SELECT", b"0"],
+                ])
+                .map_err(|e| differ(index, "harness".into(), e))?;
+            encodings.push(replies[1].clone());
+        }
+        Ok(matches!(&encodings[0], Frame::Bulk(e) if e == b"hashtable" || e == b"quicklist"))
+    }
+
+    fn reply_failure(
+        &self,
+        index: usize,
+        norm: &Norm,
+        expected: &Frame,
+        actual: &Frame,
+    ) -> Failure {
+        let step = &self.steps[index];
+        differ(
+            index,
+            format!("reply:{}", command_name(&step.args)),
+            format!(
+                "{} (compared as {norm:?})\n  expected: {}\n  actual:   {}",
+                show_args(&step.args),
+                show(expected),
+                show(actual)
+            ),
+        )
+    }
+
+    /// After SPOP, makes both servers hold the set the reference left:
+    /// each puts back what either popped, then both remove what the
+    /// reference popped. The same commands go to both, so nothing else
+    /// (WATCH, the slow log) sees a difference.
+    fn same_pops(&mut self, index: usize, expected: &Frame, actual: &Frame) -> Result<(), Failure> {
+        let members = |frame: &Frame| -> Vec<Vec<u8>> {
+            let mut m: Vec<Vec<u8>> = match frame {
+                Frame::Bulk(b) => vec![b.clone()],
+                Frame::Array(items) | Frame::Set(items) => items
+                    .iter()
+                    .filter_map(|f| match f {
+                        Frame::Bulk(b) => Some(b.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            m.sort();
+            m
+        };
+        let (by_reference, by_subject) = (members(expected), members(actual));
+        if by_reference == by_subject {
+            return Ok(());
+        }
+        let step = &self.steps[index];
+        let key = step.args.get(1).cloned().unwrap_or_default();
+        let mut either = by_reference.clone();
+        either.extend(by_subject.iter().cloned());
+        either.sort();
+        either.dedup();
+        let conn = step.conn;
+        for side in self.pair.sides() {
+            let db = side
+                .id_of(conn)
+                .and_then(|id| database_of(side, &id))
+                .map_err(|e| differ(index, "harness".into(), e))?;
+            let mut sadd: Vec<&[u8]> = vec![b"SADD", &key];
+            sadd.extend(either.iter().map(Vec::as_slice));
+            let mut srem: Vec<&[u8]> = vec![b"SREM", &key];
+            srem.extend(by_reference.iter().map(Vec::as_slice));
+            for args in [
+                vec![b"SELECT" as &[u8], db.as_bytes()],
+                sadd,
+                srem,
+                vec![b"SELECT", b"0"],
+            ] {
+                side.ctl(&args)
+                    .map_err(|e| differ(index, "harness".into(), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole dataset, key by key: type, encoding, TTL and value.
+    fn compare_data(&mut self) -> Result<(), Failure> {
+        let at = self.steps.len();
+        let fail = |what: &str, detail: String| differ(at, format!("data:{what}"), detail);
+        // Which databases hold keys, expired ones included (INFO keyspace
+        // counts what the table holds, as DBSIZE does).
+        let (e, a) = self.both(&[vec![b"INFO", b"keyspace"]])?;
+        let (dbs, actual_dbs) = (databases_in(&e[0]), databases_in(&a[0]));
+        if dbs != actual_dbs {
+            return Err(fail(
+                "keyspace",
+                format!(
+                    "INFO keyspace\n  expected: {}\n  actual:   {}",
+                    show(&e[0]),
+                    show(&a[0])
+                ),
+            ));
+        }
+        for db in dbs {
+            let db_arg = db.to_string();
+            let (e, a) = self.both(&[vec![b"SELECT", db_arg.as_bytes()], vec![b"KEYS", b"*"]])?;
+            if !Norm::Unordered.agree(&e[1], &a[1]) {
+                return Err(fail(
+                    "keys",
+                    format!(
+                        "db {db}: KEYS *\n  expected: {}\n  actual:   {}",
+                        show(&e[1]),
+                        show(&a[1])
+                    ),
+                ));
+            }
+            let Frame::Array(keys) = &e[1] else { continue };
+            for key in keys {
+                let key = common::expect_bulk(key);
+                let (e, a) = self.both(&[
+                    vec![b"TYPE", &key],
+                    vec![b"OBJECT", b"ENCODING", &key],
+                    vec![b"PTTL", &key],
+                ])?;
+                let value_args: Vec<&[u8]> = match &e[0] {
+                    Frame::Simple(t) if t == b"string" => vec![b"GET", &key],
+                    Frame::Simple(t) if t == b"list" => vec![b"LRANGE", &key, b"0", b"-1"],
+                    Frame::Simple(t) if t == b"hash" => vec![b"HGETALL", &key],
+                    Frame::Simple(t) if t == b"set" => vec![b"SMEMBERS", &key],
+                    _ => vec![b"TYPE", &key],
+                };
+                let (e_val, a_val) = self.both(&[value_args])?;
+                // Small encodings keep an order both servers must share.
+                let ordered =
+                    matches!(&e[1], Frame::Bulk(enc) if enc == b"listpack" || enc == b"intset");
+                let value_norm = match &e[0] {
+                    Frame::Simple(t) if t == b"hash" && !ordered => Norm::UnorderedPairs,
+                    Frame::Simple(t) if t == b"set" && !ordered => Norm::Unordered,
+                    _ => Norm::Exact,
+                };
+                let checks = [
+                    ("type", Norm::Exact, &e[0], &a[0]),
+                    ("encoding", Norm::Exact, &e[1], &a[1]),
+                    ("ttl", Norm::Approx(30_000), &e[2], &a[2]),
+                    ("value", value_norm, &e_val[0], &a_val[0]),
+                ];
+                for (what, norm, e, a) in checks {
+                    if !norm.agree(e, a) {
+                        return Err(fail(
+                            what,
+                            format!(
+                                "db {db}, key \"{}\": {what} differs\n  expected: {}\n  actual:   {}",
+                                escape(&key),
+                                show(e),
+                                show(a)
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        self.both(&[vec![b"SELECT", b"0"]])?;
+        Ok(())
+    }
+
+    /// Commands on both control connections; both sides' replies.
+    fn both(&mut self, commands: &[Vec<&[u8]>]) -> Result<(Vec<Frame>, Vec<Frame>), Failure> {
+        let at = self.steps.len();
+        let e = self
+            .pair
+            .reference
+            .ctl_pipeline(commands)
+            .map_err(|e| self.broken(at, e))?;
+        let a = self
+            .pair
+            .subject
+            .ctl_pipeline(commands)
+            .map_err(|e| self.broken(at, e))?;
+        Ok((e, a))
+    }
+}
+
+/// The database numbers INFO keyspace lists (`db3:keys=...`).
+fn databases_in(info: &Frame) -> Vec<usize> {
+    let text = match info {
+        Frame::Bulk(t) => t.as_slice(),
+        Frame::Verbatim(t) => t.get(4..).unwrap_or_default(),
+        _ => return Vec::new(),
+    };
+    text.split(|&b| b == b'\n')
+        .filter_map(|line| {
+            let rest = line.strip_prefix(b"db")?;
+            let end = rest.iter().position(|&b| b == b':')?;
+            std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+        })
+        .collect()
+}
+
+/// The database a client is in, from CLIENT LIST ID.
+fn database_of(side: &mut Side, id: &[u8]) -> Result<String, String> {
+    let text = match side.ctl(&[b"CLIENT", b"LIST", b"ID", id])? {
+        Frame::Bulk(text) => String::from_utf8_lossy(&text).into_owned(),
+        other => return Err(format!("CLIENT LIST ID answered {other:?}")),
+    };
+    text.split(' ')
+        .find_map(|field| field.strip_prefix("db="))
+        .map(str::to_string)
+        .ok_or_else(|| format!("no db= in \"{text}\""))
+}
+
+fn show_frames(frames: &[Frame]) -> String {
+    let shown: Vec<String> = frames.iter().map(show).collect();
+    format!("[{}]", shown.join(", "))
+}
+
+/// A reply for a message: escaped, quoted, cut when long.
+fn show(frame: &Frame) -> String {
+    const MAX_SHOWN_CHARS: usize = 2000;
+    let bytes = frame.to_bytes();
+    let escaped = escape(&bytes);
+    if escaped.len() <= MAX_SHOWN_CHARS {
+        return format!("\"{escaped}\"");
+    }
+    let mut cut = MAX_SHOWN_CHARS;
+    while !escaped.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("\"{}\"... ({} bytes in all)", &escaped[..cut], bytes.len())
+}
