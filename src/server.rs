@@ -472,6 +472,7 @@ impl Server {
         let db_index = client.db;
         let authenticated = client.authenticated;
         let in_multi = client.multi.as_ref().is_some_and(|tx| !tx.running);
+        let monitoring = client.mode == crate::client::Mode::Monitor;
         let resolved = cmd::resolve(args);
         // Redis records the command it looked up before deciding whether
         // it runs, so CLIENT LIST shows a rejected one too (an arity error,
@@ -490,17 +491,24 @@ impl Server {
                     self.reject(&mut out, Some(cmd), b"NOAUTH Authentication required.");
                     self.abort_transaction(token);
                     None
+                } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) && cmd.has(flag::NO_MULTI) {
+                    let msg = b"ERR Command not allowed inside a transaction";
+                    self.reject(&mut out, Some(cmd), msg);
+                    self.abort_transaction(token);
+                    None
+                } else if monitoring && cmd.has(flag::READONLY | flag::WRITE | flag::MAY_REPLICATE)
+                {
+                    // A MONITOR client is a replica to Redis, and replicas
+                    // may not touch the keyspace.
+                    let msg = b"ERR Replica can't interact with the keyspace";
+                    self.reject(&mut out, Some(cmd), msg);
+                    self.abort_transaction(token);
+                    None
                 } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) {
-                    if cmd.has(flag::NO_MULTI) {
-                        let msg = b"ERR Command not allowed inside a transaction";
-                        self.reject(&mut out, Some(cmd), msg);
-                        self.abort_transaction(token);
-                    } else if let Some(c) = self.clients.get_mut(token) {
-                        if let Some(tx) = c.multi.as_mut() {
-                            tx.commands.push(args.to_vec());
-                        }
-                        out.simple("QUEUED");
+                    if let Some(tx) = self.clients.get_mut(token).and_then(|c| c.multi.as_mut()) {
+                        tx.commands.push(args.to_vec());
                     }
+                    out.simple("QUEUED");
                     None
                 } else {
                     Some((cmd, handler))
@@ -612,7 +620,9 @@ impl Server {
                 (false, true) => Run::Blocked,
                 (false, false) => Run::Called,
             };
-            self.account(token, db_index, cmd, args, elapsed_us, result.is_err(), run);
+            if self.account(token, cmd, args, elapsed_us, result.is_err(), run) {
+                self.feed_monitors(token, cmd, args, &mut out);
+            }
         }
 
         let Some(client) = self.clients.get_mut(token) else {
@@ -899,22 +909,20 @@ impl Server {
         }
     }
 
-    /// Statistics, the latency histogram, the slow log and MONITOR for a
-    /// command that ran. Redis counts a call once, when the command is
-    /// first called, and MONITOR sees it then; its latency and slow-log
-    /// entry are recorded when it is done, which for a command that
-    /// blocked is when a ready key serves it.
-    #[allow(clippy::too_many_arguments)]
+    /// Statistics, the latency histogram and the slow log for a command
+    /// that ran; returns whether MONITOR sees it now. Redis counts a call
+    /// once, when the command is first called, and MONITOR sees it then;
+    /// its latency and slow-log entry are recorded when it is done, which
+    /// for a command that blocked is when a ready key serves it.
     fn account(
         &mut self,
         token: usize,
-        db_index: usize,
         cmd: &'static cmd::Command,
         args: &[bytes::Bytes],
         elapsed_us: u64,
         failed: bool,
         run: Run,
-    ) {
+    ) -> bool {
         let latency_tracking = self.store.config.latency_tracking;
         let stat = self.store.stats.commands.entry(cmd.name).or_default();
         stat.usec += elapsed_us;
@@ -926,7 +934,7 @@ impl Server {
             self.store.stats.total_commands_processed += 1;
         }
         if run == Run::Blocked {
-            return self.feed_monitors_after(token, db_index, cmd, args);
+            return true;
         }
         if latency_tracking {
             stat.latency
@@ -934,24 +942,46 @@ impl Server {
                 .record(elapsed_us.saturating_mul(1000));
         }
         self.slowlog(token, cmd, args, elapsed_us);
-        if run == Run::Called {
-            self.feed_monitors_after(token, db_index, cmd, args);
-        }
+        run == Run::Called
     }
 
     /// Feeds MONITOR after the call, with the database the client is in
-    /// then (SELECT and EXEC show the new one), as Redis does.
-    fn feed_monitors_after(
+    /// then (SELECT and EXEC show the new one), as Redis does. A monitor
+    /// sees its own commands too; the running client's output is `out`
+    /// while it runs.
+    fn feed_monitors(
         &mut self,
         token: usize,
-        db_index: usize,
         cmd: &'static cmd::Command,
         args: &[bytes::Bytes],
+        out: &mut Reply,
     ) {
-        if !self.store.monitors.is_empty() && !cmd.has(flag::SKIP_MONITOR) && !cmd.has(flag::ADMIN)
-        {
-            let db_now = self.clients.get(token).map_or(db_index, |c| c.db);
-            self.feed_monitors(token, db_now, args);
+        if self.store.monitors.is_empty() || cmd.has(flag::SKIP_MONITOR) || cmd.has(flag::ADMIN) {
+            return;
+        }
+        let Some(client) = self.clients.get(token) else {
+            return;
+        };
+        let us = unix_us();
+        let mut line = format!(
+            "{}.{:06} [{} {}]",
+            us / 1_000_000,
+            us % 1_000_000,
+            client.db,
+            client.peer
+        );
+        for a in args {
+            line.push(' ');
+            line.push_str(&crate::util::repr(a));
+        }
+        let monitors = self.store.monitors.clone();
+        for m in monitors {
+            if m == token {
+                out.simple(&line);
+            } else if let Some(c) = self.clients.get_mut(m) {
+                c.out.simple(&line);
+                self.queue_write(m);
+            }
         }
     }
 
@@ -1003,34 +1033,6 @@ impl Server {
         slowlog.next_id += 1;
         slowlog.entries.push_front(entry);
         slowlog.entries.truncate(self.store.config.slowlog_max_len);
-    }
-
-    fn feed_monitors(&mut self, token: usize, db: usize, args: &[bytes::Bytes]) {
-        let Some(client) = self.clients.get(token) else {
-            return;
-        };
-        let us = unix_us();
-        let mut line = format!(
-            "{}.{:06} [{} {}]",
-            us / 1_000_000,
-            us % 1_000_000,
-            db,
-            client.peer
-        );
-        for a in args {
-            line.push(' ');
-            line.push_str(&crate::util::repr(a));
-        }
-        let monitors = self.store.monitors.clone();
-        for m in monitors {
-            if m == token {
-                continue;
-            }
-            if let Some(c) = self.clients.get_mut(m) {
-                c.out.simple(&line);
-                self.queue_write(m);
-            }
-        }
     }
 
     fn queue_write(&mut self, token: usize) {

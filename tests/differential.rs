@@ -56,6 +56,7 @@
 //! | `~ignore CMD...`     | read the reply from both but compare nothing                  |
 //! | `~noreply CMD...`    | send, and read no reply (`CLIENT REPLY OFF`); a reply sent anyway shows up as a mismatch on the next line |
 //! | `~raw "BYTES" [N]`   | send the bytes as they are (inline commands, pipelines, protocol errors) and compare the next N replies (default 1; 0 reads nothing) |
+//! | `~raw-masked "BYTES" [N]` | as `~raw`, compared as `~masked` (MONITOR's feed, with its timestamps and ports) |
 //! | `~reconnect`         | open new connections to both servers (after `QUIT`, or a protocol error that closed them) |
 //! | `~sleep MS`          | pause; for expiry of keys that must exist first. Prefer timestamps in the past |
 //! | `~conn N`            | switch both servers to connection N (0 is the first; opened on first use); later lines use it, for scripts with several clients (WATCH, blocking) |
@@ -355,9 +356,16 @@ struct Step {
 }
 
 enum Action {
-    Command { args: Vec<Vec<u8>>, check: Check },
+    Command {
+        args: Vec<Vec<u8>>,
+        check: Check,
+    },
     NoReply(Vec<Vec<u8>>),
-    Raw { bytes: Vec<u8>, replies: usize },
+    Raw {
+        bytes: Vec<u8>,
+        replies: usize,
+        check: Check,
+    },
     Reconnect,
     Sleep(Duration),
     Switch(usize),
@@ -427,14 +435,20 @@ fn parse_directive(directive: &str, mut args: Vec<Vec<u8>>) -> Result<Action, St
             command(args.split_off(1), Check::Approx(tolerance))
         }
         "~noreply" if !args.is_empty() => Ok(Action::NoReply(args)),
-        "~raw" if args.len() == 1 || args.len() == 2 => {
+        "~raw" | "~raw-masked" if args.len() == 1 || args.len() == 2 => {
             let replies = match args.get(1) {
                 Some(_) => number(args.get(1))? as usize,
                 None => 1,
             };
+            let check = if directive == "~raw" {
+                Check::Exact
+            } else {
+                Check::Masked
+            };
             Ok(Action::Raw {
                 bytes: args.remove(0),
                 replies,
+                check,
             })
         }
         "~reconnect" if args.is_empty() => Ok(Action::Reconnect),
@@ -443,7 +457,7 @@ fn parse_directive(directive: &str, mut args: Vec<Vec<u8>>) -> Result<Action, St
             Ok(Action::Sleep(Duration::from_millis(ms as u64)))
         }
         "~conn" if args.len() == 1 => Ok(Action::Switch(number(args.first())? as usize)),
-        "~noreply" | "~raw" | "~reconnect" | "~sleep" | "~conn" => {
+        "~noreply" | "~raw" | "~raw-masked" | "~reconnect" | "~sleep" | "~conn" => {
             Err("wrong number of arguments".into())
         }
         _ => Err("unknown directive".into()),
@@ -627,7 +641,7 @@ impl Run<'_> {
             let (args, check, replies) = match &step.action {
                 Action::Command { args, check } => (Some(args), *check, 1),
                 Action::NoReply(args) => (Some(args), Check::Exact, 0),
-                Action::Raw { replies, .. } => (None, Check::Exact, *replies),
+                Action::Raw { replies, check, .. } => (None, *check, *replies),
                 Action::Reconnect => {
                     for side in [&mut self.reference, &mut self.subject] {
                         if let Err(e) = side.reconnect() {

@@ -194,7 +194,7 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     let copy = Entry {
-        value: entry.value.clone(),
+        value: entry.value.duplicate(),
         access: entry.access,
     };
     let expire_ms = ctx.store.dbs[ctx.db_index].expire_of(src);

@@ -240,6 +240,15 @@ impl Value {
         }
     }
 
+    /// The value as Redis's COPY duplicates it: a new object, so a small
+    /// integer is no longer the shared one.
+    pub fn duplicate(&self) -> Value {
+        match self {
+            Value::Str(Str::Int(n)) => Value::Str(Str::UnsharedInt(*n)),
+            other => other.clone(),
+        }
+    }
+
     /// Values this large are freed off the loop.
     pub fn is_large(&self) -> bool {
         match self {
@@ -258,6 +267,10 @@ impl Value {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Str {
     Int(i64),
+    /// An integer in an object of its own even below 10,000, where Redis
+    /// otherwise points at its shared integer (a COPY's duplicate): OBJECT
+    /// REFCOUNT says 1 for it.
+    UnsharedInt(i64),
     Emb(SmallBytes),
     Raw(Box<Vec<u8>>),
 }
@@ -290,7 +303,7 @@ impl Str {
 
     pub fn len(&self) -> usize {
         match self {
-            Str::Int(n) => {
+            Str::Int(n) | Str::UnsharedInt(n) => {
                 let mut tmp = [0u8; 24];
                 format_i64(*n, &mut tmp).len()
             }
@@ -305,7 +318,7 @@ impl Str {
 
     pub fn as_bytes(&self) -> Cow<'_, [u8]> {
         match self {
-            Str::Int(n) => {
+            Str::Int(n) | Str::UnsharedInt(n) => {
                 let mut tmp = [0u8; 24];
                 Cow::Owned(format_i64(*n, &mut tmp).to_vec())
             }
@@ -317,7 +330,7 @@ impl Str {
     /// Calls `f` with the bytes, formatting an integer on the stack.
     pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         match self {
-            Str::Int(n) => {
+            Str::Int(n) | Str::UnsharedInt(n) => {
                 let mut tmp = [0u8; 24];
                 f(format_i64(*n, &mut tmp))
             }
@@ -330,7 +343,7 @@ impl Str {
     /// `getLongLongFromObject`).
     pub fn as_i64(&self) -> Option<i64> {
         match self {
-            Str::Int(n) => Some(*n),
+            Str::Int(n) | Str::UnsharedInt(n) => Some(*n),
             other => other.with_bytes(crate::util::parse_i64),
         }
     }
@@ -349,7 +362,7 @@ impl Str {
 
     pub fn encoding(&self) -> &'static str {
         match self {
-            Str::Int(_) => "int",
+            Str::Int(_) | Str::UnsharedInt(_) => "int",
             Str::Emb(_) => "embstr",
             Str::Raw(_) => "raw",
         }
@@ -368,7 +381,7 @@ impl Str {
     pub fn redis_usage(&self) -> usize {
         const ROBJ: usize = 16;
         match self {
-            Str::Int(_) => ROBJ,
+            Str::Int(_) | Str::UnsharedInt(_) => ROBJ,
             Str::Emb(b) => jemalloc_class(ROBJ + 3 + b.len() + 1),
             Str::Raw(v) => {
                 let exact = v.capacity() == v.len();

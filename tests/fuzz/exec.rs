@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use crate::common::{self, Client, Frame, Server, escape, parse_frame};
 
 use super::generate::{CONNS, ENCODING_LIMITS, Step, Timeout};
-use super::norm::Norm;
+use super::norm::{Norm, mask_digits};
 
 /// Configuration the generator may change, restored before each sequence.
 const RESTORED: &[&str] = &[
@@ -43,9 +43,14 @@ const RESTORED: &[&str] = &[
 pub enum Event {
     /// A step's command was sent; `awaited` if its reply was read at once.
     Sent { step: usize, awaited: bool },
-    /// Replies that arrived later on a connection (a wake-up, or replies
-    /// of commands sent while it was blocked).
-    Replies { conn: usize, count: usize },
+    /// Replies that arrived later on a connection (a wake-up, replies of
+    /// commands sent while it was blocked, MONITOR's feed, which is
+    /// compared with its digits masked).
+    Replies {
+        conn: usize,
+        count: usize,
+        masked: bool,
+    },
     /// A connection both servers had closed was opened again.
     Reconnected { conn: usize },
 }
@@ -157,6 +162,21 @@ impl Side {
         }
     }
 
+    /// The next reply on `conn`, waited for; `None` if it closed.
+    fn next_reply(&mut self, conn: usize) -> Result<Option<Frame>, String> {
+        let Some(client) = self.conns[conn].as_mut() else {
+            return Ok(None);
+        };
+        match client.read_reply() {
+            Ok(bytes) => Ok(Some(decode(&bytes))),
+            Err(e) if closed(&e) => {
+                self.conns[conn] = None;
+                Ok(None)
+            }
+            Err(e) => Err(format!("{}: connection {conn}: {e}", self.server.name)),
+        }
+    }
+
     /// Every reply that has arrived on `conn`, and whether it closed.
     fn drain(&mut self, conn: usize) -> Result<(Vec<Frame>, bool), String> {
         let mut frames = Vec::new();
@@ -175,6 +195,13 @@ impl Side {
             }
         }
     }
+}
+
+/// Takes the MONITOR feed lines out of `frames`, in order.
+fn take_feed_lines(frames: &mut Vec<Frame>) -> Vec<Frame> {
+    let (feed, replies): (Vec<Frame>, Vec<Frame>) = frames.drain(..).partition(is_feed_line);
+    *frames = replies;
+    feed
 }
 
 fn closed(e: &std::io::Error) -> bool {
@@ -215,6 +242,24 @@ struct ConnState {
     queued: Option<Vec<usize>>,
     replies: ReplyMode,
     closed: bool,
+    /// After MONITOR: the feed lines each server has sent and the other
+    /// has not yet (see `Run::compare_feeds`).
+    monitor: Option<Feeds>,
+}
+
+/// MONITOR feed lines received on one connection and not yet compared,
+/// per server.
+#[derive(Default)]
+struct Feeds {
+    reference: VecDeque<Frame>,
+    subject: VecDeque<Frame>,
+}
+
+/// A MONITOR feed line: a simple string starting with its timestamp
+/// (`+1700000000.123456 [0 127.0.0.1:5000] "GET" "k"`); no reply to a
+/// command looks like one.
+fn is_feed_line(frame: &Frame) -> bool {
+    matches!(frame, Frame::Simple(text) if text.first().is_some_and(u8::is_ascii_digit))
 }
 
 /// What CLIENT REPLY has set on a connection, as Redis keeps it.
@@ -422,7 +467,9 @@ impl Run<'_> {
     }
 
     fn someone_waits(&self) -> bool {
-        self.conns.iter().any(|c| !c.outstanding.is_empty())
+        self.conns
+            .iter()
+            .any(|c| !c.outstanding.is_empty() || c.monitor.is_some())
     }
 
     /// An error that is the harness's, not a difference; reported as one
@@ -570,7 +617,11 @@ impl Run<'_> {
                 return Ok(());
             }
             for conn in started {
-                self.events.push(Event::Replies { conn, count: 1 });
+                self.events.push(Event::Replies {
+                    conn,
+                    count: 1,
+                    masked: false,
+                });
                 self.await_next(conn, index)?;
             }
         }
@@ -580,16 +631,41 @@ impl Run<'_> {
     fn collect(&mut self, index: usize) -> Result<(), Failure> {
         self.pair.barrier().map_err(|e| self.broken(index, e))?;
         for conn in 0..CONNS {
-            let (expected, ref_closed) = self
+            let (mut expected, mut ref_closed) = self
                 .pair
                 .reference
                 .drain(conn)
                 .map_err(|e| self.broken(index, e))?;
-            let (actual, sub_closed) = self
+            let (mut actual, mut sub_closed) = self
                 .pair
                 .subject
                 .drain(conn)
                 .map_err(|e| self.broken(index, e))?;
+            if let Some(feeds) = self.conns[conn].monitor.as_mut() {
+                feeds.reference.extend(take_feed_lines(&mut expected));
+                feeds.subject.extend(take_feed_lines(&mut actual));
+                self.compare_feeds(conn, index)?;
+            }
+            // A command with a short timeout that started while the
+            // barrier ran may have timed out on one server and not yet on
+            // the other: wait for the other's reply.
+            while expected.len() != actual.len() && !ref_closed && !sub_closed {
+                let behind = expected.len().min(actual.len());
+                let owner = self.conns[conn].outstanding.get(behind).copied();
+                if owner.is_none_or(|s| self.steps[s].timeout != Some(Timeout::Short)) {
+                    break;
+                }
+                let (side, replies, closed) = if expected.len() < actual.len() {
+                    (&mut self.pair.reference, &mut expected, &mut ref_closed)
+                } else {
+                    (&mut self.pair.subject, &mut actual, &mut sub_closed)
+                };
+                match side.next_reply(conn) {
+                    Ok(Some(reply)) => replies.push(reply),
+                    Ok(None) => *closed = true,
+                    Err(e) => return Err(self.broken(index, e)),
+                }
+            }
             if expected.len() != actual.len() || ref_closed != sub_closed {
                 let detail = format!(
                     "after {}: connection {conn} received different replies\n  expected: {}{}\n  actual:   {}{}",
@@ -615,7 +691,11 @@ impl Run<'_> {
             // Events for the script: a step whose own reply is read here
             // was sent with `~noreply`; its reply is read on its connection.
             if count > 0 {
-                self.events.push(Event::Replies { conn, count });
+                self.events.push(Event::Replies {
+                    conn,
+                    count,
+                    masked: false,
+                });
             }
             for (e, a) in expected.iter().zip(&actual) {
                 let owner = self.conns[conn].outstanding.pop_front();
@@ -636,6 +716,35 @@ impl Run<'_> {
                 self.conns[conn].closed = true;
                 self.conns[conn].outstanding.clear();
             }
+        }
+        Ok(())
+    }
+
+    /// Compares the MONITOR feed lines both servers have sent, in order,
+    /// digits masked (timestamps, ports). The feed line of the barrier's
+    /// last PING may still be on its way from one server, so lines one
+    /// server has sent and the other not yet wait for the next look.
+    fn compare_feeds(&mut self, conn: usize, index: usize) -> Result<(), Failure> {
+        let Some(feeds) = self.conns[conn].monitor.as_mut() else {
+            return Ok(());
+        };
+        while let (Some(e), Some(a)) = (feeds.reference.front(), feeds.subject.front()) {
+            if mask_digits(&e.to_bytes()) != mask_digits(&a.to_bytes()) {
+                let detail = format!(
+                    "after {}: MONITOR on connection {conn} fed different lines\n  expected: {}\n  actual:   {}",
+                    show_args(&self.steps[index].args),
+                    show(e),
+                    show(a)
+                );
+                return Err(differ(index, "monitor".into(), detail));
+            }
+            feeds.reference.pop_front();
+            feeds.subject.pop_front();
+            self.events.push(Event::Replies {
+                conn,
+                count: 1,
+                masked: true,
+            });
         }
         Ok(())
     }
@@ -661,9 +770,12 @@ impl Run<'_> {
         }
         let ok = *expected == Frame::Simple(b"OK".to_vec());
         match name.as_str() {
+            "monitor" if ok => self.conns[conn].monitor = Some(Feeds::default()),
             "multi" if ok => self.conns[conn].queued = Some(Vec::new()),
-            "discard" | "reset" if ok || *expected == Frame::Simple(b"RESET".to_vec()) => {
+            "discard" if ok => self.conns[conn].queued = None,
+            "reset" if *expected == Frame::Simple(b"RESET".to_vec()) => {
                 self.conns[conn].queued = None;
+                self.conns[conn].monitor = None;
             }
             _ if queued => {
                 if let Some(q) = self.conns[conn].queued.as_mut() {

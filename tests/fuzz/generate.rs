@@ -32,10 +32,6 @@ pub const CONNS: usize = 1 + BLOCKERS;
 pub const NOT_GENERATED: &[(&str, &str)] = &[
     ("shutdown", "it stops the server"),
     (
-        "monitor",
-        "it turns the connection into a feed with timestamps and ports",
-    ),
-    (
         "client|setinfo",
         "a Redis 7.2 command ferrokv accepts on purpose (clients send it); Redis 7.0 has none",
     ),
@@ -65,6 +61,8 @@ pub struct Step {
 
 pub struct Gen {
     rng: Rng,
+    /// Future deadlines handed out in this sequence (see [`Deadline`]).
+    deadlines: u64,
     /// Commands that can be picked, each with its weight.
     commands: Vec<(&'static Command, u64)>,
     total_weight: u64,
@@ -107,7 +105,7 @@ fn weight(cmd: &Command) -> u64 {
         // Large replies, each a fixed text: a few are enough.
         "command" | "command|docs" | "info" => 1,
         "quit" | "reset" | "flushall" | "flushdb" | "swapdb" | "select" => 2,
-        "client|reply" => 1,
+        "client|reply" | "monitor" => 1,
         _ => match cmd.docs.group {
             "string" | "generic" | "hash" | "set" | "list" => 16,
             _ => 3,
@@ -134,6 +132,7 @@ impl Gen {
             commands,
             total_weight,
             in_multi: false,
+            deadlines: 0,
         }
     }
 
@@ -161,6 +160,7 @@ impl Gen {
     /// A sequence: setup (protocols, encoding limits), then commands.
     pub fn sequence(&mut self) -> Vec<Step> {
         self.in_multi = false;
+        self.deadlines = 0;
         let mut steps = Vec::new();
         for conn in 0..CONNS {
             if self.chance(40) {
@@ -315,6 +315,11 @@ impl Gen {
         }
         let step = step(conn, args);
         if self.in_multi && (step.norm == Norm::Pop || NOT_IN_TRANSACTIONS.contains(&chosen.name)) {
+            return self.random_step(conn);
+        }
+        // A connection that runs MONITOR becomes a feed: a blocker's, not
+        // connection 0, which carries the sequence.
+        if conn == 0 && chosen.name == "monitor" {
             return self.random_step(conn);
         }
         step
@@ -484,10 +489,10 @@ impl Gen {
             (_, "count" | "num-matches" | "limit") => self.count(),
             (_, "cursor") => from(CURSORS, self),
             (_, "timeout") if kind == "double" => text(&["0.0001", "0.001", "-1", "abc"], self),
-            (_, "seconds") => from(TTL_SECONDS, self),
-            (_, "milliseconds") => from(TTL_MILLISECONDS, self),
-            (_, "unix-time-seconds") => from(AT_SECONDS, self),
-            (_, "unix-time-milliseconds") => from(AT_MILLISECONDS, self),
+            (_, "seconds") => self.ttl(TTL_SECONDS, Deadline::Seconds),
+            (_, "milliseconds") => self.ttl(TTL_MILLISECONDS, Deadline::Milliseconds),
+            (_, "unix-time-seconds") => self.ttl(AT_SECONDS, Deadline::UnixSeconds),
+            (_, "unix-time-milliseconds") => self.ttl(AT_MILLISECONDS, Deadline::UnixMilliseconds),
             (_, "section") => from(INFO_SECTIONS, self),
             (_, "parameter") => from(CONFIG_PARAMETERS, self),
             (_, "command-name") => from(COMMAND_NAMES, self),
@@ -510,10 +515,21 @@ impl Gen {
                 "integer" => self.int(),
                 "double" => from(FLOATS, self),
                 "pattern" => from(PATTERNS, self),
-                "unix-time" => from(AT_SECONDS, self),
+                "unix-time" => self.ttl(AT_SECONDS, Deadline::UnixSeconds),
                 _ => from(VALUES, self),
             },
         }
+    }
+
+    /// A TTL or deadline: usually a future one no other in the sequence
+    /// shares (see [`Deadline`]), otherwise one from `pool` (past, zero,
+    /// out of range, not a number).
+    fn ttl(&mut self, pool: &[&[u8]], kind: Deadline) -> Vec<u8> {
+        if self.chance(40) {
+            return self.pick(pool).to_vec();
+        }
+        self.deadlines += 1;
+        kind.nth(self.deadlines).to_string().into_bytes()
     }
 
     pub fn key(&mut self) -> Vec<u8> {
@@ -673,6 +689,31 @@ fn step(conn: usize, args: Vec<Vec<u8>>) -> Step {
     }
 }
 
+/// The kinds of TTL arguments. Future deadlines are at least 100 s away
+/// (so nothing expires while a sequence runs) and no two in a sequence
+/// are within 50 s of each other: EXPIRE ... GT or LT compares a new
+/// deadline with the current one, and two relative TTLs of the same
+/// length, given a moment apart, differ by however many milliseconds
+/// passed, which the two servers need not agree on.
+#[derive(Clone, Copy)]
+enum Deadline {
+    Seconds,
+    Milliseconds,
+    UnixSeconds,
+    UnixMilliseconds,
+}
+
+impl Deadline {
+    fn nth(self, n: u64) -> u64 {
+        match self {
+            Deadline::Seconds => 100 + 1000 * n,
+            Deadline::Milliseconds => 150_000 + 1_000_000 * n,
+            Deadline::UnixSeconds => 4_102_444_800 + 1000 * n,
+            Deadline::UnixMilliseconds => 4_102_444_800_500 + 1_000_000 * n,
+        }
+    }
+}
+
 /// DEBUG subcommands that keep a run deterministic.
 const DEBUG_CALLS: &[&[&str]] = &[
     &["SLEEP", "0"],
@@ -765,10 +806,8 @@ const CURSORS: &[&[u8]] = &[
     b"18446744073709551615",
     b"18446744073709551616",
 ];
+/// TTL arguments other than future deadlines.
 const TTL_SECONDS: &[&[u8]] = &[
-    b"100",
-    b"1000",
-    b"100000",
     b"0",
     b"-1",
     b"9223372036854775807",
@@ -777,8 +816,6 @@ const TTL_SECONDS: &[&[u8]] = &[
     b"1.5",
 ];
 const TTL_MILLISECONDS: &[&[u8]] = &[
-    b"100000",
-    b"1000000",
     b"0",
     b"-1",
     b"9223372036854775807",
@@ -788,7 +825,6 @@ const TTL_MILLISECONDS: &[&[u8]] = &[
 const AT_SECONDS: &[&[u8]] = &[
     b"1",
     b"1000000000",
-    b"4102444800",
     b"0",
     b"-1",
     b"9223372036854775807",
@@ -798,7 +834,6 @@ const AT_SECONDS: &[&[u8]] = &[
 const AT_MILLISECONDS: &[&[u8]] = &[
     b"1",
     b"1000000000000",
-    b"4102444800000",
     b"0",
     b"-1",
     b"9223372036854775807",

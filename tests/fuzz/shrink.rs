@@ -130,9 +130,14 @@ pub fn script(steps: &[Step], events: &[Event]) -> String {
                     (true, None) => out.push_str(&format!("{line}\n")),
                 }
             }
-            Event::Replies { conn, count } => {
+            Event::Replies {
+                conn,
+                count,
+                masked,
+            } => {
                 switch(&mut out, *conn);
-                out.push_str(&format!("~raw \"\" {count}\n"));
+                let directive = if *masked { "~raw-masked" } else { "~raw" };
+                out.push_str(&format!("{directive} \"\" {count}\n"));
             }
             Event::Reconnected { conn } => {
                 switch(&mut out, *conn);
