@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh --seconds 600 --seed 7   # ten minutes from seed 7
 #   scripts/fuzz.sh --target parser --seconds 120
 #   scripts/fuzz.sh --survey --seconds 300   # report each kind of difference once, go on
+#   scripts/fuzz.sh --jobs 2 --seconds 600   # two runs side by side, seeds S and S+1
 #
 # Targets:
 #   differential  random command sequences against ferrokv and a real
@@ -17,8 +18,11 @@
 # A run is reproducible from its seed. The differential fuzzer stops at the
 # first difference and prints it shrunk, as a tests/diff script; with
 # --survey it prints each kind of difference once and keeps going. Both
-# print their rate at the end. Builds are release builds with overflow
-# checks and debug assertions on, so arithmetic overflow is caught.
+# print their rate at the end. The differential fuzzer waits on round trips
+# more than it computes, so --jobs N runs N of it at once (each with its own
+# pair of servers and seed), and fails if any fails. Builds are release
+# builds with overflow checks and debug assertions on, so arithmetic
+# overflow is caught.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,18 +30,21 @@ seconds=60
 seed=1
 target=differential
 survey=""
+jobs=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds="$2"; shift 2 ;;
         --seed) seed="$2"; shift 2 ;;
         --target) target="$2"; shift 2 ;;
         --survey) survey=1; shift ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --jobs) jobs="$2"; shift 2 ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 case "$seconds" in ''|*[!0-9]*) echo "fuzz.sh: --seconds takes a whole number" >&2; exit 2 ;; esac
 case "$seed" in ''|*[!0-9]*) echo "fuzz.sh: --seed takes a whole number" >&2; exit 2 ;; esac
+case "$jobs" in ''|0|*[!0-9]*) echo "fuzz.sh: --jobs takes a positive whole number" >&2; exit 2 ;; esac
 
 # Release speed, but with the checks a fuzzer exists to trip.
 export CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true
@@ -51,9 +58,18 @@ case "$target" in
             echo "fuzz.sh: redis-server is not on PATH (apt-get install -y redis-server)" >&2
             exit 1
         fi
-        export FERROKV_FUZZ_SECONDS="$seconds" FERROKV_FUZZ_SEED="$seed"
+        export FERROKV_FUZZ_SECONDS="$seconds"
         if [ -n "$survey" ]; then export FERROKV_FUZZ_SURVEY=1; fi
-        exec cargo test --release --test fuzz fuzz_against_redis -- --nocapture
+        cargo test --release --test fuzz --no-run
+        pids=()
+        for ((j = 0; j < jobs; j++)); do
+            FERROKV_FUZZ_SEED=$((seed + j)) \
+                cargo test -q --release --test fuzz fuzz_against_redis -- --nocapture &
+            pids+=($!)
+        done
+        status=0
+        for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+        exit "$status"
         ;;
     parser)
         export FERROKV_PARSER_FUZZ_SECONDS="$seconds" FERROKV_FUZZ_SEED="$seed"

@@ -601,6 +601,11 @@ impl Server {
             if !inside_exec && !self.store.blocking.unblock_requests.is_empty() {
                 self.unblock_requested();
             }
+            // Clients CLIENT KILL ended are gone before the next command,
+            // as in Redis, which frees them at once.
+            if !self.store.to_close.is_empty() {
+                self.close_killed();
+            }
             if !blocked && cmd.has(flag::WRITE) && self.store.blocking.has_waiters() {
                 let databases = self.store.dbs.len();
                 for pos in cmd::command_keys(cmd, args) {

@@ -418,9 +418,9 @@ pub fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Closes a client at the end of the iteration; the running client is
-/// closed after its reply is written, as Redis does for CLIENT KILL of
-/// oneself.
+/// Closes a client once the command is done (the loop does it before the
+/// next command); the running client is closed after its reply is
+/// written, as Redis does for CLIENT KILL of oneself.
 fn kill(ctx: &mut Ctx, token: usize) {
     if token == ctx.me {
         ctx.client().close_after_reply = true;

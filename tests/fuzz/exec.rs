@@ -154,14 +154,6 @@ impl Side {
         Ok(())
     }
 
-    /// Sends PING on the control connection; see the module comment.
-    fn ping(&mut self) -> Result<(), String> {
-        match self.ctl(&[b"PING"])? {
-            Frame::Simple(s) if s == b"PONG" => Ok(()),
-            other => Err(format!("{}: PING answered {other:?}", self.server.name)),
-        }
-    }
-
     /// The next reply on `conn`, waited for; `None` if it closed.
     fn next_reply(&mut self, conn: usize) -> Result<Option<Frame>, String> {
         let Some(client) = self.conns[conn].as_mut() else {
@@ -241,6 +233,10 @@ struct ConnState {
     /// The steps queued since MULTI, while a transaction is open.
     queued: Option<Vec<usize>>,
     replies: ReplyMode,
+    /// A command that may have blocked was sent with its reply switched
+    /// off (CLIENT REPLY): nothing will say when it is done, so what
+    /// follows on the connection is never awaited.
+    silently_blocked: bool,
     closed: bool,
     /// After MONITOR: the feed lines each server has sent and the other
     /// has not yet (see `Run::compare_feeds`).
@@ -334,11 +330,20 @@ impl Pair {
         [&mut self.reference, &mut self.subject]
     }
 
-    /// PING twice on each control connection; see the module comment.
+    /// PING twice on each control connection; see the module comment. Both
+    /// servers get each PING before either answer is awaited.
     fn barrier(&mut self) -> Result<(), String> {
         for _ in 0..2 {
             for side in self.sides() {
-                side.ping()?;
+                side.ctl
+                    .send(&[b"PING"])
+                    .map_err(|e| format!("{}: control connection: {e}", side.server.name))?;
+            }
+            for side in self.sides() {
+                match side.ctl.read_frame() {
+                    Ok(Frame::Simple(s)) if s == b"PONG" => {}
+                    other => return Err(format!("{}: PING answered {other:?}", side.server.name)),
+                }
             }
         }
         Ok(())
@@ -352,8 +357,7 @@ impl Pair {
         }
         let defaults = self.defaults.clone();
         for side in self.sides() {
-            side.conns.iter_mut().for_each(|c| *c = None);
-            wait_for_only_control(side)?;
+            kill_other_clients(side)?;
             let mut config_set: Vec<&[u8]> = vec![b"CONFIG", b"SET"];
             for (param, value) in &defaults {
                 config_set.extend([param.as_bytes(), value.as_slice()]);
@@ -402,26 +406,31 @@ impl Pair {
     }
 }
 
-/// Waits until a server has seen the connections of the last sequence
-/// close, so they do not show up in this one's CLIENT LIST.
-fn wait_for_only_control(side: &mut Side) -> Result<(), String> {
-    let deadline = std::time::Instant::now() + common::REPLY_TIMEOUT;
-    loop {
-        match side.ctl(&[b"CLIENT", b"LIST"])? {
-            Frame::Bulk(text)
-                if text
-                    .split(|&b| b == b'\n')
-                    .filter(|l| !l.is_empty())
-                    .count()
-                    == 1 =>
-            {
-                return Ok(());
-            }
-            _ if std::time::Instant::now() > deadline => {
-                return Err(format!("{}: old connections never went away", side.name()));
-            }
-            _ => std::thread::sleep(std::time::Duration::from_micros(100)),
+/// Ends the connections of the last sequence from the server's side, so
+/// they are gone before the next command (closing them from ours would
+/// leave them in CLIENT LIST until the server noticed), and checks that
+/// only the control connection is left.
+fn kill_other_clients(side: &mut Side) -> Result<(), String> {
+    let replies = side.ctl_pipeline(&[
+        vec![b"CLIENT", b"KILL", b"TYPE", b"normal", b"SKIPME", b"yes"],
+        vec![b"CLIENT", b"KILL", b"TYPE", b"pubsub", b"SKIPME", b"yes"],
+        vec![b"CLIENT", b"LIST"],
+    ])?;
+    match &replies[2] {
+        Frame::Bulk(text)
+            if text
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count()
+                == 1 =>
+        {
+            side.conns.iter_mut().for_each(|c| *c = None);
+            Ok(())
         }
+        other => Err(format!(
+            "{}: clients left after CLIENT KILL: {other:?}",
+            side.name()
+        )),
     }
 }
 
@@ -517,9 +526,13 @@ impl Run<'_> {
         // EXEC runs it without blocking), unless its timeout is short, so
         // that both servers answer it before anything else happens. And
         // not behind a reply still owed on the same connection.
-        let state = &self.conns[conn];
+        let state = &mut self.conns[conn];
         let may_block = step.timeout.is_some_and(|t| t != Timeout::Short) && state.queued.is_none();
-        let awaited = replied && !may_block && state.outstanding.len() == 1;
+        let awaited =
+            replied && !may_block && !state.silently_blocked && state.outstanding.len() == 1;
+        if may_block && !replied {
+            state.silently_blocked = true;
+        }
         self.events.push(Event::Sent {
             step: index,
             awaited,
@@ -607,10 +620,12 @@ impl Run<'_> {
             // it runs next.
             let started: Vec<usize> = (0..CONNS)
                 .filter(|&conn| {
-                    self.conns[conn]
-                        .outstanding
-                        .front()
-                        .is_some_and(|&s| self.steps[s].timeout == Some(Timeout::Short))
+                    let state = &self.conns[conn];
+                    !state.silently_blocked
+                        && state
+                            .outstanding
+                            .front()
+                            .is_some_and(|&s| self.steps[s].timeout == Some(Timeout::Short))
                 })
                 .collect();
             if started.is_empty() {
@@ -649,7 +664,11 @@ impl Run<'_> {
             // A command with a short timeout that started while the
             // barrier ran may have timed out on one server and not yet on
             // the other: wait for the other's reply.
-            while expected.len() != actual.len() && !ref_closed && !sub_closed {
+            while expected.len() != actual.len()
+                && !ref_closed
+                && !sub_closed
+                && !self.conns[conn].silently_blocked
+            {
                 let behind = expected.len().min(actual.len());
                 let owner = self.conns[conn].outstanding.get(behind).copied();
                 if owner.is_none_or(|s| self.steps[s].timeout != Some(Timeout::Short)) {
