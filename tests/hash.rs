@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{CHI_SQUARE_999_DF9, Client, encode_command, expect_array, expect_bulk};
+use common::{CHI_SQUARE_DF9_ONE_IN_1E8, Client, encode_command, expect_array, expect_bulk};
 
 const FIELDS: usize = 10;
 const DRAWS: usize = 20_000;
@@ -77,12 +77,12 @@ fn hrandfield_is_uniform_in_both_encodings() {
         fill(&mut client, &key, encoding);
         let single = chi_square(&single_draws(&mut client, &key), DRAWS);
         assert!(
-            single < CHI_SQUARE_999_DF9,
+            single < CHI_SQUARE_DF9_ONE_IN_1E8,
             "{encoding}: single draws chi-square {single}"
         );
         let negative = chi_square(&negative_count_draws(&mut client, &key), DRAWS);
         assert!(
-            negative < CHI_SQUARE_999_DF9,
+            negative < CHI_SQUARE_DF9_ONE_IN_1E8,
             "{encoding}: negative count chi-square {negative}"
         );
     }
@@ -114,7 +114,7 @@ fn hrandfield_positive_count_is_distinct_and_uniform() {
             }
             let stat = chi_square(&counts, rounds * count);
             assert!(
-                stat < CHI_SQUARE_999_DF9,
+                stat < CHI_SQUARE_DF9_ONE_IN_1E8,
                 "{encoding}: count {count} chi-square {stat}"
             );
         }

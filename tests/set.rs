@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{CHI_SQUARE_999_DF9, Client, Frame, encode_command, expect_array, expect_bulk};
+use common::{CHI_SQUARE_DF9_ONE_IN_1E8, Client, Frame, encode_command, expect_array, expect_bulk};
 
 const MEMBERS: usize = 10;
 const DRAWS: usize = 20_000;
@@ -96,7 +96,7 @@ fn srandmember_is_uniform(encoding: &str) {
     }
     let stat = chi_square(&counts, &ms, DRAWS);
     assert!(
-        stat < CHI_SQUARE_999_DF9,
+        stat < CHI_SQUARE_DF9_ONE_IN_1E8,
         "SRANDMEMBER {encoding}: chi-square {stat}"
     );
 
@@ -112,7 +112,7 @@ fn srandmember_is_uniform(encoding: &str) {
     }
     let stat = chi_square(&counts, &ms, DRAWS);
     assert!(
-        stat < CHI_SQUARE_999_DF9,
+        stat < CHI_SQUARE_DF9_ONE_IN_1E8,
         "SRANDMEMBER -N {encoding}: chi-square {stat}"
     );
 
@@ -132,7 +132,7 @@ fn srandmember_is_uniform(encoding: &str) {
     }
     let stat = chi_square(&counts, &ms, DRAWS / 3 * 3);
     assert!(
-        stat < CHI_SQUARE_999_DF9,
+        stat < CHI_SQUARE_DF9_ONE_IN_1E8,
         "SRANDMEMBER 3 {encoding}: chi-square {stat}"
     );
 }
@@ -157,7 +157,7 @@ fn spop_is_uniform(encoding: &str) {
     }
     let stat = chi_square(&counts, &ms, DRAWS);
     assert!(
-        stat < CHI_SQUARE_999_DF9,
+        stat < CHI_SQUARE_DF9_ONE_IN_1E8,
         "SPOP {encoding}: chi-square {stat}"
     );
 }
