@@ -648,7 +648,10 @@ impl Server {
         }
         client.out.buf = out.buf;
         client.out.proto = out.proto;
-        if !client.out.is_empty() || client.close_after_reply {
+        // Closing after the reply happens when the reply is written, as in
+        // Redis: a client that QUITs with replies switched off writes
+        // nothing, so it stays connected, reading nothing more.
+        if !client.out.is_empty() {
             self.queue_write(token);
         }
     }

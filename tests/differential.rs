@@ -518,14 +518,26 @@ impl<'a> Side<'a> {
             let port = client
                 .map(Client::local_port)
                 .ok_or_else(|| format!("${{id:{conn}}}: connection {conn} is not open"))?;
-            let control = match &mut self.control {
-                Some(control) => control,
-                none => none.insert(
-                    Client::connect(self.server.port).map_err(|e| format!("connect: {e}"))?,
-                ),
-            };
-            let id = common::client_id_by_port(control, port)
-                .map_err(|e| format!("CLIENT LIST: {e}"))?
+            // The control connection may have been killed (CLIENT KILL
+            // TYPE normal): open it again then.
+            let mut found = None;
+            for _ in 0..2 {
+                let control = match &mut self.control {
+                    Some(control) => control,
+                    none => none.insert(
+                        Client::connect(self.server.port).map_err(|e| format!("connect: {e}"))?,
+                    ),
+                };
+                match common::client_id_by_port(control, port) {
+                    Ok(id) => {
+                        found = Some(id);
+                        break;
+                    }
+                    Err(_) => self.control = None,
+                }
+            }
+            let id = found
+                .ok_or_else(|| "CLIENT LIST on the harness's connection failed".to_string())?
                 .ok_or_else(|| format!("${{id:{conn}}}: no client at port {port}"))?;
             substituted.push(id);
         }

@@ -266,9 +266,16 @@ impl Gen {
         }
         // Outside a transaction a mutation could move a short timeout out
         // of place or a long one into it, and the runner must know which
-        // it is; inside, nothing blocks.
-        if self.in_multi {
+        // it is; inside, nothing blocks. Should the transaction not be open
+        // after all (its MULTI failed), a mutated command counts as one
+        // that may wait long.
+        let mut kind = kind;
+        if self.in_multi && conn == 0 {
+            let before = args.clone();
             self.maybe_hostile(&mut args, 0);
+            if args != before {
+                kind = Timeout::Long;
+            }
         }
         let mut step = step(conn, args);
         // Inside MULTI the command is only queued, and in EXEC it answers
