@@ -92,6 +92,9 @@ enum Budget {
 struct Report {
     sequences: usize,
     commands: usize,
+    /// Sequences that stopped at a known difference (see
+    /// `fuzz::exec::KNOWN_DIFFERENCES`).
+    known: usize,
     elapsed: Duration,
 }
 
@@ -112,6 +115,7 @@ fn fuzz(seed: u64, budget: Budget) -> Option<Report> {
     let mut report = Report {
         sequences: 0,
         commands: 0,
+        known: 0,
         elapsed: Duration::ZERO,
     };
     loop {
@@ -127,6 +131,13 @@ fn fuzz(seed: u64, budget: Budget) -> Option<Report> {
         report.sequences += 1;
         report.commands += steps.len();
         if let Some(failure) = outcome.failure {
+            if let Some(why) = fuzz::exec::known_difference(&steps, &failure) {
+                if report.known == 0 {
+                    println!("seed {seed}: a known difference, counted and passed over: {why}");
+                }
+                report.known += 1;
+                continue;
+            }
             if survey && seen.contains(&failure.signature) {
                 continue;
             }
@@ -175,11 +186,13 @@ fn fuzz_against_redis() {
         let until = Instant::now() + Duration::from_secs(seconds);
         if let Some(r) = fuzz(seed, Budget::Until(until)) {
             println!(
-                "seed {seed}: {} sequences, {} commands in {:.1} s: {:.0} commands/s, no difference",
+                "seed {seed}: {} sequences, {} commands in {:.1} s: {:.0} commands/s, \
+                 no difference ({} known ones passed over)",
                 r.sequences,
                 r.commands,
                 r.elapsed.as_secs_f64(),
-                r.commands as f64 / r.elapsed.as_secs_f64()
+                r.commands as f64 / r.elapsed.as_secs_f64(),
+                r.known
             );
         }
         return;
@@ -253,4 +266,43 @@ fn sequences_are_reproducible() {
     };
     assert_eq!(render(7), render(7));
     assert_ne!(render(7), render(8));
+}
+
+/// The known difference the fuzzer passes over is real and still there:
+/// SWAPDB that brings a list under a blocked client's key wakes it in
+/// Redis, not yet in ferrokv. When the effects-path change makes SWAPDB
+/// wake clients, this fails: remove the entry from `KNOWN_DIFFERENCES`
+/// and this test.
+#[test]
+fn swapdb_wake_up_is_the_known_difference() {
+    let Some(reference) = common::start_redis() else {
+        println!("SKIPPED: redis-server not found on PATH");
+        return;
+    };
+    let mut pair = Pair::start(reference, start_subject).unwrap_or_else(|e| panic!("{e}"));
+    let step = |conn: usize, words: &[&str], timeout| fuzz::generate::Step {
+        conn,
+        args: words.iter().map(|w| w.as_bytes().to_vec()).collect(),
+        norm: fuzz::norm::Norm::Exact,
+        timeout,
+    };
+    let steps = vec![
+        step(
+            1,
+            &["BLPOP", "k0", "0"],
+            Some(fuzz::generate::Timeout::Long),
+        ),
+        step(0, &["SELECT", "1"], None),
+        step(0, &["RPUSH", "k0", "a"], None),
+        step(0, &["SWAPDB", "0", "1"], None),
+    ];
+    pair.reset().unwrap_or_else(|e| panic!("{e}"));
+    let failure = pair
+        .run(&steps)
+        .failure
+        .expect("SWAPDB wake-ups still differ");
+    assert!(
+        fuzz::exec::known_difference(&steps, &failure).is_some(),
+        "{failure:?}"
+    );
 }

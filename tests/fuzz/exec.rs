@@ -67,6 +67,27 @@ pub struct Failure {
     pub detail: String,
 }
 
+/// Differences already known and left for a later change, each with why:
+/// a run counts them and goes on. Matched by the kind of difference and
+/// the command at which it showed.
+const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[(
+    "wake:",
+    "swapdb",
+    "SWAPDB does not yet wake clients blocked on keys the swap makes \
+     ready; the issue about one path for every command's effects fixes it",
+)];
+
+/// Why a difference is a known one (see [`KNOWN_DIFFERENCES`]), if it is.
+pub fn known_difference(steps: &[Step], failure: &Failure) -> Option<&'static str> {
+    let at = steps.get(failure.step)?;
+    KNOWN_DIFFERENCES
+        .iter()
+        .find(|(kind, command, _)| {
+            failure.signature.starts_with(kind) && command_name(&at.args) == *command
+        })
+        .map(|&(_, _, why)| why)
+}
+
 pub struct Outcome {
     pub events: Vec<Event>,
     pub failure: Option<Failure>,
