@@ -87,7 +87,8 @@ impl LatencyHistogram {
     }
 
     /// The duration at `percentile` (0 to 100), as hdr_value_at_percentile
-    /// computes it: the top of the bucket that holds that rank.
+    /// computes it: the top of the bucket that holds that rank (the
+    /// bottom, for the 0th percentile).
     pub fn value_at_percentile(&self, percentile: f64) -> u64 {
         let requested = percentile.min(100.0);
         let rank = ((requested / 100.0 * self.total as f64) + 0.5) as u64;
@@ -96,7 +97,12 @@ impl LatencyHistogram {
         for (index, &count) in self.counts.iter().enumerate() {
             seen += count;
             if seen >= rank {
-                return highest_equivalent(value_at_index(index));
+                let value = value_at_index(index);
+                return if percentile == 0.0 {
+                    value
+                } else {
+                    highest_equivalent(value)
+                };
             }
         }
         0
@@ -139,6 +145,14 @@ mod tests {
             v = v * 3 / 2 + 1;
         }
         assert!(counts_index(MAX_NS) < COUNTS_LEN);
+    }
+
+    #[test]
+    fn the_zeroth_percentile_is_the_bucket_bottom() {
+        let mut h = LatencyHistogram::default();
+        h.record(1000);
+        assert_eq!(h.value_at_percentile(0.0), 1000);
+        assert_eq!(h.value_at_percentile(100.0), 1003);
     }
 
     #[test]

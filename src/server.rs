@@ -45,6 +45,10 @@ const REHASH_BUDGET: Duration = Duration::from_micros(1000);
 const EXPIRE_FOLLOWUP_MS: u64 = 2;
 /// The most commands parsed ahead of running them (see `process_input`).
 const MAX_BATCH: usize = 32;
+/// Argument vectors kept between requests for reuse hold at most this
+/// many slots; a larger one (a request with millions of arguments) is
+/// freed after its command.
+const MAX_KEPT_ARGS: usize = 1024;
 /// An unauthenticated client may not buffer more than this.
 const UNAUTHENTICATED_QUERY_LIMIT_BYTES: usize = 1024 * 1024;
 
@@ -352,11 +356,16 @@ impl Server {
             let Some(client) = self.clients.get_mut(token) else {
                 return;
             };
-            // A blocked client's further input waits until it is served.
-            if client.close_after_reply || client.blocked.is_some() {
+            // A blocked client's further input waits until it is served,
+            // and a served one's waits behind what it sent while blocked
+            // (run by `resume_unblocked`).
+            if client.close_after_reply || client.blocked.is_some() || !client.deferred.is_empty() {
                 return;
             }
-            if !client.authenticated && client.rbuf.len() > UNAUTHENTICATED_QUERY_LIMIT_BYTES {
+            // Redis's `authRequired`: a password is set and this client
+            // has not given it (removing the password lets everyone in).
+            let auth_required = !client.authenticated && self.store.config.requirepass.is_some();
+            if auth_required && client.rbuf.len() > UNAUTHENTICATED_QUERY_LIMIT_BYTES {
                 client.close_after_reply = true;
                 self.queue_write(token);
                 return;
@@ -366,8 +375,11 @@ impl Server {
             // capped. Until then commands are parsed one at a time, as
             // Redis does, so a pipeline's AUTH lifts the cap for what
             // follows it.
-            let auth_required = !client.authenticated;
-            client.parser.set_auth_required(auth_required);
+            client.parser.set_auth(if auth_required {
+                crate::resp::parser::Auth::Required
+            } else {
+                crate::resp::parser::Auth::Done
+            });
             client
                 .parser
                 .set_max_bulk_len(self.store.config.proto_max_bulk_len);
@@ -415,9 +427,13 @@ impl Server {
                 c.deferred.extend(batch[ran..parsed].iter().cloned());
             }
             // Drop the arguments now: they hold the read buffer's memory,
-            // which the next read can then reuse in place.
+            // which the next read can then reuse in place. A request of
+            // millions of arguments leaves no vector of that size behind.
             for args in &mut batch[..parsed] {
                 args.clear();
+                if args.capacity() > MAX_KEPT_ARGS {
+                    *args = Vec::new();
+                }
             }
             let Some(client) = self.clients.get_mut(token) else {
                 return;
@@ -456,10 +472,10 @@ impl Server {
         let Some(client) = self.clients.get_mut(token) else {
             return;
         };
-        // CLIENT REPLY SKIP applies to the next command the client sends,
-        // not to the next one a transaction runs.
         // Whether EXEC is running this command; blocking is denied then.
         let inside_exec = client.multi.as_ref().is_some_and(|tx| tx.running);
+        // CLIENT REPLY SKIP applies to the next command the client sends,
+        // not to the next one a transaction runs.
         if client.reply_mode == ReplyMode::SkipNext && !inside_exec {
             client.reply_mode = ReplyMode::Skip;
         }
@@ -470,7 +486,10 @@ impl Server {
         };
         let reply_start = out.len();
         let db_index = client.db;
-        let authenticated = client.authenticated;
+        let authenticated = client.authenticated || self.store.config.requirepass.is_none();
+        // Redis adds no output to a client it will close (QUIT or CLIENT
+        // KILL of itself earlier in a transaction).
+        let closing = client.close_after_reply;
         let in_multi = client.multi.as_ref().is_some_and(|tx| !tx.running);
         let monitoring = client.mode == crate::client::Mode::Monitor;
         let resolved = cmd::resolve(args);
@@ -505,7 +524,14 @@ impl Server {
                     self.abort_transaction(token);
                     None
                 } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) {
-                    if let Some(tx) = self.clients.get_mut(token).and_then(|c| c.multi.as_mut()) {
+                    // A transaction already doomed (an earlier error, a
+                    // touched WATCH) keeps nothing more, as in Redis: its
+                    // commands would never run.
+                    if let Some(c) = self.clients.get_mut(token)
+                        && !c.dirty_cas
+                        && let Some(tx) = c.multi.as_mut()
+                        && !tx.aborted
+                    {
                         tx.commands.push(args.to_vec());
                     }
                     out.simple("QUEUED");
@@ -625,7 +651,7 @@ impl Server {
                 (false, true) => Run::Blocked,
                 (false, false) => Run::Called,
             };
-            if self.account(token, cmd, args, elapsed_us, result.is_err(), run) {
+            if self.account(token, cmd, args, elapsed_us, &result, run) {
                 self.feed_monitors(token, cmd, args, &mut out);
             }
         }
@@ -633,6 +659,9 @@ impl Server {
         let Some(client) = self.clients.get_mut(token) else {
             return;
         };
+        if closing {
+            out.buf.truncate(reply_start);
+        }
         // Decided after the command ran, as Redis decides when the reply is
         // added: CLIENT REPLY ON's own OK goes out, OFF's and SKIP's don't.
         match client.reply_mode {
@@ -928,13 +957,13 @@ impl Server {
         cmd: &'static cmd::Command,
         args: &[bytes::Bytes],
         elapsed_us: u64,
-        failed: bool,
+        result: &cmd::CmdResult,
         run: Run,
     ) -> bool {
         let latency_tracking = self.store.config.latency_tracking;
         let stat = self.store.stats.commands.entry(cmd.name).or_default();
         stat.usec += elapsed_us;
-        if failed {
+        if result.is_err() {
             stat.failed_calls += 1;
         }
         if run != Run::Served {
@@ -982,11 +1011,19 @@ impl Server {
             line.push(' ');
             line.push_str(&crate::util::repr(a));
         }
-        let monitors = self.store.monitors.clone();
-        for m in monitors {
+        // A monitor that is closing (it QUIT) gets nothing more, as in
+        // Redis.
+        for i in 0..self.store.monitors.len() {
+            let m = self.store.monitors[i];
+            let Some(c) = self.clients.get_mut(m) else {
+                continue;
+            };
+            if c.close_after_reply {
+                continue;
+            }
             if m == token {
                 out.simple(&line);
-            } else if let Some(c) = self.clients.get_mut(m) {
+            } else {
                 c.out.simple(&line);
                 self.queue_write(m);
             }

@@ -43,7 +43,8 @@ pub fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// RESET: back to a fresh connection's state.
+/// RESET: back to a fresh connection's state, as far as Redis 7.0's
+/// `clearClientConnectionState` goes: CLIENT NO-EVICT stays on.
 pub fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     let requirepass = ctx.store.config.requirepass.is_some();
     let me = ctx.me;
@@ -51,7 +52,6 @@ pub fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     client.db = 0;
     client.name = None;
     client.reply_mode = ReplyMode::On;
-    client.no_evict = false;
     client.authenticated = !requirepass;
     let was_monitor = client.mode == Mode::Monitor;
     client.mode = Mode::Normal;

@@ -58,7 +58,6 @@ impl Default for Db {
     }
 }
 
-/// The LRU clock: seconds since the epoch, truncated to 32 bits.
 /// Whether a key whose deadline is `when_ms` has expired at `now_ms`.
 ///
 /// Redis's `keyIsExpired` and active expiry both test `now > when`: a key
@@ -68,6 +67,7 @@ pub fn past_deadline(when_ms: u64, now_ms: u64) -> bool {
     now_ms > when_ms
 }
 
+/// The LRU clock: seconds since the epoch, truncated to 32 bits.
 pub fn lru_clock(now_ms: u64) -> u32 {
     (now_ms / 1000) as u32
 }

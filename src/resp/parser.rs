@@ -17,6 +17,9 @@ pub const DEFAULT_PROTO_MAX_BULK_LEN_BYTES: usize = 512 * 1024 * 1024;
 /// The largest multibulk count accepted: C's `INT_MAX`, as in Redis. The
 /// count allocates nothing; arguments are kept as they arrive.
 pub const MAX_MULTIBULK_COUNT: i64 = i32::MAX as i64;
+/// Argument spans kept for the next request hold at most this many
+/// slots; more are freed once the request is parsed.
+const MAX_KEPT_SPANS: usize = 1024;
 /// Before AUTH, where a password is required, a request may have at most
 /// this many arguments...
 pub const UNAUTHENTICATED_MAX_MULTIBULK_COUNT: i64 = 10;
@@ -25,6 +28,13 @@ pub const UNAUTHENTICATED_MAX_BULK_LEN_BYTES: i64 = 16384;
 /// Redis's `PROTO_INLINE_MAX_SIZE`: an inline line, or a `*`/`$` header,
 /// must end within this many bytes.
 pub const INLINE_MAX_SIZE_BYTES: usize = 64 * 1024;
+
+/// Whether a client must still authenticate, which caps what it may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    Required,
+    Done,
+}
 
 /// A protocol error: the client gets `-ERR Protocol error: <msg>` and the
 /// connection closes.
@@ -65,8 +75,12 @@ impl ProtocolError {
 }
 
 impl std::fmt::Display for ProtocolError {
+    /// The message without its `ERR` code, for logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&String::from_utf8_lossy(&self.message()))
+        let message = self.message();
+        f.write_str(&String::from_utf8_lossy(
+            message.strip_prefix(b"ERR ").unwrap_or(&message),
+        ))
     }
 }
 
@@ -94,7 +108,7 @@ pub struct Parser {
     max_bulk_len: usize,
     /// Whether the client must still authenticate (Redis's `authRequired`),
     /// which caps argument counts and sizes.
-    auth_required: bool,
+    auth: Auth,
     /// For inline requests only, the argument bytes after unquoting; they may
     /// differ from the wire bytes, so they are collected here.
     inline_args: Vec<Vec<u8>>,
@@ -123,7 +137,7 @@ impl Parser {
             pos: 0,
             spans: Vec::new(),
             max_bulk_len,
-            auth_required: false,
+            auth: Auth::Done,
             inline_args: Vec::new(),
         }
     }
@@ -134,8 +148,8 @@ impl Parser {
 
     /// Whether the client must still authenticate; the caller keeps this
     /// current (it changes with AUTH and with `requirepass`).
-    pub fn set_auth_required(&mut self, auth_required: bool) {
-        self.auth_required = auth_required;
+    pub fn set_auth(&mut self, auth: Auth) {
+        self.auth = auth;
     }
 
     /// True while a request has been started but not finished.
@@ -164,7 +178,9 @@ impl Parser {
                         if count > MAX_MULTIBULK_COUNT {
                             return Err(ProtocolError::InvalidMultibulkLength);
                         }
-                        if count > UNAUTHENTICATED_MAX_MULTIBULK_COUNT && self.auth_required {
+                        if count > UNAUTHENTICATED_MAX_MULTIBULK_COUNT
+                            && self.auth == Auth::Required
+                        {
                             return Err(ProtocolError::UnauthenticatedMultibulkLength);
                         }
                         self.pos = next;
@@ -197,7 +213,7 @@ impl Parser {
                     if len < 0 || len as u64 > self.max_bulk_len as u64 {
                         return Err(ProtocolError::InvalidBulkLength);
                     }
-                    if len > UNAUTHENTICATED_MAX_BULK_LEN_BYTES && self.auth_required {
+                    if len > UNAUTHENTICATED_MAX_BULK_LEN_BYTES && self.auth == Auth::Required {
                         return Err(ProtocolError::UnauthenticatedBulkLength);
                     }
                     self.pos = next;
@@ -222,6 +238,11 @@ impl Parser {
                         let frozen = self.finish(buf);
                         args.extend(self.spans.iter().map(|&(s, e)| frozen.slice(s..e)));
                         self.spans.clear();
+                        // A request of millions of arguments leaves no
+                        // vector of that size behind.
+                        if self.spans.capacity() > MAX_KEPT_SPANS {
+                            self.spans = Vec::new();
+                        }
                         return Ok(Parsed::Command);
                     }
                 }
@@ -560,7 +581,7 @@ mod tests {
     fn unauthenticated_requests_are_capped() {
         let parse = |input: &[u8]| {
             let mut p = Parser::default();
-            p.set_auth_required(true);
+            p.set_auth(Auth::Required);
             let mut buf = BytesMut::from(input);
             let mut args = Vec::new();
             p.parse(&mut buf, &mut args).map(|_| args.len())

@@ -686,15 +686,20 @@ impl Run<'_> {
             }
             // A command with a short timeout that started while the
             // barrier ran may have timed out on one server and not yet on
-            // the other: wait for the other's reply.
+            // the other, and so may what was queued behind it: wait for
+            // the other's replies, when a short timeout comes before them.
             while expected.len() != actual.len()
                 && !ref_closed
                 && !sub_closed
                 && !self.conns[conn].silently_blocked
             {
                 let behind = expected.len().min(actual.len());
-                let owner = self.conns[conn].outstanding.get(behind).copied();
-                if owner.is_none_or(|s| self.steps[s].timeout != Some(Timeout::Short)) {
+                let timed = self.conns[conn]
+                    .outstanding
+                    .iter()
+                    .take(behind + 1)
+                    .any(|&s| self.steps[s].timeout == Some(Timeout::Short));
+                if !timed {
                     break;
                 }
                 let (side, replies, closed) = if expected.len() < actual.len() {

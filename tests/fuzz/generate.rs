@@ -320,6 +320,7 @@ impl Gen {
         if chosen.name != "debug" {
             self.maybe_hostile(&mut args, name_parts);
         }
+        self.defuse_short_ttls(&mut args);
         let step = step(conn, args);
         if self.in_multi && (step.norm == Norm::Pop || NOT_IN_TRANSACTIONS.contains(&chosen.name)) {
             return self.random_step(conn);
@@ -588,6 +589,47 @@ impl Gen {
             self.pick(&["0", "-1", "99999", "abc", ""])
                 .as_bytes()
                 .to_vec()
+        }
+    }
+
+    /// Replaces a short TTL (a positive one under 100 s) that a hostile
+    /// value or a mutation put in place with a distinct future deadline:
+    /// a key that expires while a sequence runs expires at a moment the
+    /// two servers need not agree on.
+    fn defuse_short_ttls(&mut self, args: &mut [Vec<u8>]) {
+        let name = args
+            .first()
+            .map(|a| a.to_ascii_lowercase())
+            .unwrap_or_default();
+        // Where a relative TTL is: after a token (SET, GETEX), or at a
+        // fixed position.
+        let mut places: Vec<(usize, Deadline)> = Vec::new();
+        match name.as_slice() {
+            b"setex" | b"expire" => places.push((2, Deadline::Seconds)),
+            b"psetex" | b"pexpire" => places.push((2, Deadline::Milliseconds)),
+            b"set" | b"getex" => {
+                for (i, word) in args.iter().enumerate().skip(2) {
+                    if word.eq_ignore_ascii_case(b"EX") {
+                        places.push((i + 1, Deadline::Seconds));
+                    } else if word.eq_ignore_ascii_case(b"PX") {
+                        places.push((i + 1, Deadline::Milliseconds));
+                    }
+                }
+            }
+            _ => {}
+        }
+        for (i, kind) in places {
+            let Some(value) = args.get(i).and_then(|v| ferrokv::util::parse_i64(v)) else {
+                continue;
+            };
+            let limit = match kind {
+                Deadline::Seconds => 100,
+                _ => 100_000,
+            };
+            if (1..limit).contains(&value) {
+                self.deadlines += 1;
+                args[i] = kind.nth(self.deadlines).to_string().into_bytes();
+            }
         }
     }
 

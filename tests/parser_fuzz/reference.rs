@@ -30,17 +30,11 @@
 //!   no arguments is skipped, and more than `INLINE_MAX_SIZE_BYTES` bytes
 //!   without an LF is `TooBigInline`.
 
+pub use ferrokv::resp::parser::Auth;
 use ferrokv::resp::parser::{
     INLINE_MAX_SIZE_BYTES, MAX_MULTIBULK_COUNT, ProtocolError, UNAUTHENTICATED_MAX_BULK_LEN_BYTES,
     UNAUTHENTICATED_MAX_MULTIBULK_COUNT,
 };
-
-/// Whether the client must still authenticate, which caps requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Auth {
-    Required,
-    Done,
-}
 
 /// The limits a parse runs under.
 #[derive(Debug, Clone, Copy)]

@@ -213,7 +213,7 @@ fn reads<'a>(input: &'a [u8], feed: &Feed) -> Vec<&'a [u8]> {
 /// each `parse` call allocates.
 fn run_parser(input: &[u8], limits: Limits, feed: &Feed) -> Result<Outcome, Failure> {
     let mut parser = Parser::new(limits.max_bulk_len);
-    parser.set_auth_required(limits.auth == Auth::Required);
+    parser.set_auth(limits.auth);
     let mut buf = BytesMut::new();
     let mut args = Vec::new();
     let mut commands = Vec::new();
