@@ -466,6 +466,71 @@ impl Server {
         }
     }
 
+    /// Decides whether a resolved command runs now, as Redis's
+    /// `processCommand` does before `call()`: rejected (with Redis's error,
+    /// dooming an open transaction), queued inside MULTI, or admitted.
+    fn admit(
+        &mut self,
+        token: usize,
+        args: &[bytes::Bytes],
+        resolved: Resolved,
+        out: &mut Reply,
+    ) -> Option<(&'static cmd::Command, cmd::spec::Handler)> {
+        let client = self.clients.get(token)?;
+        let authenticated = client.authenticated || self.store.config.requirepass.is_none();
+        let in_multi = client.multi.as_ref().is_some_and(|tx| !tx.running);
+        let monitoring = client.mode == crate::client::Mode::Monitor;
+        let (cmd, handler) = match resolved {
+            Resolved::Found(cmd, handler) => (cmd, handler),
+            Resolved::Rejected(msg, found) => {
+                let exec = found.filter(|c| c.name == "exec");
+                if exec.is_some() {
+                    // A rejected EXEC ends the transaction (if any) at once,
+                    // as Redis's execCommandAbort does.
+                    let mut abort = b"EXECABORT Transaction discarded because of: ".to_vec();
+                    abort.extend_from_slice(msg.strip_prefix(b"ERR ").unwrap_or(&msg));
+                    self.reject(out, exec, &abort);
+                    self.discard_transaction(token);
+                } else {
+                    self.reject(out, found, &msg);
+                    self.abort_transaction(token);
+                }
+                return None;
+            }
+        };
+        let refusal: Option<&[u8]> = if !authenticated && !cmd.has(flag::NO_AUTH) {
+            Some(b"NOAUTH Authentication required.")
+        } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) && cmd.has(flag::NO_MULTI) {
+            Some(b"ERR Command not allowed inside a transaction")
+        } else if monitoring && cmd.has(flag::READONLY | flag::WRITE | flag::MAY_REPLICATE) {
+            // A MONITOR client is a replica to Redis, and replicas may not
+            // touch the keyspace.
+            Some(b"ERR Replica can't interact with the keyspace")
+        } else {
+            None
+        };
+        if let Some(msg) = refusal {
+            self.reject(out, Some(cmd), msg);
+            self.abort_transaction(token);
+            return None;
+        }
+        if in_multi && !cmd.has(flag::RUNS_IN_MULTI) {
+            // A transaction already doomed (an earlier error, a touched
+            // WATCH) keeps nothing more, as in Redis: its commands would
+            // never run.
+            if let Some(c) = self.clients.get_mut(token)
+                && !c.dirty_cas
+                && let Some(tx) = c.multi.as_mut()
+                && !tx.aborted
+            {
+                tx.commands.push(args.to_vec());
+            }
+            out.simple("QUEUED");
+            return None;
+        }
+        Some((cmd, handler))
+    }
+
     /// Runs one command for a client: resolve, check, call the handler,
     /// account for it.
     fn execute(&mut self, token: usize, args: &[bytes::Bytes], now_ms: u64, clock: &mut Instant) {
@@ -486,12 +551,9 @@ impl Server {
         };
         let reply_start = out.len();
         let db_index = client.db;
-        let authenticated = client.authenticated || self.store.config.requirepass.is_none();
         // Redis adds no output to a client it will close (QUIT or CLIENT
         // KILL of itself earlier in a transaction).
         let closing = client.close_after_reply;
-        let in_multi = client.multi.as_ref().is_some_and(|tx| !tx.running);
-        let monitoring = client.mode == crate::client::Mode::Monitor;
         let resolved = cmd::resolve(args);
         // Redis records the command it looked up before deciding whether
         // it runs, so CLIENT LIST shows a rejected one too (an arity error,
@@ -503,59 +565,7 @@ impl Server {
                 Resolved::Rejected(_, found) => found.map_or("NULL", |cmd| cmd.name),
             };
         }
-
-        let cmd = match resolved {
-            Resolved::Found(cmd, handler) => {
-                if !authenticated && !cmd.has(flag::NO_AUTH) {
-                    self.reject(&mut out, Some(cmd), b"NOAUTH Authentication required.");
-                    self.abort_transaction(token);
-                    None
-                } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) && cmd.has(flag::NO_MULTI) {
-                    let msg = b"ERR Command not allowed inside a transaction";
-                    self.reject(&mut out, Some(cmd), msg);
-                    self.abort_transaction(token);
-                    None
-                } else if monitoring && cmd.has(flag::READONLY | flag::WRITE | flag::MAY_REPLICATE)
-                {
-                    // A MONITOR client is a replica to Redis, and replicas
-                    // may not touch the keyspace.
-                    let msg = b"ERR Replica can't interact with the keyspace";
-                    self.reject(&mut out, Some(cmd), msg);
-                    self.abort_transaction(token);
-                    None
-                } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) {
-                    // A transaction already doomed (an earlier error, a
-                    // touched WATCH) keeps nothing more, as in Redis: its
-                    // commands would never run.
-                    if let Some(c) = self.clients.get_mut(token)
-                        && !c.dirty_cas
-                        && let Some(tx) = c.multi.as_mut()
-                        && !tx.aborted
-                    {
-                        tx.commands.push(args.to_vec());
-                    }
-                    out.simple("QUEUED");
-                    None
-                } else {
-                    Some((cmd, handler))
-                }
-            }
-            Resolved::Rejected(msg, found) => {
-                let exec = found.filter(|c| c.name == "exec");
-                if exec.is_some() {
-                    // A rejected EXEC ends the transaction (if any) at once,
-                    // as Redis's execCommandAbort does.
-                    let mut abort = b"EXECABORT Transaction discarded because of: ".to_vec();
-                    abort.extend_from_slice(msg.strip_prefix(b"ERR ").unwrap_or(&msg));
-                    self.reject(&mut out, exec, &abort);
-                    self.discard_transaction(token);
-                } else {
-                    self.reject(&mut out, found, &msg);
-                    self.abort_transaction(token);
-                }
-                None
-            }
-        };
+        let cmd = self.admit(token, args, resolved, &mut out);
 
         if let Some((cmd, handler)) = cmd {
             let started = *clock;

@@ -54,7 +54,7 @@
 //! | `~sorted CMD...`     | compare with the elements of every aggregate sorted, at every depth (`KEYS`, `SMEMBERS`, `SCAN`) |
 //! | `~approx N CMD...`   | integer replies may differ by at most N (`PTTL`)              |
 //! | `~ignore CMD...`     | read the reply from both but compare nothing                  |
-//! | `~noreply CMD...`    | send, and read no reply (`CLIENT REPLY OFF`); a reply sent anyway shows up as a mismatch on the next line |
+//! | `~noreply CMD...`    | send, and read no reply (`CLIENT REPLY OFF`, a command that blocks); the harness then makes sure the server has run it (PING twice on a connection of its own), so a line on another connection cannot overtake it; a reply sent anyway shows up as a mismatch on the next line |
 //! | `~raw "BYTES" [N]`   | send the bytes as they are (inline commands, pipelines, protocol errors) and compare the next N replies (default 1; 0 reads nothing) |
 //! | `~raw-masked "BYTES" [N]` | as `~raw`, compared as `~masked` (MONITOR's feed, with its timestamps and ports) |
 //! | `~reconnect`         | open new connections to both servers (after `QUIT`, or a protocol error that closed them) |
@@ -500,6 +500,37 @@ impl<'a> Side<'a> {
         }
     }
 
+    /// The harness's own connection, opened on first use (and again if a
+    /// script's CLIENT KILL closed it).
+    fn control(&mut self) -> Result<&mut Client, String> {
+        if self.control.is_none() {
+            let client = Client::connect(self.server.port).map_err(|e| format!("connect: {e}"))?;
+            self.control = Some(client);
+        }
+        Ok(self.control.as_mut().expect("opened above"))
+    }
+
+    /// Makes sure the server has run every command already sent on the
+    /// script's connections: PING twice on the harness's connection. A
+    /// server runs what arrived before a PING no later than the PING, and
+    /// writes one pass of its loop's replies before reading again.
+    fn barrier(&mut self) -> Result<(), String> {
+        for attempt in 0..2 {
+            let ping = |c: &mut Client| -> std::io::Result<()> {
+                for _ in 0..2 {
+                    c.cmd_result(&["PING"])?;
+                }
+                Ok(())
+            };
+            match ping(self.control()?) {
+                Ok(()) => return Ok(()),
+                Err(_) if attempt == 0 => self.control = None,
+                Err(e) => return Err(format!("barrier PING: {e}")),
+            }
+        }
+        Ok(())
+    }
+
     /// The encoded command with every `${id:N}` replaced by this server's
     /// client ID for connection N (the servers number clients
     /// differently).
@@ -522,13 +553,7 @@ impl<'a> Side<'a> {
             // TYPE normal): open it again then.
             let mut found = None;
             for _ in 0..2 {
-                let control = match &mut self.control {
-                    Some(control) => control,
-                    none => none.insert(
-                        Client::connect(self.server.port).map_err(|e| format!("connect: {e}"))?,
-                    ),
-                };
-                match common::client_id_by_port(control, port) {
+                match common::client_id_by_port(self.control()?, port) {
                     Ok(id) => {
                         found = Some(id);
                         break;
@@ -699,6 +724,18 @@ impl Run<'_> {
             }
             let expected = self.reference.exchange(&bytes[0], replies);
             let actual = self.subject.exchange(&bytes[1], replies);
+            // A command sent without awaiting its reply (one that blocks)
+            // must have been run before the next line, sent on another
+            // connection, can overtake it.
+            if matches!(step.action, Action::NoReply(_)) {
+                for side in [&mut self.reference, &mut self.subject] {
+                    if let Err(e) = side.barrier() {
+                        self.failures
+                            .push(format!("{}:{}: {e}", self.file_name, step.line));
+                        return;
+                    }
+                }
+            }
             if self.trace {
                 println!(
                     "{}:{}: {}\n  expected: {}\n  actual:   {}",
