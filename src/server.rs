@@ -591,6 +591,7 @@ impl Server {
                 serving,
                 run_transaction: false,
                 written: cmd::Written::All,
+                redacted: Vec::new(),
             };
             // A bug in one handler must not take every client down with the
             // process: the panic becomes an error reply.
@@ -601,6 +602,7 @@ impl Server {
                     block: ctx.block.take(),
                     run_transaction: ctx.run_transaction,
                     written: mem::take(&mut ctx.written),
+                    redacted: mem::take(&mut ctx.redacted),
                 }
             })) {
                 Ok(outcome) => outcome,
@@ -612,6 +614,7 @@ impl Server {
                         block: None,
                         run_transaction: false,
                         written: cmd::Written::All,
+                        redacted: Vec::new(),
                     }
                 }
             };
@@ -624,7 +627,12 @@ impl Server {
                     None => return,
                 }
             }
-            let Outcome { result, block, .. } = outcome;
+            let Outcome {
+                result,
+                block,
+                redacted,
+                ..
+            } = outcome;
             // A command that blocked wrote nothing, so it signals nothing
             // (signalling its own keys would wake itself forever).
             let blocked = block.is_some();
@@ -661,8 +669,12 @@ impl Server {
                 (false, true) => Run::Blocked,
                 (false, false) => Run::Called,
             };
-            if self.account(token, cmd, args, elapsed_us, &result, run) {
-                self.feed_monitors(token, cmd, args, &mut out);
+            let shown = Shown {
+                args,
+                redacted: &redacted,
+            };
+            if self.account(token, cmd, shown, elapsed_us, &result, run) {
+                self.feed_monitors(token, cmd, shown, &mut out);
             }
         }
 
@@ -965,7 +977,7 @@ impl Server {
         &mut self,
         token: usize,
         cmd: &'static cmd::Command,
-        args: &[bytes::Bytes],
+        shown: Shown,
         elapsed_us: u64,
         result: &cmd::CmdResult,
         run: Run,
@@ -988,7 +1000,7 @@ impl Server {
                 .get_or_insert_with(Default::default)
                 .record(elapsed_us.saturating_mul(1000));
         }
-        self.slowlog(token, cmd, args, elapsed_us);
+        self.slowlog(token, cmd, shown, elapsed_us);
         run == Run::Called
     }
 
@@ -1000,7 +1012,7 @@ impl Server {
         &mut self,
         token: usize,
         cmd: &'static cmd::Command,
-        args: &[bytes::Bytes],
+        shown: Shown,
         out: &mut Reply,
     ) {
         if self.store.monitors.is_empty() || cmd.has(flag::SKIP_MONITOR) || cmd.has(flag::ADMIN) {
@@ -1017,7 +1029,7 @@ impl Server {
             client.db,
             client.peer
         );
-        for a in args {
+        for a in shown.iter() {
             line.push(' ');
             line.push_str(&crate::util::repr(a));
         }
@@ -1046,13 +1058,7 @@ impl Server {
         *self.store.stats.errors.entry(code).or_default() += 1;
     }
 
-    fn slowlog(
-        &mut self,
-        token: usize,
-        cmd: &'static cmd::Command,
-        args: &[bytes::Bytes],
-        us: u64,
-    ) {
+    fn slowlog(&mut self, token: usize, cmd: &'static cmd::Command, shown: Shown, us: u64) {
         let threshold = self.store.config.slowlog_log_slower_than_us;
         if threshold < 0 || (us as i64) < threshold || cmd.has(flag::SKIP_SLOWLOG) {
             return;
@@ -1062,10 +1068,10 @@ impl Server {
         };
         // Like Redis: at most 32 arguments, each at most 128 bytes.
         let mut logged: Vec<Vec<u8>> = Vec::new();
-        let shown = args.len().min(32);
-        for (i, a) in args.iter().take(shown).enumerate() {
-            if i == 31 && args.len() > 32 {
-                logged.push(format!("... ({} more arguments)", args.len() - 31).into_bytes());
+        let argc = shown.args.len();
+        for (i, a) in shown.iter().take(argc.min(32)).enumerate() {
+            if i == 31 && argc > 32 {
+                logged.push(format!("... ({} more arguments)", argc - 31).into_bytes());
                 break;
             }
             if a.len() > 128 {
@@ -1278,6 +1284,27 @@ struct Outcome {
     block: Option<crate::blocking::Block>,
     run_transaction: bool,
     written: cmd::Written,
+    redacted: Vec<usize>,
+}
+
+/// A command's arguments as MONITOR and the slow log show them: the
+/// positions in `redacted` (passwords) appear as "(redacted)".
+#[derive(Clone, Copy)]
+struct Shown<'a> {
+    args: &'a [bytes::Bytes],
+    redacted: &'a [usize],
+}
+
+impl<'a> Shown<'a> {
+    fn iter(self) -> impl Iterator<Item = &'a [u8]> {
+        self.args.iter().enumerate().map(move |(i, a)| {
+            if self.redacted.contains(&i) {
+                &b"(redacted)"[..]
+            } else {
+                &a[..]
+            }
+        })
+    }
 }
 
 /// Re-issues `listen` with Redis's `tcp-backlog` (511 by default): mio

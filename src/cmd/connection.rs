@@ -90,6 +90,7 @@ pub fn auth(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
         return Err(CmdError::Syntax);
     }
+    ctx.redact(1);
     if args.len() == 2 {
         if ctx.store.config.requirepass.is_none() {
             return Err(CmdError::err(
@@ -98,6 +99,7 @@ pub fn auth(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         check_auth(ctx, b"default", &args[1])?;
     } else {
+        ctx.redact(2);
         check_auth(ctx, &args[1], &args[2])?;
     }
     ctx.out.ok();
@@ -125,6 +127,8 @@ pub fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     while i < args.len() {
         let more = args.len() - i - 1;
         if eq_ic(&args[i], "AUTH") && more >= 2 {
+            ctx.redact(i + 1);
+            ctx.redact(i + 2);
             check_auth(ctx, &args[i + 1], &args[i + 2])?;
             i += 3;
         } else if eq_ic(&args[i], "SETNAME") && more >= 1 {

@@ -112,6 +112,9 @@ pub struct Ctx<'a> {
     /// Set by a command that changed fewer of its write keys than WATCH
     /// would otherwise assume (see [`Written`]).
     pub written: Written,
+    /// Positions of arguments MONITOR and the slow log show as
+    /// "(redacted)": passwords (see [`Ctx::redact`]).
+    pub redacted: Vec<usize>,
 }
 
 /// Which of a command's write keys it changed, for WATCH. The loop assumes
@@ -162,6 +165,16 @@ impl Ctx<'_> {
             keys: keys.to_vec(),
             deadline_ms,
         });
+    }
+
+    /// Hides argument `pos` from MONITOR and the slow log, as Redis's
+    /// redactClientCommandArgument does for passwords. Redis redacts as the
+    /// command goes, so an argument a command rejected before reaching it
+    /// stays visible; callers redact at the same points.
+    pub fn redact(&mut self, pos: usize) {
+        if !self.redacted.contains(&pos) {
+            self.redacted.push(pos);
+        }
     }
 
     /// Touches `key` in this database for WATCH, for a command that counts

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 
-use super::connection::reply_help;
+use super::connection::{c_str, reply_help};
 use super::{CmdError, CmdResult, Ctx, arg_i64, help};
 use crate::client::Mode;
 use crate::config::ConfigError;
@@ -398,17 +398,29 @@ pub fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Parameters whose values are passwords.
+const SENSITIVE_CONFIGS: [&str; 3] = ["requirepass", "masterauth", "masteruser"];
+
 /// CONFIG SET parameter value [parameter value ...]: all or nothing.
 pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if !args.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
+    // Redis hides these values from MONITOR and the slow log whether or
+    // not the command succeeds.
+    for (i, pair) in args[2..].chunks(2).enumerate() {
+        if SENSITIVE_CONFIGS.iter().any(|name| eq_ic(&pair[0], name)) {
+            ctx.redact(3 + 2 * i);
+        }
+    }
+    // Redis reads values as C strings: a NUL ends one. A name with a NUL
+    // is unknown, and its message shows it up to the NUL.
     let owned: Vec<(String, String)> = args[2..]
         .chunks(2)
         .map(|pair| {
             (
                 String::from_utf8_lossy(&pair[0]).into_owned(),
-                String::from_utf8_lossy(&pair[1]).into_owned(),
+                c_str(&pair[1]).into_owned(),
             )
         })
         .collect();
@@ -424,7 +436,8 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         };
         return Err(match e {
             ConfigError::Unknown(n) => CmdError::err(format!(
-                "Unknown option or number of arguments for CONFIG SET - '{n}'"
+                "Unknown option or number of arguments for CONFIG SET - '{}'",
+                c_str(n.as_bytes())
             )),
             ConfigError::Immutable(n) => failed(&n, "can't set immutable config"),
             ConfigError::Protected(n) => failed(&n, "can't set protected config"),

@@ -830,6 +830,11 @@ pub const ENCODING_LIMITS: &[(&str, &[&str])] = &[
 const CONFIG_SET_OTHER: &[(&str, &str)] = &[
     ("slowlog-max-len", "3"),
     ("slowlog-max-len", "128"),
+    // Read as a C string: the NUL ends the value.
+    ("slowlog-max-len", "5\0junk"),
+    // Passwords: MONITOR and the slow log show them redacted.
+    ("masterauth", "secret"),
+    ("masteruser", "someone"),
     ("slowlog-log-slower-than", "0"),
     ("slowlog-log-slower-than", "-1"),
     ("maxmemory-policy", "noeviction"),
