@@ -76,7 +76,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Client, Frame, Server, escape, parse_frame};
+use common::{Client, Frame, Server, escape, mask_digits, parse_frame};
 
 /// The environment variable that replaces ferrokv with another server.
 const SUBJECT_ENV: &str = "FERROKV_DIFF_BIN_CMD";
@@ -900,22 +900,6 @@ fn shape(frame: &Frame) -> String {
         Frame::Push(items) => list('>', items),
         Frame::Attribute(kvs, reply) => format!("{}{}", pairs('|', kvs), shape(reply)),
     }
-}
-
-/// The bytes with every run of ASCII digits replaced by a single `#`, so
-/// that `$269\r\nid=7 age=0` and `$271\r\nid=123 age=10` compare equal.
-fn mask_digits(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut in_digits = false;
-    for &b in bytes {
-        if !b.is_ascii_digit() {
-            out.push(b);
-        } else if !in_digits {
-            out.push(b'#');
-        }
-        in_digits = b.is_ascii_digit();
-    }
-    out
 }
 
 /// The reply's lines, digits masked, sorted: INFO sections whose entries

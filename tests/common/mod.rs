@@ -458,6 +458,22 @@ pub fn client_id_by_port(ctl: &mut Client, port: u16) -> io::Result<Option<Vec<u
         .map(|id| id.as_bytes().to_vec()))
 }
 
+/// The bytes with every run of ASCII digits replaced by a single `#`, so
+/// that `$269\r\nid=7 age=0` and `$271\r\nid=123 age=10` compare equal.
+pub fn mask_digits(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut in_digits = false;
+    for &b in bytes {
+        if !b.is_ascii_digit() {
+            out.push(b);
+        } else if !in_digits {
+            out.push(b'#');
+        }
+        in_digits = b.is_ascii_digit();
+    }
+    out
+}
+
 /// Escapes bytes for messages: printable ASCII as is, `\r`, `\n`, `\t`, `\"`
 /// and `\\` escaped, everything else as `\xHH`.
 pub fn escape(bytes: &[u8]) -> String {

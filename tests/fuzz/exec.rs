@@ -24,10 +24,10 @@
 
 use std::collections::VecDeque;
 
-use crate::common::{self, Client, Frame, Server, escape, parse_frame};
+use crate::common::{self, Client, Frame, Server, escape, mask_digits, parse_frame};
 
 use super::generate::{CONNS, ENCODING_LIMITS, Step, Timeout};
-use super::norm::{Norm, mask_digits};
+use super::norm::Norm;
 
 /// Configuration the generator may change, restored before each sequence.
 const RESTORED: &[&str] = &[

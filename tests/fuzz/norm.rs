@@ -6,7 +6,7 @@
 //! servers are asked one after the other, the order of a hash table's
 //! elements. An error reply is always compared exactly, whatever the rule.
 
-use crate::common::Frame;
+use crate::common::{Frame, mask_digits};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Norm {
@@ -348,21 +348,6 @@ fn shape(frame: &Frame) -> Frame {
         ),
         other => other.clone(),
     }
-}
-
-/// Every run of ASCII digits replaced by `#`.
-pub fn mask_digits(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut in_digits = false;
-    for &b in bytes {
-        if !b.is_ascii_digit() {
-            out.push(b);
-        } else if !in_digits {
-            out.push(b'#');
-        }
-        in_digits = b.is_ascii_digit();
-    }
-    out
 }
 
 /// What INFO must agree on: the section headers, in order, and the
