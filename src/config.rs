@@ -840,6 +840,7 @@ impl Config {
         };
         match kind {
             Kind::Bool => {
+                let one = c_string(one);
                 if one.eq_ignore_ascii_case("yes") {
                     Ok("yes".into())
                 } else if one.eq_ignore_ascii_case("no") {
@@ -850,7 +851,9 @@ impl Config {
             }
             Kind::Num(num) => parse_num(num, one),
             Kind::Enum(names) => {
-                let found = names.iter().find(|(n, _)| n.eq_ignore_ascii_case(one));
+                let found = names
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(c_string(one)));
                 match found {
                     Some(&(_, v)) => Ok(enum_name(names, v)),
                     None => Err(enum_error(names)),
@@ -862,7 +865,10 @@ impl Config {
                 }
                 let mut bits = 0;
                 for arg in args {
-                    match names.iter().find(|(n, _)| n.eq_ignore_ascii_case(arg)) {
+                    match names
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(c_string(arg)))
+                    {
                         Some(&(_, v)) => bits |= v,
                         None => return Err(enum_error(names)),
                     }
@@ -1052,6 +1058,13 @@ fn split_args(kind: Kind, value: &str) -> Vec<&str> {
     }
 }
 
+/// The part of a value Redis's C string functions see (`memtoull`,
+/// `strcasecmp`, `strtoll`): up to the first NUL. Plain integers
+/// (`string2ll` over the whole length) and free text are read whole.
+fn c_string(s: &str) -> &str {
+    s.split('\0').next().unwrap_or(s)
+}
+
 /// A stored number, which the table's bounds keep within `i64`.
 fn parse_i64(v: &str) -> i64 {
     v.parse().unwrap_or(0)
@@ -1064,15 +1077,15 @@ fn parse_num(num: Num, s: &str) -> Result<String, String> {
     // `LLONG_MAX` wraps to a negative one there.
     let value: i64 = match num.syntax {
         Syntax::Integer => crate::util::parse_i64(s.as_bytes()),
-        Syntax::Memory => parse_memory(s).map(|m| m as i64),
-        Syntax::MemoryOrPercent => parse_memory(s).map(|m| m as i64).or_else(|| {
+        Syntax::Memory => parse_memory(c_string(s)).map(|m| m as i64),
+        Syntax::MemoryOrPercent => parse_memory(c_string(s)).map(|m| m as i64).or_else(|| {
             // A percentage is stored negated.
             let digits = s.strip_suffix('%').filter(|d| !d.is_empty())?;
             let pct = crate::util::parse_i64(digits.as_bytes()).filter(|&p| p >= 0)?;
             Some(-pct)
         }),
         Syntax::Octal => {
-            let (v, whole, overflow) = strtoll(s, 8);
+            let (v, whole, overflow) = strtoll(c_string(s), 8);
             (whole && !overflow).then_some(v)
         }
     }

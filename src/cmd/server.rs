@@ -413,14 +413,13 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ctx.redact(3 + 2 * i);
         }
     }
-    // Redis reads values as C strings: a NUL ends one. A name with a NUL
-    // is unknown, and its message shows it up to the NUL.
+    // A name with a NUL is unknown; its message shows it up to the NUL.
     let owned: Vec<(String, String)> = args[2..]
         .chunks(2)
         .map(|pair| {
             (
                 String::from_utf8_lossy(&pair[0]).into_owned(),
-                c_str(&pair[1]).into_owned(),
+                String::from_utf8_lossy(&pair[1]).into_owned(),
             )
         })
         .collect();

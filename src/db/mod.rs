@@ -176,7 +176,7 @@ impl Db {
         if !self.is_live(key, now_ms) {
             return None;
         }
-        self.keys.get(key)
+        self.get_including_expired(key)
     }
 
     /// A key's entry even past its deadline, neither deleted nor touched.
