@@ -25,6 +25,8 @@
 
 use std::fmt;
 
+use crate::util::strtoll;
+
 /// How a parameter's value is parsed, checked and shown.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -1159,34 +1161,6 @@ pub fn parse_memory(s: &str) -> Option<u64> {
         n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
     });
     Some(n.wrapping_mul(mul))
-}
-
-/// C's `strtoll`: leading white space, an optional sign, then digits in
-/// `radix`. Returns the value (saturated on overflow), whether the whole
-/// input was consumed (no digits consumes nothing, so only `""` is whole
-/// then), and whether it overflowed.
-fn strtoll(s: &str, radix: u32) -> (i64, bool, bool) {
-    let b = s.as_bytes();
-    let mut i = b
-        .iter()
-        .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
-        .count();
-    let negative = b.get(i) == Some(&b'-');
-    if matches!(b.get(i), Some(b'-' | b'+')) {
-        i += 1;
-    }
-    let start = i;
-    let mut v: i128 = 0;
-    while let Some(d) = b.get(i).and_then(|&c| (c as char).to_digit(radix)) {
-        v = (v * i128::from(radix) + i128::from(d)).min(i128::from(u64::MAX));
-        i += 1;
-    }
-    if i == start {
-        return (0, b.is_empty(), false);
-    }
-    let v = if negative { -v } else { v };
-    let clamped = v.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
-    (clamped as i64, i == b.len(), clamped != v)
 }
 
 /// Redis's `string2d`: C `strtod` over the whole input, with no leading

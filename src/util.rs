@@ -155,6 +155,40 @@ pub fn long_double_add(value: &[u8], incr: &[u8]) -> Result<Vec<u8>, LdAddError>
     }
 }
 
+/// C's `strtoll`: leading white space, an optional sign, then digits in
+/// `radix`. Returns the value (saturated on overflow), whether the whole
+/// input was consumed (no digits consumes nothing, so only `""` is whole
+/// then), and whether it overflowed.
+pub fn strtoll(s: impl AsRef<[u8]>, radix: u32) -> (i64, bool, bool) {
+    let b = s.as_ref();
+    let mut i = b
+        .iter()
+        .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .count();
+    let negative = b.get(i) == Some(&b'-');
+    if matches!(b.get(i), Some(b'-' | b'+')) {
+        i += 1;
+    }
+    let start = i;
+    let mut v: i128 = 0;
+    while let Some(d) = b.get(i).and_then(|&c| (c as char).to_digit(radix)) {
+        v = (v * i128::from(radix) + i128::from(d)).min(i128::from(u64::MAX));
+        i += 1;
+    }
+    if i == start {
+        return (0, b.is_empty(), false);
+    }
+    let v = if negative { -v } else { v };
+    let clamped = v.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+    (clamped as i64, i == b.len(), clamped != v)
+}
+
+/// C's `atoi` as glibc has it: `strtol` read as far as it goes (a NUL
+/// ends the string), then cut to an `int`.
+pub fn atoi(arg: &[u8]) -> i32 {
+    strtoll(until_nul(arg), 10).0 as i32
+}
+
 /// The part of an argument that Redis's C code sees where it reads the
 /// argument as a NUL-terminated string (`%s`, `strtoul`): everything
 /// before the first NUL byte.
@@ -192,6 +226,18 @@ mod tests {
         assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
         assert_eq!(parse_f64(b"nan"), None);
         assert_eq!(parse_f64(b" 1"), None);
+    }
+
+    #[test]
+    fn atoi_reads_as_far_as_it_goes() {
+        assert_eq!(atoi(b" +12x"), 12);
+        assert_eq!(atoi(b"\t-3"), -3);
+        assert_eq!(atoi(b"1\x002"), 1);
+        assert_eq!(atoi(b"x1"), 0);
+        assert_eq!(atoi(b""), 0);
+        // strtol saturates at LONG_MAX, which the cast to int cuts to -1.
+        assert_eq!(atoi(b"99999999999999999999"), -1);
+        assert_eq!(atoi(b"4294967297"), 1);
     }
 
     /// Values checked against redis-server 7.0.15 on x86-64.

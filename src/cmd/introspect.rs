@@ -455,7 +455,12 @@ type KeyProcedure = fn(&[Bytes]) -> Vec<KeyArg>;
 /// or a spec cannot find every key. These are ports of the procedures for
 /// the commands in the table. The descriptor has no field for them, so
 /// they are listed here by name.
-const KEY_PROCEDURES: &[(&str, KeyProcedure)] = &[("set", set_keys)];
+const KEY_PROCEDURES: &[(&str, KeyProcedure)] = &[
+    ("set", set_keys),
+    ("sintercard", |request| counted_keys(request, 1, 2)),
+    ("lmpop", |request| counted_keys(request, 1, 2)),
+    ("blmpop", |request| counted_keys(request, 2, 3)),
+];
 
 fn key_procedure(cmd: &Command) -> Option<KeyProcedure> {
     KEY_PROCEDURES
@@ -479,6 +484,23 @@ fn set_keys(request: &[Bytes]) -> Vec<KeyArg> {
         &["OW", "update"]
     };
     vec![KeyArg { pos: 1, flags }]
+}
+
+/// Keys that follow a count (Redis's `genericGetKeys`), which Redis asks
+/// for when the key spec cannot read the count: the count is read with
+/// `atoi` (" 1" and "+1" are 1 here), the keys come without flags, and a
+/// count below 1 or beyond the arguments finds none.
+fn counted_keys(request: &[Bytes], count_at: usize, first: usize) -> Vec<KeyArg> {
+    let Some(count) = request.get(count_at).map(|c| crate::util::atoi(c)) else {
+        return Vec::new();
+    };
+    let available = request.len().saturating_sub(first);
+    match usize::try_from(count) {
+        Ok(n) if n >= 1 && n <= available => (first..first + n)
+            .map(|pos| KeyArg { pos, flags: &[] })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Whether `COMMAND GETKEYS` can find keys for the command at all (Redis's
