@@ -67,6 +67,10 @@ pub struct Gen {
     commands: Vec<(&'static Command, u64)>,
     total_weight: u64,
     in_multi: bool,
+    /// Connections that have sent CLIENT REPLY in this sequence: no SPOP
+    /// goes to them, since the runner needs SPOP's reply to make both
+    /// servers drop the same members.
+    reply_mode_changed: [bool; CONNS],
 }
 
 /// Every command with a handler: plain commands and subcommands.
@@ -132,6 +136,7 @@ impl Gen {
             commands,
             total_weight,
             in_multi: false,
+            reply_mode_changed: [false; CONNS],
             deadlines: 0,
         }
     }
@@ -160,6 +165,7 @@ impl Gen {
     /// A sequence: setup (protocols, encoding limits), then commands.
     pub fn sequence(&mut self) -> Vec<Step> {
         self.in_multi = false;
+        self.reply_mode_changed = [false; CONNS];
         self.deadlines = 0;
         let mut steps = Vec::new();
         for conn in 0..CONNS {
@@ -325,10 +331,16 @@ impl Gen {
         if self.in_multi && (step.norm == Norm::Pop || NOT_IN_TRANSACTIONS.contains(&chosen.name)) {
             return self.random_step(conn);
         }
+        if step.norm == Norm::Pop && self.reply_mode_changed[conn] {
+            return self.random_step(conn);
+        }
         // A connection that runs MONITOR becomes a feed: a blocker's, not
         // connection 0, which carries the sequence.
         if conn == 0 && chosen.name == "monitor" {
             return self.random_step(conn);
+        }
+        if chosen.name == "client|reply" {
+            self.reply_mode_changed[conn] = true;
         }
         step
     }
