@@ -281,6 +281,9 @@ struct ConnState {
 struct Feeds {
     reference: VecDeque<Frame>,
     subject: VecDeque<Frame>,
+    /// Set while the MONITOR that started the feed has not been answered:
+    /// its reply may come in the same batch as the first feed lines.
+    tentative: bool,
 }
 
 /// A MONITOR feed line: a simple string starting with its timestamp
@@ -701,6 +704,19 @@ impl Run<'_> {
             // they or a step's command run first is the server's choice.
             let ref_ctl = self.pair.reference.ctl.local_port();
             let sub_ctl = self.pair.subject.ctl.local_port();
+            let state = &mut self.conns[conn];
+            let steps = self.steps;
+            if state.monitor.is_none()
+                && state
+                    .outstanding
+                    .iter()
+                    .any(|&s| command_name(&steps[s].args) == "monitor")
+            {
+                state.monitor = Some(Feeds {
+                    tentative: true,
+                    ..Feeds::default()
+                });
+            }
             if let Some(feeds) = self.conns[conn].monitor.as_mut() {
                 feeds
                     .reference
@@ -841,7 +857,18 @@ impl Run<'_> {
         }
         let ok = *expected == Frame::Simple(b"OK".to_vec());
         match name.as_str() {
-            "monitor" if ok => self.conns[conn].monitor = Some(Feeds::default()),
+            "monitor" if ok => {
+                let feeds = self.conns[conn].monitor.get_or_insert_with(Feeds::default);
+                feeds.tentative = false;
+            }
+            "monitor"
+                if self.conns[conn]
+                    .monitor
+                    .as_ref()
+                    .is_some_and(|f| f.tentative) =>
+            {
+                self.conns[conn].monitor = None;
+            }
             "multi" if ok => self.conns[conn].queued = Some(Vec::new()),
             "discard" if ok => self.conns[conn].queued = None,
             "reset" if *expected == Frame::Simple(b"RESET".to_vec()) => {
@@ -914,7 +941,13 @@ impl Run<'_> {
                 .map_err(|e| differ(index, "harness".into(), e))?;
             encodings.push(replies[1].clone());
         }
-        Ok(matches!(&encodings[0], Frame::Bulk(e) if e == b"hashtable" || e == b"quicklist"))
+        // A key gone by now was measured inside a transaction and then
+        // removed (a waiter served after EXEC popped it): its encoding then
+        // is unknown, so its figure is not held against the server.
+        Ok(match &encodings[0] {
+            Frame::Bulk(e) => e == b"hashtable" || e == b"quicklist",
+            _ => true,
+        })
     }
 
     fn reply_failure(
