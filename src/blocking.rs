@@ -36,6 +36,9 @@ pub struct Blocked {
     pub args: Vec<Bytes>,
     /// Matches the timer entry that may time this block out.
     pub generation: u64,
+    /// How long the call that blocked took, which Redis counts again when
+    /// CLIENT UNBLOCK ends the block.
+    pub call_us: u64,
 }
 
 #[derive(Debug, Default)]

@@ -72,7 +72,8 @@ enum Run {
     Called,
     /// Called, and now blocked.
     Blocked,
-    /// A blocked command's re-run, served by a ready key.
+    /// A blocked command's end: its re-run, served by a ready key, or
+    /// CLIENT UNBLOCK.
     Served,
 }
 
@@ -639,10 +640,9 @@ impl Server {
             if let Some(block) = block {
                 self.park(token, db_index, args, block);
             }
-            // Inside EXEC, CLIENT UNBLOCK waits for the transaction to end:
-            // the unblocked client's queued commands must not run in the
-            // middle of it.
-            if !inside_exec && !self.store.blocking.unblock_requests.is_empty() {
+            // Inside EXEC too: the unblocked client is answered at once,
+            // and what it sent meanwhile runs later, from the loop.
+            if !self.store.blocking.unblock_requests.is_empty() {
                 self.unblock_requested();
             }
             // Clients CLIENT KILL ended are gone before the next command,
@@ -673,7 +673,11 @@ impl Server {
                 args,
                 redacted: &redacted,
             };
-            if self.account(token, cmd, shown, elapsed_us, &result, run) {
+            if blocked && let Some(b) = self.clients.get_mut(token).and_then(|c| c.blocked.as_mut())
+            {
+                b.call_us = elapsed_us;
+            }
+            if self.account(token, cmd, shown, elapsed_us, result.is_err(), run) {
                 self.feed_monitors(token, cmd, shown, &mut out);
             }
         }
@@ -839,18 +843,17 @@ impl Server {
                 keys: block.keys,
                 args: args.to_vec(),
                 generation,
+                call_us: 0,
             });
         }
     }
 
-    /// Takes a client out of every wait list; returns whether it was
-    /// blocked.
-    fn unpark(&mut self, token: usize) -> bool {
-        let Some(b) = self.clients.get_mut(token).and_then(|c| c.blocked.take()) else {
-            return false;
-        };
+    /// Takes a client out of every wait list; returns what it was
+    /// blocked on, if it was.
+    fn unpark(&mut self, token: usize) -> Option<crate::blocking::Blocked> {
+        let b = self.clients.get_mut(token)?.blocked.take()?;
         self.store.blocking.unpark(token, b.db, &b.keys);
-        true
+        Some(b)
     }
 
     /// Serves the waiters of ready keys, oldest waiter first, each by
@@ -938,17 +941,34 @@ impl Server {
     }
 
     /// Carries out CLIENT UNBLOCK requests made by the last command.
+    ///
+    /// The reply and the statistics come at once, as in Redis, which
+    /// counts the blocked command as failed (even for TIMEOUT) and logs it
+    /// then; the client's queued commands run later, from the loop.
     fn unblock_requested(&mut self) {
+        const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
         for (token, as_error) in mem::take(&mut self.store.blocking.unblock_requests) {
-            if !self.unpark(token) {
+            let Some(blocked) = self.unpark(token) else {
                 continue;
-            }
+            };
             if let Some(c) = self.clients.get_mut(token) {
                 if as_error {
-                    c.out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                    c.out.error(UNBLOCKED);
                 } else {
                     c.out.null_array();
                 }
+            }
+            if as_error {
+                self.count_error(UNBLOCKED);
+            }
+            // Redis has reset the client by the time it logs the command,
+            // so the slow-log entry shows no arguments.
+            if let Resolved::Found(cmd, _) = cmd::resolve(&blocked.args) {
+                let shown = Shown {
+                    args: &[],
+                    redacted: &[],
+                };
+                self.account(token, cmd, shown, blocked.call_us, true, Run::Served);
             }
             self.unblocked.push(token);
             self.queue_write(token);
@@ -979,13 +999,13 @@ impl Server {
         cmd: &'static cmd::Command,
         shown: Shown,
         elapsed_us: u64,
-        result: &cmd::CmdResult,
+        failed: bool,
         run: Run,
     ) -> bool {
         let latency_tracking = self.store.config.latency_tracking;
         let stat = self.store.stats.commands.entry(cmd.name).or_default();
         stat.usec += elapsed_us;
-        if result.is_err() {
+        if failed {
             stat.failed_calls += 1;
         }
         if run != Run::Served {
