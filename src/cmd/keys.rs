@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::{CmdError, CmdResult, Ctx, Written, arg_i32, arg_i64};
-use crate::db::Entry;
+use crate::db::{Entry, Liveness};
 use crate::glob::glob_match;
 use crate::store::Store;
 use crate::util::eq_ic;
@@ -341,28 +341,55 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let count = opts.count;
     let now = ctx.now_ms;
     let db = &ctx.store.dbs[ctx.db_index];
-    let mut keys: Vec<Vec<u8>> = Vec::new();
-    // Like Redis, visit at most 10*COUNT buckets per call, so a sparse
-    // table cannot make one call walk the whole keyspace.
+    // Keys matching the pattern, with their type and liveness; filtered
+    // by type and expiry afterwards, when the table may be changed.
+    let mut met: Vec<(Vec<u8>, &'static str, Liveness)> = Vec::new();
+    // Like Redis 7.0, stop after COUNT keys met (matching or not), or
+    // after 10*COUNT more buckets, so a sparse table cannot make one call
+    // walk the whole keyspace.
+    let mut seen: i64 = 0;
     let mut max_iterations = count.saturating_mul(10);
     loop {
-        cursor = db.scan(cursor, now, |k, e| {
-            if !opts.matches(k) {
-                return;
+        cursor = db.scan(cursor, now, |k, e, liveness| {
+            seen += 1;
+            if opts.matches(k) {
+                met.push((k.to_vec(), e.value.type_name(), liveness));
             }
-            if opts
-                .type_name
-                .as_ref()
-                .is_some_and(|t| !t.eq_ignore_ascii_case(e.value.type_name().as_bytes()))
-            {
-                return;
-            }
-            keys.push(k.to_vec());
         });
-        max_iterations -= 1;
-        if cursor == 0 || max_iterations <= 0 || keys.len() as i64 >= count {
+        if cursor == 0 || max_iterations == 0 {
             break;
         }
+        max_iterations -= 1;
+        if seen >= count {
+            break;
+        }
+    }
+    // Redis 7.0 deletes the expired keys it would show: the TYPE filter
+    // looks each key up (a hit or a miss; an expired key is deleted and
+    // typed "none"), then an expired key left is deleted and skipped.
+    let mut keys: Vec<Vec<u8>> = Vec::with_capacity(met.len());
+    for (key, type_name, liveness) in met {
+        let mut expired = liveness == Liveness::Expired;
+        if let Some(wanted) = &opts.type_name {
+            let found = if expired {
+                ctx.store.dbs[ctx.db_index].remove(&key);
+                expired = false;
+                ctx.store.stats.keyspace_misses += 1;
+                "none"
+            } else {
+                ctx.store.stats.keyspace_hits += 1;
+                type_name
+            };
+            // strcasecmp: the wanted type ends at a NUL.
+            if !crate::util::until_nul(wanted).eq_ignore_ascii_case(found.as_bytes()) {
+                continue;
+            }
+        }
+        if expired {
+            ctx.store.dbs[ctx.db_index].remove(&key);
+            continue;
+        }
+        keys.push(key);
     }
     reply_scan(ctx, cursor, &keys);
     Ok(())

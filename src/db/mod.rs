@@ -30,6 +30,13 @@ pub struct Entry {
     pub access: u32,
 }
 
+/// Whether a key met by a scan is still live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    Live,
+    Expired,
+}
+
 /// What one active-expiry pass did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ExpireReport {
@@ -314,13 +321,21 @@ impl Db {
         n
     }
 
-    /// One SCAN step over the keys: `f` sees each key with its entry.
-    /// Expired keys are skipped.
-    pub fn scan(&self, cursor: u64, now_ms: u64, mut f: impl FnMut(&[u8], &Entry)) -> u64 {
+    /// One SCAN step over the keys: `f` sees each key with its entry and
+    /// whether it is past its deadline (SCAN deletes those it would show).
+    pub fn scan(
+        &self,
+        cursor: u64,
+        now_ms: u64,
+        mut f: impl FnMut(&[u8], &Entry, Liveness),
+    ) -> u64 {
         self.keys.scan(cursor, |k, e| {
-            if self.is_live(k, now_ms) {
-                f(k, e)
-            }
+            let liveness = if self.is_live(k, now_ms) {
+                Liveness::Live
+            } else {
+                Liveness::Expired
+            };
+            f(k, e, liveness)
         })
     }
 
@@ -331,20 +346,18 @@ impl Db {
             .filter(move |(k, _)| self.is_live(k, now_ms))
     }
 
-    /// A random live key. Expired keys met on the way are deleted; after
-    /// many misses in a fully volatile keyspace the last key seen is
-    /// returned, as Redis does, rather than looping forever.
+    /// A random live key. Expired keys met on the way are deleted, as
+    /// Redis does on a primary: every miss removes a key, so the search
+    /// ends.
     pub fn random_key(&mut self, now_ms: u64, rng: &mut Rng) -> Option<Vec<u8>> {
-        for _ in 0..100 {
+        loop {
             let (key, _) = self.keys.random_entry(rng)?;
             let key = key.to_vec();
-            if !self.is_live(&key, now_ms) {
-                self.remove(&key);
-                continue;
+            if self.is_live(&key, now_ms) {
+                return Some(key);
             }
-            return Some(key);
+            self.remove(&key);
         }
-        self.keys.random_entry(rng).map(|(k, _)| k.to_vec())
     }
 
     /// Rehashes the main tables for at most `budget`.
