@@ -744,6 +744,9 @@ impl Server {
             };
             self.execute(token, &args, now_ms, clock);
         }
+        // The queued commands' arguments are freed now (Redis's refcounts
+        // drop back to 1).
+        self.store.exec_shared.clear();
         let c = self.clients.get_mut(token)?;
         c.multi = None;
         // EXEC's own reply (its array header) follows the mode it started

@@ -103,6 +103,10 @@ pub struct Store {
     pub shutdown: Option<Shutdown>,
     pub blocking: crate::blocking::Blocking,
     pub watches: crate::watch::Watches,
+    /// Keys whose string value the running transaction stored straight
+    /// from a queued command's argument (see `cmd::string`); cleared when
+    /// EXEC ends.
+    pub exec_shared: Vec<(usize, bytes::Bytes)>,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron expires keys nobody reads.
     pub active_expire_enabled: bool,
 }
@@ -130,6 +134,7 @@ impl Store {
             shutdown: None,
             blocking: Default::default(),
             watches: Default::default(),
+            exec_shared: Vec::new(),
             active_expire_enabled: true,
         };
         store.apply_config();

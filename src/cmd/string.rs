@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::keys::{lookup_read, lookup_write};
 use super::{CmdError, CmdResult, Ctx, arg_i64};
-use crate::db::value::grow_like_sds;
+use crate::db::value::{Shared, grow_like_sds};
 use crate::db::{Entry, Str, Value};
 use crate::util::eq_ic;
 
@@ -139,6 +139,12 @@ fn expire_deadline(kind: &str, value: &[u8], now_ms: u64, cmd: &str) -> Result<i
 
 /// Stores a string, applying the TTL choice.
 fn store_string(ctx: &mut Ctx, key: &[u8], value: Str, ttl: Ttl) {
+    if !ctx.store.exec_shared.is_empty() {
+        let db = ctx.db_index;
+        ctx.store
+            .exec_shared
+            .retain(|(d, k)| !(*d == db && k == key));
+    }
     let now = ctx.now_ms;
     let db = &mut ctx.store.dbs[ctx.db_index];
     db.set(key, Value::Str(value), ttl == Ttl::Keep, now);
@@ -146,6 +152,34 @@ fn store_string(ctx: &mut Ctx, key: &[u8], value: Str, ttl: Ttl) {
         db.set_expire(key, when.max(1) as u64);
     }
     ctx.store.dirty += 1;
+}
+
+/// Stores a string value taken from the command's argument `key`'s
+/// command. Inside EXEC, Redis's stored object is still the queued
+/// command's argument until the transaction ends (its refcount is 2), so a
+/// later command of the same transaction that changes it in place copies
+/// it first (see [`shared`]); the loop forgets these keys after EXEC.
+fn store_argument(ctx: &mut Ctx, key: &Bytes, value: &[u8], ttl: Ttl) {
+    let value = Str::encoded(value);
+    let raw = matches!(value, Str::Raw(_));
+    store_string(ctx, key, value, ttl);
+    if raw && ctx.deny_blocking {
+        ctx.store.exec_shared.push((ctx.db_index, key.clone()));
+    }
+}
+
+/// Whether `key`'s value is still shared with a queued command of the
+/// running transaction (see [`store_argument`]); it is not once copied.
+fn shared(ctx: &mut Ctx, key: &[u8]) -> Shared {
+    let db = ctx.db_index;
+    let shared = &mut ctx.store.exec_shared;
+    match shared.iter().position(|(d, k)| *d == db && k == key) {
+        Some(i) => {
+            shared.swap_remove(i);
+            Shared::Yes
+        }
+        None => Shared::No,
+    }
 }
 
 /// The shared body of SET, SETNX, SETEX and PSETEX.
@@ -173,7 +207,7 @@ fn set_generic(
         }
         return Ok(());
     }
-    store_string(ctx, key, Str::encoded(value), ttl);
+    store_argument(ctx, key, value, ttl);
     if !opts.get {
         match ok_reply {
             Some(n) => ctx.out.int(n),
@@ -309,7 +343,7 @@ pub fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ));
     }
     for pair in args[1..].chunks(2) {
-        store_string(ctx, &pair[0], Str::encoded(&pair[1]), Ttl::Clear);
+        store_argument(ctx, &pair[0], &pair[1], Ttl::Clear);
     }
     ctx.out.ok();
     Ok(())
@@ -329,7 +363,7 @@ pub fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     for pair in args[1..].chunks(2) {
-        store_string(ctx, &pair[0], Str::encoded(&pair[1]), Ttl::Clear);
+        store_argument(ctx, &pair[0], &pair[1], Ttl::Clear);
     }
     ctx.out.int(1);
     Ok(())
@@ -344,16 +378,17 @@ pub fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let new_len = match existing_len {
         None => {
-            store_string(ctx, key, Str::encoded(suffix), Ttl::Clear);
+            store_argument(ctx, key, suffix, Ttl::Clear);
             suffix.len()
         }
         Some(len) => {
             check_length(ctx, (len + suffix.len()) as u64)?;
             let now = ctx.now_ms;
+            let shared = shared(ctx, key);
             let entry = ctx.store.dbs[ctx.db_index]
                 .lookup(key, now)
                 .ok_or(CmdError::NoSuchKey)?;
-            let buf = as_str_mut(entry)?.make_raw();
+            let buf = as_str_mut(entry)?.make_raw(shared);
             grow_like_sds(buf, buf.len() + suffix.len());
             buf.extend_from_slice(suffix);
             ctx.store.dirty += 1;
@@ -435,7 +470,11 @@ pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 return Ok(());
             }
             check_length(ctx, (offset + value.len()) as u64)?;
-            let mut buf = vec![0u8; offset + value.len()];
+            // A new raw string of that many zero bytes, with the room
+            // `sdsnewlen` gives it, then the value written in.
+            let len = offset + value.len();
+            let mut buf = Vec::with_capacity(crate::db::value::sds_new_capacity(len));
+            buf.resize(len, 0);
             buf[offset..].copy_from_slice(value);
             let len = buf.len();
             store_string(ctx, key, Str::raw(buf), Ttl::Clear);
@@ -447,10 +486,11 @@ pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 return Ok(());
             }
             check_length(ctx, (offset + value.len()) as u64)?;
+            let shared = shared(ctx, key);
             let entry = ctx.store.dbs[ctx.db_index]
                 .lookup(key, now)
                 .ok_or(CmdError::NoSuchKey)?;
-            let buf = as_str_mut(entry)?.make_raw();
+            let buf = as_str_mut(entry)?.make_raw(shared);
             if buf.len() < offset + value.len() {
                 grow_like_sds(buf, offset + value.len());
                 buf.resize(offset + value.len(), 0);

@@ -46,6 +46,29 @@ fn sds_header(len: usize, type5: bool) -> usize {
     }
 }
 
+/// The room `sdsnewlen` gives a new string of `len` bytes: the whole
+/// allocation's size class, less the header and terminator (what jemalloc
+/// rounds up is usable), within what the header type can record. A string
+/// under 32 bytes has the 1-byte header, which records no spare room.
+pub fn sds_new_capacity(len: usize) -> usize {
+    let header = sds_header(len, true);
+    let type_max = match header {
+        1 => return len,
+        3 => u8::MAX as usize,
+        5 => u16::MAX as usize,
+        9 => u32::MAX as usize,
+        _ => usize::MAX,
+    };
+    (jemalloc_class(header + len + 1) - header - 1).min(type_max)
+}
+
+/// A buffer holding `bytes` with the room `sdsnewlen` would give it.
+fn sds_new(bytes: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(sds_new_capacity(bytes.len()));
+    v.extend_from_slice(bytes);
+    v
+}
+
 /// The size of a Redis listpack holding `entries`: a 6-byte header, each
 /// entry's encoding (integers that read back exactly in 1 to 9 bytes,
 /// strings with a 1, 2 or 5-byte length), its back length, and the end
@@ -151,6 +174,15 @@ pub fn grow_like_sds(buf: &mut Vec<u8>, needed: usize) {
         needed + SDS_MAX_PREALLOC
     };
     buf.reserve_exact(target - buf.len());
+}
+
+/// Whether a string value is also referenced elsewhere (a command a
+/// running transaction still holds stored it from its argument), so that
+/// changing it in place means copying it first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shared {
+    No,
+    Yes,
 }
 
 /// Aggregates with more elements than this are freed off the loop (Redis's
@@ -278,21 +310,32 @@ pub enum Str {
 impl Str {
     /// Like Redis's `tryObjectEncoding`: integers that round-trip become
     /// `Int`, short strings `Emb`, the rest `Raw`.
+    /// A raw string keeps the room its argument was read into unless that
+    /// is more than a tenth of its length (`trimStringObjectIfNeeded`).
     pub fn encoded(bytes: &[u8]) -> Str {
         if bytes.len() <= 20
             && let Some(n) = crate::util::parse_i64(bytes)
         {
             return Str::Int(n);
         }
-        Str::plain(bytes)
+        if bytes.len() <= EMBSTR_MAX_LEN {
+            return Str::Emb(SmallBytes::new(bytes));
+        }
+        let room = sds_new_capacity(bytes.len()) - bytes.len();
+        if room > bytes.len() / 10 {
+            Str::Raw(Box::new(bytes.to_vec()))
+        } else {
+            Str::Raw(Box::new(sds_new(bytes)))
+        }
     }
 
-    /// Like Redis's `createStringObject`: no integer detection.
+    /// Like Redis's `createStringObject`: no integer detection, and a raw
+    /// string has the room `sdsnewlen` gives it.
     pub fn plain(bytes: &[u8]) -> Str {
         if bytes.len() <= EMBSTR_MAX_LEN {
             Str::Emb(SmallBytes::new(bytes))
         } else {
-            Str::Raw(Box::new(bytes.to_vec()))
+            Str::Raw(Box::new(sds_new(bytes)))
         }
     }
 
@@ -349,10 +392,12 @@ impl Str {
     }
 
     /// Converts to the `Raw` encoding for in-place modification (Redis's
-    /// `dbUnshareStringValue`) and returns the buffer.
-    pub fn make_raw(&mut self) -> &mut Vec<u8> {
-        if !matches!(self, Str::Raw(_)) {
-            *self = Str::raw(self.as_bytes().into_owned());
+    /// `dbUnshareStringValue`) and returns the buffer. A value that was
+    /// not raw, or is `shared` (Redis's refcount above 1), becomes a new
+    /// string with the room `sdsnewlen` gives it.
+    pub fn make_raw(&mut self, shared: Shared) -> &mut Vec<u8> {
+        if !matches!(self, Str::Raw(_)) || shared == Shared::Yes {
+            *self = Str::raw(self.with_bytes(sds_new));
         }
         match self {
             Str::Raw(v) => v,
@@ -434,9 +479,20 @@ mod tests {
         assert_eq!(Str::encoded(&[b'x'; 44]).encoding(), "embstr");
         assert_eq!(Str::encoded(&[b'x'; 45]).encoding(), "raw");
         let mut s = Str::encoded(b"abc");
-        s.make_raw().extend_from_slice(b"d");
+        s.make_raw(Shared::No).extend_from_slice(b"d");
         assert_eq!(s.encoding(), "raw");
         assert_eq!(s.as_bytes().as_ref(), b"abcd");
+    }
+
+    #[test]
+    fn new_strings_get_their_size_class_as_room() {
+        // Under 32 bytes the 1-byte header records no room; then the size
+        // class less header and terminator, capped by the header type.
+        let room: Vec<usize> = [3, 31, 40, 45, 60, 254]
+            .iter()
+            .map(|&n| sds_new_capacity(n))
+            .collect();
+        assert_eq!(room, vec![3, 31, 44, 60, 60, 255]);
     }
 
     #[test]
