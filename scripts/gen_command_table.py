@@ -175,6 +175,17 @@ COMMANDS = [
     "blmove",
     "brpoplpush",
     "blmpop",
+    # pub/sub
+    "subscribe",
+    "unsubscribe",
+    "psubscribe",
+    "punsubscribe",
+    "publish",
+    "ssubscribe",
+    "sunsubscribe",
+    "spublish",
+    ("pubsub", ["channels", "numsub", "numpat", "shardchannels",
+                "shardnumsub", "help"]),
 ]
 
 # Containers whose plain form (no subcommand) is itself a command.
@@ -336,16 +347,28 @@ class Writer:
 
 # ---------------------------------------------------------- descriptors
 
-# ferrokv's own flags, which COMMAND INFO does not show: the commands that
-# run at once between MULTI and EXEC instead of being queued (Redis tests
-# for their handlers in processCommand).
+# ferrokv's own flags, which COMMAND INFO does not show (Redis tests for
+# these commands' handlers in processCommand): RUNS_IN_MULTI, the commands
+# that run at once between MULTI and EXEC instead of being queued;
+# SUBSCRIBED_OK, the commands a RESP2 client may run while subscribed.
+# MAY_REPLICATE is Redis's, but COMMAND INFO hides it, so it is listed
+# here from Redis's command JSON files.
 OWN_FLAGS = {
+    "publish": ["MAY_REPLICATE"],
+    "spublish": ["MAY_REPLICATE"],
     "multi": ["RUNS_IN_MULTI"],
     "exec": ["RUNS_IN_MULTI"],
     "discard": ["RUNS_IN_MULTI"],
     "watch": ["RUNS_IN_MULTI"],
-    "quit": ["RUNS_IN_MULTI"],
-    "reset": ["RUNS_IN_MULTI"],
+    "quit": ["RUNS_IN_MULTI", "SUBSCRIBED_OK"],
+    "reset": ["RUNS_IN_MULTI", "SUBSCRIBED_OK"],
+    "ping": ["SUBSCRIBED_OK"],
+    "subscribe": ["SUBSCRIBED_OK"],
+    "unsubscribe": ["SUBSCRIBED_OK"],
+    "psubscribe": ["SUBSCRIBED_OK"],
+    "punsubscribe": ["SUBSCRIBED_OK"],
+    "ssubscribe": ["SUBSCRIBED_OK"],
+    "sunsubscribe": ["SUBSCRIBED_OK"],
 }
 
 

@@ -6,15 +6,148 @@ use std::net::SocketAddr;
 use bytes::{Bytes, BytesMut};
 use mio::net::TcpStream;
 
+use crate::pubsub::Subscriptions;
 use crate::resp::{Parser, Reply};
 
-/// What the client is doing, beyond plain request/reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a connection is for, beyond plain request/reply: it decides which
+/// commands the client may run and what it receives unasked. Later modes
+/// (a replica, a script's client) are further variants.
+#[derive(Debug, Default)]
 pub enum Mode {
+    #[default]
     Normal,
-    /// Receives every command the server runs (MONITOR).
-    Monitor,
+    /// Subscribed to at least one channel, pattern or shard channel
+    /// (Redis's CLIENT_PUBSUB). In RESP2 it may then only run the pub/sub
+    /// commands, PING, QUIT and RESET; in RESP3 anything.
+    Subscribed(Box<Subscriptions>),
+    /// Receives every command the server runs (MONITOR). Redis lets a
+    /// monitor subscribe too, so it may hold subscriptions.
+    Monitor(Option<Box<Subscriptions>>),
 }
+
+impl Mode {
+    pub fn is_monitor(&self) -> bool {
+        matches!(self, Mode::Monitor(_))
+    }
+
+    /// What the client is subscribed to; `None` when nothing.
+    pub fn subscriptions(&self) -> Option<&Subscriptions> {
+        match self {
+            Mode::Subscribed(s) | Mode::Monitor(Some(s)) => Some(s),
+            Mode::Normal | Mode::Monitor(None) => None,
+        }
+    }
+
+    /// Whether the client holds a subscription (CLIENT_PUBSUB).
+    pub fn is_subscribed(&self) -> bool {
+        self.subscriptions().is_some()
+    }
+
+    /// Takes the subscriptions out to change them (an empty set when
+    /// none); [`Mode::put_subscriptions`] puts them back.
+    pub fn take_subscriptions(&mut self) -> Box<Subscriptions> {
+        match self {
+            Mode::Subscribed(_) => match std::mem::take(self) {
+                Mode::Subscribed(s) => s,
+                _ => unreachable!("matched Subscribed above"),
+            },
+            Mode::Monitor(s) => s.take().unwrap_or_default(),
+            Mode::Normal => Box::default(),
+        }
+    }
+
+    /// Puts subscriptions back; an empty set leaves subscribed mode.
+    pub fn put_subscriptions(&mut self, subs: Box<Subscriptions>) {
+        let subs = (subs.total() > 0).then_some(subs);
+        match self {
+            Mode::Monitor(slot) => *slot = subs,
+            _ => *self = subs.map_or(Mode::Normal, Mode::Subscribed),
+        }
+    }
+
+    /// The output-buffer limit class (Redis's `getClientType`): a monitor
+    /// counts as a normal client.
+    pub fn class(&self) -> crate::config::ClientClass {
+        match self {
+            Mode::Subscribed(_) | Mode::Monitor(Some(_)) => crate::config::ClientClass::PubSub,
+            Mode::Normal | Mode::Monitor(None) => crate::config::ClientClass::Normal,
+        }
+    }
+}
+
+/// Where the client is in a multi-step exchange: queuing a transaction or
+/// waiting in a blocking command. The two exclude each other (EXEC denies
+/// blocking; a blocked client's input waits until it is served).
+#[derive(Debug, Default)]
+pub enum State {
+    #[default]
+    Idle,
+    /// Between MULTI and EXEC/DISCARD, and while EXEC runs.
+    Multi(Transaction),
+    /// Parked in a blocking command.
+    Blocked(crate::blocking::Blocked),
+}
+
+impl State {
+    pub fn multi(&self) -> Option<&Transaction> {
+        match self {
+            State::Multi(tx) => Some(tx),
+            _ => None,
+        }
+    }
+
+    pub fn multi_mut(&mut self) -> Option<&mut Transaction> {
+        match self {
+            State::Multi(tx) => Some(tx),
+            _ => None,
+        }
+    }
+
+    pub fn blocked(&self) -> Option<&crate::blocking::Blocked> {
+        match self {
+            State::Blocked(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn blocked_mut(&mut self) -> Option<&mut crate::blocking::Blocked> {
+        match self {
+            State::Blocked(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn is_blocked(&self) -> bool {
+        matches!(self, State::Blocked(_))
+    }
+
+    /// Ends a transaction, if one is open.
+    pub fn end_multi(&mut self) -> Option<Transaction> {
+        match std::mem::take(self) {
+            State::Multi(tx) => Some(tx),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+
+    /// Ends a block, if the client is blocked.
+    pub fn end_block(&mut self) -> Option<crate::blocking::Blocked> {
+        match std::mem::take(self) {
+            State::Blocked(b) => Some(b),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+}
+
+/// Redis keeps the first 16 KB of a client's pending output in a fixed
+/// buffer (CLIENT LIST `obl`) and the rest in a list of blocks (`oll`,
+/// `omem`); the output-buffer limits count only the list.
+pub const REPLY_BUFFER_BYTES: usize = 16 * 1024;
 
 /// CLIENT REPLY's setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,13 +206,11 @@ pub struct Client {
     /// The last command run, as CLIENT LIST shows it (`config|get`).
     pub last_cmd: &'static str,
     pub mode: Mode,
-    /// Set while the client waits in a blocking command.
-    pub blocked: Option<crate::blocking::Blocked>,
+    /// A transaction being queued, or a blocking command waiting.
+    pub state: State,
     /// Commands read in the same batch as one that blocked, run once the
     /// client is served.
     pub deferred: std::collections::VecDeque<Vec<Bytes>>,
-    /// Set between MULTI and EXEC/DISCARD: the commands queued so far.
-    pub multi: Option<Transaction>,
     /// The keys this client WATCHes.
     pub watched: Vec<crate::watch::WatchedKey>,
     /// Set when a watched key was modified: the next EXEC fails.
@@ -97,6 +228,9 @@ pub struct Client {
     /// Whether the client still has unread input after hitting its
     /// per-iteration read budget.
     pub read_queued: bool,
+    /// When (Unix seconds) the output first stayed over the soft
+    /// output-buffer limit, while it still is.
+    pub soft_limit_since_s: Option<u64>,
 }
 
 impl Client {
@@ -125,9 +259,8 @@ impl Client {
             last_interaction_ms: now_ms,
             last_cmd: "NULL",
             mode: Mode::Normal,
-            blocked: None,
+            state: State::Idle,
             deferred: Default::default(),
-            multi: None,
             watched: Vec::new(),
             dirty_cas: false,
             reply_mode: ReplyMode::On,
@@ -137,20 +270,23 @@ impl Client {
             writable_registered: false,
             write_queued: false,
             read_queued: false,
+            soft_limit_since_s: None,
         }
     }
 
     /// The flags letters CLIENT LIST shows.
     pub fn flags(&self) -> String {
         let mut f = String::new();
-        if self.mode == Mode::Monitor {
+        if self.mode.is_monitor() {
             f.push('O');
         }
-        if self.multi.is_some() {
-            f.push('x');
+        if self.mode.is_subscribed() {
+            f.push('P');
         }
-        if self.blocked.is_some() {
-            f.push('b');
+        match self.state {
+            State::Multi(_) => f.push('x'),
+            State::Blocked(_) => f.push('b'),
+            State::Idle => {}
         }
         if self.dirty_cas {
             f.push('d');
@@ -174,8 +310,10 @@ impl Client {
             .as_deref()
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
+        let subs = self.mode.subscriptions();
+        let omem = self.output_memory();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={}",
             self.id,
             self.peer,
             self.local,
@@ -185,18 +323,31 @@ impl Client {
             now_ms.saturating_sub(self.last_interaction_ms) / 1000,
             self.flags(),
             self.db,
-            self.multi.as_ref().map_or(-1, |t| t.commands.len() as i64),
+            subs.map_or(0, Subscriptions::channels),
+            subs.map_or(0, Subscriptions::patterns),
+            subs.map_or(0, Subscriptions::shard_channels),
+            self.state.multi().map_or(-1, |t| t.commands.len() as i64),
             self.rbuf.len(),
             self.rbuf.capacity() - self.rbuf.len(),
             self.batch.iter().flatten().map(|a| a.len()).sum::<usize>(),
-            self.multi.as_ref().map_or(0, Transaction::memory),
+            self.state.multi().map_or(0, Transaction::memory),
             self.rbuf.capacity(),
             self.rbuf.len(),
-            self.out.len(),
-            self.rbuf.capacity() + self.out.buf.capacity(),
+            self.out.pending().min(REPLY_BUFFER_BYTES),
+            omem.div_ceil(REPLY_BUFFER_BYTES),
+            omem,
+            self.rbuf.capacity() + self.out.capacity() + subs.map_or(0, Subscriptions::overhead),
+            if self.writable_registered { "rw" } else { "r" },
             self.last_cmd,
             self.out.proto.number(),
         )
+    }
+
+    /// Output waiting beyond the first `REPLY_BUFFER_BYTES`: what Redis
+    /// keeps in its reply list (`omem`), and what the output-buffer limits
+    /// measure.
+    pub fn output_memory(&self) -> usize {
+        self.out.pending().saturating_sub(REPLY_BUFFER_BYTES)
     }
 
     fn fd(&self) -> i32 {

@@ -671,8 +671,57 @@ pub struct Config {
     pub latency_tracking: bool,
     /// The percentiles INFO latencystats reports.
     pub latency_tracking_info_percentiles: Vec<f64>,
+    /// `client-output-buffer-limit`, by [`ClientClass`].
+    pub output_limits: [OutputLimit; 3],
     /// The config file the server was started with, for CONFIG REWRITE.
     pub file: Option<std::path::PathBuf>,
+}
+
+/// The classes `client-output-buffer-limit` and CLIENT KILL TYPE name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientClass {
+    Normal = 0,
+    Replica = 1,
+    PubSub = 2,
+}
+
+impl ClientClass {
+    /// The class a name means (`slave` and `replica` are one); `master`
+    /// is a class of its own that no client of ferrokv is in.
+    pub fn from_name(name: &str) -> Option<Option<ClientClass>> {
+        match name.to_ascii_lowercase().as_str() {
+            "normal" => Some(Some(ClientClass::Normal)),
+            "slave" | "replica" => Some(Some(ClientClass::Replica)),
+            "pubsub" => Some(Some(ClientClass::PubSub)),
+            "master" => Some(None),
+            _ => None,
+        }
+    }
+}
+
+/// One class's output-buffer limits; 0 means no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard_bytes: usize,
+    pub soft_bytes: usize,
+    pub soft_seconds: u64,
+}
+
+/// The limits in `client-output-buffer-limit`'s stored form
+/// (`normal 0 0 0 slave ... pubsub ...`).
+fn output_limits(v: &str) -> [OutputLimit; 3] {
+    let mut limits = [OutputLimit::default(); 3];
+    let words: Vec<&str> = v.split_whitespace().collect();
+    for (limit, group) in limits.iter_mut().zip(words.chunks(4)) {
+        if let [_, hard, soft, secs] = group {
+            *limit = OutputLimit {
+                hard_bytes: hard.parse().unwrap_or(0),
+                soft_bytes: soft.parse().unwrap_or(0),
+                soft_seconds: secs.parse().unwrap_or(0),
+            };
+        }
+    }
+    limits
 }
 
 impl Default for Config {
@@ -697,8 +746,12 @@ impl Default for Config {
             list_max_listpack_size: -2,
             latency_tracking: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
+            output_limits: [OutputLimit::default(); 3],
             file: None,
         };
+        if let Some(v) = c.get("client-output-buffer-limit") {
+            c.output_limits = output_limits(v);
+        }
         if let (Ok(dir), Some(e)) = (std::env::current_dir(), lookup("dir")) {
             c.values[e.index] = dir.display().to_string();
         }
@@ -966,6 +1019,7 @@ impl Config {
             "set-max-intset-entries" => self.set_max_intset_entries = unsigned() as usize,
             "list-max-listpack-size" => self.list_max_listpack_size = parse_i64(v),
             "latency-tracking" => self.latency_tracking = v == "yes",
+            "client-output-buffer-limit" => self.output_limits = output_limits(v),
             "latency-tracking-info-percentiles" => {
                 self.latency_tracking_info_percentiles = v
                     .split_whitespace()

@@ -18,6 +18,8 @@
 //! - [`glob`], [`util`]: Redis-exact pattern matching and number handling.
 //! - [`blocking`]: wait lists of blocked clients and the ready-key queue.
 //! - [`watch`]: which clients WATCH which keys, for MULTI/EXEC.
+//! - [`pubsub`]: channels, patterns and shard channels, and the message
+//!   frames a publish fans out.
 //! - [`latency`]: per-command latency histograms (INFO latencystats).
 //! - [`lazyfree`]: the helper thread that frees huge values off the loop.
 
@@ -30,6 +32,7 @@ pub mod db;
 pub mod glob;
 pub mod latency;
 pub mod lazyfree;
+pub mod pubsub;
 pub mod resp;
 pub mod server;
 pub mod store;

@@ -17,7 +17,6 @@ use std::mem;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bytes::Buf;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -296,7 +295,7 @@ impl Server {
             let Some(client) = self.clients.get_mut(token) else {
                 return;
             };
-            if client.close_after_reply {
+            if client.close_after_reply || client.out.overflowed {
                 return;
             }
             match client.stream.read(&mut self.read_scratch) {
@@ -310,6 +309,7 @@ impl Server {
                             "Closing client {} that reached max query buffer length",
                             client.peer
                         );
+                        self.store.stats.client_query_buffer_limit_disconnections += 1;
                         self.close_client(token);
                         return;
                     }
@@ -360,7 +360,11 @@ impl Server {
             // A blocked client's further input waits until it is served,
             // and a served one's waits behind what it sent while blocked
             // (run by `resume_unblocked`).
-            if client.close_after_reply || client.blocked.is_some() || !client.deferred.is_empty() {
+            if client.close_after_reply
+                || client.out.overflowed
+                || client.state.is_blocked()
+                || !client.deferred.is_empty()
+            {
                 return;
             }
             // Redis's `authRequired`: a password is set and this client
@@ -411,7 +415,7 @@ impl Server {
                 if self
                     .clients
                     .get(token)
-                    .is_none_or(|c| c.close_after_reply || c.blocked.is_some())
+                    .is_none_or(|c| c.close_after_reply || c.out.overflowed || c.state.is_blocked())
                 {
                     break;
                 }
@@ -423,7 +427,7 @@ impl Server {
             // until the client is served: put them back in order.
             if ran < parsed
                 && let Some(c) = self.clients.get_mut(token)
-                && c.blocked.is_some()
+                && c.state.is_blocked()
             {
                 c.deferred.extend(batch[ran..parsed].iter().cloned());
             }
@@ -479,8 +483,12 @@ impl Server {
     ) -> Option<(&'static cmd::Command, cmd::spec::Handler)> {
         let client = self.clients.get(token)?;
         let authenticated = client.authenticated || self.store.config.requirepass.is_none();
-        let in_multi = client.multi.as_ref().is_some_and(|tx| !tx.running);
-        let monitoring = client.mode == crate::client::Mode::Monitor;
+        let in_multi = client.state.multi().is_some_and(|tx| !tx.running);
+        let inside_exec = client.state.multi().is_some_and(|tx| tx.running);
+        let monitoring = client.mode.is_monitor();
+        // Redis 7.0 checks a subscribed client's commands before they are
+        // queued, but not the ones EXEC runs.
+        let subscribed_resp2 = client.mode.is_subscribed() && !out.is_resp3() && !inside_exec;
         let (cmd, handler) = match resolved {
             Resolved::Found(cmd, handler) => (cmd, handler),
             Resolved::Rejected(msg, found) => {
@@ -499,20 +507,38 @@ impl Server {
                 return None;
             }
         };
-        let refusal: Option<&[u8]> = if !authenticated && !cmd.has(flag::NO_AUTH) {
-            Some(b"NOAUTH Authentication required.")
+        let refusal: Option<std::borrow::Cow<[u8]>> = if !authenticated && !cmd.has(flag::NO_AUTH) {
+            Some(b"NOAUTH Authentication required."[..].into())
         } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) && cmd.has(flag::NO_MULTI) {
-            Some(b"ERR Command not allowed inside a transaction")
+            Some(b"ERR Command not allowed inside a transaction"[..].into())
+        } else if subscribed_resp2 && !cmd.has(flag::SUBSCRIBED_OK) {
+            Some(
+                format!(
+                    "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                    cmd.name
+                )
+                .into_bytes()
+                .into(),
+            )
         } else if monitoring && cmd.has(flag::READONLY | flag::WRITE | flag::MAY_REPLICATE) {
             // A MONITOR client is a replica to Redis, and replicas may not
             // touch the keyspace.
-            Some(b"ERR Replica can't interact with the keyspace")
+            Some(b"ERR Replica can't interact with the keyspace"[..].into())
         } else {
             None
         };
         if let Some(msg) = refusal {
-            self.reject(out, Some(cmd), msg);
-            self.abort_transaction(token);
+            // Redis's rejectCommand: a refused EXEC ends the transaction
+            // with EXECABORT; any other refusal dooms it.
+            if cmd.name == "exec" {
+                let mut abort = b"EXECABORT Transaction discarded because of: ".to_vec();
+                abort.extend_from_slice(msg.strip_prefix(b"ERR ").unwrap_or(&msg));
+                self.reject(out, Some(cmd), &abort);
+                self.discard_transaction(token);
+            } else {
+                self.reject(out, Some(cmd), &msg);
+                self.abort_transaction(token);
+            }
             return None;
         }
         if in_multi && !cmd.has(flag::RUNS_IN_MULTI) {
@@ -521,7 +547,7 @@ impl Server {
             // never run.
             if let Some(c) = self.clients.get_mut(token)
                 && !c.dirty_cas
-                && let Some(tx) = c.multi.as_mut()
+                && let Some(tx) = c.state.multi_mut()
                 && !tx.aborted
             {
                 tx.commands.push(args.to_vec());
@@ -538,17 +564,22 @@ impl Server {
         let Some(client) = self.clients.get_mut(token) else {
             return;
         };
+        // Byte ranges of the reply buffer that are pushes.
+        let mut pushed: Vec<(usize, usize)> = Vec::new();
         // Whether EXEC is running this command; blocking is denied then.
-        let inside_exec = client.multi.as_ref().is_some_and(|tx| tx.running);
+        let inside_exec = client.state.multi().is_some_and(|tx| tx.running);
         // CLIENT REPLY SKIP applies to the next command the client sends,
         // not to the next one a transaction runs.
         if client.reply_mode == ReplyMode::SkipNext && !inside_exec {
             client.reply_mode = ReplyMode::Skip;
         }
         let mut reply_mode_after = None;
-        let mut out = Reply {
-            buf: mem::take(&mut client.out.buf),
-            proto: client.out.proto,
+        let mut out = mem::take(&mut client.out);
+        // A reply past the client's hard output-buffer limit is cut short
+        // (Redis stops adding to a client it will close).
+        out.limit = match self.store.config.output_limits[client.mode.class() as usize].hard_bytes {
+            0 => usize::MAX,
+            hard => hard.saturating_add(crate::client::REPLY_BUFFER_BYTES),
         };
         let reply_start = out.len();
         let db_index = client.db;
@@ -593,6 +624,7 @@ impl Server {
                 run_transaction: false,
                 written: cmd::Written::All,
                 redacted: Vec::new(),
+                pushed: Vec::new(),
             };
             // A bug in one handler must not take every client down with the
             // process: the panic becomes an error reply.
@@ -604,6 +636,7 @@ impl Server {
                     run_transaction: ctx.run_transaction,
                     written: mem::take(&mut ctx.written),
                     redacted: mem::take(&mut ctx.redacted),
+                    pushed: mem::take(&mut ctx.pushed),
                 }
             })) {
                 Ok(outcome) => outcome,
@@ -616,6 +649,7 @@ impl Server {
                         run_transaction: false,
                         written: cmd::Written::All,
                         redacted: Vec::new(),
+                        pushed: Vec::new(),
                     }
                 }
             };
@@ -632,8 +666,10 @@ impl Server {
                 result,
                 block,
                 redacted,
+                pushed: pushed_now,
                 ..
             } = outcome;
+            pushed = pushed_now;
             // A command that blocked wrote nothing, so it signals nothing
             // (signalling its own keys would wake itself forever).
             let blocked = block.is_some();
@@ -673,7 +709,11 @@ impl Server {
                 args,
                 redacted: &redacted,
             };
-            if blocked && let Some(b) = self.clients.get_mut(token).and_then(|c| c.blocked.as_mut())
+            if blocked
+                && let Some(b) = self
+                    .clients
+                    .get_mut(token)
+                    .and_then(|c| c.state.blocked_mut())
             {
                 b.call_us = elapsed_us;
             }
@@ -682,6 +722,9 @@ impl Server {
             }
         }
 
+        if !self.store.pubsub_notified.is_empty() {
+            self.write_notified();
+        }
         let Some(client) = self.clients.get_mut(token) else {
             return;
         };
@@ -689,11 +732,12 @@ impl Server {
             out.buf.truncate(reply_start);
         }
         // Decided after the command ran, as Redis decides when the reply is
-        // added: CLIENT REPLY ON's own OK goes out, OFF's and SKIP's don't.
+        // added: CLIENT REPLY ON's own OK goes out, OFF's and SKIP's don't
+        // (pushes do).
         match client.reply_mode {
-            ReplyMode::Off => out.buf.truncate(reply_start),
+            ReplyMode::Off => keep_pushes(&mut out, reply_start, &pushed),
             ReplyMode::Skip => {
-                out.buf.truncate(reply_start);
+                keep_pushes(&mut out, reply_start, &pushed);
                 client.reply_mode = ReplyMode::On;
             }
             ReplyMode::On | ReplyMode::SkipNext => {}
@@ -701,14 +745,25 @@ impl Server {
         if let Some(mode) = reply_mode_after {
             client.reply_mode = mode;
         }
-        client.out.buf = out.buf;
-        client.out.proto = out.proto;
+        out.limit = usize::MAX;
+        client.out = out;
         // Closing after the reply happens when the reply is written, as in
         // Redis: a client that QUITs with replies switched off writes
         // nothing, so it stays connected, reading nothing more.
-        if !client.out.is_empty() {
+        if !client.out.is_empty() || client.out.overflowed {
             self.queue_write(token);
         }
+    }
+
+    /// Writes the output a publish gave other clients (checking each
+    /// against its output-buffer limits).
+    fn write_notified(&mut self) {
+        let mut notified = mem::take(&mut self.store.pubsub_notified);
+        for &token in &notified {
+            self.queue_write(token);
+        }
+        notified.clear();
+        self.store.pubsub_notified = notified;
     }
 
     /// Runs the queued commands of a transaction EXEC accepted, each through
@@ -723,10 +778,9 @@ impl Server {
         clock: &mut Instant,
     ) -> Option<Option<ReplyMode>> {
         let c = self.clients.get_mut(token)?;
-        let count = c.multi.as_ref().map_or(0, |tx| tx.commands.len());
+        let count = c.state.multi().map_or(0, |tx| tx.commands.len());
         out.array(count);
-        c.out.buf = mem::take(&mut out.buf);
-        c.out.proto = out.proto;
+        c.out = mem::take(out);
         // CLIENT REPLY applies to EXEC's reply as a whole, decided by the
         // caller; the queued commands reply normally inside it.
         let reply_mode = mem::replace(&mut c.reply_mode, ReplyMode::On);
@@ -736,7 +790,7 @@ impl Server {
             let Some(args) = self
                 .clients
                 .get(token)
-                .and_then(|c| c.multi.as_ref())
+                .and_then(|c| c.state.multi())
                 .and_then(|tx| tx.commands.get(i))
                 .cloned()
             else {
@@ -748,12 +802,11 @@ impl Server {
         // drop back to 1).
         self.store.exec_shared.clear();
         let c = self.clients.get_mut(token)?;
-        c.multi = None;
+        c.state.end_multi();
         // EXEC's own reply (its array header) follows the mode it started
         // with; a CLIENT REPLY OFF or SKIP it ran governs what comes after.
         let changed = mem::replace(&mut c.reply_mode, reply_mode);
-        out.buf = mem::take(&mut c.out.buf);
-        out.proto = c.out.proto;
+        *out = mem::take(&mut c.out);
         Some((changed != ReplyMode::On).then_some(changed))
     }
 
@@ -762,14 +815,18 @@ impl Server {
         let Some(c) = self.clients.get_mut(token) else {
             return;
         };
-        c.multi = None;
+        c.state.end_multi();
         self.store.watches.unwatch_all(token, c);
     }
 
     /// Marks a transaction aborted after a command could not be queued, so
     /// its EXEC answers EXECABORT.
     fn abort_transaction(&mut self, token: usize) {
-        if let Some(tx) = self.clients.get_mut(token).and_then(|c| c.multi.as_mut()) {
+        if let Some(tx) = self
+            .clients
+            .get_mut(token)
+            .and_then(|c| c.state.multi_mut())
+        {
             tx.aborted = true;
         }
     }
@@ -841,7 +898,7 @@ impl Server {
                 .insert(fires_ms, Timer::BlockTimeout { token, generation });
         }
         if let Some(c) = self.clients.get_mut(token) {
-            c.blocked = Some(crate::blocking::Blocked {
+            c.state = crate::client::State::Blocked(crate::blocking::Blocked {
                 db,
                 keys: block.keys,
                 args: args.to_vec(),
@@ -854,7 +911,7 @@ impl Server {
     /// Takes a client out of every wait list; returns what it was
     /// blocked on, if it was.
     fn unpark(&mut self, token: usize) -> Option<crate::blocking::Blocked> {
-        let b = self.clients.get_mut(token)?.blocked.take()?;
+        let b = self.clients.get_mut(token)?.state.end_block()?;
         self.store.blocking.unpark(token, b.db, &b.keys);
         Some(b)
     }
@@ -876,7 +933,11 @@ impl Server {
                 if !serves(&self.store) {
                     break;
                 }
-                let Some(b) = self.clients.get(token).and_then(|c| c.blocked.clone()) else {
+                let Some(b) = self
+                    .clients
+                    .get(token)
+                    .and_then(|c| c.state.blocked().cloned())
+                else {
                     continue;
                 };
                 self.unpark(token);
@@ -884,7 +945,10 @@ impl Server {
                 self.serving = Some(bytes::Bytes::from(key.clone()));
                 self.execute(token, &b.args, now_ms, &mut clock);
                 self.serving = None;
-                let blocked_again = self.clients.get(token).is_some_and(|c| c.blocked.is_some());
+                let blocked_again = self
+                    .clients
+                    .get(token)
+                    .is_some_and(|c| c.state.is_blocked());
                 if blocked_again {
                     break;
                 }
@@ -911,7 +975,7 @@ impl Server {
             let Some(c) = self.clients.get_mut(token) else {
                 return;
             };
-            if c.blocked.is_some() || c.close_after_reply {
+            if c.state.is_blocked() || c.close_after_reply {
                 return;
             }
             let Some(args) = c.deferred.pop_front() else {
@@ -930,7 +994,7 @@ impl Server {
         let current = self
             .clients
             .get(token)
-            .and_then(|c| c.blocked.as_ref())
+            .and_then(|c| c.state.blocked())
             .is_some_and(|b| b.generation == generation);
         if !current {
             return;
@@ -1069,7 +1133,7 @@ impl Server {
             if m == token {
                 out.simple(&line);
             } else {
-                c.out.simple(&line);
+                c.out.unsolicited(format!("+{line}\r\n").as_bytes());
                 self.queue_write(m);
             }
         }
@@ -1119,13 +1183,77 @@ impl Server {
         slowlog.entries.truncate(self.store.config.slowlog_max_len);
     }
 
+    /// Queues a client whose output grew for this iteration's write, once
+    /// its output is checked against its class's limits.
     fn queue_write(&mut self, token: usize) {
+        if self.over_output_limit(token) {
+            self.close_for_output_limit(token);
+            return;
+        }
         if let Some(c) = self.clients.get_mut(token)
             && !c.write_queued
         {
             c.write_queued = true;
             self.pending_writes.push(token);
         }
+    }
+
+    /// Redis's checkClientOutputBufferLimits: past the hard limit, or past
+    /// the soft limit for longer than its seconds (counted from when the
+    /// output was first seen over it, and restarted once it is under).
+    /// Only output beyond the first `REPLY_BUFFER_BYTES` counts.
+    fn over_output_limit(&mut self, token: usize) -> bool {
+        let Some(c) = self.clients.get_mut(token) else {
+            return false;
+        };
+        if c.out.overflowed {
+            return true;
+        }
+        let used = c.output_memory();
+        if used == 0 {
+            return false;
+        }
+        let limit = self.store.config.output_limits[c.mode.class() as usize];
+        let hard = limit.hard_bytes > 0 && used >= limit.hard_bytes;
+        let mut soft = limit.soft_bytes > 0 && used >= limit.soft_bytes;
+        let now_s = unix_ms() / 1000;
+        if soft {
+            match c.soft_limit_since_s {
+                None => {
+                    c.soft_limit_since_s = Some(now_s);
+                    soft = false;
+                }
+                Some(since) => soft = now_s.saturating_sub(since) > limit.soft_seconds,
+            }
+        } else {
+            c.soft_limit_since_s = None;
+        }
+        hard || soft
+    }
+
+    /// Schedules a client past its output-buffer limit to be closed once
+    /// the command is done, writing it nothing more, as Redis logs and
+    /// counts it.
+    fn close_for_output_limit(&mut self, token: usize) {
+        let Some(c) = self.clients.get_mut(token) else {
+            return;
+        };
+        if self
+            .store
+            .to_close
+            .iter()
+            .any(|&(t, id)| t == token && id == c.id)
+        {
+            return;
+        }
+        c.out.overflowed = true;
+        let now = unix_ms();
+        log::warn!(
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            c.info_line(now)
+        );
+        self.store.stats.client_output_buffer_limit_disconnections += 1;
+        self.store.to_close.push((token, c.id));
     }
 
     /// Writes every queued client's output; keeps WRITABLE interest only for
@@ -1137,15 +1265,21 @@ impl Server {
                 continue;
             };
             client.write_queued = false;
+            // A client past its output-buffer limit is closed unwritten.
+            if client.out.overflowed {
+                continue;
+            }
+            self.store
+                .note_output(client.output_memory(), unix_ms() / 1000);
             let mut failed = false;
-            while !client.out.buf.is_empty() {
-                match client.stream.write(&client.out.buf) {
+            while !client.out.is_empty() {
+                match client.stream.write(client.out.front()) {
                     Ok(0) => {
                         failed = true;
                         break;
                     }
                     Ok(n) => {
-                        client.out.buf.advance(n);
+                        client.out.consume(n);
                         self.store.stats.net_output_bytes += n as u64;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -1157,7 +1291,7 @@ impl Server {
                     }
                 }
             }
-            let done = client.out.buf.is_empty();
+            let done = client.out.is_empty();
             if failed || (done && client.close_after_reply) {
                 self.close_client(token);
                 continue;
@@ -1189,10 +1323,13 @@ impl Server {
         }
     }
 
+    /// Closes the clients CLIENT KILL or an output-buffer limit marked,
+    /// each by its id: a connection that took a closed client's slot since
+    /// is left alone.
     fn close_killed(&mut self) {
         let killed = mem::take(&mut self.store.to_close);
-        for token in killed {
-            if self.clients.contains(token) {
+        for (token, id) in killed {
+            if self.clients.get(token).is_some_and(|c| c.id == id) {
                 self.close_client(token);
             }
         }
@@ -1206,9 +1343,11 @@ impl Server {
         let mut client = self.clients.remove(token);
         self.store.watches.unwatch_all(token, &mut client);
         let _ = self.poll.registry().deregister(&mut client.stream);
-        if client.mode == Mode::Monitor {
+        if client.mode.is_monitor() {
             self.store.monitors.retain(|&m| m != token);
         }
+        let mut subs = client.mode.take_subscriptions();
+        self.store.pubsub.forget(&mut subs, token);
         log::debug!("Client closed connection {}", client.peer);
     }
 
@@ -1236,8 +1375,11 @@ impl Server {
             let idle: Vec<usize> = self
                 .clients
                 .iter()
+                // Monitors, subscribers and blocked clients wait on
+                // purpose, as in Redis.
                 .filter(|(_, c)| {
-                    c.mode == Mode::Normal
+                    matches!(c.mode, Mode::Normal)
+                        && !c.state.is_blocked()
                         && now.saturating_sub(c.last_interaction_ms) > timeout * 1000
                 })
                 .map(|(t, _)| t)
@@ -1295,10 +1437,27 @@ impl Server {
         log::warn!("User requested shutdown...");
         // Give clients what they were already sent an answer for.
         for (_, c) in self.clients.iter_mut() {
-            let _ = c.stream.write(&c.out.buf);
+            while !c.out.is_empty() {
+                match c.stream.write(c.out.front()) {
+                    Ok(n) if n > 0 => c.out.consume(n),
+                    _ => break,
+                }
+            }
         }
         log::warn!("ferrokv is now ready to exit, bye bye...");
     }
+}
+
+/// Takes back the reply written since `start` (CLIENT REPLY OFF or SKIP),
+/// keeping the pushes among it.
+fn keep_pushes(out: &mut Reply, start: usize, pushed: &[(usize, usize)]) {
+    let kept: Vec<u8> = pushed
+        .iter()
+        .filter(|&&(a, b)| a >= start && b <= out.buf.len())
+        .flat_map(|&(a, b)| out.buf[a..b].to_vec())
+        .collect();
+    out.buf.truncate(start);
+    out.buf.extend_from_slice(&kept);
 }
 
 /// What a handler left for the loop besides its reply.
@@ -1308,6 +1467,7 @@ struct Outcome {
     run_transaction: bool,
     written: cmd::Written,
     redacted: Vec<usize>,
+    pushed: Vec<(usize, usize)>,
 }
 
 /// A command's arguments as MONITOR and the slow log show them: the

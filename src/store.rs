@@ -37,6 +37,9 @@ pub struct Stats {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub total_error_replies: u64,
+    /// Clients closed for passing their query or output buffer limit.
+    pub client_query_buffer_limit_disconnections: u64,
+    pub client_output_buffer_limit_disconnections: u64,
     pub unexpected_error_replies: u64,
     pub commands: HashMap<&'static str, CommandStat>,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`).
@@ -76,6 +79,10 @@ pub struct SlowLog {
     pub next_id: u64,
 }
 
+/// How many seconds INFO's `client_recent_max_output_buffer` looks back
+/// (Redis's CLIENTS_PEAK_MEM_USAGE_SLOTS).
+pub const OUTPUT_PEAK_SECONDS: usize = 8;
+
 /// A pending SHUTDOWN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shutdown {
@@ -98,8 +105,17 @@ pub struct Store {
     pub next_client_id: u64,
     /// Clients in MONITOR mode, by slab key.
     pub monitors: Vec<usize>,
-    /// Clients to close at the end of this iteration (CLIENT KILL).
-    pub to_close: Vec<usize>,
+    /// Clients to close once the command is done (CLIENT KILL, an
+    /// output-buffer limit), by slab key and client id: a new connection
+    /// that reuses the slot meanwhile is not the one meant.
+    pub to_close: Vec<(usize, u64)>,
+    pub pubsub: crate::pubsub::PubSub,
+    /// Clients a publish added output to, for the loop to write and check
+    /// against their output-buffer limits once the command is done.
+    pub pubsub_notified: Vec<usize>,
+    /// The largest output buffer (CLIENT LIST `omem`) seen in each of the
+    /// last few seconds, by second (INFO `client_recent_max_output_buffer`).
+    pub output_peaks: [(u64, usize); OUTPUT_PEAK_SECONDS],
     pub shutdown: Option<Shutdown>,
     pub blocking: crate::blocking::Blocking,
     pub watches: crate::watch::Watches,
@@ -131,6 +147,9 @@ impl Store {
             next_client_id: 1,
             monitors: Vec::new(),
             to_close: Vec::new(),
+            pubsub: Default::default(),
+            pubsub_notified: Vec::new(),
+            output_peaks: [(0, 0); OUTPUT_PEAK_SECONDS],
             shutdown: None,
             blocking: Default::default(),
             watches: Default::default(),
@@ -139,6 +158,26 @@ impl Store {
         };
         store.apply_config();
         store
+    }
+
+    /// Records a client's output buffer size (`omem`) for INFO's
+    /// `client_recent_max_output_buffer`.
+    pub fn note_output(&mut self, omem: usize, now_s: u64) {
+        let slot = &mut self.output_peaks[now_s as usize % OUTPUT_PEAK_SECONDS];
+        if slot.0 != now_s {
+            *slot = (now_s, 0);
+        }
+        slot.1 = slot.1.max(omem);
+    }
+
+    /// The largest output buffer seen in the last `OUTPUT_PEAK_SECONDS`.
+    pub fn recent_max_output(&self, now_s: u64) -> usize {
+        self.output_peaks
+            .iter()
+            .filter(|(s, _)| now_s.saturating_sub(*s) < OUTPUT_PEAK_SECONDS as u64)
+            .map(|&(_, m)| m)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Pushes settings the databases act on (the access policy) down to

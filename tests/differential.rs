@@ -110,7 +110,8 @@ scripts!(
     hash,
     set,
     list,
-    transactions
+    transactions,
+    pubsub
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use super::{CmdError, CmdResult, Ctx, arg_i32, arg_i64, help};
 use crate::client::{Mode, ReplyMode};
+use crate::config::ClientClass;
 use crate::resp::Protocol;
 use crate::util::eq_ic;
 
@@ -18,6 +19,19 @@ pub fn reply_help(ctx: &mut Ctx, lines: &[&str]) {
 
 /// PING [message]
 pub fn ping(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 2 {
+        return Err(CmdError::err(
+            "wrong number of arguments for 'ping' command",
+        ));
+    }
+    // A subscribed RESP2 client reads only arrays: Redis answers it with
+    // ["pong", message].
+    if ctx.client().mode.is_subscribed() && !ctx.out.is_resp3() {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.get(1).map_or(&b""[..], |m| &m[..]));
+        return Ok(());
+    }
     match args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(&args[1]),
@@ -53,12 +67,15 @@ pub fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     client.name = None;
     client.reply_mode = ReplyMode::On;
     client.authenticated = !requirepass;
-    let was_monitor = client.mode == Mode::Monitor;
+    client.state.end_multi();
+    // Out of MONITOR and of every subscription, without confirmations.
+    let mut subs = client.mode.take_subscriptions();
+    let was_monitor = client.mode.is_monitor();
     client.mode = Mode::Normal;
-    client.multi = None;
     if was_monitor {
         ctx.store.monitors.retain(|&m| m != me);
     }
+    ctx.store.pubsub.forget(&mut subs, me);
     super::multi::unwatch_all(ctx);
     ctx.out.proto = Protocol::Resp2;
     ctx.db_index = 0;
@@ -273,16 +290,17 @@ pub fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id ...]
 pub fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
-    let mut type_filter: Option<String> = None;
+    // `Some(None)`: a class no client is in (master).
+    let mut type_filter: Option<Option<ClientClass>> = None;
     if args.len() == 4 && eq_ic(&args[2], "TYPE") {
-        let t = String::from_utf8_lossy(&args[3]).to_ascii_lowercase();
-        if !CLIENT_TYPES.contains(&t.as_str()) {
+        let t = String::from_utf8_lossy(&args[3]);
+        let Some(class) = ClientClass::from_name(&t) else {
             return Err(CmdError::err(format!(
                 "Unknown client type '{}'",
                 c_str(&args[3])
             )));
-        }
-        type_filter = Some(t);
+        };
+        type_filter = Some(class);
     } else if args.len() > 3 && eq_ic(&args[2], "ID") {
         let mut v = Vec::new();
         for a in &args[3..] {
@@ -314,19 +332,20 @@ pub fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         // Oldest first, as Redis keeps its client list; the slab reuses
         // slots, so its order is not the clients' age.
-        None if type_filter.as_deref().is_none_or(|t| t == "normal") => {
-            let mut all: Vec<&crate::client::Client> = ctx.clients.iter().map(|(_, c)| c).collect();
+        None => {
+            let mut all: Vec<&crate::client::Client> = ctx
+                .clients
+                .iter()
+                .map(|(_, c)| c)
+                .filter(|c| type_filter.is_none_or(|t| t == Some(c.mode.class())))
+                .collect();
             all.sort_by_key(|c| c.id);
             all.into_iter().for_each(&mut line);
         }
-        None => {}
     }
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
 }
-
-/// The client types CLIENT LIST and CLIENT KILL accept.
-const CLIENT_TYPES: &[&str] = &["normal", "master", "replica", "slave", "pubsub"];
 
 /// CLIENT INFO
 pub fn client_info(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
@@ -357,7 +376,7 @@ pub fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut id: Option<u64> = None;
     let mut addr: Option<String> = None;
     let mut laddr: Option<String> = None;
-    let mut ctype: Option<String> = None;
+    let mut ctype: Option<Option<ClientClass>> = None;
     let mut user: Option<String> = None;
     let mut skipme = true;
     // Filters are checked pair by pair, so the first bad one is reported.
@@ -374,14 +393,13 @@ pub fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 _ => return Err(CmdError::err("client-id should be greater than 0")),
             }
         } else if eq_ic(opt, "TYPE") {
-            let t = text.to_ascii_lowercase();
-            if !CLIENT_TYPES.contains(&t.as_str()) {
+            let Some(class) = ClientClass::from_name(&text) else {
                 return Err(CmdError::err(format!(
                     "Unknown client type '{}'",
                     c_str(val)
                 )));
-            }
-            ctype = Some(t);
+            };
+            ctype = Some(class);
         } else if eq_ic(opt, "ADDR") {
             addr = Some(text);
         } else if eq_ic(opt, "LADDR") {
@@ -409,7 +427,7 @@ pub fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             id.is_none_or(|i| c.id == i)
                 && addr.as_ref().is_none_or(|a| c.peer.to_string() == *a)
                 && laddr.as_ref().is_none_or(|a| c.local.to_string() == *a)
-                && ctype.as_ref().is_none_or(|t| t == "normal")
+                && ctype.is_none_or(|t| t == Some(c.mode.class()))
                 && user.as_ref().is_none_or(|_| true)
                 && !(skipme && t == me)
         })
@@ -429,7 +447,8 @@ fn kill(ctx: &mut Ctx, token: usize) {
     if token == ctx.me {
         ctx.client().close_after_reply = true;
     } else {
-        ctx.store.to_close.push(token);
+        let id = ctx.clients[token].id;
+        ctx.store.to_close.push((token, id));
     }
 }
 
@@ -483,7 +502,7 @@ pub fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let target = ctx
         .clients
         .iter()
-        .find(|(_, c)| c.id as i64 == id && c.blocked.is_some())
+        .find(|(_, c)| c.id as i64 == id && c.state.is_blocked())
         .map(|(t, _)| t);
     match target {
         Some(token) => {

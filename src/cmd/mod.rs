@@ -12,6 +12,7 @@ pub mod help;
 pub mod introspect;
 pub mod keys;
 pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod spec;
 pub mod string;
@@ -37,6 +38,7 @@ pub mod h {
     pub use super::introspect::*;
     pub use super::keys::*;
     pub use super::multi::*;
+    pub use super::pubsub::*;
     pub use super::server::*;
     pub use super::string::*;
     pub use crate::types::hash::*;
@@ -115,6 +117,8 @@ pub struct Ctx<'a> {
     /// Positions of arguments MONITOR and the slow log show as
     /// "(redacted)": passwords (see [`Ctx::redact`]).
     pub redacted: Vec<usize>,
+    /// Byte ranges of `out` that are pushes (see [`Ctx::push`]).
+    pub pushed: Vec<(usize, usize)>,
 }
 
 /// Which of a command's write keys it changed, for WATCH. The loop assumes
@@ -175,6 +179,15 @@ impl Ctx<'_> {
         if !self.redacted.contains(&pos) {
             self.redacted.push(pos);
         }
+    }
+
+    /// Writes a push to the running client (a pub/sub confirmation or
+    /// message): unlike a reply, CLIENT REPLY OFF or SKIP keeps it, as
+    /// Redis's CLIENT_PUSHING does.
+    pub fn push(&mut self, write: impl FnOnce(&mut Reply)) {
+        let start = self.out.len();
+        write(self.out);
+        self.pushed.push((start, self.out.len()));
     }
 
     /// Touches `key` in this database for WATCH, for a command that counts

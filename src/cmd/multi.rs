@@ -10,18 +10,18 @@
 
 use bytes::Bytes;
 
-use crate::client::Transaction;
+use crate::client::{State, Transaction};
 use crate::cmd::{CmdError, CmdResult, Ctx};
 use crate::watch::WatchedKey;
 
 /// MULTI
 pub fn multi(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     let client = ctx.client();
-    if client.multi.is_some() {
+    if client.state.multi().is_some() {
         // Redis answers the error but keeps the transaction going.
         return Err(CmdError::err("MULTI calls can not be nested"));
     }
-    client.multi = Some(Transaction::default());
+    client.state = State::Multi(Transaction::default());
     ctx.out.ok();
     Ok(())
 }
@@ -30,14 +30,14 @@ pub fn multi(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 pub fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     let (me, now) = (ctx.me, ctx.now_ms);
     let client = &mut ctx.clients[me];
-    let Some(tx) = client.multi.as_mut() else {
+    let Some(tx) = client.state.multi_mut() else {
         return Err(CmdError::err("EXEC without MULTI"));
     };
     let aborted = tx.aborted;
     let touched =
         client.dirty_cas || crate::watch::any_expired(&client.watched, &ctx.store.dbs, now);
     if aborted || touched {
-        client.multi = None;
+        client.state.end_multi();
     } else {
         tx.running = true;
     }
@@ -57,7 +57,7 @@ pub fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 /// DISCARD
 pub fn discard(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    if ctx.client().multi.take().is_none() {
+    if ctx.client().state.end_multi().is_none() {
         return Err(CmdError::err("DISCARD without MULTI"));
     }
     unwatch_all(ctx);
@@ -67,7 +67,7 @@ pub fn discard(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 /// WATCH key [key ...]
 pub fn watch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if ctx.client().multi.is_some() {
+    if ctx.client().state.multi().is_some() {
         return Err(CmdError::err("WATCH inside MULTI is not allowed"));
     }
     let (me, db, now) = (ctx.me, ctx.db_index, ctx.now_ms);

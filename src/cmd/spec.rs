@@ -41,6 +41,9 @@ pub mod flag {
     /// ferrokv's own, not shown by COMMAND INFO: the command runs at once
     /// between MULTI and EXEC instead of being queued.
     pub const RUNS_IN_MULTI: u32 = 1 << 31;
+    /// ferrokv's own: a RESP2 client may run the command while subscribed
+    /// (the pub/sub commands, PING, QUIT, RESET).
+    pub const SUBSCRIBED_OK: u32 = 1 << 30;
 
     /// Names in the order Redis 7.0 lists them in `COMMAND INFO`.
     pub const NAMES: &[(u32, &str)] = &[
@@ -59,7 +62,7 @@ pub mod flag {
         (ASKING, "asking"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
-        (MAY_REPLICATE, "may_replicate"),
+        // MAY_REPLICATE is hidden on purpose, as in Redis 7.0.
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
         (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),

@@ -7,7 +7,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "ping",
         arity: -1,
-        flags: flag::FAST,
+        flags: flag::FAST | flag::SUBSCRIBED_OK,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -64,7 +64,8 @@ pub static COMMANDS: &[Command] = &[
             | flag::FAST
             | flag::NO_AUTH
             | flag::ALLOW_BUSY
-            | flag::RUNS_IN_MULTI,
+            | flag::RUNS_IN_MULTI
+            | flag::SUBSCRIBED_OK,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -90,7 +91,8 @@ pub static COMMANDS: &[Command] = &[
             | flag::FAST
             | flag::NO_AUTH
             | flag::ALLOW_BUSY
-            | flag::RUNS_IN_MULTI,
+            | flag::RUNS_IN_MULTI
+            | flag::SUBSCRIBED_OK,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -6788,5 +6790,442 @@ pub static COMMANDS: &[Command] = &[
         },
         handler: Some(h::blmpop),
         subcommands: &[],
+    },
+    Command {
+        name: "subscribe",
+        arity: -2,
+        flags: flag::PUBSUB | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::SUBSCRIBED_OK,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["pubsub", "slow"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "Listen for messages published to the given channels",
+            since: "2.0.0",
+            group: "pubsub",
+            complexity: Some("O(N) where N is the number of channels to subscribe to."),
+            arguments: &[Arg {
+                name: "channel",
+                kind: "string",
+                flags: &["multiple"],
+                ..Arg::EMPTY
+            }],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::subscribe),
+        subcommands: &[],
+    },
+    Command {
+        name: "unsubscribe",
+        arity: -1,
+        flags: flag::PUBSUB | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::SUBSCRIBED_OK,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["pubsub", "slow"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "Stop listening for messages posted to the given channels",
+            since: "2.0.0",
+            group: "pubsub",
+            complexity: Some(
+                "O(N) where N is the number of clients already subscribed to a channel.",
+            ),
+            arguments: &[Arg {
+                name: "channel",
+                kind: "string",
+                flags: &["optional", "multiple"],
+                ..Arg::EMPTY
+            }],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::unsubscribe),
+        subcommands: &[],
+    },
+    Command {
+        name: "psubscribe",
+        arity: -2,
+        flags: flag::PUBSUB | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::SUBSCRIBED_OK,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["pubsub", "slow"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "Listen for messages published to channels matching the given patterns",
+            since: "2.0.0",
+            group: "pubsub",
+            complexity: Some(
+                "O(N) where N is the number of patterns the client is already subscribed to.",
+            ),
+            arguments: &[Arg {
+                name: "pattern",
+                kind: "block",
+                flags: &["multiple"],
+                arguments: &[Arg {
+                    name: "pattern",
+                    kind: "pattern",
+                    ..Arg::EMPTY
+                }],
+                ..Arg::EMPTY
+            }],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::psubscribe),
+        subcommands: &[],
+    },
+    Command {
+        name: "punsubscribe",
+        arity: -1,
+        flags: flag::PUBSUB | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::SUBSCRIBED_OK,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["pubsub", "slow"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "Stop listening for messages posted to channels matching the given patterns",
+            since: "2.0.0",
+            group: "pubsub",
+            complexity: Some(
+                "O(N+M) where N is the number of patterns the client is already subscribed and M is the number of total patterns subscribed in the system (by any client).",
+            ),
+            arguments: &[Arg {
+                name: "pattern",
+                kind: "pattern",
+                flags: &["optional", "multiple"],
+                ..Arg::EMPTY
+            }],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::punsubscribe),
+        subcommands: &[],
+    },
+    Command {
+        name: "publish",
+        arity: 3,
+        flags: flag::PUBSUB | flag::LOADING | flag::STALE | flag::FAST | flag::MAY_REPLICATE,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["pubsub", "fast"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "Post a message to a channel",
+            since: "2.0.0",
+            group: "pubsub",
+            complexity: Some(
+                "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
+            ),
+            arguments: &[
+                Arg {
+                    name: "channel",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "message",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::publish),
+        subcommands: &[],
+    },
+    Command {
+        name: "ssubscribe",
+        arity: -2,
+        flags: flag::PUBSUB | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::SUBSCRIBED_OK,
+        first_key: 1,
+        last_key: -1,
+        key_step: 1,
+        acl_categories: &["pubsub", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["not_key"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: -1,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Listen for messages published to the given shard channels",
+            since: "7.0.0",
+            group: "pubsub",
+            complexity: Some("O(N) where N is the number of shard channels to subscribe to."),
+            arguments: &[Arg {
+                name: "shardchannel",
+                kind: "string",
+                flags: &["multiple"],
+                ..Arg::EMPTY
+            }],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::ssubscribe),
+        subcommands: &[],
+    },
+    Command {
+        name: "sunsubscribe",
+        arity: -1,
+        flags: flag::PUBSUB | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::SUBSCRIBED_OK,
+        first_key: 1,
+        last_key: -1,
+        key_step: 1,
+        acl_categories: &["pubsub", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["not_key"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: -1,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Stop listening for messages posted to the given shard channels",
+            since: "7.0.0",
+            group: "pubsub",
+            complexity: Some(
+                "O(N) where N is the number of clients already subscribed to a shard channel.",
+            ),
+            arguments: &[Arg {
+                name: "shardchannel",
+                kind: "string",
+                flags: &["optional", "multiple"],
+                ..Arg::EMPTY
+            }],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::sunsubscribe),
+        subcommands: &[],
+    },
+    Command {
+        name: "spublish",
+        arity: 3,
+        flags: flag::PUBSUB | flag::LOADING | flag::STALE | flag::FAST | flag::MAY_REPLICATE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["pubsub", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["not_key"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Post a message to a shard channel",
+            since: "7.0.0",
+            group: "pubsub",
+            complexity: Some(
+                "O(N) where N is the number of clients subscribed to the receiving shard channel.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "shardchannel",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "message",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::spublish),
+        subcommands: &[],
+    },
+    Command {
+        name: "pubsub",
+        arity: -2,
+        flags: 0,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["slow"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "A container for Pub/Sub commands",
+            since: "2.8.0",
+            group: "pubsub",
+            complexity: Some("Depends on subcommand."),
+            ..Docs::EMPTY
+        },
+        handler: None,
+        subcommands: &[
+            Command {
+                name: "pubsub|channels",
+                arity: -2,
+                flags: flag::PUBSUB | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["pubsub", "slow"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "List active channels",
+                    since: "2.8.0",
+                    group: "pubsub",
+                    complexity: Some(
+                        "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)",
+                    ),
+                    arguments: &[Arg {
+                        name: "pattern",
+                        kind: "pattern",
+                        flags: &["optional"],
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::pubsub_channels),
+                subcommands: &[],
+            },
+            Command {
+                name: "pubsub|numsub",
+                arity: -2,
+                flags: flag::PUBSUB | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["pubsub", "slow"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Get the count of subscribers for channels",
+                    since: "2.8.0",
+                    group: "pubsub",
+                    complexity: Some(
+                        "O(N) for the NUMSUB subcommand, where N is the number of requested channels",
+                    ),
+                    arguments: &[Arg {
+                        name: "channel",
+                        kind: "string",
+                        flags: &["optional", "multiple"],
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::pubsub_numsub),
+                subcommands: &[],
+            },
+            Command {
+                name: "pubsub|numpat",
+                arity: 2,
+                flags: flag::PUBSUB | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["pubsub", "slow"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Get the count of unique patterns pattern subscriptions",
+                    since: "2.8.0",
+                    group: "pubsub",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::pubsub_numpat),
+                subcommands: &[],
+            },
+            Command {
+                name: "pubsub|shardchannels",
+                arity: -2,
+                flags: flag::PUBSUB | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["pubsub", "slow"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "List active shard channels",
+                    since: "7.0.0",
+                    group: "pubsub",
+                    complexity: Some(
+                        "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).",
+                    ),
+                    arguments: &[Arg {
+                        name: "pattern",
+                        kind: "pattern",
+                        flags: &["optional"],
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::pubsub_shardchannels),
+                subcommands: &[],
+            },
+            Command {
+                name: "pubsub|shardnumsub",
+                arity: -2,
+                flags: flag::PUBSUB | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["pubsub", "slow"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Get the count of subscribers for shard channels",
+                    since: "7.0.0",
+                    group: "pubsub",
+                    complexity: Some(
+                        "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels",
+                    ),
+                    arguments: &[Arg {
+                        name: "shardchannel",
+                        kind: "string",
+                        flags: &["optional", "multiple"],
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::pubsub_shardnumsub),
+                subcommands: &[],
+            },
+            Command {
+                name: "pubsub|help",
+                arity: 2,
+                flags: flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Show helpful text about the different subcommands",
+                    since: "6.2.0",
+                    group: "pubsub",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::pubsub_help),
+                subcommands: &[],
+            },
+        ],
     },
 ];

@@ -5,7 +5,9 @@
 //! the writer, so a handler writes `map(n)` or `null()` once and the bytes
 //! come out right for both RESP2 and RESP3.
 
-use bytes::{BufMut, BytesMut};
+use std::collections::VecDeque;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// The protocol a client speaks, chosen by `HELLO`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -24,11 +26,33 @@ impl Protocol {
     }
 }
 
+/// Output a client did not ask for just now (published messages, MONITOR
+/// lines) is queued in chunks of about this size: it piles up when a client
+/// stops reading, and one buffer grown by doubling would hold up to twice
+/// the pending bytes and copy them at every step.
+const UNSOLICITED_CHUNK_BYTES: usize = 64 * 1024;
+
 /// A client's output buffer together with its protocol version.
-#[derive(Debug, Default)]
+///
+/// Replies go into `buf`. Unsolicited output may first have filled
+/// `queued` chunks, which are written before `buf`. A command's reply may
+/// be cut short at `limit` bytes (the client's hard output-buffer limit):
+/// the buffer is then dropped and `overflowed` set, and the loop closes the
+/// client, as Redis does once a client passes its limit.
+#[derive(Debug)]
 pub struct Reply {
     pub buf: BytesMut,
     pub proto: Protocol,
+    queued: VecDeque<Bytes>,
+    queued_len: usize,
+    pub limit: usize,
+    pub overflowed: bool,
+}
+
+impl Default for Reply {
+    fn default() -> Reply {
+        Reply::new(Protocol::Resp2)
+    }
 }
 
 impl Reply {
@@ -36,6 +60,10 @@ impl Reply {
         Reply {
             buf: BytesMut::new(),
             proto,
+            queued: VecDeque::new(),
+            queued_len: 0,
+            limit: usize::MAX,
+            overflowed: false,
         }
     }
 
@@ -43,12 +71,69 @@ impl Reply {
         self.proto == Protocol::Resp3
     }
 
+    /// The bytes in `buf`: where the reply now being written started, for
+    /// a caller that may take it back (CLIENT REPLY OFF).
     pub fn len(&self) -> usize {
         self.buf.len()
     }
 
+    /// Every byte not yet written to the socket.
+    pub fn pending(&self) -> usize {
+        self.queued_len + self.buf.len()
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
+        self.pending() == 0
+    }
+
+    /// The memory held for pending output.
+    pub fn capacity(&self) -> usize {
+        self.queued_len + self.buf.capacity()
+    }
+
+    /// Appends output the client did not ask for now (see
+    /// `UNSOLICITED_CHUNK_BYTES`).
+    pub fn unsolicited(&mut self, bytes: &[u8]) {
+        if !self.buf.is_empty() && self.buf.len() + bytes.len() > UNSOLICITED_CHUNK_BYTES {
+            let full = std::mem::replace(
+                &mut self.buf,
+                BytesMut::with_capacity(UNSOLICITED_CHUNK_BYTES.max(bytes.len())),
+            );
+            self.queued_len += full.len();
+            self.queued.push_back(full.freeze());
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next bytes to write: the oldest queued chunk, else `buf`.
+    pub fn front(&self) -> &[u8] {
+        self.queued.front().map_or(&self.buf[..], |c| &c[..])
+    }
+
+    /// Drops `n` written bytes from the front.
+    pub fn consume(&mut self, n: usize) {
+        match self.queued.front_mut() {
+            Some(chunk) => {
+                chunk.advance(n);
+                self.queued_len -= n;
+                if chunk.is_empty() {
+                    self.queued.pop_front();
+                }
+            }
+            None => self.buf.advance(n),
+        }
+    }
+
+    /// Past the limit: drop what is pending and take no more (the client
+    /// is about to be closed).
+    #[cold]
+    fn overflow(&mut self) {
+        self.overflowed = true;
+        // Every later element overflows again at once.
+        self.limit = 0;
+        self.buf = BytesMut::new();
+        self.queued.clear();
+        self.queued_len = 0;
     }
 
     /// Appends bytes that are already RESP.
@@ -57,6 +142,11 @@ impl Reply {
     }
 
     fn header(&mut self, prefix: u8, n: i64) {
+        // Every element of an aggregate starts with a header, so a huge
+        // reply is stopped here, at most one element past the limit.
+        if self.buf.len() > self.limit {
+            self.overflow();
+        }
         let mut tmp = [0u8; 24];
         let digits = format_i64(n, &mut tmp);
         self.buf.reserve(digits.len() + 3);

@@ -224,6 +224,18 @@ impl Server {
             .unwrap_or_else(|e| format!("(log unreadable: {e})"))
     }
 
+    /// The process's resident set size in KiB, from `/proc/<pid>/status`.
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.lock().unwrap_or_else(|e| e.into_inner()).id();
+        let path = format!("/proc/{pid}/status");
+        let status = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmRSS line in {path}:\n{status}"))
+    }
+
     /// How the process ended, or `None` while it is still running.
     pub fn exit_status(&self) -> Option<std::process::ExitStatus> {
         let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());

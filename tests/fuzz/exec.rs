@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 
 use crate::common::{self, Client, Frame, Server, escape, mask_digits, parse_frame};
 
-use super::generate::{CONNS, ENCODING_LIMITS, Step, Timeout};
+use super::generate::{CONNS, ENCODING_LIMITS, SUBSCRIBING, Step, Timeout};
 use super::norm::Norm;
 
 /// Configuration the generator may change, restored before each sequence.
@@ -273,6 +273,13 @@ struct ConnState {
     /// After MONITOR: the feed lines each server has sent and the other
     /// has not yet (see `Run::compare_feeds`).
     monitor: Option<Feeds>,
+    /// After a (un)subscribe command (`generate::SUBSCRIBING`): a command
+    /// may answer several pushes, and messages come whenever anyone
+    /// publishes, so nothing is awaited on the connection and what it
+    /// receives is compared after every step as a whole, in any order
+    /// (Redis answers an unsubscribe-all and delivers pattern messages in
+    /// hash order).
+    subscribing: bool,
 }
 
 /// MONITOR feed lines received on one connection and not yet compared,
@@ -521,7 +528,7 @@ impl Run<'_> {
     fn someone_waits(&self) -> bool {
         self.conns
             .iter()
-            .any(|c| !c.outstanding.is_empty() || c.monitor.is_some())
+            .any(|c| !c.outstanding.is_empty() || c.monitor.is_some() || c.subscribing)
     }
 
     /// An error that is the harness's, not a difference; reported as one
@@ -551,6 +558,10 @@ impl Run<'_> {
         }
         let (replied, mode) = self.conns[conn].replies.apply(&step.args);
         self.conns[conn].replies = mode;
+        if SUBSCRIBING.contains(&command_name(&step.args).as_str()) {
+            self.conns[conn].subscribing = true;
+            self.conns[conn].outstanding.clear();
+        }
         for side in self.pair.sides() {
             let args = side
                 .substitute(&step.args)
@@ -561,7 +572,7 @@ impl Run<'_> {
                 let _ = client.send(&args);
             }
         }
-        if replied {
+        if replied && !self.conns[conn].subscribing {
             self.conns[conn].outstanding.push_back(index);
         }
         // A reply is read at once unless the command may block: a blocking
@@ -724,6 +735,10 @@ impl Run<'_> {
                 feeds.subject.extend(take_feed_lines(&mut actual, sub_ctl));
                 self.compare_feeds(conn, index)?;
             }
+            if self.conns[conn].subscribing {
+                self.compare_pushes(conn, index, expected, actual, ref_closed, sub_closed)?;
+                continue;
+            }
             // A command with a short timeout that started while the
             // barrier ran may have timed out on one server and not yet on
             // the other, and so may what was queued behind it: wait for
@@ -803,6 +818,49 @@ impl Run<'_> {
                 self.conns[conn].closed = true;
                 self.conns[conn].outstanding.clear();
             }
+        }
+        Ok(())
+    }
+
+    /// Compares what a subscribing connection received (see
+    /// `ConnState::subscribing`) as a multiset of frames.
+    fn compare_pushes(
+        &mut self,
+        conn: usize,
+        index: usize,
+        mut expected: Vec<Frame>,
+        mut actual: Vec<Frame>,
+        ref_closed: bool,
+        sub_closed: bool,
+    ) -> Result<(), Failure> {
+        let sorted = |frames: &mut Vec<Frame>| frames.sort_by_cached_key(Frame::to_bytes);
+        sorted(&mut expected);
+        sorted(&mut actual);
+        if push_parts(&expected) != push_parts(&actual) || ref_closed != sub_closed {
+            let detail = format!(
+                "after {}: subscribed connection {conn} received different frames (in any order)\n  expected: {}{}\n  actual:   {}{}",
+                show_args(&self.steps[index].args),
+                show_frames(&expected),
+                if ref_closed { " then closed" } else { "" },
+                show_frames(&actual),
+                if sub_closed { " then closed" } else { "" },
+            );
+            let signature = if self.pair.subject.server.exit_status().is_some() {
+                "crash".to_string()
+            } else {
+                format!("pubsub:{}", command_name(&self.steps[index].args))
+            };
+            return Err(differ(index, signature, detail));
+        }
+        if !expected.is_empty() {
+            self.events.push(Event::Replies {
+                conn,
+                count: expected.len(),
+                masked: false,
+            });
+        }
+        if ref_closed {
+            self.conns[conn].closed = true;
         }
         Ok(())
     }
@@ -1168,6 +1226,29 @@ impl Run<'_> {
             .map_err(|e| self.broken(at, e))?;
         Ok((e, a))
     }
+}
+
+/// Frames as a multiset, with a (un)subscribe confirmation's count taken
+/// apart from its name: an unsubscribe from everything confirms each name
+/// with the count left after it, in hash order, so only the multisets of
+/// names and of counts are the same on both servers.
+fn push_parts(frames: &[Frame]) -> Vec<Vec<u8>> {
+    let mut parts = Vec::new();
+    for frame in frames {
+        match frame {
+            Frame::Array(items) | Frame::Push(items)
+                if items.len() == 3
+                    && matches!(&items[0], Frame::Bulk(w) if w.ends_with(b"subscribe"))
+                    && matches!(items[2], Frame::Integer(_)) =>
+            {
+                parts.push([items[0].to_bytes(), items[1].to_bytes()].concat());
+                parts.push(items[2].to_bytes());
+            }
+            other => parts.push(other.to_bytes()),
+        }
+    }
+    parts.sort();
+    parts
 }
 
 /// The database numbers INFO keyspace lists (`db3:keys=...`).

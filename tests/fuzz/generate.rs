@@ -71,7 +71,25 @@ pub struct Gen {
     /// goes to them, since the runner needs SPOP's reply to make both
     /// servers drop the same members.
     reply_mode_changed: [bool; CONNS],
+    /// Connections that have sent a (un)subscribe command (see
+    /// [`SUBSCRIBING`]).
+    subscribing: [bool; CONNS],
 }
+
+/// The commands that answer one push per channel and turn a connection
+/// into a subscriber. They go to a blocker's connection only (connection
+/// 0 carries the sequence and its transactions), and the runner compares
+/// what such a connection receives as a whole, in any order, after each
+/// step; so after one, that connection gets only commands whose replies
+/// compare exactly, and no blocking commands.
+pub const SUBSCRIBING: &[&str] = &[
+    "subscribe",
+    "unsubscribe",
+    "psubscribe",
+    "punsubscribe",
+    "ssubscribe",
+    "sunsubscribe",
+];
 
 /// Every command with a handler: plain commands and subcommands.
 pub fn implemented() -> Vec<&'static Command> {
@@ -110,6 +128,7 @@ fn weight(cmd: &Command) -> u64 {
         "command" | "command|docs" | "info" => 1,
         "quit" | "reset" | "flushall" | "flushdb" | "swapdb" | "select" => 2,
         "client|reply" | "monitor" => 1,
+        "publish" | "spublish" => 12,
         _ => match cmd.docs.group {
             "string" | "generic" | "hash" | "set" | "list" => 16,
             _ => 3,
@@ -137,6 +156,7 @@ impl Gen {
             total_weight,
             in_multi: false,
             reply_mode_changed: [false; CONNS],
+            subscribing: [false; CONNS],
             deadlines: 0,
         }
     }
@@ -166,6 +186,7 @@ impl Gen {
     pub fn sequence(&mut self) -> Vec<Step> {
         self.in_multi = false;
         self.reply_mode_changed = [false; CONNS];
+        self.subscribing = [false; CONNS];
         self.deadlines = 0;
         let mut steps = Vec::new();
         for conn in 0..CONNS {
@@ -233,7 +254,22 @@ impl Gen {
     }
 
     fn blocker_step(&mut self, conn: usize) -> Step {
-        if self.chance(70) {
+        // Subscriptions are rare among all the commands: ask for them
+        // here, so that the sequence's publishes have listeners.
+        if self.chance(8) {
+            let name = self.pick(SUBSCRIBING);
+            if let Some(cmd) = self
+                .commands
+                .iter()
+                .map(|&(c, _)| c)
+                .find(|c| c.name == name)
+            {
+                self.subscribing[conn] = true;
+                let args = self.docs_args(cmd);
+                return step(conn, args);
+            }
+        }
+        if self.chance(70) && !self.subscribing[conn] {
             self.blocking_step(conn)
         } else {
             self.random_step(conn)
@@ -336,8 +372,14 @@ impl Gen {
         }
         // A connection that runs MONITOR becomes a feed: a blocker's, not
         // connection 0, which carries the sequence.
-        if conn == 0 && chosen.name == "monitor" {
+        if conn == 0 && (chosen.name == "monitor" || SUBSCRIBING.contains(&chosen.name)) {
             return self.random_step(conn);
+        }
+        if self.subscribing[conn] && step.norm != Norm::Exact {
+            return self.random_step(conn);
+        }
+        if SUBSCRIBING.contains(&chosen.name) {
+            self.subscribing[conn] = true;
         }
         if chosen.name == "client|reply" {
             self.reply_mode_changed[conn] = true;
@@ -518,6 +560,8 @@ impl Gen {
             (_, "command-name") => from(COMMAND_NAMES, self),
             (_, "category") => text(&["string", "keyspace", "list", "nosuch", "STRING"], self),
             (_, "pattern") => from(PATTERNS, self),
+            // Channels share the key names, so the patterns match some.
+            (_, "channel" | "shardchannel") => self.key(),
             (_, "type") => from(TYPES, self),
             (_, "protover") => text(&["2", "3", "1", "4", "abc", "-1", "3.0"], self),
             (_, "client-id") => self.client_id(),

@@ -65,6 +65,8 @@ impl Norm {
                 Norm::Unordered
             }
             ("hgetall", _) | ("config", "get") => Norm::UnorderedPairs,
+            // Channels in Redis's hash order.
+            ("pubsub", "channels" | "shardchannels") => Norm::Unordered,
             ("command", "" | "list" | "docs" | "info") => Norm::CommandTable,
             // Redis counts the commands ferrokv does not implement yet.
             ("command", "count") => Norm::Shape,
