@@ -7,8 +7,8 @@
 #                requests, 200k elements for memory, 1M keys for growth
 #   --rounds N   rounds of the interleaved throughput and CPU runs
 #                (default 3; 2 with --quick)
-#   --only LIST  run only these of the sections throughput, cpu, memory,
-#                growth (comma separated)
+#   --only LIST  run only these of the sections throughput, cpu, pubsub,
+#                memory, growth (comma separated)
 #   --help       print this text
 #
 # Environment:
@@ -23,7 +23,9 @@
 #      servers take turns (A B, then B A in the next round, ...) so drift on a
 #      noisy machine cancels out; each figure is a median over rounds and each
 #      ratio the median of the per-round ratios.
-#   2. server CPU per request (utime+stime from /proc/PID/stat),
+#   2. server CPU per request (utime+stime from /proc/PID/stat), and
+#      Pub/Sub fan-out (examples/fanout.rs): messages delivered per second
+#      and server CPU per delivered message, 1,000, 100 and 1 subscribers,
 #   3. memory per element (growth of VmRSS and of INFO used_memory on a fresh
 #      server) for strings, lists, hashes, sets, sorted sets and streams,
 #   4. PING latency seen by a steady client while another client grows the
@@ -46,7 +48,7 @@ usage() {
 
 QUICK=0
 ROUNDS=""
-ONLY="throughput,cpu,memory,growth"
+ONLY="throughput,cpu,pubsub,memory,growth"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -459,6 +461,44 @@ section_cpu() {
 }
 
 # ---------------------------------------------------------------------------
+# 2b. Pub/Sub fan-out (on the long-running servers)
+# ---------------------------------------------------------------------------
+
+# Subscribers | messages: one publisher, every message to every subscriber.
+PUBSUB_RUNS=("1000|5000" "100|20000" "1|200000")
+
+section_pubsub() {
+    local out="$WORK/pubsub.tsv" hz round spec subs msgs name t0 t1 line delivered seconds
+    hz="$(getconf CLK_TCK)"
+    : >"$out"
+    log "building the fan-out driver (cargo build --release --example fanout)"
+    cargo build --release --example fanout >&2
+    for ((round = 1; round <= ROUNDS; round++)); do
+        round_order "$round"
+        for spec in "${PUBSUB_RUNS[@]}"; do
+            subs="${spec%%|*}"
+            msgs="${spec#*|}"
+            [ "$QUICK" -eq 1 ] && msgs=$((msgs / 5))
+            for name in "${ORDER[@]}"; do
+                t0="$(cpu_ticks "${PID[$name]}")"
+                line="$("$ROOT/target/release/examples/fanout" --port "${PORT[$name]}" \
+                    --subscribers "$subs" --messages "$msgs")" || die "fan-out against $name failed"
+                t1="$(cpu_ticks "${PID[$name]}")"
+                delivered="$(sed -n 's/.*delivered=\([0-9]*\).*/\1/p' <<<"$line")"
+                seconds="$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$line")"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$subs" "$msgs" \
+                    "$delivered" "$seconds" "$((t1 - t0))" "$hz" >>"$out"
+            done
+        done
+        log "Pub/Sub fan-out: round $round/$ROUNDS done"
+    done
+    echo
+    echo "## Pub/Sub fan-out (examples/fanout.rs: one publisher, 10-byte payloads, every message checked in order at every subscriber; server CPU utime+stime per delivered message, CLK_TCK=$hz, median of $ROUNDS rounds)"
+    echo
+    py report-pubsub "$out" "${SERVERS[@]}"
+}
+
+# ---------------------------------------------------------------------------
 # 3. Memory per element (a fresh server for each type)
 # ---------------------------------------------------------------------------
 
@@ -592,6 +632,7 @@ done
 
 if want throughput; then section_throughput; fi
 if want cpu; then section_cpu; fi
+if want pubsub; then section_pubsub; fi
 for name in "${SERVERS[@]}"; do stop_server "$name"; done
 if want memory; then section_memory; fi
 if want growth; then section_growth; fi

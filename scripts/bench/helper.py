@@ -485,6 +485,42 @@ def report_cpu(path, servers):
     table(header, rows)
 
 
+def report_pubsub(path, servers):
+    # server round subscribers messages delivered seconds ticks clk_tck
+    per = {}
+    order = []
+    for server, rnd, subs, msgs, delivered, secs, ticks, hz in read_tsv(path):
+        key = (subs, msgs)
+        if key not in order:
+            order.append(key)
+        rate = cpu = None
+        if num(delivered) is not None and num(secs) is not None and float(secs) > 0:
+            rate = float(delivered) / float(secs)
+            if num(ticks) is not None:
+                cpu = float(ticks) / float(hz) * 1e6 / float(delivered)
+        per.setdefault(key, {}).setdefault(server, {})[rnd] = (rate, cpu)
+    pairs = ratio_columns(servers)
+    header = ["subscribers", "messages"]
+    header += ["%s msg/s" % s for s in servers] + ["%s µs CPU/msg" % s for s in servers]
+    header += ["%s/%s msg/s" % p for p in pairs] + ["%s/%s CPU" % p for p in pairs]
+    rows = []
+    for key in order:
+        d = per[key]
+        row = ["{:,}".format(int(key[0])), "{:,}".format(int(key[1]))]
+        for i, digits in ((0, 0), (1, 3)):
+            for s in servers:
+                vals = [v[i] for v in d.get(s, {}).values() if v[i] is not None]
+                row.append(fmt(median_or_none(vals), digits))
+        for i in (0, 1):
+            for a, b in pairs:
+                da, db = d.get(a, {}), d.get(b, {})
+                ratios = [da[r][i] / db[r][i] for r in da
+                          if r in db and da[r][i] and db[r][i]]
+                row.append(fmt(median_or_none(ratios), 2))
+        rows.append(row)
+    table(header, rows)
+
+
 def report_memory(path, servers):
     # server kind elements rss_before_kb rss_after_kb used_before used_after
     per = {}
@@ -571,7 +607,8 @@ def main(argv):
     if sub == "pinger":
         return cmd_pinger(*args)
     reports = {"report-throughput": report_throughput, "report-cpu": report_cpu,
-               "report-memory": report_memory, "report-growth": report_growth}
+               "report-memory": report_memory, "report-growth": report_growth,
+               "report-pubsub": report_pubsub}
     if sub in reports:
         reports[sub](args[0], args[1:])
         return 0

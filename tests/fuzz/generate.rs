@@ -72,8 +72,10 @@ pub struct Gen {
     /// servers drop the same members.
     reply_mode_changed: [bool; CONNS],
     /// Connections that have sent a (un)subscribe command (see
-    /// [`SUBSCRIBING`]).
+    /// [`SUBSCRIBING`]), and MONITOR: a connection is compared as one or
+    /// the other, so it never becomes both.
     subscribing: [bool; CONNS],
+    monitoring: [bool; CONNS],
 }
 
 /// The commands that answer one push per channel and turn a connection
@@ -157,6 +159,7 @@ impl Gen {
             in_multi: false,
             reply_mode_changed: [false; CONNS],
             subscribing: [false; CONNS],
+            monitoring: [false; CONNS],
             deadlines: 0,
         }
     }
@@ -187,6 +190,7 @@ impl Gen {
         self.in_multi = false;
         self.reply_mode_changed = [false; CONNS];
         self.subscribing = [false; CONNS];
+        self.monitoring = [false; CONNS];
         self.deadlines = 0;
         let mut steps = Vec::new();
         for conn in 0..CONNS {
@@ -256,7 +260,7 @@ impl Gen {
     fn blocker_step(&mut self, conn: usize) -> Step {
         // Subscriptions are rare among all the commands: ask for them
         // here, so that the sequence's publishes have listeners.
-        if self.chance(8) {
+        if self.chance(8) && !self.monitoring[conn] {
             let name = self.pick(SUBSCRIBING);
             if let Some(cmd) = self
                 .commands
@@ -375,11 +379,17 @@ impl Gen {
         if conn == 0 && (chosen.name == "monitor" || SUBSCRIBING.contains(&chosen.name)) {
             return self.random_step(conn);
         }
-        if self.subscribing[conn] && step.norm != Norm::Exact {
+        if self.subscribing[conn] && (step.norm != Norm::Exact || chosen.name == "monitor") {
+            return self.random_step(conn);
+        }
+        if self.monitoring[conn] && SUBSCRIBING.contains(&chosen.name) {
             return self.random_step(conn);
         }
         if SUBSCRIBING.contains(&chosen.name) {
             self.subscribing[conn] = true;
+        }
+        if chosen.name == "monitor" {
+            self.monitoring[conn] = true;
         }
         if chosen.name == "client|reply" {
             self.reply_mode_changed[conn] = true;
