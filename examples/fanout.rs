@@ -49,7 +49,9 @@ fn options() -> Options {
         };
         match pair[0].as_str() {
             "--port" => o.port = value.parse().unwrap_or_else(|_| bad("--port")),
-            "--subscribers" => o.subscribers = value.parse().unwrap_or_else(|_| bad("--subscribers")),
+            "--subscribers" => {
+                o.subscribers = value.parse().unwrap_or_else(|_| bad("--subscribers"))
+            }
             "--messages" => o.messages = value.parse().unwrap_or_else(|_| bad("--messages")),
             "--window" => o.window = value.parse().unwrap_or_else(|_| bad("--window")),
             other => {
@@ -88,7 +90,10 @@ fn read_exact(stream: &mut TcpStream, want: usize) -> io::Result<Vec<u8>> {
 
 fn main() -> io::Result<()> {
     let o = options();
-    let confirmation = format!("*3\r\n$9\r\nsubscribe\r\n${}\r\n{CHANNEL}\r\n:1\r\n", CHANNEL.len());
+    let confirmation = format!(
+        "*3\r\n$9\r\nsubscribe\r\n${}\r\n{CHANNEL}\r\n:1\r\n",
+        CHANNEL.len()
+    );
     let mut subscribers = Vec::with_capacity(o.subscribers);
     for _ in 0..o.subscribers {
         let mut s = TcpStream::connect(("127.0.0.1", o.port))?;
@@ -96,7 +101,10 @@ fn main() -> io::Result<()> {
         s.write_all(&command(&["SUBSCRIBE", CHANNEL]))?;
         let got = read_exact(&mut s, confirmation.len())?;
         if got != confirmation.as_bytes() {
-            eprintln!("fanout: SUBSCRIBE answered {:?}", String::from_utf8_lossy(&got));
+            eprintln!(
+                "fanout: SUBSCRIBE answered {:?}",
+                String::from_utf8_lossy(&got)
+            );
             std::process::exit(1);
         }
         s.set_nonblocking(true)?;
@@ -128,7 +136,10 @@ fn main() -> io::Result<()> {
                 p.write_all(&batch)?;
                 let got = read_exact(&mut p, reply.len() * n as usize)?;
                 if got != reply.repeat(n as usize).as_bytes() {
-                    eprintln!("fanout: PUBLISH answered {:?}", String::from_utf8_lossy(&got));
+                    eprintln!(
+                        "fanout: PUBLISH answered {:?}",
+                        String::from_utf8_lossy(&got)
+                    );
                     std::process::exit(1);
                 }
                 seq += n;
@@ -170,7 +181,9 @@ fn main() -> io::Result<()> {
                         let whole = buf.len() / frame_len * frame_len;
                         for f in buf[..whole].chunks(frame_len) {
                             let digits = &f[prefix.len()..prefix.len() + DIGITS];
-                            let seq = std::str::from_utf8(digits).ok().and_then(|d| d.parse().ok());
+                            let seq = std::str::from_utf8(digits)
+                                .ok()
+                                .and_then(|d| d.parse().ok());
                             if !f.starts_with(&prefix) || seq != Some(next[i]) {
                                 eprintln!(
                                     "fanout: subscriber {i} expected message {}, got {:?}",

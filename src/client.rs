@@ -343,6 +343,18 @@ impl Client {
         )
     }
 
+    /// Writes the reply that ends a block from outside the command (a
+    /// timeout, CLIENT UNBLOCK) under CLIENT REPLY, as Redis does: the
+    /// block kept the command unfinished, so OFF and a pending SKIP take
+    /// this reply, and SKIP is then used up.
+    pub fn end_of_block_reply(&mut self, write: impl FnOnce(&mut Reply)) {
+        match self.reply_mode {
+            ReplyMode::On | ReplyMode::SkipNext => write(&mut self.out),
+            ReplyMode::Off => {}
+            ReplyMode::Skip => self.reply_mode = ReplyMode::On,
+        }
+    }
+
     /// Output waiting beyond the first `REPLY_BUFFER_BYTES`: what Redis
     /// keeps in its reply list (`omem`), and what the output-buffer limits
     /// measure.

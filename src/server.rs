@@ -566,6 +566,7 @@ impl Server {
         };
         // Byte ranges of the reply buffer that are pushes.
         let mut pushed: Vec<(usize, usize)> = Vec::new();
+        let mut blocked = false;
         // Whether EXEC is running this command; blocking is denied then.
         let inside_exec = client.state.multi().is_some_and(|tx| tx.running);
         // CLIENT REPLY SKIP applies to the next command the client sends,
@@ -574,7 +575,10 @@ impl Server {
             client.reply_mode = ReplyMode::Skip;
         }
         let mut reply_mode_after = None;
-        let mut out = mem::take(&mut client.out);
+        // The client keeps its protocol while its output is out (CLIENT
+        // INFO shows it).
+        let proto = client.out.proto;
+        let mut out = mem::replace(&mut client.out, Reply::new(proto));
         // A reply past the client's hard output-buffer limit is cut short
         // (Redis stops adding to a client it will close).
         out.limit = match self.store.config.output_limits[client.mode.class() as usize].hard_bytes {
@@ -672,7 +676,7 @@ impl Server {
             pushed = pushed_now;
             // A command that blocked wrote nothing, so it signals nothing
             // (signalling its own keys would wake itself forever).
-            let blocked = block.is_some();
+            blocked = block.is_some();
             if let Some(block) = block {
                 self.park(token, db_index, args, block);
             }
@@ -736,9 +740,13 @@ impl Server {
         // (pushes do).
         match client.reply_mode {
             ReplyMode::Off => keep_pushes(&mut out, reply_start, &pushed),
+            // A command that blocked is not done: SKIP also takes the
+            // reply that ends the block (see `Client::end_of_block_reply`).
             ReplyMode::Skip => {
                 keep_pushes(&mut out, reply_start, &pushed);
-                client.reply_mode = ReplyMode::On;
+                if !blocked {
+                    client.reply_mode = ReplyMode::On;
+                }
             }
             ReplyMode::On | ReplyMode::SkipNext => {}
         }
@@ -806,7 +814,8 @@ impl Server {
         // EXEC's own reply (its array header) follows the mode it started
         // with; a CLIENT REPLY OFF or SKIP it ran governs what comes after.
         let changed = mem::replace(&mut c.reply_mode, reply_mode);
-        *out = mem::take(&mut c.out);
+        let proto = c.out.proto;
+        *out = mem::replace(&mut c.out, Reply::new(proto));
         Some((changed != ReplyMode::On).then_some(changed))
     }
 
@@ -1001,7 +1010,7 @@ impl Server {
         }
         self.unpark(token);
         if let Some(c) = self.clients.get_mut(token) {
-            c.out.null_array();
+            c.end_of_block_reply(Reply::null_array);
         }
         self.unblocked.push(token);
         self.queue_write(token);
@@ -1020,9 +1029,9 @@ impl Server {
             };
             if let Some(c) = self.clients.get_mut(token) {
                 if as_error {
-                    c.out.error(UNBLOCKED);
+                    c.end_of_block_reply(|out| out.error(UNBLOCKED));
                 } else {
-                    c.out.null_array();
+                    c.end_of_block_reply(Reply::null_array);
                 }
             }
             if as_error {
@@ -1216,8 +1225,8 @@ impl Server {
         let limit = self.store.config.output_limits[c.mode.class() as usize];
         let hard = limit.hard_bytes > 0 && used >= limit.hard_bytes;
         let mut soft = limit.soft_bytes > 0 && used >= limit.soft_bytes;
-        let now_s = unix_ms() / 1000;
         if soft {
+            let now_s = unix_ms() / 1000;
             match c.soft_limit_since_s {
                 None => {
                     c.soft_limit_since_s = Some(now_s);

@@ -126,6 +126,12 @@ fn resp2_and_resp3_subscribers_of_one_channel_get_their_own_frames() {
         b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nx\r\n"
     );
     assert_eq!(three.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+    let info = String::from_utf8_lossy(&three.cmd(&["CLIENT", "INFO"])).into_owned();
+    assert!(
+        info.contains(" flags=P ") && info.contains(" sub=1 "),
+        "{info}"
+    );
+    assert!(info.trim_end().ends_with(" resp=3"), "{info}");
 }
 
 #[test]
