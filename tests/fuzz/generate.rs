@@ -71,19 +71,20 @@ pub struct Gen {
     /// goes to them, since the runner needs SPOP's reply to make both
     /// servers drop the same members.
     reply_mode_changed: [bool; CONNS],
-    /// Connections that have sent a (un)subscribe command (see
-    /// [`SUBSCRIBING`]), and MONITOR: a connection is compared as one or
-    /// the other, so it never becomes both.
-    subscribing: [bool; CONNS],
-    monitoring: [bool; CONNS],
+    /// The blockers' connections that are subscribers in this sequence
+    /// (see [`SUBSCRIBING`]). What a subscriber receives is compared as a
+    /// whole, with no step to attribute each frame to, so a subscriber
+    /// never owes a reply when it subscribes: it sends no blocking
+    /// command, no CLIENT REPLY and no MONITOR, only commands whose
+    /// replies compare exactly.
+    subscriber: [bool; CONNS],
 }
 
 /// The commands that answer one push per channel and turn a connection
-/// into a subscriber. They go to a blocker's connection only (connection
-/// 0 carries the sequence and its transactions), and the runner compares
-/// what such a connection receives as a whole, in any order, after each
-/// step; so after one, that connection gets only commands whose replies
-/// compare exactly, and no blocking commands.
+/// into a subscriber. They go only to the blockers' connections picked as
+/// subscribers for the sequence (connection 0 carries the sequence and its
+/// transactions), and the runner compares what such a connection receives
+/// as a whole, in any order, after each step (see `Gen::subscriber`).
 pub const SUBSCRIBING: &[&str] = &[
     "subscribe",
     "unsubscribe",
@@ -158,8 +159,7 @@ impl Gen {
             total_weight,
             in_multi: false,
             reply_mode_changed: [false; CONNS],
-            subscribing: [false; CONNS],
-            monitoring: [false; CONNS],
+            subscriber: [false; CONNS],
             deadlines: 0,
         }
     }
@@ -189,9 +189,10 @@ impl Gen {
     pub fn sequence(&mut self) -> Vec<Step> {
         self.in_multi = false;
         self.reply_mode_changed = [false; CONNS];
-        self.subscribing = [false; CONNS];
-        self.monitoring = [false; CONNS];
         self.deadlines = 0;
+        for conn in 1..CONNS {
+            self.subscriber[conn] = self.chance(25);
+        }
         let mut steps = Vec::new();
         for conn in 0..CONNS {
             if self.chance(40) {
@@ -258,22 +259,19 @@ impl Gen {
     }
 
     fn blocker_step(&mut self, conn: usize) -> Step {
-        // Subscriptions are rare among all the commands: ask for them
-        // here, so that the sequence's publishes have listeners.
-        if self.chance(8) && !self.monitoring[conn] {
-            let name = self.pick(SUBSCRIBING);
-            if let Some(cmd) = self
-                .commands
-                .iter()
-                .map(|&(c, _)| c)
-                .find(|c| c.name == name)
-            {
-                self.subscribing[conn] = true;
-                let args = self.docs_args(cmd);
-                return step(conn, args);
+        if self.subscriber[conn] {
+            // Subscriptions are rare among all the commands: ask for them
+            // here, so that the sequence's publishes have listeners.
+            if self.chance(40) {
+                let name = self.pick(SUBSCRIBING);
+                if let Some(&(cmd, _)) = self.commands.iter().find(|(c, _)| c.name == name) {
+                    let args = self.docs_args(cmd);
+                    return step(conn, args);
+                }
             }
+            return self.random_step(conn);
         }
-        if self.chance(70) && !self.subscribing[conn] {
+        if self.chance(70) {
             self.blocking_step(conn)
         } else {
             self.random_step(conn)
@@ -376,20 +374,16 @@ impl Gen {
         }
         // A connection that runs MONITOR becomes a feed: a blocker's, not
         // connection 0, which carries the sequence.
-        if conn == 0 && (chosen.name == "monitor" || SUBSCRIBING.contains(&chosen.name)) {
+        if conn == 0 && chosen.name == "monitor" {
             return self.random_step(conn);
         }
-        if self.subscribing[conn] && (step.norm != Norm::Exact || chosen.name == "monitor") {
+        if self.subscriber[conn] {
+            let owes = matches!(chosen.name, "monitor" | "client|reply");
+            if owes || step.norm != Norm::Exact {
+                return self.random_step(conn);
+            }
+        } else if SUBSCRIBING.contains(&chosen.name) {
             return self.random_step(conn);
-        }
-        if self.monitoring[conn] && SUBSCRIBING.contains(&chosen.name) {
-            return self.random_step(conn);
-        }
-        if SUBSCRIBING.contains(&chosen.name) {
-            self.subscribing[conn] = true;
-        }
-        if chosen.name == "monitor" {
-            self.monitoring[conn] = true;
         }
         if chosen.name == "client|reply" {
             self.reply_mode_changed[conn] = true;
