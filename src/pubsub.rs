@@ -202,13 +202,13 @@ impl PubSub {
         kind: Kind,
         name: &Bytes,
     ) -> bool {
-        if !subs.add(kind, name) {
+        // An argument is a slice of the client's read buffer; a copy
+        // keeps a long-lived subscription from pinning that buffer.
+        let name = Bytes::copy_from_slice(name);
+        if !subs.add(kind, &name) {
             return false;
         }
-        self.table_mut(kind)
-            .entry(name.clone())
-            .or_default()
-            .insert(token);
+        self.table_mut(kind).entry(name).or_default().insert(token);
         true
     }
 

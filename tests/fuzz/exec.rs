@@ -575,6 +575,17 @@ impl Run<'_> {
         if replied && !self.conns[conn].subscribing {
             self.conns[conn].outstanding.push_back(index);
         }
+        // A transaction opened or closed with its reply switched off
+        // (CLIENT REPLY SKIP) is followed all the same, so EXEC's array is
+        // still compared element by element.
+        if !replied && step.args.len() == 1 {
+            let state = &mut self.conns[conn];
+            match command_name(&step.args).as_str() {
+                "multi" if state.queued.is_none() => state.queued = Some(Vec::new()),
+                "exec" | "discard" => state.queued = None,
+                _ => {}
+            }
+        }
         // A reply is read at once unless the command may block: a blocking
         // command outside a transaction (inside, it is only queued, and
         // EXEC runs it without blocking), unless its timeout is short, so
