@@ -94,8 +94,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | memory | growth) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, memory, growth)" >&2; exit 2 ;;
+        throughput | cpu | pubsub | memory | growth) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, pubsub, memory, growth)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }

@@ -1268,8 +1268,12 @@ impl Server {
     /// Writes every queued client's output; keeps WRITABLE interest only for
     /// clients whose socket could not take it all.
     fn flush_writes(&mut self) {
-        let queued = mem::take(&mut self.pending_writes);
-        for token in queued {
+        let mut queued = mem::take(&mut self.pending_writes);
+        // Newest first, as Redis keeps its pending-write list: the client
+        // whose command produced the output (queued last, after the
+        // subscribers or waiters it fed) gets its replies out first and
+        // can send its next request while the others are written.
+        for token in queued.drain(..).rev() {
             let Some(client) = self.clients.get_mut(token) else {
                 continue;
             };
@@ -1329,6 +1333,10 @@ impl Server {
                 }
                 client.writable_registered = want_writable;
             }
+        }
+        // Keep the vector's room for the next iteration.
+        if self.pending_writes.is_empty() {
+            self.pending_writes = queued;
         }
     }
 
