@@ -1136,7 +1136,7 @@ impl Server {
             let Some(c) = self.clients.get_mut(m) else {
                 continue;
             };
-            if c.close_after_reply {
+            if c.close_after_reply || c.out.overflowed {
                 continue;
             }
             if m == token {

@@ -227,15 +227,9 @@ impl TestServer {
         }
     }
 
-    /// The process's resident set size in KiB, from `/proc/<pid>/status`.
+    /// The process's resident set size in KiB.
     fn rss_kib(&self) -> u64 {
-        let path = format!("/proc/{}/status", self.pid());
-        let status = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("no VmRSS line in {path}:\n{status}"))
+        common::rss_kib(self.child.id())
     }
 }
 

@@ -45,6 +45,17 @@ const STARTUP_POLL_INTERVAL: Duration = Duration::from_millis(5);
 /// on another port this many times.
 const SPAWN_ATTEMPTS: usize = 3;
 
+/// A process's resident set size in KiB, from `/proc/<pid>/status`.
+pub fn rss_kib(pid: u32) -> u64 {
+    let path = format!("/proc/{pid}/status");
+    let status = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS line in {path}:\n{status}"))
+}
+
 /// Returns a loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 to find a free port");
@@ -224,16 +235,9 @@ impl Server {
             .unwrap_or_else(|e| format!("(log unreadable: {e})"))
     }
 
-    /// The process's resident set size in KiB, from `/proc/<pid>/status`.
+    /// The process's resident set size in KiB.
     pub fn rss_kib(&self) -> u64 {
-        let pid = self.child.lock().unwrap_or_else(|e| e.into_inner()).id();
-        let path = format!("/proc/{pid}/status");
-        let status = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("no VmRSS line in {path}:\n{status}"))
+        rss_kib(self.child.lock().unwrap_or_else(|e| e.into_inner()).id())
     }
 
     /// How the process ended, or `None` while it is still running.
