@@ -1269,11 +1269,11 @@ impl Server {
     /// clients whose socket could not take it all.
     fn flush_writes(&mut self) {
         let mut queued = mem::take(&mut self.pending_writes);
-        // Newest first, as Redis keeps its pending-write list: the client
-        // whose command produced the output (queued last, after the
-        // subscribers or waiters it fed) gets its replies out first and
-        // can send its next request while the others are written.
-        for token in queued.drain(..).rev() {
+        // In the order output was added: once a client has its reply, all
+        // output the same loop pass produced before it (a subscriber's
+        // message, a MONITOR line) has been written too. (Redis writes the
+        // newest first; measured, it made no difference to fan-out.)
+        for token in queued.drain(..) {
             let Some(client) = self.clients.get_mut(token) else {
                 continue;
             };
