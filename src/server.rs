@@ -1282,8 +1282,10 @@ impl Server {
             if client.out.overflowed {
                 continue;
             }
-            self.store
-                .note_output(client.output_memory(), unix_ms() / 1000);
+            let omem = client.output_memory();
+            if omem > 0 {
+                self.store.note_output(omem, unix_ms() / 1000);
+            }
             let mut failed = false;
             while !client.out.is_empty() {
                 match client.stream.write(client.out.front()) {
