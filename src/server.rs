@@ -48,6 +48,16 @@ const MAX_BATCH: usize = 32;
 /// many slots; a larger one (a request with millions of arguments) is
 /// freed after its command.
 const MAX_KEPT_ARGS: usize = 1024;
+/// How much one client may be written per loop iteration while others
+/// have output too (Redis's `NET_MAX_WRITES_PER_EVENT`): a fast reader of a
+/// huge reply is served in slices, and everyone else gets a turn between
+/// them.
+const MAX_WRITE_PER_ITERATION_BYTES: usize = 64 * 1024;
+/// A buffer with more room than this to spare is given back once its
+/// client has been idle for `IDLE_SHRINK_MS` (Redis's query buffer
+/// resizing in clientsCron).
+const SHRINK_SPARE_BYTES: usize = 4 * 1024;
+const IDLE_SHRINK_MS: u64 = 2000;
 /// An unauthenticated client may not buffer more than this.
 const UNAUTHENTICATED_QUERY_LIMIT_BYTES: usize = 1024 * 1024;
 
@@ -87,6 +97,11 @@ pub struct Server {
     pending_writes: Vec<usize>,
     /// Clients with unread input left over from their read budget.
     pending_reads: Vec<usize>,
+    /// Clients with output left over from their write budget, written
+    /// again next iteration (edge-triggered readiness would not say so).
+    pending_rewrites: Vec<usize>,
+    /// Cron ticks since the last pass over idle clients' buffers.
+    ticks_since_shrink: u32,
     read_scratch: Vec<u8>,
     expire_db_cursor: usize,
     /// The ready key a waiter's re-run command is served from, for the
@@ -160,6 +175,8 @@ impl Server {
             signals,
             pending_writes: Vec::new(),
             pending_reads: Vec::new(),
+            pending_rewrites: Vec::new(),
+            ticks_since_shrink: 0,
             read_scratch: vec![0; READ_CHUNK_BYTES],
             expire_db_cursor: 0,
             serving: None,
@@ -180,7 +197,10 @@ impl Server {
             // one wait for the next, after this iteration's replies are
             // written.
             let resumed = mem::take(&mut self.pending_reads);
-            let timeout = if !resumed.is_empty() {
+            for token in mem::take(&mut self.pending_rewrites) {
+                self.queue_write(token);
+            }
+            let timeout = if !resumed.is_empty() || !self.pending_writes.is_empty() {
                 Some(Duration::ZERO)
             } else {
                 self.wheel
@@ -1269,6 +1289,12 @@ impl Server {
     /// clients whose socket could not take it all.
     fn flush_writes(&mut self) {
         let mut queued = mem::take(&mut self.pending_writes);
+        // A client alone with output may take all the socket does.
+        let budget = if queued.len() > 1 {
+            MAX_WRITE_PER_ITERATION_BYTES
+        } else {
+            usize::MAX
+        };
         // In the order output was added: once a client has its reply, all
         // output the same loop pass produced before it (a subscriber's
         // message, a MONITOR line) has been written too. (Redis writes the
@@ -1287,14 +1313,25 @@ impl Server {
                 self.store.note_output(omem, unix_ms() / 1000);
             }
             let mut failed = false;
-            while !client.out.is_empty() {
-                match client.stream.write(client.out.front()) {
+            let mut written = 0;
+            // A monitor takes everything, as in Redis (its feed would
+            // otherwise grow without bound under load).
+            let budget = if client.mode.is_monitor() {
+                usize::MAX
+            } else {
+                budget
+            };
+            while !client.out.is_empty() && written < budget {
+                let front = client.out.front();
+                let slice = &front[..front.len().min(budget - written)];
+                match client.stream.write(slice) {
                     Ok(0) => {
                         failed = true;
                         break;
                     }
                     Ok(n) => {
                         client.out.consume(n);
+                        written += n;
                         self.store.stats.net_output_bytes += n as u64;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -1307,6 +1344,11 @@ impl Server {
                 }
             }
             let done = client.out.is_empty();
+            // Stopped by the budget, not by a full socket: no readiness
+            // event will come, so write again next iteration.
+            if !done && !failed && written >= budget {
+                self.pending_rewrites.push(token);
+            }
             if failed || (done && client.close_after_reply) {
                 self.close_client(token);
                 continue;
@@ -1407,6 +1449,12 @@ impl Server {
                 self.close_client(t);
             }
         }
+        // Once a second, give back the buffers of clients idle for a while.
+        self.ticks_since_shrink += 1;
+        if self.ticks_since_shrink >= self.store.config.hz.max(1) {
+            self.ticks_since_shrink = 0;
+            self.shrink_idle_buffers(now);
+        }
         let samples = &mut self.store.stats.ops_samples;
         samples.push_back((now, self.store.stats.total_commands_processed));
         while samples.len() > 16 {
@@ -1414,6 +1462,29 @@ impl Server {
         }
         let hz = self.store.config.hz.max(1) as u64;
         self.wheel.insert(now + 1000 / hz, Timer::Cron);
+    }
+
+    /// Frees the empty read and write buffers of clients idle for
+    /// `IDLE_SHRINK_MS` that hold more than `SHRINK_SPARE_BYTES` of room:
+    /// a connection that once sent or received something big costs nothing
+    /// for it while it idles (Redis's clientsCronResizeQueryBuffer and
+    /// clientsCronResizeOutputBuffer). A pass looks at every client once a
+    /// second, a few hundred nanoseconds each.
+    fn shrink_idle_buffers(&mut self, now_ms: u64) {
+        for (_, c) in self.clients.iter_mut() {
+            if now_ms.saturating_sub(c.last_interaction_ms) <= IDLE_SHRINK_MS {
+                continue;
+            }
+            if c.rbuf.is_empty() && c.rbuf.capacity() > SHRINK_SPARE_BYTES {
+                c.rbuf = bytes::BytesMut::new();
+            }
+            if c.out.is_empty() && c.out.buf.capacity() > SHRINK_SPARE_BYTES {
+                c.out.buf = bytes::BytesMut::new();
+            }
+            if c.batch.capacity() > 1 && c.batch.iter().all(Vec::is_empty) {
+                c.batch = Vec::new();
+            }
+        }
     }
 
     /// Deletes expired keys, round-robin over the databases, for at most

@@ -1,0 +1,207 @@
+//! Big values and big replies: byte-exact round trips around Redis's 32 KB
+//! big-argument threshold and far beyond it, other clients served while a
+//! big reply streams, and idle clients giving their buffers back.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Client, encode_command};
+
+/// How long a test waits for a condition it polls for.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A value of `len` bytes that is not all one byte, so a shifted or
+/// truncated copy shows.
+fn value(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn bulk(data: &[u8]) -> Vec<u8> {
+    let mut out = format!("${}\r\n", data.len()).into_bytes();
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// The sizes the issue names: small, both sides of the 32 KB threshold,
+/// 1 MB.
+const SIZES: &[usize] = &[1024, 32 * 1024 - 1, 32 * 1024, 32 * 1024 + 1, 1024 * 1024];
+
+fn round_trips(client: &mut Client, resp3: bool) {
+    if resp3 {
+        client.cmd(&["HELLO", "3"]);
+    }
+    for (i, &len) in SIZES.iter().enumerate() {
+        let v = value(len, i as u8);
+        let key = format!("big:{len}:{resp3}");
+        assert_eq!(
+            client.cmd(&[b"SET".as_slice(), key.as_bytes(), &v]),
+            b"+OK\r\n"
+        );
+        assert_eq!(client.cmd(&[b"GET".as_slice(), key.as_bytes()]), bulk(&v));
+        // APPEND doubles it; GETRANGE reads back the seam.
+        let appended = client.cmd(&[b"APPEND".as_slice(), key.as_bytes(), &v]);
+        assert_eq!(appended, format!(":{}\r\n", 2 * len).into_bytes());
+        let seam = client.cmd(&[
+            b"GETRANGE".as_slice(),
+            key.as_bytes(),
+            (len - 3).to_string().as_bytes(),
+            (len + 2).to_string().as_bytes(),
+        ]);
+        let mut want = v[len - 3..].to_vec();
+        want.extend_from_slice(&v[..3]);
+        assert_eq!(seam, bulk(&want));
+        // SETRANGE past the end pads with zeros.
+        let at = 2 * len + 5;
+        let grown = client.cmd(&[
+            b"SETRANGE".as_slice(),
+            key.as_bytes(),
+            at.to_string().as_bytes(),
+            &v,
+        ]);
+        assert_eq!(grown, format!(":{}\r\n", at + len).into_bytes());
+        let mut whole = v.clone();
+        whole.extend_from_slice(&v);
+        whole.extend_from_slice(&[0; 5]);
+        whole.extend_from_slice(&v);
+        assert_eq!(
+            client.cmd(&[b"GET".as_slice(), key.as_bytes()]),
+            bulk(&whole)
+        );
+        // In a hash and a list too.
+        let hkey = format!("h{key}");
+        assert_eq!(
+            client.cmd(&[b"HSET".as_slice(), hkey.as_bytes(), b"f", &v]),
+            b":1\r\n"
+        );
+        assert_eq!(
+            client.cmd(&[b"HGET".as_slice(), hkey.as_bytes(), b"f"]),
+            bulk(&v)
+        );
+        let lkey = format!("l{key}");
+        assert_eq!(
+            client.cmd(&[b"RPUSH".as_slice(), lkey.as_bytes(), &v, b"tail"]),
+            b":2\r\n"
+        );
+        assert_eq!(
+            client.cmd(&[b"LINDEX".as_slice(), lkey.as_bytes(), b"0"]),
+            bulk(&v)
+        );
+    }
+}
+
+#[test]
+fn values_around_the_big_argument_threshold_round_trip_in_resp2_and_resp3() {
+    let server = common::start_ferrokv();
+    round_trips(&mut server.connect(), false);
+    round_trips(&mut server.connect(), true);
+}
+
+#[test]
+fn a_pipeline_mixing_big_and_small_arguments_keeps_its_order() {
+    let server = common::start_ferrokv();
+    let mut client = server.connect();
+    let mut pipeline = Vec::new();
+    let mut expected = Vec::new();
+    for (i, &len) in SIZES.iter().enumerate() {
+        let v = value(len, 7 + i as u8);
+        let key = format!("p{i}");
+        pipeline.extend(encode_command(&[b"SET".as_slice(), key.as_bytes(), &v]));
+        pipeline.extend(encode_command(&["INCR", "counter"]));
+        pipeline.extend(encode_command(&[b"GET".as_slice(), key.as_bytes()]));
+        expected.push(b"+OK\r\n".to_vec());
+        expected.push(format!(":{}\r\n", i + 1).into_bytes());
+        expected.push(bulk(&v));
+    }
+    // Sent in odd-sized pieces, so arguments straddle reads.
+    for piece in pipeline.chunks(7919) {
+        client.send_raw(piece).unwrap();
+    }
+    for want in expected {
+        assert_eq!(client.read_reply().unwrap(), want);
+    }
+}
+
+#[test]
+fn a_100_mb_value_round_trips() {
+    let server = common::start_ferrokv();
+    let mut client = server.connect();
+    let v = value(100 * 1024 * 1024, 3);
+    assert_eq!(client.cmd(&[b"SET".as_slice(), b"huge", &v]), b"+OK\r\n");
+    assert_eq!(client.cmd(&["STRLEN", "huge"]), b":104857600\r\n");
+    assert!(client.cmd(&["GET", "huge"]) == bulk(&v));
+    assert_eq!(
+        client.cmd(&["GETRANGE", "huge", "104857598", "-1"]),
+        bulk(&v[v.len() - 2..])
+    );
+    assert_eq!(client.cmd(&["DEL", "huge"]), b":1\r\n");
+}
+
+#[test]
+fn other_clients_are_served_while_a_big_reply_streams() {
+    let server = common::start_ferrokv();
+    let mut setup = server.connect();
+    let v = value(64 * 1024 * 1024, 5);
+    assert_eq!(setup.cmd(&[b"SET".as_slice(), b"big", &v]), b"+OK\r\n");
+    // A reader that takes the 64 MB reply as fast as it can, on a thread.
+    let port = server.port;
+    let reader = std::thread::spawn(move || {
+        let mut c = Client::connect(port).unwrap();
+        for _ in 0..4 {
+            let reply = c.cmd(&["GET", "big"]);
+            assert_eq!(reply.len(), 64 * 1024 * 1024 + 2 + "$67108864\r\n".len());
+        }
+    });
+    // Meanwhile another client's PINGs are answered, many times over: the
+    // big reply goes out in slices with everyone else served between them.
+    let mut pinger = server.connect();
+    let mut pongs = 0;
+    let deadline = Instant::now() + PATIENCE;
+    while !reader.is_finished() {
+        assert!(Instant::now() < deadline, "the big replies never finished");
+        assert_eq!(pinger.cmd(&["PING"]), b"+PONG\r\n");
+        pongs += 1;
+    }
+    reader.join().unwrap();
+    assert!(
+        pongs >= 10,
+        "only {pongs} PINGs answered during 256 MB of replies"
+    );
+}
+
+/// A field of CLIENT LIST's line for the client connected from `port`.
+fn client_field(admin: &mut Client, port: u16, field: &str) -> usize {
+    let list = String::from_utf8_lossy(&admin.cmd(&["CLIENT", "LIST"])).into_owned();
+    let line = list
+        .lines()
+        .find(|l| l.contains(&format!("127.0.0.1:{port} ")))
+        .unwrap_or_else(|| panic!("no client from port {port} in {list}"));
+    line.split(' ')
+        .find_map(|f| f.strip_prefix(&format!("{field}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {line}"))
+}
+
+#[test]
+fn idle_clients_give_their_buffers_back() {
+    let server = common::start_ferrokv();
+    let mut admin = server.connect();
+    let mut big = server.connect();
+    let v = value(1024 * 1024, 9);
+    assert_eq!(big.cmd(&[b"SET".as_slice(), b"k", &v]), b"+OK\r\n");
+    assert_eq!(big.cmd(&["GET", "k"]), bulk(&v));
+    let port = big.local_port();
+    let before = client_field(&mut admin, port, "rbs");
+    assert!(before > 4096, "the read buffer never grew: rbs={before}");
+    // After two idle seconds the cron frees the read buffer's room.
+    let deadline = Instant::now() + PATIENCE;
+    while client_field(&mut admin, port, "rbs") > 4096 {
+        assert!(Instant::now() < deadline, "the idle client kept its buffer");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // And the client works as before.
+    assert_eq!(big.cmd(&["STRLEN", "k"]), b":1048576\r\n");
+}
