@@ -8,7 +8,7 @@
 #   --rounds N   rounds of the interleaved throughput and CPU runs
 #                (default 3; 2 with --quick)
 #   --only LIST  run only these of the sections throughput, cpu, pubsub,
-#                memory, growth (comma separated)
+#                bigvalue, memory, growth (comma separated)
 #   --help       print this text
 #
 # Environment:
@@ -25,7 +25,9 @@
 #      ratio the median of the per-round ratios.
 #   2. server CPU per request (utime+stime from /proc/PID/stat), and
 #      Pub/Sub fan-out (examples/fanout.rs): messages delivered per second
-#      and server CPU per delivered message, 1,000, 100 and 1 subscribers,
+#      and server CPU per delivered message, 1,000, 100 and 1 subscribers;
+#      big values: 1 MB SET/GET at -c 10, and one 200 MB SET, GET and DEL
+#      (times, RSS after each, peak RSS),
 #   3. memory per element (growth of VmRSS and of INFO used_memory on a fresh
 #      server) for strings, lists, hashes, sets, sorted sets and streams,
 #   4. PING latency seen by a steady client while another client grows the
@@ -48,7 +50,7 @@ usage() {
 
 QUICK=0
 ROUNDS=""
-ONLY="throughput,cpu,pubsub,memory,growth"
+ONLY="throughput,cpu,pubsub,bigvalue,memory,growth"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -94,8 +96,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | pubsub | memory | growth) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, pubsub, memory, growth)" >&2; exit 2 ;;
+        throughput | cpu | pubsub | bigvalue | memory | growth) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, pubsub, bigvalue, memory, growth)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -502,6 +504,57 @@ section_pubsub() {
 }
 
 # ---------------------------------------------------------------------------
+# 2c. Big values (a fresh server each round)
+# ---------------------------------------------------------------------------
+
+BIG_N=1000          # requests of 1 MB values per redis-benchmark run
+BIG_MB=200          # the single huge SET/GET
+
+section_bigvalue() {
+    local out="$WORK/big.tsv" huge="$WORK/huge.tsv" hz round name test t0 t1 n="$BIG_N" line
+    hz="$(getconf CLK_TCK)"
+    [ "$QUICK" -eq 1 ] && n=$((BIG_N / 4))
+    : >"$out"
+    : >"$huge"
+    for ((round = 1; round <= ROUNDS; round++)); do
+        round_order "$round"
+        for name in "${ORDER[@]}"; do
+            start_server "$name"
+            for test in set get; do
+                t0="$(cpu_ticks "${PID[$name]}")"
+                RB_RPS=na
+                timeout 300 redis-benchmark -h 127.0.0.1 -p "${PORT[$name]}" -c 10 -n "$n" \
+                    -d 1048576 --csv -t "$test" >"$WORK/rb.out" 2>"$WORK/rb.err" || true
+                t1="$(cpu_ticks "${PID[$name]}")"
+                line="$(tail -n 1 "$WORK/rb.out")"
+                IFS=, read -r _ RB_RPS _ <<<"${line//\"/}"
+                printf '%s\t%s\t%s\t1\t%s\t%s\t%s\t%s\n' "$name" "$round" "${test^^}" "$n" \
+                    "$((t1 - t0))" "$hz" "${RB_RPS:-na}" >>"$out"
+            done
+            check_servers "1 MB values"
+            py reset "${PORT[$name]}"
+            line="$(py bigvalue "${PORT[$name]}" "${PID[$name]}" "$BIG_MB")" \
+                || die "the $BIG_MB MB SET/GET against $name failed"
+            printf '%s\t%s\t%s\t%s\n' "$name" "$round" "$BIG_MB" "$line" >>"$huge"
+            stop_server "$name"
+        done
+        log "big values: round $round/$ROUNDS done"
+    done
+    echo
+    echo "## Big values: 1 MB SET and GET (redis-benchmark -c 10 -d 1048576 -n $n, one key; fresh server; server CPU per request, CLK_TCK=$hz; median of $ROUNDS rounds)"
+    echo
+    awk -F'\t' '{ print $1 "\t" $2 "\t" $3 "\t" $4 "\t" $5 "\t" $6 "\t" $7 }' "$out" >"$WORK/big-cpu.tsv"
+    py report-cpu "$WORK/big-cpu.tsv" "${SERVERS[@]}"
+    echo
+    awk -F'\t' '{ print $1 "\t" $2 "\t" $3 "\t" $8 }' "$out" >"$WORK/big-rps.tsv"
+    py report-rps "$WORK/big-rps.tsv" "${SERVERS[@]}"
+    echo
+    echo "## Big values: one $BIG_MB MB SET, GET, then DEL (fresh server; VmRSS, peak is VmHWM; median of $ROUNDS rounds)"
+    echo
+    py report-bigvalue "$huge" "${SERVERS[@]}"
+}
+
+# ---------------------------------------------------------------------------
 # 3. Memory per element (a fresh server for each type)
 # ---------------------------------------------------------------------------
 
@@ -637,6 +690,7 @@ if want throughput; then section_throughput; fi
 if want cpu; then section_cpu; fi
 if want pubsub; then section_pubsub; fi
 for name in "${SERVERS[@]}"; do stop_server "$name"; done
+if want bigvalue; then section_bigvalue; fi
 if want memory; then section_memory; fi
 if want growth; then section_growth; fi
 log "done"

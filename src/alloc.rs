@@ -53,6 +53,51 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 }
 
+unsafe extern "C" {
+    /// mimalloc's `mi_collect`: frees the calling thread's deferred memory
+    /// and returns free memory to the OS now (`force`), instead of when the
+    /// thread next allocates. Linked in by the `mimalloc` crate.
+    fn mi_collect(force: bool);
+}
+
+/// Bytes freed since the last [`return_free_memory`] past which the loop's
+/// cron gives memory back (a big value deleted, a big buffer written out).
+const RETURN_AFTER_FREED_BYTES: usize = 16 * 1024 * 1024;
+
+static COLLECTED_AT: AtomicUsize = AtomicUsize::new(0);
+
+/// Gives free memory back to the OS from the calling thread. mimalloc
+/// returns freed pages only when the thread that owns them next allocates;
+/// an idle server would keep the memory of a big value long after DEL.
+pub fn return_free_memory() {
+    collect_this_thread();
+    COLLECTED_AT.store(ALLOCATED.load(Ordering::Relaxed), Ordering::Relaxed);
+}
+
+/// Returns what the calling thread freed to the OS, without moving the
+/// loop's mark: memory another thread freed on the loop's behalf (the
+/// lazy-free helper) still belongs to the loop's heap, which the loop's
+/// own collection gives back.
+pub fn collect_this_thread() {
+    // SAFETY: `mi_collect` takes no pointers and may be called from any
+    // thread at any time.
+    unsafe { mi_collect(true) };
+}
+
+/// Whether enough has been freed since the last collection to be worth
+/// one (see [`return_free_memory`]); cheap, for the cron to ask often.
+pub fn much_freed() -> bool {
+    let now = ALLOCATED.load(Ordering::Relaxed);
+    let at = COLLECTED_AT.load(Ordering::Relaxed);
+    if now > at {
+        // Growing: move the mark up so a later drop is measured from the
+        // high-water mark.
+        COLLECTED_AT.store(now, Ordering::Relaxed);
+        return false;
+    }
+    at - now > RETURN_AFTER_FREED_BYTES
+}
+
 fn note_alloc(size: usize) {
     let now = ALLOCATED.fetch_add(size, Ordering::Relaxed) + size;
     if now > PEAK.load(Ordering::Relaxed) {

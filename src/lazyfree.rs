@@ -30,6 +30,11 @@ pub fn start() {
                 drop(garbage);
                 PENDING.fetch_sub(1, Ordering::Relaxed);
                 FREED.fetch_add(1, Ordering::Relaxed);
+                // What this thread freed is returned to the OS only by
+                // this thread: do it once the queue is empty.
+                if PENDING.load(Ordering::Relaxed) == 0 {
+                    crate::alloc::collect_this_thread();
+                }
             }
         });
     if let Err(e) = spawned {

@@ -313,7 +313,7 @@ impl<'a> Frames<'a> {
             Protocol::Resp3 => &mut self.resp3,
         };
         slot.get_or_insert_with(|| {
-            let mut r = Reply::new(proto);
+            let mut r = Reply::scratch(proto);
             r.push(len);
             for part in &parts[..len] {
                 r.bulk(part);

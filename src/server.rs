@@ -58,6 +58,9 @@ const MAX_WRITE_PER_ITERATION_BYTES: usize = 64 * 1024;
 /// resizing in clientsCron).
 const SHRINK_SPARE_BYTES: usize = 4 * 1024;
 const IDLE_SHRINK_MS: u64 = 2000;
+/// A read buffer with more room than this is replaced once the requests in
+/// it are parsed.
+const BIG_BUFFER_BYTES: usize = 1024 * 1024;
 /// An unauthenticated client may not buffer more than this.
 const UNAUTHENTICATED_QUERY_LIMIT_BYTES: usize = 1024 * 1024;
 
@@ -318,13 +321,30 @@ impl Server {
             if client.close_after_reply || client.out.overflowed {
                 return;
             }
-            match client.stream.read(&mut self.read_scratch) {
+            // The body of a big argument is read straight into the read
+            // buffer, as much at once as it still needs; anything else in
+            // 16 KB chunks through the scratch buffer.
+            let big = client.parser.big_bulk_missing(client.rbuf.len());
+            // How much was asked for: a read that got all of it may have
+            // left more in the socket.
+            let mut asked = self.read_scratch.len();
+            let read = match big {
+                Some(missing) => read_big_arg(client, missing, &mut asked),
+                None => client.stream.read(&mut self.read_scratch),
+            };
+            match read {
                 Ok(0) => {
                     self.close_client(token);
                     return;
                 }
                 Ok(n) => {
-                    if client.rbuf.len() + n > self.store.config.client_query_buffer_limit_bytes {
+                    let full = n == asked;
+                    let buffered = if big.is_some() {
+                        client.rbuf.len()
+                    } else {
+                        client.rbuf.len() + n
+                    };
+                    if buffered > self.store.config.client_query_buffer_limit_bytes {
                         log::warn!(
                             "Closing client {} that reached max query buffer length",
                             client.peer
@@ -333,7 +353,9 @@ impl Server {
                         self.close_client(token);
                         return;
                     }
-                    client.rbuf.extend_from_slice(&self.read_scratch[..n]);
+                    if big.is_none() {
+                        client.rbuf.extend_from_slice(&self.read_scratch[..n]);
+                    }
                     let now_ms = unix_ms();
                     client.last_interaction_ms = now_ms;
                     self.store.stats.net_input_bytes += n as u64;
@@ -344,7 +366,7 @@ impl Server {
                     // data raises a new event; but a FIN that came with the
                     // data raises none, so then come back too, after this
                     // data's replies are written (as Redis does), and see it.
-                    if (n == self.read_scratch.len() || hangup) && !client.read_queued {
+                    if (full || hangup) && !client.read_queued {
                         client.read_queued = true;
                         self.pending_reads.push(token);
                     }
@@ -464,6 +486,14 @@ impl Server {
                 return;
             };
             client.batch = batch;
+            // A buffer grown for a big argument is not kept for the small
+            // requests that follow: what is left moves to a buffer its size.
+            if client.rbuf.capacity() > BIG_BUFFER_BYTES
+                && client.rbuf.len() < READ_CHUNK_BYTES
+                && !client.parser.in_progress()
+            {
+                client.rbuf = bytes::BytesMut::from(&client.rbuf[..]);
+            }
             if let Some(e) = error {
                 log::debug!("Protocol error from client {}: {e}", client.peer);
                 client.out.error_bytes(&e.message());
@@ -605,7 +635,15 @@ impl Server {
             0 => usize::MAX,
             hard => hard.saturating_add(crate::client::REPLY_BUFFER_BYTES),
         };
+        // Where this command's reply starts: in `buf` (for CLIENT REPLY,
+        // which keeps the pushes, so big bulks stay in `buf` then) and in
+        // all that is pending (for a closing client). EXEC's commands
+        // follow EXEC's setting.
         let reply_start = out.len();
+        let reply_mark = out.pending();
+        if !inside_exec {
+            out.own_chunks = client.reply_mode == ReplyMode::On;
+        }
         let db_index = client.db;
         // Redis adds no output to a client it will close (QUIT or CLIENT
         // KILL of itself earlier in a transaction).
@@ -753,7 +791,7 @@ impl Server {
             return;
         };
         if closing {
-            out.buf.truncate(reply_start);
+            out.truncate_pending(reply_mark);
         }
         // Decided after the command ran, as Redis decides when the reply is
         // added: CLIENT REPLY ON's own OK goes out, OFF's and SKIP's don't
@@ -1449,6 +1487,11 @@ impl Server {
                 self.close_client(t);
             }
         }
+        // A big value deleted or a big reply written: give the memory back
+        // to the OS now, not whenever this thread next allocates.
+        if crate::alloc::much_freed() {
+            crate::alloc::return_free_memory();
+        }
         // Once a second, give back the buffers of clients idle for a while.
         self.ticks_since_shrink += 1;
         if self.ticks_since_shrink >= self.store.config.hz.max(1) {
@@ -1536,6 +1579,43 @@ impl Server {
         }
         log::warn!("ferrokv is now ready to exit, bye bye...");
     }
+}
+
+/// The smallest step a big argument's buffer grows by.
+const BIG_ARG_MIN_STEP_BYTES: usize = 64 * 1024;
+
+/// Reads part of a big argument's body straight into the client's read
+/// buffer. The buffer grows only as bytes arrive, never past what the
+/// argument still needs: each step at least doubles it (so the copying
+/// stays linear) but is capped at the bytes missing, so when the argument
+/// is complete the buffer is exactly its size, with no doubling slack for
+/// the stored value to keep alive. A claimed length alone allocates
+/// nothing beyond one step.
+fn read_big_arg(client: &mut Client, missing: usize, asked: &mut usize) -> io::Result<usize> {
+    let buf = &mut client.rbuf;
+    let len = buf.len();
+    let spare = buf.capacity() - len;
+    let step = missing.min(len.max(BIG_ARG_MIN_STEP_BYTES));
+    if spare < step {
+        let mut grown = bytes::BytesMut::with_capacity(len + step);
+        grown.extend_from_slice(buf);
+        *buf = grown;
+    }
+    let want = missing.min(buf.capacity() - len);
+    *asked = want;
+    let spare = buf.spare_capacity_mut();
+    use std::os::fd::AsRawFd;
+    // SAFETY: `spare` is the buffer's unused capacity, at least `want`
+    // bytes; read(2) writes at most `want` bytes there and returns how many,
+    // which are then initialized, so `set_len` covers only written bytes.
+    let n = unsafe { libc::read(client.stream.as_raw_fd(), spare.as_mut_ptr().cast(), want) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    // SAFETY: see above; `len + n` is within capacity and initialized.
+    unsafe { buf.set_len(len + n) };
+    Ok(n)
 }
 
 /// Takes back the reply written since `start` (CLIENT REPLY OFF or SKIP),

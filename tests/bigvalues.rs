@@ -190,7 +190,9 @@ fn idle_clients_give_their_buffers_back() {
     let server = common::start_ferrokv();
     let mut admin = server.connect();
     let mut big = server.connect();
-    let v = value(1024 * 1024, 9);
+    // Under 1 MB, so the read buffer is kept for what may follow, until
+    // the client idles (a bigger one is replaced at once).
+    let v = value(512 * 1024, 9);
     assert_eq!(big.cmd(&[b"SET".as_slice(), b"k", &v]), b"+OK\r\n");
     assert_eq!(big.cmd(&["GET", "k"]), bulk(&v));
     let port = big.local_port();
@@ -203,5 +205,18 @@ fn idle_clients_give_their_buffers_back() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // And the client works as before.
-    assert_eq!(big.cmd(&["STRLEN", "k"]), b":1048576\r\n");
+    assert_eq!(big.cmd(&["STRLEN", "k"]), b":524288\r\n");
+}
+
+#[test]
+fn a_read_buffer_grown_for_a_big_argument_is_not_kept() {
+    let server = common::start_ferrokv();
+    let mut admin = server.connect();
+    let mut big = server.connect();
+    let v = value(4 * 1024 * 1024, 11);
+    assert_eq!(big.cmd(&[b"SET".as_slice(), b"k", &v]), b"+OK\r\n");
+    // At once, not after idling: the 4 MB buffer went with the request.
+    let rbs = client_field(&mut admin, big.local_port(), "rbs");
+    assert!(rbs < 1024 * 1024, "rbs={rbs} after a 4 MB argument");
+    assert_eq!(big.cmd(&["GET", "k"]), bulk(&v));
 }

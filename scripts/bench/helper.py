@@ -581,6 +581,125 @@ def report_growth(path, servers):
 # ---------------------------------------------------------------------------
 
 
+def proc_status_kb(pid, field):
+    with open("/proc/%s/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+def settle_rss_kb(pid, seconds=10.0):
+    """VmRSS once it stops falling (the lazy-free thread may still be at
+    work after a DEL), or after `seconds`."""
+    last = proc_status_kb(pid, "VmRSS")
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        time.sleep(0.2)
+        now = proc_status_kb(pid, "VmRSS")
+        if now >= last - 256:
+            return now
+        last = now
+    return last
+
+
+def cmd_bigvalue(port, pid, mb):
+    """One SET, then one GET, then DEL of an `mb` MB value on a fresh server:
+    prints seconds for SET and GET, VmRSS (KB) at the start and after each,
+    and the peak (VmHWM)."""
+    size = int(mb) << 20
+    payload = bytes(range(256)) * (size // 256)
+    sock = socket.create_connection((HOST, int(port)), timeout=120)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def line():
+        data = b""
+        while not data.endswith(b"\r\n"):
+            chunk = sock.recv(1)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            data += chunk
+        return data
+
+    rss0 = settle_rss_kb(pid, 1.0)
+    t0 = time.time()
+    sock.sendall(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n" % size)
+    sock.sendall(payload)
+    sock.sendall(b"\r\n")
+    if line() != b"+OK\r\n":
+        raise RuntimeError("SET failed")
+    set_s = time.time() - t0
+    rss_set = settle_rss_kb(pid, 2.0)
+    t0 = time.time()
+    sock.sendall(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n")
+    header = line()
+    if header != b"$%d\r\n" % size:
+        raise RuntimeError("GET answered %r" % header[:40])
+    buf = bytearray(size + 2)
+    view = memoryview(buf)
+    got = 0
+    while got < size + 2:
+        n = sock.recv_into(view[got:])
+        if n == 0:
+            raise ConnectionError("server closed the connection")
+        got += n
+    get_s = time.time() - t0
+    if bytes(buf[:size]) != payload:
+        raise RuntimeError("GET returned other bytes")
+    rss_get = settle_rss_kb(pid, 2.0)
+    sock.sendall(b"*2\r\n$3\r\nDEL\r\n$3\r\nbig\r\n")
+    if line() != b":1\r\n":
+        raise RuntimeError("DEL failed")
+    rss_del = settle_rss_kb(pid, 10.0)
+    peak = proc_status_kb(pid, "VmHWM")
+    sock.close()
+    print("%.3f\t%.3f\t%d\t%d\t%d\t%d\t%d" % (set_s, get_s, rss0, rss_set, rss_get, rss_del, peak))
+
+
+def report_rps(path, servers):
+    # server round test requests_per_second
+    per = {}
+    order = []
+    for server, rnd, test, rps in read_tsv(path):
+        if test not in order:
+            order.append(test)
+        per.setdefault(test, {}).setdefault(server, {})[rnd] = num(rps)
+    pairs = ratio_columns(servers)
+    header = ["test"] + ["%s req/s" % s for s in servers] + ["%s/%s" % p for p in pairs]
+    rows = []
+    for test in order:
+        d = per[test]
+        row = [test]
+        for s in servers:
+            row.append(fmt(median_or_none([v for v in d.get(s, {}).values() if v]), 0))
+        for a, b in pairs:
+            da, db = d.get(a, {}), d.get(b, {})
+            ratios = [da[r] / db[r] for r in da if r in db and da[r] and db[r]]
+            row.append(fmt(median_or_none(ratios), 2))
+        rows.append(row)
+    table(header, rows)
+
+
+def report_bigvalue(path, servers):
+    # server round mb set_s get_s rss0 rss_set rss_get rss_del peak
+    per = {}
+    for server, rnd, mb, set_s, get_s, rss0, rss_set, rss_get, rss_del, peak in read_tsv(path):
+        per.setdefault(server, []).append(
+            [float(set_s), float(get_s), int(rss0), int(rss_set), int(rss_get),
+             int(rss_del), int(peak)])
+    header = ["server", "SET s", "GET s", "RSS start MB", "after SET MB", "after GET MB",
+              "after DEL MB", "peak MB"]
+    rows = []
+    for s in servers:
+        if s not in per:
+            continue
+        cols = list(zip(*per[s]))
+        med = [median_or_none(c) for c in cols]
+        rows.append([s, fmt(med[0], 3), fmt(med[1], 3)] +
+                    [fmt(m / 1024.0, 1) for m in med[2:]])
+    table(header, rows)
+
+
 def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__)
@@ -606,9 +725,13 @@ def main(argv):
         return 0
     if sub == "pinger":
         return cmd_pinger(*args)
+    if sub == "bigvalue":
+        cmd_bigvalue(*args)
+        return 0
     reports = {"report-throughput": report_throughput, "report-cpu": report_cpu,
                "report-memory": report_memory, "report-growth": report_growth,
-               "report-pubsub": report_pubsub}
+               "report-pubsub": report_pubsub, "report-bigvalue": report_bigvalue,
+               "report-rps": report_rps}
     if sub in reports:
         reports[sub](args[0], args[1:])
         return 0

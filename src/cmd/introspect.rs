@@ -772,7 +772,7 @@ mod tests {
     }
 
     fn render(proto: Protocol, write: impl FnOnce(&mut Reply)) -> Vec<u8> {
-        let mut out = Reply::new(proto);
+        let mut out = Reply::scratch(proto);
         write(&mut out);
         out.buf.to_vec()
     }

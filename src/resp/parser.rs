@@ -25,6 +25,10 @@ const MAX_KEPT_SPANS: usize = 1024;
 pub const UNAUTHENTICATED_MAX_MULTIBULK_COUNT: i64 = 10;
 /// ...each of at most this many bytes (Redis's limits).
 pub const UNAUTHENTICATED_MAX_BULK_LEN_BYTES: i64 = 16384;
+/// Redis's `PROTO_MBULK_BIG_ARG`: an argument this long is read straight
+/// into a buffer sized for it, in reads as large as its bytes (see
+/// [`Parser::big_bulk_missing`]).
+pub const BIG_ARG_BYTES: usize = 32 * 1024;
 /// Redis's `PROTO_INLINE_MAX_SIZE`: an inline line, or a `*`/`$` header,
 /// must end within this many bytes.
 pub const INLINE_MAX_SIZE_BYTES: usize = 64 * 1024;
@@ -150,6 +154,20 @@ impl Parser {
     /// current (it changes with AUTH and with `requirepass`).
     pub fn set_auth(&mut self, auth: Auth) {
         self.auth = auth;
+    }
+
+    /// While the parser waits for the body of a big argument
+    /// (`BIG_ARG_BYTES` or more), how many more bytes the read buffer,
+    /// holding `buffered` bytes, needs to complete it (payload and CRLF).
+    /// The reader then reads that much at once into room made for it as the
+    /// bytes arrive, instead of in fixed chunks into a doubling buffer.
+    pub fn big_bulk_missing(&self, buffered: usize) -> Option<usize> {
+        match self.state {
+            State::BulkBody { len, .. } if len >= BIG_ARG_BYTES => (self.pos + len + 2)
+                .checked_sub(buffered)
+                .filter(|&n| n > 0),
+            _ => None,
+        }
     }
 
     /// True while a request has been started but not finished.

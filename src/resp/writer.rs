@@ -31,14 +31,23 @@ impl Protocol {
 /// stops reading, and one buffer grown by doubling would hold up to twice
 /// the pending bytes and copy them at every step.
 const UNSOLICITED_CHUNK_BYTES: usize = 64 * 1024;
+/// A bulk string this long goes into a chunk of exactly its size instead
+/// of the growing reply buffer (Redis's reply list takes a payload past its
+/// 16 KB blocks the same way): a 200 MB value costs one 200 MB copy, freed
+/// once written, not a buffer doubled up to 256 MB and kept.
+const OWN_CHUNK_BYTES: usize = 16 * 1024;
 
 /// A client's output buffer together with its protocol version.
 ///
-/// Replies go into `buf`. Unsolicited output may first have filled
-/// `queued` chunks, which are written before `buf`. A command's reply may
-/// be cut short at `limit` bytes (the client's hard output-buffer limit):
-/// the buffer is then dropped and `overflowed` set, and the loop closes the
-/// client, as Redis does once a client passes its limit.
+/// Replies go into `buf`; `queued` chunks, written before `buf`, hold what
+/// came earlier: unsolicited output, and big bulk strings in chunks of
+/// their own (with `buf` frozen ahead of them, to keep the order). A
+/// command's reply may be cut short at `limit` bytes (the client's hard
+/// output-buffer limit): everything pending is then dropped and
+/// `overflowed` set, and the loop closes the client, as Redis does once a
+/// client passes its limit. `own_chunks` is off while a reply may yet be
+/// taken back in part (CLIENT REPLY OFF or SKIP keep its pushes, located by
+/// offsets in `buf`).
 #[derive(Debug)]
 pub struct Reply {
     pub buf: BytesMut,
@@ -47,6 +56,7 @@ pub struct Reply {
     queued_len: usize,
     pub limit: usize,
     pub overflowed: bool,
+    pub own_chunks: bool,
 }
 
 impl Default for Reply {
@@ -64,6 +74,16 @@ impl Reply {
             queued_len: 0,
             limit: usize::MAX,
             overflowed: false,
+            own_chunks: true,
+        }
+    }
+
+    /// A writer whose bytes are all in `buf`, for building a reply to copy
+    /// elsewhere (a message frame, a cached reply).
+    pub fn scratch(proto: Protocol) -> Reply {
+        Reply {
+            own_chunks: false,
+            ..Reply::new(proto)
         }
     }
 
@@ -105,6 +125,40 @@ impl Reply {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Queues `chunk` after everything pending.
+    fn push_chunk(&mut self, chunk: Bytes) {
+        if !self.buf.is_empty() {
+            let ahead = std::mem::take(&mut self.buf).freeze();
+            self.queued_len += ahead.len();
+            self.queued.push_back(ahead);
+        }
+        self.queued_len += chunk.len();
+        self.queued.push_back(chunk);
+    }
+
+    /// Takes back everything added after `pending()` was `mark` (a reply
+    /// to a client that is closing).
+    pub fn truncate_pending(&mut self, mark: usize) {
+        let mut excess = self.pending().saturating_sub(mark);
+        let from_buf = excess.min(self.buf.len());
+        self.buf.truncate(self.buf.len() - from_buf);
+        excess -= from_buf;
+        while excess > 0 {
+            let Some(last) = self.queued.back_mut() else {
+                break;
+            };
+            if last.len() <= excess {
+                excess -= last.len();
+                self.queued_len -= last.len();
+                self.queued.pop_back();
+            } else {
+                last.truncate(last.len() - excess);
+                self.queued_len -= excess;
+                excess = 0;
+            }
+        }
+    }
+
     /// The next bytes to write: the oldest queued chunk, else `buf`.
     pub fn front(&self) -> &[u8] {
         self.queued.front().map_or(&self.buf[..], |c| &c[..])
@@ -144,7 +198,7 @@ impl Reply {
     fn header(&mut self, prefix: u8, n: i64) {
         // Every element of an aggregate starts with a header, so a huge
         // reply is stopped here, at most one element past the limit.
-        if self.buf.len() > self.limit {
+        if self.pending() > self.limit {
             self.overflow();
         }
         let mut tmp = [0u8; 24];
@@ -191,7 +245,11 @@ impl Reply {
 
     pub fn bulk(&mut self, data: &[u8]) {
         self.header(b'$', data.len() as i64);
-        self.buf.extend_from_slice(data);
+        if data.len() >= OWN_CHUNK_BYTES && self.own_chunks && !self.overflowed {
+            self.push_chunk(Bytes::copy_from_slice(data));
+        } else {
+            self.buf.extend_from_slice(data);
+        }
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -323,6 +381,61 @@ pub fn format_i64(n: i64, tmp: &mut [u8; 24]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Everything pending, in write order.
+    fn drained(r: &mut Reply) -> Vec<u8> {
+        let mut out = Vec::new();
+        while !r.is_empty() {
+            let n = r.front().len().min(1000);
+            out.extend_from_slice(&r.front()[..n]);
+            r.consume(n);
+        }
+        out
+    }
+
+    #[test]
+    fn big_bulks_get_chunks_of_their_own_in_order() {
+        let big = vec![b'x'; OWN_CHUNK_BYTES + 5];
+        let mut r = Reply::new(Protocol::Resp2);
+        r.array(3);
+        r.bulk(b"a");
+        r.bulk(&big);
+        r.int(7);
+        assert_eq!(r.queued.len(), 2, "the bytes before it, then the bulk");
+        let mut want = b"*3\r\n$1\r\na\r\n".to_vec();
+        want.extend_from_slice(format!("${}\r\n", big.len()).as_bytes());
+        want.extend_from_slice(&big);
+        want.extend_from_slice(b"\r\n:7\r\n");
+        assert_eq!(r.pending(), want.len());
+        assert_eq!(drained(&mut r), want);
+        // A scratch writer keeps everything in `buf`.
+        let mut s = Reply::scratch(Protocol::Resp2);
+        s.bulk(&big);
+        assert_eq!(s.buf.len(), s.pending());
+    }
+
+    #[test]
+    fn a_reply_is_taken_back_across_chunks() {
+        let big = vec![b'y'; OWN_CHUNK_BYTES];
+        let mut r = Reply::new(Protocol::Resp2);
+        r.simple("before");
+        let mark = r.pending();
+        r.bulk(&big);
+        r.int(1);
+        r.truncate_pending(mark);
+        assert_eq!(drained(&mut r), b"+before\r\n");
+    }
+
+    #[test]
+    fn a_reply_past_its_limit_is_dropped() {
+        let mut r = Reply::new(Protocol::Resp2);
+        r.limit = 100;
+        for _ in 0..50 {
+            r.bulk(b"0123456789");
+        }
+        assert!(r.overflowed);
+        assert!(r.pending() < 200);
+    }
 
     #[test]
     fn resp2_and_resp3_shapes() {
