@@ -1586,20 +1586,29 @@ const BIG_ARG_MIN_STEP_BYTES: usize = 64 * 1024;
 
 /// Reads part of a big argument's body straight into the client's read
 /// buffer. The buffer grows only as bytes arrive, never past what the
-/// argument still needs: each step at least doubles it (so the copying
-/// stays linear) but is capped at the bytes missing, so when the argument
-/// is complete the buffer is exactly its size, with no doubling slack for
-/// the stored value to keep alive. A claimed length alone allocates
-/// nothing beyond one step.
+/// argument still needs: each step makes it four times as large (so the
+/// copying stays linear, a third of the argument in all) but is capped at
+/// the bytes missing, so when the argument is complete the buffer is
+/// exactly its size, with no slack for the stored value to keep alive. A
+/// claimed length alone allocates nothing beyond one step.
 fn read_big_arg(client: &mut Client, missing: usize, asked: &mut usize) -> io::Result<usize> {
     let buf = &mut client.rbuf;
     let len = buf.len();
     let spare = buf.capacity() - len;
-    let step = missing.min(len.max(BIG_ARG_MIN_STEP_BYTES));
-    if spare < step {
+    let step = missing.min((3 * len).max(BIG_ARG_MIN_STEP_BYTES));
+    // The first time, the request so far moves into a buffer of its own
+    // even if there is room, so the argument shares its memory with
+    // nothing else (the parser relies on it).
+    if spare < step || !client.parser.big_arg_dedicated() {
         let mut grown = bytes::BytesMut::with_capacity(len + step);
         grown.extend_from_slice(buf);
-        *buf = grown;
+        let outgrown = std::mem::replace(buf, grown).capacity();
+        client.parser.set_big_arg_dedicated();
+        // Give the outgrown buffer's memory back at once, so the argument
+        // costs at most itself and a quarter of itself on the way.
+        if outgrown >= BIG_BUFFER_BYTES {
+            crate::alloc::return_free_memory();
+        }
     }
     let want = missing.min(buf.capacity() - len);
     *asked = want;

@@ -35,11 +35,19 @@ fn check_length(ctx: &Ctx, len: u64) -> CmdResult {
     Ok(())
 }
 
+/// Replies with a string value; a big one is sent from its own buffer.
+fn reply_str(out: &mut crate::resp::Reply, s: &Str) {
+    match s {
+        Str::Big(b) => out.bulk_shared(b),
+        other => other.with_bytes(|b| out.bulk(b)),
+    }
+}
+
 /// GET key
 pub fn get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     match lookup_read(ctx.store, ctx.db_index, &args[1], ctx.now_ms) {
         None => ctx.out.null(),
-        Some(e) => as_str(e)?.with_bytes(|b| ctx.out.bulk(b)),
+        Some(e) => reply_str(ctx.out, as_str(e)?),
     }
     Ok(())
 }
@@ -159,9 +167,9 @@ fn store_string(ctx: &mut Ctx, key: &[u8], value: Str, ttl: Ttl) {
 /// command's argument until the transaction ends (its refcount is 2), so a
 /// later command of the same transaction that changes it in place copies
 /// it first (see [`shared`]); the loop forgets these keys after EXEC.
-fn store_argument(ctx: &mut Ctx, key: &Bytes, value: &[u8], ttl: Ttl) {
-    let value = Str::encoded(value);
-    let raw = matches!(value, Str::Raw(_));
+fn store_argument(ctx: &mut Ctx, key: &Bytes, value: &Bytes, ttl: Ttl) {
+    let value = Str::from_argument(value);
+    let raw = matches!(value, Str::Raw(_) | Str::Big(_));
     store_string(ctx, key, value, ttl);
     if raw && ctx.deny_blocking {
         ctx.store.exec_shared.push((ctx.db_index, key.clone()));
@@ -186,7 +194,7 @@ fn shared(ctx: &mut Ctx, key: &[u8]) -> Shared {
 fn set_generic(
     ctx: &mut Ctx,
     key: &Bytes,
-    value: &[u8],
+    value: &Bytes,
     opts: &SetOpts,
     ttl: Ttl,
     ok_reply: Option<i64>,
@@ -277,7 +285,7 @@ pub fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     match lookup_read(ctx.store, ctx.db_index, &args[1], ctx.now_ms) {
         None => ctx.out.null(),
         Some(e) => {
-            as_str(e)?.with_bytes(|b| ctx.out.bulk(b));
+            reply_str(ctx.out, as_str(e)?);
             ctx.store.dbs[ctx.db_index].remove(&args[1]);
             ctx.store.dirty += 1;
         }
@@ -301,7 +309,7 @@ pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None => None,
     };
     if let Some(e) = lookup_write(ctx.store, ctx.db_index, &args[1], now) {
-        as_str(e)?.with_bytes(|b| ctx.out.bulk(b));
+        reply_str(ctx.out, as_str(e)?);
     }
     let db = &mut ctx.store.dbs[ctx.db_index];
     match deadline {
@@ -327,7 +335,7 @@ pub fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             Some(Entry {
                 value: Value::Str(s),
                 ..
-            }) => s.with_bytes(|b| ctx.out.bulk(b)),
+            }) => reply_str(ctx.out, s),
             // Missing keys and other types are both nil in MGET.
             _ => ctx.out.null(),
         }

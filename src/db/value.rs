@@ -305,6 +305,11 @@ pub enum Str {
     UnsharedInt(i64),
     Emb(SmallBytes),
     Raw(Box<Vec<u8>>),
+    /// A big argument (32 KB or more) stored in the buffer it was read
+    /// into, as Redis keeps the query buffer as the value: no copy, and a
+    /// reply sends it from here (see `Reply::bulk_shared`). Changed in
+    /// place only after becoming `Raw`.
+    Big(Box<bytes::Bytes>),
 }
 
 impl Str {
@@ -326,6 +331,16 @@ impl Str {
             Str::Raw(Box::new(bytes.to_vec()))
         } else {
             Str::Raw(Box::new(sds_new(bytes)))
+        }
+    }
+
+    /// A value taken from a command's argument: a big one as it is (see
+    /// [`Str::Big`]), others as [`Str::encoded`].
+    pub fn from_argument(arg: &bytes::Bytes) -> Str {
+        if arg.len() >= crate::resp::parser::BIG_ARG_BYTES {
+            Str::Big(Box::new(arg.clone()))
+        } else {
+            Str::encoded(arg)
         }
     }
 
@@ -352,6 +367,7 @@ impl Str {
             }
             Str::Emb(b) => b.len(),
             Str::Raw(v) => v.len(),
+            Str::Big(b) => b.len(),
         }
     }
 
@@ -367,6 +383,7 @@ impl Str {
             }
             Str::Emb(b) => Cow::Borrowed(b.as_slice()),
             Str::Raw(v) => Cow::Borrowed(v.as_slice()),
+            Str::Big(b) => Cow::Borrowed(&b[..]),
         }
     }
 
@@ -379,6 +396,7 @@ impl Str {
             }
             Str::Emb(b) => f(b),
             Str::Raw(v) => f(v),
+            Str::Big(b) => f(b),
         }
     }
 
@@ -409,7 +427,7 @@ impl Str {
         match self {
             Str::Int(_) | Str::UnsharedInt(_) => "int",
             Str::Emb(_) => "embstr",
-            Str::Raw(_) => "raw",
+            Str::Raw(_) | Str::Big(_) => "raw",
         }
     }
 
@@ -428,6 +446,9 @@ impl Str {
         match self {
             Str::Int(_) | Str::UnsharedInt(_) => ROBJ,
             Str::Emb(b) => jemalloc_class(ROBJ + 3 + b.len() + 1),
+            // Redis made the query buffer exactly the argument and its
+            // CRLF, and keeps it as the value.
+            Str::Big(b) => ROBJ + jemalloc_class(sds_header(b.len() + 2, false) + b.len() + 3),
             Str::Raw(v) => {
                 let exact = v.capacity() == v.len();
                 ROBJ + jemalloc_class(sds_header(v.capacity(), exact) + v.capacity() + 1)

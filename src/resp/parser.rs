@@ -116,6 +116,13 @@ pub struct Parser {
     /// For inline requests only, the argument bytes after unquoting; they may
     /// differ from the wire bytes, so they are collected here.
     inline_args: Vec<Vec<u8>>,
+    /// Arguments of the current request already split off the buffer: a
+    /// big argument ends a piece of the request of its own (see
+    /// [`Parser::parse`]).
+    ready: Vec<Bytes>,
+    /// Set by the reader when it moved the current big argument into a
+    /// buffer of its own (see [`Parser::big_bulk_missing`]).
+    dedicated: bool,
 }
 
 /// The outcome of one parse step.
@@ -143,7 +150,21 @@ impl Parser {
             max_bulk_len,
             auth: Auth::Done,
             inline_args: Vec::new(),
+            ready: Vec::new(),
+            dedicated: false,
         }
+    }
+
+    /// Whether the current big argument is in a buffer the reader made for
+    /// it (holding only its request's bytes so far).
+    pub fn big_arg_dedicated(&self) -> bool {
+        self.dedicated
+    }
+
+    /// The reader has moved the current big argument into a buffer of its
+    /// own.
+    pub fn set_big_arg_dedicated(&mut self) {
+        self.dedicated = true;
     }
 
     pub fn set_max_bulk_len(&mut self, max_bulk_len: usize) {
@@ -248,12 +269,33 @@ impl Parser {
                     // taken to be CRLF without checking them.
                     self.spans.push((self.pos, self.pos + len));
                     self.pos += len + 2;
+                    // A big argument is split off with what came before it,
+                    // so it holds no buffer beyond its own request: one the
+                    // reader made for it is exactly that, and one that
+                    // arrived inside a larger buffer is copied out. It can
+                    // then be stored as it is (see `Str::Big`).
+                    if len >= BIG_ARG_BYTES {
+                        let piece = buf.split_to(self.pos).freeze();
+                        for &(s, e) in &self.spans {
+                            let arg = piece.slice(s..e);
+                            self.ready
+                                .push(if e - s >= BIG_ARG_BYTES && !self.dedicated {
+                                    Bytes::copy_from_slice(&arg)
+                                } else {
+                                    arg
+                                });
+                        }
+                        self.spans.clear();
+                        self.pos = 0;
+                        self.dedicated = false;
+                    }
                     if remaining > 1 {
                         self.state = State::BulkHeader {
                             remaining: remaining - 1,
                         };
                     } else {
                         let frozen = self.finish(buf);
+                        args.append(&mut self.ready);
                         args.extend(self.spans.iter().map(|&(s, e)| frozen.slice(s..e)));
                         self.spans.clear();
                         // A request of millions of arguments leaves no
@@ -470,6 +512,35 @@ mod tests {
                 Parsed::Incomplete => return Ok(out),
             }
         }
+    }
+
+    #[test]
+    fn big_arguments_keep_their_neighbours_in_order() {
+        let big = vec![b'z'; BIG_ARG_BYTES + 3];
+        let mut input = b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n".to_vec();
+        input.extend_from_slice(format!("${}\r\n", big.len()).as_bytes());
+        input.extend_from_slice(&big);
+        input.extend_from_slice(b"\r\n$2\r\nXX\r\n*1\r\n$4\r\nPING\r\n");
+        let want = vec![
+            vec![b"SET".to_vec(), b"k".to_vec(), big.clone(), b"XX".to_vec()],
+            vec![b"PING".to_vec()],
+        ];
+        // Whole, and a byte at a time (as a slow client sends it).
+        assert_eq!(parse_all(&input).unwrap(), want);
+        let mut p = Parser::default();
+        let mut buf = BytesMut::new();
+        let mut got: Vec<Vec<Vec<u8>>> = Vec::new();
+        for &b in &input {
+            buf.extend_from_slice(&[b]);
+            loop {
+                let mut args = Vec::new();
+                match p.parse(&mut buf, &mut args).unwrap() {
+                    Parsed::Command => got.push(args.iter().map(|a| a.to_vec()).collect()),
+                    Parsed::Incomplete => break,
+                }
+            }
+        }
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -253,6 +253,19 @@ impl Reply {
         self.buf.extend_from_slice(b"\r\n");
     }
 
+    /// A bulk string from a shared buffer (a big stored value): past
+    /// `OWN_CHUNK_BYTES` the buffer itself is queued, a reference-counted
+    /// handle, with no copy.
+    pub fn bulk_shared(&mut self, data: &Bytes) {
+        if data.len() >= OWN_CHUNK_BYTES && self.own_chunks && !self.overflowed {
+            self.header(b'$', data.len() as i64);
+            self.push_chunk(data.clone());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(data);
+        }
+    }
+
     /// A bulk string holding the decimal form of `n`.
     pub fn bulk_int(&mut self, n: i64) {
         let mut tmp = [0u8; 24];
