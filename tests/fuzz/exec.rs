@@ -308,6 +308,10 @@ enum ReplyMode {
     Off,
     /// CLIENT REPLY SKIP: the next command's reply is dropped.
     SkipNext,
+    /// QUIT whose reply was dropped: the server closes a connection once
+    /// its reply is written, and with none to write it stays open, reading
+    /// nothing more (RESET included).
+    Deaf,
 }
 
 impl ReplyMode {
@@ -321,6 +325,12 @@ impl ReplyMode {
                 .map(|a| a.to_ascii_lowercase())
                 .unwrap_or_default()
         };
+        if self == ReplyMode::Deaf {
+            return (false, ReplyMode::Deaf);
+        }
+        if word(0) == b"quit" && self != ReplyMode::On {
+            return (false, ReplyMode::Deaf);
+        }
         let client_reply = args.len() == 3 && word(0) == b"client" && word(1) == b"reply";
         match (client_reply.then(|| word(2)).as_deref(), word(0).as_slice()) {
             (Some(b"on"), _) | (_, b"reset") => (true, ReplyMode::On),
@@ -331,6 +341,7 @@ impl ReplyMode {
                 ReplyMode::On => (true, ReplyMode::On),
                 ReplyMode::Off => (false, ReplyMode::Off),
                 ReplyMode::SkipNext => (false, ReplyMode::On),
+                ReplyMode::Deaf => (false, ReplyMode::Deaf),
             },
         }
     }
