@@ -1581,6 +1581,9 @@ impl Server {
     }
 }
 
+/// An outgrown big-argument buffer this large is returned to the OS at
+/// once.
+const OUTGROWN_RETURN_BYTES: usize = 16 * 1024 * 1024;
 /// The smallest step a big argument's buffer grows by.
 const BIG_ARG_MIN_STEP_BYTES: usize = 64 * 1024;
 
@@ -1604,9 +1607,11 @@ fn read_big_arg(client: &mut Client, missing: usize, asked: &mut usize) -> io::R
         grown.extend_from_slice(buf);
         let outgrown = std::mem::replace(buf, grown).capacity();
         client.parser.set_big_arg_dedicated();
-        // Give the outgrown buffer's memory back at once, so the argument
-        // costs at most itself and a quarter of itself on the way.
-        if outgrown >= BIG_BUFFER_BYTES {
+        // Give a big outgrown buffer's memory back at once, so the
+        // argument costs at most itself and a quarter of itself on the
+        // way. (Not for small ones: a collection costs more than a
+        // megabyte's copy, and would page-fault the next ones in again.)
+        if outgrown >= OUTGROWN_RETURN_BYTES {
             crate::alloc::return_free_memory();
         }
     }
