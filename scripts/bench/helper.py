@@ -381,6 +381,13 @@ def fmt(x, digits=2):
     return "%.*f" % (digits, x)
 
 
+def median_ratio(by_round_a, by_round_b):
+    """The median over rounds of a's figure over b's, where both have one."""
+    ratios = [by_round_a[r] / by_round_b[r] for r in by_round_a
+              if r in by_round_b and by_round_a[r] and by_round_b[r]]
+    return median_or_none(ratios)
+
+
 def ratio_columns(servers):
     """ferrokv against redis, and a third server against redis where there is one."""
     return [(s, "redis") for s in servers if s != "redis"]
@@ -478,9 +485,7 @@ def report_cpu(path, servers):
         for s in servers:
             row.append(fmt(median_or_none(d.get(s, {}).values()), 2))
         for a, b in pairs:
-            da, db = d.get(a, {}), d.get(b, {})
-            ratios = [da[r] / db[r] for r in da if r in db and da[r] and db[r]]
-            row.append(fmt(median_or_none(ratios), 2))
+            row.append(fmt(median_ratio(d.get(a, {}), d.get(b, {})), 2))
         rows.append(row)
     table(header, rows)
 
@@ -673,9 +678,7 @@ def report_rps(path, servers):
         for s in servers:
             row.append(fmt(median_or_none([v for v in d.get(s, {}).values() if v]), 0))
         for a, b in pairs:
-            da, db = d.get(a, {}), d.get(b, {})
-            ratios = [da[r] / db[r] for r in da if r in db and da[r] and db[r]]
-            row.append(fmt(median_or_none(ratios), 2))
+            row.append(fmt(median_ratio(d.get(a, {}), d.get(b, {})), 2))
         rows.append(row)
     table(header, rows)
 
