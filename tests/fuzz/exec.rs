@@ -791,25 +791,18 @@ impl Run<'_> {
                 }
             }
             if expected.len() != actual.len() || ref_closed != sub_closed {
-                let detail = format!(
-                    "after {}: connection {conn} received different replies\n  expected: {}{}\n  actual:   {}{}",
-                    show_args(&self.steps[index].args),
-                    show_frames(&expected),
-                    if ref_closed { " then closed" } else { "" },
-                    show_frames(&actual),
-                    if sub_closed { " then closed" } else { "" },
-                );
-                let signature = if self.pair.subject.server.exit_status().is_some() {
-                    "crash".to_string()
-                } else {
-                    let waiting = self.conns[conn]
-                        .outstanding
-                        .front()
-                        .copied()
-                        .unwrap_or(index);
-                    format!("wake:{}", command_name(&self.steps[waiting].args))
-                };
-                return Err(differ(index, signature, detail));
+                let waiting = self.conns[conn]
+                    .outstanding
+                    .front()
+                    .copied()
+                    .unwrap_or(index);
+                return Err(self.received_differently(
+                    index,
+                    format!("connection {conn} received different replies"),
+                    (&expected, ref_closed),
+                    (&actual, sub_closed),
+                    format!("wake:{}", command_name(&self.steps[waiting].args)),
+                ));
             }
             let count = expected.len();
             // Events for the script: a step whose own reply is read here
@@ -842,6 +835,34 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A difference in what a connection received (each side's frames,
+    /// and whether it then closed): `signature` names it, unless the server
+    /// under test has crashed.
+    fn received_differently(
+        &self,
+        index: usize,
+        what: String,
+        (expected, ref_closed): (&[Frame], bool),
+        (actual, sub_closed): (&[Frame], bool),
+        signature: String,
+    ) -> Failure {
+        let closed = |c: bool| if c { " then closed" } else { "" };
+        let detail = format!(
+            "after {}: {what}\n  expected: {}{}\n  actual:   {}{}",
+            show_args(&self.steps[index].args),
+            show_frames(expected),
+            closed(ref_closed),
+            show_frames(actual),
+            closed(sub_closed),
+        );
+        let signature = if self.pair.subject.server.exit_status().is_some() {
+            "crash".to_string()
+        } else {
+            signature
+        };
+        differ(index, signature, detail)
     }
 
     /// Compares what a subscribing connection received (see
@@ -892,20 +913,13 @@ impl Run<'_> {
         sorted(&mut expected);
         sorted(&mut actual);
         if push_parts(&expected) != push_parts(&actual) || ref_closed != sub_closed {
-            let detail = format!(
-                "after {}: subscribed connection {conn} received different frames (in any order)\n  expected: {}{}\n  actual:   {}{}",
-                show_args(&self.steps[index].args),
-                show_frames(&expected),
-                if ref_closed { " then closed" } else { "" },
-                show_frames(&actual),
-                if sub_closed { " then closed" } else { "" },
-            );
-            let signature = if self.pair.subject.server.exit_status().is_some() {
-                "crash".to_string()
-            } else {
-                format!("pubsub:{}", command_name(&self.steps[index].args))
-            };
-            return Err(differ(index, signature, detail));
+            return Err(self.received_differently(
+                index,
+                format!("subscribed connection {conn} received different frames (in any order)"),
+                (&expected, ref_closed),
+                (&actual, sub_closed),
+                format!("pubsub:{}", command_name(&self.steps[index].args)),
+            ));
         }
         if !expected.is_empty() {
             self.events.push(Event::Replies {
