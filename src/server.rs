@@ -542,18 +542,7 @@ impl Server {
         let (cmd, handler) = match resolved {
             Resolved::Found(cmd, handler) => (cmd, handler),
             Resolved::Rejected(msg, found) => {
-                let exec = found.filter(|c| c.name == "exec");
-                if exec.is_some() {
-                    // A rejected EXEC ends the transaction (if any) at once,
-                    // as Redis's execCommandAbort does.
-                    let mut abort = b"EXECABORT Transaction discarded because of: ".to_vec();
-                    abort.extend_from_slice(msg.strip_prefix(b"ERR ").unwrap_or(&msg));
-                    self.reject(out, exec, &abort);
-                    self.discard_transaction(token);
-                } else {
-                    self.reject(out, found, &msg);
-                    self.abort_transaction(token);
-                }
+                self.refuse(token, out, found, &msg);
                 return None;
             }
         };
@@ -578,17 +567,7 @@ impl Server {
             None
         };
         if let Some(msg) = refusal {
-            // Redis's rejectCommand: a refused EXEC ends the transaction
-            // with EXECABORT; any other refusal dooms it.
-            if cmd.name == "exec" {
-                let mut abort = b"EXECABORT Transaction discarded because of: ".to_vec();
-                abort.extend_from_slice(msg.strip_prefix(b"ERR ").unwrap_or(&msg));
-                self.reject(out, Some(cmd), &abort);
-                self.discard_transaction(token);
-            } else {
-                self.reject(out, Some(cmd), &msg);
-                self.abort_transaction(token);
-            }
+            self.refuse(token, out, Some(cmd), &msg);
             return None;
         }
         if in_multi && !cmd.has(flag::RUNS_IN_MULTI) {
@@ -606,6 +585,28 @@ impl Server {
             return None;
         }
         Some((cmd, handler))
+    }
+
+    /// Answers a command that may not run with `msg`, as Redis's
+    /// rejectCommand does: a refused EXEC ends the transaction (if any) at
+    /// once with EXECABORT (execCommandAbort); any other refusal dooms an
+    /// open transaction.
+    fn refuse(
+        &mut self,
+        token: usize,
+        out: &mut Reply,
+        cmd: Option<&'static cmd::Command>,
+        msg: &[u8],
+    ) {
+        if cmd.is_some_and(|c| c.name == "exec") {
+            let mut abort = b"EXECABORT Transaction discarded because of: ".to_vec();
+            abort.extend_from_slice(msg.strip_prefix(b"ERR ").unwrap_or(msg));
+            self.reject(out, cmd, &abort);
+            self.discard_transaction(token);
+        } else {
+            self.reject(out, cmd, msg);
+            self.abort_transaction(token);
+        }
     }
 
     /// Runs one command for a client: resolve, check, call the handler,

@@ -119,8 +119,7 @@ impl Reply {
                 &mut self.buf,
                 BytesMut::with_capacity(UNSOLICITED_CHUNK_BYTES.max(bytes.len())),
             );
-            self.queued_len += full.len();
-            self.queued.push_back(full.freeze());
+            self.enqueue(full.freeze());
         }
         self.buf.extend_from_slice(bytes);
     }
@@ -129,9 +128,13 @@ impl Reply {
     fn push_chunk(&mut self, chunk: Bytes) {
         if !self.buf.is_empty() {
             let ahead = std::mem::take(&mut self.buf).freeze();
-            self.queued_len += ahead.len();
-            self.queued.push_back(ahead);
+            self.enqueue(ahead);
         }
+        self.enqueue(chunk);
+    }
+
+    /// Appends a chunk to `queued`, keeping `queued_len` its total.
+    fn enqueue(&mut self, chunk: Bytes) {
         self.queued_len += chunk.len();
         self.queued.push_back(chunk);
     }
