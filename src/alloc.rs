@@ -105,6 +105,16 @@ fn note_alloc(size: usize) {
     }
 }
 
+/// Counts memory mapped outside the allocator (a big argument's body, see
+/// `bigarg`), so `used_memory` includes it.
+pub fn note_mapped(size: usize) {
+    note_alloc(size);
+}
+
+pub fn note_unmapped(size: usize) {
+    ALLOCATED.fetch_sub(size, Ordering::Relaxed);
+}
+
 /// Bytes currently allocated through the global allocator.
 pub fn allocated_bytes() -> u64 {
     ALLOCATED.load(Ordering::Relaxed) as u64

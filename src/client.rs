@@ -191,6 +191,8 @@ pub struct Client {
     pub local: SocketAddr,
     /// Bytes read but not yet parsed into complete commands.
     pub rbuf: BytesMut,
+    /// The body of a big argument being read, apart from `rbuf`.
+    pub big_arg: Option<crate::bigarg::BigArg>,
     pub parser: Parser,
     /// The commands parsed from one read, run as a batch; the vectors are
     /// reused between batches.
@@ -248,6 +250,7 @@ impl Client {
             peer,
             local,
             rbuf: BytesMut::new(),
+            big_arg: None,
             parser: Parser::new(max_bulk_len),
             batch: Vec::new(),
             out: Reply::default(),
@@ -303,6 +306,17 @@ impl Client {
         f
     }
 
+    /// Bytes of the query received and not yet run (Redis's query
+    /// buffer, which also holds a big argument as it arrives).
+    pub fn query_len(&self) -> usize {
+        self.rbuf.len() + self.big_arg.as_ref().map_or(0, |b| b.len())
+    }
+
+    /// Memory held for the query.
+    pub fn query_capacity(&self) -> usize {
+        self.rbuf.capacity() + self.big_arg.as_ref().map_or(0, |b| b.capacity())
+    }
+
     /// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's field order.
     pub fn info_line(&self, now_ms: u64) -> String {
         let name = self
@@ -327,16 +341,16 @@ impl Client {
             subs.map_or(0, Subscriptions::patterns),
             subs.map_or(0, Subscriptions::shard_channels),
             self.state.multi().map_or(-1, |t| t.commands.len() as i64),
-            self.rbuf.len(),
-            self.rbuf.capacity() - self.rbuf.len(),
+            self.query_len(),
+            self.query_capacity() - self.query_len(),
             self.batch.iter().flatten().map(|a| a.len()).sum::<usize>(),
             self.state.multi().map_or(0, Transaction::memory),
-            self.rbuf.capacity(),
-            self.rbuf.len(),
+            self.query_capacity(),
+            self.query_len(),
             self.out.pending().min(REPLY_BUFFER_BYTES),
             omem.div_ceil(REPLY_BUFFER_BYTES),
             omem,
-            self.rbuf.capacity() + self.out.capacity() + subs.map_or(0, Subscriptions::overhead),
+            self.query_capacity() + self.out.capacity() + subs.map_or(0, Subscriptions::overhead),
             if self.writable_registered { "rw" } else { "r" },
             self.last_cmd,
             self.out.proto.number(),

@@ -10,6 +10,7 @@
 //! - [`client`]: per-connection state (buffers, parser, session).
 //! - [`resp`]: the incremental request parser and the RESP2/RESP3 reply
 //!   writer.
+//! - [`bigarg`]: a big argument's body, read into memory of its own.
 //! - [`cmd`]: the command table, dispatch, and the command handlers.
 //! - [`store`]: server-wide state the handlers borrow (databases, config,
 //!   statistics, slow log).
@@ -24,6 +25,7 @@
 //! - [`lazyfree`]: the helper thread that frees huge values off the loop.
 
 pub mod alloc;
+pub mod bigarg;
 pub mod blocking;
 pub mod client;
 pub mod cmd;

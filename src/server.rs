@@ -15,6 +15,7 @@
 use std::io::{self, Read, Write};
 use std::mem;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
@@ -321,15 +322,19 @@ impl Server {
             if client.close_after_reply || client.out.overflowed {
                 return;
             }
-            // The body of a big argument is read straight into the read
-            // buffer, as much at once as it still needs; anything else in
+            // The body of a big argument is read straight into memory of
+            // its own, as much at once as it still needs; anything else in
             // 16 KB chunks through the scratch buffer.
-            let big = client.parser.big_bulk_missing(client.rbuf.len());
+            start_big_arg(client);
             // How much was asked for: a read that got all of it may have
             // left more in the socket.
             let mut asked = self.read_scratch.len();
-            let read = match big {
-                Some(missing) => read_big_arg(client, missing, &mut asked),
+            let big = client.big_arg.is_some();
+            let read = match &mut client.big_arg {
+                Some(body) => body.read_from(client.stream.as_raw_fd()).map(|(n, want)| {
+                    asked = want;
+                    n
+                }),
                 None => client.stream.read(&mut self.read_scratch),
             };
             match read {
@@ -339,11 +344,7 @@ impl Server {
                 }
                 Ok(n) => {
                     let full = n == asked;
-                    let buffered = if big.is_some() {
-                        client.rbuf.len()
-                    } else {
-                        client.rbuf.len() + n
-                    };
+                    let buffered = client.query_len() + if big { 0 } else { n };
                     if buffered > self.store.config.client_query_buffer_limit_bytes {
                         log::warn!(
                             "Closing client {} that reached max query buffer length",
@@ -353,8 +354,14 @@ impl Server {
                         self.close_client(token);
                         return;
                     }
-                    if big.is_none() {
+                    if !big {
                         client.rbuf.extend_from_slice(&self.read_scratch[..n]);
+                    } else if client.big_arg.as_ref().is_some_and(|b| b.missing() == 0) {
+                        if let Some(body) = client.big_arg.take() {
+                            client
+                                .parser
+                                .big_body_arrived(&mut client.rbuf, body.into_bytes());
+                        }
                     }
                     let now_ms = unix_ms();
                     client.last_interaction_ms = now_ms;
@@ -1582,55 +1589,17 @@ impl Server {
     }
 }
 
-/// An outgrown big-argument buffer this large is returned to the OS at
-/// once.
-const OUTGROWN_RETURN_BYTES: usize = 16 * 1024 * 1024;
-/// The smallest step a big argument's buffer grows by.
-const BIG_ARG_MIN_STEP_BYTES: usize = 64 * 1024;
-
-/// Reads part of a big argument's body straight into the client's read
-/// buffer. The buffer grows only as bytes arrive, never past what the
-/// argument still needs: each step makes it four times as large (so the
-/// copying stays linear, a third of the argument in all) but is capped at
-/// the bytes missing, so when the argument is complete the buffer is
-/// exactly its size, with no slack for the stored value to keep alive. A
-/// claimed length alone allocates nothing beyond one step.
-fn read_big_arg(client: &mut Client, missing: usize, asked: &mut usize) -> io::Result<usize> {
-    let buf = &mut client.rbuf;
-    let len = buf.len();
-    let spare = buf.capacity() - len;
-    let step = missing.min((3 * len).max(BIG_ARG_MIN_STEP_BYTES));
-    // The first time, the request so far moves into a buffer of its own
-    // even if there is room, so the argument shares its memory with
-    // nothing else (the parser relies on it).
-    if spare < step || !client.parser.big_arg_dedicated() {
-        let mut grown = bytes::BytesMut::with_capacity(len + step);
-        grown.extend_from_slice(buf);
-        let outgrown = std::mem::replace(buf, grown).capacity();
-        client.parser.set_big_arg_dedicated();
-        // Give a big outgrown buffer's memory back at once, so the
-        // argument costs at most itself and a quarter of itself on the
-        // way. (Not for small ones: a collection costs more than a
-        // megabyte's copy, and would page-fault the next ones in again.)
-        if outgrown >= OUTGROWN_RETURN_BYTES {
-            crate::alloc::return_free_memory();
-        }
+/// Once the parser waits for a big argument's body, moves what the read
+/// buffer holds of it into memory of its own (see `bigarg`), where the rest
+/// is read.
+fn start_big_arg(client: &mut Client) {
+    if client.big_arg.is_some() {
+        return;
     }
-    let want = missing.min(buf.capacity() - len);
-    *asked = want;
-    let spare = buf.spare_capacity_mut();
-    use std::os::fd::AsRawFd;
-    // SAFETY: `spare` is the buffer's unused capacity, at least `want`
-    // bytes; read(2) writes at most `want` bytes there and returns how many,
-    // which are then initialized, so `set_len` covers only written bytes.
-    let n = unsafe { libc::read(client.stream.as_raw_fd(), spare.as_mut_ptr().cast(), want) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
+    if let Some((start, total)) = client.parser.big_body_pending(client.rbuf.len()) {
+        client.big_arg = Some(crate::bigarg::BigArg::new(total, &client.rbuf[start..]));
+        client.rbuf.truncate(start);
     }
-    let n = n as usize;
-    // SAFETY: see above; `len + n` is within capacity and initialized.
-    unsafe { buf.set_len(len + n) };
-    Ok(n)
 }
 
 /// Takes back the reply written since `start` (CLIENT REPLY OFF or SKIP),
@@ -1679,7 +1648,6 @@ impl<'a> Shown<'a> {
 /// listens with 128, and a burst of connections beyond that waits a whole
 /// SYN retry. On Linux a second `listen` just updates the backlog.
 fn set_backlog(listener: &TcpListener, backlog: i32) {
-    use std::os::fd::AsRawFd;
     // SAFETY: the descriptor is a bound, listening socket owned by
     // `listener`, which outlives the call.
     let rc = unsafe { libc::listen(listener.as_raw_fd(), backlog) };

@@ -26,8 +26,8 @@ pub const UNAUTHENTICATED_MAX_MULTIBULK_COUNT: i64 = 10;
 /// ...each of at most this many bytes (Redis's limits).
 pub const UNAUTHENTICATED_MAX_BULK_LEN_BYTES: i64 = 16384;
 /// Redis's `PROTO_MBULK_BIG_ARG`: an argument this long is read straight
-/// into a buffer sized for it, in reads as large as its bytes (see
-/// [`Parser::big_bulk_missing`]).
+/// into memory of its own, in reads as large as its bytes (see
+/// [`Parser::big_body_pending`]).
 pub const BIG_ARG_BYTES: usize = 32 * 1024;
 /// Redis's `PROTO_INLINE_MAX_SIZE`: an inline line, or a `*`/`$` header,
 /// must end within this many bytes.
@@ -99,6 +99,9 @@ enum State {
     BulkHeader { remaining: usize },
     /// Waiting for `len` bytes of payload plus CRLF.
     BulkBody { remaining: usize, len: usize },
+    /// Every argument has been split off (the last was a big body read on
+    /// its own); the request is ready.
+    Complete,
 }
 
 /// Per-connection parser state. `pos` is how far into the read buffer the
@@ -118,11 +121,8 @@ pub struct Parser {
     inline_args: Vec<Vec<u8>>,
     /// Arguments of the current request already split off the buffer: a
     /// big argument ends a piece of the request of its own (see
-    /// [`Parser::parse`]).
+    /// [`Parser::parse`] and [`Parser::big_body_arrived`]).
     ready: Vec<Bytes>,
-    /// Set by the reader when it moved the current big argument into a
-    /// buffer of its own (see [`Parser::big_bulk_missing`]).
-    dedicated: bool,
 }
 
 /// The outcome of one parse step.
@@ -151,20 +151,7 @@ impl Parser {
             auth: Auth::Done,
             inline_args: Vec::new(),
             ready: Vec::new(),
-            dedicated: false,
         }
-    }
-
-    /// Whether the current big argument is in a buffer the reader made for
-    /// it (holding only its request's bytes so far).
-    pub fn big_arg_dedicated(&self) -> bool {
-        self.dedicated
-    }
-
-    /// The reader has moved the current big argument into a buffer of its
-    /// own.
-    pub fn set_big_arg_dedicated(&mut self) {
-        self.dedicated = true;
     }
 
     pub fn set_max_bulk_len(&mut self, max_bulk_len: usize) {
@@ -178,17 +165,44 @@ impl Parser {
     }
 
     /// While the parser waits for the body of a big argument
-    /// (`BIG_ARG_BYTES` or more), how many more bytes the read buffer,
-    /// holding `buffered` bytes, needs to complete it (payload and CRLF).
-    /// The reader then reads that much at once into room made for it as the
-    /// bytes arrive, instead of in fixed chunks into a doubling buffer.
-    pub fn big_bulk_missing(&self, buffered: usize) -> Option<usize> {
+    /// (`BIG_ARG_BYTES` or more) that the read buffer, holding `buffered`
+    /// bytes, does not complete: where the body starts in the buffer and
+    /// its size with the CRLF after it. The reader then moves the body out
+    /// of the buffer and reads the rest straight into memory of its own
+    /// (see `bigarg`), handing it back through
+    /// [`Parser::big_body_arrived`].
+    pub fn big_body_pending(&self, buffered: usize) -> Option<(usize, usize)> {
         match self.state {
-            State::BulkBody { len, .. } if len >= BIG_ARG_BYTES => (self.pos + len + 2)
-                .checked_sub(buffered)
-                .filter(|&n| n > 0),
+            State::BulkBody { len, .. }
+                if len >= BIG_ARG_BYTES && buffered < self.pos + len + 2 =>
+            {
+                Some((self.pos, len + 2))
+            }
             _ => None,
         }
+    }
+
+    /// The body announced by [`Parser::big_body_pending`] has arrived
+    /// (payload only); `buf` holds the request up to where it started. The
+    /// arguments before it are split off with their head, and parsing goes
+    /// on after it.
+    pub fn big_body_arrived(&mut self, buf: &mut BytesMut, body: Bytes) {
+        let State::BulkBody { remaining, .. } = self.state else {
+            debug_assert!(false, "no big body was pending");
+            return;
+        };
+        let head = buf.split_to(self.pos.min(buf.len())).freeze();
+        self.ready
+            .extend(self.spans.drain(..).map(|(s, e)| head.slice(s..e)));
+        self.ready.push(body);
+        self.pos = 0;
+        self.state = if remaining > 1 {
+            State::BulkHeader {
+                remaining: remaining - 1,
+            }
+        } else {
+            State::Complete
+        };
     }
 
     /// True while a request has been started but not finished.
@@ -236,6 +250,11 @@ impl Parser {
                         self.state = State::Inline;
                     }
                 }
+                State::Complete => {
+                    self.state = State::Idle;
+                    args.append(&mut self.ready);
+                    return Ok(Parsed::Command);
+                }
                 State::Inline => {
                     let before = args.len();
                     match self.parse_inline(buf, args)? {
@@ -269,25 +288,23 @@ impl Parser {
                     // taken to be CRLF without checking them.
                     self.spans.push((self.pos, self.pos + len));
                     self.pos += len + 2;
-                    // A big argument is split off with what came before it,
-                    // so it holds no buffer beyond its own request: one the
-                    // reader made for it is exactly that, and one that
-                    // arrived inside a larger buffer is copied out. It can
-                    // then be stored as it is (see `Str::Big`).
+                    // A big argument that arrived inside the buffer (the
+                    // reader had no chance to read it on its own) is copied
+                    // out, so that storing it keeps no neighbours alive
+                    // (see `Str::Big`); what came before it is split off
+                    // with it, keeping the arguments in order.
                     if len >= BIG_ARG_BYTES {
                         let piece = buf.split_to(self.pos).freeze();
                         for &(s, e) in &self.spans {
                             let arg = piece.slice(s..e);
-                            self.ready
-                                .push(if e - s >= BIG_ARG_BYTES && !self.dedicated {
-                                    Bytes::copy_from_slice(&arg)
-                                } else {
-                                    arg
-                                });
+                            self.ready.push(if e - s >= BIG_ARG_BYTES {
+                                Bytes::copy_from_slice(&arg)
+                            } else {
+                                arg
+                            });
                         }
                         self.spans.clear();
                         self.pos = 0;
-                        self.dedicated = false;
                     }
                     if remaining > 1 {
                         self.state = State::BulkHeader {
@@ -541,6 +558,37 @@ mod tests {
             }
         }
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_big_body_read_apart_rejoins_its_request() {
+        let mut p = Parser::default();
+        let mut buf = BytesMut::from(&b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$40000\r\nzzz"[..]);
+        let mut args = Vec::new();
+        assert!(matches!(p.parse(&mut buf, &mut args), Ok(Parsed::Incomplete)));
+        let (start, total) = p.big_body_pending(buf.len()).expect("a big body pending");
+        assert_eq!((&buf[start..], total), (&b"zzz"[..], 40_002));
+        buf.truncate(start);
+        p.big_body_arrived(&mut buf, Bytes::from(vec![b'z'; 40_000]));
+        assert_eq!(p.big_body_pending(buf.len()), None);
+        buf.extend_from_slice(b"$2\r\nXX\r\n*1\r\n$4\r\nPING\r\n");
+        assert!(matches!(p.parse(&mut buf, &mut args), Ok(Parsed::Command)));
+        let got: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+        assert_eq!(got, [b"SET".to_vec(), b"k".to_vec(), vec![b'z'; 40_000], b"XX".to_vec()]);
+        // A body that ends its request completes it.
+        let mut args = Vec::new();
+        assert!(matches!(p.parse(&mut buf, &mut args), Ok(Parsed::Command)));
+        assert_eq!(args, [Bytes::from_static(b"PING")]);
+        buf.extend_from_slice(b"*2\r\n$4\r\nECHO\r\n$32768\r\n");
+        let mut args = Vec::new();
+        assert!(matches!(p.parse(&mut buf, &mut args), Ok(Parsed::Incomplete)));
+        let (start, _) = p.big_body_pending(buf.len()).expect("a big body pending");
+        buf.truncate(start);
+        p.big_body_arrived(&mut buf, Bytes::from(vec![b'e'; 32_768]));
+        assert!(matches!(p.parse(&mut buf, &mut args), Ok(Parsed::Command)));
+        assert_eq!(args.len(), 2);
+        assert_eq!(args[1].len(), 32_768);
+        assert!(buf.is_empty() && !p.in_progress());
     }
 
     #[test]
