@@ -123,6 +123,8 @@ impl BigArg {
                 unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), m.ptr.as_ptr(), v.len()) };
                 m.len = v.len();
                 self.buf = Buf::Mapped(m);
+                // The heap steps, megabytes by now, go back at once.
+                crate::alloc::return_free_memory();
             }
             Buf::Mapped(m) => m.grow(cap)?,
         }

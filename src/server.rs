@@ -52,7 +52,8 @@ const MAX_KEPT_ARGS: usize = 1024;
 /// How much one client may be written per loop iteration while others
 /// have output too (Redis's `NET_MAX_WRITES_PER_EVENT`): a fast reader of a
 /// huge reply is served in slices, and everyone else gets a turn between
-/// them.
+/// them. As in Redis, it is checked between write calls, so a slice is at
+/// least one whole piece of output, and at most what the socket takes.
 const MAX_WRITE_PER_ITERATION_BYTES: usize = 64 * 1024;
 /// A buffer with more room than this to spare is given back once its
 /// client has been idle for `IDLE_SHRINK_MS` (Redis's query buffer
@@ -356,12 +357,12 @@ impl Server {
                     }
                     if !big {
                         client.rbuf.extend_from_slice(&self.read_scratch[..n]);
-                    } else if client.big_arg.as_ref().is_some_and(|b| b.missing() == 0) {
-                        if let Some(body) = client.big_arg.take() {
-                            client
-                                .parser
-                                .big_body_arrived(&mut client.rbuf, body.into_bytes());
-                        }
+                    } else if client.big_arg.as_ref().is_some_and(|b| b.missing() == 0)
+                        && let Some(body) = client.big_arg.take()
+                    {
+                        client
+                            .parser
+                            .big_body_arrived(&mut client.rbuf, body.into_bytes());
                     }
                     let now_ms = unix_ms();
                     client.last_interaction_ms = now_ms;
@@ -643,15 +644,9 @@ impl Server {
             0 => usize::MAX,
             hard => hard.saturating_add(crate::client::REPLY_BUFFER_BYTES),
         };
-        // Where this command's reply starts: in `buf` (for CLIENT REPLY,
-        // which keeps the pushes, so big bulks stay in `buf` then) and in
-        // all that is pending (for a closing client). EXEC's commands
-        // follow EXEC's setting.
-        let reply_start = out.len();
+        // Where this command's reply starts, for CLIENT REPLY OFF or SKIP
+        // (which keep the pushes) and for a closing client.
         let reply_mark = out.pending();
-        if !inside_exec {
-            out.own_chunks = client.reply_mode == ReplyMode::On;
-        }
         let db_index = client.db;
         // Redis adds no output to a client it will close (QUIT or CLIENT
         // KILL of itself earlier in a transaction).
@@ -805,11 +800,11 @@ impl Server {
         // added: CLIENT REPLY ON's own OK goes out, OFF's and SKIP's don't
         // (pushes do).
         match client.reply_mode {
-            ReplyMode::Off => keep_pushes(&mut out, reply_start, &pushed),
+            ReplyMode::Off => keep_pushes(&mut out, reply_mark, &pushed),
             // A command that blocked is not done: SKIP also takes the
             // reply that ends the block (see `Client::end_of_block_reply`).
             ReplyMode::Skip => {
-                keep_pushes(&mut out, reply_start, &pushed);
+                keep_pushes(&mut out, reply_mark, &pushed);
                 if !blocked {
                     client.reply_mode = ReplyMode::On;
                 }
@@ -1367,10 +1362,12 @@ impl Server {
             } else {
                 budget
             };
+            // As in Redis, pieces go whole (a 1 MB value in one call if
+            // the socket takes it) and the budget is checked between calls.
             while !client.out.is_empty() && written < budget {
-                let front = client.out.front();
-                let slice = &front[..front.len().min(budget - written)];
-                match client.stream.write(slice) {
+                let mut iov = [io::IoSlice::new(&[]); crate::resp::writer::MAX_IOV];
+                let count = client.out.io_slices(&mut iov, budget - written);
+                match client.stream.write_vectored(&iov[..count]) {
                     Ok(0) => {
                         failed = true;
                         break;
@@ -1607,11 +1604,11 @@ fn start_big_arg(client: &mut Client) {
 fn keep_pushes(out: &mut Reply, start: usize, pushed: &[(usize, usize)]) {
     let kept: Vec<u8> = pushed
         .iter()
-        .filter(|&&(a, b)| a >= start && b <= out.buf.len())
-        .flat_map(|&(a, b)| out.buf[a..b].to_vec())
+        .filter(|&&(a, b)| a >= start && b <= out.pending())
+        .flat_map(|&(a, b)| out.copy_range(a, b))
         .collect();
-    out.buf.truncate(start);
-    out.buf.extend_from_slice(&kept);
+    out.truncate_pending(start);
+    out.raw(&kept);
 }
 
 /// What a handler left for the loop besides its reply.

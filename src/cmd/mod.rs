@@ -117,7 +117,8 @@ pub struct Ctx<'a> {
     /// Positions of arguments MONITOR and the slow log show as
     /// "(redacted)": passwords (see [`Ctx::redact`]).
     pub redacted: Vec<usize>,
-    /// Byte ranges of `out` that are pushes (see [`Ctx::push`]).
+    /// Ranges of `out` that are pushes, as positions in its pending bytes
+    /// (see [`Ctx::push`]).
     pub pushed: Vec<(usize, usize)>,
 }
 
@@ -185,9 +186,9 @@ impl Ctx<'_> {
     /// message): unlike a reply, CLIENT REPLY OFF or SKIP keeps it, as
     /// Redis's CLIENT_PUSHING does.
     pub fn push(&mut self, write: impl FnOnce(&mut Reply)) {
-        let start = self.out.len();
+        let start = self.out.pending();
         write(self.out);
-        self.pushed.push((start, self.out.len()));
+        self.pushed.push((start, self.out.pending()));
     }
 
     /// Touches `key` in this database for WATCH, for a command that counts

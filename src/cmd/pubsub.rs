@@ -196,9 +196,9 @@ impl Delivery<'_> {
         for &token in tokens {
             self.receivers += 1;
             if token == self.me {
-                let start = self.out.len();
+                let start = self.out.pending();
                 self.out.raw(frames.get(self.out.proto));
-                self.pushed.push((start, self.out.len()));
+                self.pushed.push((start, self.out.pending()));
             } else if let Some(c) = self.clients.get_mut(token)
                 && !c.out.overflowed
             {

@@ -565,7 +565,10 @@ mod tests {
         let mut p = Parser::default();
         let mut buf = BytesMut::from(&b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$40000\r\nzzz"[..]);
         let mut args = Vec::new();
-        assert!(matches!(p.parse(&mut buf, &mut args), Ok(Parsed::Incomplete)));
+        assert!(matches!(
+            p.parse(&mut buf, &mut args),
+            Ok(Parsed::Incomplete)
+        ));
         let (start, total) = p.big_body_pending(buf.len()).expect("a big body pending");
         assert_eq!((&buf[start..], total), (&b"zzz"[..], 40_002));
         buf.truncate(start);
@@ -574,14 +577,25 @@ mod tests {
         buf.extend_from_slice(b"$2\r\nXX\r\n*1\r\n$4\r\nPING\r\n");
         assert!(matches!(p.parse(&mut buf, &mut args), Ok(Parsed::Command)));
         let got: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
-        assert_eq!(got, [b"SET".to_vec(), b"k".to_vec(), vec![b'z'; 40_000], b"XX".to_vec()]);
+        assert_eq!(
+            got,
+            [
+                b"SET".to_vec(),
+                b"k".to_vec(),
+                vec![b'z'; 40_000],
+                b"XX".to_vec()
+            ]
+        );
         // A body that ends its request completes it.
         let mut args = Vec::new();
         assert!(matches!(p.parse(&mut buf, &mut args), Ok(Parsed::Command)));
         assert_eq!(args, [Bytes::from_static(b"PING")]);
         buf.extend_from_slice(b"*2\r\n$4\r\nECHO\r\n$32768\r\n");
         let mut args = Vec::new();
-        assert!(matches!(p.parse(&mut buf, &mut args), Ok(Parsed::Incomplete)));
+        assert!(matches!(
+            p.parse(&mut buf, &mut args),
+            Ok(Parsed::Incomplete)
+        ));
         let (start, _) = p.big_body_pending(buf.len()).expect("a big body pending");
         buf.truncate(start);
         p.big_body_arrived(&mut buf, Bytes::from(vec![b'e'; 32_768]));

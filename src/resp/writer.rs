@@ -6,6 +6,7 @@
 //! come out right for both RESP2 and RESP3.
 
 use std::collections::VecDeque;
+use std::io::IoSlice;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -32,22 +33,33 @@ impl Protocol {
 /// the pending bytes and copy them at every step.
 const UNSOLICITED_CHUNK_BYTES: usize = 64 * 1024;
 /// A bulk string this long goes into a chunk of exactly its size instead
-/// of the growing reply buffer (Redis's reply list takes a payload past its
-/// 16 KB blocks the same way): a 200 MB value costs one 200 MB copy, freed
-/// once written, not a buffer doubled up to 256 MB and kept.
+/// of the reply buffer (Redis's reply list takes a payload past its 16 KB
+/// blocks the same way): a 200 MB value costs one 200 MB copy, or none
+/// when it is shared, freed once written, not a buffer doubled up to 256 MB
+/// and kept.
 const OWN_CHUNK_BYTES: usize = 16 * 1024;
+/// A reply is built in blocks of this size (Redis's `PROTO_REPLY_CHUNK_BYTES`):
+/// a full block is queued and a new one started, so a big LRANGE or
+/// HGETALL is never copied into a doubled buffer, and each block is freed
+/// as soon as it is written. A client's output memory is then what is
+/// still unsent.
+pub const BLOCK_BYTES: usize = 16 * 1024;
+/// At most this many pieces of output go to one writev(2).
+pub const MAX_IOV: usize = 64;
 
 /// A client's output buffer together with its protocol version.
 ///
-/// Replies go into `buf`; `queued` chunks, written before `buf`, hold what
-/// came earlier: unsolicited output, and big bulk strings in chunks of
-/// their own (with `buf` frozen ahead of them, to keep the order). A
-/// command's reply may be cut short at `limit` bytes (the client's hard
-/// output-buffer limit): everything pending is then dropped and
-/// `overflowed` set, and the loop closes the client, as Redis does once a
-/// client passes its limit. `own_chunks` is off while a reply may yet be
-/// taken back in part (CLIENT REPLY OFF or SKIP keep its pushes, located by
-/// offsets in `buf`).
+/// Replies go into `buf`, a block of up to `BLOCK_BYTES`; `queued` chunks,
+/// written before `buf`, hold what came earlier: full blocks, unsolicited
+/// output, and big bulk strings in chunks of their own (with `buf` frozen
+/// ahead of them, to keep the order). Positions in the output are counted
+/// in [`Reply::pending`] bytes, which stay valid across blocks while a
+/// command runs (nothing is written meanwhile). A command's reply may be
+/// cut short at `limit` bytes (the client's hard output-buffer limit):
+/// everything pending is then dropped and `overflowed` set, and the loop
+/// closes the client, as Redis does once a client passes its limit.
+/// `own_chunks` is off for a scratch writer, whose bytes must all be in
+/// `buf`.
 #[derive(Debug)]
 pub struct Reply {
     pub buf: BytesMut,
@@ -91,13 +103,8 @@ impl Reply {
         self.proto == Protocol::Resp3
     }
 
-    /// The bytes in `buf`: where the reply now being written started, for
-    /// a caller that may take it back (CLIENT REPLY OFF).
-    pub fn len(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// Every byte not yet written to the socket.
+    /// Every byte not yet written to the socket; also the position where
+    /// the next reply starts, for a caller that may take it back.
     pub fn pending(&self) -> usize {
         self.queued_len + self.buf.len()
     }
@@ -122,6 +129,21 @@ impl Reply {
             self.enqueue(full.freeze());
         }
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// Makes sure `n` more bytes fit in the current block, starting a new
+    /// one if they would not.
+    #[inline]
+    fn room(&mut self, n: usize) {
+        if self.buf.len() + n > BLOCK_BYTES && self.own_chunks && !self.buf.is_empty() {
+            self.seal_block();
+        }
+    }
+
+    #[cold]
+    fn seal_block(&mut self) {
+        let full = std::mem::replace(&mut self.buf, BytesMut::with_capacity(BLOCK_BYTES));
+        self.enqueue(full.freeze());
     }
 
     /// Queues `chunk` after everything pending.
@@ -167,18 +189,56 @@ impl Reply {
         self.queued.front().map_or(&self.buf[..], |c| &c[..])
     }
 
-    /// Drops `n` written bytes from the front.
-    pub fn consume(&mut self, n: usize) {
-        match self.queued.front_mut() {
-            Some(chunk) => {
-                chunk.advance(n);
-                self.queued_len -= n;
-                if chunk.is_empty() {
-                    self.queued.pop_front();
-                }
+    /// The next bytes to write, as up to `iov.len()` whole pieces (queued
+    /// chunks, then `buf`), no more once they hold `want` bytes; returns
+    /// how many pieces.
+    pub fn io_slices<'a>(&'a self, iov: &mut [IoSlice<'a>], want: usize) -> usize {
+        let mut count = 0;
+        let mut total = 0;
+        for piece in self.queued.iter().map(|c| &c[..]).chain([&self.buf[..]]) {
+            if count == iov.len() || total >= want {
+                break;
             }
-            None => self.buf.advance(n),
+            if piece.is_empty() {
+                continue;
+            }
+            total += piece.len();
+            iov[count] = IoSlice::new(piece);
+            count += 1;
         }
+        count
+    }
+
+    /// Drops `n` written bytes from the front.
+    pub fn consume(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(chunk) = self.queued.front_mut() else {
+                self.buf.advance(n);
+                return;
+            };
+            let step = n.min(chunk.len());
+            chunk.advance(step);
+            self.queued_len -= step;
+            n -= step;
+            if chunk.is_empty() {
+                self.queued.pop_front();
+            }
+        }
+    }
+
+    /// A copy of the pending bytes from position `start` to `end` (see
+    /// [`Reply::pending`]).
+    pub fn copy_range(&self, start: usize, end: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(end.saturating_sub(start));
+        let mut at = 0;
+        for piece in self.queued.iter().map(|c| &c[..]).chain([&self.buf[..]]) {
+            let (a, b) = (start.max(at), end.min(at + piece.len()));
+            if a < b {
+                out.extend_from_slice(&piece[a - at..b - at]);
+            }
+            at += piece.len();
+        }
+        out
     }
 
     /// Past the limit: drop what is pending and take no more (the client
@@ -195,6 +255,7 @@ impl Reply {
 
     /// Appends bytes that are already RESP.
     pub fn raw(&mut self, bytes: &[u8]) {
+        self.room(bytes.len());
         self.buf.extend_from_slice(bytes);
     }
 
@@ -204,6 +265,7 @@ impl Reply {
         if self.pending() > self.limit {
             self.overflow();
         }
+        self.room(24);
         let mut tmp = [0u8; 24];
         let digits = format_i64(n, &mut tmp);
         self.buf.reserve(digits.len() + 3);
@@ -218,6 +280,7 @@ impl Reply {
 
     /// A simple string. The caller guarantees it has no CR or LF.
     pub fn simple(&mut self, s: &str) {
+        self.room(s.len() + 3);
         self.buf.reserve(s.len() + 3);
         self.buf.put_u8(b'+');
         self.buf.extend_from_slice(s.as_bytes());
@@ -233,6 +296,7 @@ impl Reply {
 
     /// An error reply from raw bytes (it may quote binary arguments).
     pub fn error_bytes(&mut self, msg: &[u8]) {
+        self.room(msg.len() + 3);
         self.buf.reserve(msg.len() + 3);
         self.buf.put_u8(b'-');
         for &b in msg {
@@ -247,10 +311,12 @@ impl Reply {
     }
 
     pub fn bulk(&mut self, data: &[u8]) {
-        self.header(b'$', data.len() as i64);
         if data.len() >= OWN_CHUNK_BYTES && self.own_chunks && !self.overflowed {
+            self.header(b'$', data.len() as i64);
             self.push_chunk(Bytes::copy_from_slice(data));
         } else {
+            self.room(data.len() + 24 + 2);
+            self.header(b'$', data.len() as i64);
             self.buf.extend_from_slice(data);
         }
         self.buf.extend_from_slice(b"\r\n");
@@ -329,6 +395,7 @@ impl Reply {
         match self.proto {
             Protocol::Resp2 => self.bulk(text.as_bytes()),
             Protocol::Resp3 => {
+                self.room(text.len() + 3);
                 self.buf.put_u8(b',');
                 self.buf.extend_from_slice(text.as_bytes());
                 self.buf.extend_from_slice(b"\r\n");
@@ -428,6 +495,65 @@ mod tests {
         let mut s = Reply::scratch(Protocol::Resp2);
         s.bulk(&big);
         assert_eq!(s.buf.len(), s.pending());
+    }
+
+    #[test]
+    fn a_built_reply_goes_out_in_blocks_in_order() {
+        let mut r = Reply::new(Protocol::Resp3);
+        let mut want = Vec::new();
+        r.array(5000);
+        want.extend_from_slice(b"*5000\r\n");
+        for i in 0..5000 {
+            let item = format!("item:{i}");
+            r.bulk(item.as_bytes());
+            want.extend_from_slice(format!("${}\r\n{item}\r\n", item.len()).as_bytes());
+        }
+        r.double(1.5);
+        want.extend_from_slice(b",1.5\r\n");
+        assert!(
+            r.queued.len() >= want.len() / BLOCK_BYTES,
+            "sealed in blocks"
+        );
+        for block in &r.queued {
+            assert!(
+                block.len() <= BLOCK_BYTES,
+                "a block of {} bytes",
+                block.len()
+            );
+        }
+        assert!(r.buf.capacity() <= BLOCK_BYTES);
+        // Positions span blocks: copy a range that crosses one.
+        let at = BLOCK_BYTES - 3;
+        assert_eq!(r.copy_range(at, at + 10), want[at..at + 10]);
+        // Written in vectored pieces, consumed across them.
+        let mut out = Vec::new();
+        while !r.is_empty() {
+            let mut iov = [IoSlice::new(&[]); 3];
+            let count = r.io_slices(&mut iov, 20_000);
+            assert!(count >= 1);
+            let taken: usize = iov[..count].iter().map(|s| s.len()).sum();
+            // Pretend the socket took all but 7 bytes.
+            let n = taken.saturating_sub(7).max(1);
+            let mut left = n;
+            for piece in &iov[..count] {
+                let k = left.min(piece.len());
+                out.extend_from_slice(&piece[..k]);
+                left -= k;
+            }
+            r.consume(n);
+        }
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn a_scratch_writer_keeps_everything_in_its_buffer() {
+        let mut r = Reply::scratch(Protocol::Resp2);
+        for _ in 0..2000 {
+            r.bulk(b"0123456789abcdef");
+        }
+        r.bulk(&vec![b'z'; OWN_CHUNK_BYTES * 2]);
+        assert!(r.queued.is_empty());
+        assert_eq!(r.pending(), r.buf.len());
     }
 
     #[test]
