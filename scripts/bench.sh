@@ -27,7 +27,8 @@
 #      Pub/Sub fan-out (examples/fanout.rs): messages delivered per second
 #      and server CPU per delivered message, 1,000, 100 and 1 subscribers;
 #      big values: 1 MB SET/GET at -c 10, and one 200 MB SET, GET and DEL
-#      (times, RSS after each, peak RSS),
+#      (times, RSS after each, peak RSS), and the memory of 9,000 idle
+#      connections,
 #   3. memory per element (growth of VmRSS and of INFO used_memory on a fresh
 #      server) for strings, lists, hashes, sets, sorted sets and streams,
 #   4. PING latency seen by a steady client while another client grows the
@@ -509,13 +510,15 @@ section_pubsub() {
 
 BIG_N=1000          # requests of 1 MB values per redis-benchmark run
 BIG_MB=200          # the single huge SET/GET
+IDLE_N=9000         # idle connections (both servers' maxclients is 10,000)
 
 section_bigvalue() {
-    local out="$WORK/big.tsv" huge="$WORK/huge.tsv" hz round name test t0 t1 n="$BIG_N" line
+    local out="$WORK/big.tsv" huge="$WORK/huge.tsv" idle="$WORK/idle.tsv" hz round name test t0 t1 n="$BIG_N" line
     hz="$(getconf CLK_TCK)"
     [ "$QUICK" -eq 1 ] && n=$((BIG_N / 4))
     : >"$out"
     : >"$huge"
+    : >"$idle"
     for ((round = 1; round <= ROUNDS; round++)); do
         round_order "$round"
         for name in "${ORDER[@]}"; do
@@ -537,6 +540,11 @@ section_bigvalue() {
                 || die "the $BIG_MB MB SET/GET against $name failed"
             printf '%s\t%s\t%s\t%s\n' "$name" "$round" "$BIG_MB" "$line" >>"$huge"
             stop_server "$name"
+            start_server "$name"
+            line="$(py idle "${PORT[$name]}" "${PID[$name]}" "$IDLE_N")" \
+                || die "the $IDLE_N idle connections to $name failed"
+            printf '%s\t%s\t%s\t%s\n' "$name" "$round" "$IDLE_N" "$line" >>"$idle"
+            stop_server "$name"
         done
         log "big values: round $round/$ROUNDS done"
     done
@@ -552,6 +560,10 @@ section_bigvalue() {
     echo "## Big values: one $BIG_MB MB SET, GET, then DEL (fresh server; VmRSS, peak is VmHWM; median of $ROUNDS rounds)"
     echo
     py report-bigvalue "$huge" "${SERVERS[@]}"
+    echo
+    echo "## Idle connections: $IDLE_N that PINGed once (fresh server; growth of VmRSS per connection, right after the PINGs and after 4 s idle; median of $ROUNDS rounds)"
+    echo
+    py report-idle "$idle" "${SERVERS[@]}"
 }
 
 # ---------------------------------------------------------------------------

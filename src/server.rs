@@ -1330,12 +1330,10 @@ impl Server {
     /// clients whose socket could not take it all.
     fn flush_writes(&mut self) {
         let mut queued = mem::take(&mut self.pending_writes);
-        // A client alone with output may take all the socket does.
-        let budget = if queued.len() > 1 {
-            MAX_WRITE_PER_ITERATION_BYTES
-        } else {
-            usize::MAX
-        };
+        // Even a client alone with output is held to the budget, as in
+        // Redis: others may have requests waiting to be read, and a fast
+        // reader of a huge reply would keep the loop from them.
+        let budget = MAX_WRITE_PER_ITERATION_BYTES;
         // In the order output was added: once a client has its reply, all
         // output the same loop pass produced before it (a subscriber's
         // message, a MONITOR line) has been written too. (Redis writes the

@@ -21,6 +21,10 @@ Every subcommand talks to 127.0.0.1 only. Usage: helper.py SUBCOMMAND ARGS...
   gen KIND N FILE              write a RESP file for `redis-cli --pipe`
   pinger PORT READYFILE MAXSEC send PING one at a time until SIGTERM; print
                                "samples p99_ms p999_ms max_ms"
+  bigvalue PORT PID MB          one MB-sized SET, GET and DEL: times and RSS
+  idle PORT PID N              open N connections that PING once and idle:
+                               RSS per connection after the PING and after
+                               idling
   report-throughput TSV SERVER...
   report-cpu TSV SERVER...
   report-memory TSV SERVER...
@@ -661,6 +665,65 @@ def cmd_bigvalue(port, pid, mb):
     print("%.3f\t%.3f\t%d\t%d\t%d\t%d\t%d" % (set_s, get_s, rss0, rss_set, rss_get, rss_del, peak))
 
 
+def cmd_idle(port, pid, n):
+    """Opens `n` connections, each sends PING and reads PONG (so the server
+    has read from and written to every one), then they idle. Prints the
+    growth of VmRSS per connection in bytes right after the PINGs and after
+    idling past the server's 2-second idle-buffer check."""
+    import resource
+    n = int(n)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 64:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(n + 64, hard), hard))
+    rss0 = settle_rss_kb(pid, 1.0)
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection((HOST, int(port)), timeout=30)
+            socks.append(s)
+        for s in socks:
+            s.sendall(b"PING\r\n")
+        for s in socks:
+            data = b""
+            while not data.endswith(b"\r\n"):
+                chunk = s.recv(64)
+                if not chunk:
+                    raise ConnectionError("server closed an idle connection")
+                data += chunk
+            if data != b"+PONG\r\n":
+                raise RuntimeError("PING answered %r" % data[:40])
+        rss_busy = settle_rss_kb(pid, 2.0)
+        time.sleep(4.0)
+        rss_idle = settle_rss_kb(pid, 2.0)
+    finally:
+        for s in socks:
+            s.close()
+    print("%.0f\t%.0f" % ((rss_busy - rss0) * 1024.0 / n, (rss_idle - rss0) * 1024.0 / n))
+
+
+def report_idle(path, servers):
+    # server round n bytes_after_ping bytes_idle
+    per = {}
+    count = None
+    for server, rnd, n, busy, idle in read_tsv(path):
+        per.setdefault(server, []).append((float(busy), float(idle)))
+        count = n
+    header = ["server", "connections", "RSS B/conn after PING", "RSS B/conn idle"]
+    rows = []
+    med = {}
+    for s in servers:
+        if s not in per:
+            continue
+        cols = list(zip(*per[s]))
+        med[s] = [median_or_none(c) for c in cols]
+        rows.append([s, "{:,}".format(int(count)), fmt(med[s][0], 0), fmt(med[s][1], 0)])
+    for a, b in ratio_columns(servers):
+        if a in med and b in med:
+            rows.append(["%s/%s" % (a, b), "", fmt(med[a][0] / med[b][0], 2),
+                         fmt(med[a][1] / med[b][1], 2)])
+    table(header, rows)
+
+
 def report_rps(path, servers):
     # server round test requests_per_second
     per = {}
@@ -731,10 +794,13 @@ def main(argv):
     if sub == "bigvalue":
         cmd_bigvalue(*args)
         return 0
+    if sub == "idle":
+        cmd_idle(*args)
+        return 0
     reports = {"report-throughput": report_throughput, "report-cpu": report_cpu,
                "report-memory": report_memory, "report-growth": report_growth,
                "report-pubsub": report_pubsub, "report-bigvalue": report_bigvalue,
-               "report-rps": report_rps}
+               "report-rps": report_rps, "report-idle": report_idle}
     if sub in reports:
         reports[sub](args[0], args[1:])
         return 0
