@@ -209,6 +209,15 @@ impl Reply {
         count
     }
 
+    /// Whether everything pending is one contiguous piece.
+    pub fn is_one_piece(&self) -> bool {
+        match self.queued.len() {
+            0 => true,
+            1 => self.buf.is_empty(),
+            _ => false,
+        }
+    }
+
     /// Drops `n` written bytes from the front.
     pub fn consume(&mut self, mut n: usize) {
         while n > 0 {
