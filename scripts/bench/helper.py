@@ -612,6 +612,17 @@ def settle_rss_kb(pid, seconds=10.0):
     return last
 
 
+def read_line(sock):
+    """One reply line, read a byte at a time so nothing after it is taken."""
+    data = b""
+    while not data.endswith(b"\r\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        data += chunk
+    return data
+
+
 def cmd_bigvalue(port, pid, mb):
     """One SET, then one GET, then DEL of an `mb` MB value on a fresh server:
     prints seconds for SET and GET, VmRSS (KB) at the start and after each,
@@ -621,27 +632,18 @@ def cmd_bigvalue(port, pid, mb):
     sock = socket.create_connection((HOST, int(port)), timeout=120)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def line():
-        data = b""
-        while not data.endswith(b"\r\n"):
-            chunk = sock.recv(1)
-            if not chunk:
-                raise ConnectionError("server closed the connection")
-            data += chunk
-        return data
-
     rss0 = settle_rss_kb(pid, 1.0)
     t0 = time.time()
     sock.sendall(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n" % size)
     sock.sendall(payload)
     sock.sendall(b"\r\n")
-    if line() != b"+OK\r\n":
+    if read_line(sock) != b"+OK\r\n":
         raise RuntimeError("SET failed")
     set_s = time.time() - t0
     rss_set = settle_rss_kb(pid, 2.0)
     t0 = time.time()
     sock.sendall(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n")
-    header = line()
+    header = read_line(sock)
     if header != b"$%d\r\n" % size:
         raise RuntimeError("GET answered %r" % header[:40])
     buf = bytearray(size + 2)
@@ -657,7 +659,7 @@ def cmd_bigvalue(port, pid, mb):
         raise RuntimeError("GET returned other bytes")
     rss_get = settle_rss_kb(pid, 2.0)
     sock.sendall(b"*2\r\n$3\r\nDEL\r\n$3\r\nbig\r\n")
-    if line() != b":1\r\n":
+    if read_line(sock) != b":1\r\n":
         raise RuntimeError("DEL failed")
     rss_del = settle_rss_kb(pid, 10.0)
     peak = proc_status_kb(pid, "VmHWM")
@@ -684,12 +686,7 @@ def cmd_idle(port, pid, n):
         for s in socks:
             s.sendall(b"PING\r\n")
         for s in socks:
-            data = b""
-            while not data.endswith(b"\r\n"):
-                chunk = s.recv(64)
-                if not chunk:
-                    raise ConnectionError("server closed an idle connection")
-                data += chunk
+            data = read_line(s)
             if data != b"+PONG\r\n":
                 raise RuntimeError("PING answered %r" % data[:40])
         rss_busy = settle_rss_kb(pid, 2.0)
