@@ -321,3 +321,46 @@ fn a_read_buffer_grown_for_a_big_argument_is_not_kept() {
     assert!(rbs < 1024 * 1024, "rbs={rbs} after a 4 MB argument");
     assert_eq!(big.cmd(&["GET", "k"]), bulk(&v));
 }
+
+/// `client-query-buffer-limit` closes a client whose big argument outgrows
+/// it, and `proto-max-bulk-len` refuses a longer claim at once, with
+/// Redis's error; checked against both servers.
+#[test]
+fn big_arguments_are_held_to_the_query_buffer_and_bulk_limits() {
+    let servers = [Some(common::start_ferrokv()), common::start_redis()];
+    for server in servers.iter().flatten() {
+        let mut admin = server.connect();
+        let set = |admin: &mut Client, name: &str, value: &str| {
+            assert_eq!(admin.cmd(&["CONFIG", "SET", name, value]), b"+OK\r\n");
+        };
+        set(&mut admin, "client-query-buffer-limit", "1mb");
+        let mut big = server.connect();
+        let v = value(2 * 1024 * 1024, 13);
+        // The server may close while the argument is still being sent.
+        let _ = big.send(&[b"SET".as_slice(), b"k", &v]);
+        assert!(
+            big.read_reply().is_err(),
+            "{}: the client over its query buffer limit got a reply",
+            server.name
+        );
+        assert_eq!(admin.cmd(&["EXISTS", "k"]), b":0\r\n", "{}", server.name);
+        set(&mut admin, "client-query-buffer-limit", "1gb");
+        set(&mut admin, "proto-max-bulk-len", "1mb");
+        let mut claim = server.connect();
+        claim
+            .send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048577\r\n")
+            .unwrap();
+        assert_eq!(
+            claim.read_reply().unwrap(),
+            b"-ERR Protocol error: invalid bulk length\r\n",
+            "{}",
+            server.name
+        );
+        assert!(claim.read_reply().is_err(), "{}: still open", server.name);
+        // Exactly the limit is accepted.
+        let mut at_limit = server.connect();
+        let v = value(1024 * 1024, 17);
+        assert_eq!(at_limit.cmd(&[b"SET".as_slice(), b"k", &v]), b"+OK\r\n");
+        assert_eq!(at_limit.cmd(&["STRLEN", "k"]), b":1048576\r\n");
+    }
+}
