@@ -761,9 +761,9 @@ impl Server {
             *clock = finished;
             let elapsed_us = finished.duration_since(started).as_micros() as u64;
             if let Err(e) = &result {
-                let msg = e.to_string();
-                out.error(&msg);
-                self.count_error(&msg);
+                let msg = e.bytes();
+                out.error_bytes(&msg);
+                self.count_error(&String::from_utf8_lossy(&msg));
             }
             let run = match (served, blocked) {
                 (true, _) => Run::Served,

@@ -152,10 +152,11 @@ pub fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             set_name(ctx, &args[i + 1])?;
             i += 2;
         } else {
-            return Err(CmdError::err(format!(
-                "Syntax error in HELLO option '{}'",
-                c_str(&args[i])
-            )));
+            return Err(CmdError::err_quoting(
+                "Syntax error in HELLO option '",
+                &args[i],
+                "'",
+            ));
         }
     }
     if !ctx.client().authenticated {
@@ -223,18 +224,16 @@ fn set_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
     Ok(())
 }
 
-/// An argument as C's `%s` prints it: cut at the first NUL.
-pub fn c_str(arg: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(crate::util::until_nul(arg))
-}
-
 /// Redis's reply when a subcommand gets arguments it cannot take.
 pub fn subcommand_syntax_error(args: &[Bytes]) -> CmdError {
-    CmdError::err(format!(
-        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        c_str(&args[1][..args[1].len().min(128)]),
-        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
-    ))
+    CmdError::err_quoting(
+        "unknown subcommand or wrong number of arguments for '",
+        &args[1][..args[1].len().min(128)],
+        &format!(
+            "'. Try {} HELP.",
+            String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+        ),
+    )
 }
 
 /// CLIENT SETNAME connection-name
@@ -295,10 +294,11 @@ pub fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() == 4 && eq_ic(&args[2], "TYPE") {
         let t = String::from_utf8_lossy(&args[3]);
         let Some(class) = ClientClass::from_name(&t) else {
-            return Err(CmdError::err(format!(
-                "Unknown client type '{}'",
-                c_str(&args[3])
-            )));
+            return Err(CmdError::err_quoting(
+                "Unknown client type '",
+                &args[3],
+                "'",
+            ));
         };
         type_filter = Some(class);
     } else if args.len() > 3 && eq_ic(&args[2], "ID") {
@@ -394,10 +394,7 @@ pub fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
         } else if eq_ic(opt, "TYPE") {
             let Some(class) = ClientClass::from_name(&text) else {
-                return Err(CmdError::err(format!(
-                    "Unknown client type '{}'",
-                    c_str(val)
-                )));
+                return Err(CmdError::err_quoting("Unknown client type '", val, "'"));
             };
             ctype = Some(class);
         } else if eq_ic(opt, "ADDR") {
@@ -406,7 +403,7 @@ pub fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             laddr = Some(text);
         } else if eq_ic(opt, "USER") {
             if text != "default" {
-                return Err(CmdError::err(format!("No such user '{}'", c_str(val))));
+                return Err(CmdError::err_quoting("No such user '", val, "'"));
             }
             user = Some(text);
         } else if eq_ic(opt, "SKIPME") {

@@ -953,7 +953,7 @@ mod tests {
     fn getkeys(proto: Protocol, request: &[&str], shape: KeyReply) -> Vec<u8> {
         render(proto, |out| {
             if let Err(e) = write_getkeys(out, &args(request), shape) {
-                out.error(&e.to_string());
+                out.error_bytes(&e.bytes());
             }
         })
     }
@@ -1000,7 +1000,7 @@ mod tests {
     fn list(options: &[&str]) -> Vec<u8> {
         render(Protocol::Resp3, |out| {
             if let Err(e) = write_command_list(out, &args(options)) {
-                out.error(&e.to_string());
+                out.error_bytes(&e.bytes());
             }
         })
     }

@@ -415,10 +415,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], kind: ExpireKind) -> CmdResult 
         } else if eq_ic(opt, "LT") {
             lt = true;
         } else {
-            return Err(CmdError::err(format!(
-                "Unsupported option {}",
-                super::connection::c_str(opt)
-            )));
+            return Err(CmdError::err_quoting("Unsupported option ", opt, ""));
         }
     }
     if nx && (xx || gt || lt) {

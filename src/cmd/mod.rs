@@ -58,12 +58,35 @@ pub enum CmdError {
     Overflow,
     /// A complete message including its code (`ERR ...`, `NOPROTO ...`).
     Msg(String),
+    /// As `Msg`, holding a client's bytes as they are (Redis quotes an
+    /// argument with `%s`: raw, up to its first NUL).
+    Raw(Vec<u8>),
 }
 
 impl CmdError {
     /// An `ERR`-coded error with the given text.
     pub fn err(text: impl fmt::Display) -> CmdError {
         CmdError::Msg(format!("ERR {text}"))
+    }
+
+    /// An `ERR`-coded error quoting `arg` between `before` and `after`, as
+    /// Redis's `%s` shows it: its bytes up to the first NUL, unchanged.
+    pub fn err_quoting(before: &str, arg: &[u8], after: &str) -> CmdError {
+        let arg = crate::util::until_nul(arg);
+        let mut msg = Vec::with_capacity(4 + before.len() + arg.len() + after.len());
+        msg.extend_from_slice(b"ERR ");
+        msg.extend_from_slice(before.as_bytes());
+        msg.extend_from_slice(arg);
+        msg.extend_from_slice(after.as_bytes());
+        CmdError::Raw(msg)
+    }
+
+    /// The message as sent to the client.
+    pub fn bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self {
+            CmdError::Raw(m) => std::borrow::Cow::Borrowed(m),
+            other => std::borrow::Cow::Owned(other.to_string().into_bytes()),
+        }
     }
 }
 
@@ -79,6 +102,7 @@ impl fmt::Display for CmdError {
             CmdError::NoSuchKey => f.write_str("ERR no such key"),
             CmdError::Overflow => f.write_str("ERR increment or decrement would overflow"),
             CmdError::Msg(m) => f.write_str(m),
+            CmdError::Raw(m) => f.write_str(&String::from_utf8_lossy(m)),
         }
     }
 }

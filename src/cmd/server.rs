@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 
-use super::connection::{c_str, reply_help};
+use super::connection::reply_help;
 use super::{CmdError, CmdResult, Ctx, arg_i64, help};
 use crate::client::Mode;
 use crate::config::ConfigError;
@@ -436,10 +436,15 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ))
         };
         return Err(match e {
-            ConfigError::Unknown(n) => CmdError::err(format!(
-                "Unknown option or number of arguments for CONFIG SET - '{}'",
-                c_str(n.as_bytes())
-            )),
+            // Quoted from the client's bytes, not the lossy name.
+            ConfigError::Unknown(n) => CmdError::err_quoting(
+                "Unknown option or number of arguments for CONFIG SET - '",
+                owned
+                    .iter()
+                    .position(|(name, _)| *name == n)
+                    .map_or(n.as_bytes(), |i| &args[2 + 2 * i][..]),
+                "'",
+            ),
             ConfigError::Immutable(n) => failed(&n, "can't set immutable config"),
             ConfigError::Protected(n) => failed(&n, "can't set protected config"),
             ConfigError::Duplicate(n) => failed(&n, "duplicate parameter"),

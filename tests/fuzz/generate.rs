@@ -694,12 +694,24 @@ impl Gen {
     }
 
     fn hostile_value(&mut self) -> Vec<u8> {
-        match self.below(4) {
-            0 => self.pick(HOSTILE_INTS).to_vec(),
-            1 => self.pick(FLOATS).to_vec(),
-            2 => self.pick(VALUES).to_vec(),
-            _ => self.key(),
+        match self.below(8) {
+            0 | 1 => self.pick(HOSTILE_INTS).to_vec(),
+            2 | 3 => self.pick(FLOATS).to_vec(),
+            4 | 5 => self.pick(VALUES).to_vec(),
+            6 => self.key(),
+            _ => self.big_value(),
         }
+    }
+
+    /// A value around the sizes where the servers change strategy: a reply
+    /// block or own chunk (16 KB) and a big argument read on its own
+    /// (32 KB), so those paths meet every command.
+    fn big_value(&mut self) -> Vec<u8> {
+        let len = self.pick(&[16_383usize, 16_384, 32_767, 32_768, 32_769, 70_001]);
+        let byte = self.pick(b"ab\x00\xff");
+        let mut v = vec![byte; len];
+        v[len / 2] = b'\n';
+        v
     }
 
     /// Commands whose arguments the docs do not describe well enough:
