@@ -327,23 +327,20 @@ impl Server {
             // its own, as much at once as it still needs; anything else in
             // 16 KB chunks through the scratch buffer.
             start_big_arg(client);
-            // How much was asked for: a read that got all of it may have
-            // left more in the socket.
-            let mut asked = self.read_scratch.len();
+            // With the bytes read, how many were asked for: a read that got
+            // all of it may have left more in the socket.
             let big = client.big_arg.is_some();
             let read = match &mut client.big_arg {
-                Some(body) => body.read_from(client.stream.as_raw_fd()).map(|(n, want)| {
-                    asked = want;
-                    n
-                }),
-                None => client.stream.read(&mut self.read_scratch),
+                Some(body) => body.read_from(client.stream.as_raw_fd()),
+                None => (client.stream.read(&mut self.read_scratch))
+                    .map(|n| (n, self.read_scratch.len())),
             };
             match read {
-                Ok(0) => {
+                Ok((0, _)) => {
                     self.close_client(token);
                     return;
                 }
-                Ok(n) => {
+                Ok((n, asked)) => {
                     let full = n == asked;
                     let buffered = client.query_len() + if big { 0 } else { n };
                     if buffered > self.store.config.client_query_buffer_limit_bytes {
@@ -357,9 +354,7 @@ impl Server {
                     }
                     if !big {
                         client.rbuf.extend_from_slice(&self.read_scratch[..n]);
-                    } else if client.big_arg.as_ref().is_some_and(|b| b.missing() == 0)
-                        && let Some(body) = client.big_arg.take()
-                    {
+                    } else if let Some(body) = client.big_arg.take_if(|b| b.missing() == 0) {
                         client
                             .parser
                             .big_body_arrived(&mut client.rbuf, body.into_bytes());
@@ -1203,7 +1198,7 @@ impl Server {
             if m == token {
                 out.simple(&line);
             } else {
-                c.out.unsolicited(format!("+{line}\r\n").as_bytes());
+                c.out.raw(format!("+{line}\r\n").as_bytes());
                 self.queue_write(m);
             }
         }

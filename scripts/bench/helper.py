@@ -402,6 +402,11 @@ def median_or_none(values):
     return statistics.median(values) if values else None
 
 
+def column_medians(rounds):
+    """The median of each column of per-round rows."""
+    return [median_or_none(c) for c in zip(*rounds)]
+
+
 def table(header, rows):
     lines = ["| " + " | ".join(header) + " |",
              "|" + "|".join("---" if i == 0 else "--:" for i in range(len(header))) + "|"]
@@ -711,8 +716,7 @@ def report_idle(path, servers):
     for s in servers:
         if s not in per:
             continue
-        cols = list(zip(*per[s]))
-        med[s] = [median_or_none(c) for c in cols]
+        med[s] = column_medians(per[s])
         rows.append([s, "{:,}".format(int(count)), fmt(med[s][0], 0), fmt(med[s][1], 0)])
     for a, b in ratio_columns(servers):
         if a in med and b in med:
@@ -756,8 +760,7 @@ def report_bigvalue(path, servers):
     for s in servers:
         if s not in per:
             continue
-        cols = list(zip(*per[s]))
-        med = [median_or_none(c) for c in cols]
+        med = column_medians(per[s])
         rows.append([s, fmt(med[0], 3), fmt(med[1], 3)] +
                     [fmt(m / 1024.0, 1) for m in med[2:]])
     table(header, rows)

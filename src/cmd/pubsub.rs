@@ -202,7 +202,7 @@ impl Delivery<'_> {
             } else if let Some(c) = self.clients.get_mut(token)
                 && !c.out.overflowed
             {
-                c.out.unsolicited(frames.get(c.out.proto));
+                c.out.raw(frames.get(c.out.proto));
                 self.notified.push(token);
             }
         }

@@ -27,11 +27,6 @@ impl Protocol {
     }
 }
 
-/// Output a client did not ask for just now (published messages, MONITOR
-/// lines) is queued in chunks of about this size: it piles up when a client
-/// stops reading, and one buffer grown by doubling would hold up to twice
-/// the pending bytes and copy them at every step.
-const UNSOLICITED_CHUNK_BYTES: usize = 64 * 1024;
 /// A bulk string this long goes into a chunk of exactly its size instead
 /// of the reply buffer (Redis's reply list takes a payload past its 16 KB
 /// blocks the same way): a 200 MB value costs one 200 MB copy, or none
@@ -50,8 +45,8 @@ pub const MAX_IOV: usize = 64;
 /// A client's output buffer together with its protocol version.
 ///
 /// Replies go into `buf`, a block of up to `BLOCK_BYTES`; `queued` chunks,
-/// written before `buf`, hold what came earlier: full blocks, unsolicited
-/// output, and big bulk strings in chunks of their own (with `buf` frozen
+/// written before `buf`, hold what came earlier: full blocks (replies, and
+/// output a client did not ask for, such as messages), and big bulk strings in chunks of their own (with `buf` frozen
 /// ahead of them, to keep the order). Positions in the output are counted
 /// in [`Reply::pending`] bytes, which stay valid across blocks while a
 /// command runs (nothing is written meanwhile). A command's reply may be
@@ -116,19 +111,6 @@ impl Reply {
     /// The memory held for pending output.
     pub fn capacity(&self) -> usize {
         self.queued_len + self.buf.capacity()
-    }
-
-    /// Appends output the client did not ask for now (see
-    /// `UNSOLICITED_CHUNK_BYTES`).
-    pub fn unsolicited(&mut self, bytes: &[u8]) {
-        if !self.buf.is_empty() && self.buf.len() + bytes.len() > UNSOLICITED_CHUNK_BYTES {
-            let full = std::mem::replace(
-                &mut self.buf,
-                BytesMut::with_capacity(UNSOLICITED_CHUNK_BYTES.max(bytes.len())),
-            );
-            self.enqueue(full.freeze());
-        }
-        self.buf.extend_from_slice(bytes);
     }
 
     /// Makes sure `n` more bytes fit in the current block, starting a new
