@@ -618,7 +618,7 @@ impl Server {
         let Some(client) = self.clients.get_mut(token) else {
             return;
         };
-        // Byte ranges of the reply buffer that are pushes.
+        // Ranges of the output that are pushes, as pending-byte positions.
         let mut pushed: Vec<(usize, usize)> = Vec::new();
         let mut blocked = false;
         // Whether EXEC is running this command; blocking is denied then.
@@ -1325,10 +1325,6 @@ impl Server {
     /// clients whose socket could not take it all.
     fn flush_writes(&mut self) {
         let mut queued = mem::take(&mut self.pending_writes);
-        // Even a client alone with output is held to the budget, as in
-        // Redis: others may have requests waiting to be read, and a fast
-        // reader of a huge reply would keep the loop from them.
-        let budget = MAX_WRITE_PER_ITERATION_BYTES;
         // In the order output was added: once a client has its reply, all
         // output the same loop pass produced before it (a subscriber's
         // message, a MONITOR line) has been written too. (Redis writes the
@@ -1348,12 +1344,15 @@ impl Server {
             }
             let mut failed = false;
             let mut written = 0;
-            // A monitor takes everything, as in Redis (its feed would
+            // Even a client alone with output is held to the budget, as in
+            // Redis: others may have requests waiting to be read, and a
+            // fast reader of a huge reply would keep the loop from them. A
+            // monitor takes everything, as in Redis (its feed would
             // otherwise grow without bound under load).
             let budget = if client.mode.is_monitor() {
                 usize::MAX
             } else {
-                budget
+                MAX_WRITE_PER_ITERATION_BYTES
             };
             // As in Redis, pieces go whole (a 1 MB value in one call if
             // the socket takes it) and the budget is checked between calls.

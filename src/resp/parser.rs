@@ -191,11 +191,8 @@ impl Parser {
             debug_assert!(false, "no big body was pending");
             return;
         };
-        let head = buf.split_to(self.pos.min(buf.len())).freeze();
-        self.ready
-            .extend(self.spans.drain(..).map(|(s, e)| head.slice(s..e)));
+        self.split_off_ready(buf);
         self.ready.push(body);
-        self.pos = 0;
         self.state = if remaining > 1 {
             State::BulkHeader {
                 remaining: remaining - 1,
@@ -203,6 +200,24 @@ impl Parser {
         } else {
             State::Complete
         };
+    }
+
+    /// Moves the arguments found so far to `ready`, splitting the request
+    /// so far off `buf`. A big one among them (one that arrived inside the
+    /// buffer, the reader having had no chance to read it on its own) is
+    /// copied out, so that storing it keeps no neighbours alive (see
+    /// `Str::Big`).
+    fn split_off_ready(&mut self, buf: &mut BytesMut) {
+        let piece = buf.split_to(self.pos.min(buf.len())).freeze();
+        for (s, e) in self.spans.drain(..) {
+            let arg = piece.slice(s..e);
+            self.ready.push(if e - s >= BIG_ARG_BYTES {
+                Bytes::copy_from_slice(&arg)
+            } else {
+                arg
+            });
+        }
+        self.pos = 0;
     }
 
     /// True while a request has been started but not finished.
@@ -288,23 +303,11 @@ impl Parser {
                     // taken to be CRLF without checking them.
                     self.spans.push((self.pos, self.pos + len));
                     self.pos += len + 2;
-                    // A big argument that arrived inside the buffer (the
-                    // reader had no chance to read it on its own) is copied
-                    // out, so that storing it keeps no neighbours alive
-                    // (see `Str::Big`); what came before it is split off
-                    // with it, keeping the arguments in order.
+                    // A big argument ends a piece of the request of its
+                    // own, split off with what came before it, keeping the
+                    // arguments in order.
                     if len >= BIG_ARG_BYTES {
-                        let piece = buf.split_to(self.pos).freeze();
-                        for &(s, e) in &self.spans {
-                            let arg = piece.slice(s..e);
-                            self.ready.push(if e - s >= BIG_ARG_BYTES {
-                                Bytes::copy_from_slice(&arg)
-                            } else {
-                                arg
-                            });
-                        }
-                        self.spans.clear();
-                        self.pos = 0;
+                        self.split_off_ready(buf);
                     }
                     if remaining > 1 {
                         self.state = State::BulkHeader {

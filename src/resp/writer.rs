@@ -302,14 +302,13 @@ impl Reply {
     }
 
     pub fn bulk(&mut self, data: &[u8]) {
-        if data.len() >= OWN_CHUNK_BYTES && self.own_chunks && !self.overflowed {
-            self.header(b'$', data.len() as i64);
-            self.push_chunk(Bytes::copy_from_slice(data));
-        } else {
-            self.room(data.len() + 24 + 2);
-            self.header(b'$', data.len() as i64);
-            self.buf.extend_from_slice(data);
+        if self.takes_own_chunk(data.len()) {
+            self.bulk_chunk(Bytes::copy_from_slice(data));
+            return;
         }
+        self.room(data.len() + 24 + 2);
+        self.header(b'$', data.len() as i64);
+        self.buf.extend_from_slice(data);
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -317,13 +316,23 @@ impl Reply {
     /// `OWN_CHUNK_BYTES` the buffer itself is queued, a reference-counted
     /// handle, with no copy.
     pub fn bulk_shared(&mut self, data: &Bytes) {
-        if data.len() >= OWN_CHUNK_BYTES && self.own_chunks && !self.overflowed {
-            self.header(b'$', data.len() as i64);
-            self.push_chunk(data.clone());
-            self.buf.extend_from_slice(b"\r\n");
+        if self.takes_own_chunk(data.len()) {
+            self.bulk_chunk(data.clone());
         } else {
             self.bulk(data);
         }
+    }
+
+    /// Whether a bulk of `len` bytes goes out as a chunk of its own (see
+    /// `OWN_CHUNK_BYTES`).
+    fn takes_own_chunk(&self, len: usize) -> bool {
+        len >= OWN_CHUNK_BYTES && self.own_chunks && !self.overflowed
+    }
+
+    fn bulk_chunk(&mut self, chunk: Bytes) {
+        self.header(b'$', chunk.len() as i64);
+        self.push_chunk(chunk);
+        self.buf.extend_from_slice(b"\r\n");
     }
 
     /// A bulk string holding the decimal form of `n`.
