@@ -1,15 +1,19 @@
 //! Blocked clients: wait lists per (db, key) and the ready queue.
 //!
 //! A command that cannot be served yet (BLPOP on empty lists) sets
-//! [`Block`] in its context instead of replying. The loop parks the client:
-//! its token goes at the back of the wait list of every key it waits on,
-//! and its deadline onto the timer wheel. After every write command, the
-//! loop signals each key the command touched that has waiters; a signalled
-//! key enters the ready queue once, however often it is touched. Then the
-//! loop serves ready keys: their waiters, in the order they blocked, re-run
-//! their command through normal dispatch, until the key can serve no more.
-//! A served command that writes (BLMOVE pushing onto another key) signals
-//! in turn, so chains resolve in the same iteration.
+//! [`Block`] in its context instead of replying: its keys, its deadline and
+//! what it waits for ([`WaitFor`]). The loop parks the client: its token
+//! goes at the back of the wait list of every key it waits on, and its
+//! deadline onto the timer wheel. The data layer signals a key ready when
+//! it is created with a type someone may wait for (`Db` logs it while a
+//! client of that database is blocked), SWAPDB signals what it swaps in,
+//! and a type whose existing key can gain what a waiter wants (a stream)
+//! signals through `Ctx::ready`. After each command the loop serves ready
+//! keys: each waiter, in the order they blocked, is asked whether the key
+//! can serve it, and if so re-runs its command through `call()`, until the
+//! key can serve no more. A served command that writes (BLMOVE pushing onto
+//! another key) signals in turn; the ready queue takes it, so chains
+//! resolve in the same iteration without recursion.
 //!
 //! Timeouts and disconnects remove the client from every wait list; a timer
 //! entry carries a generation so a stale one is ignored when it fires.
@@ -19,11 +23,45 @@ use std::collections::VecDeque;
 use ahash::{AHashMap, AHashSet};
 use bytes::Bytes;
 
+use crate::db::Value;
+
+/// What a blocked command waits for: the loop asks it whether a ready key
+/// can serve it now, so a new kind of wait (a sorted set's BZPOPMIN, a
+/// stream's XREAD with the IDs it resolved when it blocked) plugs in here,
+/// not in the loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitFor {
+    /// An element of a non-empty list (BLPOP, BRPOP, BLMOVE, BLMPOP,
+    /// BRPOPLPUSH). As in Redis 7.0, a key holding another type leaves the
+    /// client blocked.
+    ListElement,
+}
+
+impl WaitFor {
+    /// Whether `value`, the ready key's value now, can serve the waiter.
+    pub fn can_serve(&self, value: Option<&Value>) -> bool {
+        match self {
+            WaitFor::ListElement => matches!(value, Some(Value::List(l)) if !l.is_empty()),
+        }
+    }
+}
+
 /// What a handler asks for when it cannot be served now.
 #[derive(Debug, Clone)]
 pub struct Block {
     pub keys: Vec<Bytes>,
     /// Absolute deadline in Unix milliseconds; `None` waits forever.
+    pub deadline_ms: Option<u64>,
+    pub wait: WaitFor,
+}
+
+/// Given to a blocked command run again because `key` became ready.
+#[derive(Debug, Clone)]
+pub struct Serving {
+    /// Redis 7.0 serves a woken client from the ready key alone, whatever
+    /// its other keys hold.
+    pub key: Bytes,
+    /// The deadline it blocked with: if it must block again, it keeps it.
     pub deadline_ms: Option<u64>,
 }
 
@@ -39,6 +77,8 @@ pub struct Blocked {
     /// How long the call that blocked took, which Redis counts again when
     /// CLIENT UNBLOCK ends the block.
     pub call_us: u64,
+    pub deadline_ms: Option<u64>,
+    pub wait: WaitFor,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +88,9 @@ pub struct Blocking {
     ready_set: AHashSet<(usize, Vec<u8>)>,
     /// Clients blocked now (INFO's `blocked_clients`).
     pub blocked_clients: usize,
+    /// Clients blocked per database, so a database logs ready keys only
+    /// while someone there waits (see `Db::observed`).
+    per_db: AHashMap<usize, usize>,
     next_generation: u64,
     /// CLIENT UNBLOCK requests: (token, as an error), for the loop.
     pub unblock_requests: Vec<(usize, bool)>,
@@ -73,6 +116,21 @@ impl Blocking {
             }
         }
         self.blocked_clients += 1;
+        *self.per_db.entry(db).or_default() += 1;
+    }
+
+    /// Whether any client waits on a key of database `db`.
+    pub fn waits_in(&self, db: usize) -> bool {
+        self.per_db.get(&db).is_some_and(|&n| n > 0)
+    }
+
+    /// The keys of database `db` someone waits on (SWAPDB checks each).
+    pub fn keys_in(&self, db: usize) -> Vec<Bytes> {
+        self.waiters
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| Bytes::copy_from_slice(k))
+            .collect()
     }
 
     /// Takes `token` off each key's wait list.
@@ -87,17 +145,21 @@ impl Blocking {
             }
         }
         self.blocked_clients = self.blocked_clients.saturating_sub(1);
+        if let Some(n) = self.per_db.get_mut(&db) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_db.remove(&db);
+            }
+        }
     }
 
-    /// Marks `key` ready in every database where someone waits on it (MOVE
-    /// and COPY can write a key in another database).
-    pub fn signal(&mut self, databases: usize, key: &[u8]) {
-        for db in 0..databases {
-            let k = (db, key.to_vec());
-            if self.waiters.contains_key(&k) && !self.ready_set.contains(&k) {
-                self.ready_set.insert(k.clone());
-                self.ready.push_back(k);
-            }
+    /// Marks `key` of `db` ready if someone waits on it; a key enters the
+    /// ready queue once however often it is signalled.
+    pub fn signal(&mut self, db: usize, key: &[u8]) {
+        let k = (db, key.to_vec());
+        if self.waiters.contains_key(&k) && !self.ready_set.contains(&k) {
+            self.ready_set.insert(k.clone());
+            self.ready.push_back(k);
         }
     }
 
@@ -128,13 +190,15 @@ mod tests {
         b.park(3, 0, std::slice::from_ref(&k));
         b.park(1, 0, std::slice::from_ref(&k));
         assert_eq!(b.waiters_of(0, b"k"), vec![3, 1]);
-        b.signal(16, b"k");
-        b.signal(16, b"k");
+        assert!(b.waits_in(0) && !b.waits_in(1));
+        b.signal(0, b"k");
+        b.signal(0, b"k");
         assert_eq!(b.pop_ready(), Some((0, b"k".to_vec())));
         assert_eq!(b.pop_ready(), None);
         b.unpark(3, 0, std::slice::from_ref(&k));
         b.unpark(1, 0, std::slice::from_ref(&k));
         assert!(!b.has_waiters());
+        assert!(!b.waits_in(0));
         assert_eq!(b.blocked_clients, 0);
     }
 }

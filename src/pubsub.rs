@@ -387,3 +387,81 @@ mod tests {
         );
     }
 }
+
+/// The split borrows that output for other clients is written through:
+/// published messages, keyspace events, tracking invalidations. The
+/// running client's output is `out` while its command runs (moved out of
+/// its slot), so a frame for it goes there, as a push that CLIENT REPLY
+/// OFF keeps; the others' frames go to their own output, and they are
+/// listed in `notified` for the loop to write and check against their
+/// output-buffer limits.
+pub struct Delivery<'a> {
+    pub me: usize,
+    pub out: &'a mut Reply,
+    pub pushed: &'a mut Vec<(usize, usize)>,
+    pub clients: &'a mut slab::Slab<crate::client::Client>,
+    pub notified: &'a mut Vec<usize>,
+}
+
+impl Delivery<'_> {
+    /// Appends `frame` (encoded for its protocol by `encode`) to `token`'s
+    /// output; a client already past its output limit gets nothing more.
+    /// Returns whether the client exists.
+    pub fn send(&mut self, token: usize, frame: &mut dyn FnMut(Protocol) -> Vec<u8>) -> bool {
+        if token == self.me {
+            let start = self.out.pending();
+            let bytes = frame(self.out.proto);
+            self.out.raw(&bytes);
+            self.pushed.push((start, self.out.pending()));
+            true
+        } else if let Some(c) = self.clients.get_mut(token) {
+            if !c.out.overflowed {
+                let bytes = frame(c.out.proto);
+                c.out.raw(&bytes);
+                self.notified.push(token);
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Delivers a published message to every subscriber of `channel`
+    /// (and, for a plain channel, of every matching pattern); returns how
+    /// many deliveries there were. Each frame is encoded once per protocol.
+    pub fn publish(&mut self, pubsub: &PubSub, kind: Kind, channel: &[u8], payload: &[u8]) -> usize {
+        let word: &[u8] = if kind == Kind::Shard {
+            b"smessage"
+        } else {
+            b"message"
+        };
+        let mut receivers = 0;
+        if let Some(subscribers) = pubsub.channel_subscribers(kind, channel) {
+            let mut frames = Frames::message(word, channel, payload);
+            receivers += self.deliver(subscribers.tokens(), &mut frames);
+        }
+        if kind == Kind::Channel {
+            for (pattern, subscribers) in pubsub.matching_patterns(channel) {
+                let mut frames = Frames::pattern_message(pattern, channel, payload);
+                receivers += self.deliver(subscribers.tokens(), &mut frames);
+            }
+        }
+        receivers
+    }
+
+    fn deliver(&mut self, tokens: &[usize], frames: &mut Frames) -> usize {
+        for &token in tokens {
+            if token == self.me {
+                let start = self.out.pending();
+                self.out.raw(frames.get(self.out.proto));
+                self.pushed.push((start, self.out.pending()));
+            } else if let Some(c) = self.clients.get_mut(token)
+                && !c.out.overflowed
+            {
+                c.out.raw(frames.get(c.out.proto));
+                self.notified.push(token);
+            }
+        }
+        tokens.len()
+    }
+}

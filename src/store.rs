@@ -110,9 +110,19 @@ pub struct Store {
     /// that reuses the slot meanwhile is not the one meant.
     pub to_close: Vec<(usize, u64)>,
     pub pubsub: crate::pubsub::PubSub,
-    /// Clients a publish added output to, for the loop to write and check
+    /// Clients that a command gave output (a message, a MONITOR line, an
+    /// invalidation, the end of a block), for the loop to write and check
     /// against their output-buffer limits once the command is done.
-    pub pubsub_notified: Vec<usize>,
+    pub notified: Vec<usize>,
+    /// Clients unblocked (served, timed out, CLIENT UNBLOCK) whose input
+    /// that waited behind the blocked command has yet to run. As in Redis
+    /// (`processUnblockedClients` before the iteration's writes), the loop
+    /// runs it once every ready key has served its waiters and the command
+    /// that unblocked them has finished, pipeline and all.
+    pub unblocked: Vec<usize>,
+    /// What commands did, drained after each call (see `crate::effects`).
+    pub effects: crate::effects::Effects,
+    pub tracking: crate::tracking::Tracking,
     /// The largest output buffer (CLIENT LIST `omem`) seen in each of the
     /// last few seconds, by second (INFO `client_recent_max_output_buffer`).
     pub output_peaks: [(u64, usize); OUTPUT_PEAK_SECONDS],
@@ -148,7 +158,10 @@ impl Store {
             monitors: Vec::new(),
             to_close: Vec::new(),
             pubsub: Default::default(),
-            pubsub_notified: Vec::new(),
+            notified: Vec::new(),
+            unblocked: Vec::new(),
+            effects: Default::default(),
+            tracking: Default::default(),
             output_peaks: [(0, 0); OUTPUT_PEAK_SECONDS],
             shutdown: None,
             blocking: Default::default(),
@@ -201,8 +214,52 @@ impl Store {
         } else {
             AccessPolicy::Lru
         };
+        let notify = self
+            .config
+            .get("notify-keyspace-events")
+            .and_then(|v| crate::effects::parse_notify_flags(v.as_bytes()))
+            .unwrap_or(0);
+        self.effects.notify_flags = notify;
+        use crate::effects::class;
+        let new_keys = notify & class::NEW != 0 && notify & (class::KEYSPACE | class::KEYEVENT) != 0;
         for db in &mut self.dbs {
             db.policy = policy;
+            db.observed.new_keys = new_keys;
+        }
+    }
+
+    /// Moves what database `db` logged into the effects record (see
+    /// [`crate::effects::Effects::absorb`]).
+    #[inline]
+    pub fn absorb(&mut self, db: usize) {
+        if let Some(d) = self.dbs.get_mut(db)
+            && !d.log.is_empty()
+        {
+            self.effects.absorb(db, &mut d.log);
+        }
+    }
+
+    /// Records that `key` in `db` was modified, and the keyspace event
+    /// `name` of `class` (Redis's signalModifiedKey and
+    /// notifyKeyspaceEvent, which commands call together).
+    #[inline]
+    pub fn changed(&mut self, db: usize, class: u32, name: &'static str, key: &[u8]) {
+        self.modified(db, key);
+        self.notify(db, class, name, key);
+    }
+
+    /// Records that `key` in `db` was modified (WATCH, tracking).
+    #[inline]
+    pub fn modified(&mut self, db: usize, key: &[u8]) {
+        self.effects.modified(db, key);
+    }
+
+    /// Records a keyspace event, after what the database logged before it.
+    #[inline]
+    pub fn notify(&mut self, db: usize, class: u32, name: &'static str, key: &[u8]) {
+        if self.effects.notify_flags & class != 0 {
+            self.absorb(db);
+            self.effects.notify(class, name, db, key);
         }
     }
 }

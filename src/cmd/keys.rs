@@ -3,7 +3,8 @@
 
 use bytes::Bytes;
 
-use super::{CmdError, CmdResult, Ctx, Written, arg_i32, arg_i64};
+use super::{CmdError, CmdResult, Ctx, arg_i32, arg_i64};
+use crate::effects::class;
 use crate::db::{Entry, Liveness};
 use crate::glob::glob_match;
 use crate::store::Store;
@@ -208,7 +209,6 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if dst_db != ctx.db_index {
         // The destination is in another database: touch it there, not the
         // key of the same name here.
-        ctx.written = Written::NoneHere;
         ctx.store.watches.touch(ctx.clients, dst_db, dst);
     }
     ctx.out.int(1);

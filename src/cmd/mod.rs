@@ -3,8 +3,8 @@
 //! `table.rs` holds one static [`Command`] per command, generated from
 //! redis-server 7.0's own `COMMAND INFO` and `COMMAND DOCS` by
 //! `scripts/gen_command_table.py`, with a handler named after the command.
-//! The handlers live with their data type (`string.rs`, `keys.rs`) or
-//! their concern (`server.rs`, `connection.rs`, `introspect.rs`) and are
+//! The handlers live with their data type (`crate::types`), the generic
+//! key commands in `keys.rs`, or their concern (`server.rs`, `connection.rs`, `introspect.rs`) and are
 //! gathered under [`h`] so the table can name them.
 
 pub mod connection;
@@ -15,7 +15,6 @@ pub mod multi;
 pub mod pubsub;
 pub mod server;
 pub mod spec;
-pub mod string;
 pub mod table;
 
 use ahash::AHashMap as HashMap;
@@ -40,10 +39,10 @@ pub mod h {
     pub use super::multi::*;
     pub use super::pubsub::*;
     pub use super::server::*;
-    pub use super::string::*;
     pub use crate::types::hash::*;
     pub use crate::types::list::*;
     pub use crate::types::set::*;
+    pub use crate::types::string::*;
 }
 
 /// A command's error reply. Only protocol and I/O errors close a
@@ -127,37 +126,20 @@ pub struct Ctx<'a> {
     /// Set inside EXEC: blocking commands answer as their non-blocking
     /// forms do (see [`Ctx::block_on`]).
     pub deny_blocking: bool,
-    /// Set when the loop re-runs a blocked client's command because this
-    /// key became ready. Redis 7.0 serves a woken client from that key
-    /// alone, whatever its other keys hold (a string among them is no
-    /// WRONGTYPE then), so the list commands look only at it.
-    pub serving: Option<Bytes>,
+    /// Set when the loop re-runs a blocked client's command because a
+    /// key became ready (see [`crate::blocking::Serving`]): Redis 7.0
+    /// serves a woken client from that key alone, whatever its other keys
+    /// hold (a string among them is no WRONGTYPE then).
+    pub serving: Option<crate::blocking::Serving>,
     /// Set by EXEC when the transaction may run: the loop then runs the
     /// queued commands through normal dispatch.
     pub run_transaction: bool,
-    /// Set by a command that changed fewer of its write keys than WATCH
-    /// would otherwise assume (see [`Written`]).
-    pub written: Written,
     /// Positions of arguments MONITOR and the slow log show as
     /// "(redacted)": passwords (see [`Ctx::redact`]).
     pub redacted: Vec<usize>,
     /// Ranges of `out` that are pushes, as positions in its pending bytes
     /// (see [`Ctx::push`]).
     pub pushed: Vec<(usize, usize)>,
-}
-
-/// Which of a command's write keys it changed, for WATCH. The loop assumes
-/// every write key that existed before the command or exists after it; a
-/// handler says otherwise where Redis does not count a key as modified.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Written {
-    #[default]
-    All,
-    /// Only this key: a pop from one of several lists (LMPOP, BLPOP,
-    /// BRPOP, BLMPOP), or SMOVE of a member the destination already held.
-    Only(Bytes),
-    /// None in this database: COPY ... DB wrote into another one.
-    NoneHere,
 }
 
 /// What a blocking command answers instead of blocking where it may not
@@ -182,7 +164,15 @@ impl Ctx<'_> {
     /// Asks the loop to park this client on `keys` until one is ready or
     /// the deadline passes; or, where blocking is denied, answers at once
     /// as the non-blocking form does.
-    pub fn block_on(&mut self, keys: &[Bytes], deadline_ms: Option<u64>, denied: Unblocked) {
+    /// A command served by a ready key that must block again keeps the
+    /// deadline it first blocked with.
+    pub fn block_on(
+        &mut self,
+        keys: &[Bytes],
+        deadline_ms: Option<u64>,
+        wait: crate::blocking::WaitFor,
+        denied: Unblocked,
+    ) {
         if self.deny_blocking {
             match denied {
                 Unblocked::NullArray => self.out.null_array(),
@@ -190,9 +180,14 @@ impl Ctx<'_> {
             }
             return;
         }
+        let deadline_ms = match &self.serving {
+            Some(serving) => serving.deadline_ms,
+            None => deadline_ms,
+        };
         self.block = Some(crate::blocking::Block {
             keys: keys.to_vec(),
             deadline_ms,
+            wait,
         });
     }
 
@@ -215,11 +210,67 @@ impl Ctx<'_> {
         self.pushed.push((start, self.out.pending()));
     }
 
-    /// Touches `key` in this database for WATCH, for a command that counts
-    /// as modifying a key even when it changed nothing (LTRIM keeping every
-    /// element, as Redis signals it).
-    pub fn touch(&mut self, key: &[u8]) {
-        self.store.watches.touch(self.clients, self.db_index, key);
+    /// Records that `key` in this database was modified, and the keyspace
+    /// event `name` of `class` (`crate::effects::class`): Redis's
+    /// signalModifiedKey and notifyKeyspaceEvent, which commands call
+    /// together.
+    #[inline]
+    pub fn changed(&mut self, class: u32, name: &'static str, key: &[u8]) {
+        self.store.changed(self.db_index, class, name, key);
+    }
+
+    /// Records that `key` in this database was modified (WATCH, tracking)
+    /// without an event.
+    #[inline]
+    pub fn modified(&mut self, key: &[u8]) {
+        self.store.modified(self.db_index, key);
+    }
+
+    /// Records a keyspace event for `key` in this database.
+    #[inline]
+    pub fn notify(&mut self, class: u32, name: &'static str, key: &[u8]) {
+        self.store.notify(self.db_index, class, name, key);
+    }
+
+    /// Propagates this command as `argv` instead of as sent (Redis's
+    /// rewriteClientCommandVector).
+    pub fn propagate_as(&mut self, argv: Vec<Bytes>) {
+        if self.store.effects.record_propagation {
+            self.store.effects.own = crate::effects::Own::Rewritten(argv);
+        }
+    }
+
+    /// Propagates `argv` now, in this database (Redis's alsoPropagate);
+    /// what the database logged before it goes first.
+    pub fn also_propagate(&mut self, argv: Vec<Bytes>) {
+        if self.store.effects.record_propagation {
+            self.store.absorb(self.db_index);
+            self.store.effects.also_propagate(self.db_index, argv);
+        }
+    }
+
+    /// Does not propagate this command as such: what it did was propagated
+    /// by [`Ctx::also_propagate`] (Redis's preventCommandPropagation).
+    pub fn prevent_propagation(&mut self) {
+        self.store.effects.own = crate::effects::Own::Prevented;
+    }
+
+    /// Signals `key` in this database ready for blocked clients, for a type
+    /// whose existing key gains what a waiter wants (a stream's XADD); the
+    /// database signals keys it creates by itself.
+    pub fn ready(&mut self, key: &[u8]) {
+        if self.store.blocking.waits_in(self.db_index) {
+            self.store
+                .effects
+                .ready
+                .push((self.db_index, Bytes::copy_from_slice(key)));
+        }
+    }
+
+    /// Marks the command as writing databases other than its client's, so
+    /// their logs are drained too.
+    pub fn touches_other_dbs(&mut self) {
+        self.store.effects.other_dbs = true;
     }
 
     /// Counts a write for `dirty` (changes since the last save).
@@ -350,8 +401,7 @@ pub fn arg_f64(arg: &[u8]) -> Result<f64, CmdError> {
 }
 
 /// The argument positions of the keys a command touches, found from its
-/// key specs as Redis finds them (COMMAND GETKEYS, and later WATCH and
-/// blocking).
+/// key specs as Redis finds them (COMMAND GETKEYS, tracking).
 pub fn command_keys(cmd: &Command, args: &[Bytes]) -> Vec<usize> {
     introspect::keys_with_flags(cmd, args)
         .into_iter()

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::connection::{reply_help, subcommand_syntax_error};
 use super::{CmdError, CmdResult, Ctx, help};
-use crate::pubsub::{Frames, Kind, confirm};
+use crate::pubsub::{Kind, confirm};
 
 /// SUBSCRIBE channel [channel ...]
 pub fn subscribe(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -136,16 +136,9 @@ fn unsubscribe_generic(ctx: &mut Ctx, args: &[Bytes], kind: Kind) {
     ctx.clients[me].mode.put_subscriptions(subs);
 }
 
-/// Delivers a message to the channel's subscribers and, for a plain
-/// channel, to the subscribers of every matching pattern; returns how
-/// many deliveries there were (a client counts once per match). Each
-/// frame is encoded once per protocol.
+
+/// Publishes `payload` on `channel` (see `pubsub::Delivery::publish`).
 fn publish_message(ctx: &mut Ctx, kind: Kind, channel: &[u8], payload: &[u8]) -> usize {
-    let word: &[u8] = if kind == Kind::Shard {
-        b"smessage"
-    } else {
-        b"message"
-    };
     let Ctx {
         store,
         clients,
@@ -155,58 +148,14 @@ fn publish_message(ctx: &mut Ctx, kind: Kind, channel: &[u8], payload: &[u8]) ->
         ..
     } = ctx;
     let store: &mut crate::store::Store = store;
-    let mut delivery = Delivery {
+    let mut delivery = crate::pubsub::Delivery {
         me: *me,
         out,
         pushed,
         clients,
-        notified: &mut store.pubsub_notified,
-        receivers: 0,
+        notified: &mut store.notified,
     };
-    let pubsub = &store.pubsub;
-    if let Some(subscribers) = pubsub.channel_subscribers(kind, channel) {
-        let mut frames = Frames::message(word, channel, payload);
-        delivery.deliver(subscribers.tokens(), &mut frames);
-    }
-    if kind == Kind::Channel {
-        for (pattern, subscribers) in pubsub.matching_patterns(channel) {
-            let mut frames = Frames::pattern_message(pattern, channel, payload);
-            delivery.deliver(subscribers.tokens(), &mut frames);
-        }
-    }
-    delivery.receivers
-}
-
-/// The split borrows a publish writes through.
-struct Delivery<'a> {
-    me: usize,
-    out: &'a mut crate::resp::Reply,
-    pushed: &'a mut Vec<(usize, usize)>,
-    clients: &'a mut slab::Slab<crate::client::Client>,
-    notified: &'a mut Vec<usize>,
-    receivers: usize,
-}
-
-impl Delivery<'_> {
-    /// Appends the frame to each subscriber's output: the running client's
-    /// reply buffer for itself (as a push), the others' queued output, to
-    /// be written and checked against their limits by the loop. A client
-    /// already past its limit gets nothing more.
-    fn deliver(&mut self, tokens: &[usize], frames: &mut Frames) {
-        for &token in tokens {
-            self.receivers += 1;
-            if token == self.me {
-                let start = self.out.pending();
-                self.out.raw(frames.get(self.out.proto));
-                self.pushed.push((start, self.out.pending()));
-            } else if let Some(c) = self.clients.get_mut(token)
-                && !c.out.overflowed
-            {
-                c.out.raw(frames.get(c.out.proto));
-                self.notified.push(token);
-            }
-        }
-    }
+    delivery.publish(&store.pubsub, kind, channel, payload)
 }
 
 fn channel_list(ctx: &mut Ctx, args: &[Bytes], kind: Kind) -> CmdResult {

@@ -46,8 +46,48 @@ pub struct ExpireReport {
     pub out_of_time: bool,
 }
 
+/// What a database reports to the effects record (see `crate::effects`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbEventKind {
+    /// A key was created (Redis's dbAdd): the `new` event.
+    New,
+    /// A key was deleted by lazy or active expiry.
+    Expired,
+    /// A key now holds a value that a blocked client may be waiting for.
+    Ready,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbEvent {
+    pub kind: DbEventKind,
+    pub key: ::bytes::Bytes,
+}
+
+/// Which events besides expiry a database logs; each is off unless someone
+/// consumes it, so creating a key costs one test.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// `notify-keyspace-events` includes `n`.
+    pub new_keys: bool,
+    /// Some client is blocked on a key of this database.
+    pub ready_keys: bool,
+}
+
+/// What a write does to the key's time to live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ttl {
+    /// The new value has no deadline (SET without KEEPTTL).
+    Clear,
+    /// The key keeps its deadline (KEEPTTL, INCR, APPEND).
+    Keep,
+}
+
 pub struct Db {
     pub policy: AccessPolicy,
+    pub observed: Observed,
+    /// Events for the effects record, drained after every command; expired
+    /// keys are always logged (they are rare, and INFO counts them).
+    pub log: Vec<DbEvent>,
     /// For the LFU counter's probabilistic increment.
     rng: Rng,
     keys: Dict<Entry>,
@@ -121,6 +161,25 @@ impl Db {
             expires: Dict::new(),
             expire_cursor: 0,
             avg_ttl_ms: 0,
+            observed: Observed::default(),
+            log: Vec::new(),
+        }
+    }
+
+    fn log_event(&mut self, kind: DbEventKind, key: &[u8]) {
+        self.log.push(DbEvent {
+            kind,
+            key: ::bytes::Bytes::copy_from_slice(key),
+        });
+    }
+
+    /// Logs what adding `value` under a new `key` means to observers.
+    fn note_added(&mut self, key: &[u8], value: &Value) {
+        if self.observed.new_keys {
+            self.log_event(DbEventKind::New, key);
+        }
+        if self.observed.ready_keys && value.may_unblock() {
+            self.log_event(DbEventKind::Ready, key);
         }
     }
 
@@ -213,6 +272,7 @@ impl Db {
         match self.expires.get(key) {
             Some(&when) if past_deadline(when, now_ms) => {
                 self.remove(key);
+                self.log_event(DbEventKind::Expired, key);
                 true
             }
             _ => false,
@@ -243,25 +303,33 @@ impl Db {
         when == 0 || !past_deadline(when, now_ms)
     }
 
-    /// Sets `key` to `value`, replacing any old value. The old TTL is
-    /// dropped unless `keep_ttl`.
-    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, now_ms: u64) {
+    /// Sets `key` to `value`, replacing any old value (Redis's setKey: an
+    /// overwrite is no new key to observers, unless the type changes to
+    /// one a blocked client may want).
+    pub fn set(&mut self, key: &[u8], value: Value, ttl: Ttl, now_ms: u64) {
         let access = self.new_access(now_ms);
         let lfu = matches!(self.policy, AccessPolicy::Lfu { .. });
         match self.keys.get_mut(key) {
             Some(entry) => {
+                let unblocks = value.may_unblock() && !entry.value.same_type(&value);
                 let old = std::mem::replace(&mut entry.value, value);
                 // Like Redis's dbSetValue, an overwrite keeps the key's
                 // access frequency under LFU.
                 if !lfu {
                     entry.access = access;
                 }
-                if !keep_ttl && !self.expires.is_empty() {
+                if ttl == Ttl::Clear && !self.expires.is_empty() {
                     self.expires.remove(key);
                 }
                 dispose(old);
+                if unblocks && self.observed.ready_keys {
+                    self.log_event(DbEventKind::Ready, key);
+                }
             }
-            None => self.keys.insert_new(key, Entry { value, access }),
+            None => {
+                self.note_added(key, &value);
+                self.keys.insert_new(key, Entry { value, access });
+            }
         }
     }
 
@@ -269,6 +337,7 @@ impl Db {
     /// deadline (0 for none).
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry, expire_ms: u64) {
         self.remove(key);
+        self.note_added(key, &entry.value);
         self.keys.insert_new(key, entry);
         if expire_ms != 0 {
             self.expires.insert(key, expire_ms);
@@ -357,6 +426,7 @@ impl Db {
                 return Some(key);
             }
             self.remove(&key);
+            self.log_event(DbEventKind::Expired, &key);
         }
     }
 
@@ -403,6 +473,7 @@ impl Db {
             });
             for key in expired.drain(..) {
                 self.remove(&key);
+                self.log_event(DbEventKind::Expired, &key);
                 batch_expired += 1;
             }
             if self.expire_cursor == 0 {
@@ -455,7 +526,7 @@ mod tests {
     #[test]
     fn lazy_expiry_on_lookup() {
         let mut db = Db::new();
-        db.set(b"k", s("v"), false, 1000);
+        db.set(b"k", s("v"), Ttl::Clear, 1000);
         db.set_expire(b"k", 1500);
         assert!(db.lookup(b"k", 1499).is_some());
         // Redis keeps a key through the millisecond of its deadline.
@@ -470,7 +541,7 @@ mod tests {
     #[test]
     fn every_expiry_check_keeps_the_deadline_millisecond() {
         let mut db = Db::new();
-        db.set(b"k", s("v"), false, 0);
+        db.set(b"k", s("v"), Ttl::Clear, 0);
         db.set_expire(b"k", 1500);
         assert!(db.get(b"k", 1500).is_some());
         assert!(db.get(b"k", 1501).is_none());
@@ -485,11 +556,11 @@ mod tests {
     #[test]
     fn set_clears_or_keeps_ttl() {
         let mut db = Db::new();
-        db.set(b"k", s("v"), false, 0);
+        db.set(b"k", s("v"), Ttl::Clear, 0);
         db.set_expire(b"k", 100);
-        db.set(b"k", s("w"), true, 0);
+        db.set(b"k", s("w"), Ttl::Keep, 0);
         assert_eq!(db.expire_of(b"k"), 100);
-        db.set(b"k", s("x"), false, 0);
+        db.set(b"k", s("x"), Ttl::Clear, 0);
         assert_eq!(db.expire_of(b"k"), 0);
         assert_eq!(db.expires_len(), 0);
     }
@@ -499,9 +570,9 @@ mod tests {
         let mut db = Db::new();
         for i in 0..5000 {
             let k = format!("v{i}");
-            db.set(k.as_bytes(), s("x"), false, 0);
+            db.set(k.as_bytes(), s("x"), Ttl::Clear, 0);
             db.set_expire(k.as_bytes(), 10);
-            db.set(format!("p{i}").as_bytes(), s("x"), false, 0);
+            db.set(format!("p{i}").as_bytes(), s("x"), Ttl::Clear, 0);
         }
         let far = Instant::now() + Duration::from_secs(10);
         let mut rounds = 0;
@@ -518,7 +589,7 @@ mod tests {
         let mut db = Db::new();
         for i in 0..5000 {
             let k = format!("v{i}");
-            db.set(k.as_bytes(), s("x"), false, 0);
+            db.set(k.as_bytes(), s("x"), Ttl::Clear, 0);
             db.set_expire(k.as_bytes(), 1_000_000);
         }
         let report = db.active_expire(20, Instant::now() + Duration::from_secs(10));

@@ -200,6 +200,16 @@ pub enum Value {
 }
 
 impl Value {
+    /// Whether a client may be blocked waiting for a key of this type
+    /// (lists today; sorted sets and streams as they come).
+    pub fn may_unblock(&self) -> bool {
+        matches!(self, Value::List(_))
+    }
+
+    pub fn same_type(&self, other: &Value) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+
     /// The name TYPE replies with.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use crate::cmd::keys::{lookup_read, lookup_write, parse_cursor, parse_scan_opts, reply_scan};
 use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
-use crate::db::Value;
+use crate::db::{Ttl, Value};
 use crate::db::bytes::SmallBytes;
 use crate::db::dict::Dict;
 use crate::store::Store;
@@ -253,7 +253,7 @@ fn write_or_create<'a>(
     now: u64,
 ) -> Result<&'a mut Hash, CmdError> {
     if write(store, db, key, now)?.is_none() {
-        store.dbs[db].set(key, Value::Hash(Box::default()), false, now);
+        store.dbs[db].set(key, Value::Hash(Box::default()), Ttl::Clear, now);
     }
     Ok(write(store, db, key, now)?.expect("just created"))
 }

@@ -28,8 +28,10 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::cmd::keys::{lookup_read, lookup_write};
-use crate::cmd::{CmdError, CmdResult, Ctx, Unblocked, Written, arg_i64};
-use crate::db::Value;
+use crate::blocking::WaitFor;
+use crate::cmd::{CmdError, CmdResult, Ctx, Unblocked, arg_i64};
+use crate::effects::class;
+use crate::db::{Ttl, Value};
 use crate::store::Store;
 use crate::util::eq_ic;
 
@@ -821,7 +823,7 @@ fn push_generic(
                 list.push(end, e);
             }
             let len = list.len();
-            ctx.store.dbs[db].set(key, Value::List(Box::new(list)), false, now);
+            ctx.store.dbs[db].set(key, Value::List(Box::new(list)), Ttl::Clear, now);
             len
         }
     };
@@ -1048,7 +1050,7 @@ pub fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.dirty((front + back) as u64);
     // Redis counts LTRIM as modifying the list even when it kept every
     // element; the loop's touch only sees writes that moved `dirty`.
-    ctx.touch(&args[1]);
+    ctx.modified(&args[1]);
     delete_if_empty(ctx, &args[1]);
     ctx.out.ok();
     Ok(())
@@ -1262,7 +1264,6 @@ pub fn mpop_from(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> Resul
         ctx.out.bulk(key);
         ctx.out.bulk_array(popped.iter());
         ctx.dirty(popped.len() as u64);
-        ctx.written = Written::Only(key.clone());
         delete_if_empty(ctx, key);
         return Ok(true);
     }
@@ -1308,7 +1309,7 @@ fn bpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
     // A woken client is served from the key that became ready alone
     // (see `Ctx::serving`); it blocks again on all of its keys.
     let serving = ctx.serving.take();
-    let candidates = serving.as_ref().map_or(keys, std::slice::from_ref);
+    let candidates = serving.as_ref().map_or(keys, |s| std::slice::from_ref(&s.key));
     let (db, now) = (ctx.db_index, ctx.now_ms);
     for key in candidates {
         let Some(list) = write(ctx.store, db, key, now)? else {
@@ -1322,10 +1323,9 @@ fn bpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
         ctx.out.bulk(&value);
         delete_if_empty(ctx, key);
         ctx.store.dirty += 1;
-        ctx.written = Written::Only(key.clone());
         return Ok(());
     }
-    ctx.block_on(keys, deadline, Unblocked::NullArray);
+    ctx.block_on(keys, deadline, WaitFor::ListElement, Unblocked::NullArray);
     Ok(())
 }
 
@@ -1344,7 +1344,7 @@ fn bmove(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End, timeout: &
     let deadline = parse_timeout(timeout, ctx.now_ms)?;
     match move_element(ctx, src, dst, from, to)? {
         Some(value) => ctx.out.bulk(&value),
-        None => ctx.block_on(std::slice::from_ref(src), deadline, Unblocked::Null),
+        None => ctx.block_on(std::slice::from_ref(src), deadline, WaitFor::ListElement, Unblocked::Null),
     }
     Ok(())
 }
@@ -1368,9 +1368,9 @@ pub fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let deadline = parse_timeout(&args[1], ctx.now_ms)?;
     let keys = &args[parsed.keys];
     let serving = ctx.serving.take();
-    let from = serving.as_ref().map_or(keys, std::slice::from_ref);
+    let from = serving.as_ref().map_or(keys, |s| std::slice::from_ref(&s.key));
     if !mpop_from(ctx, from, parsed.end, parsed.count)? {
-        ctx.block_on(keys, deadline, Unblocked::NullArray);
+        ctx.block_on(keys, deadline, WaitFor::ListElement, Unblocked::NullArray);
     }
     Ok(())
 }

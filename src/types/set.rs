@@ -11,10 +11,11 @@
 use bytes::Bytes;
 
 use crate::cmd::keys::{lookup_read, parse_cursor, parse_scan_opts, reply_scan};
-use crate::cmd::{CmdError, CmdResult, Ctx, Written, arg_i64};
+use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
+use crate::effects::class;
 use crate::db::bytes::SmallBytes;
 use crate::db::dict::Dict;
-use crate::db::{Db, Entry, Value};
+use crate::db::{Db, Entry, Ttl, Value};
 use crate::resp::Reply;
 use crate::resp::writer::format_i64;
 use crate::store::Store;
@@ -325,7 +326,7 @@ pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None => {
             let mut set = Set::for_first_member(&args[2]);
             let n = args[2..].iter().filter(|m| set.add(m, max)).count();
-            db.set(&args[1], Value::Set(Box::new(set)), false, now);
+            db.set(&args[1], Value::Set(Box::new(set)), Ttl::Clear, now);
             n
         }
     };
@@ -569,12 +570,11 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         } else {
             // The destination already held the member: as in Redis, WATCH
             // sees only the source as modified.
-            ctx.written = Written::Only(src.clone());
         }
     } else {
         let mut set = Set::for_first_member(member);
         set.add(member, max);
-        db.set(dst, Value::Set(Box::new(set)), false, now);
+        db.set(dst, Value::Set(Box::new(set)), Ttl::Clear, now);
         dirty += 1;
     }
     ctx.store.dirty += dirty;
@@ -621,7 +621,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set) {
             ctx.store.dirty += 1;
         }
     } else {
-        db.set(dst, Value::Set(Box::new(result)), false, ctx.now_ms);
+        db.set(dst, Value::Set(Box::new(result)), Ttl::Clear, ctx.now_ms);
         ctx.store.dirty += 1;
     }
     ctx.out.int(n as i64);

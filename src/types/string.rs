@@ -4,8 +4,8 @@
 
 use bytes::Bytes;
 
-use super::keys::{lookup_read, lookup_write};
-use super::{CmdError, CmdResult, Ctx, arg_i64};
+use crate::cmd::keys::{lookup_read, lookup_write};
+use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
 use crate::db::value::{Shared, grow_like_sds};
 use crate::db::{Entry, Str, Value};
 use crate::util::eq_ic;
@@ -155,7 +155,11 @@ fn store_string(ctx: &mut Ctx, key: &[u8], value: Str, ttl: Ttl) {
     }
     let now = ctx.now_ms;
     let db = &mut ctx.store.dbs[ctx.db_index];
-    db.set(key, Value::Str(value), ttl == Ttl::Keep, now);
+    let keep = match ttl {
+        Ttl::Keep => crate::db::Ttl::Keep,
+        Ttl::Clear | Ttl::At(_) => crate::db::Ttl::Clear,
+    };
+    db.set(key, Value::Str(value), keep, now);
     if let Ttl::At(when) = ttl {
         db.set_expire(key, when.max(1) as u64);
     }

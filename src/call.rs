@@ -1,0 +1,514 @@
+//! `call()`: runs one command against the store, as Redis's `call()` does,
+//! apart from the loop.
+//!
+//! The loop's command path (`server::command`) is the gatekeeping that
+//! belongs to a connection: parsing, resolving, arity, authentication,
+//! MULTI queueing, Pub/Sub mode, CLIENT REPLY. What it admits runs here,
+//! and so does everything that runs commands for someone else: EXEC's
+//! queued commands, a blocked client served by a ready key, and later a
+//! script. Nothing here knows of sockets or `mio`; the reply goes to
+//! whatever [`Reply`] the caller gives.
+//!
+//! After the handler, and once per call, this is where everything a
+//! command did is accounted for: the error reply and its statistics,
+//! INFO commandstats and latency, the slow log, MONITOR, CLIENT UNBLOCK
+//! and CLIENT KILL requests, and the effects record (`crate::effects`):
+//! its keyspace events are published after every call, its modified keys
+//! (WATCH, tracking), ready keys and propagation after the top-level one.
+
+use std::mem;
+use std::time::Instant;
+
+use bytes::Bytes;
+use slab::Slab;
+
+use crate::blocking::{Block, Serving};
+use crate::client::{Client, ReplyMode};
+use crate::cmd::{self, CmdError, Command, Ctx, Resolved, flag, spec::Handler};
+use crate::effects::Own;
+use crate::resp::Reply;
+use crate::store::{Stats, Store, unix_ms, unix_us};
+
+/// One command to run.
+pub struct Request<'a> {
+    /// The client it runs for (its slab key).
+    pub token: usize,
+    pub cmd: &'static Command,
+    pub handler: Handler,
+    pub args: &'a [Bytes],
+    pub now_ms: u64,
+    /// Inside EXEC: blocking commands answer as their non-blocking forms.
+    pub deny_blocking: bool,
+    /// A blocked client's command, run again for a ready key.
+    pub serving: Option<Serving>,
+    /// Run by another call (EXEC's queued commands): modified keys, ready
+    /// keys and propagation are drained with the outer call.
+    pub nested: bool,
+}
+
+/// What a call left for its caller besides the reply.
+#[derive(Debug, Default)]
+pub struct Called {
+    pub failed: bool,
+    /// The command could not be served now: the loop parks the client.
+    pub block: Option<Block>,
+    /// Ranges of the reply that are pushes (see `Ctx::push`).
+    pub pushed: Vec<(usize, usize)>,
+    /// The reply mode a queued CLIENT REPLY left, for after EXEC's reply.
+    pub reply_mode_after: Option<ReplyMode>,
+    pub elapsed_us: u64,
+}
+
+/// Which run of a command [`account`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Run {
+    /// Called and done.
+    Called,
+    /// Called, and now blocked.
+    Blocked,
+    /// A blocked command's end: its re-run, served by a ready key, or
+    /// CLIENT UNBLOCK.
+    Served,
+}
+
+/// What the handler left, read out of its context.
+struct Outcome {
+    result: cmd::CmdResult,
+    block: Option<Block>,
+    run_transaction: bool,
+    redacted: Vec<usize>,
+    pushed: Vec<(usize, usize)>,
+}
+
+/// Runs one command and accounts for everything it did.
+pub fn call(
+    store: &mut Store,
+    clients: &mut Slab<Client>,
+    out: &mut Reply,
+    req: Request,
+    clock: &mut Instant,
+) -> Called {
+    let started = *clock;
+    let Some(db) = clients.get(req.token).map(|c| c.db) else {
+        return Called::default();
+    };
+    store.effects.record_modified = !store.watches.is_empty() || store.tracking.is_active();
+    let dirty_before = store.dirty;
+    let served = req.serving.is_some();
+    let outcome = run_handler(store, clients, out, &req, db);
+    let mut called = Called {
+        failed: outcome.result.is_err(),
+        block: outcome.block,
+        pushed: outcome.pushed,
+        ..Called::default()
+    };
+    if outcome.run_transaction {
+        called.reply_mode_after = run_transaction(store, clients, out, &req, &mut called, clock);
+    }
+    if let Err(e) = &outcome.result {
+        let msg = e.bytes();
+        out.error_bytes(&msg);
+        count_error(&mut store.stats, &String::from_utf8_lossy(&msg));
+    }
+    if called.block.is_none() {
+        propagate_own(store, &req, db, dirty_before);
+    }
+    if !store.blocking.unblock_requests.is_empty() {
+        unblock_requested(store, clients);
+    }
+    if !store.to_close.is_empty() {
+        close_killed(store, clients);
+    }
+    let finished = Instant::now();
+    *clock = finished;
+    called.elapsed_us = finished.duration_since(started).as_micros() as u64;
+    let run = match (served, called.block.is_some()) {
+        (true, _) => Run::Served,
+        (false, true) => Run::Blocked,
+        (false, false) => Run::Called,
+    };
+    let shown = Shown {
+        args: req.args,
+        redacted: &outcome.redacted,
+    };
+    if account(store, clients, req.token, req.cmd, shown, called.elapsed_us, called.failed, run) {
+        feed_monitors(store, clients, req.token, req.cmd, shown, out);
+    }
+    if store.tracking.is_active() {
+        store.tracking.after_call(clients, req.token, req.cmd, req.args);
+    }
+    crate::drain::after_call(store, clients, out, &mut called.pushed, req.token, db, req.nested);
+    called
+}
+
+/// Runs the handler; a panic in one becomes an error reply instead of
+/// taking every client down with the process.
+fn run_handler(
+    store: &mut Store,
+    clients: &mut Slab<Client>,
+    out: &mut Reply,
+    req: &Request,
+    db: usize,
+) -> Outcome {
+    let mut ctx = Ctx {
+        store,
+        clients,
+        me: req.token,
+        out,
+        now_ms: req.now_ms,
+        db_index: db,
+        block: None,
+        deny_blocking: req.deny_blocking,
+        serving: req.serving.clone(),
+        run_transaction: false,
+        redacted: Vec::new(),
+        pushed: Vec::new(),
+    };
+    let handler = req.handler;
+    let args = req.args;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let result = handler(&mut ctx, args);
+        Outcome {
+            result,
+            block: ctx.block.take(),
+            run_transaction: ctx.run_transaction,
+            redacted: mem::take(&mut ctx.redacted),
+            pushed: mem::take(&mut ctx.pushed),
+        }
+    })) {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            log::error!("Command '{}' panicked; the client got an error", req.cmd.name);
+            Outcome {
+                result: Err(CmdError::err(format!(
+                    "internal error while running '{}'",
+                    req.cmd.name
+                ))),
+                block: None,
+                run_transaction: false,
+                redacted: Vec::new(),
+                pushed: Vec::new(),
+            }
+        }
+    }
+}
+
+/// Records the command's own propagation: as sent if it changed
+/// something, as its handler rewrote it, or not at all.
+fn propagate_own(store: &mut Store, req: &Request, db: usize, dirty_before: u64) {
+    let own = mem::take(&mut store.effects.own);
+    if !store.effects.record_propagation {
+        return;
+    }
+    // EXEC's queued commands propagate themselves, wrapped in MULTI/EXEC.
+    if store.dirty == dirty_before || !req.cmd.has(flag::WRITE) {
+        return;
+    }
+    let argv = match own {
+        Own::AsSent => req.args.to_vec(),
+        Own::Rewritten(argv) => argv,
+        Own::Prevented => return,
+    };
+    store.effects.also_propagate(db, argv);
+}
+
+/// Runs the queued commands of a transaction EXEC accepted, each through
+/// `call()`, their replies in one array. Blocking is denied meanwhile.
+/// Returns the reply mode a queued CLIENT REPLY set, to apply once EXEC's
+/// own reply is settled.
+fn run_transaction(
+    store: &mut Store,
+    clients: &mut Slab<Client>,
+    out: &mut Reply,
+    exec: &Request,
+    called: &mut Called,
+    clock: &mut Instant,
+) -> Option<ReplyMode> {
+    let c = clients.get_mut(exec.token)?;
+    let count = c.state.multi().map_or(0, |tx| tx.commands.len());
+    out.array(count);
+    // CLIENT REPLY applies to EXEC's reply as a whole, decided by the
+    // caller; the queued commands reply normally inside it.
+    let reply_mode = mem::replace(&mut c.reply_mode, ReplyMode::On);
+    for i in 0..count {
+        // Cloning the arguments bumps reference counts; it lets the
+        // transaction stay visible (CLIENT LIST `multi=N`) while it runs.
+        let Some(c) = clients.get(exec.token) else {
+            break;
+        };
+        let Some(args) = c.state.multi().and_then(|tx| tx.commands.get(i)).cloned() else {
+            break;
+        };
+        // Redis adds no output to a client it will close (a queued QUIT
+        // or CLIENT KILL of itself).
+        let closing = c.close_after_reply;
+        let mark = out.pending();
+        match cmd::resolve(&args) {
+            Resolved::Found(cmd, handler) => {
+                let req = Request {
+                    token: exec.token,
+                    cmd,
+                    handler,
+                    args: &args,
+                    now_ms: exec.now_ms,
+                    deny_blocking: true,
+                    serving: None,
+                    nested: true,
+                };
+                let inner = call(store, clients, out, req, clock);
+                called.pushed.extend(inner.pushed);
+            }
+            // Checked when queued; a command table cannot change since.
+            Resolved::Rejected(msg, _) => out.error_bytes(&msg),
+        }
+        if closing {
+            out.truncate_pending(mark);
+        }
+    }
+    // The queued commands' arguments are freed now (Redis's refcounts
+    // drop back to 1).
+    store.exec_shared.clear();
+    let c = clients.get_mut(exec.token)?;
+    c.state.end_multi();
+    let changed = mem::replace(&mut c.reply_mode, reply_mode);
+    (changed != ReplyMode::On).then_some(changed)
+}
+
+/// Carries out CLIENT UNBLOCK requests made by the last command.
+///
+/// The reply and the statistics come at once, as in Redis, which counts
+/// the blocked command as failed (even for TIMEOUT) and logs it then; the
+/// client's queued commands run later, from the loop.
+pub fn unblock_requested(store: &mut Store, clients: &mut Slab<Client>) {
+    const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+    for (token, as_error) in mem::take(&mut store.blocking.unblock_requests) {
+        let Some(blocked) = unpark(store, clients, token) else {
+            continue;
+        };
+        if let Some(c) = clients.get_mut(token) {
+            if as_error {
+                c.end_of_block_reply(|out| out.error(UNBLOCKED));
+            } else {
+                c.end_of_block_reply(Reply::null_array);
+            }
+        }
+        if as_error {
+            count_error(&mut store.stats, UNBLOCKED);
+        }
+        // Redis has reset the client by the time it logs the command, so
+        // the slow-log entry shows no arguments.
+        if let Resolved::Found(cmd, _) = cmd::resolve(&blocked.args) {
+            let shown = Shown {
+                args: &[],
+                redacted: &[],
+            };
+            account(store, clients, token, cmd, shown, blocked.call_us, true, Run::Served);
+        }
+        store.unblocked.push(token);
+        store.notified.push(token);
+    }
+}
+
+/// Takes a client out of every wait list; returns what it was blocked on,
+/// if it was.
+pub fn unpark(
+    store: &mut Store,
+    clients: &mut Slab<Client>,
+    token: usize,
+) -> Option<crate::blocking::Blocked> {
+    let b = clients.get_mut(token)?.state.end_block()?;
+    store.blocking.unpark(token, b.db, &b.keys);
+    store.dbs[b.db].observed.ready_keys = store.blocking.waits_in(b.db);
+    Some(b)
+}
+
+/// Closes the clients CLIENT KILL ended (or an output limit doomed), at
+/// once, as Redis frees them: a later command sees them gone.
+pub fn close_killed(store: &mut Store, clients: &mut Slab<Client>) {
+    for (token, id) in mem::take(&mut store.to_close) {
+        if clients.get(token).is_some_and(|c| c.id == id) {
+            // Closing the descriptor takes it out of the poll set too.
+            drop(forget_client(store, clients, token));
+        }
+    }
+}
+
+/// Removes a client from the slab and from every registry that names it
+/// (wait lists, watches, monitors, subscriptions, tracking).
+pub fn forget_client(store: &mut Store, clients: &mut Slab<Client>, token: usize) -> Option<Client> {
+    if !clients.contains(token) {
+        return None;
+    }
+    unpark(store, clients, token);
+    let mut client = clients.remove(token);
+    store.watches.unwatch_all(token, &mut client);
+    if client.mode.is_monitor() {
+        store.monitors.retain(|&m| m != token);
+    }
+    let mut subs = client.mode.take_subscriptions();
+    store.pubsub.forget(&mut subs, token);
+    store.tracking.forget(token, &mut client);
+    log::debug!("Client closed connection {}", client.peer);
+    Some(client)
+}
+
+/// Counts an error reply by its code (INFO errorstats).
+pub fn count_error(stats: &mut Stats, msg: &str) {
+    stats.total_error_replies += 1;
+    let code = msg.split(' ').next().unwrap_or("ERR");
+    match stats.errors.get_mut(code) {
+        Some(n) => *n += 1,
+        None => {
+            stats.errors.insert(code.to_string(), 1);
+        }
+    }
+}
+
+/// Statistics, the latency histogram and the slow log for a command that
+/// ran; returns whether MONITOR sees it now. Redis counts a call once,
+/// when the command is first called, and MONITOR sees it then; its
+/// latency and slow-log entry are recorded when it is done, which for a
+/// command that blocked is when a ready key serves it.
+#[allow(clippy::too_many_arguments)]
+pub fn account(
+    store: &mut Store,
+    clients: &Slab<Client>,
+    token: usize,
+    cmd: &'static Command,
+    shown: Shown,
+    elapsed_us: u64,
+    failed: bool,
+    run: Run,
+) -> bool {
+    let latency_tracking = store.config.latency_tracking;
+    let stat = store.stats.commands.entry(cmd.name).or_default();
+    stat.usec += elapsed_us;
+    if failed {
+        stat.failed_calls += 1;
+    }
+    if run != Run::Served {
+        stat.calls += 1;
+        store.stats.total_commands_processed += 1;
+    }
+    if run == Run::Blocked {
+        return true;
+    }
+    if latency_tracking {
+        stat.latency
+            .get_or_insert_with(Default::default)
+            .record(elapsed_us.saturating_mul(1000));
+    }
+    slowlog(store, clients, token, cmd, shown, elapsed_us);
+    run == Run::Called
+}
+
+/// Feeds MONITOR after the call, with the database the client is in then
+/// (SELECT and EXEC show the new one), as Redis does. A monitor sees its
+/// own commands too; the running client's output is `out` while it runs.
+fn feed_monitors(
+    store: &mut Store,
+    clients: &mut Slab<Client>,
+    token: usize,
+    cmd: &'static Command,
+    shown: Shown,
+    out: &mut Reply,
+) {
+    if store.monitors.is_empty() || cmd.has(flag::SKIP_MONITOR) || cmd.has(flag::ADMIN) {
+        return;
+    }
+    let Some(client) = clients.get(token) else {
+        return;
+    };
+    let us = unix_us();
+    let mut line = format!(
+        "{}.{:06} [{} {}]",
+        us / 1_000_000,
+        us % 1_000_000,
+        client.db,
+        client.peer
+    );
+    for a in shown.iter() {
+        line.push(' ');
+        line.push_str(&crate::util::repr(a));
+    }
+    // A monitor that is closing (it QUIT) gets nothing more, as in Redis.
+    for &m in &store.monitors {
+        let Some(c) = clients.get_mut(m) else {
+            continue;
+        };
+        if c.close_after_reply || c.out.overflowed {
+            continue;
+        }
+        if m == token {
+            out.simple(&line);
+        } else {
+            c.out.raw(format!("+{line}\r\n").as_bytes());
+            store.notified.push(m);
+        }
+    }
+}
+
+fn slowlog(
+    store: &mut Store,
+    clients: &Slab<Client>,
+    token: usize,
+    cmd: &'static Command,
+    shown: Shown,
+    us: u64,
+) {
+    let threshold = store.config.slowlog_log_slower_than_us;
+    if threshold < 0 || (us as i64) < threshold || cmd.has(flag::SKIP_SLOWLOG) {
+        return;
+    }
+    let Some(client) = clients.get(token) else {
+        return;
+    };
+    // Like Redis: at most 32 arguments, each at most 128 bytes.
+    let mut logged: Vec<Vec<u8>> = Vec::new();
+    let argc = shown.args.len();
+    for (i, a) in shown.iter().take(argc.min(32)).enumerate() {
+        if i == 31 && argc > 32 {
+            logged.push(format!("... ({} more arguments)", argc - 31).into_bytes());
+            break;
+        }
+        if a.len() > 128 {
+            let mut v = a[..128].to_vec();
+            v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
+            logged.push(v);
+        } else {
+            logged.push(a.to_vec());
+        }
+    }
+    let slowlog = &mut store.slowlog;
+    let entry = crate::store::SlowEntry {
+        id: slowlog.next_id,
+        time_s: (unix_ms() / 1000) as i64,
+        duration_us: us,
+        args: logged,
+        peer: client.peer.to_string(),
+        name: client.name.clone().unwrap_or_default(),
+    };
+    slowlog.next_id += 1;
+    slowlog.entries.push_front(entry);
+    slowlog.entries.truncate(store.config.slowlog_max_len);
+}
+
+/// A command's arguments as MONITOR and the slow log show them: the
+/// positions in `redacted` (passwords) appear as "(redacted)".
+#[derive(Clone, Copy)]
+pub struct Shown<'a> {
+    pub args: &'a [Bytes],
+    pub redacted: &'a [usize],
+}
+
+impl<'a> Shown<'a> {
+    fn iter(self) -> impl Iterator<Item = &'a [u8]> {
+        self.args.iter().enumerate().map(move |(i, a)| {
+            if self.redacted.contains(&i) {
+                &b"(redacted)"[..]
+            } else {
+                &a[..]
+            }
+        })
+    }
+}

@@ -1,0 +1,115 @@
+//! Draining the effects record after a call: the one place where what a
+//! command did reaches its consumers (see `crate::effects`).
+//!
+//! After every call, nested or not, keyspace events are published (Redis
+//! publishes them as they happen, so a transaction's events go out
+//! command by command). After a top-level call only: modified keys touch
+//! WATCHes and invalidate tracked keys (Redis holds the invalidations of
+//! the running client until its reply is complete, EXEC's included), ready
+//! keys enter the blocking ready queue, and propagation is flushed,
+//! wrapped in MULTI/EXEC when the call propagated more than one command.
+//!
+//! Architecture invariant: every check here starts with an emptiness test
+//! of what is drained, so a command that recorded nothing pays a few
+//! branches.
+
+use slab::Slab;
+
+use crate::client::Client;
+use crate::effects::{Event, class};
+use crate::pubsub::{Delivery, Kind};
+use crate::resp::Reply;
+use crate::store::Store;
+
+/// Drains what the call by `me` recorded. `db` is the database it ran in;
+/// commands that write other databases (MOVE, COPY ... DB, SWAPDB,
+/// FLUSHALL) set `effects.other_dbs` so every database's log is read.
+pub fn after_call(
+    store: &mut Store,
+    clients: &mut Slab<Client>,
+    out: &mut Reply,
+    pushed: &mut Vec<(usize, usize)>,
+    me: usize,
+    db: usize,
+    nested: bool,
+) {
+    if store.effects.other_dbs {
+        store.effects.other_dbs = false;
+        for i in 0..store.dbs.len() {
+            store.absorb(i);
+        }
+    } else {
+        store.absorb(db);
+    }
+    if store.effects.expired_keys != 0 {
+        store.stats.expired_keys += std::mem::take(&mut store.effects.expired_keys);
+    }
+    let mut delivery = Delivery {
+        me,
+        out,
+        pushed,
+        clients,
+        notified: &mut store.notified,
+    };
+    if !store.effects.events.is_empty() {
+        publish_events(
+            &store.pubsub,
+            &mut delivery,
+            &mut store.effects.events,
+            store.effects.notify_flags,
+        );
+    }
+    if nested {
+        return;
+    }
+    let effects = &mut store.effects;
+    if !effects.modified.is_empty() {
+        let modified = std::mem::take(&mut effects.modified);
+        if !store.watches.is_empty() {
+            for (db, key) in &modified {
+                store.watches.touch(delivery.clients, *db, key);
+            }
+        }
+        if store.tracking.is_active() {
+            let keys: Vec<_> = modified.into_iter().map(|(_, k)| k).collect();
+            store.tracking.invalidate(&mut delivery, Some(me), &keys);
+        }
+    }
+    if !effects.flushed.is_empty() {
+        effects.flushed.clear();
+        if store.tracking.is_active() {
+            store.tracking.invalidate_all(&mut delivery);
+        }
+    }
+    if !effects.ready.is_empty() {
+        for (db, key) in effects.ready.drain(..) {
+            store.blocking.signal(db, &key);
+        }
+    }
+    effects.flush_propagation(true);
+}
+
+/// Publishes keyspace events on `__keyspace@<db>__:<key>` (the event as
+/// payload) and `__keyevent@<db>__:<event>` (the key as payload), as the
+/// flags ask.
+fn publish_events(
+    pubsub: &crate::pubsub::PubSub,
+    delivery: &mut Delivery,
+    events: &mut Vec<Event>,
+    flags: u32,
+) {
+    let mut channel = Vec::new();
+    for Event { db, name, key } in events.drain(..) {
+        if flags & class::KEYSPACE != 0 {
+            channel.clear();
+            channel.extend_from_slice(format!("__keyspace@{db}__:").as_bytes());
+            channel.extend_from_slice(&key);
+            delivery.publish(pubsub, Kind::Channel, &channel, name.as_bytes());
+        }
+        if flags & class::KEYEVENT != 0 {
+            channel.clear();
+            channel.extend_from_slice(format!("__keyevent@{db}__:{name}").as_bytes());
+            delivery.publish(pubsub, Kind::Channel, &channel, &key);
+        }
+    }
+}

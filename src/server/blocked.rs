@@ -1,0 +1,132 @@
+//! Blocked clients: parking, serving ready keys, timeouts, and running
+//! what an unblocked client sent meanwhile.
+//!
+//! Wake-ups go through queues, never recursion: a write signals keys into
+//! the ready queue (`Blocking::pop_ready`), serving a waiter may signal
+//! more (BLMOVE pushes), and every unblocked client lands in
+//! `Store::unblocked`, whose input runs after the ready queue is empty.
+
+use super::*;
+use crate::blocking::{Block, Serving};
+
+impl Server {
+    /// Parks a client whose command asked to block.
+    pub(super) fn park(&mut self, token: usize, args: &[bytes::Bytes], block: Block, call_us: u64) {
+        let Some(db) = self.clients.get(token).map(|c| c.db) else {
+            return;
+        };
+        let generation = self.store.blocking.next_generation();
+        self.store.blocking.park(token, db, &block.keys);
+        self.store.dbs[db].observed.ready_keys = true;
+        if let Some(deadline) = block.deadline_ms {
+            // Like a key, a blocked client lives through its deadline's
+            // millisecond: Redis times it out once `now > timeout`.
+            let fires_ms = deadline.saturating_add(1);
+            self.wheel
+                .insert(fires_ms, Timer::BlockTimeout { token, generation });
+        }
+        if let Some(c) = self.clients.get_mut(token) {
+            c.state = crate::client::State::Blocked(crate::blocking::Blocked {
+                db,
+                keys: block.keys,
+                args: args.to_vec(),
+                generation,
+                call_us,
+                deadline_ms: block.deadline_ms,
+                wait: block.wait,
+            });
+        }
+    }
+
+    /// Takes a client out of every wait list; returns what it was
+    /// blocked on, if it was.
+    pub(super) fn unpark(&mut self, token: usize) -> Option<crate::blocking::Blocked> {
+        crate::call::unpark(&mut self.store, &mut self.clients, token)
+    }
+
+    /// Serves the waiters of ready keys, oldest waiter first: each is asked
+    /// whether the key can serve it now, and if so its command runs again
+    /// through `call()`, served from that key. A key stops serving as soon
+    /// as it cannot serve its next waiter.
+    pub(super) fn serve_ready(&mut self, now_ms: u64) {
+        while let Some((db, key)) = self.store.blocking.pop_ready() {
+            for token in self.store.blocking.waiters_of(db, &key) {
+                let Some(b) = self.clients.get(token).and_then(|c| c.state.blocked()) else {
+                    continue;
+                };
+                let value = self.store.dbs[db].get(&key, now_ms).map(|e| &e.value);
+                if !b.wait.can_serve(value) {
+                    break;
+                }
+                let Some(b) = self.unpark(token) else {
+                    continue;
+                };
+                let mut clock = Instant::now();
+                self.serving = Some(Serving {
+                    key: bytes::Bytes::from(key.clone()),
+                    deadline_ms: b.deadline_ms,
+                });
+                self.execute(token, &b.args, now_ms, &mut clock);
+                self.serving = None;
+                let blocked_again = self
+                    .clients
+                    .get(token)
+                    .is_some_and(|c| c.state.is_blocked());
+                if blocked_again {
+                    break;
+                }
+                self.store.unblocked.push(token);
+                self.queue_write(token);
+            }
+        }
+    }
+
+    /// Runs what unblocked clients sent while they were blocked (see
+    /// `Store::unblocked`).
+    pub(super) fn resume_unblocked(&mut self, now_ms: u64) {
+        while !self.store.unblocked.is_empty() {
+            for token in mem::take(&mut self.store.unblocked) {
+                self.resume(token, now_ms);
+            }
+        }
+    }
+
+    /// Runs what a client sent while it was blocked.
+    pub(super) fn resume(&mut self, token: usize, now_ms: u64) {
+        let mut clock = Instant::now();
+        loop {
+            let Some(c) = self.clients.get_mut(token) else {
+                return;
+            };
+            if c.state.is_blocked() || c.close_after_reply {
+                return;
+            }
+            let Some(args) = c.deferred.pop_front() else {
+                break;
+            };
+            self.execute(token, &args, now_ms, &mut clock);
+            self.serve_ready(now_ms);
+        }
+        if self.clients.get(token).is_some_and(|c| !c.rbuf.is_empty()) {
+            self.process_input(token, now_ms);
+        }
+        self.queue_write(token);
+    }
+
+    pub(super) fn time_out_block(&mut self, token: usize, generation: u64) {
+        let current = self
+            .clients
+            .get(token)
+            .and_then(|c| c.state.blocked())
+            .is_some_and(|b| b.generation == generation);
+        if !current {
+            return;
+        }
+        self.unpark(token);
+        if let Some(c) = self.clients.get_mut(token) {
+            c.end_of_block_reply(Reply::null_array);
+        }
+        self.store.unblocked.push(token);
+        self.queue_write(token);
+    }
+}

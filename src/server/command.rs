@@ -1,0 +1,374 @@
+//! The command path: parsing a client's input into commands, the
+//! gatekeeping that belongs to a connection, and running what it admits.
+
+use super::*;
+
+impl Server {
+    /// Parses and runs every complete command in the client's buffer.
+    ///
+    /// Commands are parsed in batches of up to `MAX_BATCH` before any runs,
+    /// so the keys of a pipeline can be prefetched together: their cache
+    /// misses overlap instead of being paid one lookup at a time. Replies
+    /// keep their order; a protocol error is answered after the replies of
+    /// the commands before it.
+    pub(super) fn process_input(&mut self, token: usize, now_ms: u64) {
+        // One clock read per command: each command's duration runs from the
+        // end of the previous one (so it includes its own parsing).
+        let mut clock = Instant::now();
+        loop {
+            let Some(client) = self.clients.get_mut(token) else {
+                return;
+            };
+            // A blocked client's further input waits until it is served,
+            // and a served one's waits behind what it sent while blocked
+            // (run by `resume_unblocked`).
+            if client.close_after_reply
+                || client.out.overflowed
+                || client.state.is_blocked()
+                || !client.deferred.is_empty()
+            {
+                return;
+            }
+            // Redis's `authRequired`: a password is set and this client
+            // has not given it (removing the password lets everyone in).
+            let auth_required = !client.authenticated && self.store.config.requirepass.is_some();
+            if auth_required && client.rbuf.len() > UNAUTHENTICATED_QUERY_LIMIT_BYTES {
+                client.close_after_reply = true;
+                self.queue_write(token);
+                return;
+            }
+            // The parser applies the limits of the moment: CONFIG SET may
+            // have changed proto-max-bulk-len, and before AUTH requests are
+            // capped. Until then commands are parsed one at a time, as
+            // Redis does, so a pipeline's AUTH lifts the cap for what
+            // follows it.
+            client.parser.set_auth(if auth_required {
+                crate::resp::parser::Auth::Required
+            } else {
+                crate::resp::parser::Auth::Done
+            });
+            client
+                .parser
+                .set_max_bulk_len(self.store.config.proto_max_bulk_len);
+            let batch_limit = if auth_required { 1 } else { MAX_BATCH };
+            let mut batch = mem::take(&mut client.batch);
+            let mut parsed = 0;
+            let mut error = None;
+            while parsed < batch_limit {
+                if batch.len() == parsed {
+                    batch.push(Vec::new());
+                }
+                batch[parsed].clear();
+                match client.parser.parse(&mut client.rbuf, &mut batch[parsed]) {
+                    Ok(Parsed::Command) => parsed += 1,
+                    Ok(Parsed::Incomplete) => break,
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+            if parsed > 1 {
+                let db = client.db;
+                self.prefetch_keys(db, &batch[..parsed]);
+            }
+            let mut ran = 0;
+            for args in &batch[..parsed] {
+                if self
+                    .clients
+                    .get(token)
+                    .is_none_or(|c| c.close_after_reply || c.out.overflowed || c.state.is_blocked())
+                {
+                    break;
+                }
+                self.execute(token, args, now_ms, &mut clock);
+                ran += 1;
+                self.serve_ready(now_ms);
+            }
+            // Commands parsed behind one that blocked wait, unparsed again,
+            // until the client is served: put them back in order.
+            if ran < parsed
+                && let Some(c) = self.clients.get_mut(token)
+                && c.state.is_blocked()
+            {
+                c.deferred.extend(batch[ran..parsed].iter().cloned());
+            }
+            // Drop the arguments now: they hold the read buffer's memory,
+            // which the next read can then reuse in place. A request of
+            // millions of arguments leaves no vector of that size behind.
+            for args in &mut batch[..parsed] {
+                args.clear();
+                if args.capacity() > MAX_KEPT_ARGS {
+                    *args = Vec::new();
+                }
+            }
+            let Some(client) = self.clients.get_mut(token) else {
+                return;
+            };
+            client.batch = batch;
+            // A buffer grown for a big argument is not kept for the small
+            // requests that follow: what is left moves to a buffer its size.
+            if client.rbuf.capacity() > BIG_BUFFER_BYTES
+                && client.rbuf.len() < READ_CHUNK_BYTES
+                && !client.parser.in_progress()
+            {
+                client.rbuf = bytes::BytesMut::from(&client.rbuf[..]);
+            }
+            if let Some(e) = error {
+                log::debug!("Protocol error from client {}: {e}", client.peer);
+                client.out.error_bytes(&e.message());
+                client.close_after_reply = true;
+                self.store.stats.total_error_replies += 1;
+                *self.store.stats.errors.entry("ERR".into()).or_default() += 1;
+                self.queue_write(token);
+                return;
+            }
+            if parsed < batch_limit {
+                return;
+            }
+        }
+    }
+
+    /// Prefetches the first key of each command in a batch.
+    pub(super) fn prefetch_keys(&self, db: usize, batch: &[Vec<bytes::Bytes>]) {
+        let first_keys = batch.iter().filter_map(|args| {
+            let cmd = cmd::lookup(args.first()?)?;
+            let pos = usize::try_from(cmd.first_key).ok().filter(|&p| p > 0)?;
+            args.get(pos).map(|k| k.as_ref())
+        });
+        if let Some(db) = self.store.dbs.get(db) {
+            db.prefetch(first_keys);
+        }
+    }
+
+    /// Decides whether a resolved command runs now, as Redis's
+    /// `processCommand` does before `call()`: rejected (with Redis's error,
+    /// dooming an open transaction), queued inside MULTI, or admitted.
+    pub(super) fn admit(
+        &mut self,
+        token: usize,
+        args: &[bytes::Bytes],
+        resolved: Resolved,
+        out: &mut Reply,
+    ) -> Option<(&'static cmd::Command, cmd::spec::Handler)> {
+        let client = self.clients.get(token)?;
+        let authenticated = client.authenticated || self.store.config.requirepass.is_none();
+        let in_multi = client.state.multi().is_some_and(|tx| !tx.running);
+        let monitoring = client.mode.is_monitor();
+        // Redis 7.0 checks a subscribed client's commands before they are
+        // queued, but not the ones EXEC runs (those run through `call()`
+        // without coming here).
+        let subscribed_resp2 = client.mode.is_subscribed() && !out.is_resp3();
+        let (cmd, handler) = match resolved {
+            Resolved::Found(cmd, handler) => (cmd, handler),
+            Resolved::Rejected(msg, found) => {
+                self.refuse(token, out, found, &msg);
+                return None;
+            }
+        };
+        let refusal: Option<std::borrow::Cow<[u8]>> = if !authenticated && !cmd.has(flag::NO_AUTH) {
+            Some(b"NOAUTH Authentication required."[..].into())
+        } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) && cmd.has(flag::NO_MULTI) {
+            Some(b"ERR Command not allowed inside a transaction"[..].into())
+        } else if subscribed_resp2 && !cmd.has(flag::SUBSCRIBED_OK) {
+            Some(
+                format!(
+                    "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                    cmd.name
+                )
+                .into_bytes()
+                .into(),
+            )
+        } else if monitoring && cmd.has(flag::READONLY | flag::WRITE | flag::MAY_REPLICATE) {
+            // A MONITOR client is a replica to Redis, and replicas may not
+            // touch the keyspace.
+            Some(b"ERR Replica can't interact with the keyspace"[..].into())
+        } else {
+            None
+        };
+        if let Some(msg) = refusal {
+            self.refuse(token, out, Some(cmd), &msg);
+            return None;
+        }
+        if in_multi && !cmd.has(flag::RUNS_IN_MULTI) {
+            // A transaction already doomed (an earlier error, a touched
+            // WATCH) keeps nothing more, as in Redis: its commands would
+            // never run.
+            if let Some(c) = self.clients.get_mut(token)
+                && !c.dirty_cas
+                && let Some(tx) = c.state.multi_mut()
+                && !tx.aborted
+            {
+                tx.commands.push(args.to_vec());
+            }
+            out.simple("QUEUED");
+            return None;
+        }
+        Some((cmd, handler))
+    }
+
+    /// Answers a command that may not run with `msg`, as Redis's
+    /// rejectCommand does: a refused EXEC ends the transaction (if any) at
+    /// once with EXECABORT (execCommandAbort); any other refusal dooms an
+    /// open transaction.
+    pub(super) fn refuse(
+        &mut self,
+        token: usize,
+        out: &mut Reply,
+        cmd: Option<&'static cmd::Command>,
+        msg: &[u8],
+    ) {
+        if cmd.is_some_and(|c| c.name == "exec") {
+            let mut abort = b"EXECABORT Transaction discarded because of: ".to_vec();
+            abort.extend_from_slice(msg.strip_prefix(b"ERR ").unwrap_or(msg));
+            self.reject(out, cmd, &abort);
+            self.discard_transaction(token);
+        } else {
+            self.reject(out, cmd, msg);
+            self.abort_transaction(token);
+        }
+    }
+
+    /// Runs one command for a client: the gatekeeping that belongs to its
+    /// connection (resolve, admit, CLIENT REPLY, output limits), then
+    /// `call()`, then what the loop does with the outcome (parking a
+    /// blocked client).
+    pub(super) fn execute(&mut self, token: usize, args: &[bytes::Bytes], now_ms: u64, clock: &mut Instant) {
+        let Some(client) = self.clients.get_mut(token) else {
+            return;
+        };
+        // CLIENT REPLY SKIP applies to the next command the client sends.
+        if client.reply_mode == ReplyMode::SkipNext {
+            client.reply_mode = ReplyMode::Skip;
+        }
+        // The client keeps its protocol while its output is out (CLIENT
+        // INFO shows it).
+        let proto = client.out.proto;
+        let mut out = mem::replace(&mut client.out, Reply::new(proto));
+        // A reply past the client's hard output-buffer limit is cut short
+        // (Redis stops adding to a client it will close).
+        out.limit = match self.store.config.output_limits[client.mode.class() as usize].hard_bytes {
+            0 => usize::MAX,
+            hard => hard.saturating_add(crate::client::REPLY_BUFFER_BYTES),
+        };
+        // Where this command's reply starts, for CLIENT REPLY OFF or SKIP
+        // (which keep the pushes) and for a closing client.
+        let reply_mark = out.pending();
+        // Redis adds no output to a client it will close.
+        let closing = client.close_after_reply;
+        let resolved = cmd::resolve(args);
+        // Redis records the command it looked up before deciding whether
+        // it runs, so CLIENT LIST shows a rejected one too (an arity error,
+        // NOAUTH, a queued command), and NULL after an unknown one.
+        client.last_cmd = match &resolved {
+            Resolved::Found(cmd, _) => cmd.name,
+            Resolved::Rejected(_, found) => found.map_or("NULL", |cmd| cmd.name),
+        };
+        let mut called = crate::call::Called::default();
+        if let Some((cmd, handler)) = self.admit(token, args, resolved, &mut out) {
+            let req = crate::call::Request {
+                token,
+                cmd,
+                handler,
+                args,
+                now_ms,
+                deny_blocking: false,
+                serving: self.serving.take(),
+                nested: false,
+            };
+            called = crate::call::call(&mut self.store, &mut self.clients, &mut out, req, clock);
+            if let Some(block) = &called.block {
+                self.park(token, args, block.clone(), called.elapsed_us);
+            }
+        }
+        if !self.store.notified.is_empty() {
+            self.write_notified();
+        }
+        self.settle_reply(token, out, reply_mark, closing, &called);
+    }
+
+    /// Puts a command's reply back into its client's output, as its reply
+    /// mode decides, and queues the client for writing.
+    fn settle_reply(
+        &mut self,
+        token: usize,
+        mut out: Reply,
+        reply_mark: usize,
+        closing: bool,
+        called: &crate::call::Called,
+    ) {
+        let Some(client) = self.clients.get_mut(token) else {
+            return;
+        };
+        if closing {
+            out.truncate_pending(reply_mark);
+        }
+        // Decided after the command ran, as Redis decides when the reply is
+        // added: CLIENT REPLY ON's own OK goes out, OFF's and SKIP's don't
+        // (pushes do).
+        match client.reply_mode {
+            ReplyMode::Off => keep_pushes(&mut out, reply_mark, &called.pushed),
+            // A command that blocked is not done: SKIP also takes the
+            // reply that ends the block (see `Client::end_of_block_reply`).
+            ReplyMode::Skip => {
+                keep_pushes(&mut out, reply_mark, &called.pushed);
+                if called.block.is_none() {
+                    client.reply_mode = ReplyMode::On;
+                }
+            }
+            ReplyMode::On | ReplyMode::SkipNext => {}
+        }
+        if let Some(mode) = called.reply_mode_after {
+            client.reply_mode = mode;
+        }
+        out.limit = usize::MAX;
+        client.out = out;
+        // Closing after the reply happens when the reply is written, as in
+        // Redis: a client that QUITs with replies switched off writes
+        // nothing, so it stays connected, reading nothing more.
+        if !client.out.is_empty() || client.out.overflowed {
+            self.queue_write(token);
+        }
+    }
+
+
+    /// Ends a client's transaction, if any, and forgets what it watches.
+    pub(super) fn discard_transaction(&mut self, token: usize) {
+        let Some(c) = self.clients.get_mut(token) else {
+            return;
+        };
+        c.state.end_multi();
+        self.store.watches.unwatch_all(token, c);
+    }
+
+    /// Marks a transaction aborted after a command could not be queued, so
+    /// its EXEC answers EXECABORT.
+    pub(super) fn abort_transaction(&mut self, token: usize) {
+        if let Some(tx) = self
+            .clients
+            .get_mut(token)
+            .and_then(|c| c.state.multi_mut())
+        {
+            tx.aborted = true;
+        }
+    }
+
+
+
+    pub(super) fn reject(&mut self, out: &mut Reply, cmd: Option<&'static cmd::Command>, msg: &[u8]) {
+        out.error_bytes(msg);
+        crate::call::count_error(&mut self.store.stats, &String::from_utf8_lossy(msg));
+        if let Some(cmd) = cmd {
+            self.store
+                .stats
+                .commands
+                .entry(cmd.name)
+                .or_default()
+                .rejected_calls += 1;
+        }
+    }
+
+
+
+
+}

@@ -1,0 +1,182 @@
+//! The cron (Redis's serverCron): active expiry, rehashing, idle
+//! clients and buffers, and shutdown.
+
+use super::*;
+
+impl Server {
+    /// Housekeeping, `hz` times a second: expiry, rehashing, table shrinking,
+    /// idle-client timeouts and the ops/sec sample.
+    pub(super) fn cron(&mut self) {
+        let now = unix_ms();
+        self.active_expire_cycle();
+        let deadline = Instant::now() + REHASH_BUDGET;
+        for db in &mut self.store.dbs {
+            db.shrink_tables();
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            db.rehash_for(left);
+        }
+        let timeout = self
+            .store
+            .config
+            .get("timeout")
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(0);
+        if timeout > 0 {
+            let idle: Vec<usize> = self
+                .clients
+                .iter()
+                // Monitors, subscribers and blocked clients wait on
+                // purpose, as in Redis.
+                .filter(|(_, c)| {
+                    matches!(c.mode, Mode::Normal)
+                        && !c.state.is_blocked()
+                        && now.saturating_sub(c.last_interaction_ms) > timeout * 1000
+                })
+                .map(|(t, _)| t)
+                .collect();
+            for t in idle {
+                self.close_client(t);
+            }
+        }
+        // A big value deleted or a big reply written: give the memory back
+        // to the OS now, not whenever this thread next allocates.
+        if crate::alloc::much_freed() {
+            crate::alloc::return_free_memory();
+        }
+        // Once a second, give back the buffers of clients idle for a while.
+        self.ticks_since_shrink += 1;
+        if self.ticks_since_shrink >= self.store.config.hz.max(1) {
+            self.ticks_since_shrink = 0;
+            self.shrink_idle_buffers(now);
+        }
+        let samples = &mut self.store.stats.ops_samples;
+        samples.push_back((now, self.store.stats.total_commands_processed));
+        while samples.len() > 16 {
+            samples.pop_front();
+        }
+        let hz = self.store.config.hz.max(1) as u64;
+        self.wheel.insert(now + 1000 / hz, Timer::Cron);
+    }
+
+    /// Frees the empty read and write buffers of clients idle for
+    /// `IDLE_SHRINK_MS` that hold more than `SHRINK_SPARE_BYTES` of room:
+    /// a connection that once sent or received something big costs nothing
+    /// for it while it idles (Redis's clientsCronResizeQueryBuffer and
+    /// clientsCronResizeOutputBuffer). A pass looks at every client once a
+    /// second, a few hundred nanoseconds each.
+    pub(super) fn shrink_idle_buffers(&mut self, now_ms: u64) {
+        for (_, c) in self.clients.iter_mut() {
+            if now_ms.saturating_sub(c.last_interaction_ms) <= IDLE_SHRINK_MS {
+                continue;
+            }
+            if c.rbuf.is_empty() && c.rbuf.capacity() > SHRINK_SPARE_BYTES {
+                c.rbuf = bytes::BytesMut::new();
+            }
+            if c.out.is_empty() && c.out.buf.capacity() > SHRINK_SPARE_BYTES {
+                c.out.buf = bytes::BytesMut::new();
+            }
+            if c.batch.capacity() > 1 && c.batch.iter().all(Vec::is_empty) {
+                c.batch = Vec::new();
+            }
+        }
+    }
+
+    /// Deletes expired keys, round-robin over the databases, for at most
+    /// `ACTIVE_EXPIRE_BUDGET`. If time ran out, another cycle follows soon
+    /// so memory keeps being reclaimed while clients are served in between.
+    pub(super) fn active_expire_cycle(&mut self) {
+        if !self.store.active_expire_enabled {
+            return;
+        }
+        let start = Instant::now();
+        let deadline = start + ACTIVE_EXPIRE_BUDGET;
+        let now = unix_ms();
+        let n = self.store.dbs.len();
+        let mut sampled = 0;
+        let mut expired = 0;
+        let mut out_of_time = false;
+        for _ in 0..n {
+            let i = self.expire_db_cursor % n;
+            let report = self.store.dbs[i].active_expire(now, deadline);
+            self.drain_background(i);
+            sampled += report.sampled;
+            expired += report.expired;
+            if report.out_of_time {
+                out_of_time = true;
+                break;
+            }
+            self.expire_db_cursor = (i + 1) % n;
+        }
+        self.store.stats.expire_cycle_cpu_ms += start.elapsed().as_millis() as u64;
+        if sampled > 0 {
+            self.store.stats.expired_stale_perc = expired as f64 * 100.0 / sampled as f64;
+        }
+        if out_of_time {
+            self.wheel
+                .insert(now + EXPIRE_FOLLOWUP_MS, Timer::ExpireCycle);
+        }
+    }
+
+    pub(super) fn shutdown(&mut self) {
+        log::warn!("User requested shutdown...");
+        // Give clients what they were already sent an answer for.
+        for (_, c) in self.clients.iter_mut() {
+            while !c.out.is_empty() {
+                match c.stream.write(c.out.front()) {
+                    Ok(n) if n > 0 => c.out.consume(n),
+                    _ => break,
+                }
+            }
+        }
+        log::warn!("ferrokv is now ready to exit, bye bye...");
+    }
+
+    /// Drains what database `db` logged outside any command (active
+    /// expiry): its `expired` events, modified keys and DEL propagation go
+    /// through the same record as a command's, each key propagated alone.
+    pub(super) fn drain_background(&mut self, db: usize) {
+        if self.store.dbs[db].log.is_empty() {
+            return;
+        }
+        let effects = &mut self.store.effects;
+        effects.record_modified = !self.store.watches.is_empty() || self.store.tracking.is_active();
+        self.store.absorb(db);
+        let mut out = Reply::default();
+        let mut pushed = Vec::new();
+        // No client runs: deliveries all go to their clients' own output.
+        crate::drain::after_call(&mut self.store, &mut self.clients, &mut out, &mut pushed, usize::MAX, db, false);
+        if !self.store.notified.is_empty() {
+            self.write_notified();
+        }
+    }
+
+    /// Once per loop iteration, before writing (Redis's beforeSleep):
+    /// tracking's broadcast invalidations and table limit.
+    pub(super) fn before_sleep(&mut self) {
+        if !self.store.tracking.is_active() {
+            return;
+        }
+        let max_keys = self
+            .store
+            .config
+            .get("tracking-table-max-keys")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000);
+        let mut out = Reply::default();
+        let mut pushed = Vec::new();
+        let mut delivery = crate::pubsub::Delivery {
+            me: usize::MAX,
+            out: &mut out,
+            pushed: &mut pushed,
+            clients: &mut self.clients,
+            notified: &mut self.store.notified,
+        };
+        self.store.tracking.before_sleep(&mut delivery, max_keys);
+        if !self.store.notified.is_empty() {
+            self.write_notified();
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! The event loop: one thread, one `mio::Poll`, every socket and the whole
+//! data store.
+//!
+//! Each iteration: wait for readiness (no longer than the next timer), accept
+//! new connections, read from readable clients and run every complete
+//! command in their buffers, fire due timers (cron, active expiry), then
+//! write each client's pending output once. Reads run before writes so that
+//! the replies to a whole pipeline go out in one `write`.
+//!
+//! mio on Linux is edge-triggered: a readable event means "read until the
+//! socket is drained". Each client gets one 16 KB read per iteration; one
+//! whose read filled the buffer is remembered in a queue and resumed on the
+//! next iteration, so one flooding client cannot starve the others.
+
+use std::io::{self, Read, Write};
+use std::mem;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use crate::client::{Client, Mode, ReplyMode};
+use crate::cmd::{self, Resolved, flag};
+use crate::config::Config;
+use crate::resp::{Parsed, Reply};
+use crate::store::{Store, unix_ms};
+use crate::timer::TimerWheel;
+
+const LISTENER_BASE: usize = usize::MAX - 64;
+const SIGNALS: Token = Token(usize::MAX - 1);
+/// How much one read syscall asks for (Redis's `PROTO_IOBUF_LEN`). A client
+/// reads at most one chunk per loop iteration, as Redis reads once per
+/// readable event: a client streaming a huge pipeline is served in 16 KB
+/// slices, so a PING from another client waits for one slice, not for the
+/// whole pipeline.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// Active expiry may hold the loop for about this long per cycle.
+const ACTIVE_EXPIRE_BUDGET: Duration = Duration::from_micros(1000);
+/// Incremental rehashing from the cron may take this long per tick.
+const REHASH_BUDGET: Duration = Duration::from_micros(1000);
+/// When an expiry cycle runs out of time, the next one starts this soon.
+const EXPIRE_FOLLOWUP_MS: u64 = 2;
+/// The most commands parsed ahead of running them (see `process_input`).
+const MAX_BATCH: usize = 32;
+/// Argument vectors kept between requests for reuse hold at most this
+/// many slots; a larger one (a request with millions of arguments) is
+/// freed after its command.
+const MAX_KEPT_ARGS: usize = 1024;
+/// How much one client may be written per loop iteration while others
+/// have output too (Redis's `NET_MAX_WRITES_PER_EVENT`): a fast reader of a
+/// huge reply is served in slices, and everyone else gets a turn between
+/// them. As in Redis, it is checked between write calls, so a slice is at
+/// least one whole piece of output, and at most what the socket takes.
+const MAX_WRITE_PER_ITERATION_BYTES: usize = 64 * 1024;
+/// A buffer with more room than this to spare is given back once its
+/// client has been idle for `IDLE_SHRINK_MS` (Redis's query buffer
+/// resizing in clientsCron).
+const SHRINK_SPARE_BYTES: usize = 4 * 1024;
+const IDLE_SHRINK_MS: u64 = 2000;
+/// A read buffer with more room than this is replaced once the requests in
+/// it are parsed.
+const BIG_BUFFER_BYTES: usize = 1024 * 1024;
+/// An unauthenticated client may not buffer more than this.
+const UNAUTHENTICATED_QUERY_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// What a timer entry means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The periodic housekeeping (Redis's `serverCron`), `hz` times a second.
+    Cron,
+    /// An extra active-expiry cycle, scheduled when the last one ran out of
+    /// budget with expired keys left.
+    ExpireCycle,
+    /// A blocked client's deadline; ignored if the client has since been
+    /// served (another generation) or closed.
+    BlockTimeout { token: usize, generation: u64 },
+}
+
+pub struct Server {
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    clients: Slab<Client>,
+    store: Store,
+    wheel: TimerWheel<Timer>,
+    signals: signal_hook_mio::v1_0::Signals,
+    /// Clients with output to write at the end of the iteration.
+    pending_writes: Vec<usize>,
+    /// Clients with unread input left over from their read budget.
+    pending_reads: Vec<usize>,
+    /// Clients with output left over from their write budget, written
+    /// again next iteration (edge-triggered readiness would not say so).
+    pending_rewrites: Vec<usize>,
+    /// Cron ticks since the last pass over idle clients' buffers.
+    ticks_since_shrink: u32,
+    read_scratch: Vec<u8>,
+    expire_db_cursor: usize,
+    /// The ready key a waiter's re-run command is served from, for the
+    /// next `execute` (see `Ctx::serving`).
+    serving: Option<crate::blocking::Serving>,
+}
+
+mod blocked;
+mod command;
+mod cron;
+mod output;
+
+impl Server {
+    /// Binds the listeners and prepares the loop.
+    pub fn bind(config: Config) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut listeners = Vec::new();
+        let mut port = config.port;
+        for (i, addr) in config.bind.iter().enumerate() {
+            let addr = addr.trim_start_matches('-');
+            let host = if addr == "*" { "0.0.0.0" } else { addr };
+            let sockaddr: SocketAddr = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            }
+            .parse()
+            .map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("bad bind address {addr}: {e}"),
+                )
+            })?;
+            let mut listener = TcpListener::bind(sockaddr)?;
+            set_backlog(
+                &listener,
+                config
+                    .get("tcp-backlog")
+                    .and_then(|b| b.parse().ok())
+                    .unwrap_or(511),
+            );
+            // With --port 0 the first listener picks the port and the others
+            // follow it.
+            port = listener.local_addr()?.port();
+            poll.registry().register(
+                &mut listener,
+                Token(LISTENER_BASE + i),
+                Interest::READABLE,
+            )?;
+            listeners.push(listener);
+        }
+        let mut signals = signal_hook_mio::v1_0::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let now = unix_ms();
+        let mut wheel = TimerWheel::new(now);
+        wheel.insert(now + 1000 / config.hz as u64, Timer::Cron);
+        let mut store = Store::new(config);
+        store.listen_port = port;
+        crate::lazyfree::start();
+        Ok(Server {
+            poll,
+            listeners,
+            clients: Slab::new(),
+            store,
+            wheel,
+            signals,
+            pending_writes: Vec::new(),
+            pending_reads: Vec::new(),
+            pending_rewrites: Vec::new(),
+            ticks_since_shrink: 0,
+            read_scratch: vec![0; READ_CHUNK_BYTES],
+            expire_db_cursor: 0,
+            serving: None,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.store.listen_port
+    }
+
+    /// Runs until SHUTDOWN or a signal.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut fired = Vec::new();
+        loop {
+            // Reads queued by the previous iteration; ones queued during this
+            // one wait for the next, after this iteration's replies are
+            // written.
+            let resumed = mem::take(&mut self.pending_reads);
+            for token in mem::take(&mut self.pending_rewrites) {
+                self.queue_write(token);
+            }
+            let timeout = if !resumed.is_empty() || !self.pending_writes.is_empty() {
+                Some(Duration::ZERO)
+            } else {
+                self.wheel
+                    .next_deadline()
+                    .map(|d| Duration::from_millis(d.saturating_sub(unix_ms())))
+            };
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                // A signal cut the wait short: carry on with no events, so
+                // the resumed reads taken above are not lost.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => events.clear(),
+                Err(e) => return Err(e),
+            }
+            for event in events.iter() {
+                match event.token() {
+                    SIGNALS => {
+                        for sig in self.signals.pending() {
+                            log::warn!("Received signal {sig}, scheduling shutdown...");
+                            self.store.shutdown = Some(crate::store::Shutdown::Requested);
+                        }
+                    }
+                    Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
+                    Token(t) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            let hangup = event.is_read_closed() || event.is_error();
+                            self.read_client(t, hangup);
+                        }
+                        if event.is_writable() {
+                            self.queue_write(t);
+                        }
+                    }
+                }
+            }
+            for t in resumed {
+                if let Some(c) = self.clients.get_mut(t) {
+                    c.read_queued = false;
+                    self.read_client(t, false);
+                }
+            }
+            self.wheel.advance(unix_ms(), &mut fired);
+            for timer in fired.drain(..) {
+                match timer {
+                    Timer::Cron => self.cron(),
+                    Timer::ExpireCycle => self.active_expire_cycle(),
+                    Timer::BlockTimeout { token, generation } => {
+                        self.time_out_block(token, generation)
+                    }
+                }
+            }
+            self.resume_unblocked(unix_ms());
+            self.before_sleep();
+            self.flush_writes();
+            self.close_killed();
+            if self.store.shutdown.is_some() {
+                self.shutdown();
+                return Ok(());
+            }
+        }
+    }
+
+    pub(super) fn accept(&mut self, listener: usize) {
+        loop {
+            let (mut stream, peer) = match self.listeners[listener].accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: log and try again on the next event
+                    // rather than spinning.
+                    log::warn!("Accepting client connection: {e}");
+                    return;
+                }
+            };
+            self.store.stats.total_connections_received += 1;
+            if self.clients.len() >= self.store.config.maxclients {
+                self.store.stats.rejected_connections += 1;
+                let _ = stream.write(b"-ERR max number of clients reached\r\n");
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let local = stream.local_addr().unwrap_or(peer);
+            let entry = self.clients.vacant_entry();
+            let token = entry.key();
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut stream, Token(token), Interest::READABLE)
+            {
+                log::warn!("Registering client {peer}: {e}");
+                continue;
+            }
+            let id = self.store.next_client_id;
+            self.store.next_client_id += 1;
+            let mut client = Client::new(
+                id,
+                stream,
+                peer,
+                local,
+                unix_ms(),
+                self.store.config.proto_max_bulk_len,
+            );
+            client.authenticated = self.store.config.requirepass.is_none();
+            entry.insert(client);
+            log::debug!("Accepted {peer}");
+        }
+    }
+
+    /// Reads what the client has sent (one chunk) and runs every complete
+    /// command. `hangup` says the event also reported the peer's FIN or an
+    /// error, which a short read leaves unseen.
+    pub(super) fn read_client(&mut self, token: usize, hangup: bool) {
+        loop {
+            let Some(client) = self.clients.get_mut(token) else {
+                return;
+            };
+            if client.close_after_reply || client.out.overflowed {
+                return;
+            }
+            // The body of a big argument is read straight into memory of
+            // its own, as much at once as it still needs; anything else in
+            // 16 KB chunks through the scratch buffer.
+            start_big_arg(client);
+            // With the bytes read, how many were asked for: a read that got
+            // all of it may have left more in the socket.
+            let big = client.big_arg.is_some();
+            let read = match &mut client.big_arg {
+                Some(body) => body.read_from(client.stream.as_raw_fd()),
+                None => (client.stream.read(&mut self.read_scratch))
+                    .map(|n| (n, self.read_scratch.len())),
+            };
+            match read {
+                Ok((0, _)) => {
+                    self.close_client(token);
+                    return;
+                }
+                Ok((n, asked)) => {
+                    let full = n == asked;
+                    let buffered = client.query_len() + if big { 0 } else { n };
+                    if buffered > self.store.config.client_query_buffer_limit_bytes {
+                        log::warn!(
+                            "Closing client {} that reached max query buffer length",
+                            client.peer
+                        );
+                        self.store.stats.client_query_buffer_limit_disconnections += 1;
+                        self.close_client(token);
+                        return;
+                    }
+                    if !big {
+                        client.rbuf.extend_from_slice(&self.read_scratch[..n]);
+                    } else if let Some(body) = client.big_arg.take_if(|b| b.missing() == 0) {
+                        client
+                            .parser
+                            .big_body_arrived(&mut client.rbuf, body.into_bytes());
+                    }
+                    let now_ms = unix_ms();
+                    client.last_interaction_ms = now_ms;
+                    self.store.stats.net_input_bytes += n as u64;
+                    // A full chunk means more may be waiting, and with
+                    // edge-triggered readiness nothing will say so again:
+                    // come back next iteration, after the other clients had
+                    // their turn. A short read drained the socket, and new
+                    // data raises a new event; but a FIN that came with the
+                    // data raises none, so then come back too, after this
+                    // data's replies are written (as Redis does), and see it.
+                    if (full || hangup) && !client.read_queued {
+                        client.read_queued = true;
+                        self.pending_reads.push(token);
+                    }
+                    self.process_input(token, now_ms);
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::debug!("Reading from client: {e}");
+                    self.close_client(token);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Once the parser waits for a big argument's body, moves what the read
+/// buffer holds of it into memory of its own (see `bigarg`), where the rest
+/// is read.
+fn start_big_arg(client: &mut Client) {
+    if client.big_arg.is_some() {
+        return;
+    }
+    if let Some((start, total)) = client.parser.big_body_pending(client.rbuf.len()) {
+        client.big_arg = Some(crate::bigarg::BigArg::new(total, &client.rbuf[start..]));
+        client.rbuf.truncate(start);
+    }
+}
+
+/// Takes back the reply written since `start` (CLIENT REPLY OFF or SKIP),
+/// keeping the pushes among it.
+fn keep_pushes(out: &mut Reply, start: usize, pushed: &[(usize, usize)]) {
+    let kept: Vec<u8> = pushed
+        .iter()
+        .filter(|&&(a, b)| a >= start && b <= out.pending())
+        .flat_map(|&(a, b)| out.copy_range(a, b))
+        .collect();
+    out.truncate_pending(start);
+    out.raw(&kept);
+}
+
+/// Re-issues `listen` with Redis's `tcp-backlog` (511 by default): mio
+/// listens with 128, and a burst of connections beyond that waits a whole
+/// SYN retry. On Linux a second `listen` just updates the backlog.
+fn set_backlog(listener: &TcpListener, backlog: i32) {
+    // SAFETY: the descriptor is a bound, listening socket owned by
+    // `listener`, which outlives the call.
+    let rc = unsafe { libc::listen(listener.as_raw_fd(), backlog) };
+    if rc != 0 {
+        log::warn!(
+            "Could not set the listen backlog to {backlog}: {}",
+            io::Error::last_os_error()
+        );
+    }
+}
