@@ -17,13 +17,14 @@ pub fn lookup_read<'a>(
     key: &[u8],
     now_ms: u64,
 ) -> Option<&'a mut Entry> {
-    let found = store.dbs[db].lookup(key, now_ms);
-    if found.is_some() {
+    if store.dbs[db].exists(key, now_ms) {
         store.stats.keyspace_hits += 1;
     } else {
         store.stats.keyspace_misses += 1;
+        store.notify(db, class::KEY_MISS, "keymiss", key);
+        return None;
     }
-    found
+    store.dbs[db].lookup(key, now_ms)
 }
 
 /// Looks a key up before modifying it (no hit/miss accounting).
@@ -39,11 +40,12 @@ pub fn lookup_write<'a>(
 /// DEL key [key ...]
 pub fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
-    let db = &mut ctx.store.dbs[ctx.db_index];
     let mut n = 0;
     for key in &args[1..] {
+        let db = &mut ctx.store.dbs[ctx.db_index];
         // An expired key is deleted by the lookup and not counted.
         if db.exists(key, now) && db.remove(key) {
+            ctx.changed(class::GENERIC, "del", key);
             n += 1;
         }
     }
@@ -141,8 +143,15 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
     let Some((entry, expire_ms)) = db.take(src) else {
         return Err(CmdError::NoSuchKey);
     };
+    // Redis deletes the old destination silently (expiring it first if it
+    // is past its deadline), then adds the key.
+    if db.exists(dst, now) {
+        db.remove(dst);
+    }
     db.insert_entry(dst, entry, expire_ms);
     ctx.store.dirty += 1;
+    ctx.changed(class::GENERIC, "rename_from", src);
+    ctx.changed(class::GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1);
     } else {
@@ -204,13 +213,11 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
+    target.remove(dst);
     target.insert_entry(dst, copy, expire_ms);
     ctx.store.dirty += 1;
-    if dst_db != ctx.db_index {
-        // The destination is in another database: touch it there, not the
-        // key of the same name here.
-        ctx.store.watches.touch(ctx.clients, dst_db, dst);
-    }
+    ctx.touches_other_dbs();
+    ctx.store.changed(dst_db, class::GENERIC, "copy_to", dst);
     ctx.out.int(1);
     Ok(())
 }
@@ -230,7 +237,11 @@ pub fn r#move(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if let Some((entry, expire_ms)) = ctx.store.dbs[ctx.db_index].take(key) {
         ctx.store.dbs[dst_db].insert_entry(key, entry, expire_ms);
         ctx.store.dirty += 1;
-        ctx.store.watches.touch(ctx.clients, dst_db, key);
+        ctx.touches_other_dbs();
+        // Redis adds the key there (its `new` event) before the move events.
+        ctx.store.absorb(dst_db);
+        ctx.changed(class::GENERIC, "move_from", key);
+        ctx.store.changed(dst_db, class::GENERIC, "move_to", key);
     }
     ctx.out.int(1);
     Ok(())
@@ -455,13 +466,24 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], kind: ExpireKind) -> CmdResult 
         ctx.out.int(0);
         return Ok(());
     }
-    if when <= now as i64 {
-        db.remove(key);
-    } else {
-        db.set_expire(key, when as u64);
-    }
     ctx.store.dirty += 1;
     ctx.out.int(1);
+    if when <= now as i64 {
+        db.remove(key);
+        ctx.changed(class::GENERIC, "del", key);
+        ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
+    } else {
+        db.set_expire(key, when as u64);
+        ctx.changed(class::GENERIC, "expire", key);
+        // Replayed as PEXPIREAT at the absolute deadline, with its options.
+        let mut argv = vec![
+            Bytes::from_static(b"PEXPIREAT"),
+            key.clone(),
+            Bytes::from(when.to_string()),
+        ];
+        argv.extend(args[3..].iter().cloned());
+        ctx.propagate_as(argv);
+    }
     Ok(())
 }
 
@@ -571,6 +593,7 @@ pub fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let removed = db.exists(&args[1], now) && db.persist(&args[1]);
     if removed {
         ctx.store.dirty += 1;
+        ctx.changed(class::GENERIC, "persist", &args[1]);
     }
     ctx.out.int(removed as i64);
     Ok(())

@@ -37,6 +37,7 @@ pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     touch_watched_in(ctx, ctx.db_index, None);
     let n = ctx.db().flush();
+    ctx.store.effects.flushed.push(Some(ctx.db_index));
     ctx.dirty(n as u64);
     ctx.out.ok();
     Ok(())
@@ -49,6 +50,7 @@ pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         touch_watched_in(ctx, db, None);
     }
     let n: usize = ctx.store.dbs.iter_mut().map(|db| db.flush()).sum();
+    ctx.store.effects.flushed.push(None);
     ctx.dirty(n as u64);
     ctx.out.ok();
     Ok(())
@@ -83,10 +85,28 @@ pub fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         touch_watched_in(ctx, a, Some(b));
         touch_watched_in(ctx, b, Some(a));
         ctx.store.dbs.swap(a, b);
+        // What a database observes belongs to its index, not its contents.
+        let (oa, ob) = (ctx.store.dbs[a].observed, ctx.store.dbs[b].observed);
+        ctx.store.dbs[a].observed = ob;
+        ctx.store.dbs[b].observed = oa;
+        signal_swapped_in(ctx, a);
+        signal_swapped_in(ctx, b);
     }
     ctx.dirty(1);
     ctx.out.ok();
     Ok(())
+}
+
+/// Signals every key of `db` someone waits on, after SWAPDB brought in
+/// new contents (Redis's scanDatabaseForReadyKeys): the waiter is asked
+/// whether what is there now serves it.
+fn signal_swapped_in(ctx: &mut Ctx, db: usize) {
+    if !ctx.store.blocking.waits_in(db) {
+        return;
+    }
+    for key in ctx.store.blocking.keys_in(db) {
+        ctx.store.effects.ready.push((db, key));
+    }
 }
 
 /// TIME

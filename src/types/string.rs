@@ -8,6 +8,7 @@ use crate::cmd::keys::{lookup_read, lookup_write};
 use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
 use crate::db::value::{Shared, grow_like_sds};
 use crate::db::{Entry, Str, Value};
+use crate::effects::class;
 use crate::util::eq_ic;
 
 /// The string under `key`, or WRONGTYPE.
@@ -220,6 +221,20 @@ fn set_generic(
         return Ok(());
     }
     store_argument(ctx, key, value, ttl);
+    ctx.changed(class::STRING, "set", key);
+    match ttl {
+        Ttl::At(when) => {
+            ctx.notify(class::GENERIC, "expire", key);
+            ctx.propagate_as(vec![
+                Bytes::from_static(b"SET"),
+                key.clone(),
+                value.clone(),
+                Bytes::from_static(b"PXAT"),
+                Bytes::from(when.max(1).to_string()),
+            ]);
+        }
+        Ttl::Clear | Ttl::Keep => {}
+    }
     if !opts.get {
         match ok_reply {
             Some(n) => ctx.out.int(n),
@@ -229,6 +244,8 @@ fn set_generic(
     Ok(())
 }
 
+
+
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
 pub fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let opts = parse_set_opts(args, 3, OptsFor::Set)?;
@@ -237,6 +254,12 @@ pub fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None if opts.keepttl => Ttl::Keep,
         None => Ttl::Clear,
     };
+    // SET ... GET replays without its GETs (with an expiry, set_generic
+    // rewrote it whole).
+    if opts.get && opts.expire.is_none() {
+        let argv = args.iter().enumerate().filter(|(i, a)| *i < 3 || !eq_ic(a, "GET"));
+        ctx.propagate_as(argv.map(|(_, a)| a.clone()).collect());
+    }
     set_generic(ctx, &args[1], &args[2], &opts, ttl, None)
 }
 
@@ -281,6 +304,8 @@ pub fn getset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         get: true,
         ..SetOpts::default()
     };
+    let argv = vec![Bytes::from_static(b"SET"), args[1].clone(), args[2].clone()];
+    ctx.propagate_as(argv);
     set_generic(ctx, &args[1], &args[2], &opts, Ttl::Clear, None)
 }
 
@@ -292,6 +317,8 @@ pub fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             reply_str(ctx.out, as_str(e)?);
             ctx.store.dbs[ctx.db_index].remove(&args[1]);
             ctx.store.dirty += 1;
+            ctx.changed(class::GENERIC, "del", &args[1]);
+            ctx.propagate_as(vec![Bytes::from_static(b"DEL"), args[1].clone()]);
         }
     }
     Ok(())
@@ -315,19 +342,26 @@ pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if let Some(e) = lookup_write(ctx.store, ctx.db_index, &args[1], now) {
         reply_str(ctx.out, as_str(e)?);
     }
+    let key = &args[1];
     let db = &mut ctx.store.dbs[ctx.db_index];
-    match deadline {
+    let (event, argv) = match deadline {
         Some((kind, when)) if (kind == "EXAT" || kind == "PXAT") && when as u64 <= now => {
-            db.remove(&args[1]);
-            ctx.store.dirty += 1;
+            db.remove(key);
+            ("del", vec![Bytes::from_static(b"DEL"), key.clone()])
         }
         Some((_, when)) => {
-            db.set_expire(&args[1], when as u64);
-            ctx.store.dirty += 1;
+            db.set_expire(key, when as u64);
+            let at = Bytes::from(when.to_string());
+            ("expire", vec![Bytes::from_static(b"PEXPIREAT"), key.clone(), at])
         }
-        None if opts.persist && db.persist(&args[1]) => ctx.store.dirty += 1,
-        None => {}
-    }
+        None if opts.persist && db.persist(key) => {
+            ("persist", vec![Bytes::from_static(b"PERSIST"), key.clone()])
+        }
+        None => return Ok(()),
+    };
+    ctx.store.dirty += 1;
+    ctx.changed(class::GENERIC, event, key);
+    ctx.propagate_as(argv);
     Ok(())
 }
 
@@ -356,6 +390,7 @@ pub fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     for pair in args[1..].chunks(2) {
         store_argument(ctx, &pair[0], &pair[1], Ttl::Clear);
+        ctx.changed(class::STRING, "set", &pair[0]);
     }
     ctx.out.ok();
     Ok(())
@@ -376,6 +411,7 @@ pub fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     for pair in args[1..].chunks(2) {
         store_argument(ctx, &pair[0], &pair[1], Ttl::Clear);
+        ctx.changed(class::STRING, "set", &pair[0]);
     }
     ctx.out.int(1);
     Ok(())
@@ -407,6 +443,7 @@ pub fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             buf.len()
         }
     };
+    ctx.changed(class::STRING, "append", key);
     ctx.out.int(new_len as i64);
     Ok(())
 }
@@ -490,6 +527,7 @@ pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             buf[offset..].copy_from_slice(value);
             let len = buf.len();
             store_string(ctx, key, Str::raw(buf), Ttl::Clear);
+            ctx.changed(class::STRING, "setrange", key);
             ctx.out.int(len as i64);
         }
         Some(len) => {
@@ -510,6 +548,7 @@ pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             buf[offset..offset + value.len()].copy_from_slice(value);
             let len = buf.len();
             ctx.store.dirty += 1;
+            ctx.changed(class::STRING, "setrange", key);
             ctx.out.int(len as i64);
         }
     }
@@ -533,6 +572,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> CmdResult {
         }
         None => store_string(ctx, key, Str::Int(next), Ttl::Clear),
     }
+    ctx.changed(class::STRING, "incrby", key);
     ctx.out.int(next);
     Ok(())
 }
@@ -582,6 +622,11 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         None => store_string(ctx, key, Str::plain(&sum), Ttl::Clear),
     }
+    ctx.changed(class::STRING, "incrbyfloat", key);
+    // Replayed as the value it produced, so float rounding on a replica
+    // cannot drift; KEEPTTL because INCRBYFLOAT keeps the key's TTL.
+    let value = Bytes::copy_from_slice(&sum);
+    ctx.propagate_as(vec![Bytes::from_static(b"SET"), key.clone(), value, Bytes::from_static(b"KEEPTTL")]);
     ctx.out.bulk(&sum);
     Ok(())
 }
