@@ -17,14 +17,20 @@ pub fn lookup_read<'a>(
     key: &[u8],
     now_ms: u64,
 ) -> Option<&'a mut Entry> {
-    if store.dbs[db].exists(key, now_ms) {
-        store.stats.keyspace_hits += 1;
-    } else {
+    // A miss publishes `keymiss` when asked; looking twice only then
+    // keeps the common path to one lookup.
+    if store.effects.notify_flags & class::KEY_MISS != 0 && !store.dbs[db].exists(key, now_ms) {
         store.stats.keyspace_misses += 1;
         store.notify(db, class::KEY_MISS, "keymiss", key);
         return None;
     }
-    store.dbs[db].lookup(key, now_ms)
+    let found = store.dbs[db].lookup(key, now_ms);
+    if found.is_some() {
+        store.stats.keyspace_hits += 1;
+    } else {
+        store.stats.keyspace_misses += 1;
+    }
+    found
 }
 
 /// Looks a key up before modifying it (no hit/miss accounting).
