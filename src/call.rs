@@ -110,8 +110,10 @@ pub fn call(
         out.error_bytes(&msg);
         count_error(&mut store.stats, &String::from_utf8_lossy(&msg));
     }
+    // A command that blocked did nothing yet; it propagates when served.
+    let own = mem::take(&mut store.effects.own);
     if called.block.is_none() {
-        propagate_own(store, &req, db, dirty_before);
+        propagate_own(store, &req, db, dirty_before, own);
     }
     if !store.blocking.unblock_requests.is_empty() {
         unblock_requested(store, clients);
@@ -131,13 +133,32 @@ pub fn call(
         args: req.args,
         redacted: &outcome.redacted,
     };
-    if account(store, clients, req.token, req.cmd, shown, called.elapsed_us, called.failed, run) {
+    if account(
+        store,
+        clients,
+        req.token,
+        req.cmd,
+        shown,
+        called.elapsed_us,
+        called.failed,
+        run,
+    ) {
         feed_monitors(store, clients, req.token, req.cmd, shown, out);
     }
     if store.tracking.is_active() {
-        store.tracking.after_call(clients, req.token, req.cmd, req.args);
+        store
+            .tracking
+            .after_call(clients, req.token, req.cmd, req.args);
     }
-    crate::drain::after_call(store, clients, out, &mut called.pushed, req.token, db, req.nested);
+    crate::drain::after_call(
+        store,
+        clients,
+        out,
+        &mut called.pushed,
+        req.token,
+        db,
+        req.nested,
+    );
     called
 }
 
@@ -178,7 +199,10 @@ fn run_handler(
     })) {
         Ok(outcome) => outcome,
         Err(_) => {
-            log::error!("Command '{}' panicked; the client got an error", req.cmd.name);
+            log::error!(
+                "Command '{}' panicked; the client got an error",
+                req.cmd.name
+            );
             Outcome {
                 result: Err(CmdError::err(format!(
                     "internal error while running '{}'",
@@ -195,8 +219,7 @@ fn run_handler(
 
 /// Records the command's own propagation: as sent if it changed
 /// something, as its handler rewrote it, or not at all.
-fn propagate_own(store: &mut Store, req: &Request, db: usize, dirty_before: u64) {
-    let own = mem::take(&mut store.effects.own);
+fn propagate_own(store: &mut Store, req: &Request, db: usize, dirty_before: u64, own: Own) {
     if !store.effects.record_propagation {
         return;
     }
@@ -302,7 +325,16 @@ pub fn unblock_requested(store: &mut Store, clients: &mut Slab<Client>) {
                 args: &[],
                 redacted: &[],
             };
-            account(store, clients, token, cmd, shown, blocked.call_us, true, Run::Served);
+            account(
+                store,
+                clients,
+                token,
+                cmd,
+                shown,
+                blocked.call_us,
+                true,
+                Run::Served,
+            );
         }
         store.unblocked.push(token);
         store.notified.push(token);
@@ -335,7 +367,11 @@ pub fn close_killed(store: &mut Store, clients: &mut Slab<Client>) {
 
 /// Removes a client from the slab and from every registry that names it
 /// (wait lists, watches, monitors, subscriptions, tracking).
-pub fn forget_client(store: &mut Store, clients: &mut Slab<Client>, token: usize) -> Option<Client> {
+pub fn forget_client(
+    store: &mut Store,
+    clients: &mut Slab<Client>,
+    token: usize,
+) -> Option<Client> {
     if !clients.contains(token) {
         return None;
     }

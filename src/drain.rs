@@ -20,6 +20,7 @@ use crate::effects::{Event, class};
 use crate::pubsub::{Delivery, Kind};
 use crate::resp::Reply;
 use crate::store::Store;
+use crate::watch::Touch;
 
 /// Drains what the call by `me` recorded. `db` is the database it ran in;
 /// commands that write other databases (MOVE, COPY ... DB, SWAPDB,
@@ -66,12 +67,17 @@ pub fn after_call(
     if !effects.modified.is_empty() {
         let modified = std::mem::take(&mut effects.modified);
         if !store.watches.is_empty() {
-            for (db, key) in &modified {
-                store.watches.touch(delivery.clients, *db, key);
+            for m in &modified {
+                let kind = if m.by_expiry {
+                    Touch::Expired
+                } else {
+                    Touch::Written
+                };
+                store.watches.touch(delivery.clients, m.db, &m.key, kind);
             }
         }
         if store.tracking.is_active() {
-            let keys: Vec<_> = modified.into_iter().map(|(_, k)| k).collect();
+            let keys: Vec<_> = modified.into_iter().map(|m| m.key).collect();
             store.tracking.invalidate(&mut delivery, Some(me), &keys);
         }
     }

@@ -117,6 +117,16 @@ pub struct Event {
     pub key: Bytes,
 }
 
+/// A modified key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Modified {
+    pub db: usize,
+    pub key: Bytes,
+    /// Deleted by expiry: a WATCH of a key already expired when watched
+    /// does not count it (Redis's touchWatchedKey).
+    pub by_expiry: bool,
+}
+
 /// How a command's own propagation is to be done.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Own {
@@ -148,7 +158,7 @@ pub struct Effects {
     /// Whether propagation is recorded: an AOF, a replica, or a test's
     /// view ([`Effects::propagated`]) consumes it.
     pub record_propagation: bool,
-    pub modified: Vec<(usize, Bytes)>,
+    pub modified: Vec<Modified>,
     /// FLUSHDB and FLUSHALL: every key of these databases (all if `None`)
     /// changed, for WATCH and tracking's null invalidation.
     pub flushed: Vec<Option<usize>>,
@@ -174,7 +184,11 @@ impl Effects {
     #[inline]
     pub fn modified(&mut self, db: usize, key: &[u8]) {
         if self.record_modified {
-            self.modified.push((db, Bytes::copy_from_slice(key)));
+            self.modified.push(Modified {
+                db,
+                key: Bytes::copy_from_slice(key),
+                by_expiry: false,
+            });
         }
     }
 
@@ -207,7 +221,13 @@ impl Effects {
                 DbEventKind::Expired => {
                     self.expired_keys += 1;
                     self.notify(class::EXPIRED, "expired", db, &key);
-                    self.modified(db, &key);
+                    if self.record_modified {
+                        self.modified.push(Modified {
+                            db,
+                            key: key.clone(),
+                            by_expiry: true,
+                        });
+                    }
                     self.also_propagate(db, vec![Bytes::from_static(b"DEL"), key]);
                 }
                 DbEventKind::Ready => self.ready.push((db, key)),
@@ -271,10 +291,19 @@ mod tests {
             propagated: Some(Vec::new()),
             ..Default::default()
         };
-        e.also_propagate(0, vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"k")]);
+        e.also_propagate(
+            0,
+            vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"k")],
+        );
         e.flush_propagation(true);
-        e.also_propagate(0, vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"a")]);
-        e.also_propagate(1, vec![Bytes::from_static(b"SET"), Bytes::from_static(b"b")]);
+        e.also_propagate(
+            0,
+            vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"a")],
+        );
+        e.also_propagate(
+            1,
+            vec![Bytes::from_static(b"SET"), Bytes::from_static(b"b")],
+        );
         e.flush_propagation(true);
         let names: Vec<String> = e
             .propagated

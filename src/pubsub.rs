@@ -429,7 +429,13 @@ impl Delivery<'_> {
     /// Delivers a published message to every subscriber of `channel`
     /// (and, for a plain channel, of every matching pattern); returns how
     /// many deliveries there were. Each frame is encoded once per protocol.
-    pub fn publish(&mut self, pubsub: &PubSub, kind: Kind, channel: &[u8], payload: &[u8]) -> usize {
+    pub fn publish(
+        &mut self,
+        pubsub: &PubSub,
+        kind: Kind,
+        channel: &[u8],
+        payload: &[u8],
+    ) -> usize {
         let word: &[u8] = if kind == Kind::Shard {
             b"smessage"
         } else {

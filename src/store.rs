@@ -221,7 +221,8 @@ impl Store {
             .unwrap_or(0);
         self.effects.notify_flags = notify;
         use crate::effects::class;
-        let new_keys = notify & class::NEW != 0 && notify & (class::KEYSPACE | class::KEYEVENT) != 0;
+        let new_keys =
+            notify & class::NEW != 0 && notify & (class::KEYSPACE | class::KEYEVENT) != 0;
         for db in &mut self.dbs {
             db.policy = policy;
             db.observed.new_keys = new_keys;

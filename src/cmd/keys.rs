@@ -4,8 +4,8 @@
 use bytes::Bytes;
 
 use super::{CmdError, CmdResult, Ctx, arg_i32, arg_i64};
-use crate::effects::class;
 use crate::db::{Entry, Liveness};
+use crate::effects::class;
 use crate::glob::glob_match;
 use crate::store::Store;
 use crate::util::eq_ic;

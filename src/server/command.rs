@@ -233,7 +233,13 @@ impl Server {
     /// connection (resolve, admit, CLIENT REPLY, output limits), then
     /// `call()`, then what the loop does with the outcome (parking a
     /// blocked client).
-    pub(super) fn execute(&mut self, token: usize, args: &[bytes::Bytes], now_ms: u64, clock: &mut Instant) {
+    pub(super) fn execute(
+        &mut self,
+        token: usize,
+        args: &[bytes::Bytes],
+        now_ms: u64,
+        clock: &mut Instant,
+    ) {
         let Some(client) = self.clients.get_mut(token) else {
             return;
         };
@@ -331,7 +337,6 @@ impl Server {
         }
     }
 
-
     /// Ends a client's transaction, if any, and forgets what it watches.
     pub(super) fn discard_transaction(&mut self, token: usize) {
         let Some(c) = self.clients.get_mut(token) else {
@@ -353,9 +358,12 @@ impl Server {
         }
     }
 
-
-
-    pub(super) fn reject(&mut self, out: &mut Reply, cmd: Option<&'static cmd::Command>, msg: &[u8]) {
+    pub(super) fn reject(
+        &mut self,
+        out: &mut Reply,
+        cmd: Option<&'static cmd::Command>,
+        msg: &[u8],
+    ) {
         out.error_bytes(msg);
         crate::call::count_error(&mut self.store.stats, &String::from_utf8_lossy(msg));
         if let Some(cmd) = cmd {
@@ -367,8 +375,4 @@ impl Server {
                 .rejected_calls += 1;
         }
     }
-
-
-
-
 }

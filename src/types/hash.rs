@@ -11,9 +11,10 @@ use bytes::Bytes;
 
 use crate::cmd::keys::{lookup_read, lookup_write, parse_cursor, parse_scan_opts, reply_scan};
 use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
-use crate::db::{Ttl, Value};
 use crate::db::bytes::SmallBytes;
 use crate::db::dict::Dict;
+use crate::db::{Ttl, Value};
+use crate::effects::class;
 use crate::store::Store;
 use crate::util::{LdAddError, Rng, eq_ic, long_double_add};
 
@@ -306,6 +307,7 @@ fn hset_generic(ctx: &mut Ctx, args: &[Bytes], name: &str) -> CmdResult {
         added += hash.set(&pair[0], &pair[1], limits) as i64;
     }
     ctx.store.dirty += (args.len() as u64 - 2) / 2;
+    ctx.changed(class::HASH, "hset", &args[1]);
     if name == "hset" {
         ctx.out.int(added);
     } else {
@@ -324,6 +326,7 @@ pub fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         hash.try_conversion(&args[2..4], limits);
         hash.set(&args[2], &args[3], limits);
         ctx.store.dirty += 1;
+        ctx.changed(class::HASH, "hset", &args[1]);
         ctx.out.int(1);
     }
     Ok(())
@@ -371,8 +374,15 @@ pub fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    if hash.is_empty() {
+    let emptied = hash.is_empty();
+    if emptied {
         ctx.store.dbs[ctx.db_index].remove(&args[1]);
+    }
+    if deleted > 0 {
+        ctx.changed(class::HASH, "hdel", &args[1]);
+        if emptied {
+            ctx.notify(class::GENERIC, "del", &args[1]);
+        }
     }
     ctx.store.dirty += deleted;
     ctx.out.int(deleted as i64);
@@ -459,6 +469,7 @@ pub fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let new = old.checked_add(incr).ok_or(CmdError::Overflow)?;
     hash.set(&args[2], new.to_string().as_bytes(), limits);
     ctx.store.dirty += 1;
+    ctx.changed(class::HASH, "hincrby", &args[1]);
     ctx.out.int(new);
     Ok(())
 }
@@ -480,6 +491,15 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     })?;
     hash.set(&args[2], &sum, limits);
     ctx.store.dirty += 1;
+    ctx.changed(class::HASH, "hincrbyfloat", &args[1]);
+    // Replayed as the value it produced (HSET), so rounding cannot drift.
+    let value = Bytes::copy_from_slice(&sum);
+    ctx.propagate_as(vec![
+        Bytes::from_static(b"HSET"),
+        args[1].clone(),
+        args[2].clone(),
+        value,
+    ]);
     ctx.out.bulk(&sum);
     Ok(())
 }

@@ -12,10 +12,10 @@ use bytes::Bytes;
 
 use crate::cmd::keys::{lookup_read, parse_cursor, parse_scan_opts, reply_scan};
 use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
-use crate::effects::class;
 use crate::db::bytes::SmallBytes;
 use crate::db::dict::Dict;
 use crate::db::{Db, Entry, Ttl, Value};
+use crate::effects::class;
 use crate::resp::Reply;
 use crate::resp::writer::format_i64;
 use crate::store::Store;
@@ -331,6 +331,9 @@ pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     };
     ctx.store.dirty += added as u64;
+    if added > 0 {
+        ctx.changed(class::SET, "sadd", &args[1]);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -349,8 +352,15 @@ pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 }
             }
         }
-        if set.is_empty() {
+        let emptied = set.is_empty();
+        if emptied {
             db.remove(&args[1]);
+        }
+        if removed > 0 {
+            ctx.changed(class::SET, "srem", &args[1]);
+            if emptied {
+                ctx.notify(class::GENERIC, "del", &args[1]);
+            }
         }
     }
     ctx.store.dirty += removed;
@@ -416,10 +426,17 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let rng = &mut store.rng;
     let popped: u64;
+    // What SPOP replays as: SREM of each member it popped, or DEL when it
+    // took the whole set (Redis's rewrite and alsoPropagate).
+    let mut removed: Vec<Bytes> = Vec::new();
+    let propagating = store.effects.record_propagation;
     match count {
         None => {
             let m = set.pop_random(rng).expect("sets are never empty");
             ctx.out.bulk(&m);
+            if propagating {
+                removed.push(Bytes::copy_from_slice(&m));
+            }
             popped = 1;
         }
         Some(0) => {
@@ -451,22 +468,60 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 }
                 for m in &all[..n] {
                     ctx.out.bulk(m);
+                    if propagating {
+                        removed.push(Bytes::copy_from_slice(m));
+                    }
                 }
                 *set = rest;
             } else {
                 for _ in 0..n {
                     let m = set.pop_random(rng).expect("n < len");
                     ctx.out.bulk(&m);
+                    if propagating {
+                        removed.push(Bytes::copy_from_slice(&m));
+                    }
                 }
             }
             popped = n as u64;
         }
     }
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         store.dbs[ctx.db_index].remove(&args[1]);
     }
     store.dirty += popped;
+    spop_effects(ctx, &args[1], count, emptied, removed);
     Ok(())
+}
+
+/// SPOP's events and propagation: `spop`, then `del` if the set went.
+fn spop_effects(
+    ctx: &mut Ctx,
+    key: &Bytes,
+    count: Option<u64>,
+    emptied: bool,
+    removed: Vec<Bytes>,
+) {
+    ctx.notify(class::SET, "spop", key);
+    if emptied {
+        ctx.notify(class::GENERIC, "del", key);
+    }
+    ctx.modified(key);
+    let srem = |m: Bytes| vec![Bytes::from_static(b"SREM"), key.clone(), m];
+    match count {
+        None => {
+            if let Some(m) = removed.into_iter().next() {
+                ctx.propagate_as(srem(m));
+            }
+        }
+        Some(_) if emptied => ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]),
+        Some(_) => {
+            for m in removed {
+                ctx.also_propagate(srem(m));
+            }
+            ctx.prevent_propagation();
+        }
+    }
 }
 
 /// SRANDMEMBER key [count]
@@ -558,26 +613,30 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    if src_set.is_empty() {
+    let emptied = src_set.is_empty();
+    if emptied {
         db.remove(src);
     }
-    let mut dirty = 1;
-    if dst_exists {
-        if let Some(d) = write_set(std::slice::from_mut(db), 0, dst, now)?
-            && d.add(member, max)
-        {
-            dirty += 1;
-        } else {
-            // The destination already held the member: as in Redis, WATCH
-            // sees only the source as modified.
-        }
+    ctx.notify(class::SET, "srem", src);
+    if emptied {
+        ctx.notify(class::GENERIC, "del", src);
+    }
+    ctx.modified(src);
+    let db = &mut ctx.store.dbs[ctx.db_index];
+    let added = if dst_exists {
+        write_set(std::slice::from_mut(db), 0, dst, now)?.is_some_and(|d| d.add(member, max))
     } else {
         let mut set = Set::for_first_member(member);
         set.add(member, max);
         db.set(dst, Value::Set(Box::new(set)), Ttl::Clear, now);
-        dirty += 1;
+        true
+    };
+    ctx.store.dirty += 1;
+    // A destination that already held the member is not modified.
+    if added {
+        ctx.store.dirty += 1;
+        ctx.changed(class::SET, "sadd", dst);
     }
-    ctx.store.dirty += dirty;
     ctx.out.int(1);
     Ok(())
 }
@@ -613,16 +672,18 @@ fn sources<'a>(db: &'a Db, keys: &[Bytes], now_ms: u64) -> Vec<Option<&'a Set>> 
 
 /// Stores `result` at `dst` (or deletes `dst` when it is empty) and
 /// replies with its size.
-fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set) {
+fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &'static str) {
     let n = result.len();
     let db = &mut ctx.store.dbs[ctx.db_index];
     if n == 0 {
         if db.remove(dst) {
             ctx.store.dirty += 1;
+            ctx.changed(class::GENERIC, "del", dst);
         }
     } else {
         db.set(dst, Value::Set(Box::new(result)), Ttl::Clear, ctx.now_ms);
         ctx.store.dirty += 1;
+        ctx.changed(class::SET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -675,7 +736,7 @@ fn sinter_generic(ctx: &mut Ctx, keys: &[Bytes], output: InterOutput) -> CmdResu
                 ctx.out.bulk(m);
             }
         }
-        InterOutput::Store(dst) => store_result(ctx, dst, result),
+        InterOutput::Store(dst) => store_result(ctx, dst, result, "sinterstore"),
         InterOutput::Count(_) => ctx.out.int(count as i64),
     }
     Ok(())
@@ -745,7 +806,12 @@ fn sunion_diff_generic(ctx: &mut Ctx, keys: &[Bytes], dst: Option<&[u8]>, diff: 
         }
     }
     match dst {
-        Some(dst) => store_result(ctx, dst, result),
+        Some(dst) => store_result(
+            ctx,
+            dst,
+            result,
+            if diff { "sdiffstore" } else { "sunionstore" },
+        ),
         None => reply_set(ctx.out, &result),
     }
     Ok(())

@@ -72,12 +72,7 @@ pub struct Failure {
 /// Differences already known and left for a later change, each with why:
 /// a run counts them and goes on. Matched by the kind of difference and
 /// the command at which it showed.
-const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[(
-    "wake:",
-    "swapdb",
-    "SWAPDB does not yet wake clients blocked on keys the swap makes \
-     ready; the issue about one path for every command's effects fixes it",
-)];
+const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[];
 
 /// Why a difference is a known one (see [`KNOWN_DIFFERENCES`]), if it is.
 pub fn known_difference(steps: &[Step], failure: &Failure) -> Option<&'static str> {
