@@ -389,7 +389,7 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let mut expired = liveness == Liveness::Expired;
         if let Some(wanted) = &opts.type_name {
             let found = if expired {
-                ctx.store.dbs[ctx.db_index].remove(&key);
+                ctx.store.dbs[ctx.db_index].exists(&key, now);
                 expired = false;
                 ctx.store.stats.keyspace_misses += 1;
                 "none"
@@ -403,7 +403,7 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
         }
         if expired {
-            ctx.store.dbs[ctx.db_index].remove(&key);
+            ctx.store.dbs[ctx.db_index].exists(&key, now);
             continue;
         }
         keys.push(key);

@@ -28,11 +28,11 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::blocking::WaitFor;
-use crate::cmd::keys::{lookup_read, lookup_write};
 use crate::cmd::{CmdError, CmdResult, Ctx, Unblocked, arg_i64};
 use crate::db::{Ttl, Value};
 use crate::effects::class;
 use crate::store::Store;
+use crate::types::{read_as, write_as};
 use crate::util::eq_ic;
 
 /// Redis's `SIZE_SAFETY_LIMIT`: a count-limited chunk still stops at 8 KB.
@@ -771,26 +771,6 @@ fn config_fill(store: &Store) -> Fill {
     Fill::from_config(store.config.list_max_listpack_size)
 }
 
-fn as_list(value: &mut Value) -> Result<&mut List, CmdError> {
-    match value {
-        Value::List(l) => Ok(l),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-/// The list under `key` for a read (counting a hit or miss), or WRONGTYPE.
-fn read<'a>(
-    store: &'a mut Store,
-    db: usize,
-    key: &[u8],
-    now: u64,
-) -> Result<Option<&'a mut List>, CmdError> {
-    match lookup_read(store, db, key, now) {
-        None => Ok(None),
-        Some(e) => as_list(&mut e.value).map(Some),
-    }
-}
-
 /// The list under `key` for a write, with its chunk limit brought up to
 /// date with the config (CONFIG SET may have changed it), or WRONGTYPE.
 fn write<'a>(
@@ -800,14 +780,12 @@ fn write<'a>(
     now: u64,
 ) -> Result<Option<&'a mut List>, CmdError> {
     let fill = config_fill(store);
-    match lookup_write(store, db, key, now) {
-        None => Ok(None),
-        Some(e) => {
-            let list = as_list(&mut e.value)?;
-            list.set_fill(fill);
-            Ok(Some(list))
-        }
+    let list = write_as::<List>(&mut store.dbs[db], key, now)?;
+    if let Some(list) = list {
+        list.set_fill(fill);
+        return Ok(Some(list));
     }
+    Ok(None)
 }
 
 /// Deletes `key` if its list has been emptied; returns whether it did.
@@ -963,7 +941,7 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
 
 /// LLEN key
 pub fn llen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let n = read(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?.map_or(0, |l| l.len());
+    let n = read_as::<List>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?.map_or(0, |l| l.len());
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -978,7 +956,7 @@ fn resolve_index(index: i64, len: usize) -> Option<usize> {
 pub fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let start = arg_i64(&args[2])?;
     let stop = arg_i64(&args[3])?;
-    let Some(list) = read(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
+    let Some(list) = read_as::<List>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -1003,7 +981,7 @@ pub fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// LINDEX key index
 pub fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // Redis looks the key up before it parses the index.
-    let Some(list) = read(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
+    let Some(list) = read_as::<List>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
         ctx.out.null();
         return Ok(());
     };
@@ -1156,7 +1134,7 @@ pub fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         j += 1;
     }
     let element = args[2].clone();
-    let Some(list) = read(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
+    let Some(list) = read_as::<List>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
         match count {
             None => ctx.out.null(),
             Some(_) => ctx.out.array(0),

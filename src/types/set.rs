@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use crate::cmd::keys::{lookup_read, parse_cursor, parse_scan_opts, reply_scan};
+use crate::cmd::keys::{parse_cursor, parse_scan_opts, reply_scan};
 use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
 use crate::db::bytes::SmallBytes;
 use crate::db::dict::Dict;
@@ -18,7 +18,7 @@ use crate::db::{Db, Entry, Ttl, Value};
 use crate::effects::class;
 use crate::resp::Reply;
 use crate::resp::writer::format_i64;
-use crate::store::Store;
+use crate::types::{read_as, write_as};
 use crate::util::{Rng, eq_ic, parse_i64};
 
 /// The most members a packed string set holds (Redis 7.2's
@@ -277,39 +277,6 @@ fn partial_shuffle<T>(v: &mut [T], count: usize, rng: &mut Rng) {
 // Commands
 // ---------------------------------------------------------------------------
 
-/// The set at `key` for reading (counting a hit or miss), or WRONGTYPE.
-fn read_set<'a>(
-    store: &'a mut Store,
-    db: usize,
-    key: &[u8],
-    now_ms: u64,
-) -> Result<Option<&'a mut Set>, CmdError> {
-    match lookup_read(store, db, key, now_ms) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(CmdError::WrongType),
-        },
-    }
-}
-
-/// The set at `key` for writing, or WRONGTYPE. Split borrows so the
-/// caller can use the store's rng alongside.
-fn write_set<'a>(
-    dbs: &'a mut [crate::db::Db],
-    db: usize,
-    key: &[u8],
-    now_ms: u64,
-) -> Result<Option<&'a mut Set>, CmdError> {
-    match dbs[db].lookup(key, now_ms) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(CmdError::WrongType),
-        },
-    }
-}
-
 /// Writes a whole set as a RESP3 set (an array in RESP2), in its order.
 fn reply_set(out: &mut Reply, set: &Set) {
     out.set(set.len());
@@ -321,7 +288,7 @@ pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let max = ctx.store.config.set_max_intset_entries;
     let now = ctx.now_ms;
     let db = &mut ctx.store.dbs[ctx.db_index];
-    let added = match write_set(std::slice::from_mut(db), 0, &args[1], now)? {
+    let added = match write_as::<Set>(db, &args[1], now)? {
         Some(set) => args[2..].iter().filter(|m| set.add(m, max)).count(),
         None => {
             let mut set = Set::for_first_member(&args[2]);
@@ -343,7 +310,7 @@ pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     let db = &mut ctx.store.dbs[ctx.db_index];
     let mut removed = 0;
-    if let Some(set) = write_set(std::slice::from_mut(db), 0, &args[1], now)? {
+    if let Some(set) = write_as::<Set>(db, &args[1], now)? {
         for m in &args[2..] {
             if set.remove(m) {
                 removed += 1;
@@ -370,14 +337,14 @@ pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SCARD key
 pub fn scard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let n = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?.map_or(0, |s| s.len());
+    let n = read_as::<Set>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?.map_or(0, |s| s.len());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 /// SISMEMBER key member
 pub fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let found = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?
+    let found = read_as::<Set>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?
         .is_some_and(|s| s.contains(&args[2]));
     ctx.out.int(found as i64);
     Ok(())
@@ -385,7 +352,7 @@ pub fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SMISMEMBER key member [member ...]: integers, in RESP3 too.
 pub fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let set = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+    let set = read_as::<Set>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
     ctx.out.array(args.len() - 2);
     for m in &args[2..] {
         let found = set.as_ref().is_some_and(|s| s.contains(m));
@@ -396,7 +363,7 @@ pub fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SMEMBERS key: in Redis 7.0 this is SINTER of one key.
 pub fn smembers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    match read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? {
+    match read_as::<Set>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? {
         Some(set) => reply_set(ctx.out, set),
         None => ctx.out.set(0),
     }
@@ -417,7 +384,7 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let now = ctx.now_ms;
     let store = &mut *ctx.store;
-    let Some(set) = write_set(&mut store.dbs, ctx.db_index, &args[1], now)? else {
+    let Some(set) = write_as::<Set>(&mut store.dbs[ctx.db_index], &args[1], now)? else {
         match count {
             None => ctx.out.null(),
             Some(_) => ctx.out.set(0),
@@ -548,7 +515,7 @@ pub fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn srandmember_with(ctx: &mut Ctx, args: &[Bytes], count: Option<i64>, rng: &mut Rng) -> CmdResult {
-    let set = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+    let set = read_as::<Set>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
     let out = &mut *ctx.out;
     let Some(count) = count else {
         match set.and_then(|s| s.random(rng)) {
@@ -596,11 +563,11 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 ctx.out.int(0);
                 return Ok(());
             }
-            write_set(std::slice::from_mut(db), 0, src, now)?;
+            write_as::<Set>(db, src, now)?;
             return Err(CmdError::WrongType);
         }
     };
-    let Some(src_set) = write_set(std::slice::from_mut(db), 0, src, now)? else {
+    let Some(src_set) = write_as::<Set>(db, src, now)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -624,7 +591,7 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.modified(src);
     let db = &mut ctx.store.dbs[ctx.db_index];
     let added = if dst_exists {
-        write_set(std::slice::from_mut(db), 0, dst, now)?.is_some_and(|d| d.add(member, max))
+        write_as::<Set>(db, dst, now)?.is_some_and(|d| d.add(member, max))
     } else {
         let mut set = Set::for_first_member(member);
         set.add(member, max);
@@ -647,9 +614,9 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn check_sources(ctx: &mut Ctx, keys: &[Bytes], for_write: bool) -> CmdResult {
     for key in keys {
         if for_write {
-            write_set(&mut ctx.store.dbs, ctx.db_index, key, ctx.now_ms)?;
+            write_as::<Set>(&mut ctx.store.dbs[ctx.db_index], key, ctx.now_ms)?;
         } else {
-            read_set(ctx.store, ctx.db_index, key, ctx.now_ms)?;
+            read_as::<Set>(ctx.store, ctx.db_index, key, ctx.now_ms)?;
         }
     }
     Ok(())
@@ -841,7 +808,7 @@ pub fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// first, then the key, then the options, as Redis does.
 pub fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut cursor = parse_cursor(&args[2])?;
-    let Some(set) = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
+    let Some(set) = read_as::<Set>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
         reply_scan(ctx, 0, &[] as &[&[u8]]);
         return Ok(());
     };
