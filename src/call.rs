@@ -89,6 +89,7 @@ pub fn call(
     clock: &mut Instant,
 ) -> Called {
     let started = *clock;
+    let reply_start = out.pending();
     let Some(db) = clients.get(req.token).map(|c| c.db) else {
         return Called::default();
     };
@@ -152,15 +153,15 @@ pub fn call(
             .tracking
             .after_call(clients, req.token, req.cmd, req.args);
     }
-    crate::drain::after_call(
-        store,
-        clients,
+    let finished = crate::drain::Finished {
         out,
-        &mut called.pushed,
-        req.token,
+        pushed: &mut called.pushed,
+        me: req.token,
         db,
-        req.nested,
-    );
+        reply_start,
+        nested: req.nested,
+    };
+    crate::drain::after_call(store, clients, finished);
     called
 }
 

@@ -22,18 +22,34 @@ use crate::resp::Reply;
 use crate::store::Store;
 use crate::watch::Touch;
 
+/// The call just finished, as the drain needs it.
+pub struct Finished<'a> {
+    /// The running client's output (moved out of its slot) and the push
+    /// ranges in it.
+    pub out: &'a mut Reply,
+    pub pushed: &'a mut Vec<(usize, usize)>,
+    /// The running client's slab key (`usize::MAX` for none: active expiry).
+    pub me: usize,
+    /// The database it ran in.
+    pub db: usize,
+    /// Where its reply starts in `out`.
+    pub reply_start: usize,
+    /// Whether it ran inside another call (EXEC's queued commands).
+    pub nested: bool,
+}
+
 /// Drains what the call by `me` recorded. `db` is the database it ran in;
 /// commands that write other databases (MOVE, COPY ... DB, SWAPDB,
 /// FLUSHALL) set `effects.other_dbs` so every database's log is read.
-pub fn after_call(
-    store: &mut Store,
-    clients: &mut Slab<Client>,
-    out: &mut Reply,
-    pushed: &mut Vec<(usize, usize)>,
-    me: usize,
-    db: usize,
-    nested: bool,
-) {
+pub fn after_call(store: &mut Store, clients: &mut Slab<Client>, call: Finished) {
+    let Finished {
+        out,
+        pushed,
+        me,
+        db,
+        reply_start,
+        nested,
+    } = call;
     if store.effects.other_dbs {
         store.effects.other_dbs = false;
         for i in 0..store.dbs.len() {
@@ -58,6 +74,7 @@ pub fn after_call(
             &mut delivery,
             &mut store.effects.events,
             store.effects.notify_flags,
+            reply_start,
         );
     }
     if nested {
@@ -97,13 +114,18 @@ pub fn after_call(
 
 /// Publishes keyspace events on `__keyspace@<db>__:<key>` (the event as
 /// payload) and `__keyevent@<db>__:<event>` (the key as payload), as the
-/// flags ask.
+/// flags ask. Redis publishes while the command runs, so a subscribed
+/// RESP3 client running it gets its own events before its reply: those go
+/// in front of the reply, which starts at `reply_start` in its output.
 fn publish_events(
     pubsub: &crate::pubsub::PubSub,
     delivery: &mut Delivery,
     events: &mut Vec<Event>,
     flags: u32,
+    reply_start: usize,
 ) {
+    let mine_before = delivery.pushed.len();
+    let end_before = delivery.out.pending();
     let mut channel = Vec::new();
     for Event { db, name, key } in events.drain(..) {
         if flags & class::KEYSPACE != 0 {
@@ -118,4 +140,34 @@ fn publish_events(
             delivery.publish(pubsub, Kind::Channel, &channel, &key);
         }
     }
+    if delivery.pushed.len() > mine_before && end_before > reply_start {
+        move_before_reply(delivery, reply_start, end_before, mine_before);
+    }
+}
+
+/// Moves the pushes written after the reply (from `reply_end` on) in front
+/// of it (it starts at `reply_start`), keeping the push ranges right. Rare:
+/// only a client subscribed to its own keyspace events pays the copy.
+fn move_before_reply(
+    delivery: &mut Delivery,
+    reply_start: usize,
+    reply_end: usize,
+    first_new: usize,
+) {
+    let out = &mut *delivery.out;
+    let end = out.pending();
+    let reply = out.copy_range(reply_start, reply_end);
+    let events = out.copy_range(reply_end, end);
+    out.truncate_pending(reply_start);
+    out.raw(&events);
+    out.raw(&reply);
+    let moved = events.len();
+    let pushed = &mut *delivery.pushed;
+    for range in &mut pushed[..first_new] {
+        if range.0 >= reply_start {
+            *range = (range.0 + moved, range.1 + moved);
+        }
+    }
+    pushed.truncate(first_new);
+    pushed.push((reply_start, reply_start + moved));
 }

@@ -46,69 +46,6 @@ pub mod class {
         GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 }
 
-/// Parses `notify-keyspace-events` (`KEA`, `Ex`, ``), as Redis's
-/// keyspaceEventsStringToFlags; `None` for an unknown letter.
-pub fn parse_notify_flags(s: &[u8]) -> Option<u32> {
-    let mut flags = 0;
-    for &c in s {
-        flags |= match c {
-            b'A' => class::ALL,
-            b'g' => class::GENERIC,
-            b'$' => class::STRING,
-            b'l' => class::LIST,
-            b's' => class::SET,
-            b'h' => class::HASH,
-            b'z' => class::ZSET,
-            b'x' => class::EXPIRED,
-            b'e' => class::EVICTED,
-            b'K' => class::KEYSPACE,
-            b'E' => class::KEYEVENT,
-            b't' => class::STREAM,
-            b'm' => class::KEY_MISS,
-            b'd' => class::MODULE,
-            b'n' => class::NEW,
-            _ => return None,
-        };
-    }
-    Some(flags)
-}
-
-/// The canonical spelling CONFIG GET shows, as keyspaceEventsFlagsToString.
-pub fn notify_flags_string(flags: u32) -> String {
-    let mut s = String::new();
-    if flags & class::ALL == class::ALL {
-        s.push('A');
-    } else {
-        for (bit, c) in [
-            (class::GENERIC, 'g'),
-            (class::STRING, '$'),
-            (class::LIST, 'l'),
-            (class::SET, 's'),
-            (class::HASH, 'h'),
-            (class::ZSET, 'z'),
-            (class::EXPIRED, 'x'),
-            (class::EVICTED, 'e'),
-            (class::STREAM, 't'),
-            (class::MODULE, 'd'),
-            (class::NEW, 'n'),
-        ] {
-            if flags & bit != 0 {
-                s.push(c);
-            }
-        }
-    }
-    for (bit, c) in [
-        (class::KEYSPACE, 'K'),
-        (class::KEYEVENT, 'E'),
-        (class::KEY_MISS, 'm'),
-    ] {
-        if flags & bit != 0 {
-            s.push(c);
-        }
-    }
-    s
-}
-
 /// One keyspace event to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -266,23 +203,6 @@ impl Effects {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn notify_flags_round_trip_as_redis_spells_them() {
-        for (given, shown) in [
-            ("KEA", "AKE"),
-            ("Ex", "xE"),
-            ("", ""),
-            ("Kgn", "gnK"),
-            ("Em", "Em"),
-            ("AKEm", "AKEm"),
-            ("g$lshzxetdK", "AK"),
-        ] {
-            let flags = parse_notify_flags(given.as_bytes()).unwrap();
-            assert_eq!(notify_flags_string(flags), shown, "{given}");
-        }
-        assert_eq!(parse_notify_flags(b"KEQ"), None);
-    }
 
     #[test]
     fn propagation_wraps_more_than_one_op() {

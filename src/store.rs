@@ -214,11 +214,7 @@ impl Store {
         } else {
             AccessPolicy::Lru
         };
-        let notify = self
-            .config
-            .get("notify-keyspace-events")
-            .and_then(|v| crate::effects::parse_notify_flags(v.as_bytes()))
-            .unwrap_or(0);
+        let notify = self.config.notify_keyspace_events;
         self.effects.notify_flags = notify;
         use crate::effects::class;
         let new_keys =

@@ -33,6 +33,20 @@ pub fn lookup_read<'a>(
     found
 }
 
+/// Whether a key exists, looked up as a read that leaves its access time
+/// alone (Redis's lookupKeyReadWithFlags with LOOKUP_NOTOUCH: EXISTS,
+/// TYPE, the TTL family): a keyspace hit or miss, `keymiss` on a miss.
+pub fn probe_read(store: &mut Store, db: usize, key: &[u8], now_ms: u64) -> bool {
+    let found = store.dbs[db].exists(key, now_ms);
+    if found {
+        store.stats.keyspace_hits += 1;
+    } else {
+        store.stats.keyspace_misses += 1;
+        store.notify(db, class::KEY_MISS, "keymiss", key);
+    }
+    found
+}
+
 /// Looks a key up before modifying it (no hit/miss accounting).
 pub fn lookup_write<'a>(
     store: &'a mut Store,
@@ -67,20 +81,21 @@ pub fn unlink(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// EXISTS key [key ...]: counts repeats.
 pub fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let now = ctx.now_ms;
-    let db = &mut ctx.store.dbs[ctx.db_index];
-    let n = args[1..].iter().filter(|k| db.exists(k, now)).count();
+    let (db, now) = (ctx.db_index, ctx.now_ms);
+    let n = args[1..]
+        .iter()
+        .filter(|k| probe_read(ctx.store, db, k, now))
+        .count();
     ctx.out.int(n as i64);
     Ok(())
 }
 
 /// TOUCH key [key ...]
 pub fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let now = ctx.now_ms;
-    let db = &mut ctx.store.dbs[ctx.db_index];
+    let (db, now) = (ctx.db_index, ctx.now_ms);
     let n = args[1..]
         .iter()
-        .filter(|k| db.lookup(k, now).is_some())
+        .filter(|k| lookup_read(ctx.store, db, k, now).is_some())
         .count();
     ctx.out.int(n as i64);
     Ok(())
@@ -89,6 +104,7 @@ pub fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// TYPE key
 pub fn r#type(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
+    probe_read(ctx.store, ctx.db_index, &args[1], now);
     let name = match ctx.store.dbs[ctx.db_index].peek(&args[1], now) {
         Some(e) => e.value.type_name(),
         None => "none",
@@ -548,8 +564,9 @@ pub fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// The shared body of TTL, PTTL, EXPIRETIME and PEXPIRETIME.
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], in_ms: bool, absolute: bool) -> CmdResult {
     let now = ctx.now_ms;
-    let db = &mut ctx.store.dbs[ctx.db_index];
-    let deadline = db.exists(key, now).then(|| db.expire_of(key));
+    let found = probe_read(ctx.store, ctx.db_index, key, now);
+    let db = &ctx.store.dbs[ctx.db_index];
+    let deadline = found.then(|| db.expire_of(key));
     let reply = match deadline {
         None => -2,
         Some(0) => -1,

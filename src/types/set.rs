@@ -608,16 +608,12 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Checks the keys of a multi-key command the way Redis looks them up one
-/// by one: lazy expiry, hit/miss counting (or a write lookup for the STORE
-/// forms), and WRONGTYPE if any holds another type.
-fn check_sources(ctx: &mut Ctx, keys: &[Bytes], for_write: bool) -> CmdResult {
+/// Checks the keys of a multi-key command the way Redis 7.0 looks them up
+/// one by one, as reads (STORE forms too): lazy expiry, hit/miss counting,
+/// and WRONGTYPE if any holds another type.
+fn check_sources(ctx: &mut Ctx, keys: &[Bytes]) -> CmdResult {
     for key in keys {
-        if for_write {
-            write_as::<Set>(&mut ctx.store.dbs[ctx.db_index], key, ctx.now_ms)?;
-        } else {
-            read_as::<Set>(ctx.store, ctx.db_index, key, ctx.now_ms)?;
-        }
+        read_as::<Set>(ctx.store, ctx.db_index, key, ctx.now_ms)?;
     }
     Ok(())
 }
@@ -665,7 +661,7 @@ enum InterOutput<'a> {
 
 fn sinter_generic(ctx: &mut Ctx, keys: &[Bytes], output: InterOutput) -> CmdResult {
     let max = ctx.store.config.set_max_intset_entries;
-    check_sources(ctx, keys, matches!(output, InterOutput::Store(_)))?;
+    check_sources(ctx, keys)?;
     let found = sources(&ctx.store.dbs[ctx.db_index], keys, ctx.now_ms);
     // A missing key is an empty set, which empties the intersection.
     let mut sets: Vec<&Set> = found
@@ -751,7 +747,7 @@ pub fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// SUNION and SDIFF, replying or storing.
 fn sunion_diff_generic(ctx: &mut Ctx, keys: &[Bytes], dst: Option<&[u8]>, diff: bool) -> CmdResult {
     let max = ctx.store.config.set_max_intset_entries;
-    check_sources(ctx, keys, dst.is_some())?;
+    check_sources(ctx, keys)?;
     let found = sources(&ctx.store.dbs[ctx.db_index], keys, ctx.now_ms);
     // Built as Redis builds it, from an empty intset, so its encoding and
     // order are Redis's.

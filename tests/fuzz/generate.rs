@@ -1008,7 +1008,18 @@ const COMMAND_NAMES: &[&[u8]] = &[
 ];
 const PATTERNS: &[&[u8]] = &[
     b"__key*__:*",
-    b"*", b"k*", b"k[0-2]", b"?1", b"\\*", b"[", b"[^k]*", b"k[a-", b"*\x00*", b"", b"K*", b"k?",
+    b"*",
+    b"k*",
+    b"k[0-2]",
+    b"?1",
+    b"\\*",
+    b"[",
+    b"[^k]*",
+    b"k[a-",
+    b"*\x00*",
+    b"",
+    b"K*",
+    b"k?",
 ];
 const TYPES: &[&[u8]] = &[
     b"string", b"list", b"hash", b"set", b"zset", b"stream", b"nosuch", b"STRING",
