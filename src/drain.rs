@@ -109,7 +109,7 @@ pub fn after_call(store: &mut Store, clients: &mut Slab<Client>, call: Finished)
             store.blocking.signal(db, &key);
         }
     }
-    effects.flush_propagation(true);
+    effects.flush_propagation();
 }
 
 /// Publishes keyspace events on `__keyspace@<db>__:<key>` (the event as

@@ -174,7 +174,7 @@ impl Effects {
 
     /// Ends a top-level call's propagation: its operations, wrapped in
     /// MULTI/EXEC when there is more than one, go to the consumers.
-    pub fn flush_propagation(&mut self, wrap: bool) {
+    pub fn flush_propagation(&mut self) {
         if self.pending.is_empty() {
             return;
         }
@@ -182,7 +182,7 @@ impl Effects {
         let Some(log) = self.propagated.as_mut() else {
             return;
         };
-        let wrap = wrap && ops.len() > 1;
+        let wrap = ops.len() > 1;
         if wrap {
             log.push(Op {
                 db: ops[0].db,
@@ -215,7 +215,7 @@ mod tests {
             0,
             vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"k")],
         );
-        e.flush_propagation(true);
+        e.flush_propagation();
         e.also_propagate(
             0,
             vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"a")],
@@ -224,7 +224,7 @@ mod tests {
             1,
             vec![Bytes::from_static(b"SET"), Bytes::from_static(b"b")],
         );
-        e.flush_propagation(true);
+        e.flush_propagation();
         let names: Vec<String> = e
             .propagated
             .unwrap()

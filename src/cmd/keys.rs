@@ -143,7 +143,15 @@ pub fn randomkey(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 }
 
 /// The shared body of RENAME and RENAMENX.
-fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
+/// RENAME replaces an existing destination; RENAMENX leaves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    Replace,
+    Keep,
+}
+
+fn rename_generic(ctx: &mut Ctx, args: &[Bytes], existing: Existing) -> CmdResult {
+    let nx = existing == Existing::Keep;
     let (src, dst) = (&args[1], &args[2]);
     let now = ctx.now_ms;
     let db = &mut ctx.store.dbs[ctx.db_index];
@@ -184,12 +192,12 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
 
 /// RENAME key newkey
 pub fn rename(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    rename_generic(ctx, args, false)
+    rename_generic(ctx, args, Existing::Replace)
 }
 
 /// RENAMENX key newkey
 pub fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    rename_generic(ctx, args, true)
+    rename_generic(ctx, args, Existing::Keep)
 }
 
 /// Checks a database index is in range.
@@ -562,7 +570,21 @@ pub fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// The shared body of TTL, PTTL, EXPIRETIME and PEXPIRETIME.
-fn ttl_generic(ctx: &mut Ctx, key: &[u8], in_ms: bool, absolute: bool) -> CmdResult {
+/// The unit a TTL-family command answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Seconds,
+    Millis,
+}
+
+/// Whether a TTL-family command answers the time left or the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Left,
+    Deadline,
+}
+
+fn ttl_generic(ctx: &mut Ctx, key: &[u8], unit: Unit, answer: Answer) -> CmdResult {
     let now = ctx.now_ms;
     let found = probe_read(ctx.store, ctx.db_index, key, now);
     let db = &ctx.store.dbs[ctx.db_index];
@@ -571,14 +593,14 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], in_ms: bool, absolute: bool) -> CmdRes
         None => -2,
         Some(0) => -1,
         Some(when) => {
-            let t = if absolute {
+            let t = if answer == Answer::Deadline {
                 when as i64
             } else {
                 (when as i64 - now as i64).max(0)
             };
             // Redis's (ttl+500)/1000 without its overflow at the top of the
             // range.
-            if in_ms {
+            if unit == Unit::Millis {
                 t
             } else {
                 ((t as i128 + 500) / 1000) as i64
@@ -591,22 +613,22 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], in_ms: bool, absolute: bool) -> CmdRes
 
 /// TTL key
 pub fn ttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], false, false)
+    ttl_generic(ctx, &args[1], Unit::Seconds, Answer::Left)
 }
 
 /// PTTL key
 pub fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], true, false)
+    ttl_generic(ctx, &args[1], Unit::Millis, Answer::Left)
 }
 
 /// EXPIRETIME key
 pub fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], false, true)
+    ttl_generic(ctx, &args[1], Unit::Seconds, Answer::Deadline)
 }
 
 /// PEXPIRETIME key
 pub fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], true, true)
+    ttl_generic(ctx, &args[1], Unit::Millis, Answer::Deadline)
 }
 
 /// PERSIST key

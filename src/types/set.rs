@@ -745,7 +745,15 @@ pub fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// SUNION and SDIFF, replying or storing.
-fn sunion_diff_generic(ctx: &mut Ctx, keys: &[Bytes], dst: Option<&[u8]>, diff: bool) -> CmdResult {
+/// Which of SUNION and SDIFF a shared body computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetOp {
+    Union,
+    Diff,
+}
+
+fn sunion_diff_generic(ctx: &mut Ctx, keys: &[Bytes], dst: Option<&[u8]>, op: SetOp) -> CmdResult {
+    let diff = op == SetOp::Diff;
     let max = ctx.store.config.set_max_intset_entries;
     check_sources(ctx, keys)?;
     let found = sources(&ctx.store.dbs[ctx.db_index], keys, ctx.now_ms);
@@ -782,22 +790,22 @@ fn sunion_diff_generic(ctx: &mut Ctx, keys: &[Bytes], dst: Option<&[u8]>, diff: 
 
 /// SUNION key [key ...]
 pub fn sunion(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    sunion_diff_generic(ctx, &args[1..], None, false)
+    sunion_diff_generic(ctx, &args[1..], None, SetOp::Union)
 }
 
 /// SUNIONSTORE destination key [key ...]
 pub fn sunionstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    sunion_diff_generic(ctx, &args[2..], Some(&args[1]), false)
+    sunion_diff_generic(ctx, &args[2..], Some(&args[1]), SetOp::Union)
 }
 
 /// SDIFF key [key ...]
 pub fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    sunion_diff_generic(ctx, &args[1..], None, true)
+    sunion_diff_generic(ctx, &args[1..], None, SetOp::Diff)
 }
 
 /// SDIFFSTORE destination key [key ...]
 pub fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    sunion_diff_generic(ctx, &args[2..], Some(&args[1]), true)
+    sunion_diff_generic(ctx, &args[2..], Some(&args[1]), SetOp::Diff)
 }
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]: the cursor is parsed
