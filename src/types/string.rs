@@ -275,28 +275,19 @@ pub fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SETEX key seconds value
 pub fn setex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let when = expire_deadline("EX", &args[2], ctx.now_ms, "setex")?;
-    set_generic(
-        ctx,
-        &args[1],
-        &args[3],
-        &SetOpts::default(),
-        Ttl::At(when),
-        None,
-    )
+    set_expiring(ctx, args, "EX", "setex")
 }
 
 /// PSETEX key milliseconds value
 pub fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let when = expire_deadline("PX", &args[2], ctx.now_ms, "psetex")?;
-    set_generic(
-        ctx,
-        &args[1],
-        &args[3],
-        &SetOpts::default(),
-        Ttl::At(when),
-        None,
-    )
+    set_expiring(ctx, args, "PX", "psetex")
+}
+
+/// SETEX and PSETEX: `key time value`, the time in the unit of `kind`.
+fn set_expiring(ctx: &mut Ctx, args: &[Bytes], kind: &str, name: &str) -> CmdResult {
+    let when = expire_deadline(kind, &args[2], ctx.now_ms, name)?;
+    let opts = SetOpts::default();
+    set_generic(ctx, &args[1], &args[3], &opts, Ttl::At(when), None)
 }
 
 /// GETSET key value
