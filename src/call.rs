@@ -589,6 +589,17 @@ mod tests {
 
         /// Runs `line` at `now_ms`; returns its reply.
         fn run(&mut self, line: &str, now_ms: u64) -> String {
+            self.run_serving(line, now_ms, None).0
+        }
+
+        /// Runs `line` as a blocked command served again for a ready key;
+        /// returns its reply and what it asked to block on, if it did.
+        fn run_serving(
+            &mut self,
+            line: &str,
+            now_ms: u64,
+            serving: Option<Serving>,
+        ) -> (String, Option<Block>) {
             let args: Vec<Bytes> = line
                 .split(' ')
                 .map(|w| Bytes::copy_from_slice(w.as_bytes()))
@@ -604,15 +615,16 @@ mod tests {
                 args: &args,
                 now_ms,
                 deny_blocking: false,
-                serving: None,
+                serving,
                 nested: false,
             };
-            call(
+            let mut clock = Instant::now();
+            let called = call(
                 &mut self.store,
                 &mut self.clients,
                 &mut out,
                 req,
-                &mut Instant::now(),
+                &mut clock,
             );
             let mut reply = Vec::new();
             while !out.is_empty() {
@@ -620,7 +632,7 @@ mod tests {
                 reply.extend_from_slice(out.front());
                 out.consume(n);
             }
-            String::from_utf8_lossy(&reply).into_owned()
+            (String::from_utf8_lossy(&reply).into_owned(), called.block)
         }
 
         /// What was propagated since the last call of this, one line per
@@ -795,5 +807,24 @@ mod tests {
         h.run("GET a", NOW);
         h.run("DEL missing", NOW);
         assert_eq!(h.propagated(), ["MULTI", "SET a 1", "SADD s x", "EXEC"]);
+    }
+
+    #[test]
+    fn a_served_command_that_blocks_again_keeps_its_deadline() {
+        let mut h = Harness::new();
+        let (_, block) = h.run_serving("BLPOP a b 5", NOW, None);
+        let block = block.expect("blocks on empty lists");
+        assert_eq!(block.deadline_ms, Some(NOW + 5_000));
+        assert_eq!(block.wait, crate::blocking::WaitFor::ListElement);
+        // Served again later for a key that cannot serve it after all.
+        let serving = Serving {
+            key: Bytes::from_static(b"a"),
+            deadline_ms: block.deadline_ms,
+        };
+        let (reply, again) = h.run_serving("BLPOP a b 5", NOW + 3_000, Some(serving));
+        assert_eq!(reply, "");
+        assert_eq!(again.expect("blocks again").deadline_ms, Some(NOW + 5_000));
+        // Nothing done, nothing propagated.
+        assert!(h.propagated().is_empty());
     }
 }

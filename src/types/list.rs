@@ -1359,7 +1359,7 @@ fn bpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
     let keys = &args[1..args.len() - 1];
     // A woken client is served from the key that became ready alone
     // (see `Ctx::serving`); it blocks again on all of its keys.
-    let serving = ctx.serving.take();
+    let serving = ctx.serving.clone();
     let candidates = serving
         .as_ref()
         .map_or(keys, |s| std::slice::from_ref(&s.key));
@@ -1439,7 +1439,7 @@ pub fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let parsed = parse_mpop(args, 2)?;
     let deadline = parse_timeout(&args[1], ctx.now_ms)?;
     let keys = &args[parsed.keys];
-    let serving = ctx.serving.take();
+    let serving = ctx.serving.clone();
     let from = serving
         .as_ref()
         .map_or(keys, |s| std::slice::from_ref(&s.key));
