@@ -907,7 +907,10 @@ impl Run<'_> {
         let sorted = |frames: &mut Vec<Frame>| frames.sort_by_cached_key(Frame::to_bytes);
         sorted(&mut expected);
         sorted(&mut actual);
-        if push_parts(&expected) != push_parts(&actual) || ref_closed != sub_closed {
+        let interleaved = interleaved(&expected) || interleaved(&actual);
+        if push_parts(&expected, interleaved) != push_parts(&actual, interleaved)
+            || ref_closed != sub_closed
+        {
             return Err(self.received_differently(
                 index,
                 format!("subscribed connection {conn} received different frames (in any order)"),
@@ -1302,13 +1305,11 @@ impl Run<'_> {
 /// client's own) as they happen, between the elements of its reply, and
 /// ferrokv gathers them after the command, in front of the reply. RESP3
 /// clients take pushes out wherever they are, so when a push is found
-/// inside an aggregate (where the reader took it for an element), every
-/// reply is compared as its headers and scalars, the pushes whole.
-fn push_parts(frames: &[Frame]) -> Vec<Vec<u8>> {
+/// inside an aggregate (where the reader took it for an element) on
+/// either server, every reply is compared as its headers and scalars, the
+/// pushes whole.
+fn push_parts(frames: &[Frame], interleaved: bool) -> Vec<Vec<u8>> {
     let mut parts = Vec::new();
-    let interleaved = frames
-        .iter()
-        .any(|f| !matches!(f, Frame::Push(_)) && holds_push(f));
     for frame in frames {
         if interleaved && !matches!(frame, Frame::Push(_)) {
             flatten(frame, &mut parts);
@@ -1328,6 +1329,13 @@ fn push_parts(frames: &[Frame]) -> Vec<Vec<u8>> {
     }
     parts.sort();
     parts
+}
+
+/// Whether a push arrived inside a reply (see [`push_parts`]).
+fn interleaved(frames: &[Frame]) -> bool {
+    frames
+        .iter()
+        .any(|f| !matches!(f, Frame::Push(_)) && holds_push(f))
 }
 
 /// Whether a push is nested anywhere inside `frame`.
