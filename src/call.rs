@@ -134,10 +134,12 @@ pub fn call(
     if account(store, clients, req.token, req.cmd, shown, called.elapsed_us, called.failed, run) {
         feed_monitors(store, clients, req.token, req.cmd, shown, out);
     }
+    // Keys the command changed leave the tracking table before the keys
+    // it read enter it, as in Redis (which invalidates as keys change).
+    crate::drain::after_call(store, clients, out, &mut called.pushed, req.token, db, req.nested);
     if store.tracking.is_active() {
         store.tracking.after_call(clients, req.token, req.cmd, req.args);
     }
-    crate::drain::after_call(store, clients, out, &mut called.pushed, req.token, db, req.nested);
     called
 }
 

@@ -3,10 +3,11 @@
 //!
 //! After every call, nested or not, keyspace events are published (Redis
 //! publishes them as they happen, so a transaction's events go out
-//! command by command). After a top-level call only: modified keys touch
-//! WATCHes and invalidate tracked keys (Redis holds the invalidations of
-//! the running client until its reply is complete, EXEC's included), ready
-//! keys enter the blocking ready queue, and propagation is flushed,
+//! command by command) and modified or flushed keys invalidate tracked
+//! ones (Redis's tracking table changes as keys do; the running client's
+//! own invalidations are held until its reply is complete, EXEC's
+//! included). After a top-level call only: modified keys touch WATCHes,
+//! ready keys enter the blocking ready queue, and propagation is flushed,
 //! wrapped in MULTI/EXEC when the call propagated more than one command.
 //!
 //! Architecture invariant: every check here starts with an emptiness test
@@ -59,27 +60,28 @@ pub fn after_call(
             store.effects.notify_flags,
         );
     }
+    let effects = &mut store.effects;
+    if store.tracking.is_active() {
+        track_changes(&mut store.tracking, &mut delivery, effects, nested);
+    } else if nested {
+        // Changes made before tracking came on are not its business.
+        effects.tracked = effects.modified.len();
+        effects.flushed.clear();
+    }
     if nested {
         return;
     }
-    let effects = &mut store.effects;
     if !effects.modified.is_empty() {
         let modified = std::mem::take(&mut effects.modified);
+        effects.tracked = 0;
         if !store.watches.is_empty() {
             for (db, key) in &modified {
                 store.watches.touch(delivery.clients, *db, key);
             }
         }
-        if store.tracking.is_active() {
-            let keys: Vec<_> = modified.into_iter().map(|(_, k)| k).collect();
-            store.tracking.invalidate(&mut delivery, Some(me), &keys);
-        }
     }
     if !effects.flushed.is_empty() {
         effects.flushed.clear();
-        if store.tracking.is_active() {
-            store.tracking.invalidate_all(&mut delivery);
-        }
     }
     if !effects.ready.is_empty() {
         for (db, key) in effects.ready.drain(..) {
@@ -87,6 +89,32 @@ pub fn after_call(
         }
     }
     effects.flush_propagation(true);
+}
+
+/// Tracking follows changes call by call, as Redis's table does: a
+/// transaction's read after its own write tracks the key again. What the
+/// running client is owed waits for the end of the top-level call, after
+/// its whole reply (EXEC's included).
+fn track_changes(
+    tracking: &mut crate::tracking::Tracking,
+    delivery: &mut Delivery,
+    effects: &mut crate::effects::Effects,
+    nested: bool,
+) {
+    let by = (delivery.me != usize::MAX).then_some(delivery.me);
+    if let Some(changed) = effects.modified.get(effects.tracked..)
+        && !changed.is_empty()
+    {
+        tracking.invalidate(delivery, by, changed);
+        effects.tracked = effects.modified.len();
+    }
+    if !effects.flushed.is_empty() {
+        effects.flushed.clear();
+        tracking.invalidate_all(delivery);
+    }
+    if !nested {
+        tracking.flush_pending(delivery);
+    }
 }
 
 /// Publishes keyspace events on `__keyspace@<db>__:<key>` (the event as
