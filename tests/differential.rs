@@ -111,7 +111,8 @@ scripts!(
     set,
     list,
     transactions,
-    pubsub
+    pubsub,
+    tracking
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would
