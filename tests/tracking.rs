@@ -346,3 +346,17 @@ fn reply_frame(c: &mut Client, args: &[&str]) -> Frame {
     c.send(args).unwrap();
     c.read_frame().unwrap()
 }
+
+#[test]
+fn redis_py_reads_from_its_cache_until_another_client_writes() {
+    if !common::run_client("python3", &["-c", "import redis.cache"]).0 {
+        eprintln!(
+            "skipped: redis-py with client-side caching is not installed (pip install redis)"
+        );
+        return;
+    }
+    let server = common::start_ferrokv();
+    let port = server.port.to_string();
+    let (ok, output) = common::run_client("python3", &["redis_py_caching.py", &port]);
+    assert!(ok, "redis-py client-side caching failed:\n{output}");
+}
