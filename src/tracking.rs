@@ -514,12 +514,11 @@ impl Tracking {
     }
 }
 
-/// Whether `cmd` is CLIENT or one of its subcommands (Redis's
-/// `clientCommand`, the one procedure behind them all).
+/// Whether `cmd` is a CLIENT subcommand (Redis's `clientCommand`, the one
+/// procedure behind them all; the container alone has none, so a bare
+/// CLIENT refused for its arity counts as another command).
 fn is_client_command(cmd: &'static Command) -> bool {
-    cmd.name
-        .strip_prefix("client")
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('|'))
+    cmd.name.starts_with("client|")
 }
 
 /// The keys as one RESP array, leaving out those that `noloop` (a client
@@ -641,6 +640,7 @@ mod tests {
         let client = crate::cmd::lookup(b"client").unwrap();
         let caching = crate::cmd::lookup_sub(client, b"caching").unwrap();
         assert!(is_client_command(caching));
+        assert!(!is_client_command(client));
         assert!(!is_client_command(crate::cmd::lookup(b"get").unwrap()));
     }
 }
