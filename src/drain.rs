@@ -52,6 +52,16 @@ pub fn after_call(
         clients,
         notified: &mut store.notified,
     };
+    // Invalidations go before keyspace events, as Redis's signalModifiedKey
+    // comes before notifyKeyspaceEvent.
+    let tracking = store.tracking.is_active();
+    if tracking {
+        track_changes(&mut store.tracking, &mut delivery, &mut store.effects);
+    } else if nested {
+        // Changes made before tracking came on are not its business.
+        store.effects.tracked = store.effects.modified.len();
+        store.effects.flushed.clear();
+    }
     if !store.effects.events.is_empty() {
         publish_events(
             &store.pubsub,
@@ -60,17 +70,15 @@ pub fn after_call(
             store.effects.notify_flags,
         );
     }
-    let effects = &mut store.effects;
-    if store.tracking.is_active() {
-        track_changes(&mut store.tracking, &mut delivery, effects, nested);
-    } else if nested {
-        // Changes made before tracking came on are not its business.
-        effects.tracked = effects.modified.len();
-        effects.flushed.clear();
-    }
     if nested {
         return;
     }
+    // What the running client is owed follows its whole reply (EXEC's
+    // included) and what was published to it.
+    if tracking {
+        store.tracking.flush_pending(&mut delivery);
+    }
+    let effects = &mut store.effects;
     if !effects.modified.is_empty() {
         let modified = std::mem::take(&mut effects.modified);
         effects.tracked = 0;
@@ -92,14 +100,11 @@ pub fn after_call(
 }
 
 /// Tracking follows changes call by call, as Redis's table does: a
-/// transaction's read after its own write tracks the key again. What the
-/// running client is owed waits for the end of the top-level call, after
-/// its whole reply (EXEC's included).
+/// transaction's read after its own write tracks the key again.
 fn track_changes(
     tracking: &mut crate::tracking::Tracking,
     delivery: &mut Delivery,
     effects: &mut crate::effects::Effects,
-    nested: bool,
 ) {
     let by = (delivery.me != usize::MAX).then_some(delivery.me);
     if let Some(changed) = effects.modified.get(effects.tracked..)
@@ -111,9 +116,6 @@ fn track_changes(
     if !effects.flushed.is_empty() {
         effects.flushed.clear();
         tracking.invalidate_all(delivery);
-    }
-    if !nested {
-        tracking.flush_pending(delivery);
     }
 }
 
