@@ -7,7 +7,7 @@ use super::{CmdError, CmdResult, Ctx, arg_i32, arg_i64, help};
 use crate::client::{Mode, ReplyMode};
 use crate::config::ClientClass;
 use crate::resp::Protocol;
-use crate::tracking::{Options, Reads, Redirect, Scope};
+use crate::tracking::{ClientTracking, Options, Reads, Redirect, Scope};
 use crate::util::eq_ic;
 
 /// Writes a HELP reply: one status line each.
@@ -592,38 +592,8 @@ fn parse_tracking(ctx: &mut Ctx, args: &[Bytes]) -> Result<TrackingRequest, CmdE
 /// CLIENT TRACKING ON, once its options agree with each other and with
 /// the client's current mode.
 fn tracking_on(ctx: &mut Ctx, req: TrackingRequest) -> CmdResult {
-    const SWITCH: &str =
-        "before disabling tracking for this client, and then re-enabling it with a different mode.";
-    if !req.bcast && !req.prefixes.is_empty() {
-        return Err(CmdError::err(
-            "PREFIX option requires BCAST mode to be enabled",
-        ));
-    }
     let current = ctx.client().tracking.as_deref().cloned();
-    if current
-        .as_ref()
-        .is_some_and(|t| t.is_broadcast() != req.bcast)
-    {
-        return Err(CmdError::err(format!(
-            "You can't switch BCAST mode on/off {SWITCH}"
-        )));
-    }
-    if req.bcast && (req.optin || req.optout) {
-        return Err(CmdError::err(
-            "OPTIN and OPTOUT are not compatible with BCAST",
-        ));
-    }
-    if req.optin && req.optout {
-        return Err(CmdError::err(
-            "You can't specify both OPTIN mode and OPTOUT mode",
-        ));
-    }
-    let reads = current.as_ref().and_then(|t| t.reads());
-    if (req.optin && reads == Some(Reads::OptOut)) || (req.optout && reads == Some(Reads::OptIn)) {
-        return Err(CmdError::err(format!(
-            "You can't switch OPTIN/OPTOUT mode {SWITCH}"
-        )));
-    }
+    check_modes(current.as_ref(), &req)?;
     if req.bcast {
         let existing = match current.map(|t| t.scope) {
             Some(Scope::Broadcast(p)) => p,
@@ -642,20 +612,54 @@ fn tracking_on(ctx: &mut Ctx, req: TrackingRequest) -> CmdResult {
             }
         }
     }
+    let reads = if req.optin {
+        Reads::OptIn
+    } else if req.optout {
+        Reads::OptOut
+    } else {
+        Reads::All
+    };
     let opts = Options {
         redirect: req.redirect,
-        reads: (!req.bcast).then_some(if req.optin {
-            Reads::OptIn
-        } else if req.optout {
-            Reads::OptOut
-        } else {
-            Reads::All
-        }),
+        reads: (!req.bcast).then_some(reads),
         noloop: req.noloop,
         prefixes: req.prefixes,
     };
     let me = ctx.me;
     ctx.store.tracking.enable(me, &mut ctx.clients[me], opts);
+    Ok(())
+}
+
+/// The checks of CLIENT TRACKING ON's modes, in Redis's order.
+fn check_modes(current: Option<&ClientTracking>, req: &TrackingRequest) -> CmdResult {
+    const SWITCH: &str =
+        "before disabling tracking for this client, and then re-enabling it with a different mode.";
+    if !req.bcast && !req.prefixes.is_empty() {
+        return Err(CmdError::err(
+            "PREFIX option requires BCAST mode to be enabled",
+        ));
+    }
+    if current.is_some_and(|t| t.is_broadcast() != req.bcast) {
+        return Err(CmdError::err(format!(
+            "You can't switch BCAST mode on/off {SWITCH}"
+        )));
+    }
+    if req.bcast && (req.optin || req.optout) {
+        return Err(CmdError::err(
+            "OPTIN and OPTOUT are not compatible with BCAST",
+        ));
+    }
+    if req.optin && req.optout {
+        return Err(CmdError::err(
+            "You can't specify both OPTIN mode and OPTOUT mode",
+        ));
+    }
+    let reads = current.and_then(ClientTracking::reads);
+    if (req.optin && reads == Some(Reads::OptOut)) || (req.optout && reads == Some(Reads::OptIn)) {
+        return Err(CmdError::err(format!(
+            "You can't switch OPTIN/OPTOUT mode {SWITCH}"
+        )));
+    }
     Ok(())
 }
 
