@@ -51,7 +51,12 @@ impl Fixture {
         let mut db = Db::new();
         let mut buf = [0; KEY_LEN];
         for n in 0..KEYS {
-            db.set(fill_key(&mut buf, n), value(), false, NOW_MS);
+            db.set(
+                fill_key(&mut buf, n),
+                value(),
+                ferrokv::db::Ttl::Clear,
+                NOW_MS,
+            );
         }
         assert_eq!(db.len(), KEYS as usize);
         Fixture { db, lo: 0 }
@@ -93,7 +98,8 @@ fn keyspace(c: &mut Criterion) {
         let mut buf = [0; KEY_LEN];
         b.iter(|| {
             let key = fill_key(&mut buf, fx.lo + rng.below(KEYS));
-            fx.db.set(black_box(key), value(), false, NOW_MS);
+            fx.db
+                .set(black_box(key), value(), ferrokv::db::Ttl::Clear, NOW_MS);
         })
     });
 
@@ -104,7 +110,8 @@ fn keyspace(c: &mut Criterion) {
         let mut buf = [0; KEY_LEN];
         b.iter(|| {
             let key = fill_key(&mut buf, fx.lo + KEYS);
-            fx.db.set(black_box(key), value(), false, NOW_MS);
+            fx.db
+                .set(black_box(key), value(), ferrokv::db::Ttl::Clear, NOW_MS);
             let key = fill_key(&mut buf, fx.lo);
             let existed = fx.db.remove(black_box(key));
             assert!(existed);

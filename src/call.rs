@@ -89,6 +89,7 @@ pub fn call(
     clock: &mut Instant,
 ) -> Called {
     let started = *clock;
+    let reply_start = out.pending();
     let Some(db) = clients.get(req.token).map(|c| c.db) else {
         return Called::default();
     };
@@ -110,8 +111,12 @@ pub fn call(
         out.error_bytes(&msg);
         count_error(&mut store.stats, &String::from_utf8_lossy(&msg));
     }
+    // What the database logged (a key expired on the way) goes first.
+    store.absorb(db);
+    // A command that blocked did nothing yet; it propagates when served.
+    let own = mem::take(&mut store.effects.own);
     if called.block.is_none() {
-        propagate_own(store, &req, db, dirty_before);
+        propagate_own(store, &req, db, dirty_before, own);
     }
     if !store.blocking.unblock_requests.is_empty() {
         unblock_requested(store, clients);
@@ -131,14 +136,33 @@ pub fn call(
         args: req.args,
         redacted: &outcome.redacted,
     };
-    if account(store, clients, req.token, req.cmd, shown, called.elapsed_us, called.failed, run) {
+    if account(
+        store,
+        clients,
+        req.token,
+        req.cmd,
+        shown,
+        called.elapsed_us,
+        called.failed,
+        run,
+    ) {
         feed_monitors(store, clients, req.token, req.cmd, shown, out);
     }
     // Keys the command changed leave the tracking table before the keys
     // it read enter it, as in Redis (which invalidates as keys change).
-    crate::drain::after_call(store, clients, out, &mut called.pushed, req.token, db, req.nested);
+    let finished = crate::drain::Finished {
+        out,
+        pushed: &mut called.pushed,
+        me: req.token,
+        db,
+        reply_start,
+        nested: req.nested,
+    };
+    crate::drain::after_call(store, clients, finished);
     if store.tracking.is_active() {
-        store.tracking.after_call(clients, req.token, req.cmd, req.args);
+        store
+            .tracking
+            .after_call(clients, req.token, req.cmd, req.args);
     }
     called
 }
@@ -180,7 +204,10 @@ fn run_handler(
     })) {
         Ok(outcome) => outcome,
         Err(_) => {
-            log::error!("Command '{}' panicked; the client got an error", req.cmd.name);
+            log::error!(
+                "Command '{}' panicked; the client got an error",
+                req.cmd.name
+            );
             Outcome {
                 result: Err(CmdError::err(format!(
                     "internal error while running '{}'",
@@ -197,8 +224,7 @@ fn run_handler(
 
 /// Records the command's own propagation: as sent if it changed
 /// something, as its handler rewrote it, or not at all.
-fn propagate_own(store: &mut Store, req: &Request, db: usize, dirty_before: u64) {
-    let own = mem::take(&mut store.effects.own);
+fn propagate_own(store: &mut Store, req: &Request, db: usize, dirty_before: u64, own: Own) {
     if !store.effects.record_propagation {
         return;
     }
@@ -304,7 +330,16 @@ pub fn unblock_requested(store: &mut Store, clients: &mut Slab<Client>) {
                 args: &[],
                 redacted: &[],
             };
-            account(store, clients, token, cmd, shown, blocked.call_us, true, Run::Served);
+            account(
+                store,
+                clients,
+                token,
+                cmd,
+                shown,
+                blocked.call_us,
+                true,
+                Run::Served,
+            );
         }
         store.unblocked.push(token);
         store.notified.push(token);
@@ -337,7 +372,11 @@ pub fn close_killed(store: &mut Store, clients: &mut Slab<Client>) {
 
 /// Removes a client from the slab and from every registry that names it
 /// (wait lists, watches, monitors, subscriptions, tracking).
-pub fn forget_client(store: &mut Store, clients: &mut Slab<Client>, token: usize) -> Option<Client> {
+pub fn forget_client(
+    store: &mut Store,
+    clients: &mut Slab<Client>,
+    token: usize,
+) -> Option<Client> {
     if !clients.contains(token) {
         return None;
     }
@@ -512,5 +551,282 @@ impl<'a> Shown<'a> {
                 &a[..]
             }
         })
+    }
+}
+
+/// `call()` needs no loop: these run commands against a store directly
+/// and read what they propagated (the test view of the effects record).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    struct Harness {
+        store: Store,
+        clients: Slab<Client>,
+        token: usize,
+        /// The other end of the client's socket, kept open.
+        _peer: std::net::TcpStream,
+    }
+
+    impl Harness {
+        fn new() -> Harness {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let peer = std::net::TcpStream::connect(addr).expect("connect");
+            let (stream, from) = listener.accept().expect("accept");
+            let mut store = Store::new(Config::default());
+            store.effects.record_propagation = true;
+            store.effects.propagated = Some(Vec::new());
+            let mut clients = Slab::new();
+            let stream = mio::net::TcpStream::from_std(stream);
+            let token = clients.insert(Client::new(1, stream, from, addr, 0, 512 << 20));
+            Harness {
+                store,
+                clients,
+                token,
+                _peer: peer,
+            }
+        }
+
+        /// Runs `line` at `now_ms`; returns its reply.
+        fn run(&mut self, line: &str, now_ms: u64) -> String {
+            self.run_serving(line, now_ms, None).0
+        }
+
+        /// Runs `line` as a blocked command served again for a ready key;
+        /// returns its reply and what it asked to block on, if it did.
+        fn run_serving(
+            &mut self,
+            line: &str,
+            now_ms: u64,
+            serving: Option<Serving>,
+        ) -> (String, Option<Block>) {
+            let args: Vec<Bytes> = line
+                .split(' ')
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect();
+            let Resolved::Found(cmd, handler) = cmd::resolve(&args) else {
+                panic!("{line}: not a runnable command");
+            };
+            let mut out = Reply::default();
+            let req = Request {
+                token: self.token,
+                cmd,
+                handler,
+                args: &args,
+                now_ms,
+                deny_blocking: false,
+                serving,
+                nested: false,
+            };
+            let mut clock = Instant::now();
+            let called = call(
+                &mut self.store,
+                &mut self.clients,
+                &mut out,
+                req,
+                &mut clock,
+            );
+            let mut reply = Vec::new();
+            while !out.is_empty() {
+                let n = out.front().len();
+                reply.extend_from_slice(out.front());
+                out.consume(n);
+            }
+            (String::from_utf8_lossy(&reply).into_owned(), called.block)
+        }
+
+        /// What was propagated since the last call of this, one line per
+        /// command.
+        fn propagated(&mut self) -> Vec<String> {
+            let ops = self.store.effects.propagated.as_mut().expect("view on");
+            mem::take(ops)
+                .into_iter()
+                .map(|op| {
+                    let words: Vec<String> = op
+                        .argv
+                        .iter()
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect();
+                    words.join(" ")
+                })
+                .collect()
+        }
+    }
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    #[test]
+    fn relative_expiries_replay_as_absolute_times() {
+        let mut h = Harness::new();
+        h.run("SET k v EX 10", NOW);
+        h.run("SET k v PX 500 GET", NOW);
+        h.run("EXPIRE k 20", NOW);
+        h.run("PEXPIRE k 30000 GT", NOW);
+        h.run("SETEX s 5 v", NOW);
+        h.run("GETEX s PX 100", NOW);
+        h.run("GETEX s PERSIST", NOW);
+        assert_eq!(
+            h.propagated(),
+            [
+                format!("SET k v PXAT {}", NOW + 10_000),
+                format!("SET k v PXAT {}", NOW + 500),
+                format!("PEXPIREAT k {}", NOW + 20_000),
+                format!("PEXPIREAT k {} GT", NOW + 30_000),
+                format!("SET s v PXAT {}", NOW + 5_000),
+                format!("PEXPIREAT s {}", NOW + 100),
+                "PERSIST s".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn deadlines_in_the_past_and_getdel_replay_as_del() {
+        let mut h = Harness::new();
+        h.run("SET a 1", NOW);
+        h.run("EXPIREAT a 1", NOW);
+        h.run("SET b 1", NOW);
+        h.run("GETDEL b", NOW);
+        h.run("SET c 1", NOW);
+        h.run("GETEX c PXAT 5", NOW);
+        let got = h.propagated();
+        assert_eq!(
+            got,
+            ["SET a 1", "DEL a", "SET b 1", "DEL b", "SET c 1", "DEL c"]
+        );
+    }
+
+    #[test]
+    fn computed_values_replay_as_what_they_produced() {
+        let mut h = Harness::new();
+        h.run("INCRBYFLOAT f 1.5", NOW);
+        h.run("HINCRBYFLOAT h x 0.25", NOW);
+        h.run("GETSET g v", NOW);
+        h.run("SET g w GET", NOW);
+        h.run("INCR n", NOW);
+        assert_eq!(
+            h.propagated(),
+            [
+                "SET f 1.5 KEEPTTL",
+                "HSET h x 0.25",
+                "SET g v",
+                "SET g w",
+                "INCR n",
+            ]
+        );
+    }
+
+    #[test]
+    fn spop_replays_as_srem_or_del() {
+        let mut h = Harness::new();
+        h.run("SADD s a", NOW);
+        h.run("SPOP s", NOW);
+        h.run("SADD t a b c", NOW);
+        h.run("SPOP t 3", NOW);
+        h.run("SADD u a b c d e f g h i j", NOW);
+        let reply = h.run("SPOP u 2", NOW);
+        let got = h.propagated();
+        assert_eq!(
+            &got[..5],
+            [
+                "SADD s a",
+                "SREM s a",
+                "SADD t a b c",
+                "DEL t",
+                "SADD u a b c d e f g h i j"
+            ]
+        );
+        // Two members popped: two SREMs, wrapped as one transaction.
+        assert_eq!(got.len(), 9, "{got:?}");
+        assert_eq!((got[5].as_str(), got[8].as_str()), ("MULTI", "EXEC"));
+        for line in &got[6..8] {
+            let member = line.strip_prefix("SREM u ").expect(line);
+            assert!(reply.contains(member), "{line} not in {reply}");
+        }
+    }
+
+    #[test]
+    fn list_pops_replay_as_plain_pops() {
+        let mut h = Harness::new();
+        h.run("RPUSH l a b c d", NOW);
+        h.run("BLPOP l 0", NOW);
+        h.run("BRPOP l 0", NOW);
+        h.run("LMPOP 1 l LEFT COUNT 10", NOW);
+        h.run("RPUSH m a", NOW);
+        h.run("BLMOVE m n LEFT RIGHT 0", NOW);
+        h.run("BRPOPLPUSH n m 0", NOW);
+        assert_eq!(
+            h.propagated(),
+            [
+                "RPUSH l a b c d",
+                "LPOP l",
+                "RPOP l",
+                "LPOP l 2",
+                "RPUSH m a",
+                "LMOVE m n LEFT RIGHT",
+                "RPOPLPUSH n m",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_expired_key_replays_as_del_before_the_command() {
+        let mut h = Harness::new();
+        h.run("SET k v PX 10", NOW);
+        h.run("GET k", NOW + 100);
+        h.run("SET j v PX 10", NOW);
+        h.run("SET j w", NOW + 100);
+        assert_eq!(
+            h.propagated(),
+            [
+                format!("SET k v PXAT {}", NOW + 10),
+                "DEL k".to_string(),
+                format!("SET j v PXAT {}", NOW + 10),
+                "MULTI".to_string(),
+                "DEL j".to_string(),
+                "SET j w".to_string(),
+                "EXEC".to_string(),
+            ]
+        );
+        assert_eq!(h.store.stats.expired_keys, 2);
+    }
+
+    #[test]
+    fn a_transaction_replays_wrapped_and_reads_replay_nothing() {
+        let mut h = Harness::new();
+        h.run("MULTI", NOW);
+        if let Some(tx) = h.clients[h.token].state.multi_mut() {
+            for line in ["SET a 1", "GET a", "SADD s x", "SADD s x"] {
+                tx.commands.push(
+                    line.split(' ')
+                        .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                        .collect(),
+                );
+            }
+        }
+        h.run("EXEC", NOW);
+        h.run("GET a", NOW);
+        h.run("DEL missing", NOW);
+        assert_eq!(h.propagated(), ["MULTI", "SET a 1", "SADD s x", "EXEC"]);
+    }
+
+    #[test]
+    fn a_served_command_that_blocks_again_keeps_its_deadline() {
+        let mut h = Harness::new();
+        let (_, block) = h.run_serving("BLPOP a b 5", NOW, None);
+        let block = block.expect("blocks on empty lists");
+        assert_eq!(block.deadline_ms, Some(NOW + 5_000));
+        assert_eq!(block.wait, crate::blocking::WaitFor::ListElement);
+        // Served again later for a key that cannot serve it after all.
+        let serving = Serving {
+            key: Bytes::from_static(b"a"),
+            deadline_ms: block.deadline_ms,
+        };
+        let (reply, again) = h.run_serving("BLPOP a b 5", NOW + 3_000, Some(serving));
+        assert_eq!(reply, "");
+        assert_eq!(again.expect("blocks again").deadline_ms, Some(NOW + 5_000));
+        // Nothing done, nothing propagated.
+        assert!(h.propagated().is_empty());
     }
 }

@@ -669,6 +669,8 @@ pub struct Config {
     pub list_max_listpack_size: i64,
     /// Whether commands' durations go into latency histograms.
     pub latency_tracking: bool,
+    /// `notify-keyspace-events` as flags (`effects::class`).
+    pub notify_keyspace_events: u32,
     /// The percentiles INFO latencystats reports.
     pub latency_tracking_info_percentiles: Vec<f64>,
     /// `client-output-buffer-limit`, by [`ClientClass`].
@@ -745,6 +747,7 @@ impl Default for Config {
             set_max_intset_entries: 512,
             list_max_listpack_size: -2,
             latency_tracking: true,
+            notify_keyspace_events: 0,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             output_limits: [OutputLimit::default(); 3],
             file: None,
@@ -878,6 +881,11 @@ impl Config {
             } else {
                 value = self.values[entry.index].clone();
             }
+        }
+        if matches!(param.kind, Kind::NotifyKeyspaceEvents) {
+            // The flags as given: the stored spelling hides `n` under `A`.
+            let given = args.first().copied().unwrap_or("");
+            self.notify_keyspace_events = keyspace_events_from_str(given).unwrap_or(0);
         }
         self.apply_typed(param.name, &value);
         self.values[entry.index] = value;
@@ -1365,34 +1373,15 @@ fn parse_client_output_buffer_limit(current: &str, args: &[&str]) -> Result<Stri
         .join(" "))
 }
 
-// Keyspace event classes, as Redis numbers them.
-const NOTIFY_KEYSPACE: u32 = 1 << 0;
-const NOTIFY_KEYEVENT: u32 = 1 << 1;
-const NOTIFY_GENERIC: u32 = 1 << 2;
-const NOTIFY_STRING: u32 = 1 << 3;
-const NOTIFY_LIST: u32 = 1 << 4;
-const NOTIFY_SET: u32 = 1 << 5;
-const NOTIFY_HASH: u32 = 1 << 6;
-const NOTIFY_ZSET: u32 = 1 << 7;
-const NOTIFY_EXPIRED: u32 = 1 << 8;
-const NOTIFY_EVICTED: u32 = 1 << 9;
-const NOTIFY_STREAM: u32 = 1 << 10;
-const NOTIFY_KEY_MISS: u32 = 1 << 11;
-const NOTIFY_MODULE: u32 = 1 << 12;
-const NOTIFY_NEW: u32 = 1 << 13;
-/// `A`: every type class, but not key misses or new keys.
-const NOTIFY_ALL: u32 = NOTIFY_GENERIC
-    | NOTIFY_STRING
-    | NOTIFY_LIST
-    | NOTIFY_SET
-    | NOTIFY_HASH
-    | NOTIFY_ZSET
-    | NOTIFY_EXPIRED
-    | NOTIFY_EVICTED
-    | NOTIFY_STREAM
-    | NOTIFY_MODULE;
+// Keyspace notification classes: the one definition is `effects::class`.
+use crate::effects::class::{
+    ALL as NOTIFY_ALL, EVICTED as NOTIFY_EVICTED, EXPIRED as NOTIFY_EXPIRED,
+    GENERIC as NOTIFY_GENERIC, HASH as NOTIFY_HASH, KEY_MISS as NOTIFY_KEY_MISS,
+    KEYEVENT as NOTIFY_KEYEVENT, KEYSPACE as NOTIFY_KEYSPACE, LIST as NOTIFY_LIST,
+    MODULE as NOTIFY_MODULE, NEW as NOTIFY_NEW, SET as NOTIFY_SET, STREAM as NOTIFY_STREAM,
+    STRING as NOTIFY_STRING, ZSET as NOTIFY_ZSET,
+};
 
-/// The type classes in the order Redis prints them when not all are set.
 const NOTIFY_CLASSES: [(u32, char); 11] = [
     (NOTIFY_GENERIC, 'g'),
     (NOTIFY_STRING, '$'),
@@ -1408,7 +1397,7 @@ const NOTIFY_CLASSES: [(u32, char); 11] = [
 ];
 
 /// Redis's `keyspaceEventsStringToFlags`; `None` for an unknown character.
-fn keyspace_events_from_str(s: &str) -> Option<u32> {
+pub fn keyspace_events_from_str(s: &str) -> Option<u32> {
     s.chars().try_fold(0, |flags, c| {
         let bit = match c {
             'A' => NOTIFY_ALL,

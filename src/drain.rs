@@ -21,19 +21,36 @@ use crate::effects::{Event, class};
 use crate::pubsub::{Delivery, Kind};
 use crate::resp::Reply;
 use crate::store::Store;
+use crate::watch::Touch;
+
+/// The call just finished, as the drain needs it.
+pub struct Finished<'a> {
+    /// The running client's output (moved out of its slot) and the push
+    /// ranges in it.
+    pub out: &'a mut Reply,
+    pub pushed: &'a mut Vec<(usize, usize)>,
+    /// The running client's slab key (`usize::MAX` for none: active expiry).
+    pub me: usize,
+    /// The database it ran in.
+    pub db: usize,
+    /// Where its reply starts in `out`.
+    pub reply_start: usize,
+    /// Whether it ran inside another call (EXEC's queued commands).
+    pub nested: bool,
+}
 
 /// Drains what the call by `me` recorded. `db` is the database it ran in;
 /// commands that write other databases (MOVE, COPY ... DB, SWAPDB,
 /// FLUSHALL) set `effects.other_dbs` so every database's log is read.
-pub fn after_call(
-    store: &mut Store,
-    clients: &mut Slab<Client>,
-    out: &mut Reply,
-    pushed: &mut Vec<(usize, usize)>,
-    me: usize,
-    db: usize,
-    nested: bool,
-) {
+pub fn after_call(store: &mut Store, clients: &mut Slab<Client>, call: Finished) {
+    let Finished {
+        out,
+        pushed,
+        me,
+        db,
+        reply_start,
+        nested,
+    } = call;
     if store.effects.other_dbs {
         store.effects.other_dbs = false;
         for i in 0..store.dbs.len() {
@@ -53,10 +70,19 @@ pub fn after_call(
         notified: &mut store.notified,
     };
     // Invalidations go before keyspace events, as Redis's signalModifiedKey
-    // comes before notifyKeyspaceEvent.
+    // comes before notifyKeyspaceEvent; those for the running client (it
+    // is another tracking client's redirect target) before its reply, as
+    // Redis sends them while the command runs.
     let tracking = store.tracking.is_active();
+    let mut reply_start = reply_start;
     if tracking {
+        let (mine_before, end_before) = (delivery.pushed.len(), delivery.out.pending());
         track_changes(&mut store.tracking, &mut delivery, &mut store.effects);
+        if delivery.pushed.len() > mine_before && end_before > reply_start {
+            let moved = delivery.out.pending() - end_before;
+            move_before_reply(&mut delivery, reply_start, end_before, mine_before);
+            reply_start += moved;
+        }
     } else if nested {
         // Changes made before tracking came on are not its business.
         store.effects.tracked = store.effects.modified.len();
@@ -68,6 +94,7 @@ pub fn after_call(
             &mut delivery,
             &mut store.effects.events,
             store.effects.notify_flags,
+            reply_start,
         );
     }
     if nested {
@@ -83,8 +110,13 @@ pub fn after_call(
         let modified = std::mem::take(&mut effects.modified);
         effects.tracked = 0;
         if !store.watches.is_empty() {
-            for (db, key) in &modified {
-                store.watches.touch(delivery.clients, *db, key);
+            for m in &modified {
+                let kind = if m.by_expiry {
+                    Touch::Expired
+                } else {
+                    Touch::Written
+                };
+                store.watches.touch(delivery.clients, m.db, &m.key, kind);
             }
         }
     }
@@ -96,7 +128,7 @@ pub fn after_call(
             store.blocking.signal(db, &key);
         }
     }
-    effects.flush_propagation(true);
+    effects.flush_propagation();
 }
 
 /// Tracking follows changes call by call, as Redis's table does: a
@@ -121,13 +153,18 @@ fn track_changes(
 
 /// Publishes keyspace events on `__keyspace@<db>__:<key>` (the event as
 /// payload) and `__keyevent@<db>__:<event>` (the key as payload), as the
-/// flags ask.
+/// flags ask. Redis publishes while the command runs, so a subscribed
+/// RESP3 client running it gets its own events before its reply: those go
+/// in front of the reply, which starts at `reply_start` in its output.
 fn publish_events(
     pubsub: &crate::pubsub::PubSub,
     delivery: &mut Delivery,
     events: &mut Vec<Event>,
     flags: u32,
+    reply_start: usize,
 ) {
+    let mine_before = delivery.pushed.len();
+    let end_before = delivery.out.pending();
     let mut channel = Vec::new();
     for Event { db, name, key } in events.drain(..) {
         if flags & class::KEYSPACE != 0 {
@@ -142,4 +179,34 @@ fn publish_events(
             delivery.publish(pubsub, Kind::Channel, &channel, &key);
         }
     }
+    if delivery.pushed.len() > mine_before && end_before > reply_start {
+        move_before_reply(delivery, reply_start, end_before, mine_before);
+    }
+}
+
+/// Moves the pushes written after the reply (from `reply_end` on) in front
+/// of it (it starts at `reply_start`), keeping the push ranges right. Rare:
+/// only a client subscribed to its own keyspace events pays the copy.
+fn move_before_reply(
+    delivery: &mut Delivery,
+    reply_start: usize,
+    reply_end: usize,
+    first_new: usize,
+) {
+    let out = &mut *delivery.out;
+    let end = out.pending();
+    let reply = out.copy_range(reply_start, reply_end);
+    let events = out.copy_range(reply_end, end);
+    out.truncate_pending(reply_start);
+    out.raw(&events);
+    out.raw(&reply);
+    let moved = events.len();
+    let pushed = &mut *delivery.pushed;
+    for range in &mut pushed[..first_new] {
+        if range.0 >= reply_start {
+            *range = (range.0 + moved, range.1 + moved);
+        }
+    }
+    pushed.truncate(first_new);
+    pushed.push((reply_start, reply_start + moved));
 }

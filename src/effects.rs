@@ -46,75 +46,22 @@ pub mod class {
         GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 }
 
-/// Parses `notify-keyspace-events` (`KEA`, `Ex`, ``), as Redis's
-/// keyspaceEventsStringToFlags; `None` for an unknown letter.
-pub fn parse_notify_flags(s: &[u8]) -> Option<u32> {
-    let mut flags = 0;
-    for &c in s {
-        flags |= match c {
-            b'A' => class::ALL,
-            b'g' => class::GENERIC,
-            b'$' => class::STRING,
-            b'l' => class::LIST,
-            b's' => class::SET,
-            b'h' => class::HASH,
-            b'z' => class::ZSET,
-            b'x' => class::EXPIRED,
-            b'e' => class::EVICTED,
-            b'K' => class::KEYSPACE,
-            b'E' => class::KEYEVENT,
-            b't' => class::STREAM,
-            b'm' => class::KEY_MISS,
-            b'd' => class::MODULE,
-            b'n' => class::NEW,
-            _ => return None,
-        };
-    }
-    Some(flags)
-}
-
-/// The canonical spelling CONFIG GET shows, as keyspaceEventsFlagsToString.
-pub fn notify_flags_string(flags: u32) -> String {
-    let mut s = String::new();
-    if flags & class::ALL == class::ALL {
-        s.push('A');
-    } else {
-        for (bit, c) in [
-            (class::GENERIC, 'g'),
-            (class::STRING, '$'),
-            (class::LIST, 'l'),
-            (class::SET, 's'),
-            (class::HASH, 'h'),
-            (class::ZSET, 'z'),
-            (class::EXPIRED, 'x'),
-            (class::EVICTED, 'e'),
-            (class::STREAM, 't'),
-            (class::MODULE, 'd'),
-            (class::NEW, 'n'),
-        ] {
-            if flags & bit != 0 {
-                s.push(c);
-            }
-        }
-    }
-    for (bit, c) in [
-        (class::KEYSPACE, 'K'),
-        (class::KEYEVENT, 'E'),
-        (class::KEY_MISS, 'm'),
-    ] {
-        if flags & bit != 0 {
-            s.push(c);
-        }
-    }
-    s
-}
-
 /// One keyspace event to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub db: usize,
     pub name: &'static str,
     pub key: Bytes,
+}
+
+/// A modified key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Modified {
+    pub db: usize,
+    pub key: Bytes,
+    /// Deleted by expiry: a WATCH of a key already expired when watched
+    /// does not count it (Redis's touchWatchedKey).
+    pub by_expiry: bool,
 }
 
 /// How a command's own propagation is to be done.
@@ -148,7 +95,7 @@ pub struct Effects {
     /// Whether propagation is recorded: an AOF, a replica, or a test's
     /// view ([`Effects::propagated`]) consumes it.
     pub record_propagation: bool,
-    pub modified: Vec<(usize, Bytes)>,
+    pub modified: Vec<Modified>,
     /// How many of `modified` tracking has seen: it follows them call by
     /// call, inside a transaction too, while WATCH reads them all after
     /// the top-level call.
@@ -178,7 +125,11 @@ impl Effects {
     #[inline]
     pub fn modified(&mut self, db: usize, key: &[u8]) {
         if self.record_modified {
-            self.modified.push((db, Bytes::copy_from_slice(key)));
+            self.modified.push(Modified {
+                db,
+                key: Bytes::copy_from_slice(key),
+                by_expiry: false,
+            });
         }
     }
 
@@ -211,7 +162,13 @@ impl Effects {
                 DbEventKind::Expired => {
                     self.expired_keys += 1;
                     self.notify(class::EXPIRED, "expired", db, &key);
-                    self.modified(db, &key);
+                    if self.record_modified {
+                        self.modified.push(Modified {
+                            db,
+                            key: key.clone(),
+                            by_expiry: true,
+                        });
+                    }
                     self.also_propagate(db, vec![Bytes::from_static(b"DEL"), key]);
                 }
                 DbEventKind::Ready => self.ready.push((db, key)),
@@ -221,7 +178,7 @@ impl Effects {
 
     /// Ends a top-level call's propagation: its operations, wrapped in
     /// MULTI/EXEC when there is more than one, go to the consumers.
-    pub fn flush_propagation(&mut self, wrap: bool) {
+    pub fn flush_propagation(&mut self) {
         if self.pending.is_empty() {
             return;
         }
@@ -229,7 +186,7 @@ impl Effects {
         let Some(log) = self.propagated.as_mut() else {
             return;
         };
-        let wrap = wrap && ops.len() > 1;
+        let wrap = ops.len() > 1;
         if wrap {
             log.push(Op {
                 db: ops[0].db,
@@ -252,34 +209,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn notify_flags_round_trip_as_redis_spells_them() {
-        for (given, shown) in [
-            ("KEA", "AKE"),
-            ("Ex", "xE"),
-            ("", ""),
-            ("Kgn", "gnK"),
-            ("Em", "Em"),
-            ("AKEm", "AKEm"),
-            ("g$lshzxetdK", "AK"),
-        ] {
-            let flags = parse_notify_flags(given.as_bytes()).unwrap();
-            assert_eq!(notify_flags_string(flags), shown, "{given}");
-        }
-        assert_eq!(parse_notify_flags(b"KEQ"), None);
-    }
-
-    #[test]
     fn propagation_wraps_more_than_one_op() {
         let mut e = Effects {
             record_propagation: true,
             propagated: Some(Vec::new()),
             ..Default::default()
         };
-        e.also_propagate(0, vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"k")]);
-        e.flush_propagation(true);
-        e.also_propagate(0, vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"a")]);
-        e.also_propagate(1, vec![Bytes::from_static(b"SET"), Bytes::from_static(b"b")]);
-        e.flush_propagation(true);
+        e.also_propagate(
+            0,
+            vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"k")],
+        );
+        e.flush_propagation();
+        e.also_propagate(
+            0,
+            vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"a")],
+        );
+        e.also_propagate(
+            1,
+            vec![Bytes::from_static(b"SET"), Bytes::from_static(b"b")],
+        );
+        e.flush_propagation();
         let names: Vec<String> = e
             .propagated
             .unwrap()

@@ -334,60 +334,6 @@ pub fn confirm(out: &mut Reply, word: &[u8], name: Option<&[u8]>, count: usize) 
     out.int(count as i64);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subscribers_leave_in_constant_time_and_keep_the_rest() {
-        let mut s = Subscribers::default();
-        for t in 0..5 {
-            s.insert(t);
-        }
-        s.insert(3);
-        assert_eq!(s.len(), 5);
-        s.remove(1);
-        s.remove(1);
-        let mut left = s.tokens().to_vec();
-        left.sort_unstable();
-        assert_eq!(left, vec![0, 2, 3, 4]);
-        for t in [0, 2, 3, 4] {
-            s.remove(t);
-        }
-        assert!(s.is_empty());
-    }
-
-    #[test]
-    fn a_channel_without_subscribers_is_forgotten() {
-        let mut ps = PubSub::default();
-        let (mut a, mut b) = (Subscriptions::default(), Subscriptions::default());
-        let ch = Bytes::from_static(b"news");
-        assert!(ps.subscribe(&mut a, 1, Kind::Channel, &ch));
-        assert!(!ps.subscribe(&mut a, 1, Kind::Channel, &ch));
-        assert!(ps.subscribe(&mut b, 2, Kind::Channel, &ch));
-        assert!(ps.subscribe(&mut b, 2, Kind::Pattern, &Bytes::from_static(b"n*")));
-        assert_eq!(ps.subscribers(Kind::Channel, b"news"), 2);
-        ps.forget(&mut b, 2);
-        assert_eq!(b.total(), 0);
-        assert_eq!(ps.count(Kind::Pattern), 0);
-        assert!(ps.unsubscribe(&mut a, 1, Kind::Channel, b"news"));
-        assert_eq!(ps.count(Kind::Channel), 0);
-    }
-
-    #[test]
-    fn frames_are_encoded_per_protocol() {
-        let mut f = Frames::message(b"message", b"ch", b"hi");
-        assert_eq!(
-            f.get(Protocol::Resp2),
-            b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
-        );
-        assert_eq!(
-            f.get(Protocol::Resp3),
-            b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
-        );
-    }
-}
-
 /// The split borrows that output for other clients is written through:
 /// published messages, keyspace events, tracking invalidations. The
 /// running client's output is `out` while its command runs (moved out of
@@ -446,7 +392,13 @@ impl Delivery<'_> {
     /// Delivers a published message to every subscriber of `channel`
     /// (and, for a plain channel, of every matching pattern); returns how
     /// many deliveries there were. Each frame is encoded once per protocol.
-    pub fn publish(&mut self, pubsub: &PubSub, kind: Kind, channel: &[u8], payload: &[u8]) -> usize {
+    pub fn publish(
+        &mut self,
+        pubsub: &PubSub,
+        kind: Kind,
+        channel: &[u8],
+        payload: &[u8],
+    ) -> usize {
         let word: &[u8] = if kind == Kind::Shard {
             b"smessage"
         } else {
@@ -480,5 +432,59 @@ impl Delivery<'_> {
             }
         }
         tokens.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribers_leave_in_constant_time_and_keep_the_rest() {
+        let mut s = Subscribers::default();
+        for t in 0..5 {
+            s.insert(t);
+        }
+        s.insert(3);
+        assert_eq!(s.len(), 5);
+        s.remove(1);
+        s.remove(1);
+        let mut left = s.tokens().to_vec();
+        left.sort_unstable();
+        assert_eq!(left, vec![0, 2, 3, 4]);
+        for t in [0, 2, 3, 4] {
+            s.remove(t);
+        }
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_channel_without_subscribers_is_forgotten() {
+        let mut ps = PubSub::default();
+        let (mut a, mut b) = (Subscriptions::default(), Subscriptions::default());
+        let ch = Bytes::from_static(b"news");
+        assert!(ps.subscribe(&mut a, 1, Kind::Channel, &ch));
+        assert!(!ps.subscribe(&mut a, 1, Kind::Channel, &ch));
+        assert!(ps.subscribe(&mut b, 2, Kind::Channel, &ch));
+        assert!(ps.subscribe(&mut b, 2, Kind::Pattern, &Bytes::from_static(b"n*")));
+        assert_eq!(ps.subscribers(Kind::Channel, b"news"), 2);
+        ps.forget(&mut b, 2);
+        assert_eq!(b.total(), 0);
+        assert_eq!(ps.count(Kind::Pattern), 0);
+        assert!(ps.unsubscribe(&mut a, 1, Kind::Channel, b"news"));
+        assert_eq!(ps.count(Kind::Channel), 0);
+    }
+
+    #[test]
+    fn frames_are_encoded_per_protocol() {
+        let mut f = Frames::message(b"message", b"ch", b"hi");
+        assert_eq!(
+            f.get(Protocol::Resp2),
+            b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+        );
+        assert_eq!(
+            f.get(Protocol::Resp3),
+            b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+        );
     }
 }

@@ -214,14 +214,11 @@ impl Store {
         } else {
             AccessPolicy::Lru
         };
-        let notify = self
-            .config
-            .get("notify-keyspace-events")
-            .and_then(|v| crate::effects::parse_notify_flags(v.as_bytes()))
-            .unwrap_or(0);
+        let notify = self.config.notify_keyspace_events;
         self.effects.notify_flags = notify;
         use crate::effects::class;
-        let new_keys = notify & class::NEW != 0 && notify & (class::KEYSPACE | class::KEYEVENT) != 0;
+        let new_keys =
+            notify & class::NEW != 0 && notify & (class::KEYSPACE | class::KEYEVENT) != 0;
         for db in &mut self.dbs {
             db.policy = policy;
             db.observed.new_keys = new_keys;

@@ -38,6 +38,7 @@ use slab::Slab;
 use crate::client::Client;
 use crate::cmd::{Command, flag};
 use crate::db::dict::Dict;
+use crate::effects::Modified;
 use crate::pubsub::Delivery;
 use crate::resp::Protocol;
 use crate::util::Rng;
@@ -371,17 +372,19 @@ impl Tracking {
         }
     }
 
-    /// Keys modified by the command of `by` (or by expiry: `None`), each
-    /// as Redis's trackingInvalidateKey: the clients that read it are told
-    /// (the running client once its command is done) and the key leaves
-    /// the table; it is remembered for the BCAST prefixes it matches.
-    pub fn invalidate(&mut self, d: &mut Delivery, by: Option<usize>, keys: &[(usize, Bytes)]) {
+    /// Keys modified by the command of `by` (`None` outside any command),
+    /// each as Redis's trackingInvalidateKey: the clients that read it are
+    /// told (the running client once its command is done) and the key
+    /// leaves the table; it is remembered for the BCAST prefixes it
+    /// matches, as changed by nobody if it expired (for NOLOOP).
+    pub fn invalidate(&mut self, d: &mut Delivery, by: Option<usize>, keys: &[Modified]) {
         let by_id = by.and_then(|t| d.clients.get(t)).map(|c| c.id);
-        for (_, key) in keys {
+        for m in keys {
             if !self.prefixes.is_empty() {
-                self.remember_for_broadcast(by_id, key);
+                let by = if m.by_expiry { None } else { by_id };
+                self.remember_for_broadcast(by, &m.key);
             }
-            self.invalidate_key(d, key);
+            self.invalidate_key(d, &m.key);
         }
     }
 

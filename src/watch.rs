@@ -6,13 +6,13 @@
 //! keeps its own list of what it watches, so UNWATCH, EXEC and a
 //! disconnect remove exactly their entries.
 //!
-//! A key is "touched" when a command modifies it. The loop finds those
-//! keys centrally (see `Server::execute`): after a write command that
-//! changed something (the `dirty` counter moved), each watched key among
-//! its write keys is touched if it existed before the command or exists
-//! after it. FLUSHDB, FLUSHALL and SWAPDB touch every watched key they
-//! remove or replace ([`Watches::touch_all_in_db`]); MOVE and COPY ... DB touch the
-//! key they write in the other database.
+//! A key is "touched" when a command modifies it: handlers report it
+//! where it happens (`Ctx::changed`, `Ctx::modified`, Redis's
+//! signalModifiedKey) and the drain after the call touches the watchers
+//! (`crate::drain`). FLUSHDB, FLUSHALL and SWAPDB touch every watched key
+//! they remove or replace ([`Watches::touch_all_in_db`]). A deletion by
+//! lazy or active expiry touches too, except for a client that watched the
+//! key already expired.
 //!
 //! Expiry is handled at EXEC: a key that was live when it was WATCHed and
 //! is gone or expired at EXEC fails the transaction, as in Redis 7.0
@@ -37,6 +37,15 @@ pub struct WatchedKey {
     pub key: Bytes,
     /// Whether the key existed (and had not expired) when WATCHed.
     pub live_at_watch: bool,
+}
+
+/// Why a watched key is touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Touch {
+    /// A command wrote it.
+    Written,
+    /// Lazy or active expiry deleted it.
+    Expired,
 }
 
 /// (db, key) to the clients watching it, by slab key.
@@ -86,13 +95,27 @@ impl Watches {
         }
     }
 
-    /// Marks every client watching `key` in `db`: its next EXEC fails.
-    pub fn touch(&self, clients: &mut Slab<Client>, db: usize, key: &[u8]) {
+    /// Marks every client watching `key` in `db`: its next EXEC fails;
+    /// except, for a deletion by expiry, a client that watched the key
+    /// already expired (it was absent to that client, and still is).
+    pub fn touch(&self, clients: &mut Slab<Client>, db: usize, key: &[u8], kind: Touch) {
         if self.by_key.is_empty() {
             return;
         }
-        if let Some(watchers) = self.by_key.get(&(db, key.to_vec())) {
-            mark_touched(clients, watchers);
+        let Some(watchers) = self.by_key.get(&(db, key.to_vec())) else {
+            return;
+        };
+        for &token in watchers {
+            let Some(c) = clients.get_mut(token) else {
+                continue;
+            };
+            let absent_to_it = kind == Touch::Expired
+                && c.watched
+                    .iter()
+                    .any(|wk| wk.db == db && wk.key == key && !wk.live_at_watch);
+            if !absent_to_it {
+                c.dirty_cas = true;
+            }
         }
     }
 
@@ -174,7 +197,7 @@ mod tests {
         db.set(
             b"here",
             crate::db::Value::Str(crate::db::Str::encoded(b"v")),
-            false,
+            crate::db::Ttl::Clear,
             0,
         );
         let dbs = vec![db];

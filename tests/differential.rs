@@ -57,6 +57,8 @@
 //! | `~noreply CMD...`    | send, and read no reply (`CLIENT REPLY OFF`, a command that blocks); the harness then makes sure the server has run it (PING twice on a connection of its own), so a line on another connection cannot overtake it; a reply sent anyway shows up as a mismatch on the next line |
 //! | `~raw "BYTES" [N]`   | send the bytes as they are (inline commands, pipelines, protocol errors) and compare the next N replies (default 1; 0 reads nothing) |
 //! | `~raw-masked "BYTES" [N]` | as `~raw`, compared as `~masked` (MONITOR's feed, with its timestamps and ports) |
+//! | `~pending`           | read everything waiting on the current connection, however many replies (pushes: messages, keyspace events; a blocked command's reply): send PING and read up to and including its reply (`+PONG`, or `["pong", ""]` in RESP2 once subscribed), and compare all of it. Not inside MULTI, on a blocked connection or with CLIENT REPLY OFF, where PING is not answered at once |
+//! | `~info NAME...`      | send `INFO everything` and compare only the `NAME:value` lines for these fields, in the order given (`~info expired_keys keyspace_hits`); a field redis-server lacks is a mistake in the script |
 //! | `~reconnect`         | open new connections to both servers (after `QUIT`, or a protocol error that closed them) |
 //! | `~sleep MS`          | pause; for expiry of keys that must exist first. Prefer timestamps in the past |
 //! | `~conn N`            | switch both servers to connection N (0 is the first; opened on first use); later lines use it, for scripts with several clients (WATCH, blocking) |
@@ -112,6 +114,8 @@ scripts!(
     list,
     transactions,
     pubsub,
+    notifications,
+    wakeups,
     tracking
 );
 
@@ -188,6 +192,42 @@ fn compares_failures_by_kind() {
     let before = |r: &[u8]| outcome(r, closed());
     assert!(compare(Check::Exact, &before(b"+A\r\n"), &before(b"+B\r\n")).is_some());
     assert!(compare(Check::Exact, &before(b"+A\r\n"), &before(b"+A\r\n")).is_none());
+}
+
+/// `~pending` must stop at PING's reply in every mode and at nothing else,
+/// or it would hang or stop early.
+#[test]
+fn pending_reads_up_to_a_ping_reply() {
+    assert!(is_ping_reply(b"+PONG\r\n"));
+    assert!(is_ping_reply(b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"));
+    assert!(!is_ping_reply(b"$4\r\nPONG\r\n"));
+    assert!(!is_ping_reply(
+        b"*3\r\n$7\r\nmessage\r\n$4\r\npong\r\n$0\r\n\r\n"
+    ));
+    assert!(!ReadUntil::PingReply.done(0, None));
+    assert!(!ReadUntil::PingReply.done(1, Some(b">3\r\n".as_slice())));
+    assert!(ReadUntil::PingReply.done(2, Some(b"+PONG\r\n".as_slice())));
+    assert!(ReadUntil::Replies(0).done(0, None));
+    assert!(!ReadUntil::Replies(2).done(1, Some(b"+OK\r\n".as_slice())));
+}
+
+/// A field is matched by its whole name (`keyspace` is not
+/// `keyspace_hits`), and one that is absent says so.
+#[test]
+fn selects_info_fields() {
+    let text = b"# Stats\r\nexpired_keys:3\r\nkeyspace_hits:10\r\n";
+    let fields = ["keyspace_hits", "expired_keys", "keyspace"].map(String::from);
+    let (selected, missing) = select_info_fields(text, &fields);
+    assert_eq!(
+        selected,
+        b"keyspace_hits:10\nexpired_keys:3\nkeyspace (absent)\n".to_vec()
+    );
+    assert_eq!(missing, ["keyspace"]);
+    assert_eq!(
+        info_text(b"=14\r\ntxt:a:1\r\nb:2\r\n\r\n"),
+        Some(b"a:1\r\nb:2\r\n".to_vec())
+    );
+    assert_eq!(info_text(b"-ERR no\r\n"), None);
 }
 
 #[test]
@@ -371,6 +411,10 @@ enum Action {
     Reconnect,
     Sleep(Duration),
     Switch(usize),
+    /// `~pending`: everything waiting on the current connection.
+    Pending,
+    /// `~info NAME...`: these fields of INFO.
+    Info(Vec<String>),
 }
 
 /// How two replies are compared.
@@ -459,9 +503,14 @@ fn parse_directive(directive: &str, mut args: Vec<Vec<u8>>) -> Result<Action, St
             Ok(Action::Sleep(Duration::from_millis(ms as u64)))
         }
         "~conn" if args.len() == 1 => Ok(Action::Switch(number(args.first())? as usize)),
-        "~noreply" | "~raw" | "~raw-masked" | "~reconnect" | "~sleep" | "~conn" => {
-            Err("wrong number of arguments".into())
-        }
+        "~pending" if args.is_empty() => Ok(Action::Pending),
+        "~info" if !args.is_empty() => Ok(Action::Info(
+            args.iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect(),
+        )),
+        "~noreply" | "~raw" | "~raw-masked" | "~reconnect" | "~sleep" | "~conn" | "~pending"
+        | "~info" => Err("wrong number of arguments".into()),
         _ => Err("unknown directive".into()),
     }
 }
@@ -588,9 +637,9 @@ impl<'a> Side<'a> {
         }
     }
 
-    /// Sends `bytes` and reads `replies` replies. A connection that fails
-    /// stays failed until the script reconnects.
-    fn exchange(&mut self, bytes: &[u8], replies: usize) -> Outcome {
+    /// Sends `bytes` and reads replies until `until` says it has all. A
+    /// connection that fails stays failed until the script reconnects.
+    fn exchange(&mut self, bytes: &[u8], until: ReadUntil) -> Outcome {
         let mut outcome = Outcome {
             replies: Vec::new(),
             failure: None,
@@ -600,19 +649,48 @@ impl<'a> Side<'a> {
             return outcome;
         };
         let mut result = client.send_raw(bytes);
-        for _ in 0..replies {
-            if result.is_err() {
-                break;
-            }
-            result = client
-                .read_reply()
-                .map(|reply| outcome.replies.extend(reply));
+        let (mut read, mut last) = (0, None);
+        while result.is_ok() && !until.done(read, last.as_deref()) {
+            result = client.read_reply().map(|reply| {
+                outcome.replies.extend(&reply);
+                read += 1;
+                last = Some(reply);
+            });
         }
         if let Err(e) = result {
             self.client = None;
             outcome.failure = Some(Failure::from(e));
         }
         outcome
+    }
+
+    /// Everything the server has queued for the current connection (pushes
+    /// from PUBLISH or keyspace events, a blocked command's late reply),
+    /// however many replies that is, followed by the reply to a PING sent
+    /// now. A server answers a connection in order, so whatever it queued
+    /// before it read the PING arrives before the PING's own reply, and the
+    /// PING is the only thing there is to wait for.
+    fn pending(&mut self) -> Outcome {
+        self.exchange(&common::encode_command(&["PING"]), ReadUntil::PingReply)
+    }
+
+    /// The `fields` of `INFO everything`, one `name:value` line each, so
+    /// that a script can compare a few counters while the rest of INFO
+    /// (memory, uptime, ports) differs. Also returns the fields this server
+    /// does not have.
+    fn info(&mut self, fields: &[String]) -> (Outcome, Vec<String>) {
+        let request = common::encode_command(&["INFO", "everything"]);
+        let mut outcome = self.exchange(&request, ReadUntil::Replies(1));
+        if outcome.failure.is_some() {
+            return (outcome, Vec::new());
+        }
+        // A reply that is not INFO's text (an error) is compared as it is.
+        let Some(text) = info_text(&outcome.replies) else {
+            return (outcome, Vec::new());
+        };
+        let (selected, missing) = select_info_fields(&text, fields);
+        outcome.replies = selected;
+        (outcome, missing)
     }
 
     fn reconnect(&mut self) -> Result<(), String> {
@@ -632,6 +710,69 @@ impl<'a> Side<'a> {
 struct Outcome {
     replies: Vec<u8>,
     failure: Option<Failure>,
+}
+
+/// When [`Side::exchange`] has read all the replies it should.
+#[derive(Clone, Copy)]
+enum ReadUntil {
+    /// This many replies (0 reads nothing).
+    Replies(usize),
+    /// Up to and including the reply to a PING ([`is_ping_reply`]).
+    PingReply,
+}
+
+impl ReadUntil {
+    /// Whether reading is over, given how many replies were read and the
+    /// last of them.
+    fn done(self, read: usize, last: Option<&[u8]>) -> bool {
+        match self {
+            ReadUntil::Replies(n) => read >= n,
+            ReadUntil::PingReply => last.is_some_and(is_ping_reply),
+        }
+    }
+}
+
+/// PING's reply in each mode: `+PONG` normally and in RESP3, and
+/// `["pong", ""]` in RESP2 once subscribed (where a simple string would not
+/// tell it from a message). Either ends `~pending` in any mode, so a server
+/// that answers in the wrong form shows up as a mismatch, not a timeout.
+/// Neither can be a push: messages have three or four elements.
+fn is_ping_reply(reply: &[u8]) -> bool {
+    reply == b"+PONG\r\n" || reply == b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"
+}
+
+/// The text of an INFO reply: a bulk string in RESP2, a verbatim string
+/// (`txt:` first) in RESP3. `None` for anything else.
+fn info_text(reply: &[u8]) -> Option<Vec<u8>> {
+    match parse_frame(reply) {
+        Ok(Some((Frame::Bulk(text), _))) => Some(text),
+        Ok(Some((Frame::Verbatim(text), _))) => text.get(4..).map(<[u8]>::to_vec),
+        _ => None,
+    }
+}
+
+/// The `name:value` lines of INFO `text` for `fields`, in the order asked,
+/// each ending in `\n`; a field the text lacks is shown as `name
+/// (absent)`. Also returns the absent fields.
+fn select_info_fields(text: &[u8], fields: &[String]) -> (Vec<u8>, Vec<String>) {
+    let mut selected = Vec::new();
+    let mut missing = Vec::new();
+    for field in fields {
+        let prefix = format!("{field}:");
+        let line = text
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .find(|l| l.starts_with(prefix.as_bytes()));
+        match line {
+            Some(line) => selected.extend_from_slice(line),
+            None => {
+                selected.extend_from_slice(format!("{field} (absent)").as_bytes());
+                missing.push(field.clone());
+            }
+        }
+        selected.push(b'\n');
+    }
+    (selected, missing)
 }
 
 /// Why a connection stopped giving replies. Two servers agree when they
@@ -677,124 +818,144 @@ struct Run<'a> {
 impl Run<'_> {
     fn execute(&mut self, steps: &[Step]) {
         for step in steps {
-            let (args, check, replies) = match &step.action {
-                Action::Command { args, check } => (Some(args), *check, 1),
-                Action::NoReply(args) => (Some(args), Check::Exact, 0),
-                Action::Raw { replies, check, .. } => (None, *check, *replies),
-                Action::Reconnect => {
-                    for side in [&mut self.reference, &mut self.subject] {
-                        if let Err(e) = side.reconnect() {
-                            self.failures
-                                .push(format!("{}:{}: {e}", self.file_name, step.line));
-                            return;
-                        }
-                    }
-                    continue;
-                }
+            let result = match &step.action {
+                Action::Reconnect => self.each_side(|side| side.reconnect()),
                 Action::Sleep(duration) => {
                     std::thread::sleep(*duration);
-                    continue;
+                    Ok(())
                 }
-                Action::Switch(n) => {
-                    for side in [&mut self.reference, &mut self.subject] {
-                        if let Err(e) = side.switch(*n) {
-                            self.failures
-                                .push(format!("{}:{}: {e}", self.file_name, step.line));
-                            return;
-                        }
-                    }
-                    continue;
+                Action::Switch(n) => self.each_side(|side| side.switch(*n)),
+                Action::Pending => {
+                    let expected = self.reference.pending();
+                    let actual = self.subject.pending();
+                    self.judge(step, Check::Exact, &expected, &actual)
                 }
+                Action::Info(fields) => self.info(step, fields),
+                Action::Command { .. } | Action::NoReply(_) | Action::Raw { .. } => self.send(step),
             };
-            let mut bytes = [Vec::new(), Vec::new()];
-            for (side, bytes) in [&mut self.reference, &mut self.subject]
-                .into_iter()
-                .zip(&mut bytes)
-            {
-                *bytes = match (&step.action, args) {
-                    (Action::Raw { bytes: raw, .. }, _) => raw.clone(),
-                    (_, Some(args)) => match side.encode(args) {
-                        Ok(encoded) => encoded,
-                        Err(e) => {
-                            self.failures
-                                .push(format!("{}:{}: {e}", self.file_name, step.line));
-                            return;
-                        }
-                    },
-                    (_, None) => Vec::new(),
-                };
-            }
-            let expected = self.reference.exchange(&bytes[0], replies);
-            let actual = self.subject.exchange(&bytes[1], replies);
-            // A command sent without awaiting its reply (one that blocks)
-            // must have been run before the next line, sent on another
-            // connection, can overtake it.
-            if matches!(step.action, Action::NoReply(_)) {
-                for side in [&mut self.reference, &mut self.subject] {
-                    if let Err(e) = side.barrier() {
-                        self.failures
-                            .push(format!("{}:{}: {e}", self.file_name, step.line));
-                        return;
-                    }
-                }
-            }
-            if self.trace {
-                println!(
-                    "{}:{}: {}\n  expected: {}\n  actual:   {}",
-                    self.file_name,
-                    step.line,
-                    step.text,
-                    show(&expected),
-                    show(&actual)
-                );
-            }
-            if let Some(why) = compare(check, &expected, &actual) {
-                self.failures.push(format!(
-                    "{}:{}: {}\n  {why}\n  expected: {}\n  actual:   {}",
-                    self.file_name,
-                    step.line,
-                    step.text,
-                    show(&expected),
-                    show(&actual)
-                ));
-            }
-            // When only one side's connection failed (closed, or a reply
-            // that never came), the two connections are out of step. Start
-            // both afresh so that the rest of the script still says
-            // something; per-connection state (SELECT, HELLO) is lost.
-            let lost = |side: &Side<'_>| side.client.is_none();
-            if lost(&self.reference) != lost(&self.subject) && !self.resynchronize(step.line) {
+            if let Err(e) = result {
+                self.failures
+                    .push(format!("{}:{}: {e}", self.file_name, step.line));
                 return;
             }
         }
     }
 
-    /// Reconnects both sides after a one-sided connection failure. Returns
-    /// false, after recording why, when the script cannot go on.
-    fn resynchronize(&mut self, line: usize) -> bool {
+    /// Runs `f` on the reference, then on the subject; stops at an error.
+    fn each_side(
+        &mut self,
+        mut f: impl FnMut(&mut Side<'_>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        f(&mut self.reference)?;
+        f(&mut self.subject)
+    }
+
+    /// A line that sends something (a command, raw bytes) and compares what
+    /// came back. An error means the script cannot go on.
+    fn send(&mut self, step: &Step) -> Result<(), String> {
+        let (check, until) = match &step.action {
+            Action::Command { check, .. } => (*check, ReadUntil::Replies(1)),
+            Action::NoReply(_) => (Check::Exact, ReadUntil::Replies(0)),
+            Action::Raw { replies, check, .. } => (*check, ReadUntil::Replies(*replies)),
+            _ => unreachable!("execute sends only commands and raw bytes"),
+        };
+        let mut bytes = [Vec::new(), Vec::new()];
+        for (side, bytes) in [&mut self.reference, &mut self.subject]
+            .into_iter()
+            .zip(&mut bytes)
+        {
+            *bytes = match &step.action {
+                Action::Raw { bytes: raw, .. } => raw.clone(),
+                Action::Command { args, .. } | Action::NoReply(args) => side.encode(args)?,
+                _ => unreachable!("execute sends only commands and raw bytes"),
+            };
+        }
+        let expected = self.reference.exchange(&bytes[0], until);
+        let actual = self.subject.exchange(&bytes[1], until);
+        // A command sent without awaiting its reply (one that blocks)
+        // must have been run before the next line, sent on another
+        // connection, can overtake it.
+        if matches!(step.action, Action::NoReply(_)) {
+            self.each_side(|side| side.barrier())?;
+        }
+        self.judge(step, check, &expected, &actual)
+    }
+
+    /// `~info`: compares the chosen INFO fields. A field that redis-server
+    /// does not have is a mistake in the script (both servers lacking it
+    /// would otherwise agree), so it is reported as one.
+    fn info(&mut self, step: &Step, fields: &[String]) -> Result<(), String> {
+        let (expected, missing) = self.reference.info(fields);
+        let (actual, _) = self.subject.info(fields);
+        if !missing.is_empty() {
+            self.failures.push(format!(
+                "{}:{}: redis-server's INFO has no field {}",
+                self.file_name,
+                step.line,
+                missing.join(", ")
+            ));
+        }
+        self.judge(step, Check::Exact, &expected, &actual)
+    }
+
+    /// Records a mismatch between the two outcomes of `step` (and traces
+    /// them when asked). An error means the script cannot go on.
+    fn judge(
+        &mut self,
+        step: &Step,
+        check: Check,
+        expected: &Outcome,
+        actual: &Outcome,
+    ) -> Result<(), String> {
+        if self.trace {
+            println!(
+                "{}:{}: {}\n  expected: {}\n  actual:   {}",
+                self.file_name,
+                step.line,
+                step.text,
+                show(expected),
+                show(actual)
+            );
+        }
+        if let Some(why) = compare(check, expected, actual) {
+            self.failures.push(format!(
+                "{}:{}: {}\n  {why}\n  expected: {}\n  actual:   {}",
+                self.file_name,
+                step.line,
+                step.text,
+                show(expected),
+                show(actual)
+            ));
+        }
+        // When only one side's connection failed (closed, or a reply that
+        // never came), the two connections are out of step. Start both
+        // afresh so that the rest of the script still says something;
+        // per-connection state (SELECT, HELLO) is lost.
+        let lost = |side: &Side<'_>| side.client.is_none();
+        if lost(&self.reference) != lost(&self.subject) {
+            self.resynchronize(step.line)?;
+        }
+        Ok(())
+    }
+
+    /// Reconnects both sides after a one-sided connection failure. An
+    /// error says why the script cannot go on.
+    fn resynchronize(&mut self, line: usize) -> Result<(), String> {
         let subject = self.subject.server;
         if self.subject.client.is_none() && subject.exits_within(EXIT_GRACE) {
-            self.failures.push(format!(
-                "{}:{line}: {} exited here; remaining lines not run",
-                self.file_name, subject.name
+            return Err(format!(
+                "{} exited here; remaining lines not run",
+                subject.name
             ));
-            return false;
         }
-        for side in [&mut self.reference, &mut self.subject] {
-            if let Err(e) = side.reconnect() {
-                self.failures.push(format!(
-                    "{}:{line}: {e}; remaining lines not run",
-                    self.file_name
-                ));
-                return false;
-            }
-        }
+        self.each_side(|side| side.reconnect())
+            .map_err(|e| format!("{e}; remaining lines not run"))?;
         self.failures.push(format!(
             "{}:{line}: (only one server's connection failed here; both were \
              reconnected, so later lines run without this connection's SELECT/HELLO/CLIENT state)",
             self.file_name
         ));
-        true
+        Ok(())
     }
 }
 

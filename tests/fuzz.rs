@@ -269,12 +269,10 @@ fn sequences_are_reproducible() {
 }
 
 /// The known difference the fuzzer passes over is real and still there:
-/// SWAPDB that brings a list under a blocked client's key wakes it in
-/// Redis, not yet in ferrokv. When the effects-path change makes SWAPDB
-/// wake clients, this fails: remove the entry from `KNOWN_DIFFERENCES`
-/// and this test.
+/// SWAPDB that brings a list under a blocked client's key wakes it, as
+/// in Redis (once a known difference, before the effects path).
 #[test]
-fn swapdb_wake_up_is_the_known_difference() {
+fn swapdb_wakes_a_blocked_client_as_redis_does() {
     let Some(reference) = common::start_redis() else {
         println!("SKIPPED: redis-server not found on PATH");
         return;
@@ -297,12 +295,6 @@ fn swapdb_wake_up_is_the_known_difference() {
         step(0, &["SWAPDB", "0", "1"], None),
     ];
     pair.reset().unwrap_or_else(|e| panic!("{e}"));
-    let failure = pair
-        .run(&steps)
-        .failure
-        .expect("SWAPDB wake-ups still differ");
-    assert!(
-        fuzz::exec::known_difference(&steps, &failure).is_some(),
-        "{failure:?}"
-    );
+    let outcome = pair.run(&steps);
+    assert!(outcome.failure.is_none(), "{:?}", outcome.failure);
 }

@@ -4,8 +4,8 @@
 use bytes::Bytes;
 
 use super::{CmdError, CmdResult, Ctx, arg_i32, arg_i64};
-use crate::effects::class;
 use crate::db::{Entry, Liveness};
+use crate::effects::class;
 use crate::glob::glob_match;
 use crate::store::Store;
 use crate::util::eq_ic;
@@ -29,6 +29,20 @@ pub fn lookup_read<'a>(
         store.stats.keyspace_hits += 1;
     } else {
         store.stats.keyspace_misses += 1;
+    }
+    found
+}
+
+/// Whether a key exists, looked up as a read that leaves its access time
+/// alone (Redis's lookupKeyReadWithFlags with LOOKUP_NOTOUCH: EXISTS,
+/// TYPE, the TTL family): a keyspace hit or miss, `keymiss` on a miss.
+pub fn probe_read(store: &mut Store, db: usize, key: &[u8], now_ms: u64) -> bool {
+    let found = store.dbs[db].exists(key, now_ms);
+    if found {
+        store.stats.keyspace_hits += 1;
+    } else {
+        store.stats.keyspace_misses += 1;
+        store.notify(db, class::KEY_MISS, "keymiss", key);
     }
     found
 }
@@ -67,20 +81,21 @@ pub fn unlink(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// EXISTS key [key ...]: counts repeats.
 pub fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let now = ctx.now_ms;
-    let db = &mut ctx.store.dbs[ctx.db_index];
-    let n = args[1..].iter().filter(|k| db.exists(k, now)).count();
+    let (db, now) = (ctx.db_index, ctx.now_ms);
+    let n = args[1..]
+        .iter()
+        .filter(|k| probe_read(ctx.store, db, k, now))
+        .count();
     ctx.out.int(n as i64);
     Ok(())
 }
 
 /// TOUCH key [key ...]
 pub fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let now = ctx.now_ms;
-    let db = &mut ctx.store.dbs[ctx.db_index];
+    let (db, now) = (ctx.db_index, ctx.now_ms);
     let n = args[1..]
         .iter()
-        .filter(|k| db.lookup(k, now).is_some())
+        .filter(|k| lookup_read(ctx.store, db, k, now).is_some())
         .count();
     ctx.out.int(n as i64);
     Ok(())
@@ -89,6 +104,7 @@ pub fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// TYPE key
 pub fn r#type(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
+    probe_read(ctx.store, ctx.db_index, &args[1], now);
     let name = match ctx.store.dbs[ctx.db_index].peek(&args[1], now) {
         Some(e) => e.value.type_name(),
         None => "none",
@@ -127,7 +143,15 @@ pub fn randomkey(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 }
 
 /// The shared body of RENAME and RENAMENX.
-fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
+/// RENAME replaces an existing destination; RENAMENX leaves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    Replace,
+    Keep,
+}
+
+fn rename_generic(ctx: &mut Ctx, args: &[Bytes], existing: Existing) -> CmdResult {
+    let nx = existing == Existing::Keep;
     let (src, dst) = (&args[1], &args[2]);
     let now = ctx.now_ms;
     let db = &mut ctx.store.dbs[ctx.db_index];
@@ -168,12 +192,12 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
 
 /// RENAME key newkey
 pub fn rename(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    rename_generic(ctx, args, false)
+    rename_generic(ctx, args, Existing::Replace)
 }
 
 /// RENAMENX key newkey
 pub fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    rename_generic(ctx, args, true)
+    rename_generic(ctx, args, Existing::Keep)
 }
 
 /// Checks a database index is in range.
@@ -389,7 +413,7 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let mut expired = liveness == Liveness::Expired;
         if let Some(wanted) = &opts.type_name {
             let found = if expired {
-                ctx.store.dbs[ctx.db_index].remove(&key);
+                ctx.store.dbs[ctx.db_index].exists(&key, now);
                 expired = false;
                 ctx.store.stats.keyspace_misses += 1;
                 "none"
@@ -403,7 +427,7 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
         }
         if expired {
-            ctx.store.dbs[ctx.db_index].remove(&key);
+            ctx.store.dbs[ctx.db_index].exists(&key, now);
             continue;
         }
         keys.push(key);
@@ -546,22 +570,37 @@ pub fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// The shared body of TTL, PTTL, EXPIRETIME and PEXPIRETIME.
-fn ttl_generic(ctx: &mut Ctx, key: &[u8], in_ms: bool, absolute: bool) -> CmdResult {
+/// The unit a TTL-family command answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Seconds,
+    Millis,
+}
+
+/// Whether a TTL-family command answers the time left or the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Left,
+    Deadline,
+}
+
+fn ttl_generic(ctx: &mut Ctx, key: &[u8], unit: Unit, answer: Answer) -> CmdResult {
     let now = ctx.now_ms;
-    let db = &mut ctx.store.dbs[ctx.db_index];
-    let deadline = db.exists(key, now).then(|| db.expire_of(key));
+    let found = probe_read(ctx.store, ctx.db_index, key, now);
+    let db = &ctx.store.dbs[ctx.db_index];
+    let deadline = found.then(|| db.expire_of(key));
     let reply = match deadline {
         None => -2,
         Some(0) => -1,
         Some(when) => {
-            let t = if absolute {
+            let t = if answer == Answer::Deadline {
                 when as i64
             } else {
                 (when as i64 - now as i64).max(0)
             };
             // Redis's (ttl+500)/1000 without its overflow at the top of the
             // range.
-            if in_ms {
+            if unit == Unit::Millis {
                 t
             } else {
                 ((t as i128 + 500) / 1000) as i64
@@ -574,22 +613,22 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], in_ms: bool, absolute: bool) -> CmdRes
 
 /// TTL key
 pub fn ttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], false, false)
+    ttl_generic(ctx, &args[1], Unit::Seconds, Answer::Left)
 }
 
 /// PTTL key
 pub fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], true, false)
+    ttl_generic(ctx, &args[1], Unit::Millis, Answer::Left)
 }
 
 /// EXPIRETIME key
 pub fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], false, true)
+    ttl_generic(ctx, &args[1], Unit::Seconds, Answer::Deadline)
 }
 
 /// PEXPIRETIME key
 pub fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], true, true)
+    ttl_generic(ctx, &args[1], Unit::Millis, Answer::Deadline)
 }
 
 /// PERSIST key

@@ -11,6 +11,7 @@ pub mod connection;
 pub mod help;
 pub mod introspect;
 pub mod keys;
+pub mod keyspec;
 pub mod multi;
 pub mod pubsub;
 pub mod server;
@@ -403,7 +404,7 @@ pub fn arg_f64(arg: &[u8]) -> Result<f64, CmdError> {
 /// The argument positions of the keys a command touches, found from its
 /// key specs as Redis finds them (COMMAND GETKEYS, tracking).
 pub fn command_keys(cmd: &Command, args: &[Bytes]) -> Vec<usize> {
-    introspect::keys_with_flags(cmd, args)
+    keyspec::keys_with_flags(cmd, args)
         .into_iter()
         .map(|k| k.pos)
         .collect()

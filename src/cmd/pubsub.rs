@@ -136,7 +136,6 @@ fn unsubscribe_generic(ctx: &mut Ctx, args: &[Bytes], kind: Kind) {
     ctx.clients[me].mode.put_subscriptions(subs);
 }
 
-
 /// Publishes `payload` on `channel` (see `pubsub::Delivery::publish`).
 fn publish_message(ctx: &mut Ctx, kind: Kind, channel: &[u8], payload: &[u8]) -> usize {
     let Ctx {

@@ -4,129 +4,156 @@
 use super::*;
 
 impl Server {
-    /// Parses and runs every complete command in the client's buffer.
-    ///
-    /// Commands are parsed in batches of up to `MAX_BATCH` before any runs,
-    /// so the keys of a pipeline can be prefetched together: their cache
-    /// misses overlap instead of being paid one lookup at a time. Replies
-    /// keep their order; a protocol error is answered after the replies of
-    /// the commands before it.
+    /// Runs every complete command in a client's buffer, in batches of up
+    /// to `MAX_BATCH` parsed ahead (their keys prefetched together).
     pub(super) fn process_input(&mut self, token: usize, now_ms: u64) {
         // One clock read per command: each command's duration runs from the
         // end of the previous one (so it includes its own parsing).
         let mut clock = Instant::now();
         loop {
-            let Some(client) = self.clients.get_mut(token) else {
+            let Some(parse) = self.parse_batch(token) else {
                 return;
             };
-            // A blocked client's further input waits until it is served,
-            // and a served one's waits behind what it sent while blocked
-            // (run by `resume_unblocked`).
-            if client.close_after_reply
-                || client.out.overflowed
-                || client.state.is_blocked()
-                || !client.deferred.is_empty()
-            {
-                return;
-            }
-            // Redis's `authRequired`: a password is set and this client
-            // has not given it (removing the password lets everyone in).
-            let auth_required = !client.authenticated && self.store.config.requirepass.is_some();
-            if auth_required && client.rbuf.len() > UNAUTHENTICATED_QUERY_LIMIT_BYTES {
-                client.close_after_reply = true;
-                self.queue_write(token);
-                return;
-            }
-            // The parser applies the limits of the moment: CONFIG SET may
-            // have changed proto-max-bulk-len, and before AUTH requests are
-            // capped. Until then commands are parsed one at a time, as
-            // Redis does, so a pipeline's AUTH lifts the cap for what
-            // follows it.
-            client.parser.set_auth(if auth_required {
-                crate::resp::parser::Auth::Required
-            } else {
-                crate::resp::parser::Auth::Done
-            });
-            client
-                .parser
-                .set_max_bulk_len(self.store.config.proto_max_bulk_len);
-            let batch_limit = if auth_required { 1 } else { MAX_BATCH };
-            let mut batch = mem::take(&mut client.batch);
-            let mut parsed = 0;
-            let mut error = None;
-            while parsed < batch_limit {
-                if batch.len() == parsed {
-                    batch.push(Vec::new());
-                }
-                batch[parsed].clear();
-                match client.parser.parse(&mut client.rbuf, &mut batch[parsed]) {
-                    Ok(Parsed::Command) => parsed += 1,
-                    Ok(Parsed::Incomplete) => break,
-                    Err(e) => {
-                        error = Some(e);
-                        break;
-                    }
-                }
-            }
-            if parsed > 1 {
-                let db = client.db;
-                self.prefetch_keys(db, &batch[..parsed]);
-            }
-            let mut ran = 0;
-            for args in &batch[..parsed] {
-                if self
-                    .clients
-                    .get(token)
-                    .is_none_or(|c| c.close_after_reply || c.out.overflowed || c.state.is_blocked())
-                {
-                    break;
-                }
-                self.execute(token, args, now_ms, &mut clock);
-                ran += 1;
-                self.serve_ready(now_ms);
-            }
-            // Commands parsed behind one that blocked wait, unparsed again,
-            // until the client is served: put them back in order.
-            if ran < parsed
-                && let Some(c) = self.clients.get_mut(token)
-                && c.state.is_blocked()
-            {
-                c.deferred.extend(batch[ran..parsed].iter().cloned());
-            }
-            // Drop the arguments now: they hold the read buffer's memory,
-            // which the next read can then reuse in place. A request of
-            // millions of arguments leaves no vector of that size behind.
-            for args in &mut batch[..parsed] {
-                args.clear();
-                if args.capacity() > MAX_KEPT_ARGS {
-                    *args = Vec::new();
-                }
-            }
-            let Some(client) = self.clients.get_mut(token) else {
-                return;
-            };
-            client.batch = batch;
-            // A buffer grown for a big argument is not kept for the small
-            // requests that follow: what is left moves to a buffer its size.
-            if client.rbuf.capacity() > BIG_BUFFER_BYTES
-                && client.rbuf.len() < READ_CHUNK_BYTES
-                && !client.parser.in_progress()
-            {
-                client.rbuf = bytes::BytesMut::from(&client.rbuf[..]);
-            }
-            if let Some(e) = error {
-                log::debug!("Protocol error from client {}: {e}", client.peer);
-                client.out.error_bytes(&e.message());
-                client.close_after_reply = true;
-                self.store.stats.total_error_replies += 1;
-                *self.store.stats.errors.entry("ERR".into()).or_default() += 1;
-                self.queue_write(token);
-                return;
-            }
-            if parsed < batch_limit {
+            let ran = self.run_batch(token, &parse, now_ms, &mut clock);
+            if !self.end_batch(token, parse, ran) {
                 return;
             }
         }
+    }
+
+    /// Parses the next batch of a client's commands, with the limits of the
+    /// moment; `None` when the client may not run anything now.
+    fn parse_batch(&mut self, token: usize) -> Option<ParsedBatch> {
+        let client = self.clients.get_mut(token)?;
+        // A blocked client's further input waits until it is served, and a
+        // served one's waits behind what it sent while blocked (run by
+        // `resume_unblocked`).
+        if client.close_after_reply
+            || client.out.overflowed
+            || client.state.is_blocked()
+            || !client.deferred.is_empty()
+        {
+            return None;
+        }
+        // Redis's `authRequired`: a password is set and this client has not
+        // given it (removing the password lets everyone in).
+        let auth_required = !client.authenticated && self.store.config.requirepass.is_some();
+        if auth_required && client.rbuf.len() > UNAUTHENTICATED_QUERY_LIMIT_BYTES {
+            client.close_after_reply = true;
+            self.queue_write(token);
+            return None;
+        }
+        // The parser applies the limits of the moment: CONFIG SET may have
+        // changed proto-max-bulk-len, and before AUTH requests are capped.
+        // Until then commands are parsed one at a time, as Redis does, so a
+        // pipeline's AUTH lifts the cap for what follows it.
+        client.parser.set_auth(if auth_required {
+            crate::resp::parser::Auth::Required
+        } else {
+            crate::resp::parser::Auth::Done
+        });
+        client
+            .parser
+            .set_max_bulk_len(self.store.config.proto_max_bulk_len);
+        let limit = if auth_required { 1 } else { MAX_BATCH };
+        let mut batch = ParsedBatch {
+            commands: mem::take(&mut client.batch),
+            parsed: 0,
+            limit,
+            error: None,
+        };
+        while batch.parsed < limit {
+            if batch.commands.len() == batch.parsed {
+                batch.commands.push(Vec::new());
+            }
+            let args = &mut batch.commands[batch.parsed];
+            args.clear();
+            match client.parser.parse(&mut client.rbuf, args) {
+                Ok(Parsed::Command) => batch.parsed += 1,
+                Ok(Parsed::Incomplete) => break,
+                Err(e) => {
+                    batch.error = Some(e);
+                    break;
+                }
+            }
+        }
+        Some(batch)
+    }
+
+    /// Runs a parsed batch until its end or a command that blocks or ends
+    /// the client; returns how many ran.
+    fn run_batch(
+        &mut self,
+        token: usize,
+        batch: &ParsedBatch,
+        now_ms: u64,
+        clock: &mut Instant,
+    ) -> usize {
+        let commands = &batch.commands[..batch.parsed];
+        if commands.len() > 1
+            && let Some(db) = self.clients.get(token).map(|c| c.db)
+        {
+            self.prefetch_keys(db, commands);
+        }
+        let mut ran = 0;
+        for args in commands {
+            if self
+                .clients
+                .get(token)
+                .is_none_or(|c| c.close_after_reply || c.out.overflowed || c.state.is_blocked())
+            {
+                break;
+            }
+            self.execute(token, args, now_ms, clock);
+            ran += 1;
+            self.serve_ready(now_ms);
+        }
+        ran
+    }
+
+    /// Puts a batch's vectors back for reuse, keeps what a blocked command
+    /// left unrun, answers a protocol error; returns whether to parse on.
+    fn end_batch(&mut self, token: usize, mut batch: ParsedBatch, ran: usize) -> bool {
+        let parsed = batch.parsed;
+        // Commands parsed behind one that blocked wait, unparsed again,
+        // until the client is served: put them back in order.
+        if ran < parsed
+            && let Some(c) = self.clients.get_mut(token)
+            && c.state.is_blocked()
+        {
+            c.deferred
+                .extend(batch.commands[ran..parsed].iter().cloned());
+        }
+        // Drop the arguments now: they hold the read buffer's memory, which
+        // the next read can then reuse in place. A request of millions of
+        // arguments leaves no vector of that size behind.
+        for args in &mut batch.commands[..parsed] {
+            args.clear();
+            if args.capacity() > MAX_KEPT_ARGS {
+                *args = Vec::new();
+            }
+        }
+        let Some(client) = self.clients.get_mut(token) else {
+            return false;
+        };
+        client.batch = batch.commands;
+        // A buffer grown for a big argument is not kept for the small
+        // requests that follow: what is left moves to a buffer its size.
+        if client.rbuf.capacity() > BIG_BUFFER_BYTES
+            && client.rbuf.len() < READ_CHUNK_BYTES
+            && !client.parser.in_progress()
+        {
+            client.rbuf = bytes::BytesMut::from(&client.rbuf[..]);
+        }
+        if let Some(e) = batch.error {
+            log::debug!("Protocol error from client {}: {e}", client.peer);
+            client.out.error_bytes(&e.message());
+            client.close_after_reply = true;
+            crate::call::count_error(&mut self.store.stats, "ERR");
+            self.queue_write(token);
+            return false;
+        }
+        parsed == batch.limit
     }
 
     /// Prefetches the first key of each command in a batch.
@@ -238,7 +265,13 @@ impl Server {
     /// connection (resolve, admit, CLIENT REPLY, output limits), then
     /// `call()`, then what the loop does with the outcome (parking a
     /// blocked client).
-    pub(super) fn execute(&mut self, token: usize, args: &[bytes::Bytes], now_ms: u64, clock: &mut Instant) {
+    pub(super) fn execute(
+        &mut self,
+        token: usize,
+        args: &[bytes::Bytes],
+        now_ms: u64,
+        clock: &mut Instant,
+    ) {
         let Some(client) = self.clients.get_mut(token) else {
             return;
         };
@@ -336,7 +369,6 @@ impl Server {
         }
     }
 
-
     /// Ends a client's transaction, if any, and forgets what it watches.
     pub(super) fn discard_transaction(&mut self, token: usize) {
         let Some(c) = self.clients.get_mut(token) else {
@@ -358,9 +390,12 @@ impl Server {
         }
     }
 
-
-
-    pub(super) fn reject(&mut self, out: &mut Reply, cmd: Option<&'static cmd::Command>, msg: &[u8]) {
+    pub(super) fn reject(
+        &mut self,
+        out: &mut Reply,
+        cmd: Option<&'static cmd::Command>,
+        msg: &[u8],
+    ) {
         out.error_bytes(msg);
         crate::call::count_error(&mut self.store.stats, &String::from_utf8_lossy(msg));
         if let Some(cmd) = cmd {
@@ -372,8 +407,15 @@ impl Server {
                 .rejected_calls += 1;
         }
     }
+}
 
-
-
-
+/// Commands parsed from a client's buffer, to run together.
+struct ParsedBatch {
+    /// The argument vectors, reused between batches; the first `parsed`
+    /// hold commands.
+    commands: Vec<Vec<bytes::Bytes>>,
+    parsed: usize,
+    /// The most this batch could hold (1 before AUTH).
+    limit: usize,
+    error: Option<crate::resp::parser::ProtocolError>,
 }

@@ -147,7 +147,15 @@ impl Server {
         let mut out = Reply::default();
         let mut pushed = Vec::new();
         // No client runs: deliveries all go to their clients' own output.
-        crate::drain::after_call(&mut self.store, &mut self.clients, &mut out, &mut pushed, usize::MAX, db, false);
+        let finished = crate::drain::Finished {
+            out: &mut out,
+            pushed: &mut pushed,
+            me: usize::MAX,
+            db,
+            reply_start: 0,
+            nested: false,
+        };
+        crate::drain::after_call(&mut self.store, &mut self.clients, finished);
         if !self.store.notified.is_empty() {
             self.write_notified();
         }

@@ -201,7 +201,9 @@ impl Server {
     }
 
     pub(super) fn close_client(&mut self, token: usize) {
-        if let Some(mut client) = crate::call::forget_client(&mut self.store, &mut self.clients, token) {
+        if let Some(mut client) =
+            crate::call::forget_client(&mut self.store, &mut self.clients, token)
+        {
             let _ = self.poll.registry().deregister(&mut client.stream);
         }
     }

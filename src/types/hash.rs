@@ -9,12 +9,14 @@
 
 use bytes::Bytes;
 
-use crate::cmd::keys::{lookup_read, lookup_write, parse_cursor, parse_scan_opts, reply_scan};
+use crate::cmd::keys::{lookup_read, parse_cursor, parse_scan_opts, reply_scan};
 use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
-use crate::db::{Ttl, Value};
 use crate::db::bytes::SmallBytes;
 use crate::db::dict::Dict;
+use crate::db::{Ttl, Value};
+use crate::effects::class;
 use crate::store::Store;
+use crate::types::{Typed, read_as, write_as};
 use crate::util::{LdAddError, Rng, eq_ic, long_double_add};
 
 #[derive(Debug, Clone)]
@@ -216,34 +218,6 @@ impl Hash {
 // Commands
 // ---------------------------------------------------------------------------
 
-fn as_hash(value: &mut Value) -> Result<&mut Hash, CmdError> {
-    match value {
-        Value::Hash(h) => Ok(h),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-/// The hash under `key` for a read (counting a hit or miss), or WRONGTYPE.
-fn read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Hash>, CmdError> {
-    match lookup_read(ctx.store, ctx.db_index, key, ctx.now_ms) {
-        None => Ok(None),
-        Some(e) => as_hash(&mut e.value).map(Some),
-    }
-}
-
-/// The hash under `key` for a write, or WRONGTYPE.
-fn write<'a>(
-    store: &'a mut Store,
-    db: usize,
-    key: &[u8],
-    now: u64,
-) -> Result<Option<&'a mut Hash>, CmdError> {
-    match lookup_write(store, db, key, now) {
-        None => Ok(None),
-        Some(e) => as_hash(&mut e.value).map(Some),
-    }
-}
-
 /// Redis's `hashTypeLookupWriteOrCreate`: the hash under `key`, created
 /// empty (packed) if missing, or WRONGTYPE.
 fn write_or_create<'a>(
@@ -252,10 +226,10 @@ fn write_or_create<'a>(
     key: &[u8],
     now: u64,
 ) -> Result<&'a mut Hash, CmdError> {
-    if write(store, db, key, now)?.is_none() {
+    if write_as::<Hash>(&mut store.dbs[db], key, now)?.is_none() {
         store.dbs[db].set(key, Value::Hash(Box::default()), Ttl::Clear, now);
     }
-    Ok(write(store, db, key, now)?.expect("just created"))
+    Ok(write_as::<Hash>(&mut store.dbs[db], key, now)?.expect("just created"))
 }
 
 /// A read lookup (as [`lookup_read`]) that also lends the store's random
@@ -266,20 +240,14 @@ fn read_with_rng<'a>(
     key: &[u8],
     now: u64,
 ) -> Result<(Option<&'a Hash>, &'a mut Rng), CmdError> {
-    let Store {
-        dbs, stats, rng, ..
-    } = store;
-    let hash = match dbs[db].lookup(key, now) {
-        None => {
-            stats.keyspace_misses += 1;
-            None
-        }
-        Some(e) => {
-            stats.keyspace_hits += 1;
-            Some(&*as_hash(&mut e.value)?)
-        }
-    };
-    Ok((hash, rng))
+    // The read counts the hit or miss once; the second lookup only lends
+    // the hash beside the generator.
+    if read_as::<Hash>(store, db, key, now)?.is_none() {
+        return Ok((None, &mut store.rng));
+    }
+    let Store { dbs, rng, .. } = store;
+    let hash = write_as::<Hash>(&mut dbs[db], key, now)?;
+    Ok((hash.map(|h| &*h), rng))
 }
 
 /// HSET key field value [field value ...]
@@ -306,6 +274,7 @@ fn hset_generic(ctx: &mut Ctx, args: &[Bytes], name: &str) -> CmdResult {
         added += hash.set(&pair[0], &pair[1], limits) as i64;
     }
     ctx.store.dirty += (args.len() as u64 - 2) / 2;
+    ctx.changed(class::HASH, "hset", &args[1]);
     if name == "hset" {
         ctx.out.int(added);
     } else {
@@ -324,6 +293,7 @@ pub fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         hash.try_conversion(&args[2..4], limits);
         hash.set(&args[2], &args[3], limits);
         ctx.store.dirty += 1;
+        ctx.changed(class::HASH, "hset", &args[1]);
         ctx.out.int(1);
     }
     Ok(())
@@ -331,7 +301,8 @@ pub fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// HGET key field
 pub fn hget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let found = read(ctx, &args[1])?.and_then(|h| h.get(&args[2]).map(<[u8]>::to_vec));
+    let found = read_as::<Hash>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?
+        .and_then(|h| h.get(&args[2]).map(<[u8]>::to_vec));
     match found {
         Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
@@ -344,7 +315,7 @@ pub fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (store, out) = (&mut *ctx.store, &mut *ctx.out);
     let hash = match lookup_read(store, ctx.db_index, &args[1], ctx.now_ms) {
         None => None,
-        Some(e) => Some(&*as_hash(&mut e.value)?),
+        Some(e) => Some(&*Hash::of(&mut e.value).ok_or(CmdError::WrongType)?),
     };
     out.array(args.len() - 2);
     for field in &args[2..] {
@@ -358,7 +329,8 @@ pub fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// HDEL key field [field ...]: deletes the key when the hash empties.
 pub fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let Some(hash) = write(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
+    let Some(hash) = write_as::<Hash>(&mut ctx.store.dbs[ctx.db_index], &args[1], ctx.now_ms)?
+    else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -371,8 +343,15 @@ pub fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    if hash.is_empty() {
+    let emptied = hash.is_empty();
+    if emptied {
         ctx.store.dbs[ctx.db_index].remove(&args[1]);
+    }
+    if deleted > 0 {
+        ctx.changed(class::HASH, "hdel", &args[1]);
+        if emptied {
+            ctx.notify(class::GENERIC, "del", &args[1]);
+        }
     }
     ctx.store.dirty += deleted;
     ctx.out.int(deleted as i64);
@@ -381,21 +360,23 @@ pub fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// HLEN key
 pub fn hlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let n = read(ctx, &args[1])?.map_or(0, |h| h.len());
+    let n = read_as::<Hash>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?.map_or(0, |h| h.len());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 /// HSTRLEN key field
 pub fn hstrlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let n = read(ctx, &args[1])?.and_then(|h| h.get(&args[2]).map(<[u8]>::len));
+    let n = read_as::<Hash>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?
+        .and_then(|h| h.get(&args[2]).map(<[u8]>::len));
     ctx.out.int(n.unwrap_or(0) as i64);
     Ok(())
 }
 
 /// HEXISTS key field
 pub fn hexists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let found = read(ctx, &args[1])?.is_some_and(|h| h.contains(&args[2]));
+    let found = read_as::<Hash>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?
+        .is_some_and(|h| h.contains(&args[2]));
     ctx.out.int(found as i64);
     Ok(())
 }
@@ -412,7 +393,7 @@ fn getall_generic(ctx: &mut Ctx, key: &[u8], halves: Halves) -> CmdResult {
     let (store, out) = (&mut *ctx.store, &mut *ctx.out);
     let hash = match lookup_read(store, ctx.db_index, key, ctx.now_ms) {
         None => None,
-        Some(e) => Some(&*as_hash(&mut e.value)?),
+        Some(e) => Some(&*Hash::of(&mut e.value).ok_or(CmdError::WrongType)?),
     };
     let len = hash.map_or(0, |h| h.len());
     if halves == Halves::Both {
@@ -459,6 +440,7 @@ pub fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let new = old.checked_add(incr).ok_or(CmdError::Overflow)?;
     hash.set(&args[2], new.to_string().as_bytes(), limits);
     ctx.store.dirty += 1;
+    ctx.changed(class::HASH, "hincrby", &args[1]);
     ctx.out.int(new);
     Ok(())
 }
@@ -480,6 +462,15 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     })?;
     hash.set(&args[2], &sum, limits);
     ctx.store.dirty += 1;
+    ctx.changed(class::HASH, "hincrbyfloat", &args[1]);
+    // Replayed as the value it produced (HSET), so rounding cannot drift.
+    let value = Bytes::copy_from_slice(&sum);
+    ctx.propagate_as(vec![
+        Bytes::from_static(b"HSET"),
+        args[1].clone(),
+        args[2].clone(),
+        value,
+    ]);
     ctx.out.bulk(&sum);
     Ok(())
 }
@@ -560,11 +551,12 @@ pub fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
 pub fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut cursor = parse_cursor(&args[2])?;
-    if read(ctx, &args[1])?.is_none() {
+    if read_as::<Hash>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?.is_none() {
         reply_scan(ctx, 0, &[] as &[&[u8]]);
         return Ok(());
     }
-    let hash = &*write(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?.expect("checked above");
+    let hash = &*write_as::<Hash>(&mut ctx.store.dbs[ctx.db_index], &args[1], ctx.now_ms)?
+        .expect("checked above");
     let opts = parse_scan_opts(args, 3, false)?;
     let mut items: Vec<Vec<u8>> = Vec::new();
     match hash {

@@ -27,12 +27,12 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use crate::cmd::keys::{lookup_read, lookup_write};
 use crate::blocking::WaitFor;
 use crate::cmd::{CmdError, CmdResult, Ctx, Unblocked, arg_i64};
-use crate::effects::class;
 use crate::db::{Ttl, Value};
+use crate::effects::class;
 use crate::store::Store;
+use crate::types::{read_as, write_as};
 use crate::util::eq_ic;
 
 /// Redis's `SIZE_SAFETY_LIMIT`: a count-limited chunk still stops at 8 KB.
@@ -86,6 +86,30 @@ impl End {
             Ok(End::Right)
         } else {
             Err(CmdError::Syntax)
+        }
+    }
+
+    /// The keyspace event of a push at this end.
+    pub fn push_event(self) -> &'static str {
+        match self {
+            End::Left => "lpush",
+            End::Right => "rpush",
+        }
+    }
+
+    /// The keyspace event of a pop from this end.
+    pub fn pop_event(self) -> &'static str {
+        match self {
+            End::Left => "lpop",
+            End::Right => "rpop",
+        }
+    }
+
+    /// The command a pop from this end replays as.
+    pub fn pop_command(self) -> Bytes {
+        match self {
+            End::Left => Bytes::from_static(b"LPOP"),
+            End::Right => Bytes::from_static(b"RPOP"),
         }
     }
 }
@@ -747,26 +771,6 @@ fn config_fill(store: &Store) -> Fill {
     Fill::from_config(store.config.list_max_listpack_size)
 }
 
-fn as_list(value: &mut Value) -> Result<&mut List, CmdError> {
-    match value {
-        Value::List(l) => Ok(l),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-/// The list under `key` for a read (counting a hit or miss), or WRONGTYPE.
-fn read<'a>(
-    store: &'a mut Store,
-    db: usize,
-    key: &[u8],
-    now: u64,
-) -> Result<Option<&'a mut List>, CmdError> {
-    match lookup_read(store, db, key, now) {
-        None => Ok(None),
-        Some(e) => as_list(&mut e.value).map(Some),
-    }
-}
-
 /// The list under `key` for a write, with its chunk limit brought up to
 /// date with the config (CONFIG SET may have changed it), or WRONGTYPE.
 fn write<'a>(
@@ -776,24 +780,42 @@ fn write<'a>(
     now: u64,
 ) -> Result<Option<&'a mut List>, CmdError> {
     let fill = config_fill(store);
-    match lookup_write(store, db, key, now) {
-        None => Ok(None),
-        Some(e) => {
-            let list = as_list(&mut e.value)?;
-            list.set_fill(fill);
-            Ok(Some(list))
-        }
+    let list = write_as::<List>(&mut store.dbs[db], key, now)?;
+    if let Some(list) = list {
+        list.set_fill(fill);
+        return Ok(Some(list));
     }
+    Ok(None)
 }
 
-/// Deletes `key` if its list has been emptied.
-fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
+/// Deletes `key` if its list has been emptied; returns whether it did.
+fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) -> bool {
     let now = ctx.now_ms;
     if let Some(Value::List(l)) = ctx.store.dbs[ctx.db_index].get(key, now).map(|e| &e.value)
         && l.is_empty()
     {
         ctx.store.dbs[ctx.db_index].remove(key);
+        return true;
     }
+    false
+}
+
+/// After elements were popped from `end` of `key`: the `lpop`/`rpop`
+/// event, the key deleted (and `del`) if emptied, the key modified
+/// (Redis's listElementsRemoved).
+fn elements_removed(ctx: &mut Ctx, key: &[u8], end: End) {
+    ctx.notify(class::LIST, end.pop_event(), key);
+    if delete_if_empty(ctx, key) {
+        ctx.notify(class::GENERIC, "del", key);
+    }
+    ctx.modified(key);
+}
+
+/// Whether a push creates a missing list (LPUSH) or does nothing (LPUSHX).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IfMissing {
+    Create,
+    Skip,
 }
 
 /// Pushes `elements` at `end` of the list under `key`, creating it unless
@@ -804,7 +826,7 @@ fn push_generic(
     key: &[u8],
     elements: &[Bytes],
     end: End,
-    only_existing: bool,
+    missing: IfMissing,
 ) -> Result<usize, CmdError> {
     let (db, now) = (ctx.db_index, ctx.now_ms);
     // One key lookup per command: a second one shows in LPUSH's and
@@ -816,7 +838,7 @@ fn push_generic(
             }
             list.len()
         }
-        None if only_existing => return Ok(0),
+        None if missing == IfMissing::Skip => return Ok(0),
         None => {
             let mut list = List::new(config_fill(ctx.store));
             for e in elements {
@@ -828,33 +850,34 @@ fn push_generic(
         }
     };
     ctx.dirty(elements.len() as u64);
+    ctx.changed(class::LIST, end.push_event(), key);
     Ok(len)
 }
 
 /// LPUSH key element [element ...]
 pub fn lpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let n = push_generic(ctx, &args[1], &args[2..], End::Left, false)?;
+    let n = push_generic(ctx, &args[1], &args[2..], End::Left, IfMissing::Create)?;
     ctx.out.int(n as i64);
     Ok(())
 }
 
 /// RPUSH key element [element ...]
 pub fn rpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let n = push_generic(ctx, &args[1], &args[2..], End::Right, false)?;
+    let n = push_generic(ctx, &args[1], &args[2..], End::Right, IfMissing::Create)?;
     ctx.out.int(n as i64);
     Ok(())
 }
 
 /// LPUSHX key element [element ...]
 pub fn lpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let n = push_generic(ctx, &args[1], &args[2..], End::Left, true)?;
+    let n = push_generic(ctx, &args[1], &args[2..], End::Left, IfMissing::Skip)?;
     ctx.out.int(n as i64);
     Ok(())
 }
 
 /// RPUSHX key element [element ...]
 pub fn rpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let n = push_generic(ctx, &args[1], &args[2..], End::Right, true)?;
+    let n = push_generic(ctx, &args[1], &args[2..], End::Right, IfMissing::Skip)?;
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -891,28 +914,34 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
         }
         return Ok(());
     };
-    match count {
+    let popped = match count {
         // Emptied lists are deleted, so a stored list always has an element.
         None => match list.pop(end) {
             Some(v) => {
                 ctx.out.bulk(&v);
-                ctx.dirty(1);
+                1
             }
-            None => ctx.out.null(),
+            None => {
+                ctx.out.null();
+                0
+            }
         },
         Some(n) => {
             let popped = pop_count(list, end, n);
             ctx.out.bulk_array(popped.iter());
-            ctx.dirty(popped.len() as u64);
+            popped.len()
         }
+    };
+    if popped > 0 {
+        ctx.dirty(popped as u64);
+        elements_removed(ctx, key, end);
     }
-    delete_if_empty(ctx, key);
     Ok(())
 }
 
 /// LLEN key
 pub fn llen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let n = read(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?.map_or(0, |l| l.len());
+    let n = read_as::<List>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?.map_or(0, |l| l.len());
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -927,7 +956,7 @@ fn resolve_index(index: i64, len: usize) -> Option<usize> {
 pub fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let start = arg_i64(&args[2])?;
     let stop = arg_i64(&args[3])?;
-    let Some(list) = read(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
+    let Some(list) = read_as::<List>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -952,7 +981,7 @@ pub fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// LINDEX key index
 pub fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // Redis looks the key up before it parses the index.
-    let Some(list) = read(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
+    let Some(list) = read_as::<List>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
         ctx.out.null();
         return Ok(());
     };
@@ -976,6 +1005,7 @@ pub fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     list.set(i, &args[3]);
     ctx.dirty(1);
+    ctx.changed(class::LIST, "lset", &args[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -1008,6 +1038,7 @@ pub fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     list.insert(if after { pos + 1 } else { pos }, &args[4]);
     let len = list.len();
     ctx.dirty(1);
+    ctx.changed(class::LIST, "linsert", &args[1]);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -1022,7 +1053,13 @@ pub fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let removed = list.remove_matching(&args[3], count);
     ctx.dirty(removed as u64);
-    delete_if_empty(ctx, &args[1]);
+    let emptied = delete_if_empty(ctx, &args[1]);
+    if removed > 0 {
+        ctx.changed(class::LIST, "lrem", &args[1]);
+        if emptied {
+            ctx.notify(class::GENERIC, "del", &args[1]);
+        }
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -1049,9 +1086,12 @@ pub fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     list.trim(front as usize, back as usize);
     ctx.dirty((front + back) as u64);
     // Redis counts LTRIM as modifying the list even when it kept every
-    // element; the loop's touch only sees writes that moved `dirty`.
+    // element.
+    ctx.notify(class::LIST, "ltrim", &args[1]);
+    if delete_if_empty(ctx, &args[1]) {
+        ctx.notify(class::GENERIC, "del", &args[1]);
+    }
     ctx.modified(&args[1]);
-    delete_if_empty(ctx, &args[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -1094,7 +1134,7 @@ pub fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         j += 1;
     }
     let element = args[2].clone();
-    let Some(list) = read(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
+    let Some(list) = read_as::<List>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
         match count {
             None => ctx.out.null(),
             Some(_) => ctx.out.array(0),
@@ -1176,12 +1216,20 @@ pub fn move_element(
     let Some(value) = list.pop(from) else {
         return Ok(None);
     };
+    // As Redis: the push (and its event) first, then the pop's.
     if src == dst {
         list.push(to, &value);
+        ctx.changed(class::LIST, to.push_event(), dst);
     } else {
-        delete_if_empty(ctx, src);
-        push_generic(ctx, dst, &[Bytes::copy_from_slice(&value)], to, false)?;
+        push_generic(
+            ctx,
+            dst,
+            &[Bytes::copy_from_slice(&value)],
+            to,
+            IfMissing::Create,
+        )?;
     }
+    elements_removed(ctx, src, from);
     ctx.dirty(1);
     Ok(Some(value))
 }
@@ -1264,7 +1312,10 @@ pub fn mpop_from(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> Resul
         ctx.out.bulk(key);
         ctx.out.bulk_array(popped.iter());
         ctx.dirty(popped.len() as u64);
-        delete_if_empty(ctx, key);
+        elements_removed(ctx, key, end);
+        // Replayed as the plain pop of as many as it took.
+        let n = Bytes::from(popped.len().to_string());
+        ctx.propagate_as(vec![end.pop_command(), key.clone(), n]);
         return Ok(true);
     }
     Ok(false)
@@ -1308,8 +1359,10 @@ fn bpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
     let keys = &args[1..args.len() - 1];
     // A woken client is served from the key that became ready alone
     // (see `Ctx::serving`); it blocks again on all of its keys.
-    let serving = ctx.serving.take();
-    let candidates = serving.as_ref().map_or(keys, |s| std::slice::from_ref(&s.key));
+    let serving = ctx.serving.clone();
+    let candidates = serving
+        .as_ref()
+        .map_or(keys, |s| std::slice::from_ref(&s.key));
     let (db, now) = (ctx.db_index, ctx.now_ms);
     for key in candidates {
         let Some(list) = write(ctx.store, db, key, now)? else {
@@ -1321,8 +1374,9 @@ fn bpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
         ctx.out.array(2);
         ctx.out.bulk(key);
         ctx.out.bulk(&value);
-        delete_if_empty(ctx, key);
         ctx.store.dirty += 1;
+        elements_removed(ctx, key, end);
+        ctx.propagate_as(vec![end.pop_command(), key.clone()]);
         return Ok(());
     }
     ctx.block_on(keys, deadline, WaitFor::ListElement, Unblocked::NullArray);
@@ -1344,7 +1398,12 @@ fn bmove(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End, timeout: &
     let deadline = parse_timeout(timeout, ctx.now_ms)?;
     match move_element(ctx, src, dst, from, to)? {
         Some(value) => ctx.out.bulk(&value),
-        None => ctx.block_on(std::slice::from_ref(src), deadline, WaitFor::ListElement, Unblocked::Null),
+        None => ctx.block_on(
+            std::slice::from_ref(src),
+            deadline,
+            WaitFor::ListElement,
+            Unblocked::Null,
+        ),
     }
     Ok(())
 }
@@ -1353,11 +1412,24 @@ fn bmove(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End, timeout: &
 pub fn blmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let from = End::parse(&args[3])?;
     let to = End::parse(&args[4])?;
+    ctx.propagate_as(vec![
+        Bytes::from_static(b"LMOVE"),
+        args[1].clone(),
+        args[2].clone(),
+        args[3].clone(),
+        args[4].clone(),
+    ]);
     bmove(ctx, &args[1], &args[2], from, to, &args[5])
 }
 
 /// BRPOPLPUSH source destination timeout
 pub fn brpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let replay = vec![
+        Bytes::from_static(b"RPOPLPUSH"),
+        args[1].clone(),
+        args[2].clone(),
+    ];
+    ctx.propagate_as(replay);
     bmove(ctx, &args[1], &args[2], End::Right, End::Left, &args[3])
 }
 
@@ -1367,8 +1439,10 @@ pub fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let parsed = parse_mpop(args, 2)?;
     let deadline = parse_timeout(&args[1], ctx.now_ms)?;
     let keys = &args[parsed.keys];
-    let serving = ctx.serving.take();
-    let from = serving.as_ref().map_or(keys, |s| std::slice::from_ref(&s.key));
+    let serving = ctx.serving.clone();
+    let from = serving
+        .as_ref()
+        .map_or(keys, |s| std::slice::from_ref(&s.key));
     if !mpop_from(ctx, from, parsed.end, parsed.count)? {
         ctx.block_on(keys, deadline, WaitFor::ListElement, Unblocked::NullArray);
     }

@@ -1,7 +1,74 @@
 //! The data types, one file each: the structure and its internal API
-//! first, then its commands.
+//! first, then its commands. This module holds what they share: the one
+//! typed lookup ("this key as a hash, or WRONGTYPE, or absent").
 
 pub mod hash;
 pub mod list;
 pub mod set;
 pub mod string;
+
+use crate::cmd::CmdError;
+use crate::cmd::keys::lookup_read;
+use crate::db::{Db, Value};
+use crate::store::Store;
+
+/// A type a key can hold, as the typed lookups see it.
+pub trait Typed {
+    /// The value as this type, or `None` if it holds another.
+    fn of(value: &mut Value) -> Option<&mut Self>;
+}
+
+impl Typed for hash::Hash {
+    fn of(value: &mut Value) -> Option<&mut Self> {
+        match value {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+}
+
+impl Typed for set::Set {
+    fn of(value: &mut Value) -> Option<&mut Self> {
+        match value {
+            Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl Typed for list::List {
+    fn of(value: &mut Value) -> Option<&mut Self> {
+        match value {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
+/// `key` as a `T` for reading (counting a keyspace hit or miss, with lazy
+/// expiry), `None` if absent, or WRONGTYPE.
+pub fn read_as<'a, T: Typed>(
+    store: &'a mut Store,
+    db: usize,
+    key: &[u8],
+    now_ms: u64,
+) -> Result<Option<&'a mut T>, CmdError> {
+    match lookup_read(store, db, key, now_ms) {
+        None => Ok(None),
+        Some(e) => T::of(&mut e.value).map(Some).ok_or(CmdError::WrongType),
+    }
+}
+
+/// `key` as a `T` for writing (lazy expiry, no hit or miss), `None` if
+/// absent, or WRONGTYPE. Takes one database so callers can borrow the
+/// store's other parts alongside.
+pub fn write_as<'a, T: Typed>(
+    db: &'a mut Db,
+    key: &[u8],
+    now_ms: u64,
+) -> Result<Option<&'a mut T>, CmdError> {
+    match db.lookup(key, now_ms) {
+        None => Ok(None),
+        Some(e) => T::of(&mut e.value).map(Some).ok_or(CmdError::WrongType),
+    }
+}

@@ -10,15 +10,15 @@
 
 use bytes::Bytes;
 
-use crate::cmd::keys::{lookup_read, parse_cursor, parse_scan_opts, reply_scan};
+use crate::cmd::keys::{parse_cursor, parse_scan_opts, reply_scan};
 use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
-use crate::effects::class;
 use crate::db::bytes::SmallBytes;
 use crate::db::dict::Dict;
 use crate::db::{Db, Entry, Ttl, Value};
+use crate::effects::class;
 use crate::resp::Reply;
 use crate::resp::writer::format_i64;
-use crate::store::Store;
+use crate::types::{read_as, write_as};
 use crate::util::{Rng, eq_ic, parse_i64};
 
 /// The most members a packed string set holds (Redis 7.2's
@@ -277,39 +277,6 @@ fn partial_shuffle<T>(v: &mut [T], count: usize, rng: &mut Rng) {
 // Commands
 // ---------------------------------------------------------------------------
 
-/// The set at `key` for reading (counting a hit or miss), or WRONGTYPE.
-fn read_set<'a>(
-    store: &'a mut Store,
-    db: usize,
-    key: &[u8],
-    now_ms: u64,
-) -> Result<Option<&'a mut Set>, CmdError> {
-    match lookup_read(store, db, key, now_ms) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(CmdError::WrongType),
-        },
-    }
-}
-
-/// The set at `key` for writing, or WRONGTYPE. Split borrows so the
-/// caller can use the store's rng alongside.
-fn write_set<'a>(
-    dbs: &'a mut [crate::db::Db],
-    db: usize,
-    key: &[u8],
-    now_ms: u64,
-) -> Result<Option<&'a mut Set>, CmdError> {
-    match dbs[db].lookup(key, now_ms) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(CmdError::WrongType),
-        },
-    }
-}
-
 /// Writes a whole set as a RESP3 set (an array in RESP2), in its order.
 fn reply_set(out: &mut Reply, set: &Set) {
     out.set(set.len());
@@ -321,7 +288,7 @@ pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let max = ctx.store.config.set_max_intset_entries;
     let now = ctx.now_ms;
     let db = &mut ctx.store.dbs[ctx.db_index];
-    let added = match write_set(std::slice::from_mut(db), 0, &args[1], now)? {
+    let added = match write_as::<Set>(db, &args[1], now)? {
         Some(set) => args[2..].iter().filter(|m| set.add(m, max)).count(),
         None => {
             let mut set = Set::for_first_member(&args[2]);
@@ -331,6 +298,9 @@ pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     };
     ctx.store.dirty += added as u64;
+    if added > 0 {
+        ctx.changed(class::SET, "sadd", &args[1]);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -340,7 +310,7 @@ pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     let db = &mut ctx.store.dbs[ctx.db_index];
     let mut removed = 0;
-    if let Some(set) = write_set(std::slice::from_mut(db), 0, &args[1], now)? {
+    if let Some(set) = write_as::<Set>(db, &args[1], now)? {
         for m in &args[2..] {
             if set.remove(m) {
                 removed += 1;
@@ -349,8 +319,15 @@ pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 }
             }
         }
-        if set.is_empty() {
+        let emptied = set.is_empty();
+        if emptied {
             db.remove(&args[1]);
+        }
+        if removed > 0 {
+            ctx.changed(class::SET, "srem", &args[1]);
+            if emptied {
+                ctx.notify(class::GENERIC, "del", &args[1]);
+            }
         }
     }
     ctx.store.dirty += removed;
@@ -360,14 +337,14 @@ pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SCARD key
 pub fn scard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let n = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?.map_or(0, |s| s.len());
+    let n = read_as::<Set>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?.map_or(0, |s| s.len());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 /// SISMEMBER key member
 pub fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let found = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?
+    let found = read_as::<Set>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?
         .is_some_and(|s| s.contains(&args[2]));
     ctx.out.int(found as i64);
     Ok(())
@@ -375,7 +352,7 @@ pub fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SMISMEMBER key member [member ...]: integers, in RESP3 too.
 pub fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let set = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+    let set = read_as::<Set>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
     ctx.out.array(args.len() - 2);
     for m in &args[2..] {
         let found = set.as_ref().is_some_and(|s| s.contains(m));
@@ -386,7 +363,7 @@ pub fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SMEMBERS key: in Redis 7.0 this is SINTER of one key.
 pub fn smembers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    match read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? {
+    match read_as::<Set>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? {
         Some(set) => reply_set(ctx.out, set),
         None => ctx.out.set(0),
     }
@@ -407,7 +384,7 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let now = ctx.now_ms;
     let store = &mut *ctx.store;
-    let Some(set) = write_set(&mut store.dbs, ctx.db_index, &args[1], now)? else {
+    let Some(set) = write_as::<Set>(&mut store.dbs[ctx.db_index], &args[1], now)? else {
         match count {
             None => ctx.out.null(),
             Some(_) => ctx.out.set(0),
@@ -416,10 +393,17 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let rng = &mut store.rng;
     let popped: u64;
+    // What SPOP replays as: SREM of each member it popped, or DEL when it
+    // took the whole set (Redis's rewrite and alsoPropagate).
+    let mut removed: Vec<Bytes> = Vec::new();
+    let propagating = store.effects.record_propagation;
     match count {
         None => {
             let m = set.pop_random(rng).expect("sets are never empty");
             ctx.out.bulk(&m);
+            if propagating {
+                removed.push(Bytes::copy_from_slice(&m));
+            }
             popped = 1;
         }
         Some(0) => {
@@ -451,22 +435,60 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 }
                 for m in &all[..n] {
                     ctx.out.bulk(m);
+                    if propagating {
+                        removed.push(Bytes::copy_from_slice(m));
+                    }
                 }
                 *set = rest;
             } else {
                 for _ in 0..n {
                     let m = set.pop_random(rng).expect("n < len");
                     ctx.out.bulk(&m);
+                    if propagating {
+                        removed.push(Bytes::copy_from_slice(&m));
+                    }
                 }
             }
             popped = n as u64;
         }
     }
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         store.dbs[ctx.db_index].remove(&args[1]);
     }
     store.dirty += popped;
+    spop_effects(ctx, &args[1], count, emptied, removed);
     Ok(())
+}
+
+/// SPOP's events and propagation: `spop`, then `del` if the set went.
+fn spop_effects(
+    ctx: &mut Ctx,
+    key: &Bytes,
+    count: Option<u64>,
+    emptied: bool,
+    removed: Vec<Bytes>,
+) {
+    ctx.notify(class::SET, "spop", key);
+    if emptied {
+        ctx.notify(class::GENERIC, "del", key);
+    }
+    ctx.modified(key);
+    let srem = |m: Bytes| vec![Bytes::from_static(b"SREM"), key.clone(), m];
+    match count {
+        None => {
+            if let Some(m) = removed.into_iter().next() {
+                ctx.propagate_as(srem(m));
+            }
+        }
+        Some(_) if emptied => ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]),
+        Some(_) => {
+            for m in removed {
+                ctx.also_propagate(srem(m));
+            }
+            ctx.prevent_propagation();
+        }
+    }
 }
 
 /// SRANDMEMBER key [count]
@@ -493,7 +515,7 @@ pub fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn srandmember_with(ctx: &mut Ctx, args: &[Bytes], count: Option<i64>, rng: &mut Rng) -> CmdResult {
-    let set = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+    let set = read_as::<Set>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
     let out = &mut *ctx.out;
     let Some(count) = count else {
         match set.and_then(|s| s.random(rng)) {
@@ -541,11 +563,11 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 ctx.out.int(0);
                 return Ok(());
             }
-            write_set(std::slice::from_mut(db), 0, src, now)?;
+            write_as::<Set>(db, src, now)?;
             return Err(CmdError::WrongType);
         }
     };
-    let Some(src_set) = write_set(std::slice::from_mut(db), 0, src, now)? else {
+    let Some(src_set) = write_as::<Set>(db, src, now)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -558,40 +580,40 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    if src_set.is_empty() {
+    let emptied = src_set.is_empty();
+    if emptied {
         db.remove(src);
     }
-    let mut dirty = 1;
-    if dst_exists {
-        if let Some(d) = write_set(std::slice::from_mut(db), 0, dst, now)?
-            && d.add(member, max)
-        {
-            dirty += 1;
-        } else {
-            // The destination already held the member: as in Redis, WATCH
-            // sees only the source as modified.
-        }
+    ctx.notify(class::SET, "srem", src);
+    if emptied {
+        ctx.notify(class::GENERIC, "del", src);
+    }
+    ctx.modified(src);
+    let db = &mut ctx.store.dbs[ctx.db_index];
+    let added = if dst_exists {
+        write_as::<Set>(db, dst, now)?.is_some_and(|d| d.add(member, max))
     } else {
         let mut set = Set::for_first_member(member);
         set.add(member, max);
         db.set(dst, Value::Set(Box::new(set)), Ttl::Clear, now);
-        dirty += 1;
+        true
+    };
+    ctx.store.dirty += 1;
+    // A destination that already held the member is not modified.
+    if added {
+        ctx.store.dirty += 1;
+        ctx.changed(class::SET, "sadd", dst);
     }
-    ctx.store.dirty += dirty;
     ctx.out.int(1);
     Ok(())
 }
 
-/// Checks the keys of a multi-key command the way Redis looks them up one
-/// by one: lazy expiry, hit/miss counting (or a write lookup for the STORE
-/// forms), and WRONGTYPE if any holds another type.
-fn check_sources(ctx: &mut Ctx, keys: &[Bytes], for_write: bool) -> CmdResult {
+/// Checks the keys of a multi-key command the way Redis 7.0 looks them up
+/// one by one, as reads (STORE forms too): lazy expiry, hit/miss counting,
+/// and WRONGTYPE if any holds another type.
+fn check_sources(ctx: &mut Ctx, keys: &[Bytes]) -> CmdResult {
     for key in keys {
-        if for_write {
-            write_set(&mut ctx.store.dbs, ctx.db_index, key, ctx.now_ms)?;
-        } else {
-            read_set(ctx.store, ctx.db_index, key, ctx.now_ms)?;
-        }
+        read_as::<Set>(ctx.store, ctx.db_index, key, ctx.now_ms)?;
     }
     Ok(())
 }
@@ -613,16 +635,18 @@ fn sources<'a>(db: &'a Db, keys: &[Bytes], now_ms: u64) -> Vec<Option<&'a Set>> 
 
 /// Stores `result` at `dst` (or deletes `dst` when it is empty) and
 /// replies with its size.
-fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set) {
+fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &'static str) {
     let n = result.len();
     let db = &mut ctx.store.dbs[ctx.db_index];
     if n == 0 {
         if db.remove(dst) {
             ctx.store.dirty += 1;
+            ctx.changed(class::GENERIC, "del", dst);
         }
     } else {
         db.set(dst, Value::Set(Box::new(result)), Ttl::Clear, ctx.now_ms);
         ctx.store.dirty += 1;
+        ctx.changed(class::SET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -637,7 +661,7 @@ enum InterOutput<'a> {
 
 fn sinter_generic(ctx: &mut Ctx, keys: &[Bytes], output: InterOutput) -> CmdResult {
     let max = ctx.store.config.set_max_intset_entries;
-    check_sources(ctx, keys, matches!(output, InterOutput::Store(_)))?;
+    check_sources(ctx, keys)?;
     let found = sources(&ctx.store.dbs[ctx.db_index], keys, ctx.now_ms);
     // A missing key is an empty set, which empties the intersection.
     let mut sets: Vec<&Set> = found
@@ -675,7 +699,7 @@ fn sinter_generic(ctx: &mut Ctx, keys: &[Bytes], output: InterOutput) -> CmdResu
                 ctx.out.bulk(m);
             }
         }
-        InterOutput::Store(dst) => store_result(ctx, dst, result),
+        InterOutput::Store(dst) => store_result(ctx, dst, result, "sinterstore"),
         InterOutput::Count(_) => ctx.out.int(count as i64),
     }
     Ok(())
@@ -721,9 +745,17 @@ pub fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// SUNION and SDIFF, replying or storing.
-fn sunion_diff_generic(ctx: &mut Ctx, keys: &[Bytes], dst: Option<&[u8]>, diff: bool) -> CmdResult {
+/// Which of SUNION and SDIFF a shared body computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetOp {
+    Union,
+    Diff,
+}
+
+fn sunion_diff_generic(ctx: &mut Ctx, keys: &[Bytes], dst: Option<&[u8]>, op: SetOp) -> CmdResult {
+    let diff = op == SetOp::Diff;
     let max = ctx.store.config.set_max_intset_entries;
-    check_sources(ctx, keys, dst.is_some())?;
+    check_sources(ctx, keys)?;
     let found = sources(&ctx.store.dbs[ctx.db_index], keys, ctx.now_ms);
     // Built as Redis builds it, from an empty intset, so its encoding and
     // order are Redis's.
@@ -745,7 +777,12 @@ fn sunion_diff_generic(ctx: &mut Ctx, keys: &[Bytes], dst: Option<&[u8]>, diff: 
         }
     }
     match dst {
-        Some(dst) => store_result(ctx, dst, result),
+        Some(dst) => store_result(
+            ctx,
+            dst,
+            result,
+            if diff { "sdiffstore" } else { "sunionstore" },
+        ),
         None => reply_set(ctx.out, &result),
     }
     Ok(())
@@ -753,29 +790,29 @@ fn sunion_diff_generic(ctx: &mut Ctx, keys: &[Bytes], dst: Option<&[u8]>, diff: 
 
 /// SUNION key [key ...]
 pub fn sunion(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    sunion_diff_generic(ctx, &args[1..], None, false)
+    sunion_diff_generic(ctx, &args[1..], None, SetOp::Union)
 }
 
 /// SUNIONSTORE destination key [key ...]
 pub fn sunionstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    sunion_diff_generic(ctx, &args[2..], Some(&args[1]), false)
+    sunion_diff_generic(ctx, &args[2..], Some(&args[1]), SetOp::Union)
 }
 
 /// SDIFF key [key ...]
 pub fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    sunion_diff_generic(ctx, &args[1..], None, true)
+    sunion_diff_generic(ctx, &args[1..], None, SetOp::Diff)
 }
 
 /// SDIFFSTORE destination key [key ...]
 pub fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    sunion_diff_generic(ctx, &args[2..], Some(&args[1]), true)
+    sunion_diff_generic(ctx, &args[2..], Some(&args[1]), SetOp::Diff)
 }
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]: the cursor is parsed
 /// first, then the key, then the options, as Redis does.
 pub fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut cursor = parse_cursor(&args[2])?;
-    let Some(set) = read_set(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
+    let Some(set) = read_as::<Set>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)? else {
         reply_scan(ctx, 0, &[] as &[&[u8]]);
         return Ok(());
     };

@@ -244,8 +244,6 @@ fn set_generic(
     Ok(())
 }
 
-
-
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
 pub fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let opts = parse_set_opts(args, 3, OptsFor::Set)?;
@@ -257,7 +255,10 @@ pub fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // SET ... GET replays without its GETs (with an expiry, set_generic
     // rewrote it whole).
     if opts.get && opts.expire.is_none() {
-        let argv = args.iter().enumerate().filter(|(i, a)| *i < 3 || !eq_ic(a, "GET"));
+        let argv = args
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| *i < 3 || !eq_ic(a, "GET"));
         ctx.propagate_as(argv.map(|(_, a)| a.clone()).collect());
     }
     set_generic(ctx, &args[1], &args[2], &opts, ttl, None)
@@ -274,28 +275,19 @@ pub fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SETEX key seconds value
 pub fn setex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let when = expire_deadline("EX", &args[2], ctx.now_ms, "setex")?;
-    set_generic(
-        ctx,
-        &args[1],
-        &args[3],
-        &SetOpts::default(),
-        Ttl::At(when),
-        None,
-    )
+    set_expiring(ctx, args, "EX", "setex")
 }
 
 /// PSETEX key milliseconds value
 pub fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let when = expire_deadline("PX", &args[2], ctx.now_ms, "psetex")?;
-    set_generic(
-        ctx,
-        &args[1],
-        &args[3],
-        &SetOpts::default(),
-        Ttl::At(when),
-        None,
-    )
+    set_expiring(ctx, args, "PX", "psetex")
+}
+
+/// SETEX and PSETEX: `key time value`, the time in the unit of `kind`.
+fn set_expiring(ctx: &mut Ctx, args: &[Bytes], kind: &str, name: &str) -> CmdResult {
+    let when = expire_deadline(kind, &args[2], ctx.now_ms, name)?;
+    let opts = SetOpts::default();
+    set_generic(ctx, &args[1], &args[3], &opts, Ttl::At(when), None)
 }
 
 /// GETSET key value
@@ -352,7 +344,10 @@ pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Some((_, when)) => {
             db.set_expire(key, when as u64);
             let at = Bytes::from(when.to_string());
-            ("expire", vec![Bytes::from_static(b"PEXPIREAT"), key.clone(), at])
+            (
+                "expire",
+                vec![Bytes::from_static(b"PEXPIREAT"), key.clone(), at],
+            )
         }
         None if opts.persist && db.persist(key) => {
             ("persist", vec![Bytes::from_static(b"PERSIST"), key.clone()])
@@ -626,7 +621,12 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // Replayed as the value it produced, so float rounding on a replica
     // cannot drift; KEEPTTL because INCRBYFLOAT keeps the key's TTL.
     let value = Bytes::copy_from_slice(&sum);
-    ctx.propagate_as(vec![Bytes::from_static(b"SET"), key.clone(), value, Bytes::from_static(b"KEEPTTL")]);
+    ctx.propagate_as(vec![
+        Bytes::from_static(b"SET"),
+        key.clone(),
+        value,
+        Bytes::from_static(b"KEEPTTL"),
+    ]);
     ctx.out.bulk(&sum);
     Ok(())
 }

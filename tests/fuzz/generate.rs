@@ -900,6 +900,13 @@ pub const ENCODING_LIMITS: &[(&str, &[&str])] = &[
 /// Other CONFIG SET calls that stay deterministic: no timeouts, ports or
 /// files; errors of every kind.
 const CONFIG_SET_OTHER: &[(&str, &str)] = &[
+    // Keyspace notifications, seen by a connection subscribed to the
+    // `__key*__:*` pattern (one of PATTERNS).
+    ("notify-keyspace-events", "KEA"),
+    ("notify-keyspace-events", "KEAnm"),
+    ("notify-keyspace-events", "Elgs$hx"),
+    ("notify-keyspace-events", "Kd"),
+    ("notify-keyspace-events", ""),
     ("slowlog-max-len", "3"),
     ("slowlog-max-len", "128"),
     // Read as a C string: the NUL ends the value.
@@ -1000,7 +1007,19 @@ const COMMAND_NAMES: &[&[u8]] = &[
     b"",
 ];
 const PATTERNS: &[&[u8]] = &[
-    b"*", b"k*", b"k[0-2]", b"?1", b"\\*", b"[", b"[^k]*", b"k[a-", b"*\x00*", b"", b"K*", b"k?",
+    b"__key*__:*",
+    b"*",
+    b"k*",
+    b"k[0-2]",
+    b"?1",
+    b"\\*",
+    b"[",
+    b"[^k]*",
+    b"k[a-",
+    b"*\x00*",
+    b"",
+    b"K*",
+    b"k?",
 ];
 const TYPES: &[&[u8]] = &[
     b"string", b"list", b"hash", b"set", b"zset", b"stream", b"nosuch", b"STRING",
