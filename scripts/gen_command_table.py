@@ -48,7 +48,8 @@ COMMANDS = [
     "auth",
     # CLIENT SETINFO comes from EXTRA_SUBCOMMANDS below.
     ("client", ["id", "setname", "getname", "list", "info", "kill", "reply",
-                "no-evict", "unblock", "help"]),
+                "no-evict", "unblock", "tracking", "caching", "getredir",
+                "trackinginfo", "help"]),
     # server
     "swapdb",
     "dbsize",

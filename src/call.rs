@@ -148,11 +148,8 @@ pub fn call(
     ) {
         feed_monitors(store, clients, req.token, req.cmd, shown, out);
     }
-    if store.tracking.is_active() {
-        store
-            .tracking
-            .after_call(clients, req.token, req.cmd, req.args);
-    }
+    // Keys the command changed leave the tracking table before the keys
+    // it read enter it, as in Redis (which invalidates as keys change).
     let finished = crate::drain::Finished {
         out,
         pushed: &mut called.pushed,
@@ -162,6 +159,11 @@ pub fn call(
         nested: req.nested,
     };
     crate::drain::after_call(store, clients, finished);
+    if store.tracking.is_active() {
+        store
+            .tracking
+            .after_call(clients, req.token, req.cmd, req.args);
+    }
     called
 }
 

@@ -217,6 +217,8 @@ pub struct Client {
     pub watched: Vec<crate::watch::WatchedKey>,
     /// Set when a watched key was modified: the next EXEC fails.
     pub dirty_cas: bool,
+    /// CLIENT TRACKING's state while it is on (one pointer otherwise).
+    pub tracking: Option<Box<crate::tracking::ClientTracking>>,
     pub reply_mode: ReplyMode,
     pub authenticated: bool,
     pub no_evict: bool,
@@ -266,6 +268,7 @@ impl Client {
             deferred: Default::default(),
             watched: Vec::new(),
             dirty_cas: false,
+            tracking: None,
             reply_mode: ReplyMode::On,
             authenticated: false,
             no_evict: false,
@@ -290,6 +293,9 @@ impl Client {
             State::Multi(_) => f.push('x'),
             State::Blocked(_) => f.push('b'),
             State::Idle => {}
+        }
+        if let Some(t) = &self.tracking {
+            f.push_str(t.flag_letters());
         }
         if self.dirty_cas {
             f.push('d');
@@ -327,7 +333,7 @@ impl Client {
         let subs = self.mode.subscriptions();
         let omem = self.output_memory();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user=default redir={} resp={}",
             self.id,
             self.peer,
             self.local,
@@ -353,6 +359,9 @@ impl Client {
             self.query_capacity() + self.out.capacity() + subs.map_or(0, Subscriptions::overhead),
             if self.writable_registered { "rw" } else { "r" },
             self.last_cmd,
+            self.tracking
+                .as_ref()
+                .map_or(-1, |t| t.redirect_id() as i64),
             self.out.proto.number(),
         )
     }

@@ -3,10 +3,11 @@
 //!
 //! After every call, nested or not, keyspace events are published (Redis
 //! publishes them as they happen, so a transaction's events go out
-//! command by command). After a top-level call only: modified keys touch
-//! WATCHes and invalidate tracked keys (Redis holds the invalidations of
-//! the running client until its reply is complete, EXEC's included), ready
-//! keys enter the blocking ready queue, and propagation is flushed,
+//! command by command) and modified or flushed keys invalidate tracked
+//! ones (Redis's tracking table changes as keys do; the running client's
+//! own invalidations are held until its reply is complete, EXEC's
+//! included). After a top-level call only: modified keys touch WATCHes,
+//! ready keys enter the blocking ready queue, and propagation is flushed,
 //! wrapped in MULTI/EXEC when the call propagated more than one command.
 //!
 //! Architecture invariant: every check here starts with an emptiness test
@@ -68,6 +69,25 @@ pub fn after_call(store: &mut Store, clients: &mut Slab<Client>, call: Finished)
         clients,
         notified: &mut store.notified,
     };
+    // Invalidations go before keyspace events, as Redis's signalModifiedKey
+    // comes before notifyKeyspaceEvent; those for the running client (it
+    // is another tracking client's redirect target) before its reply, as
+    // Redis sends them while the command runs.
+    let tracking = store.tracking.is_active();
+    let mut reply_start = reply_start;
+    if tracking {
+        let (mine_before, end_before) = (delivery.pushed.len(), delivery.out.pending());
+        track_changes(&mut store.tracking, &mut delivery, &mut store.effects);
+        if delivery.pushed.len() > mine_before && end_before > reply_start {
+            let moved = delivery.out.pending() - end_before;
+            move_before_reply(&mut delivery, reply_start, end_before, mine_before);
+            reply_start += moved;
+        }
+    } else if nested {
+        // Changes made before tracking came on are not its business.
+        store.effects.tracked = store.effects.modified.len();
+        store.effects.flushed.clear();
+    }
     if !store.effects.events.is_empty() {
         publish_events(
             &store.pubsub,
@@ -80,9 +100,15 @@ pub fn after_call(store: &mut Store, clients: &mut Slab<Client>, call: Finished)
     if nested {
         return;
     }
+    // What the running client is owed follows its whole reply (EXEC's
+    // included) and what was published to it.
+    if tracking {
+        store.tracking.flush_pending(&mut delivery);
+    }
     let effects = &mut store.effects;
     if !effects.modified.is_empty() {
         let modified = std::mem::take(&mut effects.modified);
+        effects.tracked = 0;
         if !store.watches.is_empty() {
             for m in &modified {
                 let kind = if m.by_expiry {
@@ -93,16 +119,9 @@ pub fn after_call(store: &mut Store, clients: &mut Slab<Client>, call: Finished)
                 store.watches.touch(delivery.clients, m.db, &m.key, kind);
             }
         }
-        if store.tracking.is_active() {
-            let keys: Vec<_> = modified.into_iter().map(|m| m.key).collect();
-            store.tracking.invalidate(&mut delivery, Some(me), &keys);
-        }
     }
     if !effects.flushed.is_empty() {
         effects.flushed.clear();
-        if store.tracking.is_active() {
-            store.tracking.invalidate_all(&mut delivery);
-        }
     }
     if !effects.ready.is_empty() {
         for (db, key) in effects.ready.drain(..) {
@@ -110,6 +129,26 @@ pub fn after_call(store: &mut Store, clients: &mut Slab<Client>, call: Finished)
         }
     }
     effects.flush_propagation();
+}
+
+/// Tracking follows changes call by call, as Redis's table does: a
+/// transaction's read after its own write tracks the key again.
+fn track_changes(
+    tracking: &mut crate::tracking::Tracking,
+    delivery: &mut Delivery,
+    effects: &mut crate::effects::Effects,
+) {
+    let by = (delivery.me != usize::MAX).then_some(delivery.me);
+    if let Some(changed) = effects.modified.get(effects.tracked..)
+        && !changed.is_empty()
+    {
+        tracking.invalidate(delivery, by, changed);
+        effects.tracked = effects.modified.len();
+    }
+    if !effects.flushed.is_empty() {
+        effects.flushed.clear();
+        tracking.invalidate_all(delivery);
+    }
 }
 
 /// Publishes keyspace events on `__keyspace@<db>__:<key>` (the event as

@@ -96,6 +96,10 @@ pub struct Effects {
     /// view ([`Effects::propagated`]) consumes it.
     pub record_propagation: bool,
     pub modified: Vec<Modified>,
+    /// How many of `modified` tracking has seen: it follows them call by
+    /// call, inside a transaction too, while WATCH reads them all after
+    /// the top-level call.
+    pub tracked: usize,
     /// FLUSHDB and FLUSHALL: every key of these databases (all if `None`)
     /// changed, for WATCH and tracking's null invalidation.
     pub flushed: Vec<Option<usize>>,

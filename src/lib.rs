@@ -21,6 +21,8 @@
 //! - [`watch`]: which clients WATCH which keys, for MULTI/EXEC.
 //! - [`pubsub`]: channels, patterns and shard channels, and the message
 //!   frames a publish fans out.
+//! - [`tracking`]: CLIENT TRACKING, the keys clients cache and the
+//!   invalidations they are sent.
 //! - [`latency`]: per-command latency histograms (INFO latencystats).
 //! - [`lazyfree`]: the helper thread that frees huge values off the loop.
 

@@ -354,16 +354,33 @@ impl Delivery<'_> {
     /// output; a client already past its output limit gets nothing more.
     /// Returns whether the client exists.
     pub fn send(&mut self, token: usize, frame: &mut dyn FnMut(Protocol) -> Vec<u8>) -> bool {
+        let Some(proto) = self.proto(token) else {
+            return false;
+        };
+        self.send_raw(token, &frame(proto))
+    }
+
+    /// The protocol `token` speaks now (the running client's may have
+    /// changed during its command, in `out`); `None` if it is gone.
+    pub fn proto(&self, token: usize) -> Option<Protocol> {
+        if token == self.me {
+            Some(self.out.proto)
+        } else {
+            self.clients.get(token).map(|c| c.out.proto)
+        }
+    }
+
+    /// Appends bytes already encoded for `token`'s protocol to its output,
+    /// as [`Delivery::send`] does; returns whether the client exists.
+    pub fn send_raw(&mut self, token: usize, bytes: &[u8]) -> bool {
         if token == self.me {
             let start = self.out.pending();
-            let bytes = frame(self.out.proto);
-            self.out.raw(&bytes);
+            self.out.raw(bytes);
             self.pushed.push((start, self.out.pending()));
             true
         } else if let Some(c) = self.clients.get_mut(token) {
             if !c.out.overflowed {
-                let bytes = frame(c.out.proto);
-                c.out.raw(&bytes);
+                c.out.raw(bytes);
                 self.notified.push(token);
             }
             true

@@ -115,7 +115,8 @@ scripts!(
     transactions,
     pubsub,
     notifications,
-    wakeups
+    wakeups,
+    tracking
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -376,43 +376,15 @@ fn client_list_counts_pending_output() {
 // and passes.
 // ---------------------------------------------------------------------------
 
-/// Runs `program args...` to completion (killed after `PATIENCE`) and
-/// returns whether it succeeded, with its output.
-fn run_client(program: &str, args: &[&str]) -> (bool, String) {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(program)
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
-    let deadline = Instant::now() + PATIENCE;
-    while child.try_wait().ok().flatten().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("wait for the client");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
-
 #[test]
 fn redis_py_pubsub_receives_messages_in_resp2_and_resp3() {
-    if !run_client("python3", &["-c", "import redis"]).0 {
+    if !common::run_client("python3", &["-c", "import redis"]).0 {
         eprintln!("skipped: redis-py is not installed (pip install redis)");
         return;
     }
     let server = common::start_ferrokv();
     let port = server.port.to_string();
-    let (ok, output) = run_client("python3", &["redis_py_pubsub.py", &port]);
+    let (ok, output) = common::run_client("python3", &["redis_py_pubsub.py", &port]);
     assert!(ok, "redis-py pubsub failed:\n{output}");
 }
 
@@ -428,7 +400,7 @@ fn node_redis_subscribers_receive_messages_in_resp2_and_resp3() {
     }
     let server = common::start_ferrokv();
     let port = server.port.to_string();
-    let (ok, output) = run_client("node", &["node_redis_pubsub.mjs", &port]);
+    let (ok, output) = common::run_client("node", &["node_redis_pubsub.mjs", &port]);
     assert!(ok, "node-redis pubsub failed:\n{output}");
 }
 

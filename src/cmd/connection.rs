@@ -7,6 +7,7 @@ use super::{CmdError, CmdResult, Ctx, arg_i32, arg_i64, help};
 use crate::client::{Mode, ReplyMode};
 use crate::config::ClientClass;
 use crate::resp::Protocol;
+use crate::tracking::{ClientTracking, Options, Reads, Redirect, Scope};
 use crate::util::eq_ic;
 
 /// Writes a HELP reply: one status line each.
@@ -76,6 +77,7 @@ pub fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
         ctx.store.monitors.retain(|&m| m != me);
     }
     ctx.store.pubsub.forget(&mut subs, me);
+    ctx.store.tracking.forget(me, &mut ctx.clients[me]);
     super::multi::unwatch_all(ctx);
     ctx.out.proto = Protocol::Resp2;
     ctx.db_index = 0;
@@ -508,6 +510,285 @@ pub fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ctx.out.int(1);
         }
         None => ctx.out.int(0),
+    }
+    Ok(())
+}
+
+/// What CLIENT TRACKING's options asked for, before they are checked
+/// against each other and the client's state.
+#[derive(Default)]
+struct TrackingRequest {
+    redirect: Option<Redirect>,
+    bcast: bool,
+    optin: bool,
+    optout: bool,
+    noloop: bool,
+    prefixes: Vec<Bytes>,
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT client-id] [PREFIX prefix [PREFIX
+/// prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]
+///
+/// The options are parsed (and a redirect target looked up) for OFF too,
+/// as in Redis.
+pub fn client_tracking(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let req = parse_tracking(ctx, args)?;
+    let me = ctx.me;
+    if eq_ic(&args[2], "on") {
+        tracking_on(ctx, req)?;
+    } else if eq_ic(&args[2], "off") {
+        ctx.store.tracking.forget(me, &mut ctx.clients[me]);
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn parse_tracking(ctx: &mut Ctx, args: &[Bytes]) -> Result<TrackingRequest, CmdError> {
+    let mut req = TrackingRequest::default();
+    let mut j = 3;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        let a = &args[j];
+        if eq_ic(a, "redirect") && more {
+            j += 1;
+            if req.redirect.is_some() {
+                return Err(CmdError::err(
+                    "A client can only redirect to a single other client",
+                ));
+            }
+            let id = arg_i64(&args[j])?;
+            // The target must exist now, though it may go later.
+            let target = ctx.clients.iter().find(|(_, c)| c.id as i64 == id);
+            let Some((token, _)) = target else {
+                return Err(CmdError::err(
+                    "The client ID you want redirect to does not exist",
+                ));
+            };
+            req.redirect = Some(Redirect {
+                id: id as u64,
+                token,
+            });
+        } else if eq_ic(a, "bcast") {
+            req.bcast = true;
+        } else if eq_ic(a, "optin") {
+            req.optin = true;
+        } else if eq_ic(a, "optout") {
+            req.optout = true;
+        } else if eq_ic(a, "noloop") {
+            req.noloop = true;
+        } else if eq_ic(a, "prefix") && more {
+            j += 1;
+            req.prefixes.push(Bytes::copy_from_slice(&args[j]));
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    Ok(req)
+}
+
+/// CLIENT TRACKING ON, once its options agree with each other and with
+/// the client's current mode.
+fn tracking_on(ctx: &mut Ctx, req: TrackingRequest) -> CmdResult {
+    let current = ctx.client().tracking.as_deref().cloned();
+    check_modes(current.as_ref(), &req)?;
+    if req.bcast {
+        let existing = match current.map(|t| t.scope) {
+            Some(Scope::Broadcast(p)) => p,
+            _ => Default::default(),
+        };
+        match prefix_collision(&existing, &req.prefixes) {
+            Collision::None => {}
+            Collision::Refused(e) => return Err(e),
+            // Redis 7.0 answers the error and then goes on, OK included:
+            // checkPrefixCollisionsOrReply returns the index of the
+            // prefix that collided, which is only 0 (failure) for the
+            // first one.
+            Collision::Reported(e) => {
+                ctx.out.error_bytes(&e.bytes());
+                crate::call::count_error(&mut ctx.store.stats, &e.to_string());
+            }
+        }
+    }
+    let reads = if req.optin {
+        Reads::OptIn
+    } else if req.optout {
+        Reads::OptOut
+    } else {
+        Reads::All
+    };
+    let opts = Options {
+        redirect: req.redirect,
+        reads: (!req.bcast).then_some(reads),
+        noloop: req.noloop,
+        prefixes: req.prefixes,
+    };
+    let me = ctx.me;
+    ctx.store.tracking.enable(me, &mut ctx.clients[me], opts);
+    Ok(())
+}
+
+/// The checks of CLIENT TRACKING ON's modes, in Redis's order.
+fn check_modes(current: Option<&ClientTracking>, req: &TrackingRequest) -> CmdResult {
+    const SWITCH: &str =
+        "before disabling tracking for this client, and then re-enabling it with a different mode.";
+    if !req.bcast && !req.prefixes.is_empty() {
+        return Err(CmdError::err(
+            "PREFIX option requires BCAST mode to be enabled",
+        ));
+    }
+    if current.is_some_and(|t| t.is_broadcast() != req.bcast) {
+        return Err(CmdError::err(format!(
+            "You can't switch BCAST mode on/off {SWITCH}"
+        )));
+    }
+    if req.bcast && (req.optin || req.optout) {
+        return Err(CmdError::err(
+            "OPTIN and OPTOUT are not compatible with BCAST",
+        ));
+    }
+    if req.optin && req.optout {
+        return Err(CmdError::err(
+            "You can't specify both OPTIN mode and OPTOUT mode",
+        ));
+    }
+    let reads = current.and_then(ClientTracking::reads);
+    if (req.optin && reads == Some(Reads::OptOut)) || (req.optout && reads == Some(Reads::OptIn)) {
+        return Err(CmdError::err(format!(
+            "You can't switch OPTIN/OPTOUT mode {SWITCH}"
+        )));
+    }
+    Ok(())
+}
+
+/// What checking BCAST prefixes for overlaps found.
+enum Collision {
+    None,
+    Refused(CmdError),
+    /// Answered, yet tracking goes on (see `tracking_on`).
+    Reported(CmdError),
+}
+
+/// Two prefixes overlap when one starts the other: a key could match both.
+/// Checked as Redis's checkPrefixCollisionsOrReply, in its order.
+fn prefix_collision(existing: &std::collections::BTreeSet<Bytes>, new: &[Bytes]) -> Collision {
+    const TAIL: &[u8] = b". Prefixes for a single client must not overlap.";
+    let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+    let message = |p: &[u8], kind: &[u8], q: &[u8]| {
+        let mut m = b"ERR Prefix '".to_vec();
+        m.extend_from_slice(crate::util::until_nul(p));
+        m.extend_from_slice(b"' overlaps with ");
+        m.extend_from_slice(kind);
+        m.extend_from_slice(b" '");
+        m.extend_from_slice(crate::util::until_nul(q));
+        m.push(b'\'');
+        m.extend_from_slice(TAIL);
+        CmdError::Raw(m)
+    };
+    for (i, p) in new.iter().enumerate() {
+        if let Some(e) = existing.iter().find(|e| overlap(e, p)) {
+            return Collision::Refused(message(p, b"an existing prefix", e));
+        }
+        if let Some(q) = new[i + 1..].iter().find(|q| overlap(p, q)) {
+            let e = message(p, b"another provided prefix", q);
+            return if i == 0 {
+                Collision::Refused(e)
+            } else {
+                Collision::Reported(e)
+            };
+        }
+    }
+    Collision::None
+}
+
+/// CLIENT CACHING YES|NO
+pub fn client_caching(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let Some(t) = ctx.client().tracking.as_deref_mut() else {
+        return Err(CmdError::err(
+            "CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+        ));
+    };
+    let (wanted, msg) = if eq_ic(&args[2], "yes") {
+        (
+            Reads::OptIn,
+            "CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+        )
+    } else if eq_ic(&args[2], "no") {
+        (
+            Reads::OptOut,
+            "CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+        )
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    if t.reads() != Some(wanted) {
+        return Err(CmdError::err(msg));
+    }
+    t.caching = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT GETREDIR: -1 when tracking is off, 0 when on without a redirect.
+pub fn client_getredir(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let id = ctx
+        .client()
+        .tracking
+        .as_ref()
+        .map_or(-1, |t| t.redirect_id() as i64);
+    ctx.out.int(id);
+    Ok(())
+}
+
+/// CLIENT TRACKINGINFO: a map of `flags` (a set), `redirect` and
+/// `prefixes`.
+pub fn client_trackinginfo(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let t = ctx.client().tracking.as_deref().cloned();
+    let mut flags: Vec<&str> = vec![if t.is_some() { "on" } else { "off" }];
+    if let Some(t) = &t {
+        match t.scope {
+            Scope::Broadcast(_) => flags.push("bcast"),
+            Scope::Reads(Reads::OptIn) => {
+                flags.push("optin");
+                if t.caching {
+                    flags.push("caching-yes");
+                }
+            }
+            Scope::Reads(Reads::OptOut) => {
+                flags.push("optout");
+                if t.caching {
+                    flags.push("caching-no");
+                }
+            }
+            Scope::Reads(Reads::All) => {}
+        }
+        if t.noloop {
+            flags.push("noloop");
+        }
+        if t.broken_redirect {
+            flags.push("broken_redirect");
+        }
+    }
+    ctx.out.map(3);
+    ctx.out.bulk(b"flags");
+    ctx.out.set(flags.len());
+    for f in flags {
+        ctx.out.bulk(f.as_bytes());
+    }
+    ctx.out.bulk(b"redirect");
+    ctx.out
+        .int(t.as_ref().map_or(-1, |t| t.redirect_id() as i64));
+    ctx.out.bulk(b"prefixes");
+    match t.map(|t| t.scope) {
+        Some(Scope::Broadcast(prefixes)) => {
+            ctx.out.array(prefixes.len());
+            for p in prefixes {
+                ctx.out.bulk(&p);
+            }
+        }
+        _ => ctx.out.array(0),
     }
     Ok(())
 }

@@ -692,6 +692,168 @@ pub static COMMANDS: &[Command] = &[
                 subcommands: &[],
             },
             Command {
+                name: "client|tracking",
+                arity: -3,
+                flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "connection"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Enable or disable server assisted client side caching support",
+                    since: "6.0.0",
+                    group: "connection",
+                    complexity: Some("O(1). Some options may introduce additional complexity."),
+                    arguments: &[
+                        Arg {
+                            name: "status",
+                            kind: "oneof",
+                            arguments: &[
+                                Arg {
+                                    name: "on",
+                                    kind: "pure-token",
+                                    token: Some("ON"),
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "off",
+                                    kind: "pure-token",
+                                    token: Some("OFF"),
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "client-id",
+                            kind: "integer",
+                            token: Some("REDIRECT"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "prefix",
+                            kind: "string",
+                            token: Some("PREFIX"),
+                            flags: &["optional", "multiple", "multiple_token"],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "bcast",
+                            kind: "pure-token",
+                            token: Some("BCAST"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "optin",
+                            kind: "pure-token",
+                            token: Some("OPTIN"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "optout",
+                            kind: "pure-token",
+                            token: Some("OPTOUT"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "noloop",
+                            kind: "pure-token",
+                            token: Some("NOLOOP"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::client_tracking),
+                subcommands: &[],
+            },
+            Command {
+                name: "client|caching",
+                arity: 3,
+                flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "connection"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Instruct the server about tracking or not keys in the next request",
+                    since: "6.0.0",
+                    group: "connection",
+                    complexity: Some("O(1)"),
+                    arguments: &[Arg {
+                        name: "mode",
+                        kind: "oneof",
+                        arguments: &[
+                            Arg {
+                                name: "yes",
+                                kind: "pure-token",
+                                token: Some("YES"),
+                                ..Arg::EMPTY
+                            },
+                            Arg {
+                                name: "no",
+                                kind: "pure-token",
+                                token: Some("NO"),
+                                ..Arg::EMPTY
+                            },
+                        ],
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::client_caching),
+                subcommands: &[],
+            },
+            Command {
+                name: "client|getredir",
+                arity: 2,
+                flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "connection"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Get tracking notifications redirection client ID if any",
+                    since: "6.0.0",
+                    group: "connection",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::client_getredir),
+                subcommands: &[],
+            },
+            Command {
+                name: "client|trackinginfo",
+                arity: 2,
+                flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "connection"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Return information about server assisted client side caching for the current connection",
+                    since: "6.2.0",
+                    group: "connection",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::client_trackinginfo),
+                subcommands: &[],
+            },
+            Command {
                 name: "client|help",
                 arity: 2,
                 flags: flag::LOADING | flag::STALE,

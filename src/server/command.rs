@@ -245,6 +245,11 @@ impl Server {
         cmd: Option<&'static cmd::Command>,
         msg: &[u8],
     ) {
+        if self.store.tracking.is_active()
+            && let Some(c) = self.clients.get_mut(token)
+        {
+            self.store.tracking.after_refusal(c, cmd);
+        }
         if cmd.is_some_and(|c| c.name == "exec") {
             let mut abort = b"EXECABORT Transaction discarded because of: ".to_vec();
             abort.extend_from_slice(msg.strip_prefix(b"ERR ").unwrap_or(msg));

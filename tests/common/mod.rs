@@ -785,6 +785,37 @@ pub fn chi_square(observed: &[usize], draws: usize) -> f64 {
         .sum()
 }
 
+/// How long a real client library's script in `tests/clients` may run.
+pub const CLIENT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `program args...` in `tests/clients` to completion (killed after
+/// [`CLIENT_SCRIPT_TIMEOUT`]) and returns whether it succeeded, with its
+/// output.
+pub fn run_client(program: &str, args: &[&str]) -> (bool, String) {
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
+    let deadline = Instant::now() + CLIENT_SCRIPT_TIMEOUT;
+    while child.try_wait().ok().flatten().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("wait for the client");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
 /// The bytes of a bulk-string reply, or a panic naming what came instead.
 pub fn expect_bulk(frame: &Frame) -> Vec<u8> {
     match frame {

@@ -236,8 +236,25 @@ fn closed(e: &std::io::Error) -> bool {
 
 fn decode(bytes: &[u8]) -> Frame {
     match parse_frame(bytes) {
-        Ok(Some((frame, _))) => frame,
+        Ok(Some((frame, _))) => without_redirect_id(frame),
         _ => unreachable!("the client returns exactly one complete reply"),
+    }
+}
+
+/// A `tracking-redir-broken` push names the client ID of the redirect
+/// target that went away, which each server numbers its own way: it is
+/// compared as 0.
+fn without_redirect_id(frame: Frame) -> Frame {
+    match frame {
+        Frame::Push(mut parts)
+            if parts.first() == Some(&Frame::Bulk(b"tracking-redir-broken".to_vec())) =>
+        {
+            if let Some(id @ Frame::Integer(_)) = parts.get_mut(1) {
+                *id = Frame::Integer(0);
+            }
+            Frame::Push(parts)
+        }
+        other => other,
     }
 }
 

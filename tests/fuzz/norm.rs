@@ -74,6 +74,8 @@ impl Norm {
             ("pttl" | "pexpiretime", _) => Norm::Approx(30_000),
             ("time" | "lastsave" | "randomkey", _) | ("client", "id") => Norm::Shape,
             ("client", "list" | "info") | ("hello", _) | ("slowlog", "get") => Norm::Masked,
+            // The redirect target's client ID.
+            ("client", "getredir" | "trackinginfo") => Norm::Masked,
             // Redis shares one object among all keys holding the same
             // small integer, idle time included (see the README).
             ("object", "idletime") => Norm::Shape,
