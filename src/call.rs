@@ -25,6 +25,7 @@ use slab::Slab;
 use crate::blocking::{Block, Serving};
 use crate::client::{Client, ReplyMode};
 use crate::cmd::{self, CmdError, Command, Ctx, Resolved, flag, spec::Handler};
+use crate::drain::Finished;
 use crate::effects::Own;
 use crate::resp::Reply;
 use crate::store::{Stats, Store, unix_ms, unix_us};
@@ -136,21 +137,11 @@ pub fn call(
         args: req.args,
         redacted: &outcome.redacted,
     };
-    if account(
-        store,
-        clients,
-        req.token,
-        req.cmd,
-        shown,
-        called.elapsed_us,
-        called.failed,
-        run,
-    ) {
-        feed_monitors(store, clients, req.token, req.cmd, shown, out);
-    }
-    // Keys the command changed leave the tracking table before the keys
-    // it read enter it, as in Redis (which invalidates as keys change).
-    let finished = crate::drain::Finished {
+    let (elapsed, failed) = (called.elapsed_us, called.failed);
+    let monitored = account(
+        store, clients, req.token, req.cmd, shown, elapsed, failed, run,
+    );
+    let at = Finished {
         out,
         pushed: &mut called.pushed,
         me: req.token,
@@ -158,13 +149,25 @@ pub fn call(
         reply_start,
         nested: req.nested,
     };
-    crate::drain::after_call(store, clients, finished);
+    after_effects(store, clients, at, &req);
+    // Redis feeds MONITOR once the command is done, after what it
+    // published or invalidated while it ran.
+    if monitored {
+        feed_monitors(store, clients, req.token, req.cmd, shown, out);
+    }
+    called
+}
+
+/// Drains the call's effects, then lets tracking remember what it read:
+/// keys the command changed leave the tracking table before the keys it
+/// read enter it, as in Redis (which invalidates as keys change).
+fn after_effects(store: &mut Store, clients: &mut Slab<Client>, at: Finished, req: &Request) {
+    crate::drain::after_call(store, clients, at);
     if store.tracking.is_active() {
         store
             .tracking
             .after_call(clients, req.token, req.cmd, req.args);
     }
-    called
 }
 
 /// Runs the handler; a panic in one becomes an error reply instead of
