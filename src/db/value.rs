@@ -114,23 +114,6 @@ fn listpack_int(e: &[u8]) -> Option<i64> {
     crate::util::parse_i64(e)
 }
 
-/// The size of a Redis intset of `values`: an 8-byte header and each value
-/// in the width the widest needs (2, 4 or 8 bytes). Redis never narrows an
-/// intset after removing a wide value; this assumes it was never wider.
-pub fn intset_bytes(values: &[i64]) -> usize {
-    let width = |v: i64| {
-        if i16::try_from(v).is_ok() {
-            2
-        } else if i32::try_from(v).is_ok() {
-            4
-        } else {
-            8
-        }
-    };
-    let widest = values.iter().map(|&v| width(v)).max().unwrap_or(2);
-    8 + widest * values.len()
-}
-
 /// An sds string holding `bytes`, as Redis allocates it.
 fn sds_bytes(bytes: &[u8]) -> usize {
     redis_key_bytes(bytes.len())
@@ -265,7 +248,7 @@ impl Value {
                 }
             },
             Value::Set(s) => match &**s {
-                Set::Intset(values) => ROBJ + jemalloc_class(intset_bytes(values)),
+                Set::Intset(values) => ROBJ + jemalloc_class(values.redis_bytes()),
                 // Redis 7.0 holds every other set in a hash table.
                 _ => {
                     let mut sizes = Vec::new();
@@ -485,13 +468,6 @@ mod tests {
         assert_eq!(size(&[b"9223372036854775808"]), 7 + 21);
         assert_eq!(size(&[&[b'x'; 64]]), 7 + 66 + 1);
         assert_eq!(size(&[&[b'x'; 200]]), 7 + 202 + 2);
-    }
-
-    #[test]
-    fn intset_sizes_follow_the_widest_value() {
-        assert_eq!(intset_bytes(&[1, 2, 3]), 8 + 6);
-        assert_eq!(intset_bytes(&[1, 70000]), 8 + 8);
-        assert_eq!(intset_bytes(&[i64::MIN]), 8 + 8);
     }
 
     #[test]

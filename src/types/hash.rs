@@ -23,7 +23,8 @@ use crate::util::{LdAddError, Rng, eq_ic, long_double_add};
 pub enum Hash {
     /// Field/value pairs in insertion order.
     Listpack(Vec<(SmallBytes, SmallBytes)>),
-    Table(Dict<SmallBytes>),
+    /// Boxed, so a small hash does not carry a table's size.
+    Table(Box<Dict<SmallBytes>>),
 }
 
 /// The two conversion thresholds, read from the config for each command.
@@ -99,7 +100,7 @@ impl Hash {
             for (f, v) in pairs.drain(..) {
                 dict.insert_new(&f, v);
             }
-            *self = Hash::Table(dict);
+            *self = Hash::Table(Box::new(dict));
         }
     }
 

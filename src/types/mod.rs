@@ -3,6 +3,7 @@
 //! typed lookup ("this key as a hash, or WRONGTYPE, or absent").
 
 pub mod hash;
+pub mod intset;
 pub mod list;
 pub mod set;
 pub mod string;

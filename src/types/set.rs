@@ -18,6 +18,7 @@ use crate::db::{Db, Entry, Ttl, Value};
 use crate::effects::class;
 use crate::resp::Reply;
 use crate::resp::writer::format_i64;
+use crate::types::intset::IntSet;
 use crate::types::{read_as, write_as};
 use crate::util::{Rng, eq_ic, parse_i64};
 
@@ -31,11 +32,12 @@ const INTSET_HARD_MAX_ENTRIES: usize = 1 << 30;
 
 #[derive(Debug, Clone)]
 pub enum Set {
-    /// Sorted, distinct integers.
-    Intset(Vec<i64>),
+    /// Sorted, distinct integers, at the narrowest width.
+    Intset(IntSet),
     /// Distinct members in insertion order.
     Listpack(Vec<SmallBytes>),
-    Table(Dict<()>),
+    /// Boxed, so a small set does not carry a table's size.
+    Table(Box<Dict<()>>),
 }
 
 /// A member as a set holds it: an intset's integer or another encoding's
@@ -73,7 +75,7 @@ impl Member<'_> {
 
 impl Default for Set {
     fn default() -> Self {
-        Set::Intset(Vec::new())
+        Set::Intset(IntSet::new())
     }
 }
 
@@ -82,11 +84,11 @@ impl Set {
     /// first member to be added: an intset for an integer, else strings.
     pub fn for_first_member(first: &[u8]) -> Set {
         if parse_i64(first).is_some() {
-            Set::Intset(Vec::new())
+            Set::Intset(IntSet::new())
         } else if first.len() <= LISTPACK_MAX_VALUE_BYTES {
             Set::Listpack(Vec::new())
         } else {
-            Set::Table(Dict::new())
+            Set::Table(Box::default())
         }
     }
 
@@ -113,7 +115,7 @@ impl Set {
 
     pub fn contains(&self, member: &[u8]) -> bool {
         match self {
-            Set::Intset(v) => parse_i64(member).is_some_and(|n| v.binary_search(&n).is_ok()),
+            Set::Intset(v) => parse_i64(member).is_some_and(|n| v.contains(n)),
             Set::Listpack(v) => v.iter().any(|m| m.as_slice() == member),
             Set::Table(d) => d.contains_key(member),
         }
@@ -121,7 +123,7 @@ impl Set {
 
     pub fn contains_member(&self, member: Member) -> bool {
         match (self, member) {
-            (Set::Intset(v), Member::Int(n)) => v.binary_search(&n).is_ok(),
+            (Set::Intset(v), Member::Int(n)) => v.contains(n),
             _ => member.with_bytes(|b| self.contains(b)),
         }
     }
@@ -135,10 +137,9 @@ impl Set {
         match self {
             Set::Intset(v) => match parse_i64(member) {
                 Some(n) => {
-                    let Err(pos) = v.binary_search(&n) else {
+                    if !v.insert(n) {
                         return false;
-                    };
-                    v.insert(pos, n);
+                    }
                     if v.len() > max_intset_entries.min(INTSET_HARD_MAX_ENTRIES) {
                         self.convert_to_table();
                     }
@@ -170,13 +171,7 @@ impl Set {
     /// set never goes back to a smaller encoding.
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
-            Set::Intset(v) => match parse_i64(member).map(|n| v.binary_search(&n)) {
-                Some(Ok(pos)) => {
-                    v.remove(pos);
-                    true
-                }
-                _ => false,
-            },
+            Set::Intset(v) => parse_i64(member).is_some_and(|n| v.remove(n)),
             Set::Listpack(v) => match v.iter().position(|m| m.as_slice() == member) {
                 Some(pos) => {
                     v.remove(pos);
@@ -201,14 +196,14 @@ impl Set {
         self.for_each(|m| {
             m.with_bytes(|b| d.insert(b, ()));
         });
-        *self = Set::Table(d);
+        *self = Set::Table(Box::new(d));
     }
 
     /// Calls `f` for every member in the set's order: ascending for an
     /// intset, insertion order for a packed set, table order otherwise.
     pub fn for_each(&self, mut f: impl FnMut(Member)) {
         match self {
-            Set::Intset(v) => v.iter().for_each(|&n| f(Member::Int(n))),
+            Set::Intset(v) => v.iter().for_each(|n| f(Member::Int(n))),
             Set::Listpack(v) => v.iter().for_each(|m| f(Member::Bytes(m))),
             Set::Table(d) => d.iter().for_each(|(k, _)| f(Member::Bytes(k))),
         }
@@ -227,7 +222,7 @@ impl Set {
             return None;
         }
         Some(match self {
-            Set::Intset(v) => Member::Int(v[rng.below(v.len() as u64) as usize]),
+            Set::Intset(v) => Member::Int(v.get(rng.below(v.len() as u64) as usize)),
             Set::Listpack(v) => Member::Bytes(&v[rng.below(v.len() as u64) as usize]),
             Set::Table(d) => Member::Bytes(d.random_entry(rng)?.0),
         })
@@ -426,9 +421,9 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 partial_shuffle(&mut all, n, rng);
                 let max = store.config.set_max_intset_entries;
                 let mut rest = match set {
-                    Set::Intset(_) => Set::Intset(Vec::new()),
+                    Set::Intset(_) => Set::Intset(IntSet::new()),
                     Set::Listpack(_) => Set::Listpack(Vec::new()),
-                    Set::Table(_) => Set::Table(Dict::new()),
+                    Set::Table(_) => Set::Table(Box::default()),
                 };
                 for m in &all[n..] {
                     rest.add(m, max.max(all.len()));
@@ -864,7 +859,7 @@ mod tests {
     #[test]
     fn integers_stay_a_sorted_intset() {
         let s = filled(b"3", &[b"3", b"-1", b"2", b"3"], 512);
-        assert!(matches!(&s, Set::Intset(v) if v == &[-1, 2, 3]));
+        assert!(matches!(&s, Set::Intset(v) if v.iter().eq([-1, 2, 3])));
         assert_eq!(s.encoding(), "intset");
         assert!(s.contains(b"2") && !s.contains(b"02") && !s.contains(b"x"));
     }
