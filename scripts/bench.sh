@@ -4,11 +4,12 @@
 # Usage: scripts/bench.sh [--quick] [--rounds N] [--only SECTIONS] [--help]
 #
 #   --quick      a short run (about 2 minutes): 6 tests, 2 rounds, fewer
-#                requests, 200k elements for memory, 1M keys for growth
+#                requests, 200k elements for memory, 20k keys per shape of
+#                small aggregates, 1M keys for growth
 #   --rounds N   rounds of the interleaved throughput and CPU runs
 #                (default 3; 2 with --quick)
 #   --only LIST  run only these of the sections throughput, cpu, pubsub,
-#                bigvalue, memory, growth (comma separated)
+#                bigvalue, memory, small, growth (comma separated)
 #   --help       print this text
 #
 # Environment:
@@ -30,7 +31,11 @@
 #      (times, RSS after each, peak RSS), and the memory of 9,000 idle
 #      connections,
 #   3. memory per element (growth of VmRSS and of INFO used_memory on a fresh
-#      server) for strings, lists, hashes, sets, sorted sets and streams,
+#      server) for strings, lists, hashes, sets, sorted sets and streams, and
+#      memory per key of small aggregates: 100,000 keys (20,000 with --quick)
+#      each holding a hash of 10 or 100 fields, a list of 10 or 100 strings,
+#      or a set of 10 or 100 integers or strings, with the OBJECT ENCODING
+#      each server gives them,
 #   4. PING latency seen by a steady client while another client grows the
 #      keyspace from 0 to 8M keys (this is where table-resize stalls show).
 # A test whose command the server does not know is "n/a". Servers are killed
@@ -51,7 +56,7 @@ usage() {
 
 QUICK=0
 ROUNDS=""
-ONLY="throughput,cpu,pubsub,bigvalue,memory,growth"
+ONLY="throughput,cpu,pubsub,bigvalue,memory,small,growth"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -80,6 +85,7 @@ if [ "$QUICK" -eq 1 ]; then
     CPU_N_P1=100000     # requests per CPU measurement at -P 1
     CPU_N_P16=300000    # ... and at -P 16
     MEM_N=200000        # elements per memory measurement
+    SMALL_N=20000       # keys per shape of small aggregates
     GROWTH_N=1000000    # keys loaded while the pinger runs
     ONLY_TESTS=" PING_MBULK SET GET INCR MSET SET_EX "
 else
@@ -89,6 +95,7 @@ else
     CPU_N_P1=200000
     CPU_N_P16=1000000
     MEM_N=1000000
+    SMALL_N=100000
     GROWTH_N=8000000
     ONLY_TESTS=""
 fi
@@ -97,8 +104,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | pubsub | bigvalue | memory | growth) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, pubsub, bigvalue, memory, growth)" >&2; exit 2 ;;
+        throughput | cpu | pubsub | bigvalue | memory | small | growth) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, pubsub, bigvalue, memory, small, growth)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -139,6 +146,11 @@ TESTS=(
 
 # Memory table: kind | command that builds it.
 MEM_KINDS=("string|SET" "list|RPUSH" "hash|HSET" "set|SADD" "zset|ZADD" "stream|XADD")
+
+# Small aggregates: kind (as helper.py names it) | command that builds it;
+# each kind is measured with every size of SMALL_SIZES elements per key.
+SMALL_KINDS=("hash|HSET" "list|RPUSH" "set-int|SADD" "set-str|SADD")
+SMALL_SIZES=(10 100)
 
 # ---------------------------------------------------------------------------
 # Tools
@@ -609,6 +621,52 @@ section_memory() {
 }
 
 # ---------------------------------------------------------------------------
+# 3b. Memory per key of small aggregates (fresh servers for each shape)
+# ---------------------------------------------------------------------------
+
+# Most keys in real data sets are small hashes, lists and sets, where the
+# per-key overhead and the packed encodings (listpack, intset) decide the
+# memory, not the per-element cost the table above measures.
+section_small() {
+    local out="$WORK/small.tsv" spec kind cmd elems name
+    local -a fresh
+    : >"$out"
+    for spec in "${SMALL_KINDS[@]}"; do
+        kind="${spec%%|*}"
+        cmd="${spec#*|}"
+        for elems in "${SMALL_SIZES[@]}"; do
+            # All servers at once: helper.py encodes the data once and loads
+            # it into each in turn, which halves the Python time.
+            fresh=()
+            for name in "${SERVERS[@]}"; do
+                if [ -n "$(missing_of "$name" "$cmd")" ]; then
+                    printf '%s\t%s\t%s\t%s\tna\tna\tna\tna\tn/a\n' "$name" "$kind" "$elems" "$SMALL_N" >>"$out"
+                    continue
+                fi
+                start_server "$name"
+                fresh+=("$name" "${PORT[$name]}" "${PID[$name]}")
+            done
+            if [ "${#fresh[@]}" -gt 0 ]; then
+                py small "$kind" "$elems" "$SMALL_N" "${fresh[@]}" >>"$out" || {
+                    check_servers "loading $elems-element $kind keys"
+                    die "loading $elems-element $kind keys failed"
+                }
+            fi
+            for name in "${SERVERS[@]}"; do
+                if [ -n "${PID[$name]:-}" ]; then stop_server "$name"; fi
+            done
+            log "small aggregates: $kind of $elems done"
+        done
+    done
+    echo
+    echo "## Memory per key of small aggregates (fresh server per shape, $SMALL_N keys)"
+    echo
+    echo "16-byte keys. Hashes: fields field0..field99, 8-byte values. Lists: 8-byte strings. Sets: distinct random integers below 10^6, or distinct random non-numeric strings of 8 to 16 bytes. Growth of VmRSS and of INFO used_memory over the empty server, per key. The encoding is OBJECT ENCODING of one key; ferrokv answers with the name Redis 7.0 would give, so a packed string set shows as hashtable."
+    echo
+    py report-small "$out" "${SERVERS[@]}"
+}
+
+# ---------------------------------------------------------------------------
 # 4. Latency while the keyspace grows (a fresh server each)
 # ---------------------------------------------------------------------------
 
@@ -704,5 +762,6 @@ if want pubsub; then section_pubsub; fi
 for name in "${SERVERS[@]}"; do stop_server "$name"; done
 if want bigvalue; then section_bigvalue; fi
 if want memory; then section_memory; fi
+if want small; then section_small; fi
 if want growth; then section_growth; fi
 log "done"

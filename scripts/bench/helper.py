@@ -25,13 +25,20 @@ Every subcommand talks to 127.0.0.1 only. Usage: helper.py SUBCOMMAND ARGS...
   idle PORT PID N              open N connections that PING once and idle:
                                RSS per connection after the PING and after
                                idling
+  small KIND ELEMS KEYS NAME PORT PID...
+                               load KEYS keys of KIND (hash, list, set-int,
+                               set-str) with ELEMS elements into each fresh
+                               server; print used_memory and VmRSS before and
+                               after, and one key's OBJECT ENCODING
   report-throughput TSV SERVER...
   report-cpu TSV SERVER...
   report-memory TSV SERVER...
+  report-small TSV SERVER...
   report-growth TSV SERVER...  print a markdown table from bench.sh's TSV
 """
 
 import os
+import random
 import signal
 import socket
 import statistics
@@ -112,11 +119,17 @@ class Conn:
 
     def pipeline(self, commands, batch=2000):
         """Send commands in batches, reading every reply; return the first error."""
+        chunks = (commands[start:start + batch] for start in range(0, len(commands), batch))
+        return self.pipeline_encoded((b"".join(encode(c) for c in chunk), len(chunk))
+                                     for chunk in chunks)
+
+    def pipeline_encoded(self, batches):
+        """pipeline() for batches encoded beforehand, as (bytes, number of
+        commands) pairs, so one encoding can be sent to several servers."""
         first_error = None
-        for start in range(0, len(commands), batch):
-            chunk = commands[start:start + batch]
-            self.sock.sendall(b"".join(encode(c) for c in chunk))
-            for _ in chunk:
+        for data, count in batches:
+            self.sock.sendall(data)
+            for _ in range(count):
                 r = self.reply()
                 if first_error is None and isinstance(r, tuple):
                     first_error = r[1]
@@ -301,6 +314,113 @@ def cmd_gen(kind, n, path):
         f.write(b"".join(out))
     # The number of commands, which is what redis-cli --pipe counts as replies.
     print((n + per - 1) // per)
+
+
+# ---------------------------------------------------------------------------
+# Memory per key of small aggregates
+# ---------------------------------------------------------------------------
+
+# Keys are 16 bytes, as the strings of the memory table. Hash fields are
+# field0..field99 with 8-byte values; list elements are 8 bytes; set members
+# are integers below 10^6 (what Redis packs in an intset) or 8 to 16
+# non-numeric bytes. No string is an integer, which Redis would store as a
+# number and so measure the encoding of integers instead.
+def small_command(kind, i, elems, rng):
+    """The one command that builds key i of KIND with `elems` elements."""
+    key = b"key:%012d" % i
+    if kind == "hash":
+        args = [b"HSET", key]
+        for f in range(elems):
+            args += [b"field%d" % f, b"val%05d" % ((i * elems + f) % 100000)]
+        return args
+    if kind == "list":
+        return [b"RPUSH", key] + [b"e%07d" % ((i * elems + j) % 10**7) for j in range(elems)]
+    if kind == "set-int":
+        return [b"SADD", key] + [b"%d" % v for v in rng.sample(range(10**6), elems)]
+    if kind == "set-str":
+        return [b"SADD", key] + distinct_strings(rng, elems)
+    raise ValueError(kind)
+
+
+def distinct_strings(rng, n):
+    """n distinct strings of 8 to 16 bytes, led by a letter so none parses
+    as a number. Kept in the order drawn: a Python set's order changes from
+    run to run with the hash seed."""
+    seen = set()
+    out = []
+    while len(out) < n:
+        s = (b"m%015x" % rng.getrandbits(60))[:rng.randint(8, 16)]
+        if s not in seen:
+            seen.add(s)
+            out.append(s)
+    return out
+
+
+def small_batches(kind, elems, keys, batch_bytes=256 << 10):
+    """Every key's command, encoded once for all servers (encoding is most of
+    the Python time), in (bytes, count) batches of about `batch_bytes`: a
+    server reads a batch without growing a large query buffer."""
+    rng = random.Random("%s:%d" % (kind, elems))  # the same data every run
+    batches, chunk, size = [], [], 0
+    for i in range(keys):
+        data = encode(small_command(kind, i, elems, rng))
+        chunk.append(data)
+        size += len(data)
+        if size >= batch_bytes:
+            batches.append((b"".join(chunk), len(chunk)))
+            chunk, size = [], 0
+    if chunk:
+        batches.append((b"".join(chunk), len(chunk)))
+    return batches
+
+
+def wait_alone(conn, seconds=5.0):
+    """Wait until `conn` is the server's only client, so that a closed
+    loader's buffers are freed before memory is read. A server whose INFO
+    has no connected_clients is not waited for."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        n = info_field(conn, "connected_clients")
+        if not n.isdigit() or int(n) <= 1:
+            return
+        time.sleep(0.05)
+
+
+def measure_small(port, pid, batches, keys):
+    """Load the batches into a fresh server. Returns used_memory before and
+    after, VmRSS (KB) before and after, and OBJECT ENCODING of key 0.
+    The loader has its own connection, closed before the second reading,
+    while the probe connection is open for both, so neither connection's
+    buffers count."""
+    probe = Conn(port)
+    used0 = info_field(probe, "used_memory") or "na"
+    rss0 = settle_rss_kb(pid, 2.0)
+    loader = Conn(port, timeout=300.0)
+    err = loader.pipeline_encoded(batches)
+    loader.close()
+    if err:
+        raise RuntimeError("loading: %s" % err)
+    dbsize = probe.call("DBSIZE")
+    if dbsize != keys:
+        raise RuntimeError("DBSIZE is %r after loading %d keys" % (dbsize, keys))
+    wait_alone(probe)
+    used1 = info_field(probe, "used_memory") or "na"
+    rss1 = settle_rss_kb(pid, 5.0)
+    enc = probe.call("OBJECT", "ENCODING", b"key:%012d" % 0)
+    probe.close()
+    enc = enc.decode(errors="replace") if isinstance(enc, bytes) else "n/a"
+    return used0, used1, rss0, rss1, enc
+
+
+def cmd_small(kind, elems, keys, servers):
+    """`servers` is NAME PORT PID ..., each a fresh server; prints one TSV
+    row per server: name kind elems keys used0 used1 rss0_kb rss1_kb encoding."""
+    elems, keys = int(elems), int(keys)
+    batches = small_batches(kind, elems, keys)
+    for name, port, pid in zip(servers[0::3], servers[1::3], servers[2::3]):
+        row = measure_small(port, pid, batches, keys)
+        print("\t".join([name, kind, str(elems), str(keys)] + [str(v) for v in row]))
+        sys.stdout.flush()
 
 
 # ---------------------------------------------------------------------------
@@ -535,6 +655,13 @@ def report_pubsub(path, servers):
     table(header, rows)
 
 
+def growth_per(before, after, unit, count):
+    """(after - before) * unit / count, or None when a reading is missing."""
+    if num(before) is None or num(after) is None:
+        return None
+    return (float(after) - float(before)) * unit / float(count)
+
+
 def report_memory(path, servers):
     # server kind elements rss_before_kb rss_after_kb used_before used_after
     per = {}
@@ -542,11 +669,8 @@ def report_memory(path, servers):
     for server, kind, n, rss0, rss1, used0, used1 in read_tsv(path):
         if kind not in order:
             order.append(kind)
-        rss = used = None
-        if num(rss0) is not None and num(rss1) is not None:
-            rss = (float(rss1) - float(rss0)) * 1024 / float(n)
-        if num(used0) is not None and num(used1) is not None:
-            used = (float(used1) - float(used0)) / float(n)
+        rss = growth_per(rss0, rss1, 1024, n)
+        used = growth_per(used0, used1, 1, n)
         per.setdefault(kind, {})[server] = (rss, used, n)
     pairs = ratio_columns(servers)
     header = ["type", "elements"] + ["%s RSS B/elem" % s for s in servers]
@@ -563,6 +687,40 @@ def report_memory(path, servers):
             for a, b in pairs:
                 va, vb = d.get(a, (None, None))[col], d.get(b, (None, None))[col]
                 row.append(fmt(va / vb if va and vb else None, 2))
+        rows.append(row)
+    table(header, rows)
+
+
+SMALL_LABELS = {"hash": "hash of %s fields", "list": "list of %s strings",
+                "set-int": "set of %s integers", "set-str": "set of %s strings"}
+
+
+def report_small(path, servers):
+    # server kind elements keys used_before used_after rss_before_kb rss_after_kb encoding
+    per = {}
+    order = []
+    for server, kind, elems, keys, used0, used1, rss0, rss1, enc in read_tsv(path):
+        shape = (kind, elems, keys)
+        if shape not in order:
+            order.append(shape)
+        per.setdefault(shape, {})[server] = (growth_per(rss0, rss1, 1024, keys),
+                                             growth_per(used0, used1, 1, keys), enc)
+    pairs = ratio_columns(servers)
+    header = ["shape", "keys"] + ["%s RSS B/key" % s for s in servers]
+    header += ["%s/%s" % p for p in pairs]
+    header += ["%s used_memory B/key" % s for s in servers] + ["%s/%s" % p for p in pairs]
+    header += ["%s encoding" % s for s in servers]
+    rows = []
+    for shape in order:
+        d = per[shape]
+        row = [SMALL_LABELS[shape[0]] % shape[1], "{:,}".format(int(shape[2]))]
+        for col in (0, 1):
+            for s in servers:
+                row.append(fmt(d.get(s, (None, None))[col], 1))
+            for a, b in pairs:
+                va, vb = d.get(a, (None, None))[col], d.get(b, (None, None))[col]
+                row.append(fmt(va / vb if va and vb else None, 2))
+        row += [d.get(s, (None, None, "n/a"))[2] for s in servers]
         rows.append(row)
     table(header, rows)
 
@@ -797,10 +955,14 @@ def main(argv):
     if sub == "idle":
         cmd_idle(*args)
         return 0
+    if sub == "small":
+        cmd_small(args[0], args[1], args[2], args[3:])
+        return 0
     reports = {"report-throughput": report_throughput, "report-cpu": report_cpu,
                "report-memory": report_memory, "report-growth": report_growth,
                "report-pubsub": report_pubsub, "report-bigvalue": report_bigvalue,
-               "report-rps": report_rps, "report-idle": report_idle}
+               "report-rps": report_rps, "report-idle": report_idle,
+               "report-small": report_small}
     if sub in reports:
         reports[sub](args[0], args[1:])
         return 0
