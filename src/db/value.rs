@@ -232,10 +232,7 @@ impl Value {
             // The compact encodings are one allocation in Redis, whose size
             // follows from the elements: the same figure as redis-server.
             Value::Hash(h) => match &**h {
-                Hash::Listpack(pairs) => {
-                    let entries = pairs.iter().flat_map(|(f, v)| [f.as_slice(), v.as_slice()]);
-                    ROBJ + jemalloc_class(listpack_bytes(entries))
-                }
+                Hash::Listpack(p) => ROBJ + jemalloc_class(listpack_bytes(p.iter())),
                 // Redis averages the first few entries in its own hash
                 // order, so its figure for a table of unequal elements is
                 // not reproducible; the same formula over ours.

@@ -16,13 +16,14 @@ use crate::db::dict::Dict;
 use crate::db::{Ttl, Value};
 use crate::effects::class;
 use crate::store::Store;
+use crate::types::packed::{Packed, Span};
 use crate::types::{Typed, read_as, write_as};
 use crate::util::{LdAddError, Rng, eq_ic, long_double_add};
 
 #[derive(Debug, Clone)]
 pub enum Hash {
-    /// Field/value pairs in insertion order.
-    Listpack(Vec<(SmallBytes, SmallBytes)>),
+    /// Field/value pairs in insertion order, packed: field, value, field...
+    Listpack(Packed),
     /// Boxed, so a small hash does not carry a table's size.
     Table(Box<Dict<SmallBytes>>),
 }
@@ -47,14 +48,14 @@ impl Limits {
 
 impl Default for Hash {
     fn default() -> Hash {
-        Hash::Listpack(Vec::new())
+        Hash::Listpack(Packed::new())
     }
 }
 
 impl Hash {
     pub fn len(&self) -> usize {
         match self {
-            Hash::Listpack(v) => v.len(),
+            Hash::Listpack(p) => p.len() / 2,
             Hash::Table(d) => d.len(),
         }
     }
@@ -73,10 +74,7 @@ impl Hash {
 
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
-            Hash::Listpack(v) => v
-                .iter()
-                .find(|(f, _)| f.as_slice() == field)
-                .map(|(_, v)| v.as_slice()),
+            Hash::Listpack(p) => find_pair(p, field).map(|(_, v)| p.at(v)),
             Hash::Table(d) => d.get(field).map(|v| v.as_slice()),
         }
     }
@@ -88,17 +86,17 @@ impl Hash {
     /// Every pair: in insertion order when packed, in table order otherwise.
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
         match self {
-            Hash::Listpack(v) => Box::new(v.iter().map(|(f, v)| (f.as_slice(), v.as_slice()))),
+            Hash::Listpack(p) => Box::new(pairs(p)),
             Hash::Table(d) => Box::new(d.iter().map(|(f, v)| (f, v.as_slice()))),
         }
     }
 
     /// Turns a packed hash into a table (Redis's `hashTypeConvert`).
     fn convert(&mut self) {
-        if let Hash::Listpack(pairs) = self {
+        if let Hash::Listpack(p) = self {
             let mut dict = Dict::new();
-            for (f, v) in pairs.drain(..) {
-                dict.insert_new(&f, v);
+            for (f, v) in pairs(p) {
+                dict.insert_new(f, SmallBytes::new(v));
             }
             *self = Hash::Table(Box::new(dict));
         }
@@ -122,13 +120,13 @@ impl Hash {
             self.convert();
         }
         let added = match self {
-            Hash::Listpack(pairs) => match pairs.iter_mut().find(|(f, _)| f.as_slice() == field) {
+            Hash::Listpack(p) => match find_pair(p, field) {
                 Some((_, v)) => {
-                    *v = SmallBytes::new(value);
+                    p.replace(v.start, v.end, &[value]);
                     false
                 }
                 None => {
-                    pairs.push((SmallBytes::new(field), SmallBytes::new(value)));
+                    p.push_all(&[field, value]);
                     true
                 }
             },
@@ -143,9 +141,9 @@ impl Hash {
     /// Deletes a field, returning true if it was there.
     pub fn delete(&mut self, field: &[u8]) -> bool {
         match self {
-            Hash::Listpack(pairs) => match pairs.iter().position(|(f, _)| f.as_slice() == field) {
-                Some(i) => {
-                    pairs.remove(i);
+            Hash::Listpack(p) => match find_pair(p, field) {
+                Some((f, v)) => {
+                    p.replace(f.start, v.end, &[]);
                     true
                 }
                 None => false,
@@ -157,11 +155,8 @@ impl Hash {
     /// A uniformly random pair, or `None` when empty.
     pub fn random_pair(&self, rng: &mut Rng) -> Option<(&[u8], &[u8])> {
         match self {
-            Hash::Listpack(pairs) if pairs.is_empty() => None,
-            Hash::Listpack(pairs) => {
-                let (f, v) = &pairs[rng.below(pairs.len() as u64) as usize];
-                Some((f.as_slice(), v.as_slice()))
-            }
+            Hash::Listpack(p) if p.is_empty() => None,
+            Hash::Listpack(p) => pairs(p).nth(rng.below(self.len() as u64) as usize),
             Hash::Table(d) => d.random_entry(rng).map(|(f, v)| (f, v.as_slice())),
         }
     }
@@ -170,18 +165,18 @@ impl Hash {
     /// answers them in its own order, as Redis's `lpRandomPairsUnique` does.
     fn random_distinct(&self, count: usize, rng: &mut Rng) -> Vec<(&[u8], &[u8])> {
         match self {
-            Hash::Listpack(pairs) => {
+            Hash::Listpack(p) => {
                 // Selection sampling: each pair is taken with probability
                 // (still needed) / (still left).
                 let mut picked = Vec::with_capacity(count);
-                let mut left = pairs.len();
-                for (f, v) in pairs {
+                let mut left = self.len();
+                for (f, v) in pairs(p) {
                     let needed = count - picked.len();
                     if needed == 0 {
                         break;
                     }
                     if (rng.below(left as u64) as usize) < needed {
-                        picked.push((f.as_slice(), v.as_slice()));
+                        picked.push((f, v));
                     }
                     left -= 1;
                 }
@@ -213,6 +208,23 @@ impl Hash {
             }
         }
     }
+}
+
+/// A packed hash's pairs, in order.
+pub fn pairs(p: &Packed) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+    let mut elements = p.iter();
+    std::iter::from_fn(move || Some((elements.next()?, elements.next()?)))
+}
+
+/// Where `field` and its value sit in a packed hash.
+fn find_pair(p: &Packed, field: &[u8]) -> Option<(Span, Span)> {
+    let mut spans = p.spans();
+    while let (Some(f), Some(v)) = (spans.next(), spans.next()) {
+        if p.at(f) == field {
+            return Some((f, v));
+        }
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------
@@ -562,8 +574,8 @@ pub fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut items: Vec<Vec<u8>> = Vec::new();
     match hash {
         // A packed hash is small: all of it at once, cursor 0.
-        Hash::Listpack(pairs) => {
-            for (f, v) in pairs {
+        Hash::Listpack(p) => {
+            for (f, v) in pairs(p) {
                 if opts.matches(f) {
                     items.push(f.to_vec());
                     items.push(v.to_vec());
@@ -716,6 +728,55 @@ mod tests {
                 let unique: std::collections::HashSet<_> = picked.iter().map(|p| p.0).collect();
                 assert_eq!(picked.len(), count);
                 assert_eq!(unique.len(), count);
+            }
+        }
+    }
+
+    /// Random sets and deletes on a packed hash against a list of pairs in
+    /// insertion order (Redis's listpack order), with binary and empty
+    /// fields and values of every length class.
+    #[test]
+    fn packed_operations_match_a_model() {
+        let limits = Limits {
+            max_entries: 1_000,
+            max_value: 1_000,
+        };
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..30 {
+            let mut h = Hash::default();
+            let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            for _ in 0..300 {
+                let field = format!("f{}", next() % 40).into_bytes();
+                let len = [0usize, 1, 8, 127, 128, 300][(next() % 6) as usize];
+                let value = vec![(next() % 256) as u8; len];
+                if next() % 3 == 0 {
+                    let at = model.iter().position(|(f, _)| *f == field);
+                    assert_eq!(h.delete(&field), at.is_some());
+                    if let Some(i) = at {
+                        model.remove(i);
+                    }
+                } else {
+                    let at = model.iter().position(|(f, _)| *f == field);
+                    assert_eq!(h.set(&field, &value, limits), at.is_none());
+                    match at {
+                        Some(i) => model[i].1 = value,
+                        None => model.push((field, value)),
+                    }
+                }
+                assert_eq!(h.len(), model.len());
+            }
+            assert_eq!(h.encoding(), "listpack");
+            let got: Vec<(Vec<u8>, Vec<u8>)> =
+                h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+            assert_eq!(got, model);
+            for (f, v) in &model {
+                assert_eq!(h.get(f), Some(v.as_slice()));
             }
         }
     }

@@ -5,6 +5,7 @@
 pub mod hash;
 pub mod intset;
 pub mod list;
+pub mod packed;
 pub mod set;
 pub mod string;
 
