@@ -12,13 +12,13 @@ use bytes::Bytes;
 
 use crate::cmd::keys::{parse_cursor, parse_scan_opts, reply_scan};
 use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
-use crate::db::bytes::SmallBytes;
 use crate::db::dict::Dict;
 use crate::db::{Db, Entry, Ttl, Value};
 use crate::effects::class;
 use crate::resp::Reply;
 use crate::resp::writer::format_i64;
 use crate::types::intset::IntSet;
+use crate::types::packed::Packed;
 use crate::types::{read_as, write_as};
 use crate::util::{Rng, eq_ic, parse_i64};
 
@@ -35,7 +35,7 @@ pub enum Set {
     /// Sorted, distinct integers, at the narrowest width.
     Intset(IntSet),
     /// Distinct members in insertion order.
-    Listpack(Vec<SmallBytes>),
+    Listpack(Packed),
     /// Boxed, so a small set does not carry a table's size.
     Table(Box<Dict<()>>),
 }
@@ -86,7 +86,7 @@ impl Set {
         if parse_i64(first).is_some() {
             Set::Intset(IntSet::new())
         } else if first.len() <= LISTPACK_MAX_VALUE_BYTES {
-            Set::Listpack(Vec::new())
+            Set::Listpack(Packed::new())
         } else {
             Set::Table(Box::default())
         }
@@ -116,7 +116,7 @@ impl Set {
     pub fn contains(&self, member: &[u8]) -> bool {
         match self {
             Set::Intset(v) => parse_i64(member).is_some_and(|n| v.contains(n)),
-            Set::Listpack(v) => v.iter().any(|m| m.as_slice() == member),
+            Set::Listpack(p) => p.iter().any(|m| m == member),
             Set::Table(d) => d.contains_key(member),
         }
     }
@@ -150,12 +150,12 @@ impl Set {
                     self.add(member, max_intset_entries)
                 }
             },
-            Set::Listpack(v) => {
-                if v.iter().any(|m| m.as_slice() == member) {
+            Set::Listpack(p) => {
+                if p.iter().any(|m| m == member) {
                     return false;
                 }
-                if v.len() < LISTPACK_MAX_ENTRIES && member.len() <= LISTPACK_MAX_VALUE_BYTES {
-                    v.push(SmallBytes::new(member));
+                if p.len() < LISTPACK_MAX_ENTRIES && member.len() <= LISTPACK_MAX_VALUE_BYTES {
+                    p.push_all(&[member]);
                     return true;
                 }
                 self.convert_to_table();
@@ -172,13 +172,13 @@ impl Set {
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
             Set::Intset(v) => parse_i64(member).is_some_and(|n| v.remove(n)),
-            Set::Listpack(v) => match v.iter().position(|m| m.as_slice() == member) {
-                Some(pos) => {
-                    v.remove(pos);
-                    true
+            Set::Listpack(p) => {
+                let found = p.spans().find(|&at| p.at(at) == member);
+                if let Some(at) = found {
+                    p.replace(at.start, at.end, &[]);
                 }
-                None => false,
-            },
+                found.is_some()
+            }
             Set::Table(d) => {
                 let removed = d.remove(member).is_some();
                 // As Redis's setTypeRemove: a table that has lost most of
@@ -204,7 +204,7 @@ impl Set {
     pub fn for_each(&self, mut f: impl FnMut(Member)) {
         match self {
             Set::Intset(v) => v.iter().for_each(|n| f(Member::Int(n))),
-            Set::Listpack(v) => v.iter().for_each(|m| f(Member::Bytes(m))),
+            Set::Listpack(p) => p.iter().for_each(|m| f(Member::Bytes(m))),
             Set::Table(d) => d.iter().for_each(|(k, _)| f(Member::Bytes(k))),
         }
     }
@@ -223,7 +223,7 @@ impl Set {
         }
         Some(match self {
             Set::Intset(v) => Member::Int(v.get(rng.below(v.len() as u64) as usize)),
-            Set::Listpack(v) => Member::Bytes(&v[rng.below(v.len() as u64) as usize]),
+            Set::Listpack(p) => Member::Bytes(p.iter().nth(rng.below(p.len() as u64) as usize)?),
             Set::Table(d) => Member::Bytes(d.random_entry(rng)?.0),
         })
     }
@@ -422,7 +422,7 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 let max = store.config.set_max_intset_entries;
                 let mut rest = match set {
                     Set::Intset(_) => Set::Intset(IntSet::new()),
-                    Set::Listpack(_) => Set::Listpack(Vec::new()),
+                    Set::Listpack(_) => Set::Listpack(Packed::new()),
                     Set::Table(_) => Set::Table(Box::default()),
                 };
                 for m in &all[n..] {
@@ -940,6 +940,49 @@ mod tests {
             let distinct: std::collections::HashSet<_> = picked.iter().collect();
             assert_eq!(distinct.len(), count);
             assert!(picked.iter().all(|m| s.contains(m)));
+        }
+    }
+
+    /// Random adds and removes against a `BTreeSet`, through every
+    /// encoding: integers first (intset), then short strings (packed),
+    /// then enough members or a long one for a table.
+    #[test]
+    fn operations_match_a_model_through_every_encoding() {
+        let mut seed = 0xD1B5_4A32_D192_ED03u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..40 {
+            let mut set = Set::default();
+            let mut model = std::collections::BTreeSet::new();
+            let mut encodings = std::collections::BTreeSet::new();
+            for step in 0..400u64 {
+                let r = next();
+                let member: Vec<u8> = match (step * 4 / 400, r % 5) {
+                    (0, _) | (_, 0) => ((r >> 8) as i64 % 70_000 - 35_000).to_string().into_bytes(),
+                    (_, 1) if round % 4 == 0 => vec![b'L'; 65 + (r % 3) as usize],
+                    _ => format!("m{}", r % 150).into_bytes(),
+                };
+                if next() % 4 == 0 {
+                    assert_eq!(set.remove(&member), model.remove(&member));
+                } else {
+                    assert_eq!(set.add(&member, 64), model.insert(member.clone()));
+                }
+                encodings.insert(match set {
+                    Set::Intset(_) => 0,
+                    Set::Listpack(_) => 1,
+                    Set::Table(_) => 2,
+                });
+                assert_eq!(set.len(), model.len());
+            }
+            let mut got = set.members();
+            got.sort();
+            assert_eq!(got, model.iter().cloned().collect::<Vec<_>>());
+            assert!(model.iter().all(|m| set.contains(m)));
+            assert!(encodings.len() >= 2, "round {round} stayed in one encoding");
         }
     }
 }
