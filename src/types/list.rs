@@ -454,6 +454,11 @@ impl Chunk {
     }
 }
 
+/// A list whose one chunk holds at most this many bytes is kept at its
+/// exact size between commands (see [`List::fit_if_small`]); a longer one
+/// keeps growing room, since it is likely still being filled.
+const SMALL_LIST_BYTES: usize = 1024;
+
 /// A list: a deque of packed chunks and the total element count.
 #[derive(Debug, Clone, Default)]
 pub struct List {
@@ -482,6 +487,24 @@ impl List {
     /// Changes the chunk limit for later inserts (existing chunks stay).
     pub fn set_fill(&mut self, fill: Fill) {
         self.fill = fill;
+    }
+
+    /// Gives back the spare room of a list small enough to be one short
+    /// chunk, after a command has pushed onto it: a small list then costs
+    /// its elements and a chunk's bookkeeping, as a Redis listpack does,
+    /// not the doubling room a growing list keeps (`SMALL_LIST_BYTES`).
+    pub fn fit_if_small(&mut self) {
+        if self.chunks.len() != 1 {
+            return;
+        }
+        if let Some(c) = self.chunks.front_mut()
+            && c.used() <= SMALL_LIST_BYTES
+            && c.buf.capacity() > c.used()
+        {
+            c.compact();
+            c.buf.shrink_to_fit();
+        }
+        self.chunks.shrink_to_fit();
     }
 
     /// Adds `val` at `end`.
@@ -836,6 +859,7 @@ fn push_generic(
             for e in elements {
                 list.push(end, e);
             }
+            list.fit_if_small();
             list.len()
         }
         None if missing == IfMissing::Skip => return Ok(0),
@@ -844,6 +868,7 @@ fn push_generic(
             for e in elements {
                 list.push(end, e);
             }
+            list.fit_if_small();
             let len = list.len();
             ctx.store.dbs[db].set(key, Value::List(Box::new(list)), Ttl::Clear, now);
             len
