@@ -818,9 +818,12 @@ impl Config {
 
         let mut next = self.clone();
         let mut changed: Vec<Entry> = Vec::new();
-        for (&entry, &(_, value)) in entries.iter().zip(pairs) {
+        for (i, (&entry, &(_, value))) in entries.iter().zip(pairs).enumerate() {
             let before = next.values[entry.index].clone();
-            next.set_entry(entry, &split_args(entry.param().kind, value), false)?;
+            if let Err(e) = next.set_entry(entry, &split_args(entry.param().kind, value), false) {
+                self.restore_from_shown(&entries[..=i]);
+                return Err(e);
+            }
             if next.values[entry.index] != before {
                 changed.push(entry);
             }
@@ -848,6 +851,19 @@ impl Config {
         }
         *self = next;
         Ok(())
+    }
+
+    /// After a failed CONFIG SET, Redis sets back each parameter it had
+    /// reached from the value CONFIG GET shows (restoreBackupConfig). For
+    /// `notify-keyspace-events` that spelling hides `n` under `A`, so Redis
+    /// loses `n` then; so does ferrokv, to stay the same server.
+    fn restore_from_shown(&mut self, reached: &[Entry]) {
+        for entry in reached {
+            if matches!(entry.param().kind, Kind::NotifyKeyspaceEvents) {
+                let shown = &self.values[entry.index];
+                self.notify_keyspace_events = keyspace_events_from_str(shown).unwrap_or(0);
+            }
+        }
     }
 
     /// Parses, checks and stores one parameter's arguments.

@@ -449,7 +449,11 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    if let Err(e) = ctx.store.config.set_many(&pairs) {
+    let result = ctx.store.config.set_many(&pairs);
+    // A failed CONFIG SET may still have changed what a parameter means
+    // (see `Config::restore_from_shown`).
+    ctx.store.apply_config();
+    if let Err(e) = result {
         let failed = |name: &str, why: &str| {
             CmdError::err(format!(
                 "CONFIG SET failed (possibly related to argument '{name}') - {why}"
@@ -471,7 +475,6 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ConfigError::BadValue(n, why) => failed(&n, &why),
         });
     }
-    ctx.store.apply_config();
     ctx.out.ok();
     Ok(())
 }

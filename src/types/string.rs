@@ -645,8 +645,11 @@ pub fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             },
         }
     };
-    let a = fetch(&args[1])?;
-    let b = fetch(&args[2])?;
+    // Redis looks both keys up before it checks their types, so the
+    // second one's miss is counted (and `keymiss` sent) either way.
+    let a = fetch(&args[1]);
+    let b = fetch(&args[2]);
+    let (a, b) = (a?, b?);
     let (mut getlen, mut getidx, mut withmatchlen) = (false, false, false);
     let mut minmatchlen: i64 = 0;
     let mut j = 3;

@@ -38,6 +38,7 @@ const RESTORED: &[&str] = &[
     "list-compress-depth",
     "masterauth",
     "masteruser",
+    "notify-keyspace-events",
 ];
 
 /// What happened during a run, in order, for printing it as a script.
