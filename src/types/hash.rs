@@ -119,23 +119,24 @@ impl Hash {
         {
             self.convert();
         }
-        let added = match self {
-            Hash::Listpack(p) => match find_pair(p, field) {
-                Some((_, v)) => {
+        match self {
+            Hash::Listpack(p) => match locate_pair(p, field) {
+                Ok((_, v)) => {
                     p.replace(v.start, v.end, &[value]);
                     false
                 }
-                None => {
+                // The walk that missed the field counted the pairs, so the
+                // limit needs no second walk.
+                Err(pairs) => {
                     p.push_all(&[field, value]);
+                    if pairs + 1 > limits.max_entries {
+                        self.convert();
+                    }
                     true
                 }
             },
             Hash::Table(d) => d.insert(field, SmallBytes::new(value)).is_none(),
-        };
-        if matches!(self, Hash::Listpack(_)) && self.len() > limits.max_entries {
-            self.convert();
         }
-        added
     }
 
     /// Deletes a field, returning true if it was there.
@@ -218,13 +219,21 @@ pub fn pairs(p: &Packed) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
 
 /// Where `field` and its value sit in a packed hash.
 fn find_pair(p: &Packed, field: &[u8]) -> Option<(Span, Span)> {
+    locate_pair(p, field).ok()
+}
+
+/// Where `field` and its value sit in a packed hash, or how many pairs it
+/// holds when the field is not there.
+fn locate_pair(p: &Packed, field: &[u8]) -> Result<(Span, Span), usize> {
     let mut spans = p.spans();
+    let mut pairs = 0;
     while let (Some(f), Some(v)) = (spans.next(), spans.next()) {
         if p.at(f) == field {
-            return Some((f, v));
+            return Ok((f, v));
         }
+        pairs += 1;
     }
-    None
+    Err(pairs)
 }
 
 // ---------------------------------------------------------------------------

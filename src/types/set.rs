@@ -151,10 +151,15 @@ impl Set {
                 }
             },
             Set::Listpack(p) => {
-                if p.iter().any(|m| m == member) {
-                    return false;
+                // One walk both looks for the member and counts the rest.
+                let mut count = 0;
+                for m in p.iter() {
+                    if m == member {
+                        return false;
+                    }
+                    count += 1;
                 }
-                if p.len() < LISTPACK_MAX_ENTRIES && member.len() <= LISTPACK_MAX_VALUE_BYTES {
+                if count < LISTPACK_MAX_ENTRIES && member.len() <= LISTPACK_MAX_VALUE_BYTES {
                     p.push_all(&[member]);
                     return true;
                 }
