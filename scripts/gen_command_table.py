@@ -352,9 +352,11 @@ class Writer:
 # these commands' handlers in processCommand): RUNS_IN_MULTI, the commands
 # that run at once between MULTI and EXEC instead of being queued;
 # SUBSCRIBED_OK, the commands a RESP2 client may run while subscribed.
-# MAY_REPLICATE is Redis's, but COMMAND INFO hides it, so it is listed
-# here from Redis's command JSON files.
+# MAY_REPLICATE and TOUCHES_ARBITRARY_KEYS are Redis's, but COMMAND INFO
+# hides them, so they are listed here from Redis's command JSON files.
 OWN_FLAGS = {
+    "randomkey": ["TOUCHES_ARBITRARY_KEYS"],
+    "scan": ["TOUCHES_ARBITRARY_KEYS"],
     "publish": ["MAY_REPLICATE"],
     "spublish": ["MAY_REPLICATE"],
     "multi": ["RUNS_IN_MULTI"],

@@ -148,6 +148,7 @@ pub fn call(
         db,
         reply_start,
         nested: req.nested,
+        transaction: !req.cmd.has(flag::TOUCHES_ARBITRARY_KEYS),
     };
     after_effects(store, clients, at, &req);
     // Redis feeds MONITOR once the command is done, after what it
@@ -831,5 +832,19 @@ mod tests {
         assert_eq!(again.expect("blocks again").deadline_ms, Some(NOW + 5_000));
         // Nothing done, nothing propagated.
         assert!(h.propagated().is_empty());
+    }
+
+    #[test]
+    fn keys_scan_expired_replay_as_bare_dels() {
+        let mut h = Harness::new();
+        h.run("SET a 1 PX 10", NOW);
+        h.run("SET b 1 PX 10", NOW);
+        h.propagated();
+        // SCAN touches arbitrary keys: Redis propagates what it expired
+        // without MULTI/EXEC.
+        h.run("SCAN 0", NOW + 100);
+        let mut got = h.propagated();
+        got.sort();
+        assert_eq!(got, ["DEL a", "DEL b"]);
     }
 }

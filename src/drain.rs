@@ -37,6 +37,9 @@ pub struct Finished<'a> {
     pub reply_start: usize,
     /// Whether it ran inside another call (EXEC's queued commands).
     pub nested: bool,
+    /// Whether what it propagates may be wrapped in MULTI/EXEC (see
+    /// `Effects::flush_propagation`).
+    pub transaction: bool,
 }
 
 /// Drains what the call by `me` recorded. `db` is the database it ran in;
@@ -50,6 +53,7 @@ pub fn after_call(store: &mut Store, clients: &mut Slab<Client>, call: Finished)
         db,
         reply_start,
         nested,
+        transaction,
     } = call;
     if store.effects.other_dbs {
         store.effects.other_dbs = false;
@@ -128,7 +132,7 @@ pub fn after_call(store: &mut Store, clients: &mut Slab<Client>, call: Finished)
             store.blocking.signal(db, &key);
         }
     }
-    effects.flush_propagation();
+    effects.flush_propagation(transaction);
 }
 
 /// Tracking follows changes call by call, as Redis's table does: a

@@ -178,7 +178,10 @@ impl Effects {
 
     /// Ends a top-level call's propagation: its operations, wrapped in
     /// MULTI/EXEC when there is more than one, go to the consumers.
-    pub fn flush_propagation(&mut self) {
+    /// `transaction` is false where Redis propagates without MULTI/EXEC:
+    /// active expiry, and a command that touches arbitrary keys (SCAN,
+    /// RANDOMKEY) run directly.
+    pub fn flush_propagation(&mut self, transaction: bool) {
         if self.pending.is_empty() {
             return;
         }
@@ -186,7 +189,7 @@ impl Effects {
         let Some(log) = self.propagated.as_mut() else {
             return;
         };
-        let wrap = ops.len() > 1;
+        let wrap = transaction && ops.len() > 1;
         if wrap {
             log.push(Op {
                 db: ops[0].db,
@@ -219,7 +222,7 @@ mod tests {
             0,
             vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"k")],
         );
-        e.flush_propagation();
+        e.flush_propagation(true);
         e.also_propagate(
             0,
             vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"a")],
@@ -228,7 +231,7 @@ mod tests {
             1,
             vec![Bytes::from_static(b"SET"), Bytes::from_static(b"b")],
         );
-        e.flush_propagation();
+        e.flush_propagation(true);
         let names: Vec<String> = e
             .propagated
             .unwrap()

@@ -44,6 +44,10 @@ pub mod flag {
     /// ferrokv's own: a RESP2 client may run the command while subscribed
     /// (the pub/sub commands, PING, QUIT, RESET).
     pub const SUBSCRIBED_OK: u32 = 1 << 30;
+    /// Redis's CMD_TOUCHES_ARBITRARY_KEYS, which COMMAND INFO hides: the
+    /// command may expire keys it was not given (SCAN, RANDOMKEY), and the
+    /// DELs that follows are propagated alone, not as a transaction.
+    pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 29;
 
     /// Names in the order Redis 7.0 lists them in `COMMAND INFO`.
     pub const NAMES: &[(u32, &str)] = &[

@@ -2308,7 +2308,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "randomkey",
         arity: 1,
-        flags: flag::READONLY,
+        flags: flag::READONLY | flag::TOUCHES_ARBITRARY_KEYS,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -2591,7 +2591,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "scan",
         arity: -2,
-        flags: flag::READONLY,
+        flags: flag::READONLY | flag::TOUCHES_ARBITRARY_KEYS,
         first_key: 0,
         last_key: 0,
         key_step: 0,

@@ -136,7 +136,8 @@ impl Server {
 
     /// Drains what database `db` logged outside any command (active
     /// expiry): its `expired` events, modified keys and DEL propagation go
-    /// through the same record as a command's, each key propagated alone.
+    /// through the same record as a command's, each DEL propagated alone
+    /// (no MULTI/EXEC around them, as Redis's propagate_no_multi).
     pub(super) fn drain_background(&mut self, db: usize) {
         if self.store.dbs[db].log.is_empty() {
             return;
@@ -154,6 +155,8 @@ impl Server {
             db,
             reply_start: 0,
             nested: false,
+            // Redis propagates each expired key's DEL alone.
+            transaction: false,
         };
         crate::drain::after_call(&mut self.store, &mut self.clients, finished);
         if !self.store.notified.is_empty() {
