@@ -50,8 +50,13 @@ impl Server {
     /// as it cannot serve its next waiter.
     pub(super) fn serve_ready(&mut self, now_ms: u64) {
         while let Some((db, key)) = self.store.blocking.pop_ready() {
-            for token in self.store.blocking.waiters_of(db, &key) {
+            // Always the longest waiter: one served leaves the list, so the
+            // next is first; no copy of the list, however long it is.
+            while let Some(token) = self.store.blocking.first_waiter(db, &key) {
                 let Some(b) = self.clients.get(token).and_then(|c| c.state.blocked()) else {
+                    // Not blocked any more: a stale entry, dropped.
+                    let key = bytes::Bytes::copy_from_slice(&key);
+                    self.store.blocking.forget(token, db, &key);
                     continue;
                 };
                 let value = self.store.dbs[db].get(&key, now_ms).map(|e| &e.value);
@@ -59,7 +64,7 @@ impl Server {
                     break;
                 }
                 let Some(b) = self.unpark(token) else {
-                    continue;
+                    break;
                 };
                 let mut clock = Instant::now();
                 self.serving = Some(Serving {
