@@ -199,6 +199,7 @@ impl Blocking {
     }
 
     /// The clients waiting on a key, in the order they blocked.
+    #[cfg(test)]
     pub fn waiters_of(&self, db: usize, key: &[u8]) -> Vec<usize> {
         self.waiters
             .get(&(db, key.to_vec()))
