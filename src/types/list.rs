@@ -32,6 +32,7 @@ use crate::cmd::{CmdError, CmdResult, Ctx, Unblocked, arg_i64};
 use crate::db::{Ttl, Value};
 use crate::effects::class;
 use crate::store::Store;
+use crate::types::packed::{get_varint, put_varint, varint_len};
 use crate::types::{read_as, write_as};
 use crate::util::eq_ic;
 
@@ -114,15 +115,6 @@ impl End {
     }
 }
 
-/// Appends `n` as a LEB128 varint.
-fn put_varint(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
 /// Appends `n` as a back length: a LEB128 varint with its bytes reversed,
 /// so that it decodes reading from its last byte towards its first.
 fn put_backlen(out: &mut Vec<u8>, n: usize) {
@@ -131,23 +123,14 @@ fn put_backlen(out: &mut Vec<u8>, n: usize) {
     out[start..].reverse();
 }
 
-fn varint_len(mut n: usize) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
-    }
-    len
-}
-
-/// The encoded entry for `val`: its length prefix, its bytes, and the
-/// back length that covers the two.
 /// The bytes `encode` makes of a `len`-byte element.
 fn encoded_len(len: usize) -> usize {
     let front = varint_len(len) + len;
     front + varint_len(front)
 }
 
+/// The encoded entry for `val`: its length prefix, its bytes, and the
+/// back length that covers the two.
 fn encode(val: &[u8]) -> Vec<u8> {
     let front = varint_len(val.len()) + val.len();
     let mut e = Vec::with_capacity(front + varint_len(front));
@@ -198,21 +181,12 @@ impl Chunk {
 
     /// The entry whose length prefix starts at `off`.
     fn entry_at(&self, off: usize) -> Entry {
-        let b = self.bytes();
-        let (mut n, mut shift, mut i) = (0usize, 0, off);
-        loop {
-            let x = b[i];
-            i += 1;
-            n |= ((x & 0x7f) as usize) << shift;
-            if x < 0x80 {
-                break;
-            }
-            shift += 7;
-        }
-        let back = i + n;
+        let (n, prefix) = get_varint(self.bytes(), off);
+        let data = off + prefix;
+        let back = data + n;
         Entry {
             start: off,
-            data: i,
+            data,
             back,
             next: back + varint_len(back - off),
         }

@@ -9,8 +9,9 @@
 //! collection is for the small sizes the `*-max-listpack-*` settings allow:
 //! lookups are a linear walk over at most a few kilobytes.
 
-/// Appends `n` as a LEB128 varint.
-fn put_varint(out: &mut Vec<u8>, mut n: usize) {
+/// Appends `n` as a LEB128 varint (also the length prefix of a list
+/// chunk's entries, `types::list`).
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut n: usize) {
     while n >= 0x80 {
         out.push((n as u8 & 0x7f) | 0x80);
         n >>= 7;
@@ -19,7 +20,8 @@ fn put_varint(out: &mut Vec<u8>, mut n: usize) {
 }
 
 /// Reads a LEB128 varint at `at`; returns it and the bytes it took.
-fn get_varint(buf: &[u8], at: usize) -> (usize, usize) {
+#[inline]
+pub(crate) fn get_varint(buf: &[u8], at: usize) -> (usize, usize) {
     let mut n = 0usize;
     let mut shift = 0;
     let mut i = at;
@@ -34,15 +36,19 @@ fn get_varint(buf: &[u8], at: usize) -> (usize, usize) {
     }
 }
 
-/// The bytes `len` bytes of element take, length included.
-fn encoded_len(len: usize) -> usize {
-    let mut prefix = 1;
-    let mut n = len;
+/// How many bytes `n` takes as a LEB128 varint.
+pub(crate) fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
     while n >= 0x80 {
         n >>= 7;
-        prefix += 1;
+        len += 1;
     }
-    prefix + len
+    len
+}
+
+/// The bytes `len` bytes of element take, length included.
+fn encoded_len(len: usize) -> usize {
+    varint_len(len) + len
 }
 
 #[derive(Clone, Default, PartialEq, Eq)]
