@@ -750,13 +750,8 @@ mod tests {
             max_entries: 1_000,
             max_value: 1_000,
         };
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::util::Rng::new(0x2545_F491_4F6C_DD1D);
+        let mut next = move || rng.next_u64();
         for _ in 0..30 {
             let mut h = Hash::default();
             let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();

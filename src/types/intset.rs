@@ -229,13 +229,8 @@ mod tests {
     /// Random inserts and removes against a `BTreeSet`, across widths.
     #[test]
     fn random_operations_match_a_model() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::util::Rng::new(0x9E37_79B9_7F4A_7C15);
+        let mut next = move || rng.next_u64();
         for round in 0..50 {
             let mut s = IntSet::new();
             let mut model = BTreeSet::new();

@@ -953,13 +953,8 @@ mod tests {
     /// then enough members or a long one for a table.
     #[test]
     fn operations_match_a_model_through_every_encoding() {
-        let mut seed = 0xD1B5_4A32_D192_ED03u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::util::Rng::new(0xD1B5_4A32_D192_ED03);
+        let mut next = move || rng.next_u64();
         for round in 0..40 {
             let mut set = Set::default();
             let mut model = std::collections::BTreeSet::new();
