@@ -662,6 +662,20 @@ def growth_per(before, after, unit, count):
     return (float(after) - float(before)) * unit / float(count)
 
 
+def growth_columns(per_server, servers, pairs):
+    """The RSS and then the used_memory columns of a memory table: each
+    server's figure, then the ratios of each pair."""
+    cells = []
+    for col in (0, 1):
+        for s in servers:
+            cells.append(fmt(per_server.get(s, (None, None))[col], 1))
+        for a, b in pairs:
+            va = per_server.get(a, (None, None))[col]
+            vb = per_server.get(b, (None, None))[col]
+            cells.append(fmt(va / vb if va and vb else None, 2))
+    return cells
+
+
 def report_memory(path, servers):
     # server kind elements rss_before_kb rss_after_kb used_before used_after
     per = {}
@@ -681,12 +695,7 @@ def report_memory(path, servers):
         d = per[kind]
         n = next(iter(d.values()))[2]
         row = [kind, "{:,}".format(int(n))]
-        for col in (0, 1):
-            for s in servers:
-                row.append(fmt(d.get(s, (None, None))[col], 1))
-            for a, b in pairs:
-                va, vb = d.get(a, (None, None))[col], d.get(b, (None, None))[col]
-                row.append(fmt(va / vb if va and vb else None, 2))
+        row += growth_columns(d, servers, pairs)
         rows.append(row)
     table(header, rows)
 
@@ -714,12 +723,7 @@ def report_small(path, servers):
     for shape in order:
         d = per[shape]
         row = [SMALL_LABELS[shape[0]] % shape[1], "{:,}".format(int(shape[2]))]
-        for col in (0, 1):
-            for s in servers:
-                row.append(fmt(d.get(s, (None, None))[col], 1))
-            for a, b in pairs:
-                va, vb = d.get(a, (None, None))[col], d.get(b, (None, None))[col]
-                row.append(fmt(va / vb if va and vb else None, 2))
+        row += growth_columns(d, servers, pairs)
         row += [d.get(s, (None, None, "n/a"))[2] for s in servers]
         rows.append(row)
     table(header, rows)
