@@ -69,51 +69,6 @@ fn sds_new(bytes: &[u8]) -> Vec<u8> {
     v
 }
 
-/// The size of a Redis listpack holding `entries`: a 6-byte header, each
-/// entry's encoding (integers that read back exactly in 1 to 9 bytes,
-/// strings with a 1, 2 or 5-byte length), its back length, and the end
-/// byte.
-pub fn listpack_bytes<'a>(entries: impl Iterator<Item = &'a [u8]>) -> usize {
-    const HEADER: usize = 6;
-    const END: usize = 1;
-    let entry = |e: &[u8]| {
-        let encoded = match listpack_int(e) {
-            Some(0..=127) => 1,
-            Some(-4096..=4095) => 2,
-            Some(-32768..=32767) => 3,
-            Some(-8_388_608..=8_388_607) => 4,
-            Some(-2_147_483_648..=2_147_483_647) => 5,
-            Some(_) => 9,
-            None if e.len() < 64 => 1 + e.len(),
-            None if e.len() < 4096 => 2 + e.len(),
-            None => 5 + e.len(),
-        };
-        let back = match encoded {
-            0..=127 => 1,
-            128..16383 => 2,
-            16383..2_097_151 => 3,
-            2_097_151..268_435_455 => 4,
-            _ => 5,
-        };
-        encoded + back
-    };
-    HEADER + entries.map(entry).sum::<usize>() + END
-}
-
-/// An element listpack stores as an integer (Redis's `lpStringToInt64`:
-/// decimal digits that read back exactly, no sign but `-`, no leading
-/// zero, at most 20 bytes).
-fn listpack_int(e: &[u8]) -> Option<i64> {
-    if e.is_empty() || e.len() > 20 {
-        return None;
-    }
-    let digits = e.strip_prefix(b"-").unwrap_or(e);
-    if digits.first().is_some_and(|&d| d == b'0') && e != b"0" {
-        return None;
-    }
-    crate::util::parse_i64(e)
-}
-
 /// An sds string holding `bytes`, as Redis allocates it.
 fn sds_bytes(bytes: &[u8]) -> usize {
     redis_key_bytes(bytes.len())
@@ -172,14 +127,15 @@ pub enum Shared {
 /// `LAZYFREE_THRESHOLD` is 64).
 const LAZYFREE_ELEMENTS: usize = 64;
 
-/// A value of any type. Aggregates are boxed so a `Value` stays 24 bytes.
-/// Later types (lists, sorted sets, streams) are further variants.
+/// A value of any type: 24 bytes, so a small key's table node is 64. The
+/// aggregates' small encodings sit here inline (16 bytes each, see
+/// `types::thin`); their large forms are boxed.
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(Str),
-    Hash(Box<Hash>),
-    Set(Box<Set>),
-    List(Box<List>),
+    Hash(Hash),
+    Set(Set),
+    List(List),
 }
 
 impl Value {
@@ -231,8 +187,8 @@ impl Value {
             Value::Str(s) => s.redis_usage(),
             // The compact encodings are one allocation in Redis, whose size
             // follows from the elements: the same figure as redis-server.
-            Value::Hash(h) => match &**h {
-                Hash::Listpack(p) => ROBJ + jemalloc_class(listpack_bytes(p.iter())),
+            Value::Hash(h) => match h {
+                Hash::Listpack(p) => ROBJ + jemalloc_class(p.listpack_bytes()),
                 // Redis averages the first few entries in its own hash
                 // order, so its figure for a table of unequal elements is
                 // not reproducible; the same formula over ours.
@@ -240,11 +196,11 @@ impl Value {
                     let sampled = h
                         .iter()
                         .take(samples)
-                        .map(|(f, v)| sds_bytes(f) + sds_bytes(v));
+                        .map(|(f, v)| f.with_bytes(sds_bytes) + v.with_bytes(sds_bytes));
                     ROBJ + redis_dict_bytes(h.len(), sampled)
                 }
             },
-            Value::Set(s) => match &**s {
+            Value::Set(s) => match s {
                 Set::Intset(values) => ROBJ + jemalloc_class(values.redis_bytes()),
                 // Redis 7.0 holds every other set in a hash table.
                 _ => {
@@ -453,7 +409,11 @@ mod tests {
 
     #[test]
     fn listpack_sizes_follow_redis_encodings() {
-        let size = |entries: &[&[u8]]| listpack_bytes(entries.iter().copied());
+        let size = |entries: &[&[u8]]| {
+            let mut p = crate::types::packed::Packed::new();
+            p.push_all(entries);
+            p.listpack_bytes()
+        };
         assert_eq!(size(&[]), 7);
         // "2" is a 1-byte integer, "3.5" a 4-byte string; each has a
         // 1-byte back length.

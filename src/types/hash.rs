@@ -16,7 +16,7 @@ use crate::db::dict::Dict;
 use crate::db::{Ttl, Value};
 use crate::effects::class;
 use crate::store::Store;
-use crate::types::packed::{Packed, Span};
+use crate::types::packed::{Elem, Needle, Packed, Span};
 use crate::types::{Typed, read_as, write_as};
 use crate::util::{LdAddError, Rng, eq_ic, long_double_add};
 
@@ -72,10 +72,10 @@ impl Hash {
         }
     }
 
-    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+    pub fn get(&self, field: &[u8]) -> Option<Elem<'_>> {
         match self {
             Hash::Listpack(p) => find_pair(p, field).map(|(_, v)| p.at(v)),
-            Hash::Table(d) => d.get(field).map(|v| v.as_slice()),
+            Hash::Table(d) => d.get(field).map(|v| Elem::Bytes(v)),
         }
     }
 
@@ -84,10 +84,10 @@ impl Hash {
     }
 
     /// Every pair: in insertion order when packed, in table order otherwise.
-    pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (Elem<'_>, Elem<'_>)> + '_> {
         match self {
             Hash::Listpack(p) => Box::new(pairs(p)),
-            Hash::Table(d) => Box::new(d.iter().map(|(f, v)| (f, v.as_slice()))),
+            Hash::Table(d) => Box::new(d.iter().map(|(f, v)| (Elem::Bytes(f), Elem::Bytes(v)))),
         }
     }
 
@@ -96,7 +96,7 @@ impl Hash {
         if let Hash::Listpack(p) = self {
             let mut dict = Dict::new();
             for (f, v) in pairs(p) {
-                dict.insert_new(f, SmallBytes::new(v));
+                f.with_bytes(|f| v.with_bytes(|v| dict.insert_new(f, SmallBytes::new(v))));
             }
             *self = Hash::Table(Box::new(dict));
         }
@@ -105,7 +105,11 @@ impl Hash {
     /// Redis's `hashTypeTryConversion`: before a write of these arguments
     /// (fields and values), converts if any of them is too long to pack.
     pub fn try_conversion(&mut self, args: &[Bytes], limits: Limits) {
-        if matches!(self, Hash::Listpack(_)) && args.iter().any(|a| a.len() > limits.max_value) {
+        let Hash::Listpack(p) = self else {
+            return;
+        };
+        let total: usize = args.iter().map(|a| a.len()).sum();
+        if args.iter().any(|a| a.len() > limits.max_value) || !p.safe_to_add(total) {
             self.convert();
         }
     }
@@ -114,8 +118,10 @@ impl Hash {
     /// pair is too long to pack (the HINCRBY* path; HSET has converted
     /// already) and after when the hash has too many fields.
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: Limits) -> bool {
-        if matches!(self, Hash::Listpack(_))
-            && (field.len() > limits.max_value || value.len() > limits.max_value)
+        if let Hash::Listpack(p) = self
+            && (field.len() > limits.max_value
+                || value.len() > limits.max_value
+                || !p.safe_to_add(field.len() + value.len()))
         {
             self.convert();
         }
@@ -154,17 +160,19 @@ impl Hash {
     }
 
     /// A uniformly random pair, or `None` when empty.
-    pub fn random_pair(&self, rng: &mut Rng) -> Option<(&[u8], &[u8])> {
+    pub fn random_pair(&self, rng: &mut Rng) -> Option<(Elem<'_>, Elem<'_>)> {
         match self {
             Hash::Listpack(p) if p.is_empty() => None,
             Hash::Listpack(p) => pairs(p).nth(rng.below(self.len() as u64) as usize),
-            Hash::Table(d) => d.random_entry(rng).map(|(f, v)| (f, v.as_slice())),
+            Hash::Table(d) => d
+                .random_entry(rng)
+                .map(|(f, v)| (Elem::Bytes(f), Elem::Bytes(v))),
         }
     }
 
     /// `count` distinct pairs chosen uniformly (`count < len`). A packed hash
     /// answers them in its own order, as Redis's `lpRandomPairsUnique` does.
-    fn random_distinct(&self, count: usize, rng: &mut Rng) -> Vec<(&[u8], &[u8])> {
+    fn random_distinct(&self, count: usize, rng: &mut Rng) -> Vec<(Elem<'_>, Elem<'_>)> {
         match self {
             Hash::Listpack(p) => {
                 // Selection sampling: each pair is taken with probability
@@ -185,8 +193,10 @@ impl Hash {
             }
             Hash::Table(d) if count * 3 > d.len() => {
                 // Most of the hash: copy it all and drop random pairs.
-                let mut all: Vec<(&[u8], &[u8])> =
-                    d.iter().map(|(f, v)| (f, v.as_slice())).collect();
+                let mut all: Vec<(Elem, Elem)> = d
+                    .iter()
+                    .map(|(f, v)| (Elem::Bytes(f), Elem::Bytes(v)))
+                    .collect();
                 while all.len() > count {
                     let i = rng.below(all.len() as u64) as usize;
                     all.swap_remove(i);
@@ -202,7 +212,7 @@ impl Hash {
                         break;
                     };
                     if seen.insert(f) {
-                        picked.push((f, v.as_slice()));
+                        picked.push((Elem::Bytes(f), Elem::Bytes(v)));
                     }
                 }
                 picked
@@ -212,7 +222,7 @@ impl Hash {
 }
 
 /// A packed hash's pairs, in order.
-pub fn pairs(p: &Packed) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+pub fn pairs(p: &Packed) -> impl Iterator<Item = (Elem<'_>, Elem<'_>)> + '_ {
     let mut elements = p.iter();
     std::iter::from_fn(move || Some((elements.next()?, elements.next()?)))
 }
@@ -225,10 +235,11 @@ fn find_pair(p: &Packed, field: &[u8]) -> Option<(Span, Span)> {
 /// Where `field` and its value sit in a packed hash, or how many pairs it
 /// holds when the field is not there.
 fn locate_pair(p: &Packed, field: &[u8]) -> Result<(Span, Span), usize> {
+    let needle = Needle::new(field);
     let mut spans = p.spans();
     let mut pairs = 0;
     while let (Some(f), Some(v)) = (spans.next(), spans.next()) {
-        if p.at(f) == field {
+        if p.is_at(f, &needle) {
             return Ok((f, v));
         }
         pairs += 1;
@@ -249,7 +260,7 @@ fn write_or_create<'a>(
     now: u64,
 ) -> Result<&'a mut Hash, CmdError> {
     if write_as::<Hash>(&mut store.dbs[db], key, now)?.is_none() {
-        store.dbs[db].set(key, Value::Hash(Box::default()), Ttl::Clear, now);
+        store.dbs[db].set(key, Value::Hash(Hash::default()), Ttl::Clear, now);
     }
     Ok(write_as::<Hash>(&mut store.dbs[db], key, now)?.expect("just created"))
 }
@@ -323,11 +334,11 @@ pub fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// HGET key field
 pub fn hget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let found = read_as::<Hash>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?
-        .and_then(|h| h.get(&args[2]).map(<[u8]>::to_vec));
-    match found {
-        Some(v) => ctx.out.bulk(&v),
-        None => ctx.out.null(),
+    let (store, out) = (&mut *ctx.store, &mut *ctx.out);
+    let hash = read_as::<Hash>(store, ctx.db_index, &args[1], ctx.now_ms)?;
+    match hash.and_then(|h| h.get(&args[2])) {
+        Some(v) => v.reply(out),
+        None => out.null(),
     }
     Ok(())
 }
@@ -342,7 +353,7 @@ pub fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     out.array(args.len() - 2);
     for field in &args[2..] {
         match hash.and_then(|h| h.get(field)) {
-            Some(v) => out.bulk(v),
+            Some(v) => v.reply(out),
             None => out.null(),
         }
     }
@@ -390,7 +401,7 @@ pub fn hlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// HSTRLEN key field
 pub fn hstrlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let n = read_as::<Hash>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?
-        .and_then(|h| h.get(&args[2]).map(<[u8]>::len));
+        .and_then(|h| h.get(&args[2]).map(Elem::len));
     ctx.out.int(n.unwrap_or(0) as i64);
     Ok(())
 }
@@ -425,10 +436,10 @@ fn getall_generic(ctx: &mut Ctx, key: &[u8], halves: Halves) -> CmdResult {
     }
     for (f, v) in hash.into_iter().flat_map(|h| h.iter()) {
         if halves != Halves::Values {
-            out.bulk(f);
+            f.reply(out);
         }
         if halves != Halves::Fields {
-            out.bulk(v);
+            v.reply(out);
         }
     }
     Ok(())
@@ -456,7 +467,8 @@ pub fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let hash = write_or_create(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
     let old = match hash.get(&args[2]) {
         None => 0,
-        Some(v) => crate::util::parse_i64(v)
+        Some(Elem::Int(n)) => n,
+        Some(Elem::Bytes(v)) => crate::util::parse_i64(v)
             .ok_or_else(|| CmdError::err("hash value is not an integer"))?,
     };
     let new = old.checked_add(incr).ok_or(CmdError::Overflow)?;
@@ -477,8 +489,10 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let limits = Limits::of(ctx.store);
     let hash = write_or_create(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
-    let old = hash.get(&args[2]).unwrap_or(b"0");
-    let sum = long_double_add(old, &args[3]).map_err(|e| match e {
+    let old = hash
+        .get(&args[2])
+        .map_or_else(|| b"0".to_vec(), Elem::to_vec);
+    let sum = long_double_add(&old, &args[3]).map_err(|e| match e {
         LdAddError::NanOrInfinity => CmdError::err("increment would produce NaN or Infinity"),
         _ => CmdError::err("hash value is not a float"),
     })?;
@@ -507,7 +521,7 @@ pub fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         };
         let out = &mut *ctx.out;
         match hash.random_pair(rng) {
-            Some((f, _)) => out.bulk(f),
+            Some((f, _)) => f.reply(out),
             None => out.null(),
         }
         return Ok(());
@@ -537,13 +551,13 @@ pub fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     let flat = with_values && !out.is_resp3();
-    let emit = |out: &mut crate::resp::Reply, f: &[u8], v: &[u8]| {
+    let emit = |out: &mut crate::resp::Reply, f: Elem, v: Elem| {
         if with_values && !flat {
             out.array(2);
         }
-        out.bulk(f);
+        f.reply(out);
         if with_values {
-            out.bulk(v);
+            v.reply(out);
         }
     };
     // Repeats allowed (and a count of 1, which cannot repeat anyway).
@@ -585,8 +599,9 @@ pub fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         // A packed hash is small: all of it at once, cursor 0.
         Hash::Listpack(p) => {
             for (f, v) in pairs(p) {
-                if opts.matches(f) {
-                    items.push(f.to_vec());
+                let f = f.to_vec();
+                if opts.matches(&f) {
+                    items.push(f);
                     items.push(v.to_vec());
                 }
             }
@@ -638,7 +653,7 @@ mod tests {
 
     fn fields(h: &Hash) -> Vec<String> {
         h.iter()
-            .map(|(f, _)| String::from_utf8_lossy(f).into_owned())
+            .map(|(f, _)| String::from_utf8(f.to_vec()).unwrap())
             .collect()
     }
 
@@ -647,7 +662,7 @@ mod tests {
         let mut h = packed(&[("b", "1"), ("a", "2"), ("c", "3")]);
         assert!(!h.set(b"a", b"20", LIMITS));
         assert_eq!(fields(&h), ["b", "a", "c"]);
-        assert_eq!(h.get(b"a"), Some(&b"20"[..]));
+        assert_eq!(h.get(b"a").map(Elem::to_vec), Some(b"20".to_vec()));
         assert!(h.delete(b"b"));
         assert!(!h.delete(b"b"));
         assert_eq!(fields(&h), ["a", "c"]);
@@ -664,7 +679,7 @@ mod tests {
         h.set(b"e", b"5", LIMITS);
         assert_eq!(h.encoding(), "hashtable");
         assert_eq!(h.len(), 5);
-        assert_eq!(h.get(b"d"), Some(&b"44"[..]));
+        assert_eq!(h.get(b"d").map(Elem::to_vec), Some(b"44".to_vec()));
     }
 
     #[test]
@@ -673,7 +688,7 @@ mod tests {
         assert_eq!(h.encoding(), "listpack");
         h.set(b"a", b"123456789", LIMITS);
         assert_eq!(h.encoding(), "hashtable");
-        assert_eq!(h.get(b"a"), Some(&b"123456789"[..]));
+        assert_eq!(h.get(b"a").map(Elem::to_vec), Some(b"123456789".to_vec()));
 
         let mut h = packed(&[("a", "1")]);
         h.set(b"123456789", b"x", LIMITS);
@@ -689,7 +704,7 @@ mod tests {
         let long: Vec<Bytes> = vec![Bytes::from_static(b"f"), Bytes::from_static(b"123456789")];
         h.try_conversion(&long, LIMITS);
         assert_eq!(h.encoding(), "hashtable");
-        assert_eq!(h.get(b"a"), Some(&b"1"[..]));
+        assert_eq!(h.get(b"a").map(Elem::to_vec), Some(b"1".to_vec()));
     }
 
     #[test]
@@ -734,7 +749,8 @@ mod tests {
             }
             for count in [1, 5, 33, 34, 99] {
                 let picked = h.random_distinct(count, &mut rng);
-                let unique: std::collections::HashSet<_> = picked.iter().map(|p| p.0).collect();
+                let unique: std::collections::HashSet<_> =
+                    picked.iter().map(|p| p.0.to_vec()).collect();
                 assert_eq!(picked.len(), count);
                 assert_eq!(unique.len(), count);
             }
@@ -780,7 +796,7 @@ mod tests {
                 h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
             assert_eq!(got, model);
             for (f, v) in &model {
-                assert_eq!(h.get(f), Some(v.as_slice()));
+                assert_eq!(h.get(f).map(Elem::to_vec).as_ref(), Some(v));
             }
         }
     }

@@ -2,14 +2,18 @@
 //! narrowest width (2, 4 or 8 bytes) that holds every member, found by
 //! binary search.
 //!
-//! The set is one allocation of exactly its size: a width byte, then the
-//! members, little-endian. Adding a member that needs a wider width
-//! rewrites every member at the new width (Redis's `intsetUpgradeAndAdd`);
-//! like Redis, the width never narrows again. Adding or removing a member
+//! The set is one allocation of exactly its size: a 4-byte header (the
+//! count and the width), then the members, little-endian. Adding a member
+//! that needs a wider width rewrites every member at the new width (Redis's
+//! `intsetUpgradeAndAdd`); like Redis, the width never narrows again. Adding or removing a member
 //! resizes the allocation by one member (a `realloc`, in place within the
 //! allocator's size class) and moves the members after it, as Redis's
 //! `intsetResize` and `memmove` do: O(N) per change, for sets kept small
 //! by `set-max-intset-entries`.
+
+use std::ptr::NonNull;
+
+use crate::types::thin;
 
 /// The narrowest width, in bytes, that holds `n`.
 fn width_of(n: i64) -> usize {
@@ -22,11 +26,48 @@ fn width_of(n: i64) -> usize {
     }
 }
 
-#[derive(Clone, Default, PartialEq, Eq)]
+/// The header before the members: the count in the high 30 bits, the
+/// width's code (1, 2 or 3 for 2, 4 or 8 bytes) in the low 2.
+const HEADER_BYTES: usize = 4;
+
+/// The most members an intset holds (the header's 30 bits; Redis's limit
+/// of 2^30 is one more, and no set that large is small).
+pub const MAX_ENTRIES: usize = (1 << 30) - 1;
+
+/// A set of integers in one exact-size allocation: the header, then the
+/// members, little-endian. One pointer, so that the `Set` enum holding it
+/// stays 16 bytes (see `types::thin`); an empty set allocates nothing.
+#[derive(Default)]
 pub struct IntSet {
-    /// Empty for no members; else the width, then the members.
-    buf: Box<[u8]>,
+    ptr: Option<NonNull<u8>>,
 }
+
+// SAFETY: an `IntSet` owns its allocation alone, like a `Box<[u8]>`.
+unsafe impl Send for IntSet {}
+// SAFETY: as above; `&IntSet` only reads.
+unsafe impl Sync for IntSet {}
+
+impl Drop for IntSet {
+    fn drop(&mut self) {
+        drop(self.take_vec());
+    }
+}
+
+impl Clone for IntSet {
+    fn clone(&self) -> IntSet {
+        let mut copy = IntSet::new();
+        copy.put_vec(self.bytes().to_vec());
+        copy
+    }
+}
+
+impl PartialEq for IntSet {
+    fn eq(&self, other: &IntSet) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for IntSet {}
 
 impl std::fmt::Debug for IntSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -34,33 +75,81 @@ impl std::fmt::Debug for IntSet {
     }
 }
 
+/// Reads a header: the count and the width.
+fn read_header(b: &[u8]) -> (usize, usize) {
+    let h = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    ((h >> 2) as usize, 1 << (h & 3))
+}
+
+fn write_header(b: &mut [u8], count: usize, width: usize) {
+    let code = width.trailing_zeros();
+    b[..HEADER_BYTES].copy_from_slice(&((count as u32) << 2 | code).to_le_bytes());
+}
+
 impl IntSet {
     pub fn new() -> IntSet {
         IntSet::default()
     }
 
+    /// The whole allocation: header and members (empty for no members).
+    fn bytes(&self) -> &[u8] {
+        let Some(ptr) = self.ptr else {
+            return &[];
+        };
+        // SAFETY: `ptr` points to this set's allocation, whose first
+        // bytes are the header, and whose size the header gives.
+        unsafe {
+            let head = std::slice::from_raw_parts(ptr.as_ptr(), HEADER_BYTES);
+            let (count, width) = read_header(head);
+            std::slice::from_raw_parts(ptr.as_ptr(), HEADER_BYTES + count * width)
+        }
+    }
+
+    /// Gives up the allocation as a `Vec`, leaving the set empty.
+    fn take_vec(&mut self) -> Vec<u8> {
+        let len = self.bytes().len();
+        match self.ptr.take() {
+            // SAFETY: the pointer came from `thin::into_raw` of a box of
+            // `len` bytes, and `take` leaves nothing else owning it.
+            Some(ptr) => unsafe { thin::from_raw(ptr, len) }.into_vec(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Takes `v` (a header and the members it counts) as the set's
+    /// allocation, exactly sized; no members frees it.
+    fn put_vec(&mut self, v: Vec<u8>) {
+        debug_assert!(self.ptr.is_none());
+        if v.len() > HEADER_BYTES {
+            self.ptr = Some(thin::into_raw(v.into_boxed_slice()));
+        }
+    }
+
     /// The width every member is stored at (2 for an empty set, as Redis's
     /// `INTSET_ENC_INT16`).
     pub fn width(&self) -> usize {
-        self.buf.first().map_or(2, |&w| w as usize)
+        match self.bytes() {
+            [] => 2,
+            b => read_header(b).1,
+        }
     }
 
     pub fn len(&self) -> usize {
-        match self.buf.len() {
-            0 => 0,
-            n => (n - 1) / self.width(),
+        match self.bytes() {
+            [] => 0,
+            b => read_header(b).0,
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
+        self.ptr.is_none()
     }
 
     /// The member at sorted position `i` (which must be in range).
     pub fn get(&self, i: usize) -> i64 {
         let w = self.width();
-        let at = 1 + i * w;
-        let b = &self.buf[at..at + w];
+        let at = HEADER_BYTES + i * w;
+        let b = &self.bytes()[at..at + w];
         match w {
             2 => i16::from_le_bytes([b[0], b[1]]) as i64,
             4 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
@@ -100,12 +189,13 @@ impl IntSet {
         let Err(pos) = self.search(n) else {
             return false;
         };
-        let w = self.width();
-        let mut v = std::mem::take(&mut self.buf).into_vec();
+        let (w, count) = (self.width(), self.len());
+        let mut v = self.take_vec();
         v.reserve_exact(w);
-        let at = 1 + pos * w;
+        let at = HEADER_BYTES + pos * w;
         v.splice(at..at, n.to_le_bytes()[..w].iter().copied());
-        self.buf = v.into_boxed_slice();
+        write_header(&mut v, count + 1, w);
+        self.put_vec(v);
         true
     }
 
@@ -115,12 +205,14 @@ impl IntSet {
         let mut members: Vec<i64> = self.iter().collect();
         let pos = members.partition_point(|&m| m < n);
         members.insert(pos, n);
-        let mut v = Vec::with_capacity(1 + members.len() * width);
-        v.push(width as u8);
+        let mut v = vec![0; HEADER_BYTES];
+        v.reserve_exact(members.len() * width);
+        write_header(&mut v, members.len(), width);
         for m in members {
             v.extend_from_slice(&m.to_le_bytes()[..width]);
         }
-        self.buf = v.into_boxed_slice();
+        drop(self.take_vec());
+        self.put_vec(v);
     }
 
     /// Removes `n`; returns false if it was not there.
@@ -131,17 +223,15 @@ impl IntSet {
         let Ok(pos) = self.search(n) else {
             return false;
         };
-        if self.len() == 1 {
-            // Redis keeps the width of an emptied intset; an empty set is
-            // deleted by its command anyway, so nothing can observe it.
-            self.buf = Box::default();
-            return true;
-        }
-        let w = self.width();
-        let mut v = std::mem::take(&mut self.buf).into_vec();
-        let at = 1 + pos * w;
+        // Redis keeps the width of an emptied intset; an empty set is
+        // deleted by its command anyway, so nothing can observe that this
+        // one frees its allocation instead.
+        let (w, count) = (self.width(), self.len());
+        let mut v = self.take_vec();
+        let at = HEADER_BYTES + pos * w;
         v.drain(at..at + w);
-        self.buf = v.into_boxed_slice();
+        write_header(&mut v, count - 1, w);
+        self.put_vec(v);
         true
     }
 
@@ -158,7 +248,7 @@ impl IntSet {
 
     /// The heap this set holds.
     pub fn heap_bytes(&self) -> usize {
-        self.buf.len()
+        self.bytes().len()
     }
 }
 
@@ -186,7 +276,7 @@ mod tests {
             assert_eq!(s.width(), width, "after {n}");
             assert!(s.contains(n));
         }
-        assert_eq!(s.heap_bytes(), 1 + 8 * 8);
+        assert_eq!(s.heap_bytes(), 4 + 8 * 8);
         assert_eq!(s.redis_bytes(), 8 + 8 * 8);
         for n in [i64::MIN, i64::MAX, i32::MIN as i64 - 1] {
             assert!(s.remove(n));
@@ -217,12 +307,12 @@ mod tests {
     }
 
     #[test]
-    fn ten_small_members_take_21_bytes() {
+    fn ten_small_members_take_24_bytes() {
         let mut s = IntSet::new();
         for n in 0..10 {
             s.insert(n * 1000);
         }
-        assert_eq!(s.heap_bytes(), 21);
+        assert_eq!(s.heap_bytes(), 24);
         assert_eq!(s.redis_bytes(), 28);
     }
 

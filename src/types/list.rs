@@ -1,19 +1,21 @@
 //! The list type.
 //!
-//! A list is a deque of packed chunks, like Redis's quicklist of listpacks:
+//! A list is packed chunks of entries, like Redis's quicklist of listpacks:
 //! O(1) push and pop at both ends, and compact memory for small elements.
-//! Each chunk holds its elements back to back in one byte buffer. An entry
-//! is the element's length as a LEB128 varint, then its bytes, then a
-//! "back length": the size of the length prefix plus the bytes, written as
-//! a LEB128 varint with its bytes reversed. The back length is what
-//! listpack stores after each entry too. Read from an entry's last byte
-//! leftwards it is an ordinary varint, so the entry before any offset can
-//! be found without decoding the chunk from its start. An 8-byte element
-//! costs 10 bytes (one byte of prefix and one of back length).
+//! An entry is exactly a listpack entry: the element in the packed element
+//! encoding (`types::packed`: a short string costs one byte of header, an
+//! integer is stored as one in 1 to 9 bytes), then its "back length", the
+//! size of that encoding written so that it reads from its last byte
+//! leftwards. The back length finds the entry before any offset without
+//! decoding the chunk from its start. An 8-byte string costs 10 bytes.
 //!
-//! A chunk grows until it reaches the limit that `list-max-listpack-size`
-//! sets (a byte size for -1..-5, an element count otherwise). Its buffer
-//! may keep free space at the front as well as at the back, so that
+//! A list that fits one chunk (the usual small list) is [`List::Small`]:
+//! the entries in one exact-size allocation held inside the key's value,
+//! so it costs its entries and nothing else, as a Redis listpack does. A
+//! longer one is [`List::Quick`], a boxed deque of chunks. A chunk grows
+//! until it reaches the limit that `list-max-listpack-size` sets (a byte
+//! size for -1..-5, an element count otherwise). A quicklist chunk's
+//! buffer may keep free space at the front as well as at the back, so that
 //! pushing and popping at the head of a list does not move the rest of
 //! the head chunk each time.
 //!
@@ -32,7 +34,8 @@ use crate::cmd::{CmdError, CmdResult, Ctx, Unblocked, arg_i64};
 use crate::db::{Ttl, Value};
 use crate::effects::class;
 use crate::store::Store;
-use crate::types::packed::{get_varint, put_varint, varint_len};
+use crate::types::packed::{self, Elem, Needle};
+use crate::types::thin::{PACKED_MAX_SAFETY_BYTES, ThinBytes};
 use crate::types::{read_as, write_as};
 use crate::util::eq_ic;
 
@@ -115,46 +118,151 @@ impl End {
     }
 }
 
-/// Appends `n` as a back length: a LEB128 varint with its bytes reversed,
-/// so that it decodes reading from its last byte towards its first.
-fn put_backlen(out: &mut Vec<u8>, n: usize) {
-    let start = out.len();
-    put_varint(out, n);
-    out[start..].reverse();
-}
-
-/// The bytes `encode` makes of a `len`-byte element.
-fn encoded_len(len: usize) -> usize {
-    let front = varint_len(len) + len;
-    front + varint_len(front)
-}
-
-/// The encoded entry for `val`: its length prefix, its bytes, and the
-/// back length that covers the two.
+/// The entry for `val`: its element encoding (shared with the packed
+/// hashes and sets, `types::packed`), then listpack's back length.
 fn encode(val: &[u8]) -> Vec<u8> {
-    let front = varint_len(val.len()) + val.len();
-    let mut e = Vec::with_capacity(front + varint_len(front));
-    put_varint(&mut e, val.len());
-    e.extend_from_slice(val);
-    put_backlen(&mut e, front);
+    let mut e = Vec::with_capacity(encoded_len(val));
+    encode_into(&mut e, val);
     e
+}
+
+/// Appends the entry for `val`.
+fn encode_into(out: &mut Vec<u8>, val: &[u8]) {
+    let start = out.len();
+    packed::encode(out, val);
+    let elem = out.len() - start;
+    packed::put_backlen(out, elem);
+}
+
+/// The bytes `encode` makes of `val`.
+fn encoded_len(val: &[u8]) -> usize {
+    let elem = packed::encoded_len(val);
+    elem + packed::backlen_len(elem)
 }
 
 /// Where one entry lies inside a chunk, as offsets from the chunk's first
 /// entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {
-    /// The first byte of the length prefix.
+    /// The first byte of the element's encoding.
     start: usize,
-    /// The element's bytes are `data..back`.
-    data: usize,
-    /// The first byte of the back length, just past the element's bytes.
+    /// The first byte of the back length, just past the element.
     back: usize,
     /// Just past the back length: where the next entry starts.
     next: usize,
 }
 
-/// One packed run of elements.
+/// A chunk's entries, read-only: a small list's one allocation or a
+/// quicklist chunk's bytes.
+#[derive(Debug, Clone, Copy)]
+struct ChunkRef<'a> {
+    bytes: &'a [u8],
+    count: usize,
+}
+
+impl<'a> ChunkRef<'a> {
+    fn used(self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The entry whose encoding starts at `off`.
+    fn entry_at(self, off: usize) -> Entry {
+        let back = packed::element_end(self.bytes, off);
+        Entry {
+            start: off,
+            back,
+            next: back + packed::backlen_len(back - off),
+        }
+    }
+
+    /// The entry that ends just before `end` (an entry boundary above 0),
+    /// found by reading its back length leftwards.
+    fn entry_before(self, end: usize) -> Entry {
+        let (n, back) = packed::read_backlen(self.bytes, end);
+        Entry {
+            start: back - n,
+            back,
+            next: end,
+        }
+    }
+
+    fn data(self, e: Entry) -> Elem<'a> {
+        packed::decode(self.bytes, e.start).0
+    }
+
+    /// Whether entry `e` holds `needle`.
+    fn holds(self, e: Entry, needle: &Needle) -> bool {
+        needle.matches(&self.bytes[e.start..e.back])
+    }
+
+    /// The start offset of entry `i` (`count` gives the end of the
+    /// entries), walking from whichever end of the chunk is nearer.
+    fn nth_offset(self, i: usize) -> usize {
+        if i <= self.count / 2 {
+            let mut off = 0;
+            for _ in 0..i {
+                off = self.entry_at(off).next;
+            }
+            off
+        } else {
+            let mut off = self.used();
+            for _ in i..self.count {
+                off = self.entry_before(off).start;
+            }
+            off
+        }
+    }
+
+    /// Calls `f` with each element from offset `off` on, numbered from
+    /// `index`; returns false if `f` asked to stop.
+    fn walk_forward(
+        self,
+        mut off: usize,
+        mut index: usize,
+        f: &mut impl FnMut(usize, Elem) -> bool,
+    ) -> bool {
+        while off < self.used() {
+            let e = self.entry_at(off);
+            if !f(index, self.data(e)) {
+                return false;
+            }
+            index += 1;
+            off = e.next;
+        }
+        true
+    }
+
+    /// Calls `f` with each element from the last to the first, numbered
+    /// down from `end_index` (one past the last's index); returns false if
+    /// `f` asked to stop.
+    fn walk_backward(self, mut index: usize, f: &mut impl FnMut(usize, Elem) -> bool) -> bool {
+        let mut end = self.used();
+        while end > 0 {
+            let e = self.entry_before(end);
+            index -= 1;
+            if !f(index, self.data(e)) {
+                return false;
+            }
+            end = e.start;
+        }
+        true
+    }
+
+    /// The start offset of every entry, in order (for the tests' checks).
+    #[cfg(test)]
+    fn offsets(self) -> Vec<usize> {
+        let mut offs = Vec::with_capacity(self.count);
+        let mut off = 0;
+        while off < self.used() {
+            offs.push(off);
+            off = self.entry_at(off).next;
+        }
+        offs
+    }
+}
+
+/// One packed run of elements in a quicklist, or a small list's entries
+/// while a command changes them.
 ///
 /// The entries occupy `buf[head..]`; `buf[..head]` is free space kept at
 /// the front, so a push or pop at the head of the list touches only the
@@ -169,6 +277,13 @@ struct Chunk {
 }
 
 impl Chunk {
+    fn view(&self) -> ChunkRef<'_> {
+        ChunkRef {
+            bytes: &self.buf[self.head..],
+            count: self.count,
+        }
+    }
+
     /// The encoded entries, without the free space at the front.
     fn bytes(&self) -> &[u8] {
         &self.buf[self.head..]
@@ -177,72 +292,6 @@ impl Chunk {
     /// How many bytes the entries take.
     fn used(&self) -> usize {
         self.buf.len() - self.head
-    }
-
-    /// The entry whose length prefix starts at `off`.
-    fn entry_at(&self, off: usize) -> Entry {
-        let (n, prefix) = get_varint(self.bytes(), off);
-        let data = off + prefix;
-        let back = data + n;
-        Entry {
-            start: off,
-            data,
-            back,
-            next: back + varint_len(back - off),
-        }
-    }
-
-    /// The entry that ends just before `end` (an entry boundary above 0),
-    /// found by reading its back length leftwards.
-    fn entry_before(&self, end: usize) -> Entry {
-        let b = self.bytes();
-        let (mut n, mut shift, mut i) = (0usize, 0, end);
-        loop {
-            i -= 1;
-            let x = b[i];
-            n |= ((x & 0x7f) as usize) << shift;
-            if x < 0x80 {
-                break;
-            }
-            shift += 7;
-        }
-        // `i` is now the first byte of the back length, and `n` the size of
-        // the prefix and the element's bytes before it.
-        self.entry_at(i - n)
-    }
-
-    fn data(&self, e: Entry) -> &[u8] {
-        &self.bytes()[e.data..e.back]
-    }
-
-    /// The start offset of every entry, in order (for the tests' checks).
-    #[cfg(test)]
-    fn offsets(&self) -> Vec<usize> {
-        let mut offs = Vec::with_capacity(self.count);
-        let mut off = 0;
-        while off < self.used() {
-            offs.push(off);
-            off = self.entry_at(off).next;
-        }
-        offs
-    }
-
-    /// The start offset of entry `i` (`count` gives the end of the
-    /// entries), walking from whichever end of the chunk is nearer.
-    fn nth_offset(&self, i: usize) -> usize {
-        if i <= self.count / 2 {
-            let mut off = 0;
-            for _ in 0..i {
-                off = self.entry_at(off).next;
-            }
-            off
-        } else {
-            let mut off = self.used();
-            for _ in i..self.count {
-                off = self.entry_before(off).start;
-            }
-            off
-        }
     }
 
     fn fits(&self, extra: usize, fill: Fill) -> bool {
@@ -340,8 +389,9 @@ impl Chunk {
     /// Removes the entry at `off` and returns its element. Removing the
     /// first or the last entry moves no other bytes.
     fn remove_at(&mut self, off: usize) -> Vec<u8> {
-        let e = self.entry_at(off);
-        let val = self.data(e).to_vec();
+        let view = self.view();
+        let e = view.entry_at(off);
+        let val = view.data(e).to_vec();
         if off == 0 {
             self.head += e.next;
         } else if e.next == self.used() {
@@ -355,8 +405,9 @@ impl Chunk {
 
     /// Removes the last entry and returns its element.
     fn pop_back(&mut self) -> Vec<u8> {
-        let e = self.entry_before(self.used());
-        let val = self.data(e).to_vec();
+        let view = self.view();
+        let e = view.entry_before(view.used());
+        let val = view.data(e).to_vec();
         self.buf.truncate(self.head + e.start);
         self.count -= 1;
         val
@@ -364,13 +415,13 @@ impl Chunk {
 
     /// Drops the first `n` entries (fewer than `count`).
     fn drop_front(&mut self, n: usize) {
-        self.head += self.nth_offset(n);
+        self.head += self.view().nth_offset(n);
         self.count -= n;
     }
 
     /// Drops the last `n` entries (fewer than `count`).
     fn drop_back(&mut self, n: usize) {
-        let off = self.nth_offset(self.count - n);
+        let off = self.view().nth_offset(self.count - n);
         self.buf.truncate(self.head + off);
         self.count -= n;
     }
@@ -378,7 +429,7 @@ impl Chunk {
     /// Splits off the second half of the entries into a new chunk.
     fn split(&mut self) -> Chunk {
         let keep = self.count / 2;
-        let off = self.nth_offset(keep);
+        let off = self.view().nth_offset(keep);
         let tail = Chunk {
             buf: self.bytes()[off..].to_vec(),
             head: 0,
@@ -394,13 +445,15 @@ impl Chunk {
     /// Removes the entries that match `val`, at most `limit` of them,
     /// scanning from the tail when `from_tail`. Returns how many went.
     fn remove_matching(&mut self, val: &[u8], limit: usize, from_tail: bool) -> usize {
+        let needle = Needle::new(val);
+        let view = self.view();
         // The start and end offsets of the entries to drop, in scan order.
         let mut drop: Vec<(usize, usize)> = Vec::new();
         if from_tail {
-            let mut end = self.used();
+            let mut end = view.used();
             while end > 0 && drop.len() < limit {
-                let e = self.entry_before(end);
-                if self.data(e) == val {
+                let e = view.entry_before(end);
+                if view.holds(e, &needle) {
                     drop.push((e.start, e.next));
                 }
                 end = e.start;
@@ -408,9 +461,9 @@ impl Chunk {
             drop.reverse();
         } else {
             let mut off = 0;
-            while off < self.used() && drop.len() < limit {
-                let e = self.entry_at(off);
-                if self.data(e) == val {
+            while off < view.used() && drop.len() < limit {
+                let e = view.entry_at(off);
+                if view.holds(e, &needle) {
                     drop.push((e.start, e.next));
                 }
                 off = e.next;
@@ -434,79 +487,319 @@ impl Chunk {
     }
 }
 
-/// A list whose one chunk holds at most this many bytes is kept at its
-/// exact size between commands (see [`List::fit_if_small`]); a longer one
-/// keeps growing room, since it is likely still being filled.
-const SMALL_LIST_BYTES: usize = 1024;
+/// A list. One that fits a single chunk is that chunk's entries in one
+/// exact-size allocation held in the key's `Value` (its element count in
+/// the spare 16 bits, see `types::thin`): a small list costs its elements
+/// and nothing else. A longer one is a quicklist, boxed.
+#[derive(Debug, Clone)]
+pub enum List {
+    Small(ThinBytes),
+    Quick(Box<Quick>),
+}
 
-/// A list: a deque of packed chunks and the total element count.
-#[derive(Debug, Clone, Default)]
-pub struct List {
-    chunks: VecDeque<Chunk>,
-    len: usize,
-    fill: Fill,
+impl Default for List {
+    fn default() -> List {
+        List::Small(ThinBytes::new())
+    }
 }
 
 impl List {
-    pub fn new(fill: Fill) -> List {
-        List {
-            chunks: VecDeque::new(),
-            len: 0,
-            fill,
-        }
+    pub fn new() -> List {
+        List::default()
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        match self {
+            List::Small(t) => t.aux() as usize,
+            List::Quick(q) => q.len,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
-    /// Changes the chunk limit for later inserts (existing chunks stay).
-    pub fn set_fill(&mut self, fill: Fill) {
-        self.fill = fill;
-    }
-
-    /// Gives back the spare room of a list small enough to be one short
-    /// chunk, after a command has pushed onto it: a small list then costs
-    /// its elements and a chunk's bookkeeping, as a Redis listpack does,
-    /// not the doubling room a growing list keeps (`SMALL_LIST_BYTES`).
-    pub fn fit_if_small(&mut self) {
-        if self.chunks.len() != 1 {
-            return;
+    /// A small list's one chunk.
+    fn small(t: &ThinBytes) -> ChunkRef<'_> {
+        ChunkRef {
+            bytes: t.as_slice(),
+            count: t.aux() as usize,
         }
-        if let Some(c) = self.chunks.front_mut()
-            && c.used() <= SMALL_LIST_BYTES
-            && c.buf.capacity() > c.used()
-        {
+    }
+
+    /// Runs `op` on a small list's entries as a chunk, then keeps the list
+    /// small if they still fit `fill`, or makes it a quicklist.
+    fn change_small<R>(&mut self, fill: Fill, op: impl FnOnce(&mut Chunk) -> R) -> R {
+        let List::Small(t) = self else {
+            unreachable!("change_small on a quicklist");
+        };
+        let mut c = take_chunk(t);
+        let r = op(&mut c);
+        self.settle(c, fill);
+        r
+    }
+
+    /// Takes `c` as the whole list: small if it fits one chunk under
+    /// `fill`, else a quicklist of it (split once, as after one insert).
+    fn settle(&mut self, mut c: Chunk, fill: Fill) {
+        if small_fits(c.count, c.used(), fill) {
             c.compact();
-            c.buf.shrink_to_fit();
-        }
-        self.chunks.shrink_to_fit();
-    }
-
-    /// Before `elements` are pushed onto an empty list: when they fit one
-    /// chunk, that chunk is made with room for exactly them, so a small
-    /// list is built in one allocation (no doubling steps left behind).
-    pub fn reserve_new(&mut self, elements: &[Bytes]) {
-        if !self.chunks.is_empty() || elements.len() > self.fill.max_count {
+            let count = c.count as u16;
+            *self = List::Small(ThinBytes::with_aux(c.buf, count));
             return;
         }
-        let total: usize = elements.iter().map(|e| encoded_len(e.len())).sum();
-        if total > self.fill.max_bytes {
-            return;
-        }
-        self.chunks.reserve_exact(1);
-        self.chunks.push_back(Chunk {
-            buf: Vec::with_capacity(total),
-            ..Chunk::default()
-        });
+        let mut q = Quick {
+            len: c.count,
+            chunks: VecDeque::from([c]),
+            fill,
+        };
+        q.split_if_needed(0);
+        *self = List::Quick(Box::new(q));
     }
 
     /// Adds `val` at `end`.
-    pub fn push(&mut self, end: End, val: &[u8]) {
+    pub fn push(&mut self, end: End, val: &[u8], fill: Fill) {
+        self.push_all(end, std::slice::from_ref(&val), fill);
+    }
+
+    /// Adds each of `vals` at `end` in turn (LPUSH's order: the last one
+    /// ends up at the head). A small list that stays small grows once, to
+    /// its exact new size.
+    pub fn push_all<V: AsRef<[u8]>>(&mut self, end: End, vals: &[V], fill: Fill) {
+        if let List::Small(t) = self {
+            let count = t.aux() as usize + vals.len();
+            let added: usize = vals.iter().map(|v| encoded_len(v.as_ref())).sum();
+            if small_fits(count, t.len() + added, fill) {
+                t.edit(|buf| {
+                    buf.reserve_exact(added);
+                    match end {
+                        // The new entries go after the old ones, last
+                        // pushed first, and turn round to the front.
+                        End::Left => {
+                            vals.iter().rev().for_each(|v| encode_into(buf, v.as_ref()));
+                            buf.rotate_right(added);
+                        }
+                        End::Right => vals.iter().for_each(|v| encode_into(buf, v.as_ref())),
+                    }
+                });
+                t.set_aux(count as u16);
+                return;
+            }
+            // The elements so far fit one chunk; they become the
+            // quicklist's first.
+            let c = take_chunk(t);
+            let len = c.count;
+            let chunks = if len == 0 {
+                VecDeque::new()
+            } else {
+                VecDeque::from([c])
+            };
+            *self = List::Quick(Box::new(Quick { chunks, len, fill }));
+        }
+        if let List::Quick(q) = self {
+            q.fill = fill;
+            for v in vals {
+                q.push(end, v.as_ref());
+            }
+        }
+    }
+
+    /// Removes and returns the element at `end`. Both ends take O(1): the
+    /// last element is found through its back length.
+    pub fn pop(&mut self, end: End) -> Option<Vec<u8>> {
+        match self {
+            List::Small(t) if t.is_empty() => None,
+            List::Small(t) => Some(shrink_small(t, |c| match end {
+                End::Left => c.remove_at(0),
+                End::Right => c.pop_back(),
+            })),
+            List::Quick(q) => q.pop(end),
+        }
+    }
+
+    /// The element at `index` counted from the head.
+    pub fn get(&self, index: usize) -> Option<Elem<'_>> {
+        if index >= self.len() {
+            return None;
+        }
+        match self {
+            List::Small(t) => {
+                let c = List::small(t);
+                Some(c.data(c.entry_at(c.nth_offset(index))))
+            }
+            List::Quick(q) => Some(q.get(index)),
+        }
+    }
+
+    /// Replaces the element at `index` (< len).
+    pub fn set(&mut self, index: usize, val: &[u8], fill: Fill) {
+        match self {
+            List::Small(_) => self.change_small(fill, |c| {
+                let off = c.view().nth_offset(index);
+                c.remove_at(off);
+                c.insert_at(off, &encode(val), fill);
+            }),
+            List::Quick(q) => {
+                q.fill = fill;
+                q.set(index, val);
+            }
+        }
+    }
+
+    /// Inserts `val` before the element at `index`; `index == len` appends.
+    pub fn insert(&mut self, index: usize, val: &[u8], fill: Fill) {
+        match self {
+            List::Small(_) => self.change_small(fill, |c| {
+                let off = c.view().nth_offset(index.min(c.count));
+                c.insert_at(off, &encode(val), fill);
+            }),
+            List::Quick(q) => {
+                q.fill = fill;
+                q.insert(index, val);
+            }
+        }
+    }
+
+    /// Removes the element at `index` (< len) and returns it.
+    pub fn remove(&mut self, index: usize) -> Vec<u8> {
+        match self {
+            List::Small(t) => shrink_small(t, |c| {
+                let off = c.view().nth_offset(index);
+                c.remove_at(off)
+            }),
+            List::Quick(q) => q.remove(index),
+        }
+    }
+
+    /// Calls `f` with each element's index and bytes from `start` towards
+    /// the tail until it returns false.
+    pub fn walk_forward(&self, start: usize, mut f: impl FnMut(usize, Elem) -> bool) {
+        if start >= self.len() {
+            return;
+        }
+        match self {
+            List::Small(t) => {
+                let c = List::small(t);
+                c.walk_forward(c.nth_offset(start), start, &mut f);
+            }
+            List::Quick(q) => q.walk_forward(start, &mut f),
+        }
+    }
+
+    /// Calls `f` with each element's index and bytes from the tail towards
+    /// the head until it returns false. Each step reads one back length,
+    /// so stopping early costs only the elements visited.
+    pub fn walk_backward(&self, mut f: impl FnMut(usize, Elem) -> bool) {
+        match self {
+            List::Small(t) => {
+                List::small(t).walk_backward(self.len(), &mut f);
+            }
+            List::Quick(q) => {
+                let mut index = q.len;
+                for c in q.chunks.iter().rev() {
+                    if !c.view().walk_backward(index, &mut f) {
+                        return;
+                    }
+                    index -= c.count;
+                }
+            }
+        }
+    }
+
+    /// Every element, head first, owned.
+    pub fn to_vec(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.len());
+        self.walk_forward(0, |_, v| {
+            out.push(v.to_vec());
+            true
+        });
+        out
+    }
+
+    /// Removes `front` elements from the head and `back` from the tail.
+    pub fn trim(&mut self, front: usize, back: usize) {
+        match self {
+            List::Small(_) if front.saturating_add(back) >= self.len() => *self = List::new(),
+            List::Small(t) => shrink_small(t, |c| {
+                c.drop_front(front);
+                c.drop_back(back);
+            }),
+            List::Quick(q) => q.trim(front, back),
+        }
+    }
+
+    /// Removes elements equal to `val`: the first `count` from the head for
+    /// a positive count, the last `-count` from the tail for a negative
+    /// one, all of them for zero. Returns how many went.
+    pub fn remove_matching(&mut self, val: &[u8], count: i64, fill: Fill) -> usize {
+        let limit = if count == 0 {
+            usize::MAX
+        } else {
+            count.unsigned_abs().min(usize::MAX as u64) as usize
+        };
+        match self {
+            List::Small(t) => shrink_small(t, |c| c.remove_matching(val, limit, count < 0)),
+            List::Quick(q) => {
+                q.fill = fill;
+                q.remove_matching(val, limit, count < 0)
+            }
+        }
+    }
+
+    /// The chunks' bytes and counts (for the tests' checks).
+    #[cfg(test)]
+    fn chunk_views(&self) -> Vec<ChunkRef<'_>> {
+        match self {
+            List::Small(t) => vec![List::small(t)],
+            List::Quick(q) => q.chunks.iter().map(Chunk::view).collect(),
+        }
+    }
+}
+
+/// The most elements a small list holds (its count is 16 bits).
+const SMALL_MAX_COUNT: usize = u16::MAX as usize;
+
+/// Whether `count` elements in `bytes` bytes make a small list under
+/// `fill`: they fit one chunk (or are one element), and the count fits.
+fn small_fits(count: usize, bytes: usize, fill: Fill) -> bool {
+    count <= SMALL_MAX_COUNT
+        && bytes <= PACKED_MAX_SAFETY_BYTES
+        && (count <= 1 || (count <= fill.max_count && bytes <= fill.max_bytes))
+}
+
+/// A small list's entries as a chunk to change, leaving it empty.
+fn take_chunk(t: &mut ThinBytes) -> Chunk {
+    let count = t.aux() as usize;
+    Chunk {
+        buf: t.take_vec(),
+        head: 0,
+        count,
+    }
+}
+
+/// Runs `op`, which only removes elements, on a small list's entries; the
+/// list stays small, at its new exact size.
+fn shrink_small<R>(t: &mut ThinBytes, op: impl FnOnce(&mut Chunk) -> R) -> R {
+    let mut c = take_chunk(t);
+    let r = op(&mut c);
+    c.compact();
+    *t = ThinBytes::with_aux(c.buf, c.count as u16);
+    r
+}
+
+/// A list longer than one chunk: Redis's quicklist, a deque of packed
+/// chunks and the total element count.
+#[derive(Debug, Clone, Default)]
+pub struct Quick {
+    chunks: VecDeque<Chunk>,
+    len: usize,
+    /// The chunk limit the config set at the last write.
+    fill: Fill,
+}
+
+impl Quick {
+    /// Adds `val` at `end`.
+    fn push(&mut self, end: End, val: &[u8]) {
         let entry = encode(val);
         let fill = self.fill;
         match end {
@@ -538,9 +831,7 @@ impl List {
         self.len += 1;
     }
 
-    /// Removes and returns the element at `end`. Both ends take O(1): the
-    /// last element is found through its back length.
-    pub fn pop(&mut self, end: End) -> Option<Vec<u8>> {
+    fn pop(&mut self, end: End) -> Option<Vec<u8>> {
         let (ci, val) = match end {
             End::Left => {
                 let c = self.chunks.front_mut()?;
@@ -586,14 +877,10 @@ impl List {
         unreachable!("index {index} within a list of {}", self.len)
     }
 
-    /// The element at `index` counted from the head.
-    pub fn get(&self, index: usize) -> Option<&[u8]> {
-        if index >= self.len {
-            return None;
-        }
+    fn get(&self, index: usize) -> Elem<'_> {
         let (ci, i) = self.locate(index);
-        let c = &self.chunks[ci];
-        Some(c.data(c.entry_at(c.nth_offset(i))))
+        let c = self.chunks[ci].view();
+        c.data(c.entry_at(c.nth_offset(i)))
     }
 
     /// Splits chunk `ci` if an insert or replace pushed it past the limit.
@@ -605,19 +892,17 @@ impl List {
         }
     }
 
-    /// Replaces the element at `index` (< len).
-    pub fn set(&mut self, index: usize, val: &[u8]) {
+    fn set(&mut self, index: usize, val: &[u8]) {
         let (ci, i) = self.locate(index);
         let fill = self.fill;
         let c = &mut self.chunks[ci];
-        let off = c.nth_offset(i);
+        let off = c.view().nth_offset(i);
         c.remove_at(off);
         c.insert_at(off, &encode(val), fill);
         self.split_if_needed(ci);
     }
 
-    /// Inserts `val` before the element at `index`; `index == len` appends.
-    pub fn insert(&mut self, index: usize, val: &[u8]) {
+    fn insert(&mut self, index: usize, val: &[u8]) {
         if index == 0 {
             return self.push(End::Left, val);
         }
@@ -627,74 +912,35 @@ impl List {
         let (ci, i) = self.locate(index);
         let fill = self.fill;
         let c = &mut self.chunks[ci];
-        let off = c.nth_offset(i);
+        let off = c.view().nth_offset(i);
         c.insert_at(off, &encode(val), fill);
         self.len += 1;
         self.split_if_needed(ci);
     }
 
-    /// Removes the element at `index` (< len) and returns it.
-    pub fn remove(&mut self, index: usize) -> Vec<u8> {
+    fn remove(&mut self, index: usize) -> Vec<u8> {
         let (ci, i) = self.locate(index);
         let c = &mut self.chunks[ci];
-        let off = c.nth_offset(i);
+        let off = c.view().nth_offset(i);
         let val = c.remove_at(off);
         self.after_remove(ci);
         val
     }
 
-    /// Calls `f` with each element's index and bytes from `start` towards
-    /// the tail until it returns false.
-    pub fn walk_forward(&self, start: usize, mut f: impl FnMut(usize, &[u8]) -> bool) {
-        if start >= self.len {
-            return;
-        }
-        let (ci, i) = self.locate(start);
+    fn walk_forward(&self, start: usize, f: &mut impl FnMut(usize, Elem) -> bool) {
+        let (ci, mut skipped) = self.locate(start);
         let mut index = start;
-        let mut off = self.chunks[ci].nth_offset(i);
+        let mut off = self.chunks[ci].view().nth_offset(skipped);
         for c in self.chunks.range(ci..) {
-            while off < c.used() {
-                let e = c.entry_at(off);
-                if !f(index, c.data(e)) {
-                    return;
-                }
-                index += 1;
-                off = e.next;
+            if !c.view().walk_forward(off, index, f) {
+                return;
             }
-            off = 0;
+            index += c.count - skipped;
+            (off, skipped) = (0, 0);
         }
     }
 
-    /// Calls `f` with each element's index and bytes from the tail towards
-    /// the head until it returns false. Each step reads one back length,
-    /// so stopping early costs only the elements visited.
-    pub fn walk_backward(&self, mut f: impl FnMut(usize, &[u8]) -> bool) {
-        let mut index = self.len;
-        for c in self.chunks.iter().rev() {
-            let mut end = c.used();
-            while end > 0 {
-                let e = c.entry_before(end);
-                index -= 1;
-                if !f(index, c.data(e)) {
-                    return;
-                }
-                end = e.start;
-            }
-        }
-    }
-
-    /// Every element, head first, owned.
-    pub fn to_vec(&self) -> Vec<Vec<u8>> {
-        let mut out = Vec::with_capacity(self.len);
-        self.walk_forward(0, |_, v| {
-            out.push(v.to_vec());
-            true
-        });
-        out
-    }
-
-    /// Removes `front` elements from the head and `back` from the tail.
-    pub fn trim(&mut self, mut front: usize, mut back: usize) {
+    fn trim(&mut self, mut front: usize, mut back: usize) {
         if front.saturating_add(back) >= self.len {
             self.chunks.clear();
             self.len = 0;
@@ -727,16 +973,7 @@ impl List {
         }
     }
 
-    /// Removes elements equal to `val`: the first `count` from the head for
-    /// a positive count, the last `-count` from the tail for a negative
-    /// one, all of them for zero. Returns how many went.
-    pub fn remove_matching(&mut self, val: &[u8], count: i64) -> usize {
-        let limit = if count == 0 {
-            usize::MAX
-        } else {
-            count.unsigned_abs().min(usize::MAX as u64) as usize
-        };
-        let from_tail = count < 0;
+    fn remove_matching(&mut self, val: &[u8], limit: usize, from_tail: bool) -> usize {
         let mut removed = 0;
         let n = self.chunks.len();
         for k in 0..n {
@@ -792,21 +1029,17 @@ fn config_fill(store: &Store) -> Fill {
     Fill::from_config(store.config.list_max_listpack_size)
 }
 
-/// The list under `key` for a write, with its chunk limit brought up to
-/// date with the config (CONFIG SET may have changed it), or WRONGTYPE.
+/// The list under `key` for a write, with the chunk limit the config
+/// asks for now (CONFIG SET may have changed it), or WRONGTYPE.
 fn write<'a>(
     store: &'a mut Store,
     db: usize,
     key: &[u8],
     now: u64,
-) -> Result<Option<&'a mut List>, CmdError> {
+) -> Result<Option<(&'a mut List, Fill)>, CmdError> {
     let fill = config_fill(store);
     let list = write_as::<List>(&mut store.dbs[db], key, now)?;
-    if let Some(list) = list {
-        list.set_fill(fill);
-        return Ok(Some(list));
-    }
-    Ok(None)
+    Ok(list.map(|l| (l, fill)))
 }
 
 /// Deletes `key` if its list has been emptied; returns whether it did.
@@ -853,23 +1086,16 @@ fn push_generic(
     // One key lookup per command: a second one shows in LPUSH's and
     // RPUSH's throughput.
     let len = match write(ctx.store, db, key, now)? {
-        Some(list) => {
-            for e in elements {
-                list.push(end, e);
-            }
-            list.fit_if_small();
+        Some((list, fill)) => {
+            list.push_all(end, elements, fill);
             list.len()
         }
         None if missing == IfMissing::Skip => return Ok(0),
         None => {
-            let mut list = List::new(config_fill(ctx.store));
-            list.reserve_new(elements);
-            for e in elements {
-                list.push(end, e);
-            }
-            list.fit_if_small();
+            let mut list = List::new();
+            list.push_all(end, elements, config_fill(ctx.store));
             let len = list.len();
-            ctx.store.dbs[db].set(key, Value::List(Box::new(list)), Ttl::Clear, now);
+            ctx.store.dbs[db].set(key, Value::List(list), Ttl::Clear, now);
             len
         }
     };
@@ -931,7 +1157,7 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
         },
     };
     let (db, now, key) = (ctx.db_index, ctx.now_ms, &args[1]);
-    let Some(list) = write(ctx.store, db, key, now)? else {
+    let Some((list, _)) = write(ctx.store, db, key, now)? else {
         match count {
             None => ctx.out.null(),
             Some(_) => ctx.out.null_array(),
@@ -996,7 +1222,7 @@ pub fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let out = &mut *ctx.out;
     out.array((stop - start + 1) as usize);
     list.walk_forward(start as usize, |i, v| {
-        out.bulk(v);
+        v.reply(out);
         (i as i64) < stop
     });
     Ok(())
@@ -1011,7 +1237,7 @@ pub fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let index = arg_i64(&args[2])?;
     match resolve_index(index, list.len()).and_then(|i| list.get(i)) {
-        Some(v) => ctx.out.bulk(v),
+        Some(v) => v.reply(ctx.out),
         None => ctx.out.null(),
     }
     Ok(())
@@ -1020,14 +1246,14 @@ pub fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// LSET key index element
 pub fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (db, now) = (ctx.db_index, ctx.now_ms);
-    let Some(list) = write(ctx.store, db, &args[1], now)? else {
+    let Some((list, fill)) = write(ctx.store, db, &args[1], now)? else {
         return Err(CmdError::NoSuchKey);
     };
     let index = arg_i64(&args[2])?;
     let Some(i) = resolve_index(index, list.len()) else {
         return Err(CmdError::err("index out of range"));
     };
-    list.set(i, &args[3]);
+    list.set(i, &args[3], fill);
     ctx.dirty(1);
     ctx.changed(class::LIST, "lset", &args[1]);
     ctx.out.ok();
@@ -1044,13 +1270,14 @@ pub fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::Syntax);
     };
     let (db, now) = (ctx.db_index, ctx.now_ms);
-    let Some(list) = write(ctx.store, db, &args[1], now)? else {
+    let Some((list, fill)) = write(ctx.store, db, &args[1], now)? else {
         ctx.out.int(0);
         return Ok(());
     };
+    let pivot = Needle::new(&args[3]);
     let mut found = None;
     list.walk_forward(0, |i, v| {
-        if v == &args[3][..] {
+        if pivot.is(v) {
             found = Some(i);
         }
         found.is_none()
@@ -1059,7 +1286,7 @@ pub fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(-1);
         return Ok(());
     };
-    list.insert(if after { pos + 1 } else { pos }, &args[4]);
+    list.insert(if after { pos + 1 } else { pos }, &args[4], fill);
     let len = list.len();
     ctx.dirty(1);
     ctx.changed(class::LIST, "linsert", &args[1]);
@@ -1071,11 +1298,11 @@ pub fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 pub fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let count = arg_i64(&args[2])?;
     let (db, now) = (ctx.db_index, ctx.now_ms);
-    let Some(list) = write(ctx.store, db, &args[1], now)? else {
+    let Some((list, fill)) = write(ctx.store, db, &args[1], now)? else {
         ctx.out.int(0);
         return Ok(());
     };
-    let removed = list.remove_matching(&args[3], count);
+    let removed = list.remove_matching(&args[3], count, fill);
     ctx.dirty(removed as u64);
     let emptied = delete_if_empty(ctx, &args[1]);
     if removed > 0 {
@@ -1093,7 +1320,7 @@ pub fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let start = arg_i64(&args[2])?;
     let stop = arg_i64(&args[3])?;
     let (db, now) = (ctx.db_index, ctx.now_ms);
-    let Some(list) = write(ctx.store, db, &args[1], now)? else {
+    let Some((list, _)) = write(ctx.store, db, &args[1], now)? else {
         ctx.out.ok();
         return Ok(());
     };
@@ -1179,12 +1406,13 @@ pub fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let mut matches = Vec::new();
     let mut compared = 0usize;
-    let mut visit = |i: usize, v: &[u8]| {
+    let needle = Needle::new(&element);
+    let mut visit = |i: usize, v: Elem| {
         if maxlen != 0 && compared >= maxlen {
             return false;
         }
         compared += 1;
-        if v == &element[..] {
+        if needle.is(v) {
             if skip > 0 {
                 skip -= 1;
             } else {
@@ -1233,7 +1461,7 @@ pub fn move_element(
     }
     // The destination's type is checked before the source is touched.
     write(ctx.store, db, dst, now)?;
-    let Some(list) = write(ctx.store, db, src, now)? else {
+    let Some((list, fill)) = write(ctx.store, db, src, now)? else {
         return Ok(None);
     };
     // Emptied lists are deleted, so a stored list always has an element.
@@ -1242,7 +1470,7 @@ pub fn move_element(
     };
     // As Redis: the push (and its event) first, then the pop's.
     if src == dst {
-        list.push(to, &value);
+        list.push(to, &value, fill);
         ctx.changed(class::LIST, to.push_event(), dst);
     } else {
         push_generic(
@@ -1328,7 +1556,7 @@ pub fn parse_mpop(args: &[Bytes], numkeys_at: usize) -> Result<MpopArgs, CmdErro
 pub fn mpop_from(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> Result<bool, CmdError> {
     let (db, now) = (ctx.db_index, ctx.now_ms);
     for key in keys {
-        let Some(list) = write(ctx.store, db, key, now)? else {
+        let Some((list, _)) = write(ctx.store, db, key, now)? else {
             continue;
         };
         let popped = pop_count(list, end, count);
@@ -1389,7 +1617,7 @@ fn bpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
         .map_or(keys, |s| std::slice::from_ref(&s.key));
     let (db, now) = (ctx.db_index, ctx.now_ms);
     for key in candidates {
-        let Some(list) = write(ctx.store, db, key, now)? else {
+        let Some((list, _)) = write(ctx.store, db, key, now)? else {
             continue;
         };
         let Some(value) = list.pop(end) else {
@@ -1477,10 +1705,60 @@ pub fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 mod tests {
     use super::*;
 
+    /// A list and the chunk limit its writes use, as a command has them.
+    struct Filled {
+        l: List,
+        fill: Fill,
+    }
+
+    impl Filled {
+        fn push(&mut self, end: End, v: &[u8]) {
+            self.l.push(end, v, self.fill);
+        }
+
+        fn set(&mut self, i: usize, v: &[u8]) {
+            self.l.set(i, v, self.fill);
+        }
+
+        fn insert(&mut self, i: usize, v: &[u8]) {
+            self.l.insert(i, v, self.fill);
+        }
+
+        fn remove_matching(&mut self, v: &[u8], count: i64) -> usize {
+            self.l.remove_matching(v, count, self.fill)
+        }
+    }
+
+    impl std::ops::Deref for Filled {
+        type Target = List;
+
+        fn deref(&self) -> &List {
+            &self.l
+        }
+    }
+
+    impl std::ops::DerefMut for Filled {
+        fn deref_mut(&mut self) -> &mut List {
+            &mut self.l
+        }
+    }
+
+    fn filled(fill: Fill) -> Filled {
+        Filled {
+            l: List::new(),
+            fill,
+        }
+    }
+
     /// A list with `max_count` elements per chunk, so small tests cross
     /// chunk boundaries.
-    fn small(max_count: i64) -> List {
-        List::new(Fill::from_config(max_count))
+    fn small(max_count: i64) -> Filled {
+        filled(Fill::from_config(max_count))
+    }
+
+    /// The element at `i`, owned.
+    fn at(l: &List, i: usize) -> Option<Vec<u8>> {
+        l.get(i).map(Elem::to_vec)
     }
 
     fn contents(l: &List) -> Vec<String> {
@@ -1494,10 +1772,13 @@ mod tests {
     /// each chunk backwards by back lengths finds the same entries as
     /// walking it forwards by length prefixes.
     fn check(l: &List) {
-        assert_eq!(l.chunks.iter().map(|c| c.count).sum::<usize>(), l.len());
-        for c in &l.chunks {
+        let chunks = l.chunk_views();
+        assert_eq!(chunks.iter().map(|c| c.count).sum::<usize>(), l.len());
+        if let List::Small(t) = l {
+            assert_eq!(chunks[0].count, t.aux() as usize);
+        }
+        for c in chunks.iter().filter(|_| !l.is_empty()) {
             assert!(c.count > 0, "empty chunk kept");
-            assert!(c.head <= c.buf.len());
             let offs = c.offsets();
             assert_eq!(offs.len(), c.count);
             let mut back = Vec::new();
@@ -1551,9 +1832,9 @@ mod tests {
         }
         check(&l);
         assert_eq!(l.len(), 20);
-        assert!(l.chunks.len() >= 7);
-        assert_eq!(l.get(0), Some(&b"l9"[..]));
-        assert_eq!(l.get(19), Some(&b"r9"[..]));
+        assert!(l.chunk_views().len() >= 7);
+        assert_eq!(at(&l, 0), Some(b"l9".to_vec()));
+        assert_eq!(at(&l, 19), Some(b"r9".to_vec()));
         assert_eq!(l.pop(End::Left).unwrap(), b"l9");
         assert_eq!(l.pop(End::Right).unwrap(), b"r9");
         let mut from_left = Vec::new();
@@ -1564,28 +1845,27 @@ mod tests {
         assert_eq!(from_left.len(), 18);
         assert_eq!(from_left[0], "l8");
         assert_eq!(from_left[17], "r8");
-        assert!(l.chunks.is_empty());
+        assert!(l.is_empty());
         assert_eq!(l.pop(End::Right), None);
     }
 
     #[test]
     fn byte_limited_chunks_and_long_elements() {
-        let mut l = List::new(Fill::from_config(-1));
+        let mut l = filled(Fill::from_config(-1));
         let long = vec![b'x'; 300];
         for _ in 0..100 {
             l.push(End::Right, &long);
         }
         check(&l);
-        assert!(l.chunks.iter().all(|c| c.buf.len() <= 4096));
-        assert!(l.chunks.iter().all(|c| c.buf.capacity() <= 4096));
+        assert!(l.chunk_views().iter().all(|c| c.used() <= 4096));
         // An element bigger than a chunk gets a chunk of its own.
         let huge = vec![b'y'; 10_000];
         l.push(End::Left, &huge);
         l.push(End::Right, &huge);
         check(&l);
-        assert_eq!(l.get(0).unwrap(), &huge[..]);
-        assert_eq!(l.get(101).unwrap(), &huge[..]);
-        assert_eq!(l.get(50).unwrap(), &long[..]);
+        assert_eq!(at(&l, 0).unwrap(), huge);
+        assert_eq!(at(&l, 101).unwrap(), huge);
+        assert_eq!(at(&l, 50).unwrap(), long);
     }
 
     #[test]
@@ -1595,9 +1875,9 @@ mod tests {
             l.push(End::Right, i.to_string().as_bytes());
         }
         for i in 0..20 {
-            assert_eq!(l.get(i), Some(i.to_string().as_bytes()));
+            assert_eq!(at(&l, i), Some(i.to_string().into_bytes()));
         }
-        assert_eq!(l.get(20), None);
+        assert_eq!(at(&l, 20), None);
         l.set(5, b"five-but-longer");
         l.insert(0, b"head");
         l.insert(21, b"tail");
@@ -1620,9 +1900,9 @@ mod tests {
             l.insert(3, b"x");
         }
         check(&l);
-        assert!(l.chunks.iter().all(|c| c.count <= 4));
-        assert_eq!(l.get(3), Some(&b"x"[..]));
-        assert_eq!(l.get(13), Some(&b"3"[..]));
+        assert!(l.chunk_views().iter().all(|c| c.count <= 4));
+        assert_eq!(at(&l, 3), Some(b"x".to_vec()));
+        assert_eq!(at(&l, 13), Some(b"3".to_vec()));
     }
 
     #[test]
@@ -1639,7 +1919,7 @@ mod tests {
         assert_eq!(contents(&l), ["c", "a"]);
         assert_eq!(l.remove_matching(b"z", 0), 0);
         check(&l);
-        assert_eq!(l.chunks.len(), 1, "thinned chunks are merged");
+        assert_eq!(l.chunk_views().len(), 1, "thinned chunks are merged");
         assert_eq!(l.remove_matching(b"c", 0), 1);
         assert_eq!(l.remove_matching(b"a", -1), 1);
         assert!(l.is_empty());
@@ -1682,7 +1962,7 @@ mod tests {
         );
         let mut back = Vec::new();
         l.walk_backward(|i, v| {
-            assert_eq!(v, i.to_string().as_bytes());
+            assert!(v.is(i.to_string().as_bytes()));
             back.push(i);
             true
         });
@@ -1704,7 +1984,7 @@ mod tests {
 
     #[test]
     fn varint_lengths() {
-        let mut l = List::default();
+        let mut l = filled(Fill::default());
         for n in [0usize, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
             l.push(End::Right, &vec![b'q'; n]);
         }
@@ -1712,45 +1992,73 @@ mod tests {
             .into_iter()
             .enumerate()
         {
-            assert_eq!(l.get(i).unwrap().len(), n);
+            assert_eq!(at(&l, i).unwrap().len(), n);
         }
         check(&l);
     }
 
-    /// Decodes a back length from its last byte leftwards, as
-    /// `entry_before` does.
-    fn read_backlen(b: &[u8]) -> (usize, usize) {
-        let (mut n, mut shift, mut i) = (0usize, 0, b.len());
-        loop {
-            i -= 1;
-            n |= ((b[i] & 0x7f) as usize) << shift;
-            if b[i] < 0x80 {
-                return (n, b.len() - i);
-            }
-            shift += 7;
+    /// A list entry is a listpack entry: the element's encoding, then its
+    /// size as a back length (one byte up to 127, two below 16,383).
+    #[test]
+    fn entries_are_listpack_entries() {
+        let mut want = vec![0xF3];
+        want.extend_from_slice(&12_345_678i32.to_le_bytes());
+        want.push(5);
+        assert_eq!(encode(b"12345678"), want);
+        assert_eq!(encode(b"abcdefgh").len(), 1 + 8 + 1);
+        assert_eq!(encode(b"7"), [7, 1]);
+        for (len, size) in [
+            (63, 1 + 63 + 1),
+            (64, 2 + 64 + 1),
+            (125, 2 + 125 + 1),
+            (126, 2 + 126 + 2),
+            (4095, 2 + 4095 + 2),
+            (4096, 5 + 4096 + 2),
+            (16_377, 5 + 16_377 + 2),
+            (16_378, 5 + 16_378 + 3),
+        ] {
+            let e = encode(&vec![b'x'; len]);
+            assert_eq!(
+                (e.len(), encoded_len(&vec![b'x'; len])),
+                (size, size),
+                "{len}"
+            );
+            let c = ChunkRef {
+                bytes: &e,
+                count: 1,
+            };
+            assert_eq!(c.entry_before(e.len()), c.entry_at(0));
         }
     }
 
     #[test]
-    fn backlen_reads_backwards() {
-        for n in [
-            0usize, 1, 127, 128, 300, 16_383, 16_384, 2_097_151, 2_097_152,
-        ] {
-            let mut b = vec![0xff];
-            put_backlen(&mut b, n);
-            assert_eq!(read_backlen(&b), (n, varint_len(n)), "n = {n}");
+    fn a_list_that_fits_one_chunk_is_one_exact_allocation() {
+        let mut l = small(-2);
+        for i in 0..10 {
+            l.push(End::Right, format!("item:{i:05}").as_bytes());
         }
-        // The entry for an 8-byte element is 10 bytes.
-        assert_eq!(encode(b"12345678").len(), 10);
-        // The back length covers the prefix too: a prefix plus data of 127
-        // bytes needs one byte of it, 128 bytes need two, and 16,384 bytes
-        // need three, one element size before the prefix itself grows.
-        assert_eq!(encode(&[7; 126]).len(), 1 + 126 + 1);
-        assert_eq!(encode(&[7; 127]).len(), 1 + 127 + 2);
-        assert_eq!(encode(&[7; 128]).len(), 2 + 128 + 2);
-        assert_eq!(encode(&[7; 16_381]).len(), 2 + 16_381 + 2);
-        assert_eq!(encode(&[7; 16_382]).len(), 2 + 16_382 + 3);
-        assert_eq!(encode(&[7; 16_384]).len(), 3 + 16_384 + 3);
+        let List::Small(t) = &l.l else {
+            panic!("ten short elements make a small list");
+        };
+        assert_eq!(t.len(), 10 * (1 + 10 + 1));
+        assert_eq!(std::mem::size_of::<List>(), 16);
+        // Past the chunk limit it becomes a quicklist, and stays one.
+        for _ in 0..1000 {
+            l.push(End::Left, b"abcdefgh");
+        }
+        assert!(matches!(l.l, List::Quick(_)));
+        check(&l);
+        assert_eq!(at(&l, 1009), Some(b"item:00009".to_vec()));
+        // A count limit applies to small lists too.
+        let mut l = small(3);
+        l.push(End::Right, b"a");
+        l.push(End::Right, b"b");
+        l.push(End::Right, b"c");
+        assert!(matches!(l.l, List::Small(_)));
+        l.insert(1, b"x");
+        assert!(matches!(l.l, List::Quick(_)));
+        check(&l);
+        assert_eq!(contents(&l), ["a", "x", "b", "c"]);
     }
 
     #[test]
@@ -1765,7 +2073,7 @@ mod tests {
             Fill::from_config(3),
             Fill::from_config(100),
         ] {
-            let mut l = List::new(fill);
+            let mut l = filled(fill);
             for (i, &n) in sizes.iter().enumerate() {
                 l.push(End::Right, &elem(i, n));
                 l.push(End::Left, &elem(i, n));
@@ -1773,8 +2081,8 @@ mod tests {
             check(&l);
             let k = sizes.len();
             for (i, &n) in sizes.iter().enumerate() {
-                assert_eq!(l.get(k + i).unwrap(), &elem(i, n)[..]);
-                assert_eq!(l.get(k - 1 - i).unwrap(), &elem(i, n)[..]);
+                assert_eq!(at(&l, k + i).unwrap(), elem(i, n));
+                assert_eq!(at(&l, k - 1 - i).unwrap(), elem(i, n));
             }
             let mut back = Vec::new();
             l.walk_backward(|i, v| {
@@ -1811,31 +2119,37 @@ mod tests {
 
     #[test]
     fn head_pushes_and_pops_reuse_the_front_space() {
+        fn quick(l: &List) -> &Quick {
+            match l {
+                List::Quick(q) => q,
+                List::Small(_) => panic!("a list of 1,500 elements is a quicklist"),
+            }
+        }
         let fill = Fill::default();
-        let mut l = List::new(fill);
-        for _ in 0..500 {
-            l.push(End::Left, b"12345678");
+        let mut l = filled(fill);
+        for _ in 0..1500 {
+            l.push(End::Left, b"abcdefgh");
         }
         check(&l);
-        assert_eq!(l.chunks.len(), 1);
-        let cap = l.chunks[0].buf.capacity();
+        let cap = quick(&l).chunks[0].buf.capacity();
         assert!(cap <= fill.max_bytes);
         // Popping and pushing at the head only moves `head`.
         for _ in 0..100 {
             let v = l.pop(End::Left).unwrap();
             l.push(End::Left, &v);
-            assert_eq!(l.chunks[0].buf.capacity(), cap);
+            assert_eq!(quick(&l).chunks[0].buf.capacity(), cap);
         }
         // A queue (push at the tail, pop at the head) reuses the space that
         // the pops free instead of growing the buffer past the limit.
         for i in 0..20_000u32 {
             l.push(End::Right, &i.to_le_bytes());
             l.pop(End::Left).unwrap();
-            assert!(l.chunks.iter().all(|c| c.buf.capacity() <= fill.max_bytes));
+            let chunks = &quick(&l).chunks;
+            assert!(chunks.iter().all(|c| c.buf.capacity() <= fill.max_bytes));
         }
         check(&l);
-        assert_eq!(l.len(), 500);
-        assert_eq!(l.get(499).unwrap(), &19_999u32.to_le_bytes()[..]);
+        assert_eq!(l.len(), 1500);
+        assert_eq!(at(&l, 1499).unwrap(), 19_999u32.to_le_bytes());
     }
 
     /// Runs random operations on a list and on a `VecDeque` model and
@@ -1844,7 +2158,7 @@ mod tests {
     fn random_operations_match_a_model() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for fill in [1, 2, 5, 16, 128, -1, -2] {
-            let mut l = List::new(Fill::from_config(fill));
+            let mut l = filled(Fill::from_config(fill));
             let mut model: VecDeque<Vec<u8>> = VecDeque::new();
             let mut most_chunks = 0;
             for step in 0..3000 {
@@ -1852,6 +2166,11 @@ mod tests {
                 // few are long enough to need multi-byte lengths.
                 let val = match rng.below(20) {
                     0 => vec![b'L'; 100 + rng.below(300)],
+                    // Integers of every encoded width, and look-alikes.
+                    2 => ((rng.next() as i64) >> rng.below(64))
+                        .to_string()
+                        .into_bytes(),
+                    3 => [&b"0"[..], b"-0", b"007", b"+1"][rng.below(4)].to_vec(),
                     1 if step % 50 == 0 => vec![b'H'; 16_380 + rng.below(10)],
                     _ => vec![b'a' + rng.below(4) as u8; rng.below(3)],
                 };
@@ -1936,12 +2255,12 @@ mod tests {
                     }
                 }
                 check(&l);
-                most_chunks = most_chunks.max(l.chunks.len());
+                most_chunks = most_chunks.max(l.chunk_views().len());
                 assert_eq!(l.len(), model.len(), "fill {fill} step {step}");
                 assert_eq!(l.to_vec(), Vec::from(model.clone()));
                 if !model.is_empty() {
                     let i = rng.below(model.len());
-                    assert_eq!(l.get(i), Some(&model[i][..]));
+                    assert_eq!(at(&l, i).as_ref(), Some(&model[i]));
                     let k = rng.below(model.len()) + 1;
                     let mut back = Vec::new();
                     l.walk_backward(|i, v| {

@@ -8,6 +8,7 @@ pub mod list;
 pub mod packed;
 pub mod set;
 pub mod string;
+pub mod thin;
 
 use crate::cmd::CmdError;
 use crate::cmd::keys::lookup_read;

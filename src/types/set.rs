@@ -16,9 +16,8 @@ use crate::db::dict::Dict;
 use crate::db::{Db, Entry, Ttl, Value};
 use crate::effects::class;
 use crate::resp::Reply;
-use crate::resp::writer::format_i64;
 use crate::types::intset::IntSet;
-use crate::types::packed::Packed;
+use crate::types::packed::{Elem, Needle, Packed};
 use crate::types::{read_as, write_as};
 use crate::util::{Rng, eq_ic, parse_i64};
 
@@ -27,8 +26,6 @@ use crate::util::{Rng, eq_ic, parse_i64};
 const LISTPACK_MAX_ENTRIES: usize = 128;
 /// The longest member, in bytes, a packed string set holds.
 const LISTPACK_MAX_VALUE_BYTES: usize = 64;
-/// Redis caps the intset at 2^30 entries whatever the config says.
-const INTSET_HARD_MAX_ENTRIES: usize = 1 << 30;
 
 #[derive(Debug, Clone)]
 pub enum Set {
@@ -38,39 +35,6 @@ pub enum Set {
     Listpack(Packed),
     /// Boxed, so a small set does not carry a table's size.
     Table(Box<Dict<()>>),
-}
-
-/// A member as a set holds it: an intset's integer or another encoding's
-/// bytes.
-#[derive(Debug, Clone, Copy)]
-pub enum Member<'a> {
-    Int(i64),
-    Bytes(&'a [u8]),
-}
-
-impl Member<'_> {
-    /// Calls `f` with the member's bytes (an integer's decimal form).
-    pub fn with_bytes<R>(self, f: impl FnOnce(&[u8]) -> R) -> R {
-        match self {
-            Member::Int(n) => {
-                let mut tmp = [0u8; 24];
-                f(format_i64(n, &mut tmp))
-            }
-            Member::Bytes(b) => f(b),
-        }
-    }
-
-    pub fn to_vec(self) -> Vec<u8> {
-        self.with_bytes(|b| b.to_vec())
-    }
-
-    /// Writes the member as a bulk string.
-    pub fn reply(self, out: &mut Reply) {
-        match self {
-            Member::Int(n) => out.bulk_int(n),
-            Member::Bytes(b) => out.bulk(b),
-        }
-    }
 }
 
 impl Default for Set {
@@ -116,14 +80,14 @@ impl Set {
     pub fn contains(&self, member: &[u8]) -> bool {
         match self {
             Set::Intset(v) => parse_i64(member).is_some_and(|n| v.contains(n)),
-            Set::Listpack(p) => p.iter().any(|m| m == member),
+            Set::Listpack(p) => p.find(member).is_some(),
             Set::Table(d) => d.contains_key(member),
         }
     }
 
-    pub fn contains_member(&self, member: Member) -> bool {
+    pub fn contains_member(&self, member: Elem) -> bool {
         match (self, member) {
-            (Set::Intset(v), Member::Int(n)) => v.contains(n),
+            (Set::Intset(v), Elem::Int(n)) => v.contains(n),
             _ => member.with_bytes(|b| self.contains(b)),
         }
     }
@@ -140,7 +104,7 @@ impl Set {
                     if !v.insert(n) {
                         return false;
                     }
-                    if v.len() > max_intset_entries.min(INTSET_HARD_MAX_ENTRIES) {
+                    if v.len() > max_intset_entries.min(crate::types::intset::MAX_ENTRIES) {
                         self.convert_to_table();
                     }
                     true
@@ -152,9 +116,10 @@ impl Set {
             },
             Set::Listpack(p) => {
                 // One walk both looks for the member and counts the rest.
+                let needle = Needle::new(member);
                 let mut count = 0;
-                for m in p.iter() {
-                    if m == member {
+                for at in p.spans() {
+                    if p.is_at(at, &needle) {
                         return false;
                     }
                     count += 1;
@@ -178,7 +143,7 @@ impl Set {
         match self {
             Set::Intset(v) => parse_i64(member).is_some_and(|n| v.remove(n)),
             Set::Listpack(p) => {
-                let found = p.spans().find(|&at| p.at(at) == member);
+                let found = p.find(member);
                 if let Some(at) = found {
                     p.replace(at.start, at.end, &[]);
                 }
@@ -206,11 +171,11 @@ impl Set {
 
     /// Calls `f` for every member in the set's order: ascending for an
     /// intset, insertion order for a packed set, table order otherwise.
-    pub fn for_each(&self, mut f: impl FnMut(Member)) {
+    pub fn for_each(&self, mut f: impl FnMut(Elem)) {
         match self {
-            Set::Intset(v) => v.iter().for_each(|n| f(Member::Int(n))),
-            Set::Listpack(p) => p.iter().for_each(|m| f(Member::Bytes(m))),
-            Set::Table(d) => d.iter().for_each(|(k, _)| f(Member::Bytes(k))),
+            Set::Intset(v) => v.iter().for_each(|n| f(Elem::Int(n))),
+            Set::Listpack(p) => p.iter().for_each(f),
+            Set::Table(d) => d.iter().for_each(|(k, _)| f(Elem::Bytes(k))),
         }
     }
 
@@ -222,14 +187,14 @@ impl Set {
     }
 
     /// A uniformly random member, or `None` for an empty set.
-    pub fn random(&self, rng: &mut Rng) -> Option<Member<'_>> {
+    pub fn random(&self, rng: &mut Rng) -> Option<Elem<'_>> {
         if self.is_empty() {
             return None;
         }
         Some(match self {
-            Set::Intset(v) => Member::Int(v.get(rng.below(v.len() as u64) as usize)),
-            Set::Listpack(p) => Member::Bytes(p.iter().nth(rng.below(p.len() as u64) as usize)?),
-            Set::Table(d) => Member::Bytes(d.random_entry(rng)?.0),
+            Set::Intset(v) => Elem::Int(v.get(rng.below(v.len() as u64) as usize)),
+            Set::Listpack(p) => p.iter().nth(rng.below(p.len() as u64) as usize)?,
+            Set::Table(d) => Elem::Bytes(d.random_entry(rng)?.0),
         })
     }
 
@@ -293,7 +258,7 @@ pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None => {
             let mut set = Set::for_first_member(&args[2]);
             let n = args[2..].iter().filter(|m| set.add(m, max)).count();
-            db.set(&args[1], Value::Set(Box::new(set)), Ttl::Clear, now);
+            db.set(&args[1], Value::Set(set), Ttl::Clear, now);
             n
         }
     };
@@ -595,7 +560,7 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else {
         let mut set = Set::for_first_member(member);
         set.add(member, max);
-        db.set(dst, Value::Set(Box::new(set)), Ttl::Clear, now);
+        db.set(dst, Value::Set(set), Ttl::Clear, now);
         true
     };
     ctx.store.dirty += 1;
@@ -627,7 +592,7 @@ fn sources<'a>(db: &'a Db, keys: &[Bytes], now_ms: u64) -> Vec<Option<&'a Set>> 
             Some(Entry {
                 value: Value::Set(s),
                 ..
-            }) => Some(s.as_ref()),
+            }) => Some(s),
             _ => None,
         })
         .collect()
@@ -644,7 +609,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &'static str) {
             ctx.changed(class::GENERIC, "del", dst);
         }
     } else {
-        db.set(dst, Value::Set(Box::new(result)), Ttl::Clear, ctx.now_ms);
+        db.set(dst, Value::Set(result), Ttl::Clear, ctx.now_ms);
         ctx.store.dirty += 1;
         ctx.changed(class::SET, event, dst);
     }
