@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::{CmdError, CmdResult, Ctx, arg_i32, arg_i64};
-use crate::db::{Entry, Liveness};
+use crate::db::{Detached, Entry, Liveness};
 use crate::effects::class;
 use crate::glob::glob_match;
 use crate::store::Store;
@@ -170,7 +170,7 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], existing: Existing) -> CmdResul
         ctx.out.int(0);
         return Ok(());
     }
-    let Some((entry, expire_ms)) = db.take(src) else {
+    let Some(moving) = db.take(src) else {
         return Err(CmdError::NoSuchKey);
     };
     // Redis deletes the old destination silently (expiring it first if it
@@ -178,7 +178,7 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], existing: Existing) -> CmdResul
     if db.exists(dst, now) {
         db.remove(dst);
     }
-    db.insert_entry(dst, entry, expire_ms);
+    db.insert_detached(dst, moving);
     ctx.store.dirty += 1;
     ctx.changed(class::GENERIC, "rename_from", src);
     ctx.changed(class::GENERIC, "rename_to", dst);
@@ -233,18 +233,20 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    let copy = Entry {
-        value: entry.value.duplicate(),
-        access: entry.access,
+    let value = entry.value.duplicate();
+    let src_db = &ctx.store.dbs[ctx.db_index];
+    let copy = Detached {
+        entry: Entry { value },
+        access: src_db.access_of(src).unwrap_or(0),
+        expire_ms: src_db.expire_of(src),
     };
-    let expire_ms = ctx.store.dbs[ctx.db_index].expire_of(src);
     let target = &mut ctx.store.dbs[dst_db];
     if target.exists(dst, now) && !replace {
         ctx.out.int(0);
         return Ok(());
     }
     target.remove(dst);
-    target.insert_entry(dst, copy, expire_ms);
+    target.insert_detached(dst, copy);
     ctx.store.dirty += 1;
     ctx.touches_other_dbs();
     ctx.store.changed(dst_db, class::GENERIC, "copy_to", dst);
@@ -264,8 +266,8 @@ pub fn r#move(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    if let Some((entry, expire_ms)) = ctx.store.dbs[ctx.db_index].take(key) {
-        ctx.store.dbs[dst_db].insert_entry(key, entry, expire_ms);
+    if let Some(moving) = ctx.store.dbs[ctx.db_index].take(key) {
+        ctx.store.dbs[dst_db].insert_detached(key, moving);
         ctx.store.dirty += 1;
         ctx.touches_other_dbs();
         // Redis adds the key there (its `new` event) before the move events.

@@ -228,6 +228,13 @@ fn object_info<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&Entry) -> T) -> Opt
     ctx.store.dbs[ctx.db_index].peek(key, now).map(f)
 }
 
+/// A key's access stamp, without counting the read as an access.
+fn access_stamp(ctx: &mut Ctx, key: &[u8]) -> Option<u32> {
+    let (db, now) = (&mut ctx.store.dbs[ctx.db_index], ctx.now_ms);
+    db.peek(key, now)?;
+    db.access_of(key)
+}
+
 /// OBJECT ENCODING key
 pub fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     match object_info(ctx, &args[2], |e| e.value.encoding()) {
@@ -248,7 +255,7 @@ pub fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// OBJECT IDLETIME key
 pub fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let Some(access) = object_info(ctx, &args[2], |e| e.access) else {
+    let Some(access) = access_stamp(ctx, &args[2]) else {
         ctx.out.null();
         return Ok(());
     };
@@ -257,14 +264,14 @@ pub fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             "An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         ));
     }
-    let now_s = crate::db::lru_clock(ctx.now_ms);
-    ctx.out.int(now_s.saturating_sub(access) as i64);
+    ctx.out
+        .int(crate::db::idle_seconds(access, ctx.now_ms) as i64);
     Ok(())
 }
 
 /// OBJECT FREQ key
 pub fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let Some(access) = object_info(ctx, &args[2], |e| e.access) else {
+    let Some(access) = access_stamp(ctx, &args[2]) else {
         ctx.out.null();
         return Ok(());
     };
@@ -599,7 +606,7 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) {
                 uptime / 86400,
                 store.config.hz,
                 store.config.hz,
-                crate::db::lru_clock(ctx.now_ms) & 0xFF_FFFF,
+                crate::db::lru_clock(ctx.now_ms),
                 std::env::current_exe()
                     .map(|p| p.display().to_string())
                     .unwrap_or_default(),

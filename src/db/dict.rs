@@ -10,7 +10,6 @@
 //! reverse-binary cursor, so every key present for a whole scan is returned
 //! at least once even if the table grows or shrinks in between.
 
-use super::bytes::SmallBytes;
 use crate::util::Rng;
 
 /// Buckets a rehash step may skip over when they are empty, so one step
@@ -19,11 +18,99 @@ const EMPTY_VISITS_PER_STEP: usize = 10;
 /// The smallest non-empty table.
 const INITIAL_BUCKETS: usize = 4;
 
-/// One entry. Short keys live inside the node, so a small key costs one
-/// allocation.
+/// The most key bytes a node holds inline.
+pub const KEY_INLINE_CAP: usize = 19;
+
+/// A node's key and 24 bits its owner keeps beside it, in 24 bytes. The
+/// keyspace keeps each key's access stamp there (Redis's 24-bit `lru`
+/// field): outside the value, the stamp would take 8 more bytes per key
+/// (a 24-byte value and a 4-byte stamp pad to 32), and a key's node would
+/// be 64 bytes instead of 56. Short keys live inside the node, so a small
+/// key costs one allocation.
+#[derive(Clone)]
+enum NodeKey {
+    Inline {
+        len: u8,
+        buf: [u8; KEY_INLINE_CAP],
+        aux: [u8; 3],
+    },
+    Heap {
+        aux: [u8; 3],
+        bytes: Box<[u8]>,
+    },
+}
+
+impl NodeKey {
+    fn new(key: &[u8], aux: u32) -> NodeKey {
+        let aux = aux_bytes(aux);
+        if key.len() <= KEY_INLINE_CAP {
+            let mut buf = [0u8; KEY_INLINE_CAP];
+            buf[..key.len()].copy_from_slice(key);
+            NodeKey::Inline {
+                len: key.len() as u8,
+                buf,
+                aux,
+            }
+        } else {
+            NodeKey::Heap {
+                aux,
+                bytes: key.into(),
+            }
+        }
+    }
+
+    fn aux_mut(&mut self) -> &mut [u8; 3] {
+        match self {
+            NodeKey::Inline { aux, .. } | NodeKey::Heap { aux, .. } => aux,
+        }
+    }
+
+    fn aux(&self) -> u32 {
+        match self {
+            NodeKey::Inline { aux, .. } | NodeKey::Heap { aux, .. } => aux_value(*aux),
+        }
+    }
+}
+
+impl std::ops::Deref for NodeKey {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            NodeKey::Inline { len, buf, .. } => &buf[..*len as usize],
+            NodeKey::Heap { bytes, .. } => bytes,
+        }
+    }
+}
+
+/// The low 24 bits of `n`, as a node keeps them.
+fn aux_bytes(n: u32) -> [u8; 3] {
+    let b = n.to_le_bytes();
+    [b[0], b[1], b[2]]
+}
+
+fn aux_value(b: [u8; 3]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], 0])
+}
+
+/// A node's owner bits, to read and change in place.
+pub struct Aux<'a>(&'a mut [u8; 3]);
+
+impl Aux<'_> {
+    pub fn get(&self) -> u32 {
+        aux_value(*self.0)
+    }
+
+    /// Keeps the low 24 bits of `n`.
+    pub fn set(&mut self, n: u32) {
+        *self.0 = aux_bytes(n);
+    }
+}
+
+/// One entry.
 struct Node<V> {
     next: Option<Box<Node<V>>>,
-    key: SmallBytes,
+    key: NodeKey,
     value: V,
 }
 
@@ -336,16 +423,34 @@ impl<V: Send + 'static> Dict<V> {
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
+        self.get_mut_with_aux(key).map(|(v, _)| v)
+    }
+
+    /// The value of `key` and its node's owner bits.
+    pub fn get_mut_with_aux(&mut self, key: &[u8]) -> Option<(&mut V, Aux<'_>)> {
         if self.is_empty() {
             return None;
         }
         self.step_if_rehashing();
         let h = self.hash(key);
         let [t0, t1] = &mut self.tables;
-        match t0.find_mut(h, key) {
-            Some(n) => Some(&mut n.value),
-            None => t1.find_mut(h, key).map(|n| &mut n.value),
+        let node = match t0.find_mut(h, key) {
+            Some(n) => n,
+            None => t1.find_mut(h, key)?,
+        };
+        Some((&mut node.value, Aux(node.key.aux_mut())))
+    }
+
+    /// The owner bits of `key`'s node.
+    pub fn aux_of(&self, key: &[u8]) -> Option<u32> {
+        if self.is_empty() {
+            return None;
         }
+        let h = self.hash(key);
+        self.tables[0]
+            .find(h, key)
+            .or_else(|| self.tables[1].find(h, key))
+            .map(|n| n.key.aux())
     }
 
     /// Inserts or replaces; returns the previous value.
@@ -359,12 +464,17 @@ impl<V: Send + 'static> Dict<V> {
 
     /// Inserts a key known to be absent.
     pub fn insert_new(&mut self, key: &[u8], value: V) {
+        self.insert_new_with_aux(key, value, 0);
+    }
+
+    /// Inserts a key known to be absent, with its node's owner bits.
+    pub fn insert_new_with_aux(&mut self, key: &[u8], value: V, aux: u32) {
         // Every write moves the rehash along, so a table filled only through
         // here still finishes growing (and can grow again).
         self.step_if_rehashing();
         self.expand_if_needed();
         let h = self.hash(key);
-        let key = SmallBytes::new(key);
+        let key = NodeKey::new(key, aux);
         let table = if self.rehash_idx.is_some() {
             &mut self.tables[1]
         } else {
@@ -393,10 +503,11 @@ impl<V: Send + 'static> Dict<V> {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<V> {
-        self.remove_entry(key).map(|(_, v)| v)
+        self.remove_with_aux(key).map(|(v, _)| v)
     }
 
-    pub fn remove_entry(&mut self, key: &[u8]) -> Option<(SmallBytes, V)> {
+    /// Removes `key`, returning its value and its node's owner bits.
+    pub fn remove_with_aux(&mut self, key: &[u8]) -> Option<(V, u32)> {
         if self.is_empty() {
             return None;
         }
@@ -407,7 +518,7 @@ impl<V: Send + 'static> Dict<V> {
             None => self.tables[1].unlink(h, key)?,
         };
         let Node { key, value, .. } = *node;
-        Some((key, value))
+        Some((value, key.aux()))
     }
 
     /// Takes every entry out, leaving an empty dict, and returns the old
@@ -520,6 +631,23 @@ impl<V: Send + 'static> Dict<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_key_and_its_bits_take_24_bytes() {
+        assert_eq!(std::mem::size_of::<NodeKey>(), 24);
+        assert_eq!(std::mem::size_of::<Node<[u64; 3]>>(), 56);
+        let mut d: Dict<u8> = Dict::new();
+        for len in [0, KEY_INLINE_CAP, KEY_INLINE_CAP + 1, 100] {
+            let key = vec![b'k'; len];
+            d.insert_new_with_aux(&key, 1, 0xAB_CDEF);
+            assert_eq!(d.aux_of(&key), Some(0xAB_CDEF));
+            let (v, mut aux) = d.get_mut_with_aux(&key).unwrap();
+            *v = 2;
+            aux.set(0x1FF_FFFF);
+            assert_eq!(d.aux_of(&key), Some(0xFF_FFFF), "24 bits kept");
+            assert_eq!(d.remove_with_aux(&key), Some((2, 0xFF_FFFF)));
+        }
+    }
     use std::collections::HashSet;
 
     #[test]

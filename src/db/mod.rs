@@ -17,17 +17,27 @@ pub use value::{Str, Value};
 
 use crate::util::Rng;
 
-/// A key's value and metadata. A key's deadline, if it has one, lives in
-/// the database's `expires` table rather than here: most keys have none, and
-/// leaving it out keeps a small key's node at 64 bytes.
+/// A key's value as its table holds it. What else a key has lives
+/// elsewhere so that a small key's table node stays at 56 bytes: its
+/// deadline, if any, in the database's `expires` table (most keys have
+/// none), and its 24-bit access stamp beside the key in the node (see
+/// `dict::NodeKey`). The stamp: under an LRU policy (the default) the last
+/// access in seconds of the 24-bit LRU clock (OBJECT IDLETIME); under an
+/// LFU policy Redis's layout, minutes of the last decrement in the high 16
+/// bits and a logarithmic access counter in the low 8 (OBJECT FREQ).
 #[derive(Debug)]
 pub struct Entry {
     pub value: Value,
-    /// The access stamp: under an LRU policy (the default) the last access
-    /// in seconds of the LRU clock (OBJECT IDLETIME); under an LFU policy
-    /// Redis's layout, minutes of the last decrement in the high bits and a
-    /// logarithmic access counter in the low 8 (OBJECT FREQ).
+}
+
+/// A key taken out of a database with what goes with it, to put in
+/// another (RENAME, MOVE, COPY).
+#[derive(Debug)]
+pub struct Detached {
+    pub entry: Entry,
     pub access: u32,
+    /// The deadline, 0 for none.
+    pub expire_ms: u64,
 }
 
 /// Whether a key met by a scan is still live.
@@ -90,6 +100,7 @@ pub struct Db {
     pub log: Vec<DbEvent>,
     /// For the LFU counter's probabilistic increment.
     rng: Rng,
+    /// Each node's owner bits hold the key's access stamp.
     keys: Dict<Entry>,
     /// Keys with a TTL, mapped to the same deadline as their entry. Kept so
     /// active expiry and INFO's `expires=` look only at volatile keys.
@@ -114,9 +125,23 @@ pub fn past_deadline(when_ms: u64, now_ms: u64) -> bool {
     now_ms > when_ms
 }
 
-/// The LRU clock: seconds since the epoch, truncated to 32 bits.
+/// Redis's `LRU_CLOCK_MAX`: the clock and the stamps are 24 bits.
+const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
+
+/// The LRU clock: seconds since the epoch, in 24 bits as Redis keeps it.
 pub fn lru_clock(now_ms: u64) -> u32 {
-    (now_ms / 1000) as u32
+    (now_ms / 1000) as u32 & LRU_CLOCK_MAX
+}
+
+/// Seconds since an access stamped `stamp`, across the clock's wrap
+/// (Redis's `estimateObjectIdleTime`).
+pub fn idle_seconds(stamp: u32, now_ms: u64) -> u64 {
+    let clock = lru_clock(now_ms);
+    if clock >= stamp {
+        (clock - stamp) as u64
+    } else {
+        (clock + (LRU_CLOCK_MAX - stamp)) as u64
+    }
 }
 
 /// How key accesses are recorded, following `maxmemory-policy`.
@@ -203,15 +228,15 @@ impl Db {
         }
         let policy = self.policy;
         let rng = &mut self.rng;
-        let entry = self.keys.get_mut(key)?;
-        entry.access = match policy {
+        let (entry, mut stamp) = self.keys.get_mut_with_aux(key)?;
+        stamp.set(match policy {
             AccessPolicy::Lru => lru_clock(now_ms),
             AccessPolicy::Lfu {
                 log_factor,
                 decay_minutes,
             } => {
                 // Redis's updateLFU: decay, then a logarithmic increment.
-                let mut counter = lfu_counter(entry.access, decay_minutes, now_ms);
+                let mut counter = lfu_counter(stamp.get(), decay_minutes, now_ms);
                 if counter < 255 {
                     let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
                     let p = 1.0 / (base * log_factor as f64 + 1.0);
@@ -222,7 +247,7 @@ impl Db {
                 }
                 (lfu_minutes(now_ms) << 8) | counter
             }
-        };
+        });
         Some(entry)
     }
 
@@ -309,14 +334,14 @@ impl Db {
     pub fn set(&mut self, key: &[u8], value: Value, ttl: Ttl, now_ms: u64) {
         let access = self.new_access(now_ms);
         let lfu = matches!(self.policy, AccessPolicy::Lfu { .. });
-        match self.keys.get_mut(key) {
-            Some(entry) => {
+        match self.keys.get_mut_with_aux(key) {
+            Some((entry, mut stamp)) => {
                 let unblocks = value.may_unblock() && !entry.value.same_type(&value);
                 let old = std::mem::replace(&mut entry.value, value);
                 // Like Redis's dbSetValue, an overwrite keeps the key's
                 // access frequency under LFU.
                 if !lfu {
-                    entry.access = access;
+                    stamp.set(access);
                 }
                 if ttl == Ttl::Clear && !self.expires.is_empty() {
                     self.expires.remove(key);
@@ -328,39 +353,47 @@ impl Db {
             }
             None => {
                 self.note_added(key, &value);
-                self.keys.insert_new(key, Entry { value, access });
+                self.keys.insert_new_with_aux(key, Entry { value }, access);
             }
         }
     }
 
-    /// Adds an entry for a key (replacing whatever was there), with its
-    /// deadline (0 for none).
-    pub fn insert_entry(&mut self, key: &[u8], entry: Entry, expire_ms: u64) {
+    /// Adds a key taken from a database (replacing whatever was there).
+    pub fn insert_detached(&mut self, key: &[u8], d: Detached) {
         self.remove(key);
-        self.note_added(key, &entry.value);
-        self.keys.insert_new(key, entry);
-        if expire_ms != 0 {
-            self.expires.insert(key, expire_ms);
+        self.note_added(key, &d.entry.value);
+        self.keys.insert_new_with_aux(key, d.entry, d.access);
+        if d.expire_ms != 0 {
+            self.expires.insert(key, d.expire_ms);
         }
     }
 
-    /// Removes a key and returns its entry and deadline (0 for none).
-    pub fn take(&mut self, key: &[u8]) -> Option<(Entry, u64)> {
-        let entry = self.keys.remove(key)?;
+    /// Removes a key and returns it with its access stamp and deadline.
+    pub fn take(&mut self, key: &[u8]) -> Option<Detached> {
+        let (entry, access) = self.keys.remove_with_aux(key)?;
         let expire_ms = if self.expires.is_empty() {
             0
         } else {
             self.expires.remove(key).unwrap_or(0)
         };
-        Some((entry, expire_ms))
+        Some(Detached {
+            entry,
+            access,
+            expire_ms,
+        })
+    }
+
+    /// A key's access stamp, without touching it or checking its deadline.
+    pub fn access_of(&self, key: &[u8]) -> Option<u32> {
+        self.keys.aux_of(key)
     }
 
     /// Deletes a key, freeing a large value off the loop. Returns true if
     /// the key existed (expired or not).
     pub fn remove(&mut self, key: &[u8]) -> bool {
         match self.take(key) {
-            Some((entry, _)) => {
-                dispose(entry.value);
+            Some(d) => {
+                dispose(d.entry.value);
                 true
             }
             None => false,

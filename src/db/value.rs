@@ -127,7 +127,7 @@ pub enum Shared {
 /// `LAZYFREE_THRESHOLD` is 64).
 const LAZYFREE_ELEMENTS: usize = 64;
 
-/// A value of any type: 24 bytes, so a small key's table node is 64. The
+/// A value of any type: 24 bytes, so a small key's table node is 56. The
 /// aggregates' small encodings sit here inline (16 bytes each, see
 /// `types::thin`); their large forms are boxed.
 #[derive(Debug, Clone)]
@@ -241,7 +241,7 @@ impl Value {
 /// A string value, in the encodings Redis reports: a compact integer, a
 /// short string (held inline up to 22 bytes), or a raw string that was
 /// modified in place. 24 bytes, so a small key's whole entry fits in one
-/// 64-byte table node.
+/// 56-byte table node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Str {
     Int(i64),
@@ -433,7 +433,7 @@ mod tests {
         // value at 24 bytes so the node stays at 64.
         assert_eq!(std::mem::size_of::<Str>(), 24);
         assert_eq!(std::mem::size_of::<Value>(), 24);
-        assert_eq!(std::mem::size_of::<crate::db::Entry>(), 32);
+        assert_eq!(std::mem::size_of::<crate::db::Entry>(), 24);
     }
 
     #[test]

@@ -51,6 +51,7 @@ impl Server {
         if self.ticks_since_shrink >= self.store.config.hz.max(1) {
             self.ticks_since_shrink = 0;
             self.shrink_idle_buffers(now);
+            self.collect_when_quiet();
         }
         let samples = &mut self.store.stats.ops_samples;
         samples.push_back((now, self.store.stats.total_commands_processed));
@@ -59,6 +60,23 @@ impl Server {
         }
         let hz = self.store.config.hz.max(1) as u64;
         self.wheel.insert(now + 1000 / hz, Timer::Cron);
+    }
+
+    /// Once a second: after a second without commands that followed a busy
+    /// spell, gives free memory back to the OS once. A bulk load leaves
+    /// freed memory behind that nothing else reclaims while the server
+    /// idles (the old bucket arrays of every table resize, about 10 bytes
+    /// a key), as jemalloc's background purge does for redis-server. A
+    /// busy server never pays for it, and an idle one pays once.
+    fn collect_when_quiet(&mut self) {
+        let processed = self.store.stats.total_commands_processed;
+        if processed != self.processed_at_last_second {
+            self.busy_since_collect = true;
+        } else if self.busy_since_collect {
+            crate::alloc::return_free_memory();
+            self.busy_since_collect = false;
+        }
+        self.processed_at_last_second = processed;
     }
 
     /// Frees the empty read and write buffers of clients idle for

@@ -95,6 +95,11 @@ pub struct Server {
     pending_rewrites: Vec<usize>,
     /// Cron ticks since the last pass over idle clients' buffers.
     ticks_since_shrink: u32,
+    /// `total_commands_processed` at the last once-a-second cron pass, and
+    /// whether commands ran since memory was last given back: a server
+    /// that goes quiet gives back what it freed while busy.
+    processed_at_last_second: u64,
+    busy_since_collect: bool,
     read_scratch: Vec<u8>,
     expire_db_cursor: usize,
     /// The ready key a waiter's re-run command is served from, for the
@@ -169,6 +174,8 @@ impl Server {
             pending_reads: Vec::new(),
             pending_rewrites: Vec::new(),
             ticks_since_shrink: 0,
+            processed_at_last_second: 0,
+            busy_since_collect: false,
             read_scratch: vec![0; READ_CHUNK_BYTES],
             expire_db_cursor: 0,
             serving: None,

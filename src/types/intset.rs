@@ -1,38 +1,48 @@
 //! Redis's intset: a set of integers kept sorted, each stored at the
-//! narrowest width (2, 4 or 8 bytes) that holds every member, found by
-//! binary search.
+//! narrowest width that holds every member, found by binary search.
+//!
+//! Redis's widths are 2, 4 and 8 bytes; here a width is any whole number
+//! of bytes from 1 to 8, so the common sets of ids below 2^23 take 3 bytes
+//! a member instead of 4. Redis's width follows from ours (the next of 2,
+//! 4 or 8), so MEMORY USAGE reports Redis's figure and the RDB writer
+//! widens each member as it goes.
 //!
 //! The set is one allocation of exactly its size: a 4-byte header (the
 //! count and the width), then the members, little-endian. Adding a member
 //! that needs a wider width rewrites every member at the new width (Redis's
-//! `intsetUpgradeAndAdd`); like Redis, the width never narrows again. Adding or removing a member
-//! resizes the allocation by one member (a `realloc`, in place within the
-//! allocator's size class) and moves the members after it, as Redis's
-//! `intsetResize` and `memmove` do: O(N) per change, for sets kept small
-//! by `set-max-intset-entries`.
+//! `intsetUpgradeAndAdd`); like Redis, the width never narrows again.
+//! Adding or removing a member resizes the allocation by one member (a
+//! `realloc`, in place within the allocator's size class) and moves the
+//! members after it, as Redis's `intsetResize` and `memmove` do: O(N) per
+//! change, for sets kept small by `set-max-intset-entries`.
 
 use std::ptr::NonNull;
 
 use crate::types::thin;
 
-/// The narrowest width, in bytes, that holds `n`.
+/// The narrowest width, in bytes, that holds `n` in two's complement.
 fn width_of(n: i64) -> usize {
-    if i16::try_from(n).is_ok() {
-        2
-    } else if i32::try_from(n).is_ok() {
-        4
-    } else {
-        8
+    // The bits that differ from the sign, plus the sign bit.
+    let bits = 64 - (n ^ (n >> 63)).leading_zeros() as usize + 1;
+    bits.div_ceil(8)
+}
+
+/// The width Redis's intset would give members that need `width` bytes.
+fn redis_width(width: usize) -> usize {
+    match width {
+        0..=2 => 2,
+        3..=4 => 4,
+        _ => 8,
     }
 }
 
-/// The header before the members: the count in the high 30 bits, the
-/// width's code (1, 2 or 3 for 2, 4 or 8 bytes) in the low 2.
+/// The header before the members: the count in the high 29 bits, the
+/// width less one in the low 3.
 const HEADER_BYTES: usize = 4;
 
-/// The most members an intset holds (the header's 30 bits; Redis's limit
-/// of 2^30 is one more, and no set that large is small).
-pub const MAX_ENTRIES: usize = (1 << 30) - 1;
+/// The most members an intset holds (the header's 29 bits; Redis's limit
+/// is 2^30, and no set that large is small).
+pub const MAX_ENTRIES: usize = (1 << 29) - 1;
 
 /// A set of integers in one exact-size allocation: the header, then the
 /// members, little-endian. One pointer, so that the `Set` enum holding it
@@ -78,12 +88,12 @@ impl std::fmt::Debug for IntSet {
 /// Reads a header: the count and the width.
 fn read_header(b: &[u8]) -> (usize, usize) {
     let h = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    ((h >> 2) as usize, 1 << (h & 3))
+    ((h >> 3) as usize, (h & 7) as usize + 1)
 }
 
 fn write_header(b: &mut [u8], count: usize, width: usize) {
-    let code = width.trailing_zeros();
-    b[..HEADER_BYTES].copy_from_slice(&((count as u32) << 2 | code).to_le_bytes());
+    let h = (count as u32) << 3 | (width as u32 - 1);
+    b[..HEADER_BYTES].copy_from_slice(&h.to_le_bytes());
 }
 
 impl IntSet {
@@ -125,11 +135,10 @@ impl IntSet {
         }
     }
 
-    /// The width every member is stored at (2 for an empty set, as Redis's
-    /// `INTSET_ENC_INT16`).
+    /// The width every member is stored at (1 for an empty set).
     pub fn width(&self) -> usize {
         match self.bytes() {
-            [] => 2,
+            [] => 1,
             b => read_header(b).1,
         }
     }
@@ -149,12 +158,11 @@ impl IntSet {
     pub fn get(&self, i: usize) -> i64 {
         let w = self.width();
         let at = HEADER_BYTES + i * w;
-        let b = &self.bytes()[at..at + w];
-        match w {
-            2 => i16::from_le_bytes([b[0], b[1]]) as i64,
-            4 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
-            _ => i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
-        }
+        let mut le = [0u8; 8];
+        le[..w].copy_from_slice(&self.bytes()[at..at + w]);
+        // Sign-extends from the member's top byte.
+        let shift = 64 - 8 * w as u32;
+        (i64::from_le_bytes(le) << shift) >> shift
     }
 
     /// Where `n` is (`Ok`) or would go (`Err`), by binary search.
@@ -241,9 +249,10 @@ impl IntSet {
     }
 
     /// The size Redis's intset of the same members has: an 8-byte header
-    /// and the members at this width (Redis never narrows either).
+    /// and the members at its width for ours (neither ever narrows, so
+    /// both follow the widest member the set has held).
     pub fn redis_bytes(&self) -> usize {
-        8 + self.width() * self.len()
+        8 + redis_width(self.width()) * self.len()
     }
 
     /// The heap this set holds.
@@ -260,40 +269,65 @@ mod tests {
     #[test]
     fn widths_grow_at_the_boundaries_and_never_narrow() {
         let mut s = IntSet::new();
-        assert_eq!((s.len(), s.width()), (0, 2));
-        for (n, width) in [
-            (0, 2),
-            (i16::MAX as i64, 2),
-            (i16::MIN as i64, 2),
-            (i16::MAX as i64 + 1, 4),
-            (i32::MIN as i64, 4),
-            (i32::MIN as i64 - 1, 8),
-            (i64::MAX, 8),
-            (i64::MIN, 8),
-        ] {
+        assert_eq!((s.len(), s.width()), (0, 1));
+        // Each member, the width after it, and Redis's width for that.
+        let steps: [(i64, usize, usize); 14] = [
+            (0, 1, 2),
+            (127, 1, 2),
+            (-128, 1, 2),
+            (128, 2, 2),
+            (i16::MIN as i64, 2, 2),
+            (i16::MAX as i64 + 1, 3, 4),
+            (-(1 << 23), 3, 4),
+            (1 << 23, 4, 4),
+            (i32::MIN as i64, 4, 4),
+            (i32::MIN as i64 - 1, 5, 8),
+            (1 << 47, 7, 8),
+            (-(1 << 55) - 1, 8, 8),
+            (i64::MAX, 8, 8),
+            (i64::MIN, 8, 8),
+        ];
+        for (n, width, redis) in steps {
             assert!(s.insert(n), "{n}");
             assert!(!s.insert(n), "{n} twice");
             assert_eq!(s.width(), width, "after {n}");
+            assert_eq!(redis_width(s.width()), redis, "after {n}");
             assert!(s.contains(n));
         }
-        assert_eq!(s.heap_bytes(), 4 + 8 * 8);
-        assert_eq!(s.redis_bytes(), 8 + 8 * 8);
-        for n in [i64::MIN, i64::MAX, i32::MIN as i64 - 1] {
-            assert!(s.remove(n));
-            assert!(!s.remove(n));
+        assert_eq!(s.heap_bytes(), 4 + 8 * steps.len());
+        assert_eq!(s.redis_bytes(), 8 + 8 * steps.len());
+        for (n, ..) in &steps[9..] {
+            assert!(s.remove(*n));
+            assert!(!s.remove(*n));
         }
         assert_eq!(s.width(), 8);
         let got: Vec<i64> = s.iter().collect();
-        assert_eq!(
-            got,
-            [
-                i32::MIN as i64,
-                i16::MIN as i64,
-                0,
-                i16::MAX as i64,
-                i16::MAX as i64 + 1
-            ]
-        );
+        let mut want: Vec<i64> = steps[..9].iter().map(|s| s.0).collect();
+        want.sort();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn every_width_boundary_round_trips() {
+        for w in 1..=8u32 {
+            let max = if w == 8 {
+                i64::MAX
+            } else {
+                (1i64 << (8 * w - 1)) - 1
+            };
+            let min = -max - 1;
+            assert_eq!(width_of(max), w as usize, "{max}");
+            assert_eq!(width_of(min), w as usize, "{min}");
+            if w < 8 {
+                assert_eq!(width_of(max + 1), w as usize + 1);
+                assert_eq!(width_of(min - 1), w as usize + 1);
+            }
+            let mut s = IntSet::new();
+            for n in [min, -1, 0, 1, max] {
+                s.insert(n);
+            }
+            assert_eq!(s.iter().collect::<Vec<_>>(), [min, -1, 0, 1, max]);
+        }
     }
 
     #[test]
@@ -307,13 +341,13 @@ mod tests {
     }
 
     #[test]
-    fn ten_small_members_take_24_bytes() {
+    fn ten_ids_below_a_million_take_34_bytes() {
         let mut s = IntSet::new();
         for n in 0..10 {
-            s.insert(n * 1000);
+            s.insert(n * 99_999);
         }
-        assert_eq!(s.heap_bytes(), 24);
-        assert_eq!(s.redis_bytes(), 28);
+        assert_eq!(s.heap_bytes(), 4 + 10 * 3);
+        assert_eq!(s.redis_bytes(), 8 + 10 * 4);
     }
 
     /// Random inserts and removes against a `BTreeSet`, across widths.
@@ -326,10 +360,12 @@ mod tests {
             let mut model = BTreeSet::new();
             for _ in 0..400 {
                 let r = next();
-                let n = match r % 4 {
+                let n = match r % 5 {
                     0 => (r >> 8) as i64 % 100,
                     1 => (r >> 8) as i16 as i64,
                     2 if round % 2 == 0 => (r >> 8) as i32 as i64,
+                    // Every width from 1 to 8 bytes, each sign.
+                    3 => ((r >> 8) as i64) >> (round % 57),
                     _ => (r >> 8) as i64,
                 };
                 if next() % 3 == 0 {
