@@ -8,8 +8,8 @@
 #                small aggregates, 1M keys for growth
 #   --rounds N   rounds of the interleaved throughput and CPU runs
 #                (default 3; 2 with --quick)
-#   --only LIST  run only these of the sections throughput, cpu, pubsub,
-#                bigvalue, memory, small, growth (comma separated)
+#   --only LIST  run only these of the sections throughput, cpu, smallcpu,
+#                pubsub, bigvalue, memory, small, growth (comma separated)
 #   --help       print this text
 #
 # Environment:
@@ -24,7 +24,9 @@
 #      servers take turns (A B, then B A in the next round, ...) so drift on a
 #      noisy machine cancels out; each figure is a median over rounds and each
 #      ratio the median of the per-round ratios.
-#   2. server CPU per request (utime+stime from /proc/PID/stat), and
+#   2. server CPU per request (utime+stime from /proc/PID/stat), also for
+#      the hot commands of small aggregates (HGET, HSET, SISMEMBER, SADD,
+#      LINDEX, LPUSH at -P 16 on 100,000 keys of 10 elements each), and
 #      Pub/Sub fan-out (examples/fanout.rs): messages delivered per second
 #      and server CPU per delivered message, 1,000, 100 and 1 subscribers;
 #      big values: 1 MB SET/GET at -c 10, and one 200 MB SET, GET and DEL
@@ -56,7 +58,7 @@ usage() {
 
 QUICK=0
 ROUNDS=""
-ONLY="throughput,cpu,pubsub,bigvalue,memory,small,growth"
+ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -104,8 +106,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | pubsub | bigvalue | memory | small | growth) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, pubsub, bigvalue, memory, small, growth)" >&2; exit 2 ;;
+        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -151,6 +153,21 @@ MEM_KINDS=("string|SET" "list|RPUSH" "hash|HSET" "set|SADD" "zset|ZADD" "stream|
 # each kind is measured with every size of SMALL_SIZES elements per key.
 SMALL_KINDS=("hash|HSET" "list|RPUSH" "set-int|SADD" "set-str|SADD")
 SMALL_SIZES=(10 100)
+
+# Hot commands on small aggregates, each on $KEYSPACE keys of the 10-element
+# shape of SMALL_KINDS: name | shape | redis-benchmark arguments. The writes
+# keep the shapes small: HSET overwrites a field, SADD and LPUSH add about
+# ten elements per key over a run.
+SMALLCPU_RUNS=(
+    "HGET|hash|HGET key:__rand_int__ field5"
+    "HSET|hash|HSET key:__rand_int__ field5 val12345"
+    "SISMEMBER int|set-int|SISMEMBER key:__rand_int__ 500000"
+    "SADD int|set-int|SADD key:__rand_int__ 500000"
+    "SISMEMBER str|set-str|SISMEMBER key:__rand_int__ m0123456789ab"
+    "SADD str|set-str|SADD key:__rand_int__ m0123456789ab"
+    "LINDEX|list|LINDEX key:__rand_int__ 5"
+    "LPUSH|list|LPUSH key:__rand_int__ e0000000"
+)
 
 # ---------------------------------------------------------------------------
 # Tools
@@ -475,6 +492,37 @@ section_cpu() {
     py report-cpu "$out" "${SERVERS[@]}"
 }
 
+# Server CPU per request of the hot commands on small aggregates, where the
+# packed encodings are walked linearly (as Redis walks its listpacks).
+section_smallcpu() {
+    local out="$WORK/smallcpu.tsv" hz round spec test shape argstr name ticks t0 t1
+    local n="$CPU_N_P16"
+    local -a args
+    hz="$(getconf CLK_TCK)"
+    : >"$out"
+    for ((round = 1; round <= ROUNDS; round++)); do
+        round_order "$round"
+        for spec in "${SMALLCPU_RUNS[@]}"; do
+            IFS='|' read -r test shape argstr <<<"$spec"
+            read -ra args <<<"$argstr"
+            for name in "${ORDER[@]}"; do
+                reset_server "$name" "small-$shape-10:$KEYSPACE" "$n" || die "loading $shape keys into $name failed"
+                t0="$(cpu_ticks "${PID[$name]}")"
+                run_rb "$name" 16 "$n" "${args[@]}"
+                t1="$(cpu_ticks "${PID[$name]}")"
+                ticks=na
+                if [ "$RB_RPS" != na ]; then ticks=$((t1 - t0)); fi
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$test" 16 "$n" "$ticks" "$hz" >>"$out"
+            done
+        done
+        log "CPU per request on small aggregates: round $round/$ROUNDS done"
+    done
+    echo
+    echo "## Server CPU per request on small aggregates ($KEYSPACE keys of 10 elements, the shapes of the small-aggregate memory table; -c $CLIENTS, median of $ROUNDS rounds)"
+    echo
+    py report-cpu "$out" "${SERVERS[@]}"
+}
+
 # ---------------------------------------------------------------------------
 # 2b. Pub/Sub fan-out (on the long-running servers)
 # ---------------------------------------------------------------------------
@@ -661,7 +709,7 @@ section_small() {
     echo
     echo "## Memory per key of small aggregates (fresh server per shape, $SMALL_N keys)"
     echo
-    echo "16-byte keys. Hashes: fields field0..field99, 8-byte values. Lists: 8-byte strings. Sets: distinct random integers below 10^6, or distinct random non-numeric strings of 8 to 16 bytes. Growth of VmRSS and of INFO used_memory over the empty server, per key. The encoding is OBJECT ENCODING of one key; ferrokv answers with the name Redis 7.0 would give, so a packed string set shows as hashtable."
+    echo "16-byte keys. Hashes: fields field0..field99, 8-byte values. Lists: 8-byte strings. Sets: distinct random integers below 10^6, or distinct random non-numeric strings of 8 to 16 bytes. Growth of VmRSS (the lowest over 3 s after loading) and of INFO used_memory over the empty server, per key. The encoding is OBJECT ENCODING of one key; ferrokv answers with the name Redis 7.0 would give, so a packed string set shows as hashtable."
     echo
     py report-small "$out" "${SERVERS[@]}"
 }
@@ -758,6 +806,7 @@ done
 
 if want throughput; then section_throughput; fi
 if want cpu; then section_cpu; fi
+if want smallcpu; then section_smallcpu; fi
 if want pubsub; then section_pubsub; fi
 for name in "${SERVERS[@]}"; do stop_server "$name"; done
 if want bigvalue; then section_bigvalue; fi

@@ -960,7 +960,7 @@ impl Config {
                 parse_client_output_buffer_limit(&self.values[index], args)
             }
             Kind::NotifyKeyspaceEvents => {
-                let flags = keyspace_events_from_str(one)
+                let flags = keyspace_events_from_str(c_string(one))
                     .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
                 Ok(keyspace_events_to_string(flags))
             }

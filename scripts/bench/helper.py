@@ -232,6 +232,14 @@ def cmd_reset(port, kind=None, n=0):
         return 0
     n = int(n)
     per = 1000
+    if kind.startswith("small-"):  # small-SHAPE-ELEMS: section 3b's keys
+        shape, elems = kind[len("small-"):].rsplit("-", 1)
+        err = c.pipeline_encoded(small_batches(shape, int(elems), n))
+        c.close()
+        if err:
+            print("prefill %s: %s" % (kind, err), file=sys.stderr)
+            return 1
+        return 0
     if kind == "keys":  # every key GET can draw with -r n
         cmds = [("SET", b"key:%012d" % i, b"xxx") for i in range(n)]
     elif kind == "list":
@@ -405,7 +413,7 @@ def measure_small(port, pid, batches, keys):
         raise RuntimeError("DBSIZE is %r after loading %d keys" % (dbsize, keys))
     wait_alone(probe)
     used1 = info_field(probe, "used_memory") or "na"
-    rss1 = settle_rss_kb(pid, 5.0)
+    rss1 = settle_rss_kb(pid, 8.0, at_least=3.0)
     enc = probe.call("OBJECT", "ENCODING", b"key:%012d" % 0)
     probe.close()
     enc = enc.decode(errors="replace") if isinstance(enc, bytes) else "n/a"
@@ -765,18 +773,22 @@ def proc_status_kb(pid, field):
     return -1
 
 
-def settle_rss_kb(pid, seconds=10.0):
+def settle_rss_kb(pid, seconds=10.0, at_least=0.0):
     """VmRSS once it stops falling (the lazy-free thread may still be at
-    work after a DEL), or after `seconds`."""
-    last = proc_status_kb(pid, "VmRSS")
-    deadline = time.time() + seconds
-    while time.time() < deadline:
+    work after a DEL), or after `seconds`; with `at_least`, the lowest over
+    at least that long (allocators give freed memory back after a delay:
+    jemalloc's background purge, ferrokv after a second without
+    commands)."""
+    last = lowest = proc_status_kb(pid, "VmRSS")
+    start = time.time()
+    while time.time() < start + seconds:
         time.sleep(0.2)
         now = proc_status_kb(pid, "VmRSS")
-        if now >= last - 256:
-            return now
+        lowest = min(lowest, now)
+        if now >= last - 256 and time.time() >= start + at_least:
+            return lowest
         last = now
-    return last
+    return lowest
 
 
 def read_line(sock):

@@ -402,12 +402,17 @@ impl<V: Send + 'static> Dict<V> {
         let h = self.hash(key) as usize;
         for t in &self.tables {
             if let Some(Some(node)) = t.buckets.get(h & t.mask()) {
-                prefetch(&**node as *const Node<V>);
+                // A 56-byte node mostly spans two cache lines: ask for the
+                // line of its last byte too.
+                let first = &**node as *const Node<V> as *const u8;
+                prefetch(first);
+                prefetch(first.wrapping_add(std::mem::size_of::<Node<V>>() - 1));
             }
         }
     }
 
-    pub fn get(&self, key: &[u8]) -> Option<&V> {
+    /// The node of `key`, in whichever table holds it.
+    fn find(&self, key: &[u8]) -> Option<&Node<V>> {
         if self.is_empty() {
             return None;
         }
@@ -415,7 +420,10 @@ impl<V: Send + 'static> Dict<V> {
         self.tables[0]
             .find(h, key)
             .or_else(|| self.tables[1].find(h, key))
-            .map(|n| &n.value)
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<&V> {
+        self.find(key).map(|n| &n.value)
     }
 
     pub fn contains_key(&self, key: &[u8]) -> bool {
@@ -443,14 +451,7 @@ impl<V: Send + 'static> Dict<V> {
 
     /// The owner bits of `key`'s node.
     pub fn aux_of(&self, key: &[u8]) -> Option<u32> {
-        if self.is_empty() {
-            return None;
-        }
-        let h = self.hash(key);
-        self.tables[0]
-            .find(h, key)
-            .or_else(|| self.tables[1].find(h, key))
-            .map(|n| n.key.aux())
+        self.find(key).map(|n| n.key.aux())
     }
 
     /// Inserts or replaces; returns the previous value.

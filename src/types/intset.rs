@@ -40,9 +40,10 @@ fn redis_width(width: usize) -> usize {
 /// width less one in the low 3.
 const HEADER_BYTES: usize = 4;
 
-/// The most members an intset holds (the header's 29 bits; Redis's limit
-/// is 2^30, and no set that large is small).
-pub const MAX_ENTRIES: usize = (1 << 29) - 1;
+/// The most members an intset keeps: its owner converts it to a table once
+/// an insert takes it past this, so the header's 29 bits of count must hold
+/// one more. (Redis's limit is 2^30; no set that large is small.)
+pub const MAX_ENTRIES: usize = (1 << 29) - 2;
 
 /// A set of integers in one exact-size allocation: the header, then the
 /// members, little-endian. One pointer, so that the `Set` enum holding it

@@ -527,19 +527,8 @@ impl List {
         }
     }
 
-    /// Runs `op` on a small list's entries as a chunk, then keeps the list
-    /// small if they still fit `fill`, or makes it a quicklist.
-    fn change_small<R>(&mut self, fill: Fill, op: impl FnOnce(&mut Chunk) -> R) -> R {
-        let List::Small(t) = self else {
-            unreachable!("change_small on a quicklist");
-        };
-        let mut c = take_chunk(t);
-        let r = op(&mut c);
-        self.settle(c, fill);
-        r
-    }
-
-    /// Takes `c` as the whole list: small if it fits one chunk under
+    /// Takes `c` (a small list's entries after a change that may have
+    /// grown them) as the whole list: small if it fits one chunk under
     /// `fill`, else a quicklist of it (split once, as after one insert).
     fn settle(&mut self, mut c: Chunk, fill: Fill) {
         if small_fits(c.count, c.used(), fill) {
@@ -634,11 +623,13 @@ impl List {
     /// Replaces the element at `index` (< len).
     pub fn set(&mut self, index: usize, val: &[u8], fill: Fill) {
         match self {
-            List::Small(_) => self.change_small(fill, |c| {
+            List::Small(t) => {
+                let mut c = take_chunk(t);
                 let off = c.view().nth_offset(index);
                 c.remove_at(off);
                 c.insert_at(off, &encode(val), fill);
-            }),
+                self.settle(c, fill);
+            }
             List::Quick(q) => {
                 q.fill = fill;
                 q.set(index, val);
@@ -649,10 +640,12 @@ impl List {
     /// Inserts `val` before the element at `index`; `index == len` appends.
     pub fn insert(&mut self, index: usize, val: &[u8], fill: Fill) {
         match self {
-            List::Small(_) => self.change_small(fill, |c| {
+            List::Small(t) => {
+                let mut c = take_chunk(t);
                 let off = c.view().nth_offset(index.min(c.count));
                 c.insert_at(off, &encode(val), fill);
-            }),
+                self.settle(c, fill);
+            }
             List::Quick(q) => {
                 q.fill = fill;
                 q.insert(index, val);
