@@ -772,9 +772,21 @@ mod tests {
             let mut h = Hash::default();
             let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
             for _ in 0..300 {
-                let field = format!("f{}", next() % 40).into_bytes();
-                let len = [0usize, 1, 8, 127, 128, 300][(next() % 6) as usize];
-                let value = vec![(next() % 256) as u8; len];
+                // Fields and values that are integers (packed as integers
+                // of every width) or look like them, and strings of every
+                // header size.
+                let field = match next() % 3 {
+                    0 => format!("f{}", next() % 40).into_bytes(),
+                    1 => ((next() % 40) as i64 - 20).to_string().into_bytes(),
+                    _ => [&b"-0"[..], b"007", b"+1", b"0"][(next() % 4) as usize].to_vec(),
+                };
+                let value = match next() % 3 {
+                    0 => ((next() as i64) >> (next() % 64)).to_string().into_bytes(),
+                    _ => {
+                        let len = [0usize, 1, 8, 63, 64, 127, 128, 300][(next() % 8) as usize];
+                        vec![(next() % 256) as u8; len]
+                    }
+                };
                 if next() % 3 == 0 {
                     let at = model.iter().position(|(f, _)| *f == field);
                     assert_eq!(h.delete(&field), at.is_some());

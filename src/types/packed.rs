@@ -345,6 +345,10 @@ impl std::fmt::Debug for Packed {
     }
 }
 
+/// The count kept for a packed collection of this many elements or more:
+/// "walk to count" (Redis's `LP_HDR_NUMELE_UNKNOWN`).
+const COUNT_UNKNOWN: u16 = u16::MAX;
+
 /// Where one element's encoding lies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
@@ -357,9 +361,22 @@ impl Packed {
         Packed::default()
     }
 
-    /// The number of elements (a walk: packed collections are small).
+    /// The number of elements: kept in the spare 16 bits, as a listpack
+    /// header keeps it, up to [`COUNT_UNKNOWN`]; past that, a walk.
     pub fn len(&self) -> usize {
-        self.spans().count()
+        match self.bytes.aux() {
+            COUNT_UNKNOWN => self.spans().count(),
+            n => n as usize,
+        }
+    }
+
+    /// Records a change of `added` and `removed` elements in the count.
+    fn count_change(&mut self, added: usize, removed: usize) {
+        let count = self.bytes.aux();
+        if count != COUNT_UNKNOWN {
+            let n = count as usize + added - removed;
+            self.bytes.set_aux(n.min(COUNT_UNKNOWN as usize) as u16);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -443,11 +460,13 @@ impl Packed {
                 encode(v, e);
             }
         });
+        self.count_change(elements.len(), 0);
     }
 
     /// Replaces the bytes from `start` to `end` (whole elements) with the
     /// given elements.
     pub fn replace(&mut self, start: usize, end: usize, elements: &[&[u8]]) {
+        let removed = self.spans_in(start, end);
         let mut encoded = Vec::with_capacity(elements.iter().map(|e| encoded_len(e)).sum());
         for e in elements {
             encode(&mut encoded, e);
@@ -459,6 +478,18 @@ impl Packed {
             }
             v.splice(start..end, encoded);
         });
+        self.count_change(elements.len(), removed);
+    }
+
+    /// How many elements lie between `start` and `end` (element bounds).
+    fn spans_in(&self, start: usize, end: usize) -> usize {
+        let buf = self.bytes.as_slice();
+        let (mut at, mut n) = (start, 0);
+        while at < end {
+            at = element_end(buf, at);
+            n += 1;
+        }
+        n
     }
 }
 
@@ -566,6 +597,22 @@ mod tests {
             assert_eq!(backlen_len(n), bytes.len());
             assert_eq!(read_backlen(&out, out.len()), (n, 1), "{n}");
         }
+    }
+
+    #[test]
+    fn the_count_is_kept_and_falls_back_to_a_walk() {
+        let mut p = Packed::new();
+        p.push_all(&[b"a", b"1", b"bb"]);
+        let first = p.spans().next().unwrap();
+        let third = p.spans().nth(2).unwrap();
+        p.replace(first.start, third.start, &[b"x", b"y", b"z"]);
+        assert_eq!((p.len(), p.spans().count()), (4, 4));
+        let many: Vec<&[u8]> = vec![b"7"; 70_000];
+        p.push_all(&many);
+        assert_eq!(p.len(), 70_004);
+        let last = p.spans().last().unwrap();
+        p.replace(last.start, last.end, &[]);
+        assert_eq!(p.len(), 70_003);
     }
 
     #[test]

@@ -235,6 +235,23 @@ fn closed(e: &std::io::Error) -> bool {
     )
 }
 
+/// The next frame on `client` that is not a push, stashing the pushes
+/// before it (unless the connection is subscribed, where pushes are what
+/// it receives).
+fn read_past_pushes(
+    client: &mut Client,
+    stash: &mut Vec<Frame>,
+    subscribing: bool,
+) -> std::io::Result<Frame> {
+    loop {
+        let frame = decode(&client.read_reply()?);
+        if subscribing || !matches!(frame, Frame::Push(_)) {
+            return Ok(frame);
+        }
+        stash.push(frame);
+    }
+}
+
 fn decode(bytes: &[u8]) -> Frame {
     match parse_frame(bytes) {
         Ok(Some((frame, _))) => without_redirect_id(frame),
@@ -286,6 +303,10 @@ struct ConnState {
     /// After MONITOR: the feed lines each server has sent and the other
     /// has not yet (see `Run::compare_feeds`).
     monitor: Option<Feeds>,
+    /// Pushes each server sent ahead of an awaited reply (reference,
+    /// subject), compared with what the connection receives next; see
+    /// `split_pushes`.
+    stashed_pushes: [Vec<Frame>; 2],
     /// After a (un)subscribe command (`generate::SUBSCRIBING`): a command
     /// may answer several pushes, and messages come whenever anyone
     /// publishes, so nothing is awaited on the connection and what it
@@ -550,9 +571,12 @@ impl Run<'_> {
     }
 
     fn someone_waits(&self) -> bool {
-        self.conns
-            .iter()
-            .any(|c| !c.outstanding.is_empty() || c.monitor.is_some() || c.subscribing)
+        self.conns.iter().any(|c| {
+            !c.outstanding.is_empty()
+                || c.monitor.is_some()
+                || c.subscribing
+                || c.stashed_pushes.iter().any(|p| !p.is_empty())
+        })
     }
 
     /// An error that is the harness's, not a difference; reported as one
@@ -638,11 +662,13 @@ impl Run<'_> {
     fn await_next(&mut self, conn: usize, index: usize) -> Result<(), Failure> {
         let mut outcomes = Vec::with_capacity(2);
         let mut error = None;
-        for side in self.pair.sides() {
+        let subscribing = self.conns[conn].subscribing;
+        let stashed = &mut self.conns[conn].stashed_pushes;
+        for (which, side) in self.pair.sides().into_iter().enumerate() {
             let outcome = match side.conns[conn].as_mut() {
                 None => Err(true),
-                Some(client) => match client.read_reply() {
-                    Ok(bytes) => Ok(decode(&bytes)),
+                Some(client) => match read_past_pushes(client, &mut stashed[which], subscribing) {
+                    Ok(frame) => Ok(frame),
                     Err(e) if closed(&e) => Err(true),
                     Err(e) => {
                         error = Some(format!("{}: {e}", side.name()));
@@ -745,6 +771,9 @@ impl Run<'_> {
                 .subject
                 .drain(conn)
                 .map_err(|e| self.broken(index, e))?;
+            let [ref_pushes, sub_pushes] = std::mem::take(&mut self.conns[conn].stashed_pushes);
+            expected.splice(0..0, ref_pushes);
+            actual.splice(0..0, sub_pushes);
             // The control connection's own commands (the barrier's PINGs)
             // are left out: within one pass of a server's loop, whether
             // they or a step's command run first is the server's choice.
@@ -818,6 +847,21 @@ impl Run<'_> {
                 ));
             }
             let count = expected.len();
+            // A RESP3 connection takes pushes out wherever they fall, and
+            // where Redis puts an invalidation for the client running the
+            // command (another tracking client's redirect target) depends
+            // on whether that command replies before or after it signals
+            // the key: pushes are compared apart, as a multiset.
+            let (expected, expected_pushes) = split_pushes(expected);
+            let (actual, actual_pushes) = split_pushes(actual);
+            if expected_pushes != actual_pushes {
+                let detail = format!(
+                    "connection {conn} received different pushes (in any order)\n  expected: {}\n  actual:   {}",
+                    show_frames(&expected_pushes),
+                    show_frames(&actual_pushes)
+                );
+                return Err(differ(index, "pushes".into(), detail));
+            }
             // Events for the script: a step whose own reply is read here
             // was sent with `~noreply`; its reply is read on its connection.
             if count > 0 {
@@ -1347,6 +1391,16 @@ fn push_parts(frames: &[Frame], interleaved: bool) -> Vec<Vec<u8>> {
     }
     parts.sort();
     parts
+}
+
+/// The frames other than top-level pushes, in order, and the pushes,
+/// sorted.
+fn split_pushes(frames: Vec<Frame>) -> (Vec<Frame>, Vec<Frame>) {
+    let (mut pushes, others): (Vec<Frame>, Vec<Frame>) = frames
+        .into_iter()
+        .partition(|f| matches!(f, Frame::Push(_)));
+    pushes.sort_by_cached_key(Frame::to_bytes);
+    (others, pushes)
 }
 
 /// Whether a push arrived inside a reply (see [`push_parts`]).
