@@ -95,6 +95,7 @@ pub fn call(
         return Called::default();
     };
     store.effects.record_modified = !store.watches.is_empty() || store.tracking.is_active();
+    store.stats.errors_mark = store.stats.total_error_replies;
     let dirty_before = store.dirty;
     let served = req.serving.is_some();
     let outcome = run_handler(store, clients, out, &req, db);
@@ -125,6 +126,13 @@ pub fn call(
     if !store.to_close.is_empty() {
         close_killed(store, clients);
     }
+    // Redis's incrCommandStatsOnError: an error reply counted since the
+    // call started, or since a call nested in it (EXEC's) ended, fails it,
+    // even one sent to another client (CLIENT UNBLOCK ... ERROR).
+    if store.stats.total_error_replies > store.stats.errors_mark {
+        called.failed = true;
+    }
+    store.stats.errors_mark = store.stats.total_error_replies;
     let finished = Instant::now();
     *clock = finished;
     called.elapsed_us = finished.duration_since(started).as_micros() as u64;

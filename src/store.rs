@@ -37,6 +37,10 @@ pub struct Stats {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub total_error_replies: u64,
+    /// `total_error_replies` when the running call started or a call
+    /// nested in it ended (Redis's `prev_err_count`): a call during which
+    /// it grows failed, whoever got the error.
+    pub errors_mark: u64,
     /// Clients closed for passing their query or output buffer limit.
     pub client_query_buffer_limit_disconnections: u64,
     pub client_output_buffer_limit_disconnections: u64,

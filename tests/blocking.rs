@@ -145,6 +145,46 @@ fn client_unblock_and_queued_commands() {
     assert_eq!(escape(&ctl.cmd(&["CLIENT", "UNBLOCK", &id])), ":0\\r\\n");
 }
 
+/// The `cmdstat_NAME` line of INFO commandstats.
+fn cmdstat(c: &mut Client, name: &str) -> String {
+    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "commandstats"])).into_owned();
+    let prefix = format!("cmdstat_{name}:");
+    info.lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// As Redis's incrCommandStatsOnError: an error reply counted while a
+/// command runs fails that command, even when another client gets it (the
+/// unblocked one); a transaction's failed command fails alone, not EXEC.
+/// (Found by the differential fuzzer, seed 4242.)
+#[test]
+fn client_unblock_with_error_is_a_failed_call_and_exec_is_not() {
+    let (server, mut ctl) = setup();
+    let mut a = server.connect();
+    let id = String::from_utf8_lossy(&a.cmd(&["CLIENT", "ID"]))
+        .trim_matches(|c| c == ':' || c == '\r' || c == '\n')
+        .to_string();
+    a.send(&["BRPOPLPUSH", "k2", "k2", "0"]).unwrap();
+    wait_blocked(&mut ctl, 1);
+    ctl.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]);
+    assert!(reply(&mut a).starts_with("-UNBLOCKED"));
+    assert!(cmdstat(&mut ctl, "client|unblock").ends_with("rejected_calls=0,failed_calls=1"));
+    assert!(cmdstat(&mut ctl, "brpoplpush").ends_with("rejected_calls=0,failed_calls=1"));
+    a.send(&["BRPOPLPUSH", "k2", "k2", "0"]).unwrap();
+    wait_blocked(&mut ctl, 1);
+    ctl.cmd(&["CLIENT", "UNBLOCK", &id]);
+    assert_eq!(reply(&mut a), "*-1\\r\\n");
+    assert!(cmdstat(&mut ctl, "client|unblock").ends_with("rejected_calls=0,failed_calls=1"));
+    ctl.cmd(&["SET", "s", "x"]);
+    ctl.cmd(&["MULTI"]);
+    ctl.cmd(&["INCR", "s"]);
+    ctl.cmd(&["EXEC"]);
+    assert!(cmdstat(&mut ctl, "incr").ends_with("rejected_calls=0,failed_calls=1"));
+    assert!(cmdstat(&mut ctl, "exec").ends_with("rejected_calls=0,failed_calls=0"));
+}
+
 #[test]
 fn blmpop_and_brpoplpush() {
     let (server, mut ctl) = setup();
