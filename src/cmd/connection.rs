@@ -66,7 +66,12 @@ pub fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     let client = ctx.client();
     client.db = 0;
     client.name = None;
-    client.reply_mode = ReplyMode::On;
+    // Replies come back on, but RESET's own reply stays dropped after
+    // CLIENT REPLY SKIP: Redis clears REPLY_OFF and SKIP_NEXT, not the
+    // running command's SKIP.
+    if client.reply_mode != ReplyMode::Skip {
+        client.reply_mode = ReplyMode::On;
+    }
     client.authenticated = !requirepass;
     client.state.end_multi();
     // Out of MONITOR and of every subscription, without confirmations.

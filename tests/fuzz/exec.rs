@@ -352,7 +352,8 @@ impl ReplyMode {
     /// Whether a command gets a reply in this mode, and the mode after it.
     /// CLIENT REPLY ON answers even when replies are off, OFF and SKIP
     /// never answer, SKIP while off changes nothing, and RESET turns
-    /// replies back on before it answers.
+    /// replies back on before it answers (after SKIP, its own reply is the
+    /// one skipped).
     fn apply(self, args: &[Vec<u8>]) -> (bool, ReplyMode) {
         let word = |i: usize| {
             args.get(i)
@@ -367,6 +368,7 @@ impl ReplyMode {
         }
         let client_reply = args.len() == 3 && word(0) == b"client" && word(1) == b"reply";
         match (client_reply.then(|| word(2)).as_deref(), word(0).as_slice()) {
+            (_, b"reset") if self == ReplyMode::SkipNext => (false, ReplyMode::On),
             (Some(b"on"), _) | (_, b"reset") => (true, ReplyMode::On),
             (Some(b"off"), _) => (false, ReplyMode::Off),
             (Some(b"skip"), _) if self == ReplyMode::Off => (false, ReplyMode::Off),
