@@ -21,6 +21,13 @@ fn wait_blocked(c: &mut Client, n: usize) {
     }
 }
 
+/// CLIENT ID of `c`, as text.
+fn client_id(c: &mut Client) -> String {
+    String::from_utf8_lossy(&c.cmd(&["CLIENT", "ID"]))
+        .trim_matches(|c| c == ':' || c == '\r' || c == '\n')
+        .to_string()
+}
+
 fn reply(c: &mut Client) -> String {
     escape(&c.read_reply().expect("a reply"))
 }
@@ -123,9 +130,7 @@ fn blmove_chains_resolve_in_one_go() {
 fn client_unblock_and_queued_commands() {
     let (server, mut ctl) = setup();
     let mut a = server.connect();
-    let id = String::from_utf8_lossy(&a.cmd(&["CLIENT", "ID"]))
-        .trim_matches(|c| c == ':' || c == '\r' || c == '\n')
-        .to_string();
+    let id = client_id(&mut a);
     // A command sent behind the blocking one runs after it is served.
     a.send_raw(b"BLPOP q 0\r\nPING\r\n").unwrap();
     wait_blocked(&mut ctl, 1);
@@ -163,9 +168,7 @@ fn cmdstat(c: &mut Client, name: &str) -> String {
 fn client_unblock_with_error_is_a_failed_call_and_exec_is_not() {
     let (server, mut ctl) = setup();
     let mut a = server.connect();
-    let id = String::from_utf8_lossy(&a.cmd(&["CLIENT", "ID"]))
-        .trim_matches(|c| c == ':' || c == '\r' || c == '\n')
-        .to_string();
+    let id = client_id(&mut a);
     a.send(&["BRPOPLPUSH", "k2", "k2", "0"]).unwrap();
     wait_blocked(&mut ctl, 1);
     ctl.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]);
@@ -355,9 +358,7 @@ fn watch_sees_a_blocked_client_s_pop() {
 fn client_unblock_inside_exec_runs_queued_commands_after_the_transaction() {
     let (server, mut ctl) = setup();
     let mut a = server.connect();
-    let id = String::from_utf8_lossy(&a.cmd(&["CLIENT", "ID"]))
-        .trim_matches(|c| c == ':' || c == '\r' || c == '\n')
-        .to_string();
+    let id = client_id(&mut a);
     a.send_raw(b"BLPOP q 0\r\nSET x after\r\n").unwrap();
     wait_blocked(&mut ctl, 1);
     ctl.cmd(&["MULTI"]);
