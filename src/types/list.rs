@@ -1955,7 +1955,7 @@ mod tests {
         );
         let mut back = Vec::new();
         l.walk_backward(|i, v| {
-            assert!(v.is(i.to_string().as_bytes()));
+            assert!(Needle::new(i.to_string().as_bytes()).is(v));
             back.push(i);
             true
         });

@@ -87,14 +87,6 @@ impl Elem<'_> {
         self.len() == 0
     }
 
-    /// Whether the element's bytes are `other`.
-    pub fn is(self, other: &[u8]) -> bool {
-        match self {
-            Elem::Int(n) => parse_i64(other) == Some(n),
-            Elem::Bytes(b) => b == other,
-        }
-    }
-
     /// Writes the element as a bulk string.
     pub fn reply(self, out: &mut Reply) {
         match self {
@@ -578,7 +570,8 @@ mod tests {
         assert_eq!(p.find(b"12"), Some(spans[0]));
         assert_eq!(p.find(b"-12"), Some(spans[2]));
         assert_eq!(p.find(b"+12"), None);
-        assert!(p.at(spans[0]).is(b"12") && !p.at(spans[0]).is(b"012"));
+        assert!(Needle::new(b"12").is(p.at(spans[0])));
+        assert!(!Needle::new(b"012").is(p.at(spans[0])));
     }
 
     #[test]
