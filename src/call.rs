@@ -353,9 +353,18 @@ pub fn unblock_requested(store: &mut Store, clients: &mut Slab<Client>) {
                 Run::Served,
             );
         }
-        store.unblocked.push(token);
+        queue_unblocked(store, clients, token);
         store.notified.push(token);
     }
+}
+
+/// Queues a woken client to run what it sent while blocked, once the
+/// command that woke it is done (see `Store::unblocked`).
+pub fn queue_unblocked(store: &mut Store, clients: &mut Slab<Client>, token: usize) {
+    if let Some(c) = clients.get_mut(token) {
+        c.unblocked = true;
+    }
+    store.unblocked.push(token);
 }
 
 /// Takes a client out of every wait list; returns what it was blocked on,

@@ -225,6 +225,9 @@ pub struct Client {
     /// Set by QUIT, a protocol error or CLIENT KILL: write what is pending,
     /// then close.
     pub close_after_reply: bool,
+    /// Woken (served, timed out or CLIENT UNBLOCKed), and what it sent
+    /// while blocked not run yet: Redis's CLIENT_UNBLOCKED, flag `u`.
+    pub unblocked: bool,
     /// Whether WRITABLE interest is registered (only while output remains).
     pub writable_registered: bool,
     /// Whether the client is queued for a write this loop iteration.
@@ -273,6 +276,7 @@ impl Client {
             authenticated: false,
             no_evict: false,
             close_after_reply: false,
+            unblocked: false,
             writable_registered: false,
             write_queued: false,
             read_queued: false,
@@ -302,6 +306,9 @@ impl Client {
         }
         if self.close_after_reply {
             f.push('c');
+        }
+        if self.unblocked {
+            f.push('u');
         }
         if self.no_evict {
             f.push('e');

@@ -188,6 +188,36 @@ fn client_unblock_with_error_is_a_failed_call_and_exec_is_not() {
     assert!(cmdstat(&mut ctl, "exec").ends_with("rejected_calls=0,failed_calls=0"));
 }
 
+/// A woken client shows `u` in CLIENT LIST until what it sent while
+/// blocked has run (Redis's CLIENT_UNBLOCKED); here it is woken inside
+/// EXEC, whose CLIENT LIST sees it. (Found by the differential fuzzer,
+/// seed 5555.)
+#[test]
+fn a_client_woken_inside_exec_is_listed_as_unblocked() {
+    let (server, mut ctl) = setup();
+    let mut a = server.connect();
+    let id = client_id(&mut a);
+    a.send(&["BLPOP", "q", "0"]).unwrap();
+    wait_blocked(&mut ctl, 1);
+    let flags_of = |list: &[u8]| {
+        let list = String::from_utf8_lossy(list).into_owned();
+        let prefix = format!("id={id} ");
+        let line = list.lines().find(|l| l.contains(&prefix)).expect("listed");
+        line.split(' ')
+            .find_map(|f| f.strip_prefix("flags="))
+            .expect("a flags field")
+            .to_string()
+    };
+    assert_eq!(flags_of(&ctl.cmd(&["CLIENT", "LIST"])), "b");
+    ctl.cmd(&["MULTI"]);
+    ctl.cmd(&["CLIENT", "UNBLOCK", &id]);
+    ctl.cmd(&["CLIENT", "LIST"]);
+    let exec = ctl.cmd(&["EXEC"]);
+    assert_eq!(flags_of(&exec), "u");
+    assert_eq!(reply(&mut a), "*-1\\r\\n");
+    assert_eq!(flags_of(&ctl.cmd(&["CLIENT", "LIST"])), "N");
+}
+
 #[test]
 fn blmpop_and_brpoplpush() {
     let (server, mut ctl) = setup();

@@ -80,7 +80,7 @@ impl Server {
                 if blocked_again {
                     break;
                 }
-                self.store.unblocked.push(token);
+                crate::call::queue_unblocked(&mut self.store, &mut self.clients, token);
                 self.queue_write(token);
             }
         }
@@ -99,6 +99,9 @@ impl Server {
     /// Runs what a client sent while it was blocked.
     pub(super) fn resume(&mut self, token: usize, now_ms: u64) {
         let mut clock = Instant::now();
+        if let Some(c) = self.clients.get_mut(token) {
+            c.unblocked = false;
+        }
         loop {
             let Some(c) = self.clients.get_mut(token) else {
                 return;
@@ -131,7 +134,7 @@ impl Server {
         if let Some(c) = self.clients.get_mut(token) {
             c.end_of_block_reply(Reply::null_array);
         }
-        self.store.unblocked.push(token);
+        crate::call::queue_unblocked(&mut self.store, &mut self.clients, token);
         self.queue_write(token);
     }
 }
