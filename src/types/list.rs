@@ -279,7 +279,7 @@ struct Chunk {
 impl Chunk {
     fn view(&self) -> ChunkRef<'_> {
         ChunkRef {
-            bytes: &self.buf[self.head..],
+            bytes: self.bytes(),
             count: self.count,
         }
     }
