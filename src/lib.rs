@@ -25,6 +25,8 @@
 //!   invalidations they are sent.
 //! - [`latency`]: per-command latency histograms (INFO latencystats).
 //! - [`lazyfree`]: the helper thread that frees huge values off the loop.
+//! - [`persist`]: the RDB format (snapshots, DUMP payloads), SAVE and
+//!   loading.
 
 pub mod alloc;
 pub mod bigarg;
@@ -39,6 +41,7 @@ pub mod effects;
 pub mod glob;
 pub mod latency;
 pub mod lazyfree;
+pub mod persist;
 pub mod pubsub;
 pub mod resp;
 pub mod server;

@@ -138,6 +138,13 @@ fn main() -> ExitCode {
     .format_timestamp_millis()
     .init();
 
+    // Like redis-server, work in `dir`: the RDB file is relative to it.
+    if let Some(dir) = config.get("dir").filter(|d| !d.is_empty())
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        log::error!("Can't chdir to '{dir}': {e}");
+        return ExitCode::from(1);
+    }
     raise_fd_limit(config.maxclients);
     if config.get("disable-thp") != Some("no") {
         disable_transparent_huge_pages();
@@ -156,6 +163,10 @@ fn main() -> ExitCode {
         std::process::id(),
         server.port()
     );
+    if let Err(e) = server.load_dataset() {
+        log::error!("{e}");
+        return ExitCode::from(1);
+    }
     log::info!("Ready to accept connections tcp");
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,

@@ -116,7 +116,8 @@ scripts!(
     pubsub,
     notifications,
     wakeups,
-    tracking
+    tracking,
+    dump
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -645,3 +645,121 @@ pub fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.out.int(removed as i64);
     Ok(())
 }
+
+/// DUMP key
+pub fn dump(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let comp = crate::persist::compression(&ctx.store.config);
+    match lookup_read(ctx.store, ctx.db_index, &args[1], ctx.now_ms) {
+        Some(entry) => {
+            let payload = crate::persist::rdb::dump_payload(&entry.value, comp);
+            ctx.out.bulk(&payload);
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// RESTORE-ASKING: RESTORE, for a cluster's migrations; the same here.
+pub fn restore_asking(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    restore(ctx, args)
+}
+
+/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds]
+/// [FREQ frequency]
+///
+/// Checks in Redis's order: the options, then an existing key (BUSYKEY),
+/// the TTL, the payload's version and checksum, and the payload itself. A
+/// relative TTL is propagated as an absolute one with ABSTTL, and a TTL
+/// already past restores nothing (a replaced key is deleted and that is
+/// propagated as DEL).
+pub fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    use crate::persist::rdb::{PayloadError, restore_payload};
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);
+    let mut j = 4;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        if eq_ic(&args[j], "REPLACE") {
+            replace = true;
+        } else if eq_ic(&args[j], "ABSTTL") {
+            absttl = true;
+        } else if eq_ic(&args[j], "IDLETIME") && more && freq.is_none() {
+            let n = arg_i64(&args[j + 1])?;
+            if n < 0 {
+                return Err(CmdError::err("Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(n as u64);
+            j += 1;
+        } else if eq_ic(&args[j], "FREQ") && more && idle.is_none() {
+            let n = arg_i64(&args[j + 1])?;
+            if !(0..=255).contains(&n) {
+                return Err(CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"));
+            }
+            freq = Some(n as u8);
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    let key = &args[1];
+    let now = ctx.now_ms;
+    if !replace && ctx.db().exists(key, now) {
+        return Err(CmdError::Msg(
+            "BUSYKEY Target key name already exists.".into(),
+        ));
+    }
+    let ttl = arg_i64(&args[2])?;
+    if ttl < 0 {
+        return Err(CmdError::err("Invalid TTL value, must be >= 0"));
+    }
+    let shapes = crate::persist::shapes(&ctx.store.config);
+    let value = match restore_payload(&args[3], &shapes) {
+        Ok(v) => v,
+        Err(PayloadError::VersionOrChecksum) => {
+            return Err(CmdError::err("DUMP payload version or checksum are wrong"));
+        }
+        Err(PayloadError::BadFormat) => return Err(CmdError::err("Bad data format")),
+    };
+    // Like Redis's dbDelete: a key past its deadline but not yet reclaimed
+    // counts as deleted too.
+    let deleted = replace && ctx.db().remove(key);
+    // Redis adds the clock in signed 64 bits, so a relative TTL near
+    // i64::MAX wraps to a deadline in the past and restores nothing.
+    let deadline = match absttl {
+        true => ttl,
+        false if ttl == 0 => 0,
+        false => ttl.wrapping_add(now as i64),
+    };
+    // Redis's checkAlreadyExpired: a deadline at or before now.
+    if deadline != 0 && deadline <= now as i64 {
+        if deleted {
+            ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
+            ctx.changed(class::GENERIC, "del", key);
+            ctx.dirty(1);
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    let expire_ms = deadline as u64;
+    let db = ctx.db();
+    let access = db.restored_access(idle, freq, now);
+    db.insert_detached(
+        key,
+        Detached {
+            entry: Entry { value },
+            access,
+            expire_ms,
+        },
+    );
+    if expire_ms != 0 && !absttl {
+        let mut argv = args.to_vec();
+        argv[2] = Bytes::from(expire_ms.to_string());
+        argv.push(Bytes::from_static(b"ABSTTL"));
+        ctx.propagate_as(argv);
+    }
+    ctx.changed(class::GENERIC, "restore", key);
+    ctx.dirty(1);
+    ctx.out.ok();
+    Ok(())
+}

@@ -191,11 +191,16 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         // does; so do ours.
         ctx.store.active_expire_enabled = crate::util::parse_i64(&args[2]).unwrap_or(0) != 0;
         ctx.out.ok();
+    } else if eq_ic(sub, "RELOAD") {
+        debug_reload(ctx, &args[2..])?;
     } else if eq_ic(sub, "HELP") {
         reply_help(
             ctx,
             &[
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "RELOAD [NOSAVE]",
+                "    Save the RDB on disk and reload it back to memory. With NOSAVE, load the",
+                "    file on disk as it is.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not",
                 "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -778,4 +783,75 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) {
         }
         _ => {}
     }
+}
+
+/// SAVE: writes the dataset to `dbfilename` on the loop.
+pub fn save(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    save_now(ctx)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Saves the dataset, as SAVE does; Redis answers a failure with a bare
+/// `ERR` and logs the reason.
+fn save_now(ctx: &mut Ctx) -> CmdResult {
+    match crate::persist::save(ctx.store, ctx.now_ms) {
+        Ok(bytes) => {
+            log::info!("DB saved on disk ({bytes} bytes)");
+            ctx.store.dirty = 0;
+            ctx.store.lastsave_s = (ctx.now_ms / 1000) as i64;
+            Ok(())
+        }
+        Err(e) => {
+            log::warn!("Failed saving the DB: {e}");
+            Err(CmdError::Msg("ERR".into()))
+        }
+    }
+}
+
+/// DEBUG RELOAD [NOSAVE]: saves (unless NOSAVE) and loads the file back in
+/// place of the dataset. The file is read into fresh databases first, so a
+/// bad file leaves the dataset as it was.
+fn debug_reload(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
+    let mut save = true;
+    for opt in opts {
+        if eq_ic(opt, "NOSAVE") {
+            save = false;
+        } else if eq_ic(opt, "MERGE") || eq_ic(opt, "NOFLUSH") {
+            return Err(CmdError::err(
+                "DEBUG RELOAD MERGE and NOFLUSH are not supported",
+            ));
+        } else {
+            return Err(CmdError::err(
+                "DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
+        }
+    }
+    if save {
+        save_now(ctx)?;
+    }
+    let path = crate::persist::rdb_path(&ctx.store.config);
+    let dbs = match crate::persist::load(ctx.store, &path, ctx.now_ms) {
+        Ok(Some((dbs, _))) => dbs,
+        Ok(None) => {
+            log::warn!("DEBUG RELOAD: {} does not exist", path.display());
+            return Err(CmdError::err(
+                "Error trying to load the RDB dump, check server logs.",
+            ));
+        }
+        Err(e) => {
+            log::warn!("DEBUG RELOAD: {}: {e}", path.display());
+            return Err(CmdError::err(
+                "Error trying to load the RDB dump, check server logs.",
+            ));
+        }
+    };
+    for db in 0..ctx.store.dbs.len() {
+        touch_watched_in(ctx, db, None);
+    }
+    crate::persist::install(ctx.store, dbs);
+    ctx.store.effects.flushed.push(None);
+    log::info!("DB reloaded by DEBUG RELOAD");
+    ctx.out.ok();
+    Ok(())
 }

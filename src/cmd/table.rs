@@ -1101,6 +1101,26 @@ pub static COMMANDS: &[Command] = &[
         subcommands: &[],
     },
     Command {
+        name: "save",
+        arity: 1,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING | flag::NO_MULTI,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["admin", "slow", "dangerous"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "Synchronously save the dataset to disk",
+            since: "1.0.0",
+            group: "server",
+            complexity: Some("O(N) where N is the total number of keys in all databases"),
+            ..Docs::EMPTY
+        },
+        handler: Some(h::save),
+        subcommands: &[],
+    },
+    Command {
         name: "info",
         arity: -1,
         flags: flag::LOADING | flag::STALE,
@@ -2550,6 +2570,216 @@ pub static COMMANDS: &[Command] = &[
             ..Docs::EMPTY
         },
         handler: Some(h::r#move),
+        subcommands: &[],
+    },
+    Command {
+        name: "dump",
+        arity: 2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["keyspace", "read", "slow"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Return a serialized version of the value stored at the specified key.",
+            since: "2.6.0",
+            group: "generic",
+            complexity: Some(
+                "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
+            ),
+            arguments: &[Arg {
+                name: "key",
+                kind: "key",
+                key_spec_index: Some(0),
+                ..Arg::EMPTY
+            }],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::dump),
+        subcommands: &[],
+    },
+    Command {
+        name: "restore",
+        arity: -4,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["keyspace", "write", "slow", "dangerous"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["OW", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Create a key using the provided serialized value, previously obtained using DUMP.",
+            since: "2.6.0",
+            group: "generic",
+            complexity: Some(
+                "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+            ),
+            history: &[
+                ("3.0.0", "Added the `REPLACE` modifier."),
+                ("5.0.0", "Added the `ABSTTL` modifier."),
+                ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
+            ],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "ttl",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "serialized-value",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "replace",
+                    kind: "pure-token",
+                    token: Some("REPLACE"),
+                    since: Some("3.0.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "absttl",
+                    kind: "pure-token",
+                    token: Some("ABSTTL"),
+                    since: Some("5.0.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "seconds",
+                    kind: "integer",
+                    token: Some("IDLETIME"),
+                    since: Some("5.0.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "frequency",
+                    kind: "integer",
+                    token: Some("FREQ"),
+                    since: Some("5.0.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::restore),
+        subcommands: &[],
+    },
+    Command {
+        name: "restore-asking",
+        arity: -4,
+        flags: flag::WRITE | flag::DENYOOM | flag::ASKING,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["keyspace", "write", "slow", "dangerous"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["OW", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "An internal command for migrating keys in a cluster",
+            since: "3.0.0",
+            group: "server",
+            complexity: Some(
+                "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+            ),
+            doc_flags: &["syscmd"],
+            history: &[
+                ("3.0.0", "Added the `REPLACE` modifier."),
+                ("5.0.0", "Added the `ABSTTL` modifier."),
+                ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
+            ],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "ttl",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "serialized-value",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "replace",
+                    kind: "pure-token",
+                    token: Some("REPLACE"),
+                    since: Some("3.0.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "absttl",
+                    kind: "pure-token",
+                    token: Some("ABSTTL"),
+                    since: Some("5.0.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "seconds",
+                    kind: "integer",
+                    token: Some("IDLETIME"),
+                    since: Some("5.0.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "frequency",
+                    kind: "integer",
+                    token: Some("FREQ"),
+                    since: Some("5.0.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::restore_asking),
         subcommands: &[],
     },
     Command {

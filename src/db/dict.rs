@@ -695,6 +695,14 @@ impl<V: Send + 'static> Dict<V> {
         Some((&node.key, &node.value))
     }
 
+    /// Every entry with its node's owner bits, in arena order (a snapshot
+    /// writes each key's access stamp).
+    pub fn iter_with_aux(&self) -> impl Iterator<Item = (&[u8], &V, u32)> {
+        self.nodes
+            .iter()
+            .map(|node| (&*node.key, &node.value, node.key.aux()))
+    }
+
     /// Every entry, in arena order. O(n): only for commands that are O(n)
     /// in Redis too (KEYS) and for tests.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {

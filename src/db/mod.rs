@@ -251,6 +251,26 @@ impl Db {
         Some(entry)
     }
 
+    /// The access stamp of a key loaded or restored now with what its
+    /// file or payload said, as Redis's `objectSetLRUOrLFU`: an idle time
+    /// counts under an LRU policy, a frequency under LFU; the other is
+    /// ignored, and without either the key is as if created now.
+    pub fn restored_access(&self, idle_seconds: Option<u64>, freq: Option<u8>, now_ms: u64) -> u32 {
+        match (self.policy, idle_seconds, freq) {
+            (AccessPolicy::Lru, Some(idle), _) => {
+                // Redis's arithmetic exactly, wrap and 24-bit truncation
+                // included, so OBJECT IDLETIME then reads the same.
+                let mut stamp = lru_clock(now_ms) as i128 - idle as i128;
+                if stamp < 0 {
+                    stamp += LRU_CLOCK_MAX as i128;
+                }
+                (stamp as u32) & LRU_CLOCK_MAX
+            }
+            (AccessPolicy::Lfu { .. }, _, Some(freq)) => (lfu_minutes(now_ms) << 8) | freq as u32,
+            _ => self.new_access(now_ms),
+        }
+    }
+
     /// The access stamp of a key created now.
     fn new_access(&self, now_ms: u64) -> u32 {
         match self.policy {
@@ -442,6 +462,18 @@ impl Db {
     }
 
     /// Every live key (KEYS is O(N) in Redis too).
+    /// Every key, expired or not, with its access stamp and deadline (0
+    /// for none): what a snapshot writes.
+    pub fn for_each_with_meta(&self, mut f: impl FnMut(&[u8], &Value, u32, u64)) {
+        for (key, entry, access) in self.keys.iter_with_aux() {
+            let expire_ms = match self.expires.is_empty() {
+                true => 0,
+                false => self.expires.get(key).copied().unwrap_or(0),
+            };
+            f(key, &entry.value, access, expire_ms);
+        }
+    }
+
     pub fn iter(&self, now_ms: u64) -> impl Iterator<Item = (&[u8], &Entry)> {
         self.keys
             .iter()

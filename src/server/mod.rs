@@ -186,6 +186,33 @@ impl Server {
         self.store.listen_port
     }
 
+    /// Loads `dbfilename` from the working directory at start-up, as
+    /// redis-server does; no file means an empty dataset. A file that does
+    /// not load whole is an error: the server must not start with part of
+    /// it.
+    pub fn load_dataset(&mut self) -> Result<(), String> {
+        let path = crate::persist::rdb_path(&self.store.config);
+        let start = std::time::Instant::now();
+        let now_ms = crate::store::unix_ms();
+        match crate::persist::load(&self.store, &path, now_ms) {
+            Ok(None) => Ok(()),
+            Ok(Some((dbs, loaded))) => {
+                crate::persist::install(&mut self.store, dbs);
+                log::info!(
+                    "Done loading RDB, keys loaded: {}, keys expired: {}.",
+                    loaded.keys,
+                    loaded.expired_skipped
+                );
+                log::info!(
+                    "DB loaded from disk: {:.3} seconds",
+                    start.elapsed().as_secs_f64()
+                );
+                Ok(())
+            }
+            Err(e) => Err(format!("Error loading {}: {e}", path.display())),
+        }
+    }
+
     /// Runs until SHUTDOWN or a signal.
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);

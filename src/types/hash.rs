@@ -145,6 +145,29 @@ impl Hash {
         }
     }
 
+    /// A hash read from a packed form (an RDB listpack or ziplist): Redis
+    /// keeps it packed whatever its values' lengths and converts only when
+    /// it has more fields than `max_entries`. `None` if a field repeats.
+    pub fn from_packed_pairs(pairs: &[(Vec<u8>, Vec<u8>)], limits: Limits) -> Option<Hash> {
+        if pairs.len() > limits.max_entries {
+            let mut d: Dict<SmallBytes> = Dict::new();
+            for (f, v) in pairs {
+                if d.insert(f, SmallBytes::new(v)).is_some() {
+                    return None;
+                }
+            }
+            return Some(Hash::Table(Box::new(d)));
+        }
+        let mut p = Packed::new();
+        for (f, v) in pairs {
+            if locate_pair(&p, f).is_ok() || !p.safe_to_add(f.len() + v.len()) {
+                return None;
+            }
+            p.push_all(&[f, v]);
+        }
+        Some(Hash::Listpack(p))
+    }
+
     /// Deletes a field, returning true if it was there.
     pub fn delete(&mut self, field: &[u8]) -> bool {
         match self {

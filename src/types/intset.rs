@@ -256,6 +256,18 @@ impl IntSet {
         8 + redis_width(self.width()) * self.len()
     }
 
+    /// Appends Redis's intset of these members (what RDB and DUMP hold):
+    /// the encoding (2, 4 or 8 bytes per member), the count, then the
+    /// sorted members, all little-endian.
+    pub fn put_redis_intset(&self, out: &mut Vec<u8>) {
+        let width = redis_width(self.width());
+        out.extend_from_slice(&(width as u32).to_le_bytes());
+        out.extend_from_slice(&(self.len() as u32).to_le_bytes());
+        for n in self.iter() {
+            out.extend_from_slice(&n.to_le_bytes()[..width]);
+        }
+    }
+
     /// The heap this set holds.
     pub fn heap_bytes(&self) -> usize {
         self.bytes().len()

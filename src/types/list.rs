@@ -294,8 +294,10 @@ impl Chunk {
         self.buf.len() - self.head
     }
 
-    fn fits(&self, extra: usize, fill: Fill) -> bool {
-        self.count < fill.max_count && self.used() + extra <= fill.max_bytes
+    /// Whether a push of an element `raw_len` bytes long goes into this
+    /// chunk (see [`accepts`]).
+    fn accepts(&self, raw_len: usize, fill: Fill) -> bool {
+        accepts(self.count, self.used(), raw_len, fill)
     }
 
     /// The capacity to grow to when `needed` bytes must fit: geometric, but
@@ -558,7 +560,13 @@ impl List {
         if let List::Small(t) = self {
             let count = t.aux() as usize + vals.len();
             let added: usize = vals.iter().map(|v| encoded_len(v.as_ref())).sum();
-            if small_fits(count, t.len() + added, fill) {
+            let mut used = t.len();
+            let one_chunk = vals.iter().enumerate().all(|(i, v)| {
+                let ok = accepts(t.aux() as usize + i, used, v.as_ref().len(), fill);
+                used += encoded_len(v.as_ref());
+                ok
+            });
+            if one_chunk && count <= SMALL_MAX_COUNT && used <= PACKED_MAX_SAFETY_BYTES {
                 t.edit(|buf| {
                     buf.reserve_exact(added);
                     match end {
@@ -699,6 +707,61 @@ impl List {
         }
     }
 
+    /// Appends a chunk holding exactly `vals`, as quicklist appends a node
+    /// read from an RDB file or a DUMP payload: the file's node boundaries
+    /// stay whatever `list-max-listpack-size` says now, as in Redis, so the
+    /// value dumps again as it came.
+    pub fn append_chunk<V: AsRef<[u8]>>(&mut self, vals: &[V], fill: Fill) {
+        if vals.is_empty() {
+            return;
+        }
+        let mut buf = Vec::with_capacity(vals.iter().map(|v| encoded_len(v.as_ref())).sum());
+        for v in vals {
+            encode_into(&mut buf, v.as_ref());
+        }
+        let chunk = Chunk {
+            buf,
+            head: 0,
+            count: vals.len(),
+        };
+        let mut q = match std::mem::take(self) {
+            List::Small(t) if t.aux() == 0 => {
+                if chunk.count <= SMALL_MAX_COUNT && chunk.used() <= PACKED_MAX_SAFETY_BYTES {
+                    *self = List::Small(ThinBytes::with_aux(chunk.buf, chunk.count as u16));
+                    return;
+                }
+                Quick {
+                    chunks: VecDeque::new(),
+                    len: 0,
+                    fill,
+                }
+            }
+            List::Small(mut t) => {
+                let first = take_chunk(&mut t);
+                Quick {
+                    len: first.count,
+                    chunks: VecDeque::from([first]),
+                    fill,
+                }
+            }
+            List::Quick(q) => *q,
+        };
+        q.len += chunk.count;
+        q.chunks.push_back(chunk);
+        *self = List::Quick(Box::new(q));
+    }
+
+    /// Each chunk's entries (listpack entries, back lengths included) and
+    /// element count, head first: with a header and end byte, a quicklist
+    /// node's listpack as RDB and DUMP hold it.
+    pub fn chunks(&self) -> Vec<(&[u8], usize)> {
+        match self {
+            List::Small(t) if t.aux() == 0 => Vec::new(),
+            List::Small(t) => vec![(t.as_slice(), t.aux() as usize)],
+            List::Quick(q) => q.chunks.iter().map(|c| (c.bytes(), c.count)).collect(),
+        }
+    }
+
     /// Every element, head first, owned.
     pub fn to_vec(&self) -> Vec<Vec<u8>> {
         let mut out = Vec::with_capacity(self.len());
@@ -752,6 +815,30 @@ impl List {
 /// The most elements a small list holds (its count is 16 bits).
 const SMALL_MAX_COUNT: usize = u16::MAX as usize;
 
+/// Redis's estimate of what one element adds to a listpack
+/// (`SIZE_ESTIMATE_OVERHEAD`).
+const SIZE_ESTIMATE_OVERHEAD_BYTES: usize = 8;
+
+/// Whether a push of an element `raw_len` bytes long (as sent, not as
+/// encoded) goes into a chunk of `count` elements taking `used` bytes, by
+/// quicklist's own rule (`_quicklistNodeAllowInsert`): the listpack's size
+/// with header and end byte, plus the raw length, plus 8, within the byte
+/// limit; under a count limit, also fewer than that many elements and
+/// within 8 KB. Pushes break chunks exactly where Redis breaks nodes, so
+/// DUMP and RDB files hold the same listpacks.
+fn accepts(count: usize, used: usize, raw_len: usize, fill: Fill) -> bool {
+    if count == 0 {
+        return true;
+    }
+    let new_size =
+        packed::LISTPACK_HEADER_BYTES + 1 + used + raw_len + SIZE_ESTIMATE_OVERHEAD_BYTES;
+    if fill.max_count == usize::MAX {
+        new_size <= fill.max_bytes
+    } else {
+        new_size <= SIZE_SAFETY_LIMIT_BYTES && count < fill.max_count
+    }
+}
+
 /// Whether `count` elements in `bytes` bytes make a small list under
 /// `fill`: they fit one chunk (or are one element), and the count fits.
 fn small_fits(count: usize, bytes: usize, fill: Fill) -> bool {
@@ -800,7 +887,7 @@ impl Quick {
                 if !self
                     .chunks
                     .front()
-                    .is_some_and(|c| c.fits(entry.len(), fill))
+                    .is_some_and(|c| c.accepts(val.len(), fill))
                 {
                     self.chunks.push_front(Chunk::default());
                 }
@@ -812,7 +899,7 @@ impl Quick {
                 if !self
                     .chunks
                     .back()
-                    .is_some_and(|c| c.fits(entry.len(), fill))
+                    .is_some_and(|c| c.accepts(val.len(), fill))
                 {
                     self.chunks.push_back(Chunk::default());
                 }

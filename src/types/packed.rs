@@ -320,6 +320,20 @@ pub fn read_backlen(buf: &[u8], end: usize) -> (usize, usize) {
     }
 }
 
+/// The size of a listpack's header: its total bytes (u32) and element
+/// count (u16), little-endian.
+pub const LISTPACK_HEADER_BYTES: usize = 6;
+/// The byte that ends a listpack.
+pub const LISTPACK_END: u8 = 0xFF;
+
+/// Appends a listpack header for `total` bytes (header and end byte
+/// included) holding `count` elements; from 65,535 elements the count reads
+/// "unknown", as Redis writes it.
+pub fn put_listpack_header(out: &mut Vec<u8>, total: usize, count: usize) {
+    out.extend_from_slice(&(total as u32).to_le_bytes());
+    out.extend_from_slice(&(count.min(COUNT_UNKNOWN as usize) as u16).to_le_bytes());
+}
+
 /// A packed sequence of elements (see the module comment).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Packed {
@@ -394,6 +408,19 @@ impl Packed {
             .map(|s| s.end - s.start + backlen_len(s.end - s.start))
             .sum::<usize>()
             + 1
+    }
+
+    /// Appends Redis's listpack of these elements (what RDB and DUMP hold
+    /// for a small hash): each element's encoding is already listpack's,
+    /// so only the header, back lengths and end byte are added.
+    pub fn put_listpack(&self, out: &mut Vec<u8>) {
+        let buf = self.bytes.as_slice();
+        put_listpack_header(out, self.listpack_bytes(), self.len());
+        for span in self.spans() {
+            out.extend_from_slice(&buf[span.start..span.end]);
+            put_backlen(out, span.end - span.start);
+        }
+        out.push(LISTPACK_END);
     }
 
     /// Every element's place, in order.

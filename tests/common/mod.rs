@@ -4,7 +4,10 @@
 //!
 //! - [`Server`] is a guard around a server process (ferrokv or a real
 //!   `redis-server`) listening on a free loopback port. The process is killed
-//!   when the guard drops, including while a failing test unwinds.
+//!   when the guard drops, including while a failing test unwinds. Files
+//!   can be placed in its working directory before it starts (a `dump.rdb`
+//!   to load), and [`Server::start_refused`] runs one that is expected to
+//!   exit instead of starting.
 //! - [`Client`] is a minimal RESP client that sends commands as multibulk
 //!   arrays and returns each reply as the exact bytes the server sent. Tests
 //!   assert on those bytes because the wire format is what Redis clients
@@ -76,13 +79,21 @@ pub fn find_on_path(program: &str) -> Option<PathBuf> {
 /// Starts the ferrokv binary built by Cargo for this test run, with the
 /// same test arguments as the reference redis-server.
 pub fn start_ferrokv() -> Server {
-    Server::start(
-        "ferrokv",
-        Path::new(env!("CARGO_BIN_EXE_ferrokv")).as_os_str(),
-        &[],
-        REDIS_TEST_ARGS,
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
+    start_ferrokv_with(&[], &[])
+}
+
+/// The ferrokv binary built by Cargo for this test run.
+pub fn ferrokv_program() -> &'static std::ffi::OsStr {
+    Path::new(env!("CARGO_BIN_EXE_ferrokv")).as_os_str()
+}
+
+/// Starts ferrokv as [`start_ferrokv`] does, with `extra_args` after the
+/// test arguments and `files` placed in its working directory first (see
+/// [`Server::start_with_files`]).
+pub fn start_ferrokv_with(extra_args: &[&str], files: &[(&str, &[u8])]) -> Server {
+    let args = [REDIS_TEST_ARGS, extra_args].concat();
+    Server::start_with_files("ferrokv", ferrokv_program(), &[], &args, files)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Arguments that make a `redis-server` behave like a throwaway test
@@ -100,8 +111,16 @@ pub const REDIS_TEST_ARGS: &[&str] = &[
 /// Starts a real `redis-server` from `PATH`, or returns `None` when there is
 /// none. Callers decide whether that means "skip" or "fail".
 pub fn start_redis() -> Option<Server> {
+    start_redis_with(&[], &[])
+}
+
+/// Starts a real `redis-server` as [`start_redis`] does, with `extra_args`
+/// after the test arguments and `files` placed in its working directory
+/// first (see [`Server::start_with_files`]); `None` when there is none.
+pub fn start_redis_with(extra_args: &[&str], files: &[(&str, &[u8])]) -> Option<Server> {
     let program = find_on_path("redis-server")?;
-    let server = Server::start("redis-server", program.as_os_str(), &[], REDIS_TEST_ARGS)
+    let args = [REDIS_TEST_ARGS, extra_args].concat();
+    let server = Server::start_with_files("redis-server", program.as_os_str(), &[], &args, files)
         .unwrap_or_else(|e| panic!("{e}"));
     Some(server)
 }
@@ -133,9 +152,24 @@ impl Server {
         leading_args: &[OsString],
         extra_args: &[&str],
     ) -> Result<Server, String> {
+        Server::start_with_files(name, program, leading_args, extra_args, &[])
+    }
+
+    /// Like [`Server::start`], with `files`, as (file name, contents), written
+    /// into the server's working directory before the process is spawned.
+    /// A `dump.rdb` placed there is what the server loads at start-up
+    /// (neither server is given `--dir`, so its directory is the working
+    /// directory); [`Server::dir`] names that directory afterwards.
+    pub fn start_with_files(
+        name: &str,
+        program: &std::ffi::OsStr,
+        leading_args: &[OsString],
+        extra_args: &[&str],
+        files: &[(&str, &[u8])],
+    ) -> Result<Server, String> {
         let mut last_error = String::new();
         for _ in 0..SPAWN_ATTEMPTS {
-            match Server::try_start(name, program, leading_args, extra_args) {
+            match Server::try_start(name, program, leading_args, extra_args, files) {
                 Ok(server) => return Ok(server),
                 Err(StartError::ExitedEarly(message)) => last_error = message,
                 Err(StartError::Fatal(message)) => return Err(message),
@@ -144,15 +178,93 @@ impl Server {
         Err(last_error)
     }
 
+    /// Spawns a server that is expected to refuse to start (a corrupt
+    /// `dump.rdb` among `files`, say), and waits up to `timeout` for its
+    /// process to exit. Returns how it exited and what it logged; an error
+    /// when it answered `PING` instead (it started, whatever it loaded) or
+    /// did neither in time.
+    ///
+    /// A server that exits because its port was taken meanwhile (its log
+    /// says "Address already in use") is retried on another port, as
+    /// [`Server::start`] does, so that a lost race is not mistaken for a
+    /// refusal.
+    pub fn start_refused(
+        name: &str,
+        program: &std::ffi::OsStr,
+        extra_args: &[&str],
+        files: &[(&str, &[u8])],
+        timeout: Duration,
+    ) -> Result<Refusal, String> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let server =
+                Server::spawn(name, program, &[], extra_args, files).map_err(|e| match e {
+                    StartError::ExitedEarly(message) | StartError::Fatal(message) => message,
+                })?;
+            match server.wait_startup(timeout) {
+                Startup::Exited(status) => {
+                    let log = server.log();
+                    if log.contains("Address already in use") && attempt < SPAWN_ATTEMPTS {
+                        continue;
+                    }
+                    return Ok(Refusal { status, log });
+                }
+                Startup::Ready => {
+                    return Err(format!(
+                        "{name} started (answered PING on port {}) although it was expected to refuse; log:\n{}",
+                        server.port,
+                        server.log()
+                    ));
+                }
+                Startup::TimedOut => {
+                    return Err(format!(
+                        "{name} neither exited nor answered PING on port {} within {timeout:?}; log:\n{}",
+                        server.port,
+                        server.log()
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The server's working directory, where it writes its `dump.rdb`. It
+    /// is removed when the guard drops.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn try_start(
         name: &str,
         program: &std::ffi::OsStr,
         leading_args: &[OsString],
         extra_args: &[&str],
+        files: &[(&str, &[u8])],
+    ) -> Result<Server, StartError> {
+        let mut server = Server::spawn(name, program, leading_args, extra_args, files)?;
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    /// Creates a scratch directory holding `files` and spawns the process
+    /// there, without waiting for it to answer.
+    fn spawn(
+        name: &str,
+        program: &std::ffi::OsStr,
+        leading_args: &[OsString],
+        extra_args: &[&str],
+        files: &[(&str, &[u8])],
     ) -> Result<Server, StartError> {
         let dir = scratch_dir();
         fs::create_dir_all(&dir)
             .map_err(|e| StartError::Fatal(format!("create scratch dir {}: {e}", dir.display())))?;
+        for (file_name, contents) in files {
+            let path = dir.join(file_name);
+            fs::write(&path, contents).map_err(|e| {
+                let _ = fs::remove_dir_all(&dir);
+                StartError::Fatal(format!("write {}: {e}", path.display()))
+            })?;
+        }
         let log_path = dir.join("server.log");
         let log = File::create(&log_path)
             .map_err(|e| StartError::Fatal(format!("create {}: {e}", log_path.display())))?;
@@ -181,42 +293,51 @@ impl Server {
                 ))
             })?;
         // From here on the guard owns the process and the directory.
-        let mut server = Server {
+        Ok(Server {
             port,
             name: name.to_string(),
             child: Mutex::new(child),
             dir,
-        };
-        server.wait_ready()?;
-        Ok(server)
+        })
+    }
+
+    /// Waits until the server answers `PING`, the process exits, or
+    /// [`STARTUP_TIMEOUT`] passes.
+    fn wait_ready(&mut self) -> Result<(), StartError> {
+        match self.wait_startup(STARTUP_TIMEOUT) {
+            Startup::Ready => Ok(()),
+            Startup::Exited(status) => Err(StartError::ExitedEarly(format!(
+                "{} exited during startup on port {} ({status}); log:\n{}",
+                self.name,
+                self.port,
+                self.log()
+            ))),
+            Startup::TimedOut => Err(StartError::Fatal(format!(
+                "{} did not answer PING on port {} within {STARTUP_TIMEOUT:?}; log:\n{}",
+                self.name,
+                self.port,
+                self.log()
+            ))),
+        }
     }
 
     /// Polls with `PING` until the server answers, the process exits, or
-    /// [`STARTUP_TIMEOUT`] passes.
-    fn wait_ready(&mut self) -> Result<(), StartError> {
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
+    /// `timeout` passes. An exit is checked first, so a process that has
+    /// ended is never reported ready.
+    fn wait_startup(&self, timeout: Duration) -> Startup {
+        let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.exit_status() {
-                return Err(StartError::ExitedEarly(format!(
-                    "{} exited during startup on port {} ({status}); log:\n{}",
-                    self.name,
-                    self.port,
-                    self.log()
-                )));
+                return Startup::Exited(status);
             }
             if let Ok(mut client) = Client::connect(self.port)
                 && let Ok(reply) = client.cmd_result(&["PING"])
                 && reply == b"+PONG\r\n"
             {
-                return Ok(());
+                return Startup::Ready;
             }
             if Instant::now() >= deadline {
-                return Err(StartError::Fatal(format!(
-                    "{} did not answer PING on port {} within {STARTUP_TIMEOUT:?}; log:\n{}",
-                    self.name,
-                    self.port,
-                    self.log()
-                )));
+                return Startup::TimedOut;
             }
             thread::sleep(STARTUP_POLL_INTERVAL);
         }
@@ -276,6 +397,24 @@ enum StartError {
     /// The process died, most likely because the port was taken; retry.
     ExitedEarly(String),
     Fatal(String),
+}
+
+/// How a spawned server's startup ended.
+enum Startup {
+    /// It answered `PING`.
+    Ready,
+    /// The process exited first.
+    Exited(std::process::ExitStatus),
+    /// Neither happened in time.
+    TimedOut,
+}
+
+/// How a server that refused to start ended: see [`Server::start_refused`].
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: std::process::ExitStatus,
+    /// What it wrote to stdout and stderr.
+    pub log: String,
 }
 
 fn scratch_dir() -> PathBuf {
