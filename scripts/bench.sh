@@ -9,7 +9,8 @@
 #   --rounds N   rounds of the interleaved throughput and CPU runs
 #                (default 3; 2 with --quick)
 #   --only LIST  run only these of the sections throughput, cpu, smallcpu,
-#                pubsub, bigvalue, memory, small, growth (comma separated)
+#                pubsub, bigvalue, memory, small, growth, persist (comma
+#                separated)
 #   --help       print this text
 #
 # Environment:
@@ -58,7 +59,7 @@ usage() {
 
 QUICK=0
 ROUNDS=""
-ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth"
+ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -89,6 +90,7 @@ if [ "$QUICK" -eq 1 ]; then
     MEM_N=200000        # elements per memory measurement
     SMALL_N=20000       # keys per shape of small aggregates
     GROWTH_N=1000000    # keys loaded while the pinger runs
+    PERSIST_N=500000    # keys saved by BGSAVE and loaded at start-up
     ONLY_TESTS=" PING_MBULK SET GET INCR MSET SET_EX "
 else
     : "${ROUNDS:=3}"
@@ -99,6 +101,7 @@ else
     MEM_N=1000000
     SMALL_N=100000
     GROWTH_N=8000000
+    PERSIST_N=5000000
     ONLY_TESTS=""
 fi
 case "$ROUNDS" in
@@ -106,8 +109,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth)" >&2; exit 2 ;;
+        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -804,6 +807,18 @@ for name in "${SERVERS[@]}"; do
     log "$name does not know: ${MISSING[$name]:-(it knows them all)}"
 done
 
+# 5. BGSAVE and start-up load (scripts/bench/persist.py): PERSIST_N small
+# keys, BGSAVE while one client writes at full speed and another PINGs, the
+# longest PING, the memory growth (PSS of the server and any fork), and the
+# time to start on the file. Servers of its own, one after the other.
+section_persist() {
+    log "BGSAVE and load of $PERSIST_N keys"
+    echo
+    echo "## BGSAVE under writes, and start-up load ($PERSIST_N keys)"
+    echo
+    python3 "$ROOT/scripts/bench/persist.py" "$PERSIST_N" "$FERROKV" || die "the persistence benchmark failed"
+}
+
 if want throughput; then section_throughput; fi
 if want cpu; then section_cpu; fi
 if want smallcpu; then section_smallcpu; fi
@@ -812,5 +827,6 @@ for name in "${SERVERS[@]}"; do stop_server "$name"; done
 if want bigvalue; then section_bigvalue; fi
 if want memory; then section_memory; fi
 if want small; then section_small; fi
+if want persist; then section_persist; fi
 if want growth; then section_growth; fi
 log "done"

@@ -14,7 +14,8 @@ static GLOBAL: ferrokv::alloc::CountingAlloc = ferrokv::alloc::CountingAlloc;
 /// Options are spelled like redis-server's, so `ferrokv --port 7000 --save ""
 /// --appendonly no` works. A redis.conf-style file may be given first.
 #[derive(Parser, Debug)]
-#[command(name = "ferrokv", version, about)]
+// A repeated option takes its last value, as redis-server's does.
+#[command(name = "ferrokv", version, about, args_override_self = true)]
 struct Cli {
     /// A config file in redis.conf syntax, applied before the options.
     config_file: Option<PathBuf>,
@@ -25,9 +26,11 @@ struct Cli {
     bind: Vec<String>,
     #[arg(long)]
     databases: Option<String>,
-    /// RDB save points, e.g. "3600 1 300 100"; "" disables.
-    #[arg(long, allow_hyphen_values = true)]
-    save: Option<String>,
+    /// RDB save points, e.g. "3600 1 300 100"; "" disables. Repeated,
+    /// they add up, and "" clears those before it, as `save` lines do in
+    /// redis.conf.
+    #[arg(long, allow_hyphen_values = true, action = clap::ArgAction::Append)]
+    save: Vec<String>,
     #[arg(long)]
     appendonly: Option<String>,
     #[arg(long)]
@@ -71,6 +74,16 @@ impl Cli {
     /// The options given, as (redis.conf name, value) pairs.
     fn settings(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
+        let save = (!self.save.is_empty()).then(|| {
+            let mut points: Vec<&str> = Vec::new();
+            for v in &self.save {
+                match v.trim() {
+                    "" => points.clear(),
+                    v => points.push(v),
+                }
+            }
+            points.join(" ")
+        });
         let mut add = |name: &'static str, v: &Option<String>| {
             if let Some(v) = v {
                 out.push((name, v.clone()));
@@ -78,7 +91,7 @@ impl Cli {
         };
         add("port", &self.port);
         add("databases", &self.databases);
-        add("save", &self.save);
+        add("save", &save);
         add("appendonly", &self.appendonly);
         add("appendfsync", &self.appendfsync);
         add("loglevel", &self.loglevel);
@@ -163,15 +176,19 @@ fn main() -> ExitCode {
         std::process::id(),
         server.port()
     );
-    if let Err(e) = server.load_dataset() {
-        log::error!("{e}");
-        return ExitCode::from(1);
+    // With a file to load, the loop loads it and says it is ready after.
+    match server.begin_load() {
+        Ok(true) => {}
+        Ok(false) => log::info!("Ready to accept connections tcp"),
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::from(1);
+        }
     }
-    log::info!("Ready to accept connections tcp");
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("Event loop failed: {e}");
+            log::error!("{e}");
             ExitCode::from(1)
         }
     }

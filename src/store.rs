@@ -95,6 +95,8 @@ pub enum Shutdown {
 
 pub struct Store {
     pub dbs: Vec<Db>,
+    /// Snapshots: the BGSAVE in progress and what past saves did.
+    pub rdb: crate::persist::RdbState,
     pub config: Config,
     pub stats: Stats,
     pub slowlog: SlowLog,
@@ -155,6 +157,7 @@ impl Store {
             rng,
             dirty: 0,
             lastsave_s: unix_ms() as i64 / 1000,
+            rdb: crate::persist::RdbState::default(),
             started: Instant::now(),
             run_id,
             listen_port: 0,

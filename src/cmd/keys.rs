@@ -763,3 +763,247 @@ pub fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.out.ok();
     Ok(())
 }
+
+/// MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE]
+/// [AUTH password | AUTH2 username password] [KEYS key [key ...]]
+///
+/// Moves keys to another server as Redis does: DUMP payloads sent as
+/// RESTORE commands (after AUTH and SELECT) over a connection made for the
+/// call, with the loop blocked for at most `timeout` ms per read or write,
+/// as Redis's is. Each key the target accepted is deleted here unless
+/// COPY, and the command is propagated as DEL of those keys.
+pub fn migrate(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (mut copy, mut replace) = (false, false);
+    let mut auth: Option<(Option<Bytes>, Bytes)> = None;
+    let mut keys: Vec<Bytes> = vec![args[3].clone()];
+    let mut j = 6;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        if eq_ic(&args[j], "COPY") {
+            copy = true;
+        } else if eq_ic(&args[j], "REPLACE") {
+            replace = true;
+        } else if eq_ic(&args[j], "AUTH") {
+            if more < 1 {
+                return Err(CmdError::Syntax);
+            }
+            j += 1;
+            ctx.redact(j);
+            auth = Some((None, args[j].clone()));
+        } else if eq_ic(&args[j], "AUTH2") {
+            if more < 2 {
+                return Err(CmdError::Syntax);
+            }
+            ctx.redact(j + 1);
+            ctx.redact(j + 2);
+            auth = Some((Some(args[j + 1].clone()), args[j + 2].clone()));
+            j += 2;
+        } else if eq_ic(&args[j], "KEYS") {
+            if !args[3].is_empty() {
+                return Err(CmdError::err(
+                    "When using MIGRATE KEYS option, the key argument must be set to the empty string",
+                ));
+            }
+            keys = args[j + 1..].to_vec();
+            break;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    let timeout_ms = arg_i64(&args[5])?;
+    let dbid = arg_i64(&args[4])?;
+    let timeout_ms = if timeout_ms <= 0 {
+        1000
+    } else {
+        timeout_ms as u64
+    };
+    let now = ctx.now_ms;
+    let comp = crate::persist::compression(&ctx.store.config);
+    // The keys that are here, with what goes over the wire for each.
+    let mut batch = Vec::new();
+    for key in &keys {
+        let Some(entry) = lookup_read(ctx.store, ctx.db_index, key, now) else {
+            continue;
+        };
+        let payload = crate::persist::rdb::dump_payload(&entry.value, comp);
+        let ttl = match ctx.db().expire_of(key) {
+            0 => 0,
+            when => when.saturating_sub(now).max(1),
+        };
+        batch.push((key.clone(), ttl, payload));
+    }
+    if batch.is_empty() {
+        ctx.out.simple("NOKEY");
+        return Ok(());
+    }
+    let host = String::from_utf8_lossy(&args[1]).into_owned();
+    let port = String::from_utf8_lossy(&args[2]).into_owned();
+    let outcome = migrate_to(
+        &host,
+        &port,
+        timeout_ms,
+        auth.as_ref(),
+        dbid,
+        replace,
+        &batch,
+    );
+    let mut deleted = vec![Bytes::from_static(b"DEL")];
+    for (i, (key, ..)) in batch.iter().enumerate() {
+        if copy || !outcome.accepted.get(i).copied().unwrap_or(false) {
+            continue;
+        }
+        if ctx.db().remove(key) {
+            ctx.changed(class::GENERIC, "del", key);
+            ctx.dirty(1);
+            deleted.push(key.clone());
+        }
+    }
+    if !copy {
+        if deleted.len() > 1 {
+            ctx.propagate_as(deleted);
+        } else {
+            ctx.prevent_propagation();
+        }
+    }
+    match outcome.error {
+        None => ctx.out.ok(),
+        Some(MigrateError::Target(msg)) => {
+            return Err(CmdError::err(format!(
+                "Target instance replied with error: {msg}"
+            )));
+        }
+        Some(MigrateError::Connect) => {
+            return Err(CmdError::Msg(
+                "IOERR error or timeout connecting to the client".into(),
+            ));
+        }
+        Some(MigrateError::Io { writing }) => {
+            let what = if writing { "writing" } else { "reading" };
+            return Err(CmdError::Msg(format!(
+                "IOERR error or timeout {what} to target instance"
+            )));
+        }
+    }
+    Ok(())
+}
+
+enum MigrateError {
+    Connect,
+    Io { writing: bool },
+    Target(String),
+}
+
+struct MigrateOutcome {
+    /// Which keys the target restored, in order.
+    accepted: Vec<bool>,
+    /// The first error, as Redis replies with it.
+    error: Option<MigrateError>,
+}
+
+/// Sends AUTH, SELECT and one RESTORE per key to `host:port`, then reads
+/// the replies: a key the target restored (with AUTH and SELECT accepted)
+/// counts as moved, whatever happened to the others.
+fn migrate_to(
+    host: &str,
+    port: &str,
+    timeout_ms: u64,
+    auth: Option<&(Option<Bytes>, Bytes)>,
+    dbid: i64,
+    replace: bool,
+    batch: &[(Bytes, u64, Vec<u8>)],
+) -> MigrateOutcome {
+    use std::io::{BufRead, Write};
+    use std::net::ToSocketAddrs;
+    let timeout = std::time::Duration::from_millis(timeout_ms);
+    let fail = |error| MigrateOutcome {
+        accepted: Vec::new(),
+        error: Some(error),
+    };
+    let Some(addr) = format!("{host}:{port}")
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+    else {
+        return fail(MigrateError::Connect);
+    };
+    // Redis connects without blocking and waits until the socket is
+    // writable, which a refused connection also makes it: only a timeout
+    // reads as a connect error there, a refusal as a failed write.
+    let stream = match std::net::TcpStream::connect_timeout(&addr, timeout) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return fail(MigrateError::Connect),
+        Err(_) => return fail(MigrateError::Io { writing: true }),
+    };
+    let _ = stream.set_read_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(Some(timeout));
+    let _ = stream.set_nodelay(true);
+    let mut cmd = Vec::new();
+    let put = |cmd: &mut Vec<u8>, parts: &[&[u8]]| {
+        cmd.extend_from_slice(format!("*{}\r\n", parts.len()).as_bytes());
+        for p in parts {
+            cmd.extend_from_slice(format!("${}\r\n", p.len()).as_bytes());
+            cmd.extend_from_slice(p);
+            cmd.extend_from_slice(b"\r\n");
+        }
+    };
+    if let Some((user, pass)) = auth {
+        match user {
+            Some(user) => put(&mut cmd, &[b"AUTH", user, pass]),
+            None => put(&mut cmd, &[b"AUTH", pass]),
+        }
+    }
+    put(&mut cmd, &[b"SELECT", dbid.to_string().as_bytes()]);
+    for (key, ttl, payload) in batch {
+        let ttl = ttl.to_string();
+        let mut parts: Vec<&[u8]> = vec![b"RESTORE", key, ttl.as_bytes(), payload];
+        if replace {
+            parts.push(b"REPLACE");
+        }
+        put(&mut cmd, &parts);
+    }
+    let mut writer = &stream;
+    if writer.write_all(&cmd).is_err() {
+        return fail(MigrateError::Io { writing: true });
+    }
+    let mut reader = std::io::BufReader::new(&stream);
+    let mut read_line = || {
+        let mut line = Vec::new();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(n) if n > 0 => Some(String::from_utf8_lossy(line.trim_ascii_end()).into_owned()),
+            _ => None,
+        }
+    };
+    // AUTH's and SELECT's replies first: an error there refuses every key.
+    let mut early_error = None;
+    for _ in 0..(auth.is_some() as usize + 1) {
+        match read_line() {
+            Some(line) if line.starts_with('-') && early_error.is_none() => {
+                early_error = Some(line)
+            }
+            Some(_) => {}
+            None => return fail(MigrateError::Io { writing: false }),
+        }
+    }
+    let preamble_ok = early_error.is_none();
+    let mut error = early_error.map(|l| MigrateError::Target(l[1..].to_string()));
+    let mut accepted = Vec::with_capacity(batch.len());
+    for _ in batch {
+        match read_line() {
+            None => {
+                return MigrateOutcome {
+                    accepted,
+                    error: Some(error.unwrap_or(MigrateError::Io { writing: false })),
+                };
+            }
+            Some(line) if line.starts_with('-') => {
+                accepted.push(false);
+                if error.is_none() {
+                    error = Some(MigrateError::Target(line[1..].to_string()));
+                }
+            }
+            Some(_) => accepted.push(preamble_ok),
+        }
+    }
+    MigrateOutcome { accepted, error }
+}

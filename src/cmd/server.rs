@@ -126,14 +126,22 @@ pub fn lastsave(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
 pub fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let mut abort = false;
+    let (mut abort, mut save, mut nosave, mut force) = (false, false, false, false);
     for a in &args[1..] {
         if eq_ic(a, "ABORT") {
             abort = true;
-        } else if !(eq_ic(a, "NOSAVE") || eq_ic(a, "SAVE") || eq_ic(a, "NOW") || eq_ic(a, "FORCE"))
-        {
+        } else if eq_ic(a, "NOSAVE") {
+            nosave = true;
+        } else if eq_ic(a, "SAVE") {
+            save = true;
+        } else if eq_ic(a, "FORCE") {
+            force = true;
+        } else if !eq_ic(a, "NOW") {
             return Err(CmdError::Syntax);
         }
+    }
+    if save && nosave {
+        return Err(CmdError::Syntax);
     }
     if abort {
         if args.len() > 2 {
@@ -141,8 +149,20 @@ pub fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         return Err(CmdError::err("No shutdown in progress."));
     }
-    // Nothing is persisted yet, so SAVE has nothing to write. The client
-    // gets no reply: the connection closes with the server.
+    // As Redis's prepareForShutdown: save when asked to, or when save
+    // points are set and NOSAVE was not given. A failed save keeps the
+    // server up unless FORCE. On success the client gets no reply: the
+    // connection closes with the server.
+    // While loading, nothing is saved: the file on disk is the dataset.
+    if ctx.store.rdb.loading.is_none()
+        && (save || (!nosave && crate::persist::has_save_points(&ctx.store.config)))
+        && let Err(e) = crate::persist::save_before_exit(ctx.store, ctx.now_ms)
+    {
+        log::warn!("Error trying to save the DB, can't exit: {e}");
+        if !force {
+            return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
+        }
+    }
     ctx.store.shutdown = Some(Shutdown::Requested);
     Ok(())
 }
@@ -671,9 +691,32 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) {
         "persistence" => {
             let _ = write!(
                 t,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
-                store.dirty, store.lastsave_s,
+                "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                store.rdb.loading.is_some() as u8,
+                store.dirty,
+                store.rdb.snapshot.is_some() as u8,
+                store.lastsave_s,
+                if store.rdb.last_bgsave_ok {
+                    "ok"
+                } else {
+                    "err"
+                },
+                store.rdb.last_bgsave_time_s,
+                store
+                    .rdb
+                    .snapshot
+                    .as_ref()
+                    .map_or(-1, |s| s.started.elapsed().as_secs() as i64),
+                store.rdb.saves,
+                store.rdb.last_load_keys_expired,
+                store.rdb.last_load_keys_loaded,
             );
+            if let Some(loading) = &store.rdb.loading {
+                t.push_str(&crate::persist::loading_info(
+                    loading,
+                    (crate::store::unix_ms() / 1000) as i64,
+                ));
+            }
         }
         "stats" => {
             let s = &store.stats;
@@ -787,8 +830,31 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) {
 
 /// SAVE: writes the dataset to `dbfilename` on the loop.
 pub fn save(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    if ctx.store.rdb.snapshot.is_some() {
+        return Err(CmdError::err("Background save already in progress"));
+    }
     save_now(ctx)?;
     ctx.out.ok();
+    Ok(())
+}
+
+/// BGSAVE [SCHEDULE]: starts a snapshot that the loop takes in steps,
+/// consistent as of now, without fork (see `persist::snapshot`).
+pub fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    match args {
+        [_] => {}
+        [_, a] if eq_ic(a, "SCHEDULE") => {}
+        _ => return Err(CmdError::Syntax),
+    }
+    // As Redis 7.0's bgsaveCommand: SCHEDULE waits only for a child of
+    // another kind (an AOF rewrite, when there is one), not for a BGSAVE.
+    if ctx.store.rdb.snapshot.is_some() {
+        return Err(CmdError::err("Background save already in progress"));
+    }
+    if crate::persist::start_bgsave(ctx.store, ctx.now_ms).is_err() {
+        return Err(CmdError::Msg("ERR".into()));
+    }
+    ctx.out.simple("Background saving started");
     Ok(())
 }
 
@@ -800,6 +866,7 @@ fn save_now(ctx: &mut Ctx) -> CmdResult {
             log::info!("DB saved on disk ({bytes} bytes)");
             ctx.store.dirty = 0;
             ctx.store.lastsave_s = (ctx.now_ms / 1000) as i64;
+            ctx.store.rdb.saves += 1;
             Ok(())
         }
         Err(e) => {
@@ -826,6 +893,9 @@ fn debug_reload(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
                 "DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
             ));
         }
+    }
+    if ctx.store.rdb.snapshot.is_some() {
+        return Err(CmdError::err("Background save already in progress"));
     }
     if save {
         save_now(ctx)?;

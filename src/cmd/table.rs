@@ -1121,6 +1121,35 @@ pub static COMMANDS: &[Command] = &[
         subcommands: &[],
     },
     Command {
+        name: "bgsave",
+        arity: -1,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["admin", "slow", "dangerous"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "Asynchronously save the dataset to disk",
+            since: "1.0.0",
+            group: "server",
+            complexity: Some("O(1)"),
+            history: &[("3.2.2", "Added the `SCHEDULE` option.")],
+            arguments: &[Arg {
+                name: "schedule",
+                kind: "pure-token",
+                token: Some("SCHEDULE"),
+                since: Some("3.2.2"),
+                flags: &["optional"],
+                ..Arg::EMPTY
+            }],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::bgsave),
+        subcommands: &[],
+    },
+    Command {
         name: "info",
         arity: -1,
         flags: flag::LOADING | flag::STALE,
@@ -2780,6 +2809,160 @@ pub static COMMANDS: &[Command] = &[
             ..Docs::EMPTY
         },
         handler: Some(h::restore_asking),
+        subcommands: &[],
+    },
+    Command {
+        name: "migrate",
+        arity: -6,
+        flags: flag::WRITE,
+        first_key: 3,
+        last_key: 3,
+        key_step: 1,
+        acl_categories: &["keyspace", "write", "slow", "dangerous"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[
+            KeySpec {
+                flags: &["RW", "access", "delete"],
+                notes: None,
+                begin_search: BeginSearch::Index(3),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RW", "access", "delete", "incomplete"],
+                notes: None,
+                begin_search: BeginSearch::Keyword {
+                    keyword: "KEYS",
+                    start_from: -2,
+                },
+                find_keys: FindKeys::Range {
+                    last_key: -1,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Atomically transfer a key from a Redis instance to another one.",
+            since: "2.6.0",
+            group: "generic",
+            complexity: Some(
+                "This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed.",
+            ),
+            history: &[
+                ("3.0.0", "Added the `COPY` and `REPLACE` options."),
+                ("3.0.6", "Added the `KEYS` option."),
+                ("4.0.7", "Added the `AUTH` option."),
+                ("6.0.0", "Added the `AUTH2` option."),
+            ],
+            arguments: &[
+                Arg {
+                    name: "host",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "port",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key_or_empty_string",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "key",
+                            kind: "key",
+                            key_spec_index: Some(0),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "empty_string",
+                            kind: "pure-token",
+                            token: Some(""),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "destination-db",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "timeout",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "copy",
+                    kind: "pure-token",
+                    token: Some("COPY"),
+                    since: Some("3.0.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "replace",
+                    kind: "pure-token",
+                    token: Some("REPLACE"),
+                    since: Some("3.0.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "authentication",
+                    kind: "oneof",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "password",
+                            kind: "string",
+                            token: Some("AUTH"),
+                            since: Some("4.0.7"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "username_password",
+                            kind: "block",
+                            token: Some("AUTH2"),
+                            since: Some("6.0.0"),
+                            flags: &["optional"],
+                            arguments: &[
+                                Arg {
+                                    name: "username",
+                                    kind: "string",
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "password",
+                                    kind: "string",
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    token: Some("KEYS"),
+                    since: Some("3.0.6"),
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::migrate),
         subcommands: &[],
     },
     Command {

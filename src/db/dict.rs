@@ -119,17 +119,27 @@ impl Aux<'_> {
 type Link = u32;
 const NIL: Link = 0;
 
-/// One entry. `hash` keeps the low 32 bits of the key's hash, all that a
-/// table of at most 2^32 buckets uses: a rehash moves nodes between tables
+/// One entry. `hash` keeps the low 31 bits of the key's hash, all that a
+/// table of at most 2^31 buckets uses: a rehash moves nodes between tables
 /// without hashing a key again, and a lookup compares key bytes only where
-/// the hashes match. With a 4-byte link it takes the space that a chain
-/// pointer took.
+/// the hashes match. Its top bit is the snapshot mark ([`SNAPSHOT_MARK`]).
+/// With a 4-byte link it takes the space that a chain pointer took.
 struct Node<V> {
     next: Link,
     hash: u32,
     key: NodeKey,
     value: V,
 }
+
+/// The bit of a node's `hash` that says whether the snapshot in progress
+/// has written it: it has when the bit equals the dict's `epoch`. Starting
+/// a snapshot flips the epoch, which makes every node unwritten at once;
+/// nodes added later get the new epoch, so a snapshot never sees them.
+const SNAPSHOT_MARK: u32 = 1 << 31;
+/// The bits of `hash` that are the key's hash.
+const HASH_BITS: u32 = !SNAPSHOT_MARK;
+/// The largest bucket array: bucket indexes come from 31 hash bits.
+const MAX_BUCKETS: usize = 1 << 31;
 
 /// Nodes a full arena page holds (as a power of two: an index splits into
 /// page and slot by shifting).
@@ -289,6 +299,8 @@ pub struct Dict<V> {
     /// The next bucket of `tables[0]` to move, while rehashing.
     rehash_idx: Option<usize>,
     hasher: ahash::RandomState,
+    /// The snapshot mark of a written node (see [`SNAPSHOT_MARK`]).
+    epoch: bool,
 }
 
 impl<V: Send + 'static> Default for Dict<V> {
@@ -321,6 +333,7 @@ impl<V: Send + 'static> Dict<V> {
             nodes: Arena::new(),
             rehash_idx: None,
             hasher: ahash::RandomState::new(),
+            epoch: false,
         }
     }
 
@@ -342,7 +355,7 @@ impl<V: Send + 'static> Dict<V> {
     }
 
     fn hash(&self, key: &[u8]) -> u32 {
-        self.hasher.hash_one(key) as u32
+        self.hasher.hash_one(key) as u32 & HASH_BITS
     }
 
     /// Moves up to `n` buckets from the old table to the new one. Returns
@@ -368,7 +381,7 @@ impl<V: Send + 'static> Dict<V> {
             while cur != NIL {
                 let node = self.nodes.at_mut(cur);
                 let next = node.next;
-                let slot = &mut t1.buckets[node.hash as usize & mask1];
+                let slot = &mut t1.buckets[(node.hash & HASH_BITS) as usize & mask1];
                 node.next = *slot;
                 *slot = cur;
                 t0.used -= 1;
@@ -428,7 +441,7 @@ impl<V: Send + 'static> Dict<V> {
         if t0.buckets.is_empty() {
             self.start_rehash(INITIAL_BUCKETS);
         } else if t0.used >= t0.buckets.len() {
-            self.start_rehash((t0.used + 1).next_power_of_two());
+            self.start_rehash((t0.used + 1).next_power_of_two().min(MAX_BUCKETS));
         }
     }
 
@@ -484,7 +497,7 @@ impl<V: Send + 'static> Dict<V> {
             let mut cur = t.head(h);
             while cur != NIL {
                 let node = self.nodes.at(cur);
-                if node.hash == h && *node.key == *key {
+                if node.hash & HASH_BITS == h && *node.key == *key {
                     return Some(cur);
                 }
                 cur = node.next;
@@ -544,9 +557,10 @@ impl<V: Send + 'static> Dict<V> {
             &mut self.tables[0]
         };
         let b = hash as usize & table.mask();
+        let mark = if self.epoch { SNAPSHOT_MARK } else { 0 };
         table.buckets[b] = self.nodes.push(Node {
             next: table.buckets[b],
-            hash,
+            hash: hash | mark,
             key: NodeKey::new(key, aux),
             value,
         });
@@ -571,6 +585,14 @@ impl<V: Send + 'static> Dict<V> {
 
     /// Removes `key`, returning its value and its node's owner bits.
     pub fn remove_with_aux(&mut self, key: &[u8]) -> Option<(V, u32)> {
+        self.remove_moving(key).map(|(v, aux, _)| (v, aux))
+    }
+
+    /// Removes `key`, returning its value, its node's owner bits, and the
+    /// arena index the last node moved into to fill the gap, if one did.
+    /// A snapshot walking the arena by index must see that node where it
+    /// went.
+    pub fn remove_moving(&mut self, key: &[u8]) -> Option<(V, u32, Option<usize>)> {
         if self.is_empty() {
             return None;
         }
@@ -581,11 +603,42 @@ impl<V: Send + 'static> Dict<V> {
             None => self.unlink(1, h, key)?,
         };
         let last = self.nodes.last();
-        if link != last {
+        let moved = (link != last).then(|| {
             self.repoint(last, link);
-        }
+            link as usize - 1
+        });
         let Node { key, value, .. } = self.nodes.swap_remove(link);
-        Some((value, key.aux()))
+        Some((value, key.aux(), moved))
+    }
+
+    /// Starts a snapshot: every node becomes unwritten (see
+    /// [`SNAPSHOT_MARK`]). The caller must have walked the previous
+    /// snapshot to its end, so that every node was written then.
+    pub fn begin_snapshot(&mut self) {
+        self.epoch = !self.epoch;
+    }
+
+    /// The node at arena index `i`, if the snapshot has not written it
+    /// yet; it counts as written from now on.
+    pub fn visit_at(&mut self, i: usize) -> Option<(&[u8], &V, u32)> {
+        if i >= self.len() {
+            return None;
+        }
+        let epoch = self.epoch;
+        let node = self.nodes.at_mut(i as Link + 1);
+        let written = (node.hash & SNAPSHOT_MARK != 0) == epoch;
+        if written {
+            return None;
+        }
+        node.hash ^= SNAPSHOT_MARK;
+        Some((&node.key, &node.value, node.key.aux()))
+    }
+
+    /// `key`'s node, if the snapshot has not written it yet (as
+    /// [`visit_at`](Self::visit_at)).
+    pub fn visit(&mut self, key: &[u8]) -> Option<(&[u8], &V, u32)> {
+        let link = self.find(key)?;
+        self.visit_at(link as usize - 1)
     }
 
     /// Takes `key`'s node out of its chain in `tables[t]`; returns its link.
@@ -597,7 +650,7 @@ impl<V: Send + 'static> Dict<V> {
         while cur != NIL {
             let node = self.nodes.at(cur);
             let next = node.next;
-            if node.hash == hash && *node.key == *key {
+            if node.hash & HASH_BITS == hash && *node.key == *key {
                 match prev {
                     NIL => table.buckets[b] = next,
                     prev => self.nodes.at_mut(prev).next = next,
@@ -614,7 +667,7 @@ impl<V: Send + 'static> Dict<V> {
     /// Makes whatever links to node `from` (a bucket or the node before it
     /// in its chain) link to `to` instead, before the arena moves it there.
     fn repoint(&mut self, from: Link, to: Link) {
-        let hash = self.nodes.at(from).hash;
+        let hash = self.nodes.at(from).hash & HASH_BITS;
         for table in &mut self.tables {
             if table.buckets.is_empty() {
                 continue;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 pub use dict::Dict;
 pub use value::{Str, Value};
 
+use crate::persist::snapshot::DbSnap;
 use crate::util::Rng;
 
 /// A key's value as its table holds it. What else a key has lives
@@ -108,6 +109,10 @@ pub struct Db {
     expire_cursor: u64,
     /// Average TTL of keys sampled by active expiry, smoothed, for INFO.
     pub avg_ttl_ms: u64,
+    /// The walk of a BGSAVE in progress over this database (see
+    /// `persist::snapshot`): every change to a key it has not written yet
+    /// writes the key first.
+    pub snap: Option<Box<DbSnap>>,
 }
 
 impl Default for Db {
@@ -188,7 +193,85 @@ impl Db {
             avg_ttl_ms: 0,
             observed: Observed::default(),
             log: Vec::new(),
+            snap: None,
         }
+    }
+
+    /// Before `key` changes or goes: a snapshot in progress that has not
+    /// written it yet writes it now, as it still is.
+    #[inline]
+    fn before_write(&mut self, key: &[u8]) {
+        if let Some(snap) = self.snap.as_deref_mut()
+            && snap.detached.is_none()
+            && let Some((k, entry, access)) = self.keys.visit(key)
+        {
+            let expire_ms = match self.expires.is_empty() {
+                true => 0,
+                false => self.expires.get(k).copied().unwrap_or(0),
+            };
+            snap.write(k, &entry.value, access, expire_ms);
+        }
+    }
+
+    /// After a removal moved the last node into arena index `moved`: if
+    /// the snapshot's walk has passed that index, it would never meet the
+    /// node, so an unwritten one is written now.
+    fn after_move(&mut self, moved: Option<usize>) {
+        if let (Some(snap), Some(i)) = (self.snap.as_deref_mut(), moved)
+            && snap.detached.is_none()
+            && i < snap.cursor
+            && let Some((k, entry, access)) = self.keys.visit_at(i)
+        {
+            let expire_ms = match self.expires.is_empty() {
+                true => 0,
+                false => self.expires.get(k).copied().unwrap_or(0),
+            };
+            snap.write(k, &entry.value, access, expire_ms);
+        }
+    }
+
+    /// Starts a snapshot's walk of this database, to be written as
+    /// database `index` (see `persist::snapshot`).
+    pub fn begin_snapshot(&mut self, snap: DbSnap) {
+        self.keys.begin_snapshot();
+        self.snap = Some(Box::new(snap));
+    }
+
+    /// Walks the snapshot on by up to `n` nodes, writing the unwritten
+    /// ones. Returns true when the walk is complete (the snapshot is then
+    /// taken off the database, its last output in `out`).
+    pub fn snapshot_step(&mut self, n: usize, out: &mut Vec<u8>) -> bool {
+        let Some(snap) = self.snap.as_deref_mut() else {
+            return true;
+        };
+        // The walk is over the live tables, or over those FLUSHDB handed it.
+        let mut detached = snap.detached.take();
+        let (keys, expires) = match detached.as_mut() {
+            Some((k, e)) => (k, &*e),
+            None => (&mut self.keys, &self.expires),
+        };
+        let end = (snap.cursor + n).min(keys.len());
+        while snap.cursor < end {
+            if let Some((k, entry, access)) = keys.visit_at(snap.cursor) {
+                let expire_ms = match expires.is_empty() {
+                    true => 0,
+                    false => expires.get(k).copied().unwrap_or(0),
+                };
+                snap.write(k, &entry.value, access, expire_ms);
+            }
+            snap.cursor += 1;
+        }
+        out.append(&mut snap.out);
+        let done = snap.cursor >= keys.len();
+        if !done {
+            snap.detached = detached;
+            return false;
+        }
+        if let Some(tables) = detached {
+            crate::lazyfree::drop_later(tables);
+        }
+        self.snap = None;
+        true
     }
 
     fn log_event(&mut self, kind: DbEventKind, key: &[u8]) {
@@ -225,6 +308,9 @@ impl Db {
     pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         if self.expire_if_needed(key, now_ms) {
             return None;
+        }
+        if self.snap.is_some() {
+            self.before_write(key);
         }
         let policy = self.policy;
         let rng = &mut self.rng;
@@ -354,6 +440,7 @@ impl Db {
     pub fn set(&mut self, key: &[u8], value: Value, ttl: Ttl, now_ms: u64) {
         let access = self.new_access(now_ms);
         let lfu = matches!(self.policy, AccessPolicy::Lfu { .. });
+        self.before_write(key);
         match self.keys.get_mut_with_aux(key) {
             Some((entry, mut stamp)) => {
                 let unblocks = value.may_unblock() && !entry.value.same_type(&value);
@@ -390,7 +477,9 @@ impl Db {
 
     /// Removes a key and returns it with its access stamp and deadline.
     pub fn take(&mut self, key: &[u8]) -> Option<Detached> {
-        let (entry, access) = self.keys.remove_with_aux(key)?;
+        self.before_write(key);
+        let (entry, access, moved) = self.keys.remove_moving(key)?;
+        self.after_move(moved);
         let expire_ms = if self.expires.is_empty() {
             0
         } else {
@@ -423,6 +512,7 @@ impl Db {
     /// Sets the deadline of an existing key. The caller has checked that the
     /// key exists and the deadline is in the future.
     pub fn set_expire(&mut self, key: &[u8], when_ms: u64) {
+        self.before_write(key);
         if self.keys.contains_key(key) {
             self.expires.insert(key, when_ms);
         }
@@ -430,14 +520,27 @@ impl Db {
 
     /// Removes a key's TTL. Returns true if it had one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
-        !self.expires.is_empty() && self.expires.remove(key).is_some()
+        if self.expires.is_empty() {
+            return false;
+        }
+        self.before_write(key);
+        self.expires.remove(key).is_some()
     }
 
     /// Empties the database; the old tables are freed off the loop.
     pub fn flush(&mut self) -> usize {
         let n = self.keys.len();
-        crate::lazyfree::drop_later(self.keys.take());
-        crate::lazyfree::drop_later(self.expires.take());
+        match self.snap.as_deref_mut() {
+            // A snapshot still walking takes the tables and finishes its
+            // walk over them: the file holds the keys as they were.
+            Some(snap) if snap.detached.is_none() => {
+                snap.detached = Some((self.keys.take(), self.expires.take()));
+            }
+            _ => {
+                crate::lazyfree::drop_later(self.keys.take());
+                crate::lazyfree::drop_later(self.expires.take());
+            }
+        }
         self.expire_cursor = 0;
         self.avg_ttl_ms = 0;
         n

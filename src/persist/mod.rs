@@ -9,6 +9,7 @@
 pub mod crc64;
 pub mod lzf;
 pub mod rdb;
+pub mod snapshot;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -49,13 +50,13 @@ pub fn rdb_path(config: &Config) -> PathBuf {
 /// eviction policy, the LFU counter under an LFU one, nothing otherwise
 /// (Redis's `savelru`/`savelfu`).
 #[derive(Debug, Clone, Copy)]
-enum AccessInfo {
+pub(crate) enum AccessInfo {
     None,
     Idle,
     Freq { decay_minutes: u32 },
 }
 
-fn access_info(config: &Config, policy: AccessPolicy) -> AccessInfo {
+pub(crate) fn access_info(config: &Config, policy: AccessPolicy) -> AccessInfo {
     let name = config.get("maxmemory-policy").unwrap_or("");
     match policy {
         AccessPolicy::Lfu { decay_minutes, .. } => AccessInfo::Freq { decay_minutes },
@@ -161,7 +162,7 @@ pub fn save(store: &Store, now_ms: u64) -> io::Result<u64> {
 }
 
 /// Fsyncs the directory holding `path`, so a rename in it is durable.
-fn sync_dir_of(path: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir_of(path: &Path) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -185,6 +186,26 @@ impl std::fmt::Display for LoadError {
     }
 }
 
+/// Fresh databases to load into, with the store's access policy.
+fn fresh_dbs(store: &Store) -> Vec<Db> {
+    store
+        .dbs
+        .iter()
+        .map(|old| {
+            let mut db = Db::new();
+            db.policy = old.policy;
+            db
+        })
+        .collect()
+}
+
+fn checksum_setting(config: &Config) -> rdb::Checksum {
+    match config.get("rdbchecksum") {
+        Some("no") => rdb::Checksum::Skip,
+        _ => rdb::Checksum::Verify,
+    }
+}
+
 /// Reads the RDB file at `path` into fresh databases, returning them and
 /// what was loaded, or `Ok(None)` when there is no file. The store is not
 /// touched: the caller installs the databases only if the whole file
@@ -194,27 +215,130 @@ pub fn load(
     path: &Path,
     now_ms: u64,
 ) -> Result<Option<(Vec<Db>, rdb::Loaded)>, LoadError> {
+    let Some(mut loading) = begin_load(store, path)? else {
+        return Ok(None);
+    };
+    let shapes = shapes(&store.config);
+    while !loading
+        .loader
+        .step(&mut loading.dbs, &shapes, now_ms, usize::MAX)
+        .map_err(LoadError::Format)?
+    {}
+    let loaded = loading.loader.loaded().clone();
+    Ok(Some((loading.dbs, loaded)))
+}
+
+/// A start-up load in progress: the file, the databases it fills, and
+/// when it began (INFO's `loading_*` fields). Clients get `-LOADING`
+/// meanwhile, as from Redis.
+pub struct Loading {
+    loader: rdb::Loader<Vec<u8>>,
+    dbs: Vec<Db>,
+    pub started_unix_s: i64,
+    started: std::time::Instant,
+}
+
+impl Loading {
+    /// The bytes read so far, and in all.
+    pub fn progress(&self) -> (usize, usize) {
+        self.loader.progress()
+    }
+}
+
+/// Opens the RDB file at `path` for loading; `Ok(None)` when there is no
+/// file.
+pub fn begin_load(store: &Store, path: &Path) -> Result<Option<Loading>, LoadError> {
     let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(LoadError::Io(e)),
     };
-    let mut dbs: Vec<Db> = store
-        .dbs
-        .iter()
-        .map(|old| {
-            let mut db = Db::new();
-            db.policy = old.policy;
-            db
-        })
-        .collect();
-    let checksum = match store.config.get("rdbchecksum") {
-        Some("no") => rdb::Checksum::Skip,
-        _ => rdb::Checksum::Verify,
+    let loader =
+        rdb::Loader::new(data, checksum_setting(&store.config)).map_err(LoadError::Format)?;
+    Ok(Some(Loading {
+        loader,
+        dbs: fresh_dbs(store),
+        started_unix_s: (crate::store::unix_ms() / 1000) as i64,
+        started: std::time::Instant::now(),
+    }))
+}
+
+/// Keys loaded between clock reads.
+const LOAD_KEYS_PER_CLOCK_READ: usize = 1024;
+/// How long one load step may hold the loop.
+const LOAD_STEP_BUDGET: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Loads on for a couple of milliseconds. Once the whole file has loaded,
+/// installs it and returns what was loaded.
+pub fn drive_load(store: &mut Store, now_ms: u64) -> Result<Option<rdb::Loaded>, LoadError> {
+    let Some(loading) = store.rdb.loading.as_mut() else {
+        return Ok(None);
     };
-    let loaded = rdb::load(&data, &mut dbs, &shapes(&store.config), now_ms, checksum)
-        .map_err(LoadError::Format)?;
-    Ok(Some((dbs, loaded)))
+    let shapes = shapes(&store.config);
+    // Tests slow a load down to see it (`key-load-delay`): one key a step.
+    let slow = !load_pause(&store.config).is_zero();
+    let keys_per_batch = if slow { 1 } else { LOAD_KEYS_PER_CLOCK_READ };
+    let start = std::time::Instant::now();
+    loop {
+        let done = loading
+            .loader
+            .step(&mut loading.dbs, &shapes, now_ms, keys_per_batch)
+            .map_err(LoadError::Format)?;
+        if done {
+            break;
+        }
+        if slow || start.elapsed() >= LOAD_STEP_BUDGET {
+            return Ok(None);
+        }
+    }
+    let Some(loading) = store.rdb.loading.take() else {
+        return Ok(None);
+    };
+    let loaded = loading.loader.loaded().clone();
+    install(store, loading.dbs);
+    store.rdb.last_load_keys_loaded = loaded.keys;
+    store.rdb.last_load_keys_expired = loaded.expired_skipped;
+    log::info!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        loaded.keys,
+        loaded.expired_skipped
+    );
+    log::info!(
+        "DB loaded from disk: {:.3} seconds",
+        loading.started.elapsed().as_secs_f64()
+    );
+    Ok(Some(loaded))
+}
+
+/// How long the loop may wait for events between two load steps: none,
+/// unless `key-load-delay` (microseconds per key, as Redis's tests use it)
+/// asks for a slow load.
+pub fn load_pause(config: &Config) -> std::time::Duration {
+    let us = config
+        .get("key-load-delay")
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    std::time::Duration::from_micros(us.max(0) as u64)
+}
+
+/// INFO persistence's `loading_*` lines while a load runs, as Redis's.
+pub fn loading_info(loading: &Loading, now_s: i64) -> String {
+    let (read, total) = loading.progress();
+    let perc = if total > 0 {
+        read as f64 / total as f64 * 100.0
+    } else {
+        0.0
+    };
+    let elapsed = now_s - loading.started_unix_s;
+    let eta = if elapsed == 0 {
+        1
+    } else {
+        elapsed * (total - read) as i64 / (read as i64 + 1)
+    };
+    format!(
+        "loading_start_time:{}\r\nloading_total_bytes:{total}\r\nloading_rdb_used_mem:0\r\nloading_loaded_bytes:{read}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:{eta}\r\n",
+        loading.started_unix_s
+    )
 }
 
 /// Puts loaded databases in place of the store's, keeping each index's
@@ -225,4 +349,127 @@ pub fn install(store: &mut Store, dbs: Vec<Db>) {
         new.observed = old.observed;
     }
     crate::lazyfree::drop_later(old);
+}
+
+/// What the server knows of its snapshots (INFO persistence).
+pub struct RdbState {
+    /// The BGSAVE in progress.
+    pub snapshot: Option<snapshot::Snapshot>,
+    pub last_bgsave_ok: bool,
+    pub last_bgsave_time_s: i64,
+    /// When the last BGSAVE started (save points wait 5 s after a failed
+    /// one, as Redis's CONFIG_BGSAVE_RETRY_DELAY).
+    pub last_bgsave_try_s: i64,
+    pub saves: u64,
+    pub last_load_keys_loaded: u64,
+    pub last_load_keys_expired: u64,
+    /// The start-up load in progress.
+    pub loading: Option<Loading>,
+}
+
+impl Default for RdbState {
+    fn default() -> RdbState {
+        RdbState {
+            snapshot: None,
+            last_bgsave_ok: true,
+            last_bgsave_time_s: -1,
+            last_bgsave_try_s: 0,
+            saves: 0,
+            last_load_keys_loaded: 0,
+            last_load_keys_expired: 0,
+            loading: None,
+        }
+    }
+}
+
+/// Starts a BGSAVE. The caller has checked that none is running.
+pub fn start_bgsave(store: &mut Store, now_ms: u64) -> io::Result<()> {
+    store.rdb.last_bgsave_try_s = (now_ms / 1000) as i64;
+    match snapshot::start(store, now_ms) {
+        Ok(snap) => {
+            log::info!("Background saving started");
+            store.rdb.snapshot = Some(snap);
+            Ok(())
+        }
+        Err(e) => {
+            store.rdb.last_bgsave_ok = false;
+            log::warn!("Can't save in background: {e}");
+            Err(e)
+        }
+    }
+}
+
+/// Moves a BGSAVE in progress on by one step (the loop calls this every
+/// iteration while one runs) and records how it ended.
+pub fn drive_bgsave(store: &mut Store, now_ms: u64) {
+    let Some(mut snap) = store.rdb.snapshot.take() else {
+        return;
+    };
+    let checksum = store.config.get("rdbchecksum") != Some("no");
+    match snap.step(store, checksum) {
+        snapshot::Outcome::Running => {
+            store.rdb.snapshot = Some(snap);
+            return;
+        }
+        snapshot::Outcome::Saved { bytes } => {
+            log::info!("DB saved on disk ({bytes} bytes)");
+            log::info!("Background saving terminated with success");
+            store.dirty = store.dirty.saturating_sub(snap.dirty_at_start);
+            store.lastsave_s = (now_ms / 1000) as i64;
+            store.rdb.last_bgsave_ok = true;
+            store.rdb.saves += 1;
+        }
+        snapshot::Outcome::Failed(e) => {
+            log::warn!("Background saving error: {e}");
+            store.rdb.last_bgsave_ok = false;
+        }
+    }
+    store.rdb.last_bgsave_time_s = snap.started.elapsed().as_secs() as i64;
+}
+
+/// Whether a save point (`save <seconds> <changes>`) calls for a BGSAVE
+/// now, as Redis's serverCron decides: enough changes, enough time since
+/// the last save, and not within 5 s of a failed attempt.
+pub fn save_point_due(store: &Store, now_ms: u64) -> Option<(u64, u64)> {
+    let now_s = (now_ms / 1000) as i64;
+    let retry_ok = store.rdb.last_bgsave_ok || now_s - store.rdb.last_bgsave_try_s > 5;
+    if store.rdb.snapshot.is_some() || !retry_ok {
+        return None;
+    }
+    let points = store.config.get("save").unwrap_or("");
+    let nums: Vec<u64> = points
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    nums.chunks_exact(2)
+        .map(|p| (p[0], p[1]))
+        .find(|&(secs, changes)| store.dirty >= changes && now_s - store.lastsave_s > secs as i64)
+}
+
+/// Whether `save` has any save point (then SHUTDOWN and SIGTERM save).
+pub fn has_save_points(config: &Config) -> bool {
+    config.get("save").is_some_and(|v| !v.trim().is_empty())
+}
+
+/// The synchronous save before exiting (SHUTDOWN, SIGTERM): a BGSAVE in
+/// progress is dropped first, as Redis kills its child, and the dataset
+/// is written on the loop.
+pub fn save_before_exit(store: &mut Store, now_ms: u64) -> io::Result<u64> {
+    if let Some(snap) = store.rdb.snapshot.take() {
+        log::warn!("There is a child saving an .rdb. Killing it!");
+        snapshot::abandon_at_shutdown(store, snap);
+    }
+    log::info!("Saving the final RDB snapshot before exiting.");
+    let bytes = save(store, now_ms)?;
+    log::info!("DB saved on disk");
+    Ok(bytes)
+}
+
+/// The refusal of writes after a failed BGSAVE (Redis's `bgsaveerr`).
+pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// Whether writes stop after a failed BGSAVE: `stop-writes-on-bgsave-error`
+/// with save points set (Redis's writeCommandsDeniedByDiskError).
+pub fn stop_writes_on_error(config: &Config) -> bool {
+    config.get("stop-writes-on-bgsave-error") != Some("no") && has_save_points(config)
 }

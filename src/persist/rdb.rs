@@ -945,42 +945,133 @@ pub fn load(
     now_ms: u64,
     checksum: Checksum,
 ) -> Result<Loaded> {
-    let mut r = Reader::new(data);
-    let magic = r
-        .take(9)
-        .or_else(|_| r.fail("not an RDB file: too short"))?;
-    if &magic[..5] != b"REDIS" {
-        return Err(RdbError {
-            offset: 0,
-            what: "not an RDB file: wrong signature".into(),
-        });
+    let mut loader = Loader::new(data, checksum)?;
+    while !loader.step(dbs, shapes, now_ms, usize::MAX)? {}
+    Ok(loader.state.loaded)
+}
+
+/// A file being loaded a few keys at a time, so the loop can answer
+/// clients (with `-LOADING`) in between.
+pub struct Loader<D: AsRef<[u8]>> {
+    data: D,
+    state: LoadState,
+}
+
+/// Where a load is: what it has read, and what comes with the next key.
+struct LoadState {
+    pos: usize,
+    db: usize,
+    meta: KeyMeta,
+    checksum: Checksum,
+    loaded: Loaded,
+}
+
+impl<D: AsRef<[u8]>> Loader<D> {
+    /// Checks the signature and version.
+    pub fn new(data: D, checksum: Checksum) -> Result<Loader<D>> {
+        let mut r = Reader::new(data.as_ref());
+        let magic = r
+            .take(9)
+            .or_else(|_| r.fail("not an RDB file: too short"))?;
+        if &magic[..5] != b"REDIS" {
+            return Err(at_offset(0, "not an RDB file: wrong signature"));
+        }
+        let version = std::str::from_utf8(&magic[5..])
+            .ok()
+            .and_then(|v| v.parse::<u16>().ok())
+            .filter(|v| (1..=READ_VERSION_MAX).contains(v));
+        let Some(version) = version else {
+            return Err(RdbError {
+                offset: 5,
+                what: format!(
+                    "can't handle RDB format version {}",
+                    String::from_utf8_lossy(&magic[5..])
+                ),
+            });
+        };
+        Ok(Loader {
+            data,
+            state: LoadState {
+                pos: 9,
+                db: 0,
+                meta: KeyMeta::default(),
+                checksum,
+                loaded: Loaded {
+                    version,
+                    ..Loaded::default()
+                },
+            },
+        })
     }
-    let version = std::str::from_utf8(&magic[5..])
-        .ok()
-        .and_then(|v| v.parse::<u16>().ok())
-        .filter(|v| (1..=READ_VERSION_MAX).contains(v));
-    let Some(version) = version else {
-        return Err(RdbError {
-            offset: 5,
-            what: format!(
-                "can't handle RDB format version {}",
-                String::from_utf8_lossy(&magic[5..])
-            ),
-        });
-    };
-    let mut loaded = Loaded {
-        version,
-        ..Loaded::default()
-    };
-    let mut db = 0usize;
-    let mut meta = KeyMeta::default();
-    loop {
+
+    /// The bytes read so far, and in all.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.state.pos, self.data.as_ref().len())
+    }
+
+    /// What has been loaded so far.
+    pub fn loaded(&self) -> &Loaded {
+        &self.state.loaded
+    }
+
+    /// Loads up to `max_keys` more keys. Returns true once the whole file,
+    /// checksum included, has been read.
+    pub fn step(
+        &mut self,
+        dbs: &mut [Db],
+        shapes: &Shapes,
+        now_ms: u64,
+        max_keys: usize,
+    ) -> Result<bool> {
+        self.state
+            .step(self.data.as_ref(), dbs, shapes, now_ms, max_keys)
+    }
+}
+
+impl LoadState {
+    fn step(
+        &mut self,
+        data: &[u8],
+        dbs: &mut [Db],
+        shapes: &Shapes,
+        now_ms: u64,
+        max_keys: usize,
+    ) -> Result<bool> {
+        let mut r = Reader {
+            buf: data,
+            pos: self.pos,
+        };
+        let mut keys = 0;
+        let result = loop {
+            if keys >= max_keys {
+                break Ok(false);
+            }
+            match self.next(&mut r, dbs, shapes, now_ms) {
+                Ok(Some(true)) => keys += 1,
+                Ok(Some(false)) => {}
+                Ok(None) => break self.finish(&mut r, data).map(|()| true),
+                Err(e) => break Err(e),
+            }
+        };
+        self.pos = r.pos;
+        result
+    }
+
+    /// Reads one opcode or key. `Some(true)` for a key, `Some(false)` for
+    /// anything else, `None` at the end of file.
+    fn next(
+        &mut self,
+        r: &mut Reader,
+        dbs: &mut [Db],
+        shapes: &Shapes,
+        now_ms: u64,
+    ) -> Result<Option<bool>> {
         let at = r.offset();
         match r.byte()? {
-            op::EXPIRETIME => meta.expire_ms = u32::from_le_bytes(r.array()?) as u64 * 1000,
-            op::EXPIRETIME_MS => meta.expire_ms = u64::from_le_bytes(r.array()?),
-            op::IDLE => meta.idle_s = Some(r.length()?),
-            op::FREQ => meta.freq = Some(r.byte()?),
+            op::EXPIRETIME => self.meta.expire_ms = u32::from_le_bytes(r.array()?) as u64 * 1000,
+            op::EXPIRETIME_MS => self.meta.expire_ms = u64::from_le_bytes(r.array()?),
+            op::IDLE => self.meta.idle_s = Some(r.length()?),
+            op::FREQ => self.meta.freq = Some(r.byte()?),
             op::SELECTDB => {
                 let n = r.length()?;
                 if n >= dbs.len() as u64 {
@@ -992,7 +1083,7 @@ pub fn load(
                         ),
                     });
                 }
-                db = n as usize;
+                self.db = n as usize;
             }
             op::RESIZEDB => {
                 r.length()?;
@@ -1001,57 +1092,78 @@ pub fn load(
             op::AUX => {
                 let name = r.string()?.into_owned();
                 let val = r.string()?.into_owned();
-                loaded.aux.push((name, val));
+                self.loaded.aux.push((name, val));
             }
             op::MODULE_AUX => return Err(at_offset(at, "module data is not supported")),
             op::FUNCTION | op::FUNCTION2 => {
                 return Err(at_offset(at, "functions are not supported yet"));
             }
-            op::EOF => break,
+            op::EOF => return Ok(None),
             kind => {
-                let key = r.string()?;
-                let value = match read_value(&mut r, kind, shapes) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        return Err(RdbError {
-                            offset: e.offset,
-                            what: format!("{} (key {})", e.what, crate::util::repr(&key)),
-                        });
-                    }
-                };
-                let meta = std::mem::take(&mut meta);
-                let Some(value) = value else {
-                    loaded.empty_skipped += 1;
-                    continue;
-                };
-                if meta.expire_ms != 0 && past_deadline(meta.expire_ms, now_ms) {
-                    loaded.expired_skipped += 1;
-                    continue;
-                }
-                let target = &mut dbs[db];
-                if target.get_including_expired(&key).is_some() {
-                    return Err(RdbError {
-                        offset: at,
-                        what: format!("duplicate key {} in database {db}", crate::util::repr(&key)),
-                    });
-                }
-                let access = target.restored_access(meta.idle_s, meta.freq, now_ms);
-                target.insert_detached(
-                    &key,
-                    Detached {
-                        entry: Entry { value },
-                        access,
-                        expire_ms: meta.expire_ms,
-                    },
-                );
-                loaded.keys += 1;
+                self.key_value(r, at, kind, dbs, shapes, now_ms)?;
+                return Ok(Some(true));
             }
         }
+        Ok(Some(false))
     }
-    if version >= 5 {
+
+    fn key_value(
+        &mut self,
+        r: &mut Reader,
+        at: usize,
+        kind: u8,
+        dbs: &mut [Db],
+        shapes: &Shapes,
+        now_ms: u64,
+    ) -> Result<()> {
+        let key = r.string()?;
+        let value = match read_value(r, kind, shapes) {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(RdbError {
+                    offset: e.offset,
+                    what: format!("{} (key {})", e.what, crate::util::repr(&key)),
+                });
+            }
+        };
+        let meta = std::mem::take(&mut self.meta);
+        let Some(value) = value else {
+            self.loaded.empty_skipped += 1;
+            return Ok(());
+        };
+        if meta.expire_ms != 0 && past_deadline(meta.expire_ms, now_ms) {
+            self.loaded.expired_skipped += 1;
+            return Ok(());
+        }
+        let db = self.db;
+        let target = &mut dbs[db];
+        if target.get_including_expired(&key).is_some() {
+            return Err(RdbError {
+                offset: at,
+                what: format!("duplicate key {} in database {db}", crate::util::repr(&key)),
+            });
+        }
+        let access = target.restored_access(meta.idle_s, meta.freq, now_ms);
+        target.insert_detached(
+            &key,
+            Detached {
+                entry: Entry { value },
+                access,
+                expire_ms: meta.expire_ms,
+            },
+        );
+        self.loaded.keys += 1;
+        Ok(())
+    }
+
+    /// After the EOF opcode: the checksum, from version 5 on.
+    fn finish(&self, r: &mut Reader, data: &[u8]) -> Result<()> {
+        if self.loaded.version < 5 {
+            return Ok(());
+        }
         let end = r.offset();
         let stored = u64::from_le_bytes(r.array()?);
-        if checksum == Checksum::Verify && stored != 0 {
+        if self.checksum == Checksum::Verify && stored != 0 {
             let computed = crc64(0, &data[..end]);
             if computed != stored {
                 return Err(RdbError {
@@ -1062,8 +1174,8 @@ pub fn load(
                 });
             }
         }
+        Ok(())
     }
-    Ok(loaded)
 }
 
 fn at_offset(offset: usize, what: &str) -> RdbError {

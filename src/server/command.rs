@@ -193,8 +193,15 @@ impl Server {
                 return None;
             }
         };
+        let misconf = !self.store.rdb.last_bgsave_ok
+            && crate::persist::stop_writes_on_error(&self.store.config)
+            && (cmd.has(flag::WRITE)
+                || cmd.name == "ping"
+                || (cmd.name == "exec" && queued_write(client)));
         let refusal: Option<std::borrow::Cow<[u8]>> = if !authenticated && !cmd.has(flag::NO_AUTH) {
             Some(b"NOAUTH Authentication required."[..].into())
+        } else if misconf {
+            Some(crate::persist::MISCONF_RDB.as_bytes().into())
         } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) && cmd.has(flag::NO_MULTI) {
             Some(b"ERR Command not allowed inside a transaction"[..].into())
         } else if subscribed_resp2 && !cmd.has(flag::SUBSCRIBED_OK) {
@@ -206,6 +213,8 @@ impl Server {
                 .into_bytes()
                 .into(),
             )
+        } else if self.store.rdb.loading.is_some() && !cmd.has(flag::LOADING) {
+            Some(b"LOADING Redis is loading the dataset in memory"[..].into())
         } else if monitoring && cmd.has(flag::READONLY | flag::WRITE | flag::MAY_REPLICATE) {
             // A MONITOR client is a replica to Redis, and replicas may not
             // touch the keyspace.
@@ -418,4 +427,16 @@ struct ParsedBatch {
     /// The most this batch could hold (1 before AUTH).
     limit: usize,
     error: Option<crate::resp::parser::ProtocolError>,
+}
+
+/// Whether a client's open transaction has queued a write (EXEC is then a
+/// write, as Redis's `mstate.cmd_flags` say).
+fn queued_write(client: &crate::client::Client) -> bool {
+    client.state.multi().is_some_and(|tx| {
+        tx.commands.iter().any(|args| {
+            args.first()
+                .and_then(|name| cmd::lookup(name))
+                .is_some_and(|c| c.has(flag::WRITE))
+        })
+    })
 }

@@ -53,6 +53,10 @@ impl Server {
             self.shrink_idle_buffers(now);
             self.collect_when_quiet();
         }
+        if let Some((secs, changes)) = crate::persist::save_point_due(&self.store, now) {
+            log::info!("{changes} changes in {secs} seconds. Saving...");
+            let _ = crate::persist::start_bgsave(&mut self.store, now);
+        }
         let samples = &mut self.store.stats.ops_samples;
         samples.push_back((now, self.store.stats.total_commands_processed));
         while samples.len() > 16 {

@@ -186,31 +186,53 @@ impl Server {
         self.store.listen_port
     }
 
-    /// Loads `dbfilename` from the working directory at start-up, as
-    /// redis-server does; no file means an empty dataset. A file that does
-    /// not load whole is an error: the server must not start with part of
-    /// it.
-    pub fn load_dataset(&mut self) -> Result<(), String> {
+    /// Starts loading `dbfilename` from the working directory, as
+    /// redis-server does at start-up; the loop loads it in steps, answering
+    /// clients with `-LOADING` meanwhile. Returns false when there is no
+    /// file (the server is ready at once). A file that cannot be opened or
+    /// is no RDB file is an error.
+    pub fn begin_load(&mut self) -> Result<bool, String> {
         let path = crate::persist::rdb_path(&self.store.config);
-        let start = std::time::Instant::now();
-        let now_ms = crate::store::unix_ms();
-        match crate::persist::load(&self.store, &path, now_ms) {
-            Ok(None) => Ok(()),
-            Ok(Some((dbs, loaded))) => {
-                crate::persist::install(&mut self.store, dbs);
-                log::info!(
-                    "Done loading RDB, keys loaded: {}, keys expired: {}.",
-                    loaded.keys,
-                    loaded.expired_skipped
-                );
-                log::info!(
-                    "DB loaded from disk: {:.3} seconds",
-                    start.elapsed().as_secs_f64()
-                );
-                Ok(())
+        match crate::persist::begin_load(&self.store, &path) {
+            Ok(None) => Ok(false),
+            Ok(Some(loading)) => {
+                self.store.rdb.loading = Some(loading);
+                Ok(true)
             }
             Err(e) => Err(format!("Error loading {}: {e}", path.display())),
         }
+    }
+
+    /// One step of the start-up load. A file that does not load whole
+    /// stops the server: it must not run with part of it.
+    fn drive_load(&mut self) -> io::Result<()> {
+        match crate::persist::drive_load(&mut self.store, unix_ms()) {
+            Ok(Some(_)) => {
+                log::info!("Ready to accept connections tcp");
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                let path = crate::persist::rdb_path(&self.store.config);
+                Err(io::Error::other(format!(
+                    "Error loading {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+    }
+
+    /// SIGTERM or SIGINT: saves first when save points are set, as
+    /// redis-server does; a failed save keeps the server up.
+    fn shutdown_on_signal(&mut self) {
+        if self.store.rdb.loading.is_none()
+            && crate::persist::has_save_points(&self.store.config)
+            && let Err(e) = crate::persist::save_before_exit(&mut self.store, unix_ms())
+        {
+            log::warn!("Error trying to save the DB, can't exit: {e}");
+            return;
+        }
+        self.store.shutdown = Some(crate::store::Shutdown::Requested);
     }
 
     /// Runs until SHUTDOWN or a signal.
@@ -225,7 +247,14 @@ impl Server {
             for token in mem::take(&mut self.pending_rewrites) {
                 self.queue_write(token);
             }
-            let timeout = if !resumed.is_empty() || !self.pending_writes.is_empty() {
+            let snapshot_busy = self.store.rdb.snapshot.as_ref().is_some_and(|s| s.busy());
+            let timeout = if self.store.rdb.loading.is_some() {
+                Some(crate::persist::load_pause(&self.store.config))
+            } else if snapshot_busy {
+                // A snapshot walks on between events: look for events
+                // without waiting, so it keeps moving while clients idle.
+                Some(crate::persist::snapshot::pause(&self.store.config))
+            } else if !resumed.is_empty() || !self.pending_writes.is_empty() {
                 Some(Duration::ZERO)
             } else {
                 self.wheel
@@ -244,7 +273,7 @@ impl Server {
                     SIGNALS => {
                         for sig in self.signals.pending() {
                             log::warn!("Received signal {sig}, scheduling shutdown...");
-                            self.store.shutdown = Some(crate::store::Shutdown::Requested);
+                            self.shutdown_on_signal();
                         }
                     }
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
@@ -276,6 +305,12 @@ impl Server {
                 }
             }
             self.resume_unblocked(unix_ms());
+            if self.store.rdb.snapshot.is_some() {
+                crate::persist::drive_bgsave(&mut self.store, unix_ms());
+            }
+            if self.store.rdb.loading.is_some() {
+                self.drive_load()?;
+            }
             self.before_sleep();
             self.flush_writes();
             self.close_killed();

@@ -358,7 +358,12 @@ impl Server {
 
     /// The process's resident set size in KiB.
     pub fn rss_kib(&self) -> u64 {
-        rss_kib(self.child.lock().unwrap_or_else(|e| e.into_inner()).id())
+        rss_kib(self.pid())
+    }
+
+    /// The process's id, for tests that send it a signal.
+    pub fn pid(&self) -> u32 {
+        self.child.lock().unwrap_or_else(|e| e.into_inner()).id()
     }
 
     /// How the process ended, or `None` while it is still running.

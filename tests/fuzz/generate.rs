@@ -32,6 +32,14 @@ pub const CONNS: usize = 1 + BLOCKERS;
 pub const NOT_GENERATED: &[(&str, &str)] = &[
     ("shutdown", "it stops the server"),
     (
+        "migrate",
+        "it connects to other servers; tests/persistence.rs moves keys between ferrokv and redis-server",
+    ),
+    (
+        "bgsave",
+        "how long a snapshot runs differs by design (Redis forks a child, ferrokv walks on the loop), so whether the next BGSAVE or SAVE finds one running is a race; tests/persistence.rs covers it",
+    ),
+    (
         "client|setinfo",
         "a Redis 7.2 command ferrokv accepts on purpose (clients send it); Redis 7.0 has none",
     ),
