@@ -141,15 +141,23 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    if config.get("daemonize") == Some("yes") {
-        eprintln!("ferrokv: daemonize is not supported; run it under a supervisor");
+    let daemonized = config.get("daemonize") == Some("yes");
+    if daemonized {
+        if let Err(e) = daemonize() {
+            eprintln!("ferrokv: can't daemonize: {e}");
+            return ExitCode::from(1);
+        }
+        // As redis-server: a daemon without a log file logs nowhere.
+        if config.get("logfile").is_none_or(|f| f.is_empty())
+            && let Err(e) = config.set("logfile", "/dev/null", true)
+        {
+            eprintln!("ferrokv: {e}");
+        }
+    }
+    if let Err(e) = init_log(&config) {
+        eprintln!("ferrokv: can't open the log file: {e}");
         return ExitCode::from(1);
     }
-    env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or(level_name(&config.loglevel)),
-    )
-    .format_timestamp_millis()
-    .init();
 
     // Like redis-server, work in `dir`: the RDB file is relative to it.
     if let Some(dir) = config.get("dir").filter(|d| !d.is_empty())
@@ -162,6 +170,13 @@ fn main() -> ExitCode {
     if config.get("disable-thp") != Some("no") {
         disable_transparent_huge_pages();
     }
+    let show_logo = config.get("always-show-logo") == Some("yes");
+    // A daemon writes its pid file by default, as redis-server does.
+    let pidfile = match config.get("pidfile").filter(|p| !p.is_empty()) {
+        Some(p) => Some(PathBuf::from(p)),
+        None if daemonized => Some(PathBuf::from("/var/run/redis.pid")),
+        None => None,
+    };
     let mut server = match ferrokv::server::Server::bind(config) {
         Ok(s) => s,
         Err(e) => {
@@ -169,6 +184,29 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if show_logo {
+        log::info!(
+            "ferrokv {} (Redis {} compatible), standalone mode, port {}, PID: {}",
+            ferrokv::FERROKV_VERSION,
+            ferrokv::REDIS_VERSION,
+            server.port(),
+            std::process::id()
+        );
+    }
+    if let Some(path) = &pidfile
+        && let Err(e) = std::fs::write(path, format!("{}\n", std::process::id()))
+    {
+        log::warn!("Failed to write PID file {}: {e}", path.display());
+    }
+    let code = serve(&mut server);
+    if let Some(path) = &pidfile {
+        let _ = std::fs::remove_file(path);
+    }
+    code
+}
+
+/// Loads the dataset and runs the loop until SHUTDOWN or a signal.
+fn serve(server: &mut ferrokv::server::Server) -> ExitCode {
     log::info!(
         "ferrokv {} (Redis {} compatible) started, pid={}, port={}",
         ferrokv::FERROKV_VERSION,
@@ -192,6 +230,100 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Detaches from the terminal as redis-server's `daemonize yes` does: the
+/// parent exits, the child starts a session of its own with stdin, stdout
+/// and stderr on /dev/null. Called before any thread exists, so the fork
+/// copies a single-threaded process.
+fn daemonize() -> std::io::Result<()> {
+    // SAFETY: no other thread runs yet (the loop, the lazyfree and the
+    // snapshot threads all start later), so fork() leaves the child in a
+    // consistent state; setsid, open and dup2 are async-signal-safe.
+    unsafe {
+        match libc::fork() {
+            -1 => return Err(std::io::Error::last_os_error()),
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        if libc::setsid() == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null != -1 {
+            libc::dup2(null, 0);
+            libc::dup2(null, 1);
+            libc::dup2(null, 2);
+            if null > 2 {
+                libc::close(null);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Logs as redis-server does: `pid:M dd Mon yyyy hh:mm:ss.mmm * message`,
+/// the level as `.` (debug), `-` (verbose), `*` (notice) or `#` (warning),
+/// to stdout or to `logfile` (appended to).
+fn init_log(config: &ferrokv::config::Config) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut builder = env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or(level_name(&config.loglevel)),
+    );
+    builder.format(|buf, record| {
+        let mark = match record.level() {
+            log::Level::Error | log::Level::Warn => '#',
+            log::Level::Info => '*',
+            log::Level::Debug => '-',
+            log::Level::Trace => '.',
+        };
+        writeln!(
+            buf,
+            "{}:M {} {mark} {}",
+            std::process::id(),
+            redis_time(std::time::SystemTime::now()),
+            record.args()
+        )
+    });
+    if let Some(path) = config.get("logfile").filter(|p| !p.is_empty()) {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        builder.target(env_logger::Target::Pipe(Box::new(file)));
+    }
+    builder.init();
+    Ok(())
+}
+
+/// `dd Mon yyyy hh:mm:ss.mmm` in UTC, as Redis's log lines show the time.
+fn redis_time(t: std::time::SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let ms = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Days to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{day:02} {} {year} {:02}:{:02}:{:02}.{:03}",
+        MONTHS[(month - 1) as usize],
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000
+    )
 }
 
 fn level_name(level: &str) -> &'static str {

@@ -2401,3 +2401,154 @@ fn migrate_moves_keys_between_ferrokv_and_redis() {
     );
     assert_eq!(bulk(&mut f, &["GET", "z"]), b"from-redis");
 }
+
+// ---------------------------------------------------------------------------
+// Life cycle: log lines, logfile, pidfile, daemonize
+// ---------------------------------------------------------------------------
+
+/// A scratch directory removed on drop, with whatever server pid it was
+/// told of killed first.
+struct Scratch {
+    dir: std::path::PathBuf,
+    pid: Option<i32>,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            // SAFETY: kill only sends a signal.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
+    let dir = std::env::temp_dir().join(format!("ferrokv-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    Scratch { dir, pid: None }
+}
+
+/// Whether `line` reads `pid:M dd Mon yyyy hh:mm:ss.mmm <mark> text`, a
+/// redis-server log line.
+fn is_redis_log_line(line: &str, pid: u32) -> bool {
+    let Some(rest) = line.strip_prefix(&format!("{pid}:M ")) else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.splitn(6, ' ').collect();
+    parts.len() == 6
+        && parts[0].len() == 2
+        && parts[1].len() == 3
+        && parts[2].len() == 4
+        && parts[3].len() == 12
+        && parts[3].as_bytes()[8] == b'.'
+        && matches!(parts[4], "." | "-" | "*" | "#")
+}
+
+#[test]
+fn logs_like_redis_to_its_logfile_and_keeps_a_pidfile() {
+    let mut s = scratch("lifecycle");
+    let port = common::free_port();
+    fs::write(
+        s.dir.join("f.conf"),
+        "pidfile f.pid\nlogfile f.log\nalways-show-logo yes\nsave \"\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(common::ferrokv_program())
+        .arg("f.conf")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .current_dir(&s.dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    s.pid = Some(child.id() as i32);
+    let pidfile = s.dir.join("f.pid");
+    wait_until("the pid file", || {
+        fs::read_to_string(&pidfile).is_ok_and(|p| p.trim() == child.id().to_string())
+    });
+    wait_until("PING", || {
+        Client::connect(port)
+            .is_ok_and(|mut c| c.cmd_result(&["PING"]).is_ok_and(|r| r == b"+PONG\r\n"))
+    });
+    let log = fs::read_to_string(s.dir.join("f.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(
+        lines.iter().all(|l| is_redis_log_line(l, child.id())),
+        "{log}"
+    );
+    assert!(log.contains(&format!("PID: {}", child.id())), "{log}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with("* Ready to accept connections tcp")),
+        "{log}"
+    );
+    let _ = Client::connect(port)
+        .unwrap()
+        .cmd_result(&["SHUTDOWN", "NOSAVE"]);
+    let status = child.wait().unwrap();
+    s.pid = None;
+    assert!(status.success(), "{status}");
+    assert!(!pidfile.exists(), "the pid file outlived the server");
+    let log = fs::read_to_string(s.dir.join("f.log")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.ends_with("# User requested shutdown...")),
+        "{log}"
+    );
+}
+
+#[test]
+fn daemonize_detaches_and_the_daemon_serves() {
+    let mut s = scratch("daemon");
+    let port = common::free_port();
+    let pidfile = s.dir.join("d.pid");
+    // A pid file of its own: a daemon without one writes Redis's default,
+    // /var/run/redis.pid.
+    fs::write(s.dir.join("d.conf"), "pidfile d.pid\n").unwrap();
+    let status = Command::new(common::ferrokv_program())
+        .arg("d.conf")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--daemonize", "yes"])
+        .current_dir(&s.dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    // The process started exits at once; the daemon it forked serves.
+    assert!(status.success(), "{status}");
+    wait_until("PING to the daemon", || {
+        Client::connect(port)
+            .is_ok_and(|mut c| c.cmd_result(&["PING"]).is_ok_and(|r| r == b"+PONG\r\n"))
+    });
+    let mut c = Client::connect(port).unwrap();
+    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "server"])).into_owned();
+    let pid: i32 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("process_id in INFO");
+    s.pid = Some(pid);
+    assert_eq!(
+        fs::read_to_string(&pidfile).unwrap().trim(),
+        pid.to_string()
+    );
+    let _ = c.cmd_result(&["SHUTDOWN", "NOSAVE"]);
+    // The daemon removes its pid file and closes its port as it exits (its
+    // process may linger as a zombie where nothing reaps orphans).
+    wait_until("the daemon to exit", || {
+        !pidfile.exists() && Client::connect(port).is_err()
+    });
+    s.pid = None;
+}
