@@ -121,6 +121,15 @@ impl Default for Db {
     }
 }
 
+/// `key`'s deadline in `expires`, 0 for none; most databases have no
+/// deadlines at all, and then no lookup is made.
+fn deadline_in(expires: &Dict<u64>, key: &[u8]) -> u64 {
+    match expires.is_empty() {
+        true => 0,
+        false => expires.get(key).copied().unwrap_or(0),
+    }
+}
+
 /// Whether a key whose deadline is `when_ms` has expired at `now_ms`.
 ///
 /// Redis's `keyIsExpired` and active expiry both test `now > when`: a key
@@ -205,11 +214,7 @@ impl Db {
             && snap.detached.is_none()
             && let Some((k, entry, access)) = self.keys.visit(key)
         {
-            let expire_ms = match self.expires.is_empty() {
-                true => 0,
-                false => self.expires.get(k).copied().unwrap_or(0),
-            };
-            snap.write(k, &entry.value, access, expire_ms);
+            snap.write(k, &entry.value, access, deadline_in(&self.expires, k));
         }
     }
 
@@ -222,11 +227,7 @@ impl Db {
             && i < snap.cursor
             && let Some((k, entry, access)) = self.keys.visit_at(i)
         {
-            let expire_ms = match self.expires.is_empty() {
-                true => 0,
-                false => self.expires.get(k).copied().unwrap_or(0),
-            };
-            snap.write(k, &entry.value, access, expire_ms);
+            snap.write(k, &entry.value, access, deadline_in(&self.expires, k));
         }
     }
 
@@ -253,11 +254,7 @@ impl Db {
         let end = (snap.cursor + n).min(keys.len());
         while snap.cursor < end {
             if let Some((k, entry, access)) = keys.visit_at(snap.cursor) {
-                let expire_ms = match expires.is_empty() {
-                    true => 0,
-                    false => expires.get(k).copied().unwrap_or(0),
-                };
-                snap.write(k, &entry.value, access, expire_ms);
+                snap.write(k, &entry.value, access, deadline_in(expires, k));
             }
             snap.cursor += 1;
         }
@@ -569,11 +566,7 @@ impl Db {
     /// for none): what a snapshot writes.
     pub fn for_each_with_meta(&self, mut f: impl FnMut(&[u8], &Value, u32, u64)) {
         for (key, entry, access) in self.keys.iter_with_aux() {
-            let expire_ms = match self.expires.is_empty() {
-                true => 0,
-                false => self.expires.get(key).copied().unwrap_or(0),
-            };
-            f(key, &entry.value, access, expire_ms);
+            f(key, &entry.value, access, deadline_in(&self.expires, key));
         }
     }
 
