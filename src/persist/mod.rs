@@ -56,6 +56,23 @@ pub(crate) enum AccessInfo {
     Freq { decay_minutes: u32 },
 }
 
+impl AccessInfo {
+    /// What the file says about a key with this access stamp and
+    /// deadline, as of `now_ms`.
+    pub(crate) fn key_meta(self, access: u32, expire_ms: u64, now_ms: u64) -> KeyMeta {
+        KeyMeta {
+            expire_ms,
+            idle_s: matches!(self, AccessInfo::Idle).then(|| idle_seconds(access, now_ms)),
+            freq: match self {
+                AccessInfo::Freq { decay_minutes } => {
+                    Some(lfu_counter(access, decay_minutes, now_ms) as u8)
+                }
+                _ => None,
+            },
+        }
+    }
+}
+
 pub(crate) fn access_info(config: &Config, policy: AccessPolicy) -> AccessInfo {
     let name = config.get("maxmemory-policy").unwrap_or("");
     match policy {
@@ -111,16 +128,7 @@ fn write_rdb<W: Write>(store: &Store, now_ms: u64, out: W) -> io::Result<W> {
         let info = access_info(&store.config, db.policy);
         let mut failed = None;
         db.for_each_with_meta(|key, value, access, expire_ms| {
-            let meta = KeyMeta {
-                expire_ms,
-                idle_s: matches!(info, AccessInfo::Idle).then(|| idle_seconds(access, now_ms)),
-                freq: match info {
-                    AccessInfo::Freq { decay_minutes } => {
-                        Some(lfu_counter(access, decay_minutes, now_ms) as u8)
-                    }
-                    _ => None,
-                },
-            };
+            let meta = info.key_meta(access, expire_ms, now_ms);
             rdb::put_key_value(&mut buf, key, value, meta, comp);
             if buf.len() >= 64 << 10 && failed.is_none() {
                 if let Err(e) = w.write_all(&buf) {

@@ -30,10 +30,10 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::time::{Duration, Instant};
 
-use super::rdb::{self, Compression, KeyMeta};
+use super::rdb::{self, Compression};
 use super::{AccessInfo, access_info, compression, crc64, rdb_path, sync_dir_of};
 use crate::db::value::Value;
-use crate::db::{Dict, Entry, idle_seconds, lfu_counter};
+use crate::db::{Dict, Entry};
 use crate::store::Store;
 
 /// How long one step may hold the loop.
@@ -64,17 +64,7 @@ pub struct DbSnap {
 impl DbSnap {
     /// Writes one key as it is now.
     pub fn write(&mut self, key: &[u8], value: &Value, access: u32, expire_ms: u64) {
-        let meta = KeyMeta {
-            expire_ms,
-            idle_s: matches!(self.access, AccessInfo::Idle)
-                .then(|| idle_seconds(access, self.now_ms)),
-            freq: match self.access {
-                AccessInfo::Freq { decay_minutes } => {
-                    Some(lfu_counter(access, decay_minutes, self.now_ms) as u8)
-                }
-                _ => None,
-            },
-        };
+        let meta = self.access.key_meta(access, expire_ms, self.now_ms);
         rdb::put_key_value(&mut self.out, key, value, meta, self.comp);
     }
 }
