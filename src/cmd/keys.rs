@@ -967,10 +967,20 @@ fn migrate_to(
         return fail(MigrateError::Io { writing: true });
     }
     let mut reader = std::io::BufReader::new(&stream);
+    // A reply line is a status or an error; one longer than this is no
+    // reply of a Redis server, and reading it whole would let the target
+    // grow this server's memory without bound.
+    const MAX_REPLY_LINE_BYTES: u64 = 64 << 10;
     let mut read_line = || {
+        use std::io::Read;
         let mut line = Vec::new();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(n) if n > 0 => Some(String::from_utf8_lossy(line.trim_ascii_end()).into_owned()),
+        match (&mut reader)
+            .take(MAX_REPLY_LINE_BYTES)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(n) if n > 0 && line.ends_with(b"\n") => {
+                Some(String::from_utf8_lossy(line.trim_ascii_end()).into_owned())
+            }
             _ => None,
         }
     };

@@ -95,7 +95,6 @@ pub struct Snapshot {
     /// node ends marked for the next snapshot, and their bytes are dropped.
     discard: bool,
     pub started: Instant,
-    pub started_unix_s: i64,
     /// The change counter when the snapshot started.
     pub dirty_at_start: u64,
 }
@@ -158,7 +157,6 @@ pub fn start(store: &mut Store, now_ms: u64) -> io::Result<Snapshot> {
         finishing: false,
         discard: false,
         started: Instant::now(),
-        started_unix_s: (now_ms / 1000) as i64,
         dirty_at_start: store.dirty,
     })
 }
