@@ -59,6 +59,7 @@ COMMANDS = [
     "lastsave",
     "save",
     "bgsave",
+    "bgrewriteaof",
     "info",
     ("config", ["get", "set", "resetstat", "rewrite", "help"]),
     ("command", ["count", "info", "list", "docs", "getkeys",

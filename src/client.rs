@@ -186,7 +186,9 @@ impl Transaction {
 
 pub struct Client {
     pub id: u64,
-    pub stream: TcpStream,
+    /// The connection; none for the AOF loader's client, which runs the
+    /// file's commands and whose replies go nowhere.
+    pub stream: Option<TcpStream>,
     pub peer: SocketAddr,
     pub local: SocketAddr,
     /// Bytes read but not yet parsed into complete commands.
@@ -249,6 +251,17 @@ impl Client {
         now_ms: u64,
         max_bulk_len: usize,
     ) -> Client {
+        Client::new_parts(id, Some(stream), peer, local, now_ms, max_bulk_len)
+    }
+
+    fn new_parts(
+        id: u64,
+        stream: Option<TcpStream>,
+        peer: SocketAddr,
+        local: SocketAddr,
+        now_ms: u64,
+        max_bulk_len: usize,
+    ) -> Client {
         Client {
             id,
             stream,
@@ -282,6 +295,15 @@ impl Client {
             read_queued: false,
             soft_limit_since_s: None,
         }
+    }
+
+    /// A client with no connection (Redis's fake client), for running a
+    /// file's commands through `call()`.
+    pub fn detached(id: u64, now_ms: u64) -> Client {
+        let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
+        let mut c = Client::new_parts(id, None, nowhere, nowhere, now_ms, 512 << 20);
+        c.authenticated = true;
+        c
     }
 
     /// The flags letters CLIENT LIST shows.
@@ -394,6 +416,6 @@ impl Client {
 
     fn fd(&self) -> i32 {
         use std::os::fd::AsRawFd;
-        self.stream.as_raw_fd()
+        self.stream.as_ref().map_or(-1, |s| s.as_raw_fd())
     }
 }

@@ -113,6 +113,8 @@ pub struct Effects {
     pub pending: Vec<Op>,
     /// The test view: every operation propagated, once `Some`.
     pub propagated: Option<Vec<Op>>,
+    /// The AOF's buffer, fed as calls end (see `crate::persist::aof`).
+    pub aof: crate::persist::aof::Feed,
     /// Keys expired by lazy or active expiry (INFO `expired_keys`).
     pub expired_keys: u64,
     /// Set by a command that writes databases other than its client's
@@ -186,10 +188,22 @@ impl Effects {
             return;
         }
         let ops = std::mem::take(&mut self.pending);
+        let wrap = transaction && ops.len() > 1;
+        if self.aof.on {
+            if wrap {
+                self.aof.append(ops[0].db, &[Bytes::from_static(b"MULTI")]);
+            }
+            for op in &ops {
+                self.aof.append(op.db, &op.argv);
+            }
+            if wrap {
+                let last_db = ops.last().map_or(0, |op| op.db);
+                self.aof.append(last_db, &[Bytes::from_static(b"EXEC")]);
+            }
+        }
         let Some(log) = self.propagated.as_mut() else {
             return;
         };
-        let wrap = transaction && ops.len() > 1;
         if wrap {
             log.push(Op {
                 db: ops[0].db,

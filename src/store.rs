@@ -97,6 +97,8 @@ pub struct Store {
     pub dbs: Vec<Db>,
     /// Snapshots: the BGSAVE in progress and what past saves did.
     pub rdb: crate::persist::RdbState,
+    /// The append-only file.
+    pub aof: crate::persist::aof::Aof,
     pub config: Config,
     pub stats: Stats,
     pub slowlog: SlowLog,
@@ -158,6 +160,7 @@ impl Store {
             dirty: 0,
             lastsave_s: unix_ms() as i64 / 1000,
             rdb: crate::persist::RdbState::default(),
+            aof: Default::default(),
             started: Instant::now(),
             run_id,
             listen_port: 0,
@@ -221,6 +224,7 @@ impl Store {
         } else {
             AccessPolicy::Lru
         };
+        self.aof.apply_config(&self.config, &mut self.effects.aof);
         let notify = self.config.notify_keyspace_events;
         self.effects.notify_flags = notify;
         use crate::effects::class;
@@ -230,6 +234,12 @@ impl Store {
             db.policy = policy;
             db.observed.new_keys = new_keys;
         }
+    }
+
+    /// Whether the dataset is being loaded (RDB or AOF): clients get
+    /// `-LOADING`, save points and rewrites wait.
+    pub fn loading(&self) -> bool {
+        self.rdb.loading.is_some() || self.aof.loading.is_some()
     }
 
     /// Moves what database `db` logged into the effects record (see

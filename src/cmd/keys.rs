@@ -500,7 +500,8 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], kind: ExpireKind) -> CmdResult 
     }
     ctx.store.dirty += 1;
     ctx.out.int(1);
-    if when <= now as i64 {
+    // Redis's checkAlreadyExpired, which a replaying AOF never meets.
+    if when <= now as i64 && !db.expiry_paused {
         db.remove(key);
         ctx.changed(class::GENERIC, "del", key);
         ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
@@ -732,7 +733,7 @@ pub fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         false => ttl.wrapping_add(now as i64),
     };
     // Redis's checkAlreadyExpired: a deadline at or before now.
-    if deadline != 0 && deadline <= now as i64 {
+    if deadline != 0 && deadline <= now as i64 && !ctx.db().expiry_paused {
         if deleted {
             ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
             ctx.changed(class::GENERIC, "del", key);

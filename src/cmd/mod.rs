@@ -162,6 +162,13 @@ impl Ctx<'_> {
         &mut self.clients[self.me]
     }
 
+    /// Whether this command runs inside EXEC (Redis's `server.in_exec`).
+    pub fn in_exec(&self) -> bool {
+        self.clients
+            .get(self.me)
+            .is_some_and(|c| c.state.multi().is_some())
+    }
+
     /// Asks the loop to park this client on `keys` until one is ready or
     /// the deadline passes; or, where blocking is denied, answers at once
     /// as the non-blocking form does.

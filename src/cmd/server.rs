@@ -153,8 +153,13 @@ pub fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // points are set and NOSAVE was not given. A failed save keeps the
     // server up unless FORCE. On success the client gets no reply: the
     // connection closes with the server.
+    // The AOF is written and synced first (a first base still being
+    // written keeps the server up, unless FORCE).
+    if crate::persist::aof::prepare_shutdown(ctx.store, force).is_err() {
+        return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
+    }
     // While loading, nothing is saved: the file on disk is the dataset.
-    if ctx.store.rdb.loading.is_none()
+    if !ctx.store.loading()
         && (save || (!nosave && crate::persist::has_save_points(&ctx.store.config)))
         && let Err(e) = crate::persist::save_before_exit(ctx.store, ctx.now_ms)
     {
@@ -213,11 +218,15 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.ok();
     } else if eq_ic(sub, "RELOAD") {
         debug_reload(ctx, &args[2..])?;
+    } else if eq_ic(sub, "LOADAOF") && args.len() == 2 {
+        debug_loadaof(ctx)?;
     } else if eq_ic(sub, "HELP") {
         reply_help(
             ctx,
             &[
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "LOADAOF",
+                "    Flush the AOF buffers on disk and reload the AOF in memory.",
                 "RELOAD [NOSAVE]",
                 "    Save the RDB on disk and reload it back to memory. With NOSAVE, load the",
                 "    file on disk as it is.",
@@ -485,6 +494,14 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // A failed CONFIG SET may still have changed what a parameter means
     // (see `Config::restore_from_shown`).
     ctx.store.apply_config();
+    // `appendonly` starts or stops the AOF (Redis's updateAppendonly).
+    if result.is_ok() && !ctx.store.loading() && !crate::persist::aof::switch(ctx.store, ctx.now_ms)
+    {
+        let _ = ctx.store.config.set("appendonly", "no", false);
+        return Err(CmdError::err(
+            "CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.",
+        ));
+    }
     if let Err(e) = result {
         let failed = |name: &str, why: &str| {
             CmdError::err(format!(
@@ -691,10 +708,10 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) {
         "persistence" => {
             let _ = write!(
                 t,
-                "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
-                store.rdb.loading.is_some() as u8,
+                "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n",
+                store.loading() as u8,
                 store.dirty,
-                store.rdb.snapshot.is_some() as u8,
+                crate::persist::bgsave_running(store) as u8,
                 store.lastsave_s,
                 if store.rdb.last_bgsave_ok {
                     "ok"
@@ -706,14 +723,16 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) {
                     .rdb
                     .snapshot
                     .as_ref()
+                    .filter(|_| crate::persist::bgsave_running(store))
                     .map_or(-1, |s| s.started.elapsed().as_secs() as i64),
                 store.rdb.saves,
                 store.rdb.last_load_keys_expired,
                 store.rdb.last_load_keys_loaded,
             );
-            if let Some(loading) = &store.rdb.loading {
+            t.push_str(&crate::persist::aof::info(store, std::time::Instant::now()));
+            if store.loading() {
                 t.push_str(&crate::persist::loading_info(
-                    loading,
+                    store,
                     (crate::store::unix_ms() / 1000) as i64,
                 ));
             }
@@ -830,7 +849,7 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) {
 
 /// SAVE: writes the dataset to `dbfilename` on the loop.
 pub fn save(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    if ctx.store.rdb.snapshot.is_some() {
+    if crate::persist::bgsave_running(ctx.store) {
         return Err(CmdError::err("Background save already in progress"));
     }
     save_now(ctx)?;
@@ -847,14 +866,51 @@ pub fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         _ => return Err(CmdError::Syntax),
     }
     // As Redis 7.0's bgsaveCommand: SCHEDULE waits only for a child of
-    // another kind (an AOF rewrite, when there is one), not for a BGSAVE.
-    if ctx.store.rdb.snapshot.is_some() {
+    // another kind (an AOF rewrite), not for a BGSAVE.
+    if crate::persist::bgsave_running(ctx.store) {
         return Err(CmdError::err("Background save already in progress"));
+    }
+    if ctx.store.rdb.snapshot.is_some() || ctx.in_exec() {
+        if args.len() == 2 || ctx.in_exec() {
+            ctx.store.rdb.bgsave_scheduled = true;
+            ctx.out.simple("Background saving scheduled");
+            return Ok(());
+        }
+        return Err(CmdError::err(
+            "Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+        ));
     }
     if crate::persist::start_bgsave(ctx.store, ctx.now_ms).is_err() {
         return Err(CmdError::Msg("ERR".into()));
     }
     ctx.out.simple("Background saving started");
+    Ok(())
+}
+
+/// BGREWRITEAOF: rewrites the append-only file's base from a snapshot
+/// taken in steps, without fork (see `persist::aof`); scheduled when a
+/// BGSAVE runs.
+pub fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let rewriting = ctx.store.aof.rewrite_started.is_some();
+    if rewriting {
+        return Err(CmdError::err(
+            "Background append only file rewriting already in progress",
+        ));
+    }
+    if ctx.store.rdb.snapshot.is_some() || ctx.in_exec() {
+        ctx.store.aof.rewrite_scheduled = true;
+        ctx.store.aof.consecutive_failures = 0;
+        ctx.out
+            .simple("Background append only file rewriting scheduled");
+        return Ok(());
+    }
+    if crate::persist::aof::start_rewrite(ctx.store, ctx.now_ms).is_err() {
+        return Err(CmdError::err(
+            "Can't execute an AOF background rewriting. Please check the server logs for more information.",
+        ));
+    }
+    ctx.out
+        .simple("Background append only file rewriting started");
     Ok(())
 }
 
@@ -874,6 +930,28 @@ fn save_now(ctx: &mut Ctx) -> CmdResult {
             Err(CmdError::Msg("ERR".into()))
         }
     }
+}
+
+/// DEBUG LOADAOF: writes the AOF buffer, empties the dataset and loads
+/// the append-only file back, on the loop (Redis exits when the file does
+/// not load; so does ferrokv, rather than serve part of it).
+fn debug_loadaof(ctx: &mut Ctx) -> CmdResult {
+    if ctx.store.aof.state == crate::persist::aof::State::On {
+        crate::persist::aof::flush(ctx.store, true);
+    }
+    let fresh = (0..ctx.store.dbs.len())
+        .map(|_| crate::db::Db::new())
+        .collect();
+    crate::persist::install(ctx.store, fresh);
+    let result = crate::persist::aof::load::load_now(ctx.store, ctx.clients, ctx.now_ms);
+    if let Err(e) = result {
+        log::warn!("{e}");
+        std::process::exit(1);
+    }
+    ctx.store.dirty = 0;
+    log::warn!("Append Only File loaded by DEBUG LOADAOF");
+    ctx.out.ok();
+    Ok(())
 }
 
 /// DEBUG RELOAD [NOSAVE]: saves (unless NOSAVE) and loads the file back in

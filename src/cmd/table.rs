@@ -1150,6 +1150,26 @@ pub static COMMANDS: &[Command] = &[
         subcommands: &[],
     },
     Command {
+        name: "bgrewriteaof",
+        arity: 1,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["admin", "slow", "dangerous"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "Asynchronously rewrite the append-only file",
+            since: "1.0.0",
+            group: "server",
+            complexity: Some("O(1)"),
+            ..Docs::EMPTY
+        },
+        handler: Some(h::bgrewriteaof),
+        subcommands: &[],
+    },
+    Command {
         name: "info",
         arity: -1,
         flags: flag::LOADING | flag::STALE,

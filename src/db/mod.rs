@@ -113,6 +113,10 @@ pub struct Db {
     /// `persist::snapshot`): every change to a key it has not written yet
     /// writes the key first.
     pub snap: Option<Box<DbSnap>>,
+    /// While an AOF replays, nothing expires (Redis's `keyIsExpired` while
+    /// loading): a later command of the file may still act on a key past
+    /// its deadline, as it did when it ran.
+    pub expiry_paused: bool,
 }
 
 impl Default for Db {
@@ -203,6 +207,7 @@ impl Db {
             observed: Observed::default(),
             log: Vec::new(),
             snap: None,
+            expiry_paused: false,
         }
     }
 
@@ -394,7 +399,7 @@ impl Db {
 
     /// Deletes `key` if it is past its deadline. Returns true if it did.
     fn expire_if_needed(&mut self, key: &[u8], now_ms: u64) -> bool {
-        if self.expires.is_empty() {
+        if self.expires.is_empty() || self.expiry_paused {
             return false;
         }
         match self.expires.get(key) {
@@ -428,7 +433,7 @@ impl Db {
 
     fn is_live(&self, key: &[u8], now_ms: u64) -> bool {
         let when = self.expire_of(key);
-        when == 0 || !past_deadline(when, now_ms)
+        when == 0 || self.expiry_paused || !past_deadline(when, now_ms)
     }
 
     /// Sets `key` to `value`, replacing any old value (Redis's setKey: an
@@ -613,7 +618,7 @@ impl Db {
         const EXPIRE_BATCH_KEYS: usize = 20;
         const ACCEPTABLE_STALE_PERCENT: usize = 10;
         let mut report = ExpireReport::default();
-        if self.expires.is_empty() {
+        if self.expires.is_empty() || self.expiry_paused {
             return report;
         }
         let mut expired: Vec<Vec<u8>> = Vec::new();

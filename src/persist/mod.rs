@@ -6,6 +6,7 @@
 //! `dbfilename`, and the directory fsynced, so a crash leaves either the
 //! old file or the new one, never half of one.
 
+pub mod aof;
 pub mod crc64;
 pub mod lzf;
 pub mod rdb;
@@ -153,20 +154,66 @@ fn write_rdb<W: Write>(store: &Store, now_ms: u64, out: W) -> io::Result<W> {
 pub fn save(store: &Store, now_ms: u64) -> io::Result<u64> {
     let path = rdb_path(&store.config);
     let temp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
+    save_to(store, now_ms, &temp, &path, snapshot::Format::Rdb)
+}
+
+/// Writes the whole dataset to `temp` in `format`, syncs it and renames
+/// it to `path`. Returns the bytes written.
+pub fn save_to(
+    store: &Store,
+    now_ms: u64,
+    temp: &Path,
+    path: &Path,
+    format: snapshot::Format,
+) -> io::Result<u64> {
     let result = (|| {
-        let file = File::create(&temp)?;
-        let file = write_rdb(store, now_ms, BufWriter::with_capacity(1 << 20, file))?;
+        let file = File::create(temp)?;
+        let out = BufWriter::with_capacity(1 << 20, file);
+        let file = match format {
+            snapshot::Format::Rdb => write_rdb(store, now_ms, out)?,
+            snapshot::Format::Commands => write_commands(store, out)?,
+        };
         let file = file.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         let bytes = file.metadata()?.len();
-        std::fs::rename(&temp, &path)?;
-        sync_dir_of(&path)?;
+        std::fs::rename(temp, path)?;
+        sync_dir_of(path)?;
         Ok(bytes)
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
+        let _ = std::fs::remove_file(temp);
     }
     result
+}
+
+/// Serializes every database as the commands that rebuild it (an AOF
+/// base without the RDB preamble).
+fn write_commands<W: Write>(store: &Store, mut out: W) -> io::Result<W> {
+    let mut buf = Vec::with_capacity(64 << 10);
+    if store.effects.aof.timestamps {
+        aof::format::put_timestamp(&mut buf, crate::store::unix_ms() / 1000);
+    }
+    for (index, db) in store.dbs.iter().enumerate() {
+        if db.is_empty() {
+            continue;
+        }
+        aof::format::put_select(&mut buf, index);
+        let mut failed = None;
+        db.for_each_with_meta(|key, value, _, expire_ms| {
+            aof::format::put_key_commands(&mut buf, key, value, expire_ms);
+            if buf.len() >= 64 << 10 && failed.is_none() {
+                if let Err(e) = out.write_all(&buf) {
+                    failed = Some(e);
+                }
+                buf.clear();
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+    }
+    out.write_all(&buf)?;
+    Ok(out)
 }
 
 /// Fsyncs the directory holding `path`, so a rename in it is durable.
@@ -330,14 +377,24 @@ pub fn load_pause(config: &Config) -> std::time::Duration {
 }
 
 /// INFO persistence's `loading_*` lines while a load runs, as Redis's.
-pub fn loading_info(loading: &Loading, now_s: i64) -> String {
-    let (read, total) = loading.progress();
+pub fn loading_info(store: &Store, now_s: i64) -> String {
+    let (read, total, started_unix_s) = match (&store.rdb.loading, &store.aof.loading) {
+        (Some(l), _) => {
+            let (read, total) = l.progress();
+            (read, total, l.started_unix_s)
+        }
+        (None, Some(l)) => {
+            let (read, total) = l.progress();
+            (read as usize, total as usize, l.started_unix_s)
+        }
+        (None, None) => return String::new(),
+    };
     let perc = if total > 0 {
         read as f64 / total as f64 * 100.0
     } else {
         0.0
     };
-    let elapsed = now_s - loading.started_unix_s;
+    let elapsed = now_s - started_unix_s;
     let eta = if elapsed == 0 {
         1
     } else {
@@ -345,7 +402,7 @@ pub fn loading_info(loading: &Loading, now_s: i64) -> String {
     };
     format!(
         "loading_start_time:{}\r\nloading_total_bytes:{total}\r\nloading_rdb_used_mem:0\r\nloading_loaded_bytes:{read}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:{eta}\r\n",
-        loading.started_unix_s
+        started_unix_s
     )
 }
 
@@ -369,6 +426,8 @@ pub struct RdbState {
     /// one, as Redis's CONFIG_BGSAVE_RETRY_DELAY).
     pub last_bgsave_try_s: i64,
     pub saves: u64,
+    /// BGSAVE SCHEDULE during an AOF rewrite: starts when it ends.
+    pub bgsave_scheduled: bool,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
     /// The start-up load in progress.
@@ -383,6 +442,7 @@ impl Default for RdbState {
             last_bgsave_time_s: -1,
             last_bgsave_try_s: 0,
             saves: 0,
+            bgsave_scheduled: false,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
             loading: None,
@@ -393,8 +453,15 @@ impl Default for RdbState {
 /// Starts a BGSAVE. The caller has checked that none is running.
 pub fn start_bgsave(store: &mut Store, now_ms: u64) -> io::Result<()> {
     store.rdb.last_bgsave_try_s = (now_ms / 1000) as i64;
-    match snapshot::start(store, now_ms) {
+    let target = snapshot::Target {
+        temp: PathBuf::from(format!("temp-bg-{}.rdb", std::process::id())),
+        path: Some(rdb_path(&store.config)),
+        format: snapshot::Format::Rdb,
+        purpose: snapshot::Purpose::Bgsave,
+    };
+    match snapshot::start(store, now_ms, target) {
         Ok(snap) => {
+            store.rdb.bgsave_scheduled = false;
             log::info!("Background saving started");
             store.rdb.snapshot = Some(snap);
             Ok(())
@@ -407,18 +474,50 @@ pub fn start_bgsave(store: &mut Store, now_ms: u64) -> io::Result<()> {
     }
 }
 
-/// Moves a BGSAVE in progress on by one step (the loop calls this every
-/// iteration while one runs) and records how it ended.
-pub fn drive_bgsave(store: &mut Store, now_ms: u64) {
+/// Whether the running snapshot is a BGSAVE (not an AOF rewrite's).
+pub fn bgsave_running(store: &Store) -> bool {
+    store
+        .rdb
+        .snapshot
+        .as_ref()
+        .is_some_and(|s| s.purpose == snapshot::Purpose::Bgsave)
+}
+
+/// Moves the snapshot in progress on by one step (the loop calls this
+/// every iteration while one runs) and hands its end to its owner.
+pub fn drive_snapshot(store: &mut Store, now_ms: u64) {
     let Some(mut snap) = store.rdb.snapshot.take() else {
         return;
     };
     let checksum = store.config.get("rdbchecksum") != Some("no");
-    match snap.step(store, checksum) {
-        snapshot::Outcome::Running => {
-            store.rdb.snapshot = Some(snap);
-            return;
+    let outcome = snap.step(store, checksum);
+    if let snapshot::Outcome::Running = outcome {
+        store.rdb.snapshot = Some(snap);
+        return;
+    }
+    match snap.purpose {
+        snapshot::Purpose::Bgsave => bgsave_done(store, &snap, outcome, now_ms),
+        snapshot::Purpose::AofRewrite => {
+            let saved = match outcome {
+                snapshot::Outcome::Saved { bytes } => Ok(bytes),
+                snapshot::Outcome::Failed(e) => Err(e),
+                snapshot::Outcome::Running => return,
+            };
+            aof::rewrite_done(store, saved);
         }
+        snapshot::Purpose::Abandoned => {}
+    }
+}
+
+/// Records how a BGSAVE ended.
+fn bgsave_done(
+    store: &mut Store,
+    snap: &snapshot::Snapshot,
+    outcome: snapshot::Outcome,
+    now_ms: u64,
+) {
+    match outcome {
+        snapshot::Outcome::Running => return,
         snapshot::Outcome::Saved { bytes } => {
             log::info!("DB saved on disk ({bytes} bytes)");
             log::info!("Background saving terminated with success");
@@ -441,7 +540,7 @@ pub fn drive_bgsave(store: &mut Store, now_ms: u64) {
 pub fn save_point_due(store: &Store, now_ms: u64) -> Option<(u64, u64)> {
     let now_s = (now_ms / 1000) as i64;
     let retry_ok = store.rdb.last_bgsave_ok || now_s - store.rdb.last_bgsave_try_s > 5;
-    if store.rdb.snapshot.is_some() || !retry_ok {
+    if store.rdb.snapshot.is_some() || !retry_ok || store.aof.loading.is_some() {
         return None;
     }
     let points = store.config.get("save").unwrap_or("");
@@ -464,8 +563,15 @@ pub fn has_save_points(config: &Config) -> bool {
 /// is written on the loop.
 pub fn save_before_exit(store: &mut Store, now_ms: u64) -> io::Result<u64> {
     if let Some(snap) = store.rdb.snapshot.take() {
-        log::warn!("There is a child saving an .rdb. Killing it!");
+        if snap.purpose == snapshot::Purpose::Bgsave {
+            log::warn!("There is a child saving an .rdb. Killing it!");
+        }
+        let rewrite = snap.purpose == snapshot::Purpose::AofRewrite;
         snapshot::abandon_at_shutdown(store, snap);
+        if rewrite {
+            store.aof.rewrite_started = None;
+            let _ = std::fs::remove_file(aof::rewrite_temp_path());
+        }
     }
     log::info!("Saving the final RDB snapshot before exiting.");
     let bytes = save(store, now_ms)?;

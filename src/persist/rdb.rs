@@ -964,6 +964,10 @@ struct LoadState {
     meta: KeyMeta,
     checksum: Checksum,
     loaded: Loaded,
+    /// Load keys already past their deadline too (an AOF's base, as
+    /// Redis loads an RDB preamble: the commands that follow may still
+    /// act on them, and they expire once loading is done).
+    keep_expired: bool,
 }
 
 impl<D: AsRef<[u8]>> Loader<D> {
@@ -1000,6 +1004,7 @@ impl<D: AsRef<[u8]>> Loader<D> {
                     version,
                     ..Loaded::default()
                 },
+                keep_expired: false,
             },
         })
     }
@@ -1007,6 +1012,11 @@ impl<D: AsRef<[u8]>> Loader<D> {
     /// The bytes read so far, and in all.
     pub fn progress(&self) -> (usize, usize) {
         (self.state.pos, self.data.as_ref().len())
+    }
+
+    /// Loads keys past their deadline too (see `LoadState::keep_expired`).
+    pub fn keep_expired_keys(&mut self) {
+        self.state.keep_expired = true;
     }
 
     /// What has been loaded so far.
@@ -1131,7 +1141,7 @@ impl LoadState {
             self.loaded.empty_skipped += 1;
             return Ok(());
         };
-        if meta.expire_ms != 0 && past_deadline(meta.expire_ms, now_ms) {
+        if !self.keep_expired && meta.expire_ms != 0 && past_deadline(meta.expire_ms, now_ms) {
             self.loaded.expired_skipped += 1;
             return Ok(());
         }

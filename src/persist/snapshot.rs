@@ -31,7 +31,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::time::{Duration, Instant};
 
 use super::rdb::{self, Compression};
-use super::{AccessInfo, access_info, compression, crc64, rdb_path, sync_dir_of};
+use super::{AccessInfo, access_info, compression, crc64, sync_dir_of};
 use crate::db::value::Value;
 use crate::db::{Dict, Entry};
 use crate::store::Store;
@@ -59,14 +59,52 @@ pub struct DbSnap {
     comp: Compression,
     access: AccessInfo,
     now_ms: u64,
+    format: Format,
 }
 
 impl DbSnap {
     /// Writes one key as it is now.
     pub fn write(&mut self, key: &[u8], value: &Value, access: u32, expire_ms: u64) {
-        let meta = self.access.key_meta(access, expire_ms, self.now_ms);
-        rdb::put_key_value(&mut self.out, key, value, meta, self.comp);
+        match self.format {
+            Format::Rdb => {
+                let meta = self.access.key_meta(access, expire_ms, self.now_ms);
+                rdb::put_key_value(&mut self.out, key, value, meta, self.comp);
+            }
+            Format::Commands => {
+                crate::persist::aof::format::put_key_commands(&mut self.out, key, value, expire_ms)
+            }
+        }
     }
+}
+
+/// What a snapshot's file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// An RDB file (BGSAVE, and an AOF base with the RDB preamble).
+    Rdb,
+    /// The commands that rebuild each key (an AOF base without it).
+    Commands,
+}
+
+/// Whom a snapshot is for: what its end means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Bgsave,
+    AofRewrite,
+    /// Given up (an AOF rewrite that was turned off or replaced): the walk
+    /// runs on with its bytes dropped, so every node ends marked for the
+    /// next snapshot without stalling the loop, and its end means nothing.
+    Abandoned,
+}
+
+/// Where a snapshot goes: written to `temp`, synced, then renamed to
+/// `path` by the writer (when given; an AOF rewrite's base is moved into
+/// its directory by the loop, with the manifest).
+pub struct Target {
+    pub temp: PathBuf,
+    pub path: Option<PathBuf>,
+    pub format: Format,
+    pub purpose: Purpose,
 }
 
 enum Msg {
@@ -74,6 +112,7 @@ enum Msg {
     /// All bytes are sent: write the end and the checksum, sync, rename.
     Finish {
         checksum: bool,
+        format: Format,
     },
 }
 
@@ -97,6 +136,8 @@ pub struct Snapshot {
     pub started: Instant,
     /// The change counter when the snapshot started.
     pub dirty_at_start: u64,
+    pub purpose: Purpose,
+    format: Format,
 }
 
 /// What became of a snapshot.
@@ -108,16 +149,20 @@ pub enum Outcome {
 
 /// Starts a snapshot of every database: flips their marks, sends the
 /// header, and starts the writer thread.
-pub fn start(store: &mut Store, now_ms: u64) -> io::Result<Snapshot> {
-    let path = rdb_path(&store.config);
-    let temp = PathBuf::from(format!("temp-bg-{}.rdb", std::process::id()));
+pub fn start(store: &mut Store, now_ms: u64, target: Target) -> io::Result<Snapshot> {
+    let Target {
+        temp,
+        path,
+        format,
+        purpose,
+    } = target;
     let file = File::create(&temp)?;
     let (tx, rx) = mpsc::sync_channel::<Msg>(CHANNEL_CHUNKS);
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::Builder::new()
         .name("ferrokv-bgsave".into())
         .spawn(move || {
-            let result = write_file(file, &rx, &temp, &path);
+            let result = write_file(file, &rx, &temp, path.as_ref());
             if result.is_err() {
                 let _ = std::fs::remove_file(&temp);
             }
@@ -136,17 +181,24 @@ pub fn start(store: &mut Store, now_ms: u64) -> io::Result<Snapshot> {
             comp,
             access,
             now_ms,
+            format,
         });
     }
     let mut header = Vec::new();
-    rdb::put_header(
-        &mut header,
-        &rdb::Aux {
-            redis_ver: crate::REDIS_VERSION,
-            ctime_s: now_ms / 1000,
-            used_mem: crate::alloc::allocated_bytes(),
-        },
-    );
+    match format {
+        Format::Rdb => rdb::put_header(
+            &mut header,
+            &rdb::Aux {
+                redis_ver: crate::REDIS_VERSION,
+                ctime_s: now_ms / 1000,
+                used_mem: crate::alloc::allocated_bytes(),
+            },
+        ),
+        Format::Commands if store.effects.aof.timestamps => {
+            crate::persist::aof::format::put_timestamp(&mut header, now_ms / 1000)
+        }
+        Format::Commands => {}
+    }
     Ok(Snapshot {
         tx,
         done_rx,
@@ -158,6 +210,8 @@ pub fn start(store: &mut Store, now_ms: u64) -> io::Result<Snapshot> {
         discard: false,
         started: Instant::now(),
         dirty_at_start: store.dirty,
+        purpose,
+        format,
     })
 }
 
@@ -168,7 +222,10 @@ impl Snapshot {
         if bytes.is_empty() || self.discard {
             return;
         }
-        if self.last_db != Some(index) {
+        if self.last_db != Some(index) && self.format == Format::Commands {
+            crate::persist::aof::format::put_select(&mut self.pending, index);
+            self.last_db = Some(index);
+        } else if self.last_db != Some(index) {
             if self.started_dbs[index] {
                 self.pending.push(0xFE); // SELECTDB
                 rdb::put_len(&mut self.pending, index as u64);
@@ -255,7 +312,8 @@ impl Snapshot {
         if !all_done || !self.send_pending() {
             return Outcome::Running;
         }
-        match self.tx.try_send(Msg::Finish { checksum }) {
+        let format = self.format;
+        match self.tx.try_send(Msg::Finish { checksum, format }) {
             Ok(()) => self.finishing = true,
             Err(TrySendError::Full(_)) => return Outcome::Running,
             Err(TrySendError::Disconnected(_)) => self.finishing = true,
@@ -272,6 +330,16 @@ impl Snapshot {
                 Outcome::Failed(io::Error::other("the snapshot writer thread stopped"))
             }
         }
+    }
+
+    /// Gives the snapshot up (see `Purpose::Abandoned`): the writer sees
+    /// its channel close and removes its temporary file.
+    pub fn abandon(&mut self) {
+        self.purpose = Purpose::Abandoned;
+        self.discard = true;
+        self.pending = Vec::new();
+        let (closed, _) = mpsc::sync_channel(0);
+        self.tx = closed;
     }
 
     /// Whether the loop should come back at once (the walk has work and
@@ -304,7 +372,12 @@ pub fn abandon_at_shutdown(store: &mut Store, snapshot: Snapshot) {
 
 /// The writer thread: takes chunks until `Finish`, then ends the file,
 /// syncs it, and renames it into place.
-fn write_file(file: File, rx: &Receiver<Msg>, temp: &PathBuf, path: &PathBuf) -> io::Result<u64> {
+fn write_file(
+    file: File,
+    rx: &Receiver<Msg>,
+    temp: &PathBuf,
+    path: Option<&PathBuf>,
+) -> io::Result<u64> {
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let mut crc = 0u64;
     let mut written = 0u64;
@@ -315,11 +388,13 @@ fn write_file(file: File, rx: &Receiver<Msg>, temp: &PathBuf, path: &PathBuf) ->
                 w.write_all(&chunk)?;
                 written += chunk.len() as u64;
             }
-            Ok(Msg::Finish { checksum }) => {
-                let mut end = Vec::with_capacity(9);
-                rdb::put_footer(&mut end, crc, checksum);
-                w.write_all(&end)?;
-                written += end.len() as u64;
+            Ok(Msg::Finish { checksum, format }) => {
+                if format == Format::Rdb {
+                    let mut end = Vec::with_capacity(9);
+                    rdb::put_footer(&mut end, crc, checksum);
+                    w.write_all(&end)?;
+                    written += end.len() as u64;
+                }
                 break;
             }
             Err(_) => return Err(io::Error::other("snapshot aborted")),
@@ -327,8 +402,10 @@ fn write_file(file: File, rx: &Receiver<Msg>, temp: &PathBuf, path: &PathBuf) ->
     }
     let file = w.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
-    std::fs::rename(temp, path)?;
-    sync_dir_of(path)?;
+    if let Some(path) = path {
+        std::fs::rename(temp, path)?;
+        sync_dir_of(path)?;
+    }
     Ok(written)
 }
 
@@ -348,6 +425,7 @@ mod tests {
             comp: Compression::Lzf,
             access: AccessInfo::None,
             now_ms: 0,
+            format: Format::Rdb,
         }
     }
 

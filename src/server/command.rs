@@ -193,15 +193,22 @@ impl Server {
                 return None;
             }
         };
-        let misconf = !self.store.rdb.last_bgsave_ok
+        let writes = cmd.has(flag::WRITE)
+            || cmd.name == "ping"
+            || (cmd.name == "exec" && queued_write(client));
+        let misconf: Option<std::borrow::Cow<[u8]>> = if !writes {
+            None
+        } else if !self.store.rdb.last_bgsave_ok
             && crate::persist::stop_writes_on_error(&self.store.config)
-            && (cmd.has(flag::WRITE)
-                || cmd.name == "ping"
-                || (cmd.name == "exec" && queued_write(client)));
+        {
+            Some(crate::persist::MISCONF_RDB.as_bytes().into())
+        } else {
+            self.store.aof.misconf().map(|m| m.into_bytes().into())
+        };
         let refusal: Option<std::borrow::Cow<[u8]>> = if !authenticated && !cmd.has(flag::NO_AUTH) {
             Some(b"NOAUTH Authentication required."[..].into())
-        } else if misconf {
-            Some(crate::persist::MISCONF_RDB.as_bytes().into())
+        } else if misconf.is_some() {
+            misconf
         } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) && cmd.has(flag::NO_MULTI) {
             Some(b"ERR Command not allowed inside a transaction"[..].into())
         } else if subscribed_resp2 && !cmd.has(flag::SUBSCRIBED_OK) {
@@ -213,7 +220,7 @@ impl Server {
                 .into_bytes()
                 .into(),
             )
-        } else if self.store.rdb.loading.is_some() && !cmd.has(flag::LOADING) {
+        } else if self.store.loading() && !cmd.has(flag::LOADING) {
             Some(b"LOADING Redis is loading the dataset in memory"[..].into())
         } else if monitoring && cmd.has(flag::READONLY | flag::WRITE | flag::MAY_REPLICATE) {
             // A MONITOR client is a replica to Redis, and replicas may not

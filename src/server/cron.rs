@@ -57,6 +57,13 @@ impl Server {
             log::info!("{changes} changes in {secs} seconds. Saving...");
             let _ = crate::persist::start_bgsave(&mut self.store, now);
         }
+        if self.store.rdb.bgsave_scheduled
+            && self.store.rdb.snapshot.is_none()
+            && !self.store.loading()
+        {
+            let _ = crate::persist::start_bgsave(&mut self.store, now);
+        }
+        crate::persist::aof::cron(&mut self.store, now);
         let samples = &mut self.store.stats.ops_samples;
         samples.push_back((now, self.store.stats.total_commands_processed));
         while samples.len() > 16 {
@@ -147,7 +154,10 @@ impl Server {
         // Give clients what they were already sent an answer for.
         for (_, c) in self.clients.iter_mut() {
             while !c.out.is_empty() {
-                match c.stream.write(c.out.front()) {
+                let Some(stream) = c.stream.as_mut() else {
+                    break;
+                };
+                match stream.write(c.out.front()) {
                     Ok(n) if n > 0 => c.out.consume(n),
                     _ => break,
                 }

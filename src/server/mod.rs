@@ -186,12 +186,26 @@ impl Server {
         self.store.listen_port
     }
 
-    /// Starts loading `dbfilename` from the working directory, as
-    /// redis-server does at start-up; the loop loads it in steps, answering
-    /// clients with `-LOADING` meanwhile. Returns false when there is no
-    /// file (the server is ready at once). A file that cannot be opened or
-    /// is no RDB file is an error.
+    /// Starts loading the dataset as redis-server does at start-up: the
+    /// append-only file when `appendonly` is on (it wins over the RDB
+    /// file), else `dbfilename` from the working directory. The loop loads
+    /// it in steps, answering clients with `-LOADING` meanwhile. Returns
+    /// false when there is nothing to load (the server is ready at once).
+    /// A file that cannot be opened or read is an error.
     pub fn begin_load(&mut self) -> Result<bool, String> {
+        if self.store.config.get("appendonly") == Some("yes") {
+            return match crate::persist::aof::load::begin(&mut self.store)? {
+                Some(loading) => {
+                    self.store.aof.loading = Some(loading);
+                    Ok(true)
+                }
+                None => {
+                    crate::persist::aof::open_on_start(&mut self.store)
+                        .map_err(|e| format!("Can't open the append-only file: {e}"))?;
+                    Ok(false)
+                }
+            };
+        }
         let path = crate::persist::rdb_path(&self.store.config);
         match crate::persist::begin_load(&self.store, &path) {
             Ok(None) => Ok(false),
@@ -200,6 +214,25 @@ impl Server {
                 Ok(true)
             }
             Err(e) => Err(format!("Error loading {}: {e}", path.display())),
+        }
+    }
+
+    /// One step of the start-up AOF load; once it is done, the AOF is
+    /// opened for appending. A file that does not load whole stops the
+    /// server: it must not run with part of it.
+    fn drive_aof_load(&mut self) -> io::Result<()> {
+        let aof =
+            &mut crate::persist::aof::load::drive(&mut self.store, &mut self.clients, unix_ms());
+        match aof {
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                crate::persist::aof::open_on_start(&mut self.store).map_err(|e| {
+                    io::Error::other(format!("Can't open the append-only file: {e}"))
+                })?;
+                log::info!("Ready to accept connections tcp");
+                Ok(())
+            }
+            Err(e) => Err(io::Error::other(e.clone())),
         }
     }
 
@@ -225,7 +258,10 @@ impl Server {
     /// SIGTERM or SIGINT: saves first when save points are set, as
     /// redis-server does; a failed save keeps the server up.
     fn shutdown_on_signal(&mut self) {
-        if self.store.rdb.loading.is_none()
+        if crate::persist::aof::prepare_shutdown(&mut self.store, false).is_err() {
+            return;
+        }
+        if !self.store.loading()
             && crate::persist::has_save_points(&self.store.config)
             && let Err(e) = crate::persist::save_before_exit(&mut self.store, unix_ms())
         {
@@ -248,7 +284,7 @@ impl Server {
                 self.queue_write(token);
             }
             let snapshot_busy = self.store.rdb.snapshot.as_ref().is_some_and(|s| s.busy());
-            let timeout = if self.store.rdb.loading.is_some() {
+            let timeout = if self.store.loading() {
                 Some(crate::persist::load_pause(&self.store.config))
             } else if snapshot_busy {
                 // A snapshot walks on between events: look for events
@@ -306,12 +342,18 @@ impl Server {
             }
             self.resume_unblocked(unix_ms());
             if self.store.rdb.snapshot.is_some() {
-                crate::persist::drive_bgsave(&mut self.store, unix_ms());
+                crate::persist::drive_snapshot(&mut self.store, unix_ms());
             }
             if self.store.rdb.loading.is_some() {
                 self.drive_load()?;
             }
+            if self.store.aof.loading.is_some() {
+                self.drive_aof_load()?;
+            }
             self.before_sleep();
+            // The AOF first: no reply leaves before its write is in the
+            // file (and, under `appendfsync always`, on disk).
+            crate::persist::aof::flush(&mut self.store, false);
             self.flush_writes();
             self.close_killed();
             if self.store.shutdown.is_some() {
@@ -386,10 +428,12 @@ impl Server {
             // With the bytes read, how many were asked for: a read that got
             // all of it may have left more in the socket.
             let big = client.big_arg.is_some();
+            let Some(stream) = client.stream.as_mut() else {
+                return;
+            };
             let read = match &mut client.big_arg {
-                Some(body) => body.read_from(client.stream.as_raw_fd()),
-                None => (client.stream.read(&mut self.read_scratch))
-                    .map(|n| (n, self.read_scratch.len())),
+                Some(body) => body.read_from(stream.as_raw_fd()),
+                None => (stream.read(&mut self.read_scratch)).map(|n| (n, self.read_scratch.len())),
             };
             match read {
                 Ok((0, _)) => {

@@ -126,12 +126,15 @@ impl Server {
             // One piece (the usual small reply) takes write(2), cheaper
             // than writev(2) in the kernel.
             while !client.out.is_empty() && written < budget {
+                let Some(stream) = client.stream.as_mut() else {
+                    break;
+                };
                 let result = if client.out.is_one_piece() {
-                    client.stream.write(client.out.front())
+                    stream.write(client.out.front())
                 } else {
                     let mut iov = [io::IoSlice::new(&[]); crate::resp::writer::MAX_IOV];
                     let count = client.out.io_slices(&mut iov, budget - written);
-                    client.stream.write_vectored(&iov[..count])
+                    stream.write_vectored(&iov[..count])
                 };
                 match result {
                     Ok(0) => {
@@ -175,10 +178,13 @@ impl Server {
                 } else {
                     Interest::READABLE
                 };
-                if let Err(e) =
-                    self.poll
-                        .registry()
-                        .reregister(&mut client.stream, Token(token), interest)
+                let Some(stream) = client.stream.as_mut() else {
+                    continue;
+                };
+                if let Err(e) = self
+                    .poll
+                    .registry()
+                    .reregister(stream, Token(token), interest)
                 {
                     log::debug!("Reregistering client: {e}");
                     self.close_client(token);
@@ -203,8 +209,9 @@ impl Server {
     pub(super) fn close_client(&mut self, token: usize) {
         if let Some(mut client) =
             crate::call::forget_client(&mut self.store, &mut self.clients, token)
+            && let Some(stream) = client.stream.as_mut()
         {
-            let _ = self.poll.registry().deregister(&mut client.stream);
+            let _ = self.poll.registry().deregister(stream);
         }
     }
 }

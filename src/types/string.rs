@@ -337,7 +337,9 @@ pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let db = &mut ctx.store.dbs[ctx.db_index];
     let (event, argv) = match deadline {
-        Some((kind, when)) if (kind == "EXAT" || kind == "PXAT") && when as u64 <= now => {
+        Some((kind, when))
+            if (kind == "EXAT" || kind == "PXAT") && when as u64 <= now && !db.expiry_paused =>
+        {
             db.remove(key);
             ("del", vec![Bytes::from_static(b"DEL"), key.clone()])
         }

@@ -260,6 +260,10 @@ impl Server {
             .map_err(|e| StartError::Fatal(format!("create scratch dir {}: {e}", dir.display())))?;
         for (file_name, contents) in files {
             let path = dir.join(file_name);
+            // A name may hold a directory (`appendonlydir/appendonly.aof.1.incr.aof`).
+            if let Some(parent) = path.parent() {
+                let _ = fs::create_dir_all(parent);
+            }
             fs::write(&path, contents).map_err(|e| {
                 let _ = fs::remove_dir_all(&dir);
                 StartError::Fatal(format!("write {}: {e}", path.display()))

@@ -1,0 +1,1016 @@
+//! The append-only file, as Redis 7.0 keeps it: a directory
+//! (`appenddirname`) holding a manifest, one base file (an RDB file when
+//! `aof-use-rdb-preamble` is on, else commands) and incremental files of
+//! the commands written since, so redis-server and ferrokv load each
+//! other's directories.
+//!
+//! What goes in is the effects record's propagation (see
+//! `crate::effects`): each top-level call's operations, encoded into the
+//! AOF buffer as they are flushed, with a SELECT whenever the database
+//! changes. The loop writes the buffer once per iteration, before any
+//! reply of that iteration is written (`flush`), so under `appendfsync
+//! always` a reply leaves only after its write is on disk: one write and
+//! one fdatasync per iteration, whatever number of clients wrote. Under
+//! `everysec` a helper thread fsyncs about once a second and the loop
+//! never waits on it, unless an fsync has been running for two seconds
+//! (then the write goes ahead and `aof_delayed_fsync` counts it).
+//!
+//! A rewrite (BGREWRITEAOF, the automatic one, or turning the AOF on at
+//! run time) takes no fork: it opens a new incremental file for the
+//! writes that follow, and the snapshot machinery BGSAVE uses
+//! (`persist::snapshot`) writes the point-in-time base; when that is on
+//! disk the manifest switches to it and the files it replaces are removed.
+
+pub mod format;
+pub mod load;
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::store::Store;
+use format::Manifest;
+
+/// Whether the AOF is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Off,
+    On,
+    /// Turned on at run time: on once the first rewrite has written a base
+    /// (Redis's `AOF_WAIT_REWRITE`).
+    WaitRewrite,
+}
+
+/// `appendfsync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    Always,
+    EverySec,
+    No,
+}
+
+impl FsyncPolicy {
+    fn from_config(config: &Config) -> FsyncPolicy {
+        match config.get("appendfsync") {
+            Some("always") => FsyncPolicy::Always,
+            Some("no") => FsyncPolicy::No,
+            _ => FsyncPolicy::EverySec,
+        }
+    }
+}
+
+/// The commands the loop has yet to write, and what the encoder must
+/// remember between them. It lives in the effects record, which feeds it.
+#[derive(Debug, Default)]
+pub struct Feed {
+    /// Whether propagated commands are appended (the AOF is on, or a
+    /// rewrite runs for a run-time switch-on).
+    pub on: bool,
+    pub buf: Vec<u8>,
+    /// The database the file saw selected last; `None` forces a SELECT.
+    pub selected_db: Option<usize>,
+    /// `aof-timestamp-enabled`: a `#TS:` line whenever the second moves.
+    pub timestamps: bool,
+    pub last_timestamp_s: u64,
+}
+
+impl Feed {
+    /// Appends one operation, behind a SELECT when its database is not
+    /// the one last selected (Redis's `feedAppendOnlyFile`).
+    pub fn append(&mut self, db: usize, argv: &[bytes::Bytes]) {
+        if self.timestamps {
+            let now_s = crate::store::unix_ms() / 1000;
+            if now_s > self.last_timestamp_s {
+                self.last_timestamp_s = now_s;
+                format::put_timestamp(&mut self.buf, now_s);
+            }
+        }
+        if self.selected_db != Some(db) {
+            format::put_select(&mut self.buf, db);
+            self.selected_db = Some(db);
+        }
+        format::put_command(&mut self.buf, argv);
+    }
+}
+
+/// The fsync helper: fsyncs (and closes) the files it is sent, so the
+/// loop never waits for the disk under `everysec`. It shares no state:
+/// jobs go over one channel, outcomes come back over another.
+struct Fsyncer {
+    jobs: Sender<Job>,
+    done: Receiver<Done>,
+    /// Fsyncs of the current file sent and not yet reported done.
+    in_flight: usize,
+}
+
+enum Job {
+    Fsync(File),
+    /// A file the AOF stopped writing: fsync it, then close it.
+    FsyncAndClose(File),
+}
+
+struct Done {
+    counted: bool,
+    result: io::Result<()>,
+}
+
+impl Fsyncer {
+    fn start() -> io::Result<Fsyncer> {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let (done_tx, done) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("ferrokv-aof-fsync".into())
+            .spawn(move || {
+                for job in rx {
+                    let (file, counted) = match job {
+                        Job::Fsync(f) => (f, true),
+                        Job::FsyncAndClose(f) => (f, false),
+                    };
+                    let result = file.sync_data();
+                    drop(file);
+                    if done_tx.send(Done { counted, result }).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Fsyncer {
+            jobs,
+            done,
+            in_flight: 0,
+        })
+    }
+
+    /// Collects finished jobs; returns the first failure among them.
+    fn poll(&mut self) -> Option<io::Error> {
+        let mut failed = None;
+        while let Ok(Done { counted, result }) = self.done.try_recv() {
+            if counted {
+                self.in_flight = self.in_flight.saturating_sub(1);
+            }
+            if let Err(e) = result {
+                failed.get_or_insert(e);
+            }
+        }
+        failed
+    }
+}
+
+/// The AOF's state (INFO persistence's `aof_*` fields come from here).
+pub struct Aof {
+    pub state: State,
+    pub policy: FsyncPolicy,
+    pub manifest: Manifest,
+    /// The incremental file being appended to.
+    file: Option<File>,
+    /// Its size, and how much of it is known synced.
+    incr_size: u64,
+    synced_size: u64,
+    /// The base and incremental files' total size, and that total when
+    /// the last rewrite ended (auto-aof-rewrite-percentage grows from it).
+    pub current_size: u64,
+    pub rewrite_base_size: u64,
+    last_fsync_s: u64,
+    /// When a write was first postponed for a running fsync (0: none).
+    postponed_since_s: u64,
+    pub delayed_fsync: u64,
+    /// The last write's error (`aof_last_write_status:err`), or the
+    /// helper's last fsync error; either stops writes with -MISCONF.
+    pub write_error: Option<String>,
+    pub fsync_error: Option<String>,
+    last_error_log_s: u64,
+    fsyncer: Option<Fsyncer>,
+    pub rewrite_scheduled: bool,
+    /// The rewrite in progress: when it started (the snapshot itself is
+    /// `RdbState::snapshot`, marked as the AOF's).
+    pub rewrite_started: Option<(Instant, i64)>,
+    pub last_rewrite_ok: bool,
+    pub last_rewrite_time_s: i64,
+    pub rewrites: u64,
+    pub consecutive_failures: u64,
+    /// Automatic rewrites after repeated failures wait this long.
+    limited_until_s: u64,
+    limit_delay_minutes: u64,
+    /// The start-up load in progress.
+    pub loading: Option<load::Loading>,
+}
+
+impl Default for Aof {
+    fn default() -> Aof {
+        Aof {
+            state: State::Off,
+            policy: FsyncPolicy::EverySec,
+            manifest: Manifest::default(),
+            file: None,
+            incr_size: 0,
+            synced_size: 0,
+            current_size: 0,
+            rewrite_base_size: 0,
+            last_fsync_s: 0,
+            postponed_since_s: 0,
+            delayed_fsync: 0,
+            write_error: None,
+            fsync_error: None,
+            last_error_log_s: 0,
+            fsyncer: None,
+            rewrite_scheduled: false,
+            rewrite_started: None,
+            last_rewrite_ok: true,
+            last_rewrite_time_s: -1,
+            rewrites: 0,
+            consecutive_failures: 0,
+            limited_until_s: 0,
+            limit_delay_minutes: 0,
+            loading: None,
+        }
+    }
+}
+
+/// `appenddirname`, in the working directory.
+pub fn dir(config: &Config) -> PathBuf {
+    PathBuf::from(config.get("appenddirname").unwrap_or("appendonlydir"))
+}
+
+/// `appendfilename`: the prefix of every file name in the directory.
+pub fn filename(config: &Config) -> String {
+    config
+        .get("appendfilename")
+        .unwrap_or("appendonly.aof")
+        .to_string()
+}
+
+fn manifest_name(config: &Config) -> String {
+    format!("{}.manifest", filename(config))
+}
+
+fn temp_incr_name(config: &Config) -> String {
+    format!("temp-{}.incr", filename(config))
+}
+
+/// The temporary file a rewrite's base is written to, in the working
+/// directory (Redis's `temp-rewriteaof-bg-<pid>.aof`).
+pub fn rewrite_temp_path() -> PathBuf {
+    PathBuf::from(format!("temp-rewriteaof-bg-{}.aof", std::process::id()))
+}
+
+fn rdb_preamble(config: &Config) -> bool {
+    config.get("aof-use-rdb-preamble") != Some("no")
+}
+
+fn now_s() -> u64 {
+    crate::store::unix_ms() / 1000
+}
+
+/// Writes the manifest through a temporary file, fsynced and renamed, and
+/// fsyncs the directory (Redis's `writeAofManifestFile`).
+pub fn persist_manifest(config: &Config, manifest: &Manifest) -> io::Result<()> {
+    let dir = dir(config);
+    let temp = dir.join(format!("temp-{}", manifest_name(config)));
+    let path = dir.join(manifest_name(config));
+    let result = (|| {
+        let mut f = File::create(&temp)?;
+        f.write_all(manifest.render().as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&temp, &path)?;
+        File::open(&dir)?.sync_all()
+    })();
+    if let Err(e) = &result {
+        log::warn!("Can't write the AOF manifest file {}: {e}", path.display());
+    }
+    result
+}
+
+fn create_dir(config: &Config) -> io::Result<()> {
+    let d = dir(config);
+    match std::fs::create_dir(&d) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && d.is_dir() => Ok(()),
+        Err(e) => {
+            log::warn!("Can't open or create append-only dir {}: {e}", d.display());
+            Err(e)
+        }
+    }
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+impl Aof {
+    /// Settings read on every flush: called at start-up and after every
+    /// CONFIG SET.
+    pub fn apply_config(&mut self, config: &Config, feed: &mut Feed) {
+        self.policy = FsyncPolicy::from_config(config);
+        feed.timestamps = config.get("aof-timestamp-enabled") == Some("yes");
+    }
+
+    /// Whether an fsync on the helper is still running.
+    fn fsync_in_progress(&mut self) -> bool {
+        let Some(f) = self.fsyncer.as_mut() else {
+            return false;
+        };
+        if let Some(e) = f.poll() {
+            log::warn!("Error syncing the AOF file in the background: {e}");
+            self.fsync_error = Some(e.to_string());
+        } else if f.in_flight == 0 && self.fsync_error.is_some() {
+            // A later fsync succeeded: the disk is back.
+            self.fsync_error = None;
+        }
+        f.in_flight > 0
+    }
+
+    fn background_fsync(&mut self, close: bool) {
+        let Some(file) = (if close {
+            self.file.take()
+        } else {
+            self.file.as_ref().and_then(|f| f.try_clone().ok())
+        }) else {
+            return;
+        };
+        if self.fsyncer.is_none() {
+            match Fsyncer::start() {
+                Ok(f) => self.fsyncer = Some(f),
+                Err(e) => {
+                    log::warn!("Can't start the AOF fsync thread: {e}");
+                    let _ = file.sync_data();
+                    return;
+                }
+            }
+        }
+        let Some(f) = self.fsyncer.as_mut() else {
+            return;
+        };
+        let job = if close {
+            Job::FsyncAndClose(file)
+        } else {
+            f.in_flight += 1;
+            Job::Fsync(file)
+        };
+        if f.jobs.send(job).is_err() {
+            f.in_flight = f.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// The refusal of writes while the AOF cannot be written (Redis's
+    /// `writeCommandsDeniedByDiskError` for the AOF).
+    pub fn misconf(&self) -> Option<String> {
+        if self.state == State::Off {
+            return None;
+        }
+        self.write_error
+            .as_ref()
+            .or(self.fsync_error.as_ref())
+            .map(|e| format!("MISCONF Errors writing to the AOF file: {e}"))
+    }
+}
+
+/// Error text as C's `strerror` gives it, without Rust's "(os error N)".
+fn strerror(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Writes the AOF buffer, and fsyncs as `appendfsync` says (Redis's
+/// `flushAppendOnlyFile`). The loop calls this before writing replies.
+/// `force` writes even while a background fsync runs.
+pub fn flush(store: &mut Store, force: bool) {
+    let snapshot_running = store.rdb.snapshot.is_some();
+    let no_fsync_on_rewrite =
+        snapshot_running && store.config.get("no-appendfsync-on-rewrite") == Some("yes");
+    let aof = &mut store.aof;
+    let buf = &mut store.effects.aof.buf;
+    if aof.file.is_none() {
+        return;
+    }
+    let now = now_s();
+    let mut in_progress = false;
+    if buf.is_empty() {
+        // Sync what an earlier write left unsynced, even with nothing new.
+        let due = match aof.policy {
+            FsyncPolicy::EverySec => {
+                aof.synced_size != aof.incr_size && now > aof.last_fsync_s && {
+                    in_progress = aof.fsync_in_progress();
+                    !in_progress
+                }
+            }
+            FsyncPolicy::Always => aof.synced_size != aof.incr_size,
+            FsyncPolicy::No => false,
+        };
+        if due && !no_fsync_on_rewrite {
+            sync_as_policy(aof, now, in_progress);
+        }
+        return;
+    }
+    if aof.policy == FsyncPolicy::EverySec {
+        in_progress = aof.fsync_in_progress();
+        if in_progress && !force {
+            if aof.postponed_since_s == 0 {
+                aof.postponed_since_s = now.max(1);
+                return;
+            }
+            if now.saturating_sub(aof.postponed_since_s) < 2 {
+                return;
+            }
+            aof.delayed_fsync += 1;
+            log::info!(
+                "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis."
+            );
+        }
+    }
+    aof.postponed_since_s = 0;
+    let Some(file) = aof.file.as_mut() else {
+        return;
+    };
+    let (written, err) = write_all_counted(file, buf);
+    if let Some(e) = err {
+        write_failed(aof, buf, written, &e, now);
+        return;
+    }
+    if aof.write_error.take().is_some() {
+        log::warn!("AOF write error looks solved, Redis can write again.");
+    }
+    aof.current_size += written as u64;
+    aof.incr_size += written as u64;
+    if buf.capacity() > 4096 {
+        *buf = Vec::new();
+    } else {
+        buf.clear();
+    }
+    if !no_fsync_on_rewrite {
+        sync_as_policy(aof, now, in_progress);
+    }
+}
+
+/// write(2) until everything is written or an error: the bytes written,
+/// and the error if one stopped it (Redis's `aofWrite`).
+fn write_all_counted(file: &mut File, buf: &[u8]) -> (usize, Option<io::Error>) {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.write(&buf[done..]) {
+            Ok(0) => return (done, Some(io::Error::from_raw_os_error(28))),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (done, Some(e)),
+        }
+    }
+    (done, None)
+}
+
+/// A failed or short write: under `always` there is no way to keep the
+/// promise, so the server exits, as Redis does; otherwise the partial
+/// write is cut off, the buffer kept for a retry, and writes refused.
+fn write_failed(aof: &mut Aof, buf: &mut Vec<u8>, written: usize, e: &io::Error, now: u64) {
+    let log_now = now.saturating_sub(aof.last_error_log_s) > 30;
+    if log_now {
+        aof.last_error_log_s = now;
+        if written == 0 {
+            log::warn!("Error writing to the AOF file: {}", strerror(e));
+        } else {
+            log::warn!(
+                "Short write while writing to the AOF file: (nwritten={written}, expected={})",
+                buf.len()
+            );
+        }
+    }
+    let mut kept_partial = written;
+    if written > 0
+        && let Some(file) = aof.file.as_mut()
+    {
+        match file.set_len(aof.incr_size) {
+            Ok(()) => {
+                // The partial write is gone: the file ends where it did.
+                use std::io::Seek;
+                let _ = file.seek(io::SeekFrom::End(0));
+                kept_partial = 0;
+            }
+            Err(te) if log_now => log::warn!(
+                "Could not remove short write from the append-only file. Redis may refuse to load the AOF the next time it starts. ftruncate: {te}"
+            ),
+            Err(_) => {}
+        }
+    }
+    if aof.policy == FsyncPolicy::Always {
+        log::warn!(
+            "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."
+        );
+        std::process::exit(1);
+    }
+    let reason = if written > 0 {
+        strerror(&io::Error::from_raw_os_error(28))
+    } else {
+        strerror(e)
+    };
+    aof.write_error = Some(reason);
+    if kept_partial > 0 {
+        aof.current_size += kept_partial as u64;
+        aof.incr_size += kept_partial as u64;
+        buf.drain(..kept_partial);
+    }
+}
+
+/// The fsync `appendfsync` asks for after a write: at once under
+/// `always` (exiting if it fails, as Redis does), on the helper at most
+/// once a second under `everysec`.
+fn sync_as_policy(aof: &mut Aof, now: u64, in_progress: bool) {
+    match aof.policy {
+        FsyncPolicy::Always => {
+            let Some(file) = aof.file.as_ref() else {
+                return;
+            };
+            if let Err(e) = file.sync_data() {
+                log::warn!(
+                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
+                    strerror(&e)
+                );
+                std::process::exit(1);
+            }
+            aof.synced_size = aof.incr_size;
+            aof.last_fsync_s = now;
+        }
+        FsyncPolicy::EverySec if now > aof.last_fsync_s => {
+            if !in_progress {
+                aof.background_fsync(false);
+                aof.synced_size = aof.incr_size;
+            }
+            aof.last_fsync_s = now;
+        }
+        _ => {}
+    }
+}
+
+/// Turns the feed on or off to match the AOF's state: on while the AOF
+/// is, or while a rewrite for a run-time switch-on runs.
+pub fn refresh_feed(store: &mut Store) {
+    let rewriting = store.aof.rewrite_started.is_some();
+    let on = match store.aof.state {
+        State::On => true,
+        State::WaitRewrite => rewriting,
+        State::Off => false,
+    };
+    store.effects.aof.on = on;
+    store.effects.record_propagation = on || store.effects.propagated.is_some();
+}
+
+/// Opens the AOF at start-up, once the dataset is loaded (Redis's
+/// `aofOpenIfNeededOnServerStart`): with no base and no incremental file
+/// a base of the dataset is written first; then the last incremental
+/// file is opened for appending (or a new one created) and the manifest
+/// persisted. Any failure stops the server.
+pub fn open_on_start(store: &mut Store) -> io::Result<()> {
+    if store.config.get("appendonly") != Some("yes") {
+        return Ok(());
+    }
+    store.aof.state = State::On;
+    create_dir(&store.config)?;
+    let name = filename(&store.config);
+    let d = dir(&store.config);
+    if store.aof.manifest.base.is_none() && store.aof.manifest.incrs.is_empty() {
+        let preamble = rdb_preamble(&store.config);
+        let mut manifest = store.aof.manifest.clone();
+        let base = manifest.new_base(&name, preamble);
+        let bytes = write_base_now(store, &d.join(&base), preamble)?;
+        store.aof.manifest = manifest;
+        store.aof.current_size = bytes;
+        store.aof.rewrite_base_size = bytes;
+        log::info!("Creating AOF base file {base} on server start");
+    }
+    let had_incr = !store.aof.manifest.incrs.is_empty();
+    let incr = store.aof.manifest.last_incr_or_new(&name);
+    let path = d.join(&incr);
+    let file = OpenOptions::new().append(true).create(true).open(&path)?;
+    persist_manifest(&store.config, &store.aof.manifest)?;
+    store.aof.incr_size = file_size(&path);
+    store.aof.synced_size = store.aof.incr_size;
+    store.aof.file = Some(file);
+    if had_incr {
+        log::info!("Opening AOF incr file {incr} on server start");
+    } else {
+        store.aof.current_size += store.aof.incr_size;
+        log::info!("Creating AOF incr file {incr} on server start");
+    }
+    store.effects.aof.selected_db = None;
+    refresh_feed(store);
+    Ok(())
+}
+
+/// Writes the whole dataset as a base file, on the loop (for the empty
+/// or tiny dataset of a start-up; rewrites use the snapshot).
+fn write_base_now(store: &Store, path: &Path, preamble: bool) -> io::Result<u64> {
+    let temp = PathBuf::from(format!("temp-rewriteaof-{}.aof", std::process::id()));
+    let format = if preamble {
+        super::snapshot::Format::Rdb
+    } else {
+        super::snapshot::Format::Commands
+    };
+    super::save_to(store, crate::store::unix_ms(), &temp, path, format)
+}
+
+/// Opens the incremental file writes go to while a rewrite runs (Redis's
+/// `openNewIncrAofForAppend`): a new numbered file in the manifest, or,
+/// while the AOF waits for its first base, a temporary one.
+fn open_new_incr(store: &mut Store) -> io::Result<()> {
+    if store.aof.state == State::Off {
+        return Ok(());
+    }
+    let d = dir(&store.config);
+    let (name, manifest) = if store.aof.state == State::WaitRewrite {
+        (temp_incr_name(&store.config), None)
+    } else {
+        let mut m = store.aof.manifest.clone();
+        let name = m.new_incr(&filename(&store.config));
+        (name, Some(m))
+    };
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(d.join(&name))
+        .inspect_err(|e| log::warn!("Can't open the append-only file {name}: {e}"))?;
+    if let Some(m) = &manifest {
+        persist_manifest(&store.config, m)?;
+    }
+    log::info!("Creating AOF incr file {name} on background rewrite");
+    // The old file is done with: synced and closed on the helper.
+    if store.aof.file.is_some() {
+        store.aof.background_fsync(true);
+        store.aof.last_fsync_s = now_s();
+    }
+    store.aof.file = Some(file);
+    store.aof.incr_size = 0;
+    store.aof.synced_size = 0;
+    if let Some(m) = manifest {
+        store.aof.manifest = m;
+    }
+    Ok(())
+}
+
+/// Starts a rewrite (Redis's `rewriteAppendOnlyFileBackground`). The
+/// caller has checked that no snapshot runs.
+pub fn start_rewrite(store: &mut Store, now_ms: u64) -> io::Result<()> {
+    let result = (|| {
+        create_dir(&store.config)?;
+        store.effects.aof.selected_db = None;
+        flush(store, true);
+        open_new_incr(store)?;
+        let preamble = rdb_preamble(&store.config);
+        let target = super::snapshot::Target {
+            temp: rewrite_temp_path(),
+            path: None,
+            format: if preamble {
+                super::snapshot::Format::Rdb
+            } else {
+                super::snapshot::Format::Commands
+            },
+            purpose: super::snapshot::Purpose::AofRewrite,
+        };
+        super::snapshot::start(store, now_ms, target)
+    })();
+    match result {
+        Ok(snap) => {
+            store.rdb.snapshot = Some(snap);
+            store.aof.rewrites += 1;
+            store.aof.rewrite_scheduled = false;
+            store.aof.rewrite_started = Some((Instant::now(), (now_ms / 1000) as i64));
+            log::info!("Background append only file rewriting started");
+            refresh_feed(store);
+            Ok(())
+        }
+        Err(e) => {
+            store.aof.last_rewrite_ok = false;
+            log::warn!("Can't rewrite append only file in background: {e}");
+            Err(e)
+        }
+    }
+}
+
+/// A rewrite's snapshot ended (Redis's `backgroundRewriteDoneHandler`):
+/// on success the new base goes into the directory, the manifest names
+/// it, and the files it replaces are removed.
+pub fn rewrite_done(store: &mut Store, saved: io::Result<u64>) {
+    let temp = rewrite_temp_path();
+    let outcome = saved.and_then(|_| install_rewrite(store, &temp));
+    match outcome {
+        Ok(()) => {
+            store.aof.last_rewrite_ok = true;
+            store.aof.consecutive_failures = 0;
+            log::info!("Background AOF rewrite finished successfully");
+            if store.aof.state == State::WaitRewrite {
+                store.aof.state = State::On;
+            }
+        }
+        Err(e) => {
+            log::warn!("Background AOF rewrite terminated with error: {e}");
+            store.aof.last_rewrite_ok = false;
+            store.aof.consecutive_failures += 1;
+            let _ = std::fs::remove_file(&temp);
+        }
+    }
+    if let Some((started, _)) = store.aof.rewrite_started.take() {
+        store.aof.last_rewrite_time_s = started.elapsed().as_secs() as i64;
+    }
+    if store.aof.state == State::WaitRewrite {
+        // Still no base: what the temporary file gathered is dropped, and
+        // the next rewrite starts over.
+        store.effects.aof.buf.clear();
+        store.aof.file = None;
+        let _ = std::fs::remove_file(dir(&store.config).join(temp_incr_name(&store.config)));
+        store.aof.rewrite_scheduled = true;
+    }
+    refresh_feed(store);
+}
+
+fn install_rewrite(store: &mut Store, temp: &Path) -> io::Result<()> {
+    log::info!("Background AOF rewrite terminated with success");
+    let d = dir(&store.config);
+    let name = filename(&store.config);
+    let mut m = store.aof.manifest.clone();
+    let base = m.new_base(&name, rdb_preamble(&store.config));
+    let base_path = d.join(&base);
+    std::fs::rename(temp, &base_path)?;
+    log::info!(
+        "Successfully renamed the temporary AOF base file {} into {base}",
+        temp.display()
+    );
+    let mut new_incr_path = None;
+    if store.aof.state == State::WaitRewrite {
+        let incr = m.new_incr(&name);
+        let path = d.join(&incr);
+        if let Err(e) = std::fs::rename(d.join(temp_incr_name(&store.config)), &path) {
+            let _ = std::fs::remove_file(&base_path);
+            return Err(e);
+        }
+        new_incr_path = Some(path);
+    }
+    m.retire_rewritten_incrs(store.aof.state != State::Off);
+    if let Err(e) = persist_manifest(&store.config, &m) {
+        let _ = std::fs::remove_file(&base_path);
+        if let Some(p) = new_incr_path {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(e);
+    }
+    store.aof.manifest = m;
+    if store.aof.state != State::Off {
+        store.aof.current_size = file_size(&base_path) + store.aof.incr_size;
+        store.aof.rewrite_base_size = store.aof.current_size;
+    }
+    delete_history(store);
+    Ok(())
+}
+
+/// Removes the history files on a helper thread (a big file's unlink can
+/// take a while) and drops them from the manifest, unless
+/// `aof-disable-auto-gc` keeps them.
+fn delete_history(store: &mut Store) {
+    if store.aof.manifest.history.is_empty()
+        || store.config.get("aof-disable-auto-gc") == Some("yes")
+    {
+        return;
+    }
+    let d = dir(&store.config);
+    let paths: Vec<PathBuf> = store
+        .aof
+        .manifest
+        .history
+        .drain(..)
+        .map(|f| {
+            log::info!("Removing the history file {} in the background", f.name);
+            d.join(f.name)
+        })
+        .collect();
+    let _ = std::thread::Builder::new()
+        .name("ferrokv-aof-unlink".into())
+        .spawn(move || {
+            for p in paths {
+                let _ = std::fs::remove_file(p);
+            }
+        });
+    let _ = persist_manifest(&store.config, &store.aof.manifest);
+}
+
+/// CONFIG SET appendonly: turns the AOF on (a rewrite writes its first
+/// base; writes meanwhile gather in a temporary incremental file) or off
+/// (flushed, synced and closed). Returns false when it cannot start.
+pub fn switch(store: &mut Store, now_ms: u64) -> bool {
+    let want = store.config.get("appendonly") == Some("yes");
+    match (want, store.aof.state) {
+        (true, State::Off) => start(store, now_ms),
+        (false, State::On | State::WaitRewrite) => {
+            stop(store);
+            true
+        }
+        _ => true,
+    }
+}
+
+fn start(store: &mut Store, now_ms: u64) -> bool {
+    store.aof.state = State::WaitRewrite;
+    let rewriting = store
+        .rdb
+        .snapshot
+        .as_ref()
+        .is_some_and(|s| s.purpose == super::snapshot::Purpose::AofRewrite);
+    if rewriting {
+        // The running rewrite gathers nothing for the new state: it is
+        // dropped, and a new one starts as soon as its walk is done.
+        log::warn!(
+            "AOF was enabled but there is already an AOF rewriting in background. Stopping background AOF and starting a rewrite now."
+        );
+        abandon_rewrite(store);
+        store.aof.rewrite_scheduled = true;
+    } else if store.rdb.snapshot.is_some() {
+        store.aof.rewrite_scheduled = true;
+        log::warn!(
+            "AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible."
+        );
+    } else {
+        if start_rewrite(store, now_ms).is_err() {
+            store.aof.state = State::Off;
+            log::warn!(
+                "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error."
+            );
+            refresh_feed(store);
+            return false;
+        }
+    }
+    store.aof.last_fsync_s = now_s();
+    if store.aof.fsync_error.take().is_some() {
+        log::warn!("AOF reopen, just ignore the AOF fsync error in bio job");
+    }
+    if store.aof.write_error.take().is_some() {
+        log::warn!("AOF reopen, just ignore the last error.");
+    }
+    true
+}
+
+/// Gives up the rewrite in progress: its walk finishes with nothing
+/// written, its temporary file is removed.
+fn abandon_rewrite(store: &mut Store) {
+    if let Some(snap) = store.rdb.snapshot.as_mut() {
+        snap.abandon();
+    }
+    store.aof.rewrite_started = None;
+}
+
+fn stop(store: &mut Store) {
+    flush(store, true);
+    if let Some(file) = store.aof.file.take()
+        && let Err(e) = file.sync_data()
+    {
+        log::warn!("Fail to fsync the AOF file: {e}");
+    }
+    store.aof.state = State::Off;
+    store.aof.rewrite_scheduled = false;
+    store.aof.incr_size = 0;
+    store.aof.synced_size = 0;
+    let rewriting = store
+        .rdb
+        .snapshot
+        .as_ref()
+        .is_some_and(|s| s.purpose == super::snapshot::Purpose::AofRewrite);
+    if rewriting {
+        log::info!("Killing running AOF rewrite child");
+        abandon_rewrite(store);
+    }
+    store.effects.aof.buf = Vec::new();
+    store.effects.aof.selected_db = None;
+    refresh_feed(store);
+}
+
+/// At shutdown: the buffer written and the file synced (Redis's
+/// prepareForShutdown). Refuses while the first base is still being
+/// written, unless forced.
+pub fn prepare_shutdown(store: &mut Store, force: bool) -> Result<(), &'static str> {
+    if store.aof.state == State::Off {
+        return Ok(());
+    }
+    if store.aof.rewrite_started.is_some() {
+        if store.aof.state == State::WaitRewrite {
+            if !force {
+                log::warn!("Writing initial AOF, can't exit.");
+                return Err("Writing initial AOF, can't exit.");
+            }
+            log::warn!("Writing initial AOF. Exit anyway.");
+        }
+        log::info!("There is a background AOF rewrite in progress. Killing it!");
+        if let Some(snap) = store.rdb.snapshot.take() {
+            super::snapshot::abandon_at_shutdown(store, snap);
+        }
+        store.aof.rewrite_started = None;
+        let _ = std::fs::remove_file(rewrite_temp_path());
+    }
+    log::info!("Calling fsync() on the AOF file.");
+    flush(store, true);
+    if let Some(file) = store.aof.file.as_ref() {
+        let _ = file.sync_data();
+    }
+    Ok(())
+}
+
+/// The AOF's part of the cron (Redis's serverCron): a scheduled or due
+/// rewrite, a retry of a failed write, a postponed flush.
+pub fn cron(store: &mut Store, now_ms: u64) {
+    if store.aof.loading.is_some() || store.rdb.loading.is_some() {
+        return;
+    }
+    let now = now_ms / 1000;
+    if store.rdb.snapshot.is_none() && store.aof.rewrite_scheduled && !limited(store, now) {
+        let _ = start_rewrite(store, now_ms);
+    }
+    if store.rdb.snapshot.is_none()
+        && store.aof.state == State::On
+        && let Some(growth) = rewrite_growth_due(store)
+        && !limited(store, now)
+    {
+        log::info!("Starting automatic rewriting of AOF on {growth}% growth");
+        let _ = start_rewrite(store, now_ms);
+    }
+    if store.aof.state == State::On
+        && (store.aof.postponed_since_s != 0 || store.aof.write_error.is_some())
+    {
+        flush(store, false);
+    }
+}
+
+/// The growth past `auto-aof-rewrite-percentage` that calls for a rewrite.
+fn rewrite_growth_due(store: &Store) -> Option<u64> {
+    let num = |name: &str| {
+        store
+            .config
+            .get(name)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let perc = num("auto-aof-rewrite-percentage");
+    let min = num("auto-aof-rewrite-min-size");
+    if perc == 0 || store.aof.current_size <= min {
+        return None;
+    }
+    let base = store.aof.rewrite_base_size.max(1);
+    let growth = (store.aof.current_size * 100 / base).saturating_sub(100);
+    (growth >= perc).then_some(growth)
+}
+
+/// After three failed rewrites in a row, automatic ones wait 1, 2, 4 ...
+/// up to 60 minutes (Redis's `aofRewriteLimited`).
+fn limited(store: &mut Store, now: u64) -> bool {
+    let aof = &mut store.aof;
+    if aof.consecutive_failures < 3 {
+        aof.limit_delay_minutes = 0;
+        aof.limited_until_s = 0;
+        return false;
+    }
+    if aof.limited_until_s != 0 {
+        if now < aof.limited_until_s {
+            return true;
+        }
+        aof.limited_until_s = 0;
+        return false;
+    }
+    aof.limit_delay_minutes = (aof.limit_delay_minutes * 2).clamp(1, 60);
+    aof.limited_until_s = now + aof.limit_delay_minutes * 60;
+    log::warn!(
+        "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} minutes",
+        aof.limit_delay_minutes
+    );
+    true
+}
+
+/// INFO persistence's AOF lines.
+pub fn info(store: &Store, now: Instant) -> String {
+    let aof = &store.aof;
+    let mut s = format!(
+        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        u8::from(aof.state != State::Off),
+        u8::from(aof.rewrite_started.is_some()),
+        u8::from(aof.rewrite_scheduled),
+        aof.last_rewrite_time_s,
+        aof.rewrite_started
+            .map_or(-1, |(t, _)| now.duration_since(t).as_secs() as i64),
+        if aof.last_rewrite_ok { "ok" } else { "err" },
+        aof.rewrites,
+        aof.consecutive_failures,
+        if aof.write_error.is_none() && aof.fsync_error.is_none() {
+            "ok"
+        } else {
+            "err"
+        },
+    );
+    if store.config.get("appendonly") == Some("yes") {
+        s.push_str(&format!(
+            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:{}\r\naof_buffer_length:{}\r\naof_pending_bio_fsync:{}\r\naof_delayed_fsync:{}\r\n",
+            aof.current_size,
+            aof.rewrite_base_size,
+            u8::from(aof.rewrite_scheduled),
+            store.effects.aof.buf.len(),
+            aof.fsyncer.as_ref().map_or(0, |f| f.in_flight),
+            aof.delayed_fsync,
+        ));
+    }
+    s
+}
