@@ -9,8 +9,8 @@
 #   --rounds N   rounds of the interleaved throughput and CPU runs
 #                (default 3; 2 with --quick)
 #   --only LIST  run only these of the sections throughput, cpu, smallcpu,
-#                pubsub, bigvalue, memory, small, growth, persist (comma
-#                separated)
+#                pubsub, bigvalue, memory, small, growth, persist, aof
+#                (comma separated)
 #   --help       print this text
 #
 # Environment:
@@ -59,7 +59,7 @@ usage() {
 
 QUICK=0
 ROUNDS=""
-ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist"
+ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -109,8 +109,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist)" >&2; exit 2 ;;
+        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -819,6 +819,17 @@ section_persist() {
     python3 "$ROOT/scripts/bench/persist.py" "$PERSIST_N" "$FERROKV" || die "the persistence benchmark failed"
 }
 
+# 6. The append-only file (scripts/bench/aof.py): SET at -P 1 and -P 16
+# with appendfsync always, everysec and the AOF off, servers taking turns;
+# then BGREWRITEAOF of PERSIST_N keys under writes, as for BGSAVE.
+section_aof() {
+    log "AOF: SET under appendfsync always/everysec, BGREWRITEAOF of $PERSIST_N keys"
+    echo
+    echo "## The append-only file"
+    echo
+    python3 "$ROOT/scripts/bench/aof.py" "$ROUNDS" "$PERSIST_N" "$FERROKV" || die "the AOF benchmark failed"
+}
+
 if want throughput; then section_throughput; fi
 if want cpu; then section_cpu; fi
 if want smallcpu; then section_smallcpu; fi
@@ -828,5 +839,6 @@ if want bigvalue; then section_bigvalue; fi
 if want memory; then section_memory; fi
 if want small; then section_small; fi
 if want persist; then section_persist; fi
+if want aof; then section_aof; fi
 if want growth; then section_growth; fi
 log "done"

@@ -146,9 +146,14 @@ pub fn call(
         redacted: &outcome.redacted,
     };
     let (elapsed, failed) = (called.elapsed_us, called.failed);
-    let monitored = account(
-        store, clients, req.token, req.cmd, shown, elapsed, failed, run,
-    );
+    // The AOF loader's commands (a client with no connection) are the
+    // dataset coming back, not commands served: Redis runs them without
+    // counting them, and MONITOR does not see them.
+    let counted = clients.get(req.token).is_some_and(|c| c.stream.is_some());
+    let monitored = counted
+        && account(
+            store, clients, req.token, req.cmd, shown, elapsed, failed, run,
+        );
     let at = Finished {
         out,
         pushed: &mut called.pushed,

@@ -19,7 +19,10 @@
 //! `fuzz/exec.rs` how wake-ups are compared without timing races.
 //!
 //! After each sequence the dataset of both servers is compared key by key
-//! (type, encoding, TTL, value). The first difference stops the run: the
+//! (type, encoding, TTL, value). The server under test keeps an
+//! append-only file: it then loads its dataset back from it (`DEBUG
+//! LOADAOF`), which must agree with the reference's again (`fuzz/exec.rs`,
+//! "The AOF replay"). The first difference stops the run: the
 //! sequence is shrunk to the shortest one that fails the same way
 //! (`fuzz/shrink.rs`) and printed as a `tests/diff` script, ready to become
 //! a regression case, with the seed that found it.
@@ -60,10 +63,10 @@ const FIXED_SEEDS: &[u64] = &[1, 2, 3];
 const SEQUENCES_PER_SEED: usize = 150;
 
 /// Starts the server under test: ferrokv, or what `FERROKV_DIFF_BIN_CMD`
-/// names.
+/// names, with an AOF (`fuzz::exec::SUBJECT_ARGS`).
 fn start_subject() -> Server {
     match std::env::var_os("FERROKV_DIFF_BIN_CMD") {
-        None => common::start_ferrokv(),
+        None => common::start_ferrokv_with(fuzz::exec::SUBJECT_ARGS, &[]),
         Some(command) => {
             let command = command.to_string_lossy().into_owned();
             let mut words = command.split_whitespace();
@@ -75,7 +78,7 @@ fn start_subject() -> Server {
                 &command,
                 program.as_os_str(),
                 &leading,
-                common::REDIS_TEST_ARGS,
+                &[common::REDIS_TEST_ARGS, fuzz::exec::SUBJECT_ARGS].concat(),
             )
             .unwrap_or_else(|e| panic!("FERROKV_DIFF_BIN_CMD: {e}"))
         }
@@ -143,17 +146,28 @@ fn fuzz(seed: u64, budget: Budget) -> Option<Report> {
             }
             let (shrunk, last) = fuzz::shrink::minimize(&mut pair, &steps, &failure);
             let shown = last.failure.unwrap_or_else(|| failure.clone());
+            let replay = shown.signature.starts_with("aof:");
             let mut message = format!(
                 "seed {seed}, sequence {}: redis-server and the server under test differ \
-                 ({})\n{}\n\nShrunk to {} of {} steps; as a tests/diff script:\n\n{}",
+                 ({}{})\n{}\n\nShrunk to {} of {} steps; as a tests/diff script:\n\n{}",
                 report.sequences,
+                if replay { "AOF replay, " } else { "" },
                 shown.signature,
                 shown.detail,
                 shrunk.len(),
                 steps.len(),
                 fuzz::shrink::script(&shrunk, &last.events)
             );
-            if shown.signature == "crash" {
+            if replay {
+                message.push_str(
+                    "# AOF replay: the script's dataset agrees; the difference is in what the \
+                     server under test,\n# started with --appendonly yes, holds after DEBUG \
+                     LOADAOF (its other connections closed first),\n# compared with what \
+                     redis-server holds without the replay. tests/diff scripts run without an \
+                     AOF:\n# reproduce it by hand, or as a test in tests/persistence.rs.\n",
+                );
+            }
+            if shown.signature.ends_with("crash") {
                 message.push_str("\nThe end of its log:\n");
                 message.push_str(&pair.subject_log_tail());
             }

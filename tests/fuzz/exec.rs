@@ -21,8 +21,21 @@
 //! a key whose deadline passed is reclaimed only when a command touches it,
 //! at the same point of the sequence on both; and the generator's TTLs are
 //! either in the past or at least 100 seconds away.
+//!
+//! # The AOF replay
+//!
+//! The server under test keeps an append-only file ([`SUBJECT_ARGS`]).
+//! Once a sequence's dataset agrees with the reference's, its other
+//! connections are closed (a client still blocked would be served by the
+//! keys the replay creates) and `DEBUG LOADAOF` empties its dataset and
+//! loads it back from the file; the dataset must then agree with the
+//! reference's again. A difference there is a replay failure (`aof:...`),
+//! shrunk like any other. The file holds every sequence since the last
+//! rewrite, flushed away at each reset, so [`Pair::reset`] rewrites it
+//! when it passes [`AOF_REWRITE_ABOVE_BYTES`] and a replay stays short.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use crate::common::{self, Client, Frame, Server, escape, mask_digits, parse_frame};
 
@@ -40,6 +53,21 @@ const RESTORED: &[&str] = &[
     "masteruser",
     "notify-keyspace-events",
 ];
+
+/// What the server under test is started with besides the reference's
+/// arguments (`common::REDIS_TEST_ARGS`): an append-only file, which each
+/// sequence ends by replaying (see the module comment). A redis-server
+/// named by `FERROKV_DIFF_BIN_CMD` gets the same.
+pub const SUBJECT_ARGS: &[&str] = &["--appendonly", "yes"];
+
+/// The size past which [`Pair::reset`] rewrites the subject's AOF (its
+/// dataset is empty then, so the rewrite is quick). Every replay reads
+/// what was appended since the last rewrite: a bound on that is a bound on
+/// the replay's time.
+const AOF_REWRITE_ABOVE_BYTES: u64 = 2 << 20;
+
+/// How long a rewrite of an empty dataset may take before the run gives up.
+const AOF_REWRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What happened during a run, in order, for printing it as a script.
 #[derive(Clone, Debug)]
@@ -137,6 +165,58 @@ impl Side {
                     .map_err(|e| format!("{name}: control connection: {e}"))
             })
             .collect()
+    }
+
+    /// A field of `INFO section`, or `None` when the reply has no such
+    /// field (the AOF's sizes appear only while it is on).
+    fn info_field(&mut self, section: &str, field: &str) -> Result<Option<String>, String> {
+        let text = match self.ctl(&[b"INFO", section.as_bytes()])? {
+            Frame::Bulk(text) => String::from_utf8_lossy(&text).into_owned(),
+            other => return Err(format!("{}: INFO {section}: {other:?}", self.name())),
+        };
+        Ok(text.lines().find_map(|line| {
+            let value = line.strip_prefix(field)?.strip_prefix(':')?;
+            Some(value.trim_end().to_string())
+        }))
+    }
+
+    /// Rewrites the AOF when it has grown past [`AOF_REWRITE_ABOVE_BYTES`]
+    /// and waits for the rewrite to end; nothing when there is no AOF.
+    fn keep_aof_small(&mut self) -> Result<(), String> {
+        let size = self.info_field("persistence", "aof_current_size")?;
+        let Some(size) = size.and_then(|s| s.parse::<u64>().ok()) else {
+            return Ok(());
+        };
+        if size <= AOF_REWRITE_ABOVE_BYTES {
+            return Ok(());
+        }
+        // Started, scheduled, or (an error) already running: each ends the
+        // same way.
+        self.ctl(&[b"BGREWRITEAOF"])?;
+        let deadline = Instant::now() + AOF_REWRITE_TIMEOUT;
+        loop {
+            let running = self.info_field("persistence", "aof_rewrite_in_progress")?;
+            let scheduled = self.info_field("persistence", "aof_rewrite_scheduled")?;
+            if running.as_deref() == Some("0") && scheduled.as_deref() == Some("0") {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{}: the AOF rewrite did not end within {AOF_REWRITE_TIMEOUT:?}",
+                    self.name()
+                ));
+            }
+            // Redis notices its rewrite child's end in its cron (10 times a
+            // second): no need to ask more often than every millisecond.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        match self.info_field("persistence", "aof_last_bgrewrite_status")? {
+            Some(status) if status == "ok" => Ok(()),
+            other => Err(format!(
+                "{}: the AOF rewrite of {size} bytes failed (aof_last_bgrewrite_status {other:?})",
+                self.name()
+            )),
+        }
     }
 
     /// The client ID of connection `conn` on this server (`${id:N}`).
@@ -452,26 +532,26 @@ impl Pair {
         if self.subject.server.exit_status().is_some() {
             self.subject = Side::new((self.start_subject)())?;
         }
-        let defaults = self.defaults.clone();
         for side in self.sides() {
             kill_other_clients(side)?;
+            all_ok(side, &[vec![b"SELECT", b"0"], vec![b"FLUSHALL"]])?;
+        }
+        // Before the statistics are reset, so that what the rewrite asks
+        // leaves no trace a sequence could see.
+        self.subject.keep_aof_small()?;
+        let defaults = self.defaults.clone();
+        for side in self.sides() {
             let mut config_set: Vec<&[u8]> = vec![b"CONFIG", b"SET"];
             for (param, value) in &defaults {
                 config_set.extend([param.as_bytes(), value.as_slice()]);
             }
             let commands: Vec<Vec<&[u8]>> = vec![
-                vec![b"SELECT", b"0"],
-                vec![b"FLUSHALL"],
                 vec![b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"],
                 config_set,
                 vec![b"SLOWLOG", b"RESET"],
                 vec![b"CONFIG", b"RESETSTAT"],
             ];
-            for reply in side.ctl_pipeline(&commands)? {
-                if !matches!(reply, Frame::Simple(_)) {
-                    return Err(format!("{}: reset: {reply:?}", side.name()));
-                }
-            }
+            all_ok(side, &commands)?;
             for conn in 0..CONNS {
                 side.connect(conn)?;
             }
@@ -501,6 +581,17 @@ impl Pair {
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
+}
+
+/// Commands of [`Pair::reset`] on the control connection, each of which
+/// must answer a status.
+fn all_ok(side: &mut Side, commands: &[Vec<&[u8]>]) -> Result<(), String> {
+    for reply in side.ctl_pipeline(commands)? {
+        if !matches!(reply, Frame::Simple(_)) {
+            return Err(format!("{}: reset: {reply:?}", side.name()));
+        }
+    }
+    Ok(())
 }
 
 /// Ends the connections of the last sequence from the server's side, so
@@ -569,7 +660,39 @@ impl Run<'_> {
                 self.settle(index)?;
             }
         }
-        self.compare_data()
+        self.compare_data(Dataset::Built)?;
+        self.compare_replay()
+    }
+
+    /// Closes the subject's connections, has it load its AOF back in place
+    /// of its dataset, and compares that with the reference's (see the
+    /// module comment). Nothing when the subject keeps no AOF.
+    fn compare_replay(&mut self) -> Result<(), Failure> {
+        let at = self.steps.len();
+        let subject = &mut self.pair.subject;
+        let aof_on = subject
+            .info_field("persistence", "aof_enabled")
+            .map_err(|e| self.broken(at, e))?;
+        if aof_on.as_deref() != Some("1") {
+            return Ok(());
+        }
+        kill_other_clients(&mut self.pair.subject).map_err(|e| self.broken(at, e))?;
+        let loaded = self.pair.subject.ctl(&[b"DEBUG", b"LOADAOF"]);
+        if !matches!(&loaded, Ok(Frame::Simple(ok)) if ok == b"OK") {
+            let crashed = self.pair.subject.server.exit_status().is_some();
+            let reply = match &loaded {
+                Ok(frame) => show(frame),
+                Err(e) => e.clone(),
+            };
+            let signature = if crashed { "aof:crash" } else { "aof:load" };
+            return Err(differ(
+                at,
+                signature.into(),
+                format!("DEBUG LOADAOF on the server under test answered {reply}"),
+            ));
+        }
+        let limits_moved = limits_moved(self.steps);
+        self.compare_data(Dataset::Replayed { limits_moved })
     }
 
     fn someone_waits(&self) -> bool {
@@ -1213,9 +1336,19 @@ impl Run<'_> {
     }
 
     /// The whole dataset, key by key: type, encoding, TTL and value.
-    fn compare_data(&mut self) -> Result<(), Failure> {
+    fn compare_data(&mut self, dataset: Dataset) -> Result<(), Failure> {
         let at = self.steps.len();
-        let fail = |what: &str, detail: String| differ(at, format!("data:{what}"), detail);
+        let fail = |what: &str, detail: String| match dataset {
+            Dataset::Built => differ(at, format!("data:{what}"), detail),
+            Dataset::Replayed { .. } => differ(
+                at,
+                format!("aof:{what}"),
+                format!(
+                    "AOF replay: after DEBUG LOADAOF, the server under test's dataset \
+                     differs from redis-server's\n{detail}"
+                ),
+            ),
+        };
         // RANDOMKEY deletes the expired keys it happens to pick, a random
         // subset on each server; a full SCAN deletes every expired key on
         // both, so the rest of the dataset can still be compared.
@@ -1272,19 +1405,27 @@ impl Run<'_> {
                 // Small encodings keep an order both servers must share.
                 let ordered =
                     matches!(&e[1], Frame::Bulk(enc) if enc == b"listpack" || enc == b"intset");
+                let encodings_may_differ = dataset.encodings_may_differ(&e[0]);
                 let value_norm = match &e[0] {
-                    Frame::Simple(t) if t == b"hash" && !ordered => Norm::UnorderedPairs,
-                    Frame::Simple(t) if t == b"set" && !ordered => Norm::Unordered,
+                    Frame::Simple(t) if t == b"hash" && (!ordered || encodings_may_differ) => {
+                        Norm::UnorderedPairs
+                    }
+                    Frame::Simple(t) if t == b"set" && (!ordered || encodings_may_differ) => {
+                        Norm::Unordered
+                    }
                     _ => Norm::Exact,
                 };
+                let encoding_agrees = encodings_may_differ
+                    || e[1] == a[1]
+                    || dataset.replay_may_encode(&e[1], &a[1]);
                 let checks = [
-                    ("type", Norm::Exact, &e[0], &a[0]),
-                    ("encoding", Norm::Exact, &e[1], &a[1]),
-                    ("ttl", Norm::Approx(30_000), &e[2], &a[2]),
-                    ("value", value_norm, &e_val[0], &a_val[0]),
+                    ("type", e[0] == a[0], &e[0], &a[0]),
+                    ("encoding", encoding_agrees, &e[1], &a[1]),
+                    ("ttl", Norm::Approx(30_000).agree(&e[2], &a[2]), &e[2], &a[2]),
+                    ("value", value_norm.agree(&e_val[0], &a_val[0]), &e_val[0], &a_val[0]),
                 ];
-                for (what, norm, e, a) in checks {
-                    if !norm.agree(e, a) {
+                for (what, agree, e, a) in checks {
+                    if !agree {
                         return Err(fail(
                             what,
                             format!(
@@ -1357,6 +1498,51 @@ impl Run<'_> {
             .map_err(|e| self.broken(at, e))?;
         Ok((e, a))
     }
+}
+
+/// Which dataset of the server under test [`Run::compare_data`] compares
+/// with the reference's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dataset {
+    /// The one the sequence built.
+    Built,
+    /// The one `DEBUG LOADAOF` rebuilt from the AOF. The file holds the
+    /// commands, not the configuration they ran under: the replay runs
+    /// them all under the sequence's last encoding limits, so when the
+    /// sequence moved a limit after its first command (`limits_moved`), a
+    /// hash or set may come back in another encoding (and order), in
+    /// Redis too.
+    Replayed { limits_moved: bool },
+}
+
+impl Dataset {
+    /// Whether a key of this type may be encoded differently (see
+    /// [`Dataset::Replayed`]).
+    fn encodings_may_differ(self, kind: &Frame) -> bool {
+        let collection = matches!(kind, Frame::Simple(t) if t == b"hash" || t == b"set");
+        matches!(self, Dataset::Replayed { limits_moved: true }) && collection
+    }
+
+    /// Whether the replay may hold a string as `actual` where the live
+    /// reference holds it as `expected`: INCRBYFLOAT keeps its result as a
+    /// string (`embstr`) and replays as SET, which stores one that reads
+    /// as an integer as an integer, in Redis too.
+    fn replay_may_encode(self, expected: &Frame, actual: &Frame) -> bool {
+        let is = |frame: &Frame, encoding: &[u8]| matches!(frame, Frame::Bulk(e) if e == encoding);
+        matches!(self, Dataset::Replayed { .. }) && is(expected, b"embstr") && is(actual, b"int")
+    }
+}
+
+/// Whether the sequence changed the configuration after its setup (the
+/// HELLO and CONFIG SET steps it starts with): see [`Dataset::Replayed`].
+fn limits_moved(steps: &[Step]) -> bool {
+    let setup = steps
+        .iter()
+        .take_while(|s| matches!(command_name(&s.args).as_str(), "hello" | "config"))
+        .count();
+    steps[setup..]
+        .iter()
+        .any(|s| command_name(&s.args) == "config")
 }
 
 /// Frames as a multiset, with a (un)subscribe confirmation's count taken

@@ -40,6 +40,10 @@ pub const NOT_GENERATED: &[(&str, &str)] = &[
         "how long a snapshot runs differs by design (Redis forks a child, ferrokv walks on the loop), so whether the next BGSAVE or SAVE finds one running is a race; tests/persistence.rs covers it",
     ),
     (
+        "bgrewriteaof",
+        "the server under test keeps an AOF and the reference does not, and a rewrite runs in the background on both: whether the next BGREWRITEAOF finds one running is a race; the runner rewrites the subject's AOF itself between sequences (`Pair::reset`), and every sequence ends with its replay (`Run::compare_replay`)",
+    ),
+    (
         "client|setinfo",
         "a Redis 7.2 command ferrokv accepts on purpose (clients send it); Redis 7.0 has none",
     ),

@@ -864,6 +864,10 @@ fn stop(store: &mut Store) {
     {
         log::warn!("Fail to fsync the AOF file: {e}");
     }
+    if store.aof.state == State::WaitRewrite {
+        // Never named by the manifest: what it gathered has no base.
+        let _ = std::fs::remove_file(dir(&store.config).join(temp_incr_name(&store.config)));
+    }
     store.aof.state = State::Off;
     store.aof.rewrite_scheduled = false;
     store.aof.incr_size = 0;

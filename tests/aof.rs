@@ -1,0 +1,2486 @@
+//! The append-only file: Redis 7.0's multi-part AOF (`appendonlydir/`
+//! with a manifest, a base file and incremental files), written by
+//! ferrokv and replayed by ferrokv and by a real `redis-server`, in both
+//! directions.
+//!
+//! # Layout
+//!
+//! - Starting servers with an AOF: [`start_ferrokv_aof`] places an
+//!   `aof.conf` with the AOF settings (ferrokv's command line has no
+//!   `--aof-*` options, see [`aof_settings_are_accepted_as_command_line_options`])
+//!   beside the files to load; [`aof_files`] reads a server's
+//!   `appendonlydir/`, which is how a restart carries the AOF to the next
+//!   server.
+//! - [`Dataset::read`] reads every key of every database (`TYPE`, the
+//!   value, `PEXPIRETIME`), listing keys with SCAN, which deletes the
+//!   expired keys it meets on either server, so `DBSIZE` afterwards is
+//!   comparable.
+//! - [`Workload`] is a seeded, randomized mix of writes over strings,
+//!   counters, lists, hashes and sets in four databases: transactions,
+//!   blocking pops served by a later push from another connection, keys
+//!   moved between databases, short deadlines that expire lazily and
+//!   actively during the run, and optionally a rewrite in the middle.
+//!   Every key's name starts with its kind, so no command meets a key of
+//!   another type by accident (and when one does, the error is harmless:
+//!   nothing is replayed for it).
+//! - The tests: replaying the AOF gives back the dataset (restart and
+//!   DEBUG LOADAOF, each preamble setting, a slowed rewrite in the middle);
+//!   files carried between ferrokv and redis-server and an old single-file
+//!   AOF; `redis-check-aof`; truncated and corrupt files and manifests;
+//!   `CONFIG SET appendonly`; BGREWRITEAOF's replies and the files a
+//!   rewrite leaves; INFO persistence.
+//!
+//! Tests that need `redis-server` or `redis-check-aof` print a skip line
+//! and pass when it is not on `PATH`.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{Client, Frame, REDIS_TEST_ARGS, Server, escape, parse_frame};
+use ferrokv::util::Rng;
+
+/// The databases a server has, as in Redis's default configuration.
+const DATABASES: usize = 16;
+/// The name of the config file the tests give ferrokv its AOF settings in.
+const CONF_NAME: &str = "aof.conf";
+/// The AOF directory and the files in it, under Redis's default names.
+const AOF_DIR: &str = "appendonlydir";
+const MANIFEST: &str = "appendonly.aof.manifest";
+/// How long a server that must refuse its files gets to exit.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a polled condition may take. Generous: it only turns a hang
+/// into a failure.
+const CONDITION_TIMEOUT: Duration = Duration::from_secs(20);
+/// Pause between two checks of a condition.
+const CONDITION_POLL: Duration = Duration::from_millis(5);
+/// `rdb-key-save-delay` (microseconds) that holds a ferrokv rewrite to
+/// about one key per command the test sends: the snapshot walks one key
+/// per pass of the loop, and an idle loop passes this far apart. Set back
+/// to 0 to let the rewrite finish.
+const SLOW_REWRITE_DELAY_US: &str = "100000";
+/// How long `redis-check-aof` may run on a few hundred KB.
+const CHECK_AOF_TIMEOUT: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------
+// Talking to a server
+// ---------------------------------------------------------------------------
+
+/// Sends a command and decodes its reply.
+fn call<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) -> Frame {
+    let raw = c.cmd(args);
+    match parse_frame(&raw) {
+        Ok(Some((frame, _))) => frame,
+        _ => unreachable!("Client::cmd returns exactly one complete reply"),
+    }
+}
+
+/// Sends a command that must answer `+OK`.
+fn ok<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) {
+    let reply = c.cmd(args);
+    assert_eq!(escape(&reply), "+OK\\r\\n", "reply to [{}]", shown(args));
+}
+
+/// Sends a command that must answer an integer, and returns it.
+fn int<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) -> i64 {
+    as_int(call(c, args), args)
+}
+
+/// Sends a command that must answer a bulk string, and returns it.
+fn bulk<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) -> Vec<u8> {
+    as_bulk(call(c, args), args)
+}
+
+/// Sends a command whose reply must be exactly `expected`.
+fn expect_reply<A: AsRef<[u8]>>(c: &mut Client, args: &[A], expected: &str) {
+    let reply = c.cmd(args);
+    assert_eq!(
+        escape(&reply),
+        escape(expected.as_bytes()),
+        "reply to [{}]",
+        shown(args)
+    );
+}
+
+fn as_int<A: AsRef<[u8]>>(reply: Frame, args: &[A]) -> i64 {
+    match reply {
+        Frame::Integer(n) => n,
+        other => panic!("[{}] answered {other:?}, not an integer", shown(args)),
+    }
+}
+
+fn as_bulk<A: AsRef<[u8]>>(reply: Frame, args: &[A]) -> Vec<u8> {
+    match reply {
+        Frame::Bulk(bytes) => bytes,
+        other => panic!("[{}] answered {other:?}, not a bulk string", shown(args)),
+    }
+}
+
+fn as_bulks<A: AsRef<[u8]>>(reply: Frame, args: &[A]) -> Vec<Vec<u8>> {
+    match reply {
+        Frame::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Frame::Bulk(bytes) => bytes,
+                other => panic!("[{}] answered an array holding {other:?}", shown(args)),
+            })
+            .collect(),
+        other => panic!("[{}] answered {other:?}, not an array", shown(args)),
+    }
+}
+
+/// Commands sent back to back before their replies are read; few enough
+/// that a batch never fills a socket buffer while its replies wait.
+const PIPELINE_BATCH: usize = 256;
+
+/// Sends `commands` pipelined, in batches, and returns their replies.
+fn pipeline(c: &mut Client, commands: &[Vec<Vec<u8>>]) -> Vec<Frame> {
+    let mut replies = Vec::with_capacity(commands.len());
+    for batch in commands.chunks(PIPELINE_BATCH) {
+        let mut bytes = Vec::new();
+        for command in batch {
+            bytes.extend_from_slice(&common::encode_command(command));
+        }
+        c.send_raw(&bytes)
+            .unwrap_or_else(|e| panic!("send {} pipelined commands: {e}", batch.len()));
+        for command in batch {
+            let reply = c
+                .read_frame()
+                .unwrap_or_else(|e| panic!("reply to pipelined [{}]: {e}", shown(command)));
+            replies.push(reply);
+        }
+    }
+    replies
+}
+
+/// A command as owned arguments.
+fn command<A: AsRef<[u8]>>(args: &[A]) -> Vec<Vec<u8>> {
+    args.iter().map(|a| a.as_ref().to_vec()).collect()
+}
+
+/// A command's arguments, escaped, for messages.
+fn shown<A: AsRef<[u8]>>(args: &[A]) -> String {
+    let parts: Vec<String> = args.iter().map(|a| escape(a.as_ref())).collect();
+    parts.join(" ")
+}
+
+fn select(c: &mut Client, db: usize) {
+    ok(c, &["SELECT", &db.to_string()]);
+}
+
+/// Milliseconds since the Unix epoch, the clock both servers use for
+/// deadlines.
+fn unix_ms() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    since.as_millis() as i64
+}
+
+/// Polls `condition` until it holds; panics naming `what` after
+/// [`CONDITION_TIMEOUT`].
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + CONDITION_TIMEOUT;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {CONDITION_TIMEOUT:?}"
+        );
+        thread::sleep(CONDITION_POLL);
+    }
+}
+
+/// The value of `field` in `INFO <section>`.
+fn info_field(c: &mut Client, section: &str, field: &str) -> String {
+    let text = String::from_utf8_lossy(&bulk(c, &["INFO", section])).into_owned();
+    let prefix = format!("{field}:");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map(|value| value.trim().to_string())
+        .unwrap_or_else(|| panic!("INFO {section} has no {field}:\n{text}"))
+}
+
+fn persistence_info(c: &mut Client, field: &str) -> String {
+    info_field(c, "persistence", field)
+}
+
+fn persistence_num(c: &mut Client, field: &str) -> u64 {
+    let value = persistence_info(c, field);
+    value
+        .parse()
+        .unwrap_or_else(|_| panic!("INFO persistence {field}:{value} is not a number"))
+}
+
+fn expired_keys(c: &mut Client) -> u64 {
+    let value = info_field(c, "stats", "expired_keys");
+    value
+        .parse()
+        .unwrap_or_else(|_| panic!("expired_keys:{value} is not a number"))
+}
+
+/// Whether neither a rewrite nor a BGSAVE runs or waits to run.
+fn persistence_idle(c: &mut Client) -> bool {
+    let text = String::from_utf8_lossy(&bulk(c, &["INFO", "persistence"])).into_owned();
+    [
+        "aof_rewrite_in_progress:0",
+        "aof_rewrite_scheduled:0",
+        "rdb_bgsave_in_progress:0",
+    ]
+    .iter()
+    .all(|line| text.lines().any(|l| l.trim() == *line))
+}
+
+/// Waits until the rewrite in progress (and anything scheduled) is done,
+/// and checks that it succeeded.
+fn wait_rewrite_done(c: &mut Client, who: &str) {
+    wait_until(&format!("{who}'s AOF rewrite ends"), || persistence_idle(c));
+    assert_eq!(
+        persistence_info(c, "aof_last_bgrewrite_status"),
+        "ok",
+        "{who}'s last rewrite"
+    );
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Where `needle` last occurs in `haystack`.
+fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------------
+// Servers with an AOF, and their files
+// ---------------------------------------------------------------------------
+
+/// Files to place in a server's directory: (relative path, contents).
+type Files = Vec<(String, Vec<u8>)>;
+
+fn as_refs(files: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
+    files
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
+        .collect()
+}
+
+/// The text of a config file setting `settings`.
+fn conf_text(settings: &[(&str, &str)]) -> String {
+    settings
+        .iter()
+        .map(|(name, value)| format!("{name} {value}\n"))
+        .collect()
+}
+
+/// The arguments that start ferrokv with `appendonly yes` and the
+/// settings of [`CONF_NAME`], after the test arguments.
+fn ferrokv_aof_args() -> Vec<&'static str> {
+    [REDIS_TEST_ARGS, &["--appendonly", "yes", CONF_NAME]].concat()
+}
+
+/// `files` plus the config file holding `settings`.
+fn with_conf(settings: &[(&str, &str)], files: &[(String, Vec<u8>)]) -> Files {
+    let mut all = files.to_vec();
+    all.push((CONF_NAME.to_string(), conf_text(settings).into_bytes()));
+    all
+}
+
+/// Starts ferrokv with `appendonly yes`, `settings` (as redis.conf lines,
+/// in a config file), and `files` placed in its directory first.
+fn start_ferrokv_aof(settings: &[(&str, &str)], files: &[(String, Vec<u8>)]) -> Server {
+    let all = with_conf(settings, files);
+    Server::start_with_files(
+        "ferrokv",
+        common::ferrokv_program(),
+        &[],
+        &ferrokv_aof_args(),
+        &as_refs(&all),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Starts ferrokv on `files`, which it must refuse: the process exits
+/// non-zero without answering PING. Returns its log.
+fn ferrokv_refuses(settings: &[(&str, &str)], files: &[(String, Vec<u8>)], what: &str) -> String {
+    let all = with_conf(settings, files);
+    let refusal = Server::start_refused(
+        "ferrokv",
+        common::ferrokv_program(),
+        &ferrokv_aof_args(),
+        &as_refs(&all),
+        REFUSAL_TIMEOUT,
+    )
+    .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        !refusal.status.success(),
+        "{what}: ferrokv exited with {}; log:\n{}",
+        refusal.status,
+        refusal.log
+    );
+    refusal.log
+}
+
+/// Starts redis-server with `appendonly yes`, `settings` as command-line
+/// options, and `files`; `None` when it is not on `PATH`.
+fn start_redis_aof(settings: &[(&str, &str)], files: &[(String, Vec<u8>)]) -> Option<Server> {
+    let mut args: Vec<String> = vec!["--appendonly".into(), "yes".into()];
+    for (name, value) in settings {
+        args.push(format!("--{name}"));
+        args.push(value.to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    common::start_redis_with(&args, &as_refs(files))
+}
+
+/// Waits until `server` has written its AOF buffer. Under `appendfsync
+/// everysec` a write waits (up to two seconds) while the previous fsync
+/// runs, so a reply can come before its command is in the file, on
+/// redis-server as on ferrokv. Without the AOF there is no buffer.
+fn wait_aof_written(server: &Server) {
+    let mut c = server.connect();
+    wait_until(&format!("{} writes its AOF buffer", server.name), || {
+        let text = String::from_utf8_lossy(&bulk(&mut c, &["INFO", "persistence"])).into_owned();
+        text.lines()
+            .find_map(|line| line.strip_prefix("aof_buffer_length:"))
+            .is_none_or(|n| n.trim() == "0")
+    });
+}
+
+/// Every file of `server`'s AOF directory, once its buffer is written,
+/// named as a restart places them (`appendonlydir/<name>`), sorted by
+/// name.
+fn aof_files(server: &Server) -> Files {
+    wait_aof_written(server);
+    let dir = server.dir().join(AOF_DIR);
+    let mut files = Vec::new();
+    for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
+        let entry = entry.expect("a directory entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let bytes = fs::read(entry.path())
+            .unwrap_or_else(|e| panic!("read {}: {e}", entry.path().display()));
+        files.push((format!("{AOF_DIR}/{name}"), bytes));
+    }
+    files.sort();
+    files
+}
+
+/// The file names in `server`'s AOF directory, sorted.
+fn aof_dir_listing(server: &Server) -> Vec<String> {
+    let dir = server.dir().join(AOF_DIR);
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// One line of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ManifestEntry {
+    name: String,
+    seq: u64,
+    kind: char,
+}
+
+/// Parses the manifest's `file <name> seq <n> type <t>` lines (file names
+/// the tests meet need no quoting).
+fn parse_manifest(text: &str) -> Vec<ManifestEntry> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let get = |key: &str| {
+                words
+                    .chunks(2)
+                    .find(|pair| pair[0] == key)
+                    .map(|pair| pair[1])
+                    .unwrap_or_else(|| panic!("manifest line without {key}: {line}"))
+            };
+            ManifestEntry {
+                name: get("file").to_string(),
+                seq: get("seq").parse().expect("a numeric seq"),
+                kind: get("type").chars().next().expect("a type letter"),
+            }
+        })
+        .collect()
+}
+
+fn manifest_of(files: &[(String, Vec<u8>)]) -> Vec<ManifestEntry> {
+    let path = format!("{AOF_DIR}/{MANIFEST}");
+    let (_, bytes) = files
+        .iter()
+        .find(|(name, _)| *name == path)
+        .unwrap_or_else(|| panic!("no {path} among {:?}", names_of(files)));
+    parse_manifest(&String::from_utf8_lossy(bytes))
+}
+
+fn names_of(files: &[(String, Vec<u8>)]) -> Vec<&str> {
+    files.iter().map(|(name, _)| name.as_str()).collect()
+}
+
+/// The contents of the file at `path` among `files`.
+fn file_bytes<'a>(files: &'a [(String, Vec<u8>)], path: &str) -> &'a [u8] {
+    files
+        .iter()
+        .find(|(name, _)| name == path)
+        .map(|(_, bytes)| bytes.as_slice())
+        .unwrap_or_else(|| panic!("no {path} among {:?}", names_of(files)))
+}
+
+/// The contents of the file at `path` among `files`, mutably.
+fn file_mut<'a>(files: &'a mut [(String, Vec<u8>)], path: &str) -> &'a mut Vec<u8> {
+    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    files
+        .iter_mut()
+        .find(|(name, _)| name == path)
+        .map(|(_, bytes)| bytes)
+        .unwrap_or_else(|| panic!("no {path} among {names:?}"))
+}
+
+/// The path (under `appendonlydir/`) of the last incremental file the
+/// manifest among `files` names.
+fn last_incr_path(files: &[(String, Vec<u8>)]) -> String {
+    let entry = manifest_of(files)
+        .into_iter()
+        .rfind(|e| e.kind == 'i')
+        .expect("the manifest names an incremental file");
+    format!("{AOF_DIR}/{}", entry.name)
+}
+
+/// Runs `redis-check-aof` on the manifest in `dir/appendonlydir`, which
+/// must accept it. Skipped when the tool is not on `PATH`.
+fn check_aof(dir: &Path, what: &str) {
+    let Some(program) = common::find_on_path("redis-check-aof") else {
+        println!("SKIPPED: redis-check-aof not found on PATH; {what} not checked with it");
+        return;
+    };
+    let manifest = dir.join(AOF_DIR).join(MANIFEST);
+    let mut child = Command::new(&program)
+        .arg(&manifest)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
+    let deadline = Instant::now() + CHECK_AOF_TIMEOUT;
+    while child.try_wait().expect("wait for redis-check-aof").is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let output = child
+        .wait_with_output()
+        .expect("collect redis-check-aof's output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "redis-check-aof rejected {what} ({}):\n{text}",
+        output.status
+    );
+    assert!(
+        text.contains("All AOF files and manifest are valid"),
+        "redis-check-aof did not call {what} valid:\n{text}"
+    );
+}
+
+/// Writes `files` into a fresh scratch directory (removed on drop), for
+/// tools that read a directory.
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn with_files(tag: &str, files: &[(String, Vec<u8>)]) -> ScratchDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "ferrokv-aof-{tag}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        for (name, bytes) in files {
+            let path = dir.join(name);
+            fs::create_dir_all(path.parent().expect("a file has a parent"))
+                .unwrap_or_else(|e| panic!("create the parent of {}: {e}", path.display()));
+            fs::write(&path, bytes).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        }
+        ScratchDir(dir)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The data
+// ---------------------------------------------------------------------------
+
+/// Everything the tests compare about one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    /// `TYPE`.
+    kind: String,
+    /// `PEXPIRETIME`: -1 for a key without a deadline.
+    expire_ms: i64,
+    /// A string's bytes; a list's elements in order; a hash's fields and
+    /// values, sorted by field; a set's members sorted.
+    value: Vec<Vec<u8>>,
+}
+
+/// Every key of every database of a server. Encodings are not compared:
+/// a replay makes them anew (INCRBYFLOAT replays as a SET, a base file
+/// loads a list of one node), on redis-server too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Dataset {
+    /// Non-empty databases by index, each with its `DBSIZE` and its keys.
+    dbs: BTreeMap<usize, (i64, BTreeMap<Vec<u8>, Key>)>,
+}
+
+impl Dataset {
+    /// Reads every database of `c`'s server, leaving database 0 selected.
+    /// Keys are listed with SCAN, which deletes each expired key it meets
+    /// (KEYS only hides them), so `DBSIZE`, asked after, counts live keys.
+    fn read(c: &mut Client) -> Dataset {
+        let mut dbs = BTreeMap::new();
+        for db in 0..DATABASES {
+            select(c, db);
+            if int(c, &["DBSIZE"]) == 0 {
+                continue;
+            }
+            let names = scan_all(c);
+            let read = read_keys(c, &names);
+            let size = int(c, &["DBSIZE"]);
+            if size == 0 && read.is_empty() {
+                continue;
+            }
+            dbs.insert(db, (size, read));
+        }
+        select(c, 0);
+        Dataset { dbs }
+    }
+
+    fn key_count(&self) -> usize {
+        self.dbs.values().map(|(_, keys)| keys.len()).sum()
+    }
+}
+
+/// Every key of the selected database, by a full SCAN.
+fn scan_all(c: &mut Client) -> Vec<Vec<u8>> {
+    let mut names = BTreeSet::new();
+    let mut cursor = b"0".to_vec();
+    loop {
+        let args: [&[u8]; 4] = [b"SCAN", &cursor, b"COUNT", b"1000"];
+        let reply = call(c, &args);
+        let Frame::Array(mut parts) = reply else {
+            panic!("SCAN answered {reply:?}");
+        };
+        assert_eq!(parts.len(), 2, "SCAN's reply has a cursor and keys");
+        let keys = as_bulks(parts.pop().expect("keys"), &args);
+        cursor = as_bulk(parts.pop().expect("cursor"), &args);
+        names.extend(keys);
+        if cursor == b"0" {
+            return names.into_iter().collect();
+        }
+    }
+}
+
+/// Reads `names` in the selected database, pipelined.
+fn read_keys(c: &mut Client, names: &[Vec<u8>]) -> BTreeMap<Vec<u8>, Key> {
+    let types: Vec<Vec<Vec<u8>>> = names
+        .iter()
+        .map(|k| command(&[b"TYPE", &k[..]]))
+        .collect();
+    let kinds: Vec<String> = pipeline(c, &types)
+        .into_iter()
+        .zip(names)
+        .map(|(reply, key)| match reply {
+            Frame::Simple(kind) => String::from_utf8_lossy(&kind).into_owned(),
+            other => panic!("TYPE {} answered {other:?}", escape(key)),
+        })
+        .collect();
+    let mut reads = Vec::new();
+    for (key, kind) in names.iter().zip(&kinds) {
+        let key = &key[..];
+        reads.push(match kind.as_str() {
+            "string" => command(&[b"GET", key]),
+            "list" => command(&[b"LRANGE", key, b"0", b"-1"]),
+            "hash" => command(&[b"HGETALL", key]),
+            "set" => command(&[b"SMEMBERS", key]),
+            other => panic!(
+                "SCAN listed {}, of type {other}, which these tests never write",
+                escape(key)
+            ),
+        });
+        reads.push(command(&[b"PEXPIRETIME", key]));
+    }
+    let mut replies = pipeline(c, &reads).into_iter().zip(reads);
+    let mut out = BTreeMap::new();
+    for (name, kind) in names.iter().zip(kinds) {
+        let (reply, args) = replies.next().expect("a value reply");
+        let value = match kind.as_str() {
+            "string" => vec![as_bulk(reply, &args)],
+            "list" => as_bulks(reply, &args),
+            "hash" => {
+                let flat = as_bulks(reply, &args);
+                let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = flat
+                    .chunks(2)
+                    .map(|pair| (pair[0].clone(), pair[1].clone()))
+                    .collect();
+                pairs.sort();
+                pairs.into_iter().flat_map(|(f, v)| [f, v]).collect()
+            }
+            _ => {
+                let mut members = as_bulks(reply, &args);
+                members.sort();
+                members
+            }
+        };
+        let (reply, args) = replies.next().expect("a PEXPIRETIME reply");
+        let expire_ms = as_int(reply, &args);
+        out.insert(
+            name.clone(),
+            Key {
+                kind,
+                expire_ms,
+                value,
+            },
+        );
+    }
+    out
+}
+
+/// Panics, listing the differences, unless the two datasets are equal.
+fn assert_same(expected_name: &str, expected: &Dataset, actual_name: &str, actual: &Dataset) {
+    if expected == actual {
+        return;
+    }
+    let mut diffs = Vec::new();
+    for db in 0..DATABASES {
+        let empty = (0, BTreeMap::new());
+        let (e_size, e_keys) = expected.dbs.get(&db).unwrap_or(&empty);
+        let (a_size, a_keys) = actual.dbs.get(&db).unwrap_or(&empty);
+        if e_size != a_size {
+            diffs.push(format!(
+                "db {db}: DBSIZE {e_size} on {expected_name}, {a_size} on {actual_name}"
+            ));
+        }
+        for (name, e) in e_keys {
+            match a_keys.get(name) {
+                None => diffs.push(format!(
+                    "db {db}: {} missing on {actual_name} (it is {e:?})",
+                    escape(name)
+                )),
+                Some(a) if a != e => diffs.push(format!(
+                    "db {db}: {}: {expected_name} has {}, {actual_name} has {}",
+                    escape(name),
+                    key_shown(e),
+                    key_shown(a)
+                )),
+                Some(_) => {}
+            }
+        }
+        for (name, a) in a_keys.iter().filter(|(name, _)| !e_keys.contains_key(*name)) {
+            diffs.push(format!(
+                "db {db}: {} only on {actual_name} (it is {a:?})",
+                escape(name)
+            ));
+        }
+    }
+    panic!(
+        "{actual_name} differs from {expected_name} ({} differences):\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
+
+fn key_shown(key: &Key) -> String {
+    let items: Vec<String> = key.value.iter().map(|v| escape(v)).collect();
+    format!(
+        "{} PEXPIRETIME {} [{}]",
+        key.kind,
+        key.expire_ms,
+        items.join(", ")
+    )
+}
+
+// ---------------------------------------------------------------------------
+// The workload
+// ---------------------------------------------------------------------------
+
+/// The databases the workload writes.
+const WORKLOAD_DBS: u64 = 4;
+/// Key names per kind and database: few, so commands meet existing keys.
+const KEYS_PER_KIND: u64 = 24;
+/// Keys only the blocking pops use, per database.
+const BLOCKING_KEYS: u64 = 4;
+/// A short deadline is at most this far away: it passes during the run.
+const SHORT_TTL_MAX_MS: u64 = 30;
+
+/// The kinds of key, each with its name prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Str,
+    /// Strings that hold numbers, for INCR and friends.
+    Num,
+    List,
+    Hash,
+    Set,
+}
+
+const KINDS: [Kind; 5] = [Kind::Str, Kind::Num, Kind::List, Kind::Hash, Kind::Set];
+
+impl Kind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Str => "str",
+            Kind::Num => "num",
+            Kind::List => "list",
+            Kind::Hash => "hash",
+            Kind::Set => "set",
+        }
+    }
+}
+
+/// Whether (and how) a rewrite runs in the middle of the workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rewrite {
+    None,
+    /// BGREWRITEAOF held to about a key per command (ferrokv's
+    /// `rdb-key-save-delay`), so the workload writes while it walks, then
+    /// let go.
+    Slowed,
+    /// BGREWRITEAOF as it comes (redis-server's forked child), and the
+    /// workload goes on meanwhile.
+    Plain,
+}
+
+/// A seeded generator of writes, and what the test must know about the
+/// deadlines it gave out.
+struct Workload {
+    rng: Rng,
+    /// When every short deadline given so far has passed (Unix ms).
+    short_deadlines_pass_ms: i64,
+    /// The longest short TTL among commands sent and not yet answered.
+    pending_short_ttl_ms: u64,
+    /// A counter for values that must differ from each other.
+    serial: u64,
+}
+
+impl Workload {
+    fn new(seed: u64) -> Workload {
+        Workload {
+            rng: Rng::new(seed),
+            short_deadlines_pass_ms: 0,
+            pending_short_ttl_ms: 0,
+            serial: 0,
+        }
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.rng.below(n)
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+
+    fn key(&mut self, kind: Kind) -> Vec<u8> {
+        format!("{}:{}", kind.prefix(), self.below(KEYS_PER_KIND)).into_bytes()
+    }
+
+    fn any_key(&mut self) -> (Kind, Vec<u8>) {
+        let kind = KINDS[self.below(KINDS.len() as u64) as usize];
+        (kind, self.key(kind))
+    }
+
+    fn db(&mut self) -> Vec<u8> {
+        self.below(WORKLOAD_DBS).to_string().into_bytes()
+    }
+
+    fn value(&mut self) -> Vec<u8> {
+        self.serial += 1;
+        match self.below(10) {
+            0 => (self.below(2000) as i64 - 1000).to_string().into_bytes(),
+            1 => format!("{}:{}", "long".repeat(20), self.serial).into_bytes(),
+            2 => format!("bin\0\r\n\u{ff}{}", self.below(10)).into_bytes(),
+            3 => Vec::new(),
+            _ => format!("v{}", self.below(40)).into_bytes(),
+        }
+    }
+
+    fn element(&mut self) -> Vec<u8> {
+        match self.below(4) {
+            0 => self.below(50).to_string().into_bytes(),
+            _ => format!("e{}", self.below(30)).into_bytes(),
+        }
+    }
+
+    fn member(&mut self) -> Vec<u8> {
+        // Integers keep a set an intset until a string member comes.
+        match self.below(3) {
+            0 => format!("m{}", self.below(30)).into_bytes(),
+            _ => (self.below(40) as i64 - 10).to_string().into_bytes(),
+        }
+    }
+
+    fn field(&mut self) -> Vec<u8> {
+        format!("f{}", self.below(12)).into_bytes()
+    }
+
+    /// A short TTL in milliseconds, remembered until the reply comes.
+    fn short_ttl(&mut self) -> Vec<u8> {
+        let ms = 1 + self.below(SHORT_TTL_MAX_MS);
+        self.pending_short_ttl_ms = self.pending_short_ttl_ms.max(ms);
+        ms.to_string().into_bytes()
+    }
+
+    /// A TTL in seconds that outlives every test.
+    fn long_ttl_s(&mut self) -> Vec<u8> {
+        (100_000 + self.below(100_000)).to_string().into_bytes()
+    }
+
+    /// A deadline in Unix seconds that outlives every test.
+    fn long_deadline_s(&mut self) -> Vec<u8> {
+        (unix_ms() / 1000 + 200_000 + self.below(1000) as i64)
+            .to_string()
+            .into_bytes()
+    }
+
+    /// The reply to what was sent has come: any short deadline it set
+    /// passes at most its TTL from now.
+    fn answered(&mut self) {
+        if self.pending_short_ttl_ms > 0 {
+            let passes = unix_ms() + self.pending_short_ttl_ms as i64 + 1;
+            self.short_deadlines_pass_ms = self.short_deadlines_pass_ms.max(passes);
+            self.pending_short_ttl_ms = 0;
+        }
+    }
+
+    /// Sends one command and reads its reply (whatever it is: a WRONGTYPE
+    /// or a nil is part of the workload).
+    fn send(&mut self, c: &mut Client, args: &[Vec<u8>]) -> Frame {
+        let reply = call(c, args);
+        self.answered();
+        reply
+    }
+
+    /// Options of SET that give or keep a deadline (or none).
+    fn set_expiry_options(&mut self, out: &mut Vec<Vec<u8>>) {
+        match self.below(10) {
+            0 => {
+                out.push(b"EX".to_vec());
+                let ttl = self.long_ttl_s();
+                out.push(ttl);
+            }
+            1 => {
+                out.push(b"PX".to_vec());
+                let ttl = self.short_ttl();
+                out.push(ttl);
+            }
+            2 => {
+                out.push(b"EXAT".to_vec());
+                let at = self.long_deadline_s();
+                out.push(at);
+            }
+            3 => {
+                out.push(b"PXAT".to_vec());
+                let at = self.long_deadline_s();
+                out.push([at, b"123".to_vec()].concat());
+            }
+            4 => out.push(b"KEEPTTL".to_vec()),
+            _ => {}
+        }
+    }
+
+    /// One random write (or a read that writes, as GETEX and GETDEL do).
+    fn command(&mut self) -> Vec<Vec<u8>> {
+        let b = |s: &str| s.as_bytes().to_vec();
+        match self.below(100) {
+            // Strings.
+            0..=4 => {
+                let mut args = vec![b("SET"), self.key(Kind::Str), self.value()];
+                self.set_expiry_options(&mut args);
+                match self.below(6) {
+                    0 => args.push(b("NX")),
+                    1 => args.push(b("XX")),
+                    _ => {}
+                }
+                if self.chance(20) {
+                    args.push(b("GET"));
+                }
+                args
+            }
+            5..=6 => vec![b("APPEND"), self.key(Kind::Str), self.value()],
+            7 => vec![
+                b("SETRANGE"),
+                self.key(Kind::Str),
+                self.below(20).to_string().into_bytes(),
+                self.value(),
+            ],
+            8 => vec![b("GETDEL"), self.key(Kind::Str)],
+            9..=10 => {
+                let mut args = vec![b("GETEX"), self.key(Kind::Str)];
+                match self.below(6) {
+                    0 => args.extend([b("EX"), self.long_ttl_s()]),
+                    1 => args.extend([b("PX"), self.short_ttl()]),
+                    2 => args.extend([b("EXAT"), self.long_deadline_s()]),
+                    3 => args.extend([b("PXAT"), [self.long_deadline_s(), b("7")].concat()]),
+                    4 => args.push(b("PERSIST")),
+                    _ => {}
+                }
+                args
+            }
+            11 => vec![
+                b("MSET"),
+                self.key(Kind::Str),
+                self.value(),
+                self.key(Kind::Str),
+                self.value(),
+            ],
+            12 => vec![b("PSETEX"), self.key(Kind::Str), self.short_ttl(), self.value()],
+            13 => vec![b("SETEX"), self.key(Kind::Str), self.long_ttl_s(), self.value()],
+            // Counters.
+            14..=15 => vec![b("INCR"), self.key(Kind::Num)],
+            16 => vec![b("DECR"), self.key(Kind::Num)],
+            17 => vec![
+                b("INCRBY"),
+                self.key(Kind::Num),
+                (self.below(200) as i64 - 100).to_string().into_bytes(),
+            ],
+            18..=19 => {
+                let by = self.pick(&["1.5", "-0.25", "3e2", "0.1", "-7", "1.0e-3"]);
+                vec![b("INCRBYFLOAT"), self.key(Kind::Num), b(by)]
+            }
+            20 => vec![
+                b("SET"),
+                self.key(Kind::Num),
+                self.below(100).to_string().into_bytes(),
+            ],
+            // Lists.
+            21..=24 => {
+                let push = self.pick(&["LPUSH", "RPUSH", "LPUSH", "RPUSH", "LPUSHX", "RPUSHX"]);
+                let mut args = vec![b(push), self.key(Kind::List)];
+                for _ in 0..1 + self.below(3) {
+                    args.push(self.element());
+                }
+                args
+            }
+            25..=26 => {
+                let pop = self.pick(&["LPOP", "RPOP"]);
+                let mut args = vec![b(pop), self.key(Kind::List)];
+                if self.chance(30) {
+                    args.push((1 + self.below(3)).to_string().into_bytes());
+                }
+                args
+            }
+            27..=28 => vec![
+                b("LMOVE"),
+                self.key(Kind::List),
+                self.key(Kind::List),
+                b(self.pick(&["LEFT", "RIGHT"])),
+                b(self.pick(&["LEFT", "RIGHT"])),
+            ],
+            29 => vec![b("RPOPLPUSH"), self.key(Kind::List), self.key(Kind::List)],
+            30 => vec![
+                b("LINSERT"),
+                self.key(Kind::List),
+                b(self.pick(&["BEFORE", "AFTER"])),
+                self.element(),
+                self.element(),
+            ],
+            31 => vec![
+                b("LTRIM"),
+                self.key(Kind::List),
+                self.below(3).to_string().into_bytes(),
+                (self.below(8) as i64 - 2).to_string().into_bytes(),
+            ],
+            32 => vec![
+                b("LSET"),
+                self.key(Kind::List),
+                (self.below(6) as i64 - 3).to_string().into_bytes(),
+                self.element(),
+            ],
+            33 => vec![
+                b("LREM"),
+                self.key(Kind::List),
+                (self.below(5) as i64 - 2).to_string().into_bytes(),
+                self.element(),
+            ],
+            // Hashes.
+            34..=37 => {
+                let mut args = vec![b(self.pick(&["HSET", "HMSET"])), self.key(Kind::Hash)];
+                for _ in 0..1 + self.below(3) {
+                    args.push(self.field());
+                    args.push(self.value());
+                }
+                args
+            }
+            38 => vec![b("HSETNX"), self.key(Kind::Hash), self.field(), self.value()],
+            39..=40 => {
+                let mut args = vec![b("HDEL"), self.key(Kind::Hash), self.field()];
+                if self.chance(30) {
+                    args.push(self.field());
+                }
+                args
+            }
+            41 => vec![
+                b("HINCRBY"),
+                self.key(Kind::Hash),
+                self.field(),
+                (self.below(20) as i64 - 5).to_string().into_bytes(),
+            ],
+            42 => {
+                let by = self.pick(&["2.5", "-1.25", "1e1", "0.3"]);
+                vec![b("HINCRBYFLOAT"), self.key(Kind::Hash), self.field(), b(by)]
+            }
+            // Sets.
+            43..=46 => {
+                let mut args = vec![b("SADD"), self.key(Kind::Set)];
+                for _ in 0..1 + self.below(4) {
+                    args.push(self.member());
+                }
+                args
+            }
+            47..=48 => {
+                let mut args = vec![b("SREM"), self.key(Kind::Set), self.member()];
+                if self.chance(30) {
+                    args.push(self.member());
+                }
+                args
+            }
+            49..=50 => {
+                let mut args = vec![b("SPOP"), self.key(Kind::Set)];
+                if self.chance(50) {
+                    args.push(self.below(6).to_string().into_bytes());
+                }
+                args
+            }
+            51 => vec![
+                b("SMOVE"),
+                self.key(Kind::Set),
+                self.key(Kind::Set),
+                self.member(),
+            ],
+            52..=53 => vec![
+                b(self.pick(&["SINTERSTORE", "SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"])),
+                self.key(Kind::Set),
+                self.key(Kind::Set),
+                self.key(Kind::Set),
+            ],
+            // Keys of any kind.
+            54..=56 => {
+                let mut args = vec![b(self.pick(&["DEL", "DEL", "UNLINK"])), self.any_key().1];
+                if self.chance(30) {
+                    args.push(self.any_key().1);
+                }
+                args
+            }
+            57..=58 => vec![b("EXPIRE"), self.any_key().1, self.long_ttl_s()],
+            59..=61 => vec![b("PEXPIRE"), self.any_key().1, self.short_ttl()],
+            62 => vec![b("PERSIST"), self.any_key().1],
+            63 => vec![
+                b("PEXPIREAT"),
+                self.any_key().1,
+                [self.long_deadline_s(), b("456")].concat(),
+            ],
+            // A deadline in the past deletes the key.
+            64 => vec![b("EXPIREAT"), self.any_key().1, b("1000")],
+            65..=66 => {
+                let (kind, from) = self.any_key();
+                let to = self.key(kind);
+                vec![b(self.pick(&["RENAME", "RENAME", "RENAMENX"])), from, to]
+            }
+            67..=68 => {
+                let (kind, from) = self.any_key();
+                let to = self.key(kind);
+                let mut args = vec![b("COPY"), from, to];
+                if self.chance(50) {
+                    args.push(b("DB"));
+                    args.push(self.db());
+                }
+                if self.chance(50) {
+                    args.push(b("REPLACE"));
+                }
+                args
+            }
+            69..=70 => vec![b("MOVE"), self.any_key().1, self.db()],
+            // Blocking pops never block inside MULTI, and outside it
+            // they find a key or wait this tenth of a second.
+            71 => {
+                let pop = self.pick(&["BLPOP", "BRPOP"]);
+                vec![b(pop), self.key(Kind::List), self.key(Kind::List), b("0.1")]
+            }
+            72 => vec![
+                b("BLMOVE"),
+                self.key(Kind::List),
+                self.key(Kind::List),
+                b(self.pick(&["LEFT", "RIGHT"])),
+                b(self.pick(&["LEFT", "RIGHT"])),
+                b("0.1"),
+            ],
+            // The commonest writes again, so that values grow.
+            73..=82 => {
+                let mut args = vec![b("RPUSH"), self.key(Kind::List), self.element()];
+                if self.chance(50) {
+                    args.push(self.element());
+                }
+                args
+            }
+            83..=89 => vec![b("HSET"), self.key(Kind::Hash), self.field(), self.value()],
+            90..=94 => vec![b("SADD"), self.key(Kind::Set), self.member()],
+            _ => vec![b("SET"), self.key(Kind::Str), self.value()],
+        }
+    }
+
+    /// Creates every key of every kind in the workload's databases, a
+    /// quarter of them with a far deadline, pipelined.
+    fn prefill(&mut self, c: &mut Client) {
+        let mut commands = Vec::new();
+        for db in 0..WORKLOAD_DBS {
+            commands.push(command(&["SELECT", &db.to_string()]));
+            for kind in KINDS {
+                for i in 0..KEYS_PER_KIND {
+                    let key = format!("{}:{i}", kind.prefix()).into_bytes();
+                    let mut args: Vec<Vec<u8>> = match kind {
+                        Kind::Str => vec![b"SET".to_vec(), key.clone(), self.value()],
+                        Kind::Num => vec![
+                            b"SET".to_vec(),
+                            key.clone(),
+                            self.below(1000).to_string().into_bytes(),
+                        ],
+                        Kind::List => vec![b"RPUSH".to_vec(), key.clone(), self.element()],
+                        Kind::Hash => vec![
+                            b"HSET".to_vec(),
+                            key.clone(),
+                            self.field(),
+                            self.value(),
+                        ],
+                        Kind::Set => vec![b"SADD".to_vec(), key.clone(), self.member()],
+                    };
+                    for _ in 0..self.below(4) {
+                        match kind {
+                            Kind::List => args.push(self.element()),
+                            Kind::Hash => {
+                                args.push(self.field());
+                                args.push(self.value());
+                            }
+                            Kind::Set => args.push(self.member()),
+                            _ => {}
+                        }
+                    }
+                    commands.push(args);
+                    if self.chance(25) {
+                        commands.push(vec![b"EXPIRE".to_vec(), key, self.long_ttl_s()]);
+                    }
+                }
+            }
+        }
+        commands.push(command(&["SELECT", "0"]));
+        for (reply, args) in pipeline(c, &commands).into_iter().zip(&commands) {
+            assert!(
+                !matches!(reply, Frame::Error(_)),
+                "prefill: [{}] answered {reply:?}",
+                shown(args)
+            );
+        }
+    }
+
+    /// MULTI, a few random commands (a SELECT among them now and then),
+    /// EXEC.
+    fn transaction(&mut self, c: &mut Client) {
+        expect_reply(c, &["MULTI"], "+OK\r\n");
+        for _ in 0..1 + self.below(5) {
+            let args = if self.chance(10) {
+                command(&["SELECT", &self.below(WORKLOAD_DBS).to_string()])
+            } else {
+                self.command()
+            };
+            expect_reply(c, &args, "+QUEUED\r\n");
+        }
+        match call(c, &["EXEC"]) {
+            Frame::Array(_) => {}
+            other => panic!("EXEC answered {other:?}"),
+        }
+        self.answered();
+    }
+
+    /// A pop from `blocker` that blocks on an empty key, and the push
+    /// from `c` that serves it (alone, or in a transaction, or moved in
+    /// from another list).
+    fn served_blocking_pop(&mut self, c: &mut Client, blocker: &mut Client) {
+        let db = self.below(WORKLOAD_DBS) as usize;
+        select(c, db);
+        select(blocker, db);
+        let key = format!("blk:{}", self.below(BLOCKING_KEYS)).into_bytes();
+        int(c, &[b"DEL".as_slice(), &key]);
+        let b = |s: &str| s.as_bytes().to_vec();
+        let pop: Vec<Vec<u8>> = match self.below(3) {
+            0 => vec![b("BLPOP"), key.clone(), b("10")],
+            1 => vec![b("BRPOP"), key.clone(), b("10")],
+            _ => vec![
+                b("BLMOVE"),
+                key.clone(),
+                self.key(Kind::List),
+                b(self.pick(&["LEFT", "RIGHT"])),
+                b(self.pick(&["LEFT", "RIGHT"])),
+                b("10"),
+            ],
+        };
+        blocker
+            .send(&pop)
+            .unwrap_or_else(|e| panic!("send [{}]: {e}", shown(&pop)));
+        wait_until("the pop blocks", || {
+            info_field(c, "clients", "blocked_clients") == "1"
+        });
+        let (e1, e2) = (self.element(), self.element());
+        match self.below(3) {
+            0 => {
+                int(c, &[b"RPUSH".as_slice(), &key, &e1, &e2]);
+            }
+            1 => {
+                expect_reply(c, &["MULTI"], "+OK\r\n");
+                expect_reply(c, &[b"LPUSH".as_slice(), &key, &e1], "+QUEUED\r\n");
+                expect_reply(c, &[b"RPUSH".as_slice(), &key, &e2], "+QUEUED\r\n");
+                match call(c, &["EXEC"]) {
+                    Frame::Array(_) => {}
+                    other => panic!("EXEC answered {other:?}"),
+                }
+            }
+            _ => {
+                let source = self.key(Kind::List);
+                int(c, &[b"RPUSH".as_slice(), &source, &e1]);
+                bulk(c, &[b"LMOVE".as_slice(), &source, &key, b"RIGHT", b"LEFT"]);
+            }
+        }
+        let reply = blocker
+            .read_reply()
+            .unwrap_or_else(|e| panic!("reply to the blocked [{}]: {e}", shown(&pop)));
+        assert!(
+            reply.starts_with(b"*2\r\n") || reply.starts_with(b"$"),
+            "the blocked [{}] was served with \"{}\"",
+            shown(&pop),
+            escape(&reply)
+        );
+        assert!(
+            !reply.starts_with(b"$-1"),
+            "the blocked [{}] was not served",
+            shown(&pop)
+        );
+    }
+
+    /// Keys whose short deadline passes while active expiry is off, then
+    /// written again: each write meets an expired key (lazy expiry), so
+    /// the file must say the key was deleted before the write.
+    fn lazy_expiry(&mut self, c: &mut Client) {
+        ok(c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        let db = self.below(WORKLOAD_DBS) as usize;
+        select(c, db);
+        let mut writes: Vec<Vec<Vec<u8>>> = Vec::new();
+        for i in 0..4 {
+            let (kind, key) = (KINDS[i % KINDS.len()], self.key(KINDS[i % KINDS.len()]));
+            let ttl = self.short_ttl();
+            let (create, write): (Vec<&str>, Vec<&str>) = match kind {
+                Kind::Str => (vec!["SET", "{}", "old"], vec!["APPEND", "{}", "new"]),
+                Kind::Num => (vec!["SET", "{}", "41"], vec!["INCR", "{}"]),
+                Kind::List => (vec!["RPUSH", "{}", "old"], vec!["RPUSH", "{}", "new"]),
+                _ => (vec!["HSET", "{}", "old", "1"], vec!["HSET", "{}", "new", "1"]),
+            };
+            // "{}" stands for the key.
+            let with_key = |args: &[&str]| -> Vec<Vec<u8>> {
+                args.iter()
+                    .map(|a| if *a == "{}" { key.clone() } else { a.as_bytes().to_vec() })
+                    .collect()
+            };
+            let (create, write) = (with_key(&create), with_key(&write));
+            call(c, &create);
+            assert_eq!(
+                int(c, &[b"PEXPIRE".as_slice(), &key, &ttl]),
+                1,
+                "PEXPIRE {}",
+                escape(&key)
+            );
+            writes.push(write);
+        }
+        self.answered();
+        let pass = self.short_deadlines_pass_ms;
+        wait_until("the short deadlines pass", || unix_ms() > pass);
+        let before = expired_keys(c);
+        for write in &writes {
+            call(c, write);
+        }
+        assert_eq!(
+            expired_keys(c),
+            before + writes.len() as u64,
+            "expired keys after writing {} keys whose deadline passed (active expiry off)",
+            writes.len()
+        );
+        ok(c, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+    }
+
+    /// Keys with a short deadline that nothing touches: active expiry
+    /// deletes them (the test only asks INFO meanwhile), then the names
+    /// are written again.
+    fn active_expiry(&mut self, c: &mut Client) {
+        let db = self.below(WORKLOAD_DBS) as usize;
+        select(c, db);
+        let before = expired_keys(c);
+        let count = 5;
+        let mut keys = Vec::new();
+        for _ in 0..count {
+            let key = self.key(Kind::Str);
+            let ttl = self.short_ttl();
+            ok(c, &[b"SET".as_slice(), &key, b"short-lived", b"PX", &ttl]);
+            keys.push(key);
+        }
+        self.answered();
+        keys.sort();
+        keys.dedup();
+        wait_until("active expiry deletes the short-lived keys", || {
+            expired_keys(c) >= before + keys.len() as u64
+        });
+        for key in &keys {
+            int(c, &[b"APPEND".as_slice(), key, b"again"]);
+        }
+    }
+}
+
+/// Runs `ops` steps of the workload seeded with `seed` on `c` (and
+/// `blocker`, a second connection to the same server), with lazy and
+/// active expiry checkpoints, and a rewrite as `rewrite` says. Returns
+/// once every short deadline it gave out has passed, so that the dataset
+/// is the same whenever it is read.
+fn run_workload(
+    who: &str,
+    c: &mut Client,
+    blocker: &mut Client,
+    seed: u64,
+    ops: usize,
+    rewrite: Rewrite,
+) {
+    let mut w = Workload::new(seed);
+    w.prefill(c);
+    let rewrite_at = ops / 2;
+    let rewrite_for = ops / 5;
+    for step in 0..ops {
+        if step == ops / 3 {
+            w.lazy_expiry(c);
+        }
+        if step == 2 * ops / 3 {
+            w.active_expiry(c);
+        }
+        if step == rewrite_at {
+            match rewrite {
+                Rewrite::None => {}
+                Rewrite::Slowed => {
+                    ok(
+                        c,
+                        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
+                    );
+                    expect_reply(
+                        c,
+                        &["BGREWRITEAOF"],
+                        "+Background append only file rewriting started\r\n",
+                    );
+                    assert_eq!(
+                        persistence_info(c, "aof_rewrite_in_progress"),
+                        "1",
+                        "{who}: a slowed rewrite of hundreds of keys is running"
+                    );
+                }
+                Rewrite::Plain => {
+                    let reply = c.cmd(&["BGREWRITEAOF"]);
+                    assert!(
+                        reply.starts_with(b"+Background append only file rewriting"),
+                        "{who}: BGREWRITEAOF answered \"{}\"",
+                        escape(&reply)
+                    );
+                }
+            }
+        }
+        if step == rewrite_at + rewrite_for && rewrite != Rewrite::None {
+            if rewrite == Rewrite::Slowed {
+                ok(c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+            }
+            wait_rewrite_done(c, who);
+        }
+        match w.below(1000) {
+            0..=29 => w.transaction(c),
+            30..=44 => w.served_blocking_pop(c, blocker),
+            45..=79 => select(c, w.below(WORKLOAD_DBS) as usize),
+            80..=82 => {
+                let (a, b) = (w.db(), w.db());
+                ok(c, &[b"SWAPDB".as_slice(), &a, &b]);
+            }
+            83 => ok(c, &["FLUSHDB"]),
+            _ => {
+                let args = w.command();
+                w.send(c, &args);
+            }
+        }
+    }
+    let pass = w.short_deadlines_pass_ms;
+    wait_until(&format!("{who}: the short deadlines pass"), || {
+        unix_ms() > pass
+    });
+}
+
+// ---------------------------------------------------------------------------
+// 1. Replaying the AOF gives back the dataset
+// ---------------------------------------------------------------------------
+
+/// How the replay is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// A new ferrokv started on the files.
+    Restart,
+    /// DEBUG LOADAOF on the same server.
+    LoadAof,
+}
+
+/// Steps of the replay workload.
+const REPLAY_OPS: usize = 1_500;
+
+fn replay_gives_back_the_dataset(
+    seed: u64,
+    settings: &[(&str, &str)],
+    rewrite: Rewrite,
+    replay: Replay,
+) {
+    let server = start_ferrokv_aof(settings, &[]);
+    let (mut c, mut blocker) = (server.connect(), server.connect());
+    run_workload("ferrokv", &mut c, &mut blocker, seed, REPLAY_OPS, rewrite);
+    let before = Dataset::read(&mut c);
+    assert!(
+        before.key_count() > 100,
+        "the workload left only {} keys",
+        before.key_count()
+    );
+    match replay {
+        Replay::Restart => {
+            let files = aof_files(&server);
+            let restarted = start_ferrokv_aof(settings, &files);
+            let after = Dataset::read(&mut restarted.connect());
+            assert_same(
+                "ferrokv after the workload",
+                &before,
+                "ferrokv restarted on its AOF",
+                &after,
+            );
+        }
+        Replay::LoadAof => {
+            ok(&mut c, &["DEBUG", "LOADAOF"]);
+            let after = Dataset::read(&mut c);
+            assert_same(
+                "ferrokv after the workload",
+                &before,
+                "ferrokv after DEBUG LOADAOF",
+                &after,
+            );
+        }
+    }
+    check_aof(server.dir(), "ferrokv's AOF after the workload");
+}
+
+#[test]
+fn replay_gives_back_the_dataset_with_rdb_preamble() {
+    replay_gives_back_the_dataset(
+        0xa0f_0001,
+        &[("aof-use-rdb-preamble", "yes")],
+        Rewrite::None,
+        Replay::Restart,
+    );
+}
+
+#[test]
+fn replay_gives_back_the_dataset_without_rdb_preamble_fsync_always_with_timestamps() {
+    replay_gives_back_the_dataset(
+        0xa0f_0002,
+        &[
+            ("aof-use-rdb-preamble", "no"),
+            ("appendfsync", "always"),
+            ("aof-timestamp-enabled", "yes"),
+        ],
+        Rewrite::None,
+        Replay::Restart,
+    );
+}
+
+#[test]
+fn replay_gives_back_the_dataset_after_a_slowed_rewrite_with_rdb_preamble() {
+    replay_gives_back_the_dataset(
+        0xa0f_0003,
+        &[("aof-use-rdb-preamble", "yes"), ("appendfsync", "no")],
+        Rewrite::Slowed,
+        Replay::Restart,
+    );
+}
+
+#[test]
+fn replay_gives_back_the_dataset_after_a_slowed_rewrite_without_rdb_preamble() {
+    replay_gives_back_the_dataset(
+        0xa0f_0004,
+        &[
+            ("aof-use-rdb-preamble", "no"),
+            ("aof-timestamp-enabled", "yes"),
+        ],
+        Rewrite::Slowed,
+        Replay::Restart,
+    );
+}
+
+#[test]
+fn debug_loadaof_gives_back_the_dataset() {
+    replay_gives_back_the_dataset(
+        0xa0f_0005,
+        &[("aof-use-rdb-preamble", "yes")],
+        Rewrite::None,
+        Replay::LoadAof,
+    );
+}
+
+#[test]
+fn debug_loadaof_gives_back_the_dataset_after_a_slowed_rewrite_without_rdb_preamble() {
+    replay_gives_back_the_dataset(
+        0xa0f_0006,
+        &[("aof-use-rdb-preamble", "no")],
+        Rewrite::Slowed,
+        Replay::LoadAof,
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 2. Files carried between ferrokv and redis-server
+// ---------------------------------------------------------------------------
+
+/// Steps of the interchange workloads.
+const INTERCHANGE_OPS: usize = 800;
+
+fn redis_loads_what_ferrokv_wrote(seed: u64, preamble: &str) {
+    if common::find_on_path("redis-server").is_none() {
+        println!("SKIPPED: redis-server not found on PATH; ferrokv -> redis-server not run");
+        return;
+    }
+    let settings = [("aof-use-rdb-preamble", preamble)];
+    let ferrokv = start_ferrokv_aof(&settings, &[]);
+    let (mut c, mut blocker) = (ferrokv.connect(), ferrokv.connect());
+    run_workload(
+        "ferrokv",
+        &mut c,
+        &mut blocker,
+        seed,
+        INTERCHANGE_OPS,
+        Rewrite::Slowed,
+    );
+    let written = Dataset::read(&mut c);
+    let files = aof_files(&ferrokv);
+    let manifest = manifest_of(&files);
+    let suffix = if preamble == "yes" { "rdb" } else { "aof" };
+    assert!(
+        manifest
+            .iter()
+            .any(|e| e.kind == 'b' && e.seq == 2 && e.name.ends_with(suffix)),
+        "after one rewrite the base is the second, a .base.{suffix}: {manifest:?}"
+    );
+    let redis = start_redis_aof(&settings, &files).expect("redis-server is on PATH");
+    let loaded = Dataset::read(&mut redis.connect());
+    assert_same(
+        "ferrokv",
+        &written,
+        "redis-server loading ferrokv's AOF",
+        &loaded,
+    );
+}
+
+#[test]
+fn redis_loads_what_ferrokv_wrote_with_rdb_preamble() {
+    redis_loads_what_ferrokv_wrote(0xa0f_0101, "yes");
+}
+
+#[test]
+fn redis_loads_what_ferrokv_wrote_without_rdb_preamble() {
+    redis_loads_what_ferrokv_wrote(0xa0f_0102, "no");
+}
+
+fn ferrokv_loads_what_redis_wrote(seed: u64, preamble: &str) {
+    let settings = [("aof-use-rdb-preamble", preamble)];
+    let Some(redis) = start_redis_aof(&settings, &[]) else {
+        println!("SKIPPED: redis-server not found on PATH; redis-server -> ferrokv not run");
+        return;
+    };
+    let (mut c, mut blocker) = (redis.connect(), redis.connect());
+    run_workload(
+        "redis-server",
+        &mut c,
+        &mut blocker,
+        seed,
+        INTERCHANGE_OPS,
+        Rewrite::Plain,
+    );
+    let written = Dataset::read(&mut c);
+    let files = aof_files(&redis);
+    let ferrokv = start_ferrokv_aof(&settings, &files);
+    let loaded = Dataset::read(&mut ferrokv.connect());
+    assert_same(
+        "redis-server",
+        &written,
+        "ferrokv loading redis-server's AOF",
+        &loaded,
+    );
+}
+
+#[test]
+fn ferrokv_loads_what_redis_wrote_with_rdb_preamble() {
+    ferrokv_loads_what_redis_wrote(0xa0f_0201, "yes");
+}
+
+#[test]
+fn ferrokv_loads_what_redis_wrote_without_rdb_preamble() {
+    ferrokv_loads_what_redis_wrote(0xa0f_0202, "no");
+}
+
+/// An AOF as Redis before 7.0 kept it: one file, `appendonly.aof`, in
+/// the working directory (an RDB preamble and then commands, or only
+/// commands). It is moved into `appendonlydir/` as the base, and loaded.
+fn an_old_single_file_aof_is_migrated_and_loaded(seed: u64, preamble: &str) {
+    let settings = [("aof-use-rdb-preamble", preamble)];
+    let source = start_ferrokv_aof(&settings, &[]);
+    let (mut c, mut blocker) = (source.connect(), source.connect());
+    run_workload("ferrokv", &mut c, &mut blocker, seed, 300, Rewrite::Slowed);
+    let written = Dataset::read(&mut c);
+    let files = aof_files(&source);
+    // The base (a rewrite's snapshot) and the commands since, one after
+    // the other, are exactly an old-style file.
+    let manifest = manifest_of(&files);
+    let mut single = Vec::new();
+    for entry in manifest.iter().filter(|e| e.kind == 'b' || e.kind == 'i') {
+        let path = format!("{AOF_DIR}/{}", entry.name);
+        single.extend_from_slice(file_bytes(&files, &path));
+    }
+    let expect_rdb = preamble == "yes";
+    assert_eq!(
+        single.starts_with(b"REDIS"),
+        expect_rdb,
+        "the old-style file starts with an RDB preamble exactly when aof-use-rdb-preamble is yes"
+    );
+    let old = vec![("appendonly.aof".to_string(), single.clone())];
+
+    let migrated = start_ferrokv_aof(&settings, &old);
+    let mut m = migrated.connect();
+    assert_same(
+        "ferrokv that wrote the files",
+        &written,
+        "ferrokv loading them as one old-style appendonly.aof",
+        &Dataset::read(&mut m),
+    );
+    assert!(
+        !migrated.dir().join("appendonly.aof").exists(),
+        "appendonly.aof is still in the working directory after the migration"
+    );
+    let moved = fs::read(migrated.dir().join(AOF_DIR).join("appendonly.aof"))
+        .expect("appendonly.aof moved into appendonlydir");
+    assert_eq!(moved, single, "the migrated file is the old one, unchanged");
+    let migrated_files = aof_files(&migrated);
+    let entries = manifest_of(&migrated_files);
+    assert_eq!(
+        entries,
+        vec![
+            ManifestEntry {
+                name: "appendonly.aof".into(),
+                seq: 1,
+                kind: 'b'
+            },
+            ManifestEntry {
+                name: "appendonly.aof.1.incr.aof".into(),
+                seq: 1,
+                kind: 'i'
+            },
+        ],
+        "the manifest after the migration"
+    );
+    // Writes after the migration go to the new incremental file and
+    // survive a restart.
+    ok(&mut m, &["SET", "after:migration", "yes"]);
+    let expected = Dataset::read(&mut m);
+    let restarted = start_ferrokv_aof(&settings, &aof_files(&migrated));
+    assert_same(
+        "ferrokv after the migration",
+        &expected,
+        "ferrokv restarted on the migrated directory",
+        &Dataset::read(&mut restarted.connect()),
+    );
+
+    // redis-server migrates the same file to the same directory.
+    let Some(redis) = start_redis_aof(&settings, &old) else {
+        println!("SKIPPED: redis-server not found on PATH; its migration not compared");
+        return;
+    };
+    assert_same(
+        "ferrokv that wrote the files",
+        &written,
+        "redis-server loading them as one old-style appendonly.aof",
+        &Dataset::read(&mut redis.connect()),
+    );
+    let theirs = aof_files(&redis);
+    let manifest_path = format!("{AOF_DIR}/{MANIFEST}");
+    let ours_manifest = file_bytes(&migrated_files, &manifest_path);
+    let theirs_manifest = file_bytes(&theirs, &manifest_path);
+    assert_eq!(
+        escape(ours_manifest),
+        escape(theirs_manifest),
+        "the manifests ferrokv and redis-server write on migrating"
+    );
+}
+
+#[test]
+fn an_old_single_file_aof_with_rdb_preamble_is_migrated_and_loaded() {
+    an_old_single_file_aof_is_migrated_and_loaded(0xa0f_0301, "yes");
+}
+
+#[test]
+fn an_old_single_file_aof_of_commands_is_migrated_and_loaded() {
+    an_old_single_file_aof_is_migrated_and_loaded(0xa0f_0302, "no");
+}
+
+// ---------------------------------------------------------------------------
+// 3. redis-check-aof
+// ---------------------------------------------------------------------------
+
+fn redis_check_aof_accepts_ferrokvs_manifest(seed: u64, settings: &[(&str, &str)]) {
+    if common::find_on_path("redis-check-aof").is_none() {
+        println!("SKIPPED: redis-check-aof not found on PATH");
+        return;
+    }
+    let server = start_ferrokv_aof(settings, &[]);
+    let (mut c, mut blocker) = (server.connect(), server.connect());
+    // Before any rewrite: the base written at start-up and one
+    // incremental file.
+    run_workload("ferrokv", &mut c, &mut blocker, seed, 200, Rewrite::None);
+    check_aof(server.dir(), "ferrokv's AOF before a rewrite");
+    // After a rewrite with writes during it and after it.
+    run_workload(
+        "ferrokv",
+        &mut c,
+        &mut blocker,
+        seed + 1,
+        300,
+        Rewrite::Slowed,
+    );
+    let copy = ScratchDir::with_files("check", &aof_files(&server));
+    check_aof(&copy.0, "ferrokv's AOF after a rewrite");
+}
+
+#[test]
+fn redis_check_aof_accepts_ferrokvs_manifest_with_rdb_preamble() {
+    redis_check_aof_accepts_ferrokvs_manifest(0xa0f_0401, &[("aof-use-rdb-preamble", "yes")]);
+}
+
+#[test]
+fn redis_check_aof_accepts_ferrokvs_manifest_without_rdb_preamble_with_timestamps() {
+    redis_check_aof_accepts_ferrokvs_manifest(
+        0xa0f_0402,
+        &[
+            ("aof-use-rdb-preamble", "no"),
+            ("aof-timestamp-enabled", "yes"),
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 4. Truncated and corrupt files, bad manifests
+// ---------------------------------------------------------------------------
+
+/// A value long enough that cutting the command that holds it in half
+/// leaves a visibly partial command.
+fn long_value() -> Vec<u8> {
+    b"0123456789".repeat(10)
+}
+
+/// A small AOF written by ferrokv: a base written at start-up (empty) and
+/// an incremental file holding, in order, `SET a 1`, `RPUSH l x y`,
+/// `HSET h f v` in database 3, and, last, `SET last <long value>` in
+/// database 0. Returns the files and the offset in the incremental file
+/// where that last command starts.
+fn small_aof(settings: &[(&str, &str)]) -> (Files, usize) {
+    let server = start_ferrokv_aof(settings, &[]);
+    let mut c = server.connect();
+    ok(&mut c, &["SET", "a", "1"]);
+    int(&mut c, &["RPUSH", "l", "x", "y"]);
+    select(&mut c, 3);
+    int(&mut c, &["HSET", "h", "f", "v"]);
+    select(&mut c, 0);
+    let last = [b"SET".as_slice(), b"last", &long_value()];
+    ok(&mut c, &last);
+    let files = aof_files(&server);
+    let incr = file_bytes(&files, &last_incr_path(&files));
+    let encoded = common::encode_command(&last);
+    let at = rfind(incr, &encoded).expect("the last command is in the incremental file");
+    assert_eq!(
+        at + encoded.len(),
+        incr.len(),
+        "the last command ends the incremental file"
+    );
+    (files, at)
+}
+
+/// Checks that `c`'s server holds what [`small_aof`] wrote before its
+/// last command, and not that command.
+fn assert_holds_all_but_the_last(c: &mut Client, what: &str) {
+    assert_eq!(bulk(c, &["GET", "a"]), b"1", "{what}: a");
+    assert_eq!(
+        as_bulks(call(c, &["LRANGE", "l", "0", "-1"]), &["LRANGE"]),
+        [b"x".to_vec(), b"y".to_vec()],
+        "{what}: l"
+    );
+    select(c, 3);
+    assert_eq!(bulk(c, &["HGET", "h", "f"]), b"v", "{what}: h");
+    select(c, 0);
+    assert_eq!(
+        call(c, &["EXISTS", "last"]),
+        Frame::Integer(0),
+        "{what}: the cut command was not applied"
+    );
+}
+
+#[test]
+fn a_truncated_last_command_is_cut_off_with_aof_load_truncated_yes() {
+    let settings = [("aof-load-truncated", "yes")];
+    let (mut files, at) = small_aof(&settings);
+    let incr_path = last_incr_path(&files);
+    let incr = file_mut(&mut files, &incr_path);
+    let cut = at + (incr.len() - at) / 2;
+    incr.truncate(cut);
+    let truncated = files.clone();
+
+    let server = start_ferrokv_aof(&settings, &files);
+    let mut c = server.connect();
+    assert_holds_all_but_the_last(&mut c, "ferrokv loading a file cut inside its last command");
+    let log = server.log();
+    assert!(
+        log.contains("appendonly.aof.1.incr.aof"),
+        "the log names the truncated file:\n{log}"
+    );
+    let on_disk = fs::read(server.dir().join(&incr_path)).expect("the incremental file");
+    assert_eq!(
+        on_disk.len(),
+        at,
+        "the file is cut to its last whole command ({at} bytes), from {cut}"
+    );
+    // Writes go on, after the last whole command, and survive a restart.
+    ok(&mut c, &["SET", "after", "the cut"]);
+    let expected = Dataset::read(&mut c);
+    let restarted = start_ferrokv_aof(&[("aof-load-truncated", "no")], &aof_files(&server));
+    let mut r = restarted.connect();
+    assert_same(
+        "ferrokv after loading the truncated file",
+        &expected,
+        "ferrokv restarted on its files",
+        &Dataset::read(&mut r),
+    );
+    assert_eq!(bulk(&mut r, &["GET", "after"]), b"the cut");
+
+    // redis-server loads the same truncated files to the same data.
+    let Some(redis) = start_redis_aof(&settings, &truncated) else {
+        println!("SKIPPED: redis-server not found on PATH; its truncation not compared");
+        return;
+    };
+    let mut rc = redis.connect();
+    assert_holds_all_but_the_last(&mut rc, "redis-server loading the same file");
+    let theirs = fs::read(redis.dir().join(&incr_path)).expect("redis-server's incr file");
+    assert_eq!(theirs.len(), at, "redis-server cuts the file at {at} too");
+}
+
+#[test]
+fn a_truncated_last_command_is_refused_with_aof_load_truncated_no() {
+    let settings = [("aof-load-truncated", "no")];
+    let (mut files, at) = small_aof(&settings);
+    let incr_path = last_incr_path(&files);
+    let incr = file_mut(&mut files, &incr_path);
+    let cut = at + (incr.len() - at) / 2;
+    incr.truncate(cut);
+    let log = ferrokv_refuses(&settings, &files, "a file cut inside its last command");
+    assert!(
+        log.contains("Unexpected end of file") && log.contains("appendonly.aof.1.incr.aof"),
+        "the log names the file and says \"Unexpected end of file\":\n{log}"
+    );
+}
+
+/// [`small_aof`]'s files followed by a transaction (`MULTI`, two SETs)
+/// that the file ends inside, before its EXEC. Returns the files and the
+/// offset where the MULTI starts.
+fn aof_ending_inside_multi(settings: &[(&str, &str)]) -> (Files, usize) {
+    let server = start_ferrokv_aof(settings, &[]);
+    let mut c = server.connect();
+    ok(&mut c, &["SET", "a", "1"]);
+    int(&mut c, &["RPUSH", "l", "x", "y"]);
+    select(&mut c, 3);
+    int(&mut c, &["HSET", "h", "f", "v"]);
+    select(&mut c, 0);
+    expect_reply(&mut c, &["MULTI"], "+OK\r\n");
+    expect_reply(&mut c, &["SET", "last", "in-multi"], "+QUEUED\r\n");
+    expect_reply(&mut c, &["SET", "a", "changed-in-multi"], "+QUEUED\r\n");
+    expect_reply(&mut c, &["EXEC"], "*2\r\n+OK\r\n+OK\r\n");
+    let mut files = aof_files(&server);
+    let incr_path = last_incr_path(&files);
+    let incr = file_mut(&mut files, &incr_path);
+    let exec = common::encode_command(&["EXEC"]);
+    assert!(
+        incr.ends_with(&exec),
+        "ferrokv wraps a transaction's writes in MULTI/EXEC in the file: \"{}\"",
+        escape(incr)
+    );
+    let multi = rfind(incr, &common::encode_command(&["MULTI"])).expect("a MULTI in the file");
+    let len = incr.len();
+    incr.truncate(len - exec.len());
+    (files, multi)
+}
+
+#[test]
+fn a_file_ending_inside_multi_does_not_apply_the_transaction() {
+    let settings = [("aof-load-truncated", "yes")];
+    let (files, multi) = aof_ending_inside_multi(&settings);
+    let server = start_ferrokv_aof(&settings, &files);
+    let mut c = server.connect();
+    assert_holds_all_but_the_last(&mut c, "ferrokv loading a file that ends inside MULTI");
+    let incr_path = last_incr_path(&files);
+    let on_disk = fs::read(server.dir().join(&incr_path)).expect("the incremental file");
+    assert_eq!(
+        on_disk.len(),
+        multi,
+        "the file is cut before the unfinished transaction's MULTI"
+    );
+
+    // With aof-load-truncated no, it is an unexpected end of file.
+    let settings = [("aof-load-truncated", "no")];
+    let log = ferrokv_refuses(&settings, &files, "a file that ends inside MULTI");
+    assert!(
+        log.contains("Unexpected end of file") && log.contains("appendonly.aof.1.incr.aof"),
+        "the log names the file and says \"Unexpected end of file\":\n{log}"
+    );
+}
+
+/// [`small_aof`]'s files with `garbage` inserted at the start of the
+/// incremental file's second command after its first SELECT.
+fn aof_with_garbage_in_the_middle(garbage: &[u8]) -> Files {
+    let (mut files, _) = small_aof(&[]);
+    let incr_path = last_incr_path(&files);
+    let incr = file_mut(&mut files, &incr_path);
+    let at = find(incr, &common::encode_command(&["RPUSH", "l", "x", "y"]))
+        .expect("RPUSH in the incremental file");
+    incr.splice(at..at, garbage.iter().copied());
+    files
+}
+
+#[test]
+fn a_corrupt_middle_is_refused_under_both_settings() {
+    let corruptions: [(&str, &[u8]); 3] = [
+        ("a line of text", b"this is not a command\r\n"),
+        ("random bytes", b"\x00\xff\x13garbage\x7f"),
+        (
+            "a bulk shorter than it claims",
+            b"*2\r\n$3\r\nGET\r\n$20\r\nab\r\n",
+        ),
+    ];
+    for (what, garbage) in corruptions {
+        let files = aof_with_garbage_in_the_middle(garbage);
+        for truncated in ["yes", "no"] {
+            let what = format!("{what} in the middle, aof-load-truncated {truncated}");
+            let log = ferrokv_refuses(&[("aof-load-truncated", truncated)], &files, &what);
+            assert!(
+                log.contains("Bad file format") && log.contains("appendonly.aof.1.incr.aof"),
+                "{what}: the log names the file and says \"Bad file format\":\n{log}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_manifest_naming_a_missing_file_is_refused() {
+    let (files, _) = small_aof(&[]);
+    let manifest_path = format!("{AOF_DIR}/{MANIFEST}");
+    // The incremental file gone.
+    let incr_path = last_incr_path(&files);
+    let without: Files = files
+        .iter()
+        .filter(|(name, _)| *name != incr_path)
+        .cloned()
+        .collect();
+    let log = ferrokv_refuses(&[], &without, "a manifest naming a missing incr file");
+    assert!(
+        log.contains("appendonly.aof.1.incr.aof"),
+        "the log names the missing file:\n{log}"
+    );
+    // A second incremental file named that was never written.
+    let mut extra = files.clone();
+    file_mut(&mut extra, &manifest_path)
+        .extend_from_slice(b"file appendonly.aof.7.incr.aof seq 7 type i\n");
+    let log = ferrokv_refuses(&[], &extra, "a manifest naming an incr file never written");
+    assert!(
+        log.contains("appendonly.aof.7.incr.aof"),
+        "the log names the missing file:\n{log}"
+    );
+    // The base gone.
+    let base = manifest_of(&files)
+        .into_iter()
+        .find(|e| e.kind == 'b')
+        .expect("a base in the manifest");
+    let base_path = format!("{AOF_DIR}/{}", base.name);
+    let without: Files = files
+        .iter()
+        .filter(|(name, _)| *name != base_path)
+        .cloned()
+        .collect();
+    let log = ferrokv_refuses(&[], &without, "a manifest naming a missing base");
+    assert!(
+        log.contains(&base.name),
+        "the log names the missing base:\n{log}"
+    );
+}
+
+#[test]
+fn a_corrupt_manifest_is_refused() {
+    let (files, _) = small_aof(&[]);
+    let manifest_path = format!("{AOF_DIR}/{MANIFEST}");
+    let lines: [(&str, &[u8], &str); 6] = [
+        (
+            "a line that is not a manifest line",
+            b"this is not a manifest line\n",
+            "Invalid AOF manifest file format",
+        ),
+        (
+            "an unknown file type",
+            b"file appendonly.aof.9.incr.aof seq 9 type x\n",
+            "Unknown AOF file type",
+        ),
+        (
+            "a second base",
+            b"file appendonly.aof.9.base.rdb seq 9 type b\n",
+            "Found duplicate base file information",
+        ),
+        (
+            "an incr file with sequence number 0",
+            b"file appendonly.aof.0.incr.aof seq 0 type i\n",
+            "Invalid AOF manifest file format",
+        ),
+        (
+            "an incr file out of order",
+            b"file appendonly.aof.0.incr.aof seq 1 type i\n",
+            "Found a non-monotonic sequence number",
+        ),
+        (
+            "a last line without its newline",
+            b"file appendonly.aof.2.incr.aof seq 2 type i",
+            "The AOF manifest file contains too long line",
+        ),
+    ];
+    for (what, line, needle) in lines {
+        let mut bad = files.clone();
+        file_mut(&mut bad, &manifest_path).extend_from_slice(line);
+        let log = ferrokv_refuses(&[], &bad, what);
+        assert!(
+            log.contains(needle),
+            "{what}: the log does not say \"{needle}\":\n{log}"
+        );
+    }
+    // And an empty manifest.
+    let mut empty = files.clone();
+    file_mut(&mut empty, &manifest_path).clear();
+    let log = ferrokv_refuses(&[], &empty, "an empty manifest");
+    assert!(
+        log.contains("Found an empty AOF manifest"),
+        "an empty manifest: {log}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 5. CONFIG SET appendonly at run time
+// ---------------------------------------------------------------------------
+
+/// The manifest of `server`'s AOF directory, from disk.
+fn manifest_on_disk(server: &Server) -> Vec<ManifestEntry> {
+    let path = server.dir().join(AOF_DIR).join(MANIFEST);
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    parse_manifest(&text)
+}
+
+fn file_len(path: &Path) -> u64 {
+    fs::metadata(path)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
+        .len()
+}
+
+#[test]
+fn config_set_appendonly_turns_the_aof_on_and_off_at_run_time() {
+    // Started without an AOF (the test arguments say appendonly no).
+    let server = common::start_ferrokv();
+    let mut c = server.connect();
+    let mut w = Workload::new(0xa0f_0501);
+    w.prefill(&mut c);
+    assert_eq!(persistence_info(&mut c, "aof_enabled"), "0");
+    assert!(!server.dir().join(AOF_DIR).exists(), "no AOF directory yet");
+
+    // Turned on while a slowed rewrite would write the base: the writes
+    // made while it runs must reach the file too.
+    ok(
+        &mut c,
+        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
+    );
+    ok(&mut c, &["CONFIG", "SET", "appendonly", "yes"]);
+    assert_eq!(persistence_info(&mut c, "aof_enabled"), "1");
+    assert_eq!(persistence_info(&mut c, "aof_rewrite_in_progress"), "1");
+    for i in 0..20 {
+        ok(&mut c, &["SET", &format!("during:{i}"), "v"]);
+    }
+    int(&mut c, &["RPUSH", "list:0", "pushed during the first rewrite"]);
+    ok(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    wait_rewrite_done(&mut c, "ferrokv");
+    let entries = manifest_on_disk(&server);
+    assert_eq!(
+        entries,
+        vec![
+            ManifestEntry {
+                name: "appendonly.aof.1.base.rdb".into(),
+                seq: 1,
+                kind: 'b'
+            },
+            ManifestEntry {
+                name: "appendonly.aof.1.incr.aof".into(),
+                seq: 1,
+                kind: 'i'
+            },
+        ],
+        "the manifest once the first rewrite is done"
+    );
+    let incr = server.dir().join(AOF_DIR).join("appendonly.aof.1.incr.aof");
+    wait_aof_written(&server);
+    let incr_before = fs::read(&incr).expect("the incremental file");
+    ok(&mut c, &["SET", "after:on", "written to the incr file"]);
+    wait_aof_written(&server);
+    let incr_after = fs::read(&incr).expect("the incremental file");
+    assert!(
+        incr_after.len() > incr_before.len()
+            && find(&incr_after[incr_before.len()..], b"after:on").is_some(),
+        "the write after the rewrite is appended to the incremental file"
+    );
+
+    // A restart on the directory loads everything.
+    let expected = Dataset::read(&mut c);
+    let restarted = start_ferrokv_aof(&[], &aof_files(&server));
+    assert_same(
+        "ferrokv that turned its AOF on",
+        &expected,
+        "ferrokv restarted on that AOF",
+        &Dataset::read(&mut restarted.connect()),
+    );
+
+    // Off: nothing more is appended.
+    ok(&mut c, &["CONFIG", "SET", "appendonly", "no"]);
+    assert_eq!(persistence_info(&mut c, "aof_enabled"), "0");
+    let size = file_len(&incr);
+    for i in 0..10 {
+        ok(&mut c, &["SET", &format!("after:off:{i}"), "v"]);
+    }
+    int(&mut c, &["DEL", "str:0", "str:1"]);
+    assert_eq!(file_len(&incr), size, "writes after appendonly no");
+    let restarted = start_ferrokv_aof(&[], &aof_files(&server));
+    assert_same(
+        "ferrokv when it turned its AOF off",
+        &expected,
+        "ferrokv restarted on that AOF",
+        &Dataset::read(&mut restarted.connect()),
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 6. BGREWRITEAOF's replies, and the files a rewrite leaves
+// ---------------------------------------------------------------------------
+
+/// BGREWRITEAOF and BGSAVE against each other, on either server; returns
+/// every reply in order. `let_go` lets the slowed background work finish
+/// (ferrokv can be told to; a forked redis-server child cannot, so it has
+/// few keys and just finishes).
+fn rewrite_replies(c: &mut Client, let_go: &dyn Fn(&mut Client), who: &str) -> Vec<Vec<u8>> {
+    let mut replies = Vec::new();
+    ok(
+        c,
+        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
+    );
+    // A rewrite runs: another is refused, a BGSAVE is refused unless
+    // scheduled.
+    for args in [
+        &["BGREWRITEAOF"][..],
+        &["BGREWRITEAOF"],
+        &["BGSAVE"],
+        &["BGSAVE", "SCHEDULE"],
+    ] {
+        replies.push(c.cmd(args));
+    }
+    assert_eq!(persistence_info(c, "aof_rewrite_in_progress"), "1", "{who}");
+    assert_eq!(persistence_info(c, "rdb_bgsave_in_progress"), "0", "{who}");
+    let saves = persistence_num(c, "rdb_saves");
+    let_go(c);
+    // The scheduled BGSAVE ran after the rewrite.
+    wait_until(&format!("{who}: the scheduled BGSAVE runs"), || {
+        persistence_idle(c) && persistence_num(c, "rdb_saves") == saves + 1
+    });
+    assert_eq!(persistence_info(c, "rdb_last_bgsave_status"), "ok", "{who}");
+    assert_eq!(persistence_info(c, "aof_last_bgrewrite_status"), "ok", "{who}");
+    // A BGSAVE runs: a rewrite is scheduled behind it.
+    ok(
+        c,
+        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
+    );
+    for args in [&["BGSAVE"][..], &["BGREWRITEAOF"], &["BGREWRITEAOF"]] {
+        replies.push(c.cmd(args));
+    }
+    assert_eq!(persistence_info(c, "aof_rewrite_scheduled"), "1", "{who}");
+    let rewrites = persistence_num(c, "aof_rewrites");
+    let_go(c);
+    wait_until(&format!("{who}: the scheduled rewrite runs"), || {
+        persistence_idle(c) && persistence_num(c, "aof_rewrites") == rewrites + 1
+    });
+    assert_eq!(persistence_info(c, "aof_last_bgrewrite_status"), "ok");
+    replies
+}
+
+#[test]
+fn bgrewriteaof_replies_and_scheduling_match_redis() {
+    let server = start_ferrokv_aof(&[], &[]);
+    let mut c = server.connect();
+    // Enough keys that a slowed rewrite outlasts the commands sent
+    // during it (each moves it on by about a key).
+    for i in 0..200 {
+        ok(&mut c, &["SET", &format!("key:{i}"), "v"]);
+    }
+    let let_go = |c: &mut Client| ok(c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    let ours = rewrite_replies(&mut c, &let_go, "ferrokv");
+    let expected = [
+        "+Background append only file rewriting started\r\n",
+        "-ERR Background append only file rewriting already in progress\r\n",
+        "-ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.\r\n",
+        "+Background saving scheduled\r\n",
+        "+Background saving started\r\n",
+        "+Background append only file rewriting scheduled\r\n",
+        "+Background append only file rewriting scheduled\r\n",
+    ];
+    let shown_ours: Vec<String> = ours.iter().map(|r| escape(r)).collect();
+    let shown_expected: Vec<String> = expected.iter().map(|r| escape(r.as_bytes())).collect();
+    assert_eq!(shown_ours, shown_expected, "ferrokv's replies");
+
+    // Two rewrites in all (the first, and the one scheduled behind the
+    // BGSAVE): only the third base and its incr file are left.
+    wait_until("the replaced files are removed", || {
+        aof_dir_listing(&server)
+            == [
+                "appendonly.aof.3.base.rdb",
+                "appendonly.aof.3.incr.aof",
+                MANIFEST,
+            ]
+    });
+    let ours_manifest = fs::read(server.dir().join(AOF_DIR).join(MANIFEST)).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&ours_manifest),
+        "file appendonly.aof.3.base.rdb seq 3 type b\nfile appendonly.aof.3.incr.aof seq 3 type i\n"
+    );
+    let expected_data = Dataset::read(&mut c);
+    let restarted = start_ferrokv_aof(&[], &aof_files(&server));
+    assert_same(
+        "ferrokv after two rewrites",
+        &expected_data,
+        "ferrokv restarted on its AOF",
+        &Dataset::read(&mut restarted.connect()),
+    );
+
+    let Some(redis) = start_redis_aof(&[], &[]) else {
+        println!("SKIPPED: redis-server not found on PATH; replies not compared");
+        return;
+    };
+    let mut r = redis.connect();
+    // A forked child writes at 100 ms a key: five keys keep it running
+    // for half a second.
+    for i in 0..5 {
+        ok(&mut r, &["SET", &format!("key:{i}"), "v"]);
+    }
+    let theirs = rewrite_replies(&mut r, &|_: &mut Client| {}, "redis-server");
+    let shown_theirs: Vec<String> = theirs.iter().map(|r| escape(r)).collect();
+    assert_eq!(shown_ours, shown_theirs, "ferrokv's replies against redis-server's");
+    wait_until("redis-server removes the replaced files", || {
+        aof_dir_listing(&redis)
+            == [
+                "appendonly.aof.3.base.rdb",
+                "appendonly.aof.3.incr.aof",
+                MANIFEST,
+            ]
+    });
+    let theirs_manifest = fs::read(redis.dir().join(AOF_DIR).join(MANIFEST)).unwrap();
+    assert_eq!(
+        escape(&ours_manifest),
+        escape(&theirs_manifest),
+        "the manifests after two rewrites"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 7. INFO persistence
+// ---------------------------------------------------------------------------
+
+#[test]
+fn info_persistence_shows_the_aof_sizes_and_buffers() {
+    let server = start_ferrokv_aof(&[], &[]);
+    let mut c = server.connect();
+    let text = String::from_utf8_lossy(&bulk(&mut c, &["INFO", "persistence"])).into_owned();
+    for field in [
+        "aof_enabled:1",
+        "aof_rewrite_in_progress:0",
+        "aof_current_size:",
+        "aof_base_size:",
+        "aof_pending_rewrite:0",
+        "aof_buffer_length:",
+        "aof_pending_bio_fsync:",
+        "aof_delayed_fsync:",
+        "aof_last_write_status:ok",
+    ] {
+        assert!(
+            text.lines().any(|line| line.starts_with(field)),
+            "INFO persistence has no {field}:\n{text}"
+        );
+    }
+    let dir = server.dir().join(AOF_DIR);
+    let on_disk = |name: &str| file_len(&dir.join(name));
+    wait_aof_written(&server);
+    let size0 = persistence_num(&mut c, "aof_current_size");
+    let base0 = persistence_num(&mut c, "aof_base_size");
+    let incr0 = on_disk("appendonly.aof.1.incr.aof");
+    for i in 0..50 {
+        ok(&mut c, &["SET", &format!("key:{i}"), "some value"]);
+    }
+    wait_aof_written(&server);
+    let size1 = persistence_num(&mut c, "aof_current_size");
+    let incr1 = on_disk("appendonly.aof.1.incr.aof");
+    assert!(size1 > size0, "aof_current_size {size0} -> {size1} after 50 SETs");
+    assert_eq!(
+        size1 - size0,
+        incr1 - incr0,
+        "aof_current_size grows by what the incr file grows"
+    );
+    assert_eq!(
+        persistence_num(&mut c, "aof_base_size"),
+        base0,
+        "no rewrite yet"
+    );
+    // Loaded at start-up, the size is the files'.
+    let restarted = start_ferrokv_aof(&[], &aof_files(&server));
+    let rdir = restarted.dir().join(AOF_DIR);
+    let loaded_size = file_len(&rdir.join("appendonly.aof.1.base.rdb"))
+        + file_len(&rdir.join("appendonly.aof.1.incr.aof"));
+    assert_eq!(
+        persistence_num(&mut restarted.connect(), "aof_current_size"),
+        loaded_size,
+        "aof_current_size after loading the files"
+    );
+    // After a rewrite, both sizes start over from the new files (Redis
+    // counts what the new incr file holds already into the base size).
+    expect_reply(
+        &mut c,
+        &["BGREWRITEAOF"],
+        "+Background append only file rewriting started\r\n",
+    );
+    wait_rewrite_done(&mut c, "ferrokv");
+    wait_aof_written(&server);
+    let files = on_disk("appendonly.aof.2.base.rdb") + on_disk("appendonly.aof.2.incr.aof");
+    assert_eq!(
+        persistence_num(&mut c, "aof_current_size"),
+        files,
+        "aof_current_size after the rewrite"
+    );
+    assert_eq!(
+        persistence_num(&mut c, "aof_base_size"),
+        files,
+        "aof_base_size after the rewrite"
+    );
+    ok(&mut c, &["SET", "one", "more"]);
+    assert!(persistence_num(&mut c, "aof_current_size") > files);
+    // Without the AOF the size fields are not shown, as in Redis.
+    ok(&mut c, &["CONFIG", "SET", "appendonly", "no"]);
+    let text = String::from_utf8_lossy(&bulk(&mut c, &["INFO", "persistence"])).into_owned();
+    assert!(
+        !text.contains("aof_current_size:"),
+        "INFO persistence with appendonly no:\n{text}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 8. The command line
+// ---------------------------------------------------------------------------
+
+/// redis-server takes every configuration parameter as `--name value` on
+/// its command line; the AOF's are the ones an AOF setup needs at
+/// start-up (`aof-load-truncated` decides how the load goes).
+#[test]
+fn aof_settings_are_accepted_as_command_line_options() {
+    let server = Server::start_with_files(
+        "ferrokv",
+        common::ferrokv_program(),
+        &[],
+        &[
+            REDIS_TEST_ARGS,
+            &[
+                "--appendonly",
+                "yes",
+                "--aof-use-rdb-preamble",
+                "no",
+                "--aof-load-truncated",
+                "no",
+                "--aof-timestamp-enabled",
+                "yes",
+                "--appendfsync",
+                "always",
+            ],
+        ]
+        .concat(),
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut c = server.connect();
+    for (name, value) in [
+        ("aof-use-rdb-preamble", "no"),
+        ("aof-load-truncated", "no"),
+        ("aof-timestamp-enabled", "yes"),
+        ("appendfsync", "always"),
+    ] {
+        let reply = call(&mut c, &["CONFIG", "GET", name]);
+        assert_eq!(
+            as_bulks(reply, &["CONFIG", "GET", name]),
+            [name.as_bytes().to_vec(), value.as_bytes().to_vec()],
+            "CONFIG GET {name}"
+        );
+    }
+    assert_eq!(
+        manifest_on_disk(&server)[0].name,
+        "appendonly.aof.1.base.aof",
+        "the base without an RDB preamble"
+    );
+}
