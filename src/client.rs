@@ -240,6 +240,15 @@ pub struct Client {
     /// When (Unix seconds) the output first stayed over the soft
     /// output-buffer limit, while it still is.
     pub soft_limit_since_s: Option<u64>,
+    /// Bytes of output written to the socket so far: with `out.pending()`,
+    /// the position of the end of the output, which `held` counts in.
+    pub out_written: u64,
+    /// Under `appendfsync always`: output that may not be written before
+    /// the AOF is synced this far, as (end of the output it covers, AOF
+    /// bytes that must be synced first), oldest first.
+    pub held: std::collections::VecDeque<(u64, u64)>,
+    /// The output end that syncs have released so far.
+    pub released_to: u64,
 }
 
 impl Client {
@@ -294,6 +303,9 @@ impl Client {
             write_queued: false,
             read_queued: false,
             soft_limit_since_s: None,
+            out_written: 0,
+            held: Default::default(),
+            released_to: 0,
         }
     }
 
@@ -304,6 +316,27 @@ impl Client {
         let mut c = Client::new_parts(id, None, nowhere, nowhere, now_ms, 512 << 20);
         c.authenticated = true;
         c
+    }
+
+    /// The end of the output so far (see `out_written`).
+    pub fn out_end(&self) -> u64 {
+        self.out_written + self.out.pending() as u64
+    }
+
+    /// How much of the pending output may be written, given that the AOF
+    /// is synced up to `synced`: all of it, unless some waits for a sync.
+    pub fn writable_output(&mut self, synced: u64) -> usize {
+        while let Some(&(end, need)) = self.held.front() {
+            if need > synced {
+                break;
+            }
+            self.released_to = end;
+            self.held.pop_front();
+        }
+        if self.held.is_empty() {
+            return self.out.pending();
+        }
+        (self.released_to.saturating_sub(self.out_written) as usize).min(self.out.pending())
     }
 
     /// The flags letters CLIENT LIST shows.

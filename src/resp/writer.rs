@@ -172,18 +172,19 @@ impl Reply {
     }
 
     /// The next bytes to write, as up to `iov.len()` whole pieces (queued
-    /// chunks, then `buf`), no more once they hold `want` bytes; returns
-    /// how many pieces.
-    pub fn io_slices<'a>(&'a self, iov: &mut [IoSlice<'a>], want: usize) -> usize {
+    /// chunks, then `buf`), no more once they hold `want` bytes, and never
+    /// past `limit` bytes (a piece is cut there); returns how many pieces.
+    pub fn io_slices<'a>(&'a self, iov: &mut [IoSlice<'a>], want: usize, limit: usize) -> usize {
         let mut count = 0;
         let mut total = 0;
         for piece in self.queued.iter().map(|c| &c[..]).chain([&self.buf[..]]) {
-            if count == iov.len() || total >= want {
+            if count == iov.len() || total >= want || total >= limit {
                 break;
             }
             if piece.is_empty() {
                 continue;
             }
+            let piece = &piece[..piece.len().min(limit - total)];
             total += piece.len();
             iov[count] = IoSlice::new(piece);
             count += 1;
@@ -529,7 +530,7 @@ mod tests {
         let mut out = Vec::new();
         while !r.is_empty() {
             let mut iov = [IoSlice::new(&[]); 3];
-            let count = r.io_slices(&mut iov, 20_000);
+            let count = r.io_slices(&mut iov, 20_000, usize::MAX);
             assert!(count >= 1);
             let taken: usize = iov[..count].iter().map(|s| s.len()).sum();
             // Pretend the socket took all but 7 bytes.

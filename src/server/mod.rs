@@ -31,6 +31,9 @@ use crate::timer::TimerWheel;
 
 const LISTENER_BASE: usize = usize::MAX - 64;
 const SIGNALS: Token = Token(usize::MAX - 1);
+/// The AOF's fsync helper wakes the loop when a sync that replies wait
+/// for is done.
+const AOF_SYNCED: Token = Token(usize::MAX - 2);
 /// How much one read syscall asks for (Redis's `PROTO_IOBUF_LEN`). A client
 /// reads at most one chunk per loop iteration, as Redis reads once per
 /// readable event: a client streaming a huge pipeline is served in 16 KB
@@ -105,6 +108,11 @@ pub struct Server {
     /// The ready key a waiter's re-run command is served from, for the
     /// next `execute` (see `Ctx::serving`).
     serving: Option<crate::blocking::Serving>,
+    /// Clients with output held for an AOF sync (`appendfsync always`),
+    /// written again once a sync is done.
+    held_writes: Vec<usize>,
+    /// How far the AOF was synced when held output was last released.
+    released_at_sync: u64,
 }
 
 mod blocked;
@@ -162,6 +170,10 @@ impl Server {
         wheel.insert(now + 1000 / config.hz as u64, Timer::Cron);
         let mut store = Store::new(config);
         store.listen_port = port;
+        store.aof.waker = Some(std::sync::Arc::new(mio::Waker::new(
+            poll.registry(),
+            AOF_SYNCED,
+        )?));
         crate::lazyfree::start();
         Ok(Server {
             poll,
@@ -179,6 +191,8 @@ impl Server {
             read_scratch: vec![0; READ_CHUNK_BYTES],
             expire_db_cursor: 0,
             serving: None,
+            held_writes: Vec::new(),
+            released_at_sync: 0,
         })
     }
 
@@ -312,6 +326,8 @@ impl Server {
                             self.shutdown_on_signal();
                         }
                     }
+                    // Held output is released below, whatever woke the loop.
+                    AOF_SYNCED => {}
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
                     Token(t) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -354,6 +370,7 @@ impl Server {
             // The AOF first: no reply leaves before its write is in the
             // file (and, under `appendfsync always`, on disk).
             crate::persist::aof::flush(&mut self.store, false);
+            self.hold_for_sync();
             self.flush_writes();
             self.close_killed();
             if self.store.shutdown.is_some() {

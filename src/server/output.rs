@@ -88,6 +88,33 @@ impl Server {
         self.store.to_close.push((token, c.id));
     }
 
+    /// Under `appendfsync always`, this iteration's output waits for the
+    /// sync of the AOF bytes written so far (Redis's promise: no reply,
+    /// whether to a write or to a read that saw one, before the write is on
+    /// disk). The sync runs on a helper while the loop goes on; held
+    /// output is queued again as syncs finish.
+    pub(super) fn hold_for_sync(&mut self) {
+        let (written, synced) = crate::persist::aof::durability(&mut self.store);
+        if written > synced {
+            for &token in &self.pending_writes {
+                let Some(c) = self.clients.get_mut(token) else {
+                    continue;
+                };
+                let end = c.out_end();
+                match c.held.back_mut() {
+                    Some(last) if last.1 == written => last.0 = end,
+                    _ => c.held.push_back((end, written)),
+                }
+            }
+        }
+        if synced > self.released_at_sync {
+            self.released_at_sync = synced;
+            for token in mem::take(&mut self.held_writes) {
+                self.queue_write(token);
+            }
+        }
+    }
+
     /// Writes every queued client's output; keeps WRITABLE interest only for
     /// clients whose socket could not take it all.
     pub(super) fn flush_writes(&mut self) {
@@ -111,6 +138,7 @@ impl Server {
             }
             let mut failed = false;
             let mut written = 0;
+            let allowed = client.writable_output(self.released_at_sync);
             // Even a client alone with output is held to the budget, as in
             // Redis: others may have requests waiting to be read, and a
             // fast reader of a huge reply would keep the loop from them. A
@@ -125,15 +153,18 @@ impl Server {
             // the socket takes it) and the budget is checked between calls.
             // One piece (the usual small reply) takes write(2), cheaper
             // than writev(2) in the kernel.
-            while !client.out.is_empty() && written < budget {
+            while !client.out.is_empty() && written < budget && written < allowed {
                 let Some(stream) = client.stream.as_mut() else {
                     break;
                 };
                 let result = if client.out.is_one_piece() {
-                    stream.write(client.out.front())
+                    let front = client.out.front();
+                    stream.write(&front[..front.len().min(allowed - written)])
                 } else {
                     let mut iov = [io::IoSlice::new(&[]); crate::resp::writer::MAX_IOV];
-                    let count = client.out.io_slices(&mut iov, budget - written);
+                    let count = client
+                        .out
+                        .io_slices(&mut iov, budget - written, allowed - written);
                     stream.write_vectored(&iov[..count])
                 };
                 match result {
@@ -155,10 +186,17 @@ impl Server {
                     }
                 }
             }
+            client.out_written += written as u64;
             let done = client.out.is_empty();
+            // Stopped where the held output starts: written again once the
+            // AOF sync it waits for is done.
+            let held = !done && !failed && written >= allowed;
+            if held {
+                self.held_writes.push(token);
+            }
             // Stopped by the budget, not by a full socket: no readiness
             // event will come, so write again next iteration.
-            if !done && !failed && written >= budget {
+            if !done && !failed && !held && written >= budget {
                 self.pending_rewrites.push(token);
             }
             if failed || (done && client.close_after_reply) {
@@ -171,7 +209,7 @@ impl Server {
                     client.out.buf = bytes::BytesMut::new();
                 }
             }
-            let want_writable = !done;
+            let want_writable = !done && !held;
             if want_writable != client.writable_registered {
                 let interest = if want_writable {
                     Interest::READABLE | Interest::WRITABLE

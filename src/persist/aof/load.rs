@@ -225,7 +225,11 @@ pub fn drive(
 
 /// Loads the whole AOF at once, on the loop (DEBUG LOADAOF). Files that
 /// do not exist load as nothing.
-pub fn load_now(store: &mut Store, clients: &mut Slab<Client>, now_ms: u64) -> Result<(), LoadError> {
+pub fn load_now(
+    store: &mut Store,
+    clients: &mut Slab<Client>,
+    now_ms: u64,
+) -> Result<(), LoadError> {
     let Some(loading) = begin(store)? else {
         return Ok(());
     };
@@ -488,6 +492,11 @@ fn run_commands(
 /// last whole one when `aof-load-truncated` says so and this is the last
 /// file, else stop.
 fn truncated(store: &Store, f: &mut CommandFile) -> Result<bool, LoadError> {
+    // Cut inside a transaction: it goes whole, MULTI too, or the writes
+    // appended after the cut would be read as part of it next time.
+    if f.multi.is_some() {
+        f.valid_up_to = f.valid_before_multi;
+    }
     if store.config.get("aof-load-truncated") != Some("no") {
         if !f.last {
             return Err(format!(

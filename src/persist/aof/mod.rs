@@ -27,6 +27,7 @@ pub mod load;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Instant;
 
@@ -97,42 +98,52 @@ impl Feed {
 }
 
 /// The fsync helper: fsyncs (and closes) the files it is sent, so the
-/// loop never waits for the disk under `everysec`. It shares no state:
-/// jobs go over one channel, outcomes come back over another.
+/// loop never waits for the disk. It shares no state: jobs go over one
+/// channel, outcomes come back over another, and a sync the loop holds
+/// replies for wakes the loop when it is done.
 struct Fsyncer {
     jobs: Sender<Job>,
     done: Receiver<Done>,
-    /// Fsyncs of the current file sent and not yet reported done.
+    /// `everysec` fsyncs sent and not yet reported done.
     in_flight: usize,
 }
 
 enum Job {
+    /// `everysec`'s fsync of the current file.
     Fsync(File),
     /// A file the AOF stopped writing: fsync it, then close it.
     FsyncAndClose(File),
+    /// `always`: make the first `.1` AOF bytes durable, then wake the loop,
+    /// which holds the replies that wait for them.
+    SyncTo(File, u64),
 }
 
-struct Done {
-    counted: bool,
-    result: io::Result<()>,
+enum Done {
+    Fsync(io::Result<()>),
+    Closed(io::Result<()>),
+    SyncedTo(u64, io::Result<()>),
 }
 
 impl Fsyncer {
-    fn start() -> io::Result<Fsyncer> {
+    fn start(waker: Option<Arc<mio::Waker>>) -> io::Result<Fsyncer> {
         let (jobs, rx) = mpsc::channel::<Job>();
         let (done_tx, done) = mpsc::channel();
         std::thread::Builder::new()
             .name("ferrokv-aof-fsync".into())
             .spawn(move || {
                 for job in rx {
-                    let (file, counted) = match job {
-                        Job::Fsync(f) => (f, true),
-                        Job::FsyncAndClose(f) => (f, false),
+                    // The loop is woken when replies may wait on the job:
+                    // an `always` sync, or an fsync a write was put off for.
+                    let (outcome, wake) = match job {
+                        Job::Fsync(f) => (Done::Fsync(f.sync_data()), true),
+                        Job::FsyncAndClose(f) => (Done::Closed(f.sync_data()), false),
+                        Job::SyncTo(f, upto) => (Done::SyncedTo(upto, f.sync_data()), true),
                     };
-                    let result = file.sync_data();
-                    drop(file);
-                    if done_tx.send(Done { counted, result }).is_err() {
+                    if done_tx.send(outcome).is_err() {
                         return;
+                    }
+                    if wake && let Some(w) = &waker {
+                        let _ = w.wake();
                     }
                 }
             })?;
@@ -141,20 +152,6 @@ impl Fsyncer {
             done,
             in_flight: 0,
         })
-    }
-
-    /// Collects finished jobs; returns the first failure among them.
-    fn poll(&mut self) -> Option<io::Error> {
-        let mut failed = None;
-        while let Ok(Done { counted, result }) = self.done.try_recv() {
-            if counted {
-                self.in_flight = self.in_flight.saturating_sub(1);
-            }
-            if let Err(e) = result {
-                failed.get_or_insert(e);
-            }
-        }
-        failed
     }
 }
 
@@ -182,6 +179,14 @@ pub struct Aof {
     pub fsync_error: Option<String>,
     last_error_log_s: u64,
     fsyncer: Option<Fsyncer>,
+    /// Wakes the loop when a sync it holds replies for is done.
+    pub waker: Option<Arc<mio::Waker>>,
+    /// AOF bytes written since start-up, over every file, and how many of
+    /// them are known on disk (under `always`, replies wait for this).
+    written_total: u64,
+    synced_total: u64,
+    /// An `always` sync is running on the helper.
+    sync_in_flight: bool,
     pub rewrite_scheduled: bool,
     /// The rewrite in progress: when it started (the snapshot itself is
     /// `RdbState::snapshot`, marked as the AOF's).
@@ -215,6 +220,10 @@ impl Default for Aof {
             fsync_error: None,
             last_error_log_s: 0,
             fsyncer: None,
+            waker: None,
+            written_total: 0,
+            synced_total: 0,
+            sync_in_flight: false,
             rewrite_scheduled: false,
             rewrite_started: None,
             last_rewrite_ok: true,
@@ -306,21 +315,69 @@ impl Aof {
         feed.timestamps = config.get("aof-timestamp-enabled") == Some("yes");
     }
 
-    /// Whether an fsync on the helper is still running.
-    fn fsync_in_progress(&mut self) -> bool {
+    /// Collects what the helper finished: `everysec` fsyncs (their
+    /// errors stop writes until one succeeds) and `always` syncs (an error
+    /// there ends the server, as Redis's inline fsync does).
+    fn poll_fsyncer(&mut self) {
         let Some(f) = self.fsyncer.as_mut() else {
-            return false;
+            return;
         };
-        if let Some(e) = f.poll() {
+        let mut failed = None;
+        let mut everysec_ok = false;
+        while let Ok(done) = f.done.try_recv() {
+            match done {
+                Done::Fsync(r) => {
+                    f.in_flight = f.in_flight.saturating_sub(1);
+                    match r {
+                        Ok(()) => everysec_ok = true,
+                        Err(e) => failed = Some(e),
+                    }
+                }
+                Done::Closed(r) => {
+                    if let Err(e) = r {
+                        failed = Some(e);
+                    }
+                }
+                Done::SyncedTo(upto, r) => {
+                    self.sync_in_flight = false;
+                    if let Err(e) = r {
+                        log::warn!(
+                            "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
+                            strerror(&e)
+                        );
+                        std::process::exit(1);
+                    }
+                    self.synced_total = self.synced_total.max(upto);
+                }
+            }
+        }
+        if let Some(e) = failed {
             log::warn!("Error syncing the AOF file in the background: {e}");
-            self.fsync_error = Some(e.to_string());
-        } else if f.in_flight == 0 && self.fsync_error.is_some() {
+            self.fsync_error = Some(strerror(&e));
+        } else if everysec_ok && f.in_flight == 0 {
             // A later fsync succeeded: the disk is back.
             self.fsync_error = None;
         }
-        f.in_flight > 0
     }
 
+    /// Whether an `everysec` fsync on the helper is still running.
+    fn fsync_in_progress(&mut self) -> bool {
+        self.poll_fsyncer();
+        self.fsyncer.as_ref().is_some_and(|f| f.in_flight > 0)
+    }
+
+    fn fsyncer(&mut self) -> Option<&mut Fsyncer> {
+        if self.fsyncer.is_none() {
+            match Fsyncer::start(self.waker.clone()) {
+                Ok(f) => self.fsyncer = Some(f),
+                Err(e) => log::warn!("Can't start the AOF fsync thread: {e}"),
+            }
+        }
+        self.fsyncer.as_mut()
+    }
+
+    /// `everysec`: an fsync of the current file on the helper; with
+    /// `close`, the file is done with and closed after.
     fn background_fsync(&mut self, close: bool) {
         let Some(file) = (if close {
             self.file.take()
@@ -329,17 +386,8 @@ impl Aof {
         }) else {
             return;
         };
-        if self.fsyncer.is_none() {
-            match Fsyncer::start() {
-                Ok(f) => self.fsyncer = Some(f),
-                Err(e) => {
-                    log::warn!("Can't start the AOF fsync thread: {e}");
-                    let _ = file.sync_data();
-                    return;
-                }
-            }
-        }
-        let Some(f) = self.fsyncer.as_mut() else {
+        let Some(f) = self.fsyncer() else {
+            let _ = file.sync_data();
             return;
         };
         let job = if close {
@@ -351,6 +399,49 @@ impl Aof {
         if f.jobs.send(job).is_err() {
             f.in_flight = f.in_flight.saturating_sub(1);
         }
+    }
+
+    /// `always`: starts a sync of everything written so far on the helper,
+    /// unless one runs (the next starts when it ends). Replies wait for it
+    /// (see `durability`), but the loop does not: it reads and runs the
+    /// next commands meanwhile, whose writes the next sync takes.
+    fn request_sync(&mut self) {
+        if self.sync_in_flight || self.written_total <= self.synced_total {
+            return;
+        }
+        let upto = self.written_total;
+        let clone = self.file.as_ref().and_then(|f| f.try_clone().ok());
+        let sent = match (clone, self.waker.is_some()) {
+            (Some(file), true) => self
+                .fsyncer()
+                .is_some_and(|f| f.jobs.send(Job::SyncTo(file, upto)).is_ok()),
+            _ => false,
+        };
+        if sent {
+            self.sync_in_flight = true;
+        } else {
+            self.sync_now();
+        }
+    }
+
+    /// Syncs the current file on the loop (at a file switch, at shutdown,
+    /// or when the helper cannot): everything written is then durable.
+    fn sync_now(&mut self) {
+        if let Some(file) = self.file.as_ref() {
+            if let Err(e) = file.sync_data() {
+                if self.policy == FsyncPolicy::Always {
+                    log::warn!(
+                        "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
+                        strerror(&e)
+                    );
+                    std::process::exit(1);
+                }
+                log::warn!("Fail to fsync the AOF file: {e}");
+                return;
+            }
+        }
+        self.synced_size = self.incr_size;
+        self.synced_total = self.written_total;
     }
 
     /// The refusal of writes while the AOF cannot be written (Redis's
@@ -398,7 +489,12 @@ pub fn flush(store: &mut Store, force: bool) {
                     !in_progress
                 }
             }
-            FsyncPolicy::Always => aof.synced_size != aof.incr_size,
+            FsyncPolicy::Always => {
+                // Chains the next sync once the running one is done.
+                aof.poll_fsyncer();
+                aof.request_sync();
+                false
+            }
             FsyncPolicy::No => false,
         };
         if due && !no_fsync_on_rewrite {
@@ -436,6 +532,7 @@ pub fn flush(store: &mut Store, force: bool) {
     }
     aof.current_size += written as u64;
     aof.incr_size += written as u64;
+    aof.written_total += written as u64;
     if buf.capacity() > 4096 {
         *buf = Vec::new();
     } else {
@@ -509,6 +606,7 @@ fn write_failed(aof: &mut Aof, buf: &mut Vec<u8>, written: usize, e: &io::Error,
     if kept_partial > 0 {
         aof.current_size += kept_partial as u64;
         aof.incr_size += kept_partial as u64;
+        aof.written_total += kept_partial as u64;
         buf.drain(..kept_partial);
     }
 }
@@ -519,16 +617,7 @@ fn write_failed(aof: &mut Aof, buf: &mut Vec<u8>, written: usize, e: &io::Error,
 fn sync_as_policy(aof: &mut Aof, now: u64, in_progress: bool) {
     match aof.policy {
         FsyncPolicy::Always => {
-            let Some(file) = aof.file.as_ref() else {
-                return;
-            };
-            if let Err(e) = file.sync_data() {
-                log::warn!(
-                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
-                    strerror(&e)
-                );
-                std::process::exit(1);
-            }
+            aof.request_sync();
             aof.synced_size = aof.incr_size;
             aof.last_fsync_s = now;
         }
@@ -540,6 +629,30 @@ fn sync_as_policy(aof: &mut Aof, now: u64, in_progress: bool) {
             aof.last_fsync_s = now;
         }
         _ => {}
+    }
+}
+
+/// The AOF bytes produced so far (written or still buffered), and how
+/// many of them a reply may rely on: under `appendfsync always`, those a
+/// finished sync made durable; otherwise those written to the file (a
+/// write put off while an `everysec` fsync runs holds the replies after
+/// it). The loop holds each reply until the AOF bytes before it are that
+/// far. After a failed write, as in Redis, replies are not held (writes
+/// are refused with -MISCONF until the disk is back).
+pub fn durability(store: &mut Store) -> (u64, u64) {
+    let buffered = store.effects.aof.buf.len() as u64;
+    let aof = &mut store.aof;
+    aof.poll_fsyncer();
+    let produced = aof.written_total + buffered;
+    if aof.file.is_none() || aof.write_error.is_some() {
+        return (produced, produced);
+    }
+    match aof.policy {
+        FsyncPolicy::Always => {
+            aof.request_sync();
+            (produced, aof.synced_total)
+        }
+        _ => (produced, aof.written_total),
     }
 }
 
@@ -635,8 +748,12 @@ fn open_new_incr(store: &mut Store) -> io::Result<()> {
         persist_manifest(&store.config, m)?;
     }
     log::info!("Creating AOF incr file {name} on background rewrite");
-    // The old file is done with: synced and closed on the helper.
+    // The old file is done with: synced and closed on the helper; under
+    // `always` synced here first, since replies may wait for it.
     if store.aof.file.is_some() {
+        if store.aof.policy == FsyncPolicy::Always {
+            store.aof.sync_now();
+        }
         store.aof.background_fsync(true);
         store.aof.last_fsync_s = now_s();
     }
@@ -859,11 +976,8 @@ fn abandon_rewrite(store: &mut Store) {
 
 fn stop(store: &mut Store) {
     flush(store, true);
-    if let Some(file) = store.aof.file.take()
-        && let Err(e) = file.sync_data()
-    {
-        log::warn!("Fail to fsync the AOF file: {e}");
-    }
+    store.aof.sync_now();
+    store.aof.file = None;
     if store.aof.state == State::WaitRewrite {
         // Never named by the manifest: what it gathered has no base.
         let _ = std::fs::remove_file(dir(&store.config).join(temp_incr_name(&store.config)));
@@ -910,9 +1024,7 @@ pub fn prepare_shutdown(store: &mut Store, force: bool) -> Result<(), &'static s
     }
     log::info!("Calling fsync() on the AOF file.");
     flush(store, true);
-    if let Some(file) = store.aof.file.as_ref() {
-        let _ = file.sync_data();
-    }
+    store.aof.sync_now();
     Ok(())
 }
 
