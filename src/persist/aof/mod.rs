@@ -427,18 +427,18 @@ impl Aof {
     /// Syncs the current file on the loop (at a file switch, at shutdown,
     /// or when the helper cannot): everything written is then durable.
     fn sync_now(&mut self) {
-        if let Some(file) = self.file.as_ref() {
-            if let Err(e) = file.sync_data() {
-                if self.policy == FsyncPolicy::Always {
-                    log::warn!(
-                        "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
-                        strerror(&e)
-                    );
-                    std::process::exit(1);
-                }
-                log::warn!("Fail to fsync the AOF file: {e}");
-                return;
+        if let Some(file) = self.file.as_ref()
+            && let Err(e) = file.sync_data()
+        {
+            if self.policy == FsyncPolicy::Always {
+                log::warn!(
+                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
+                    strerror(&e)
+                );
+                std::process::exit(1);
             }
+            log::warn!("Fail to fsync the AOF file: {e}");
+            return;
         }
         self.synced_size = self.incr_size;
         self.synced_total = self.written_total;
