@@ -475,7 +475,11 @@ fn check_aof(dir: &Path, what: &str) {
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
     let deadline = Instant::now() + CHECK_AOF_TIMEOUT;
-    while child.try_wait().expect("wait for redis-check-aof").is_none() {
+    while child
+        .try_wait()
+        .expect("wait for redis-check-aof")
+        .is_none()
+    {
         if Instant::now() >= deadline {
             let _ = child.kill();
             break;
@@ -510,10 +514,8 @@ impl ScratchDir {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "ferrokv-aof-{tag}-{}-{n}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("ferrokv-aof-{tag}-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         for (name, bytes) in files {
             let path = dir.join(name);
@@ -606,10 +608,7 @@ fn scan_all(c: &mut Client) -> Vec<Vec<u8>> {
 
 /// Reads `names` in the selected database, pipelined.
 fn read_keys(c: &mut Client, names: &[Vec<u8>]) -> BTreeMap<Vec<u8>, Key> {
-    let types: Vec<Vec<Vec<u8>>> = names
-        .iter()
-        .map(|k| command(&[b"TYPE", &k[..]]))
-        .collect();
+    let types: Vec<Vec<Vec<u8>>> = names.iter().map(|k| command(&[b"TYPE", &k[..]])).collect();
     let kinds: Vec<String> = pipeline(c, &types)
         .into_iter()
         .zip(names)
@@ -699,7 +698,10 @@ fn assert_same(expected_name: &str, expected: &Dataset, actual_name: &str, actua
                 Some(_) => {}
             }
         }
-        for (name, a) in a_keys.iter().filter(|(name, _)| !e_keys.contains_key(*name)) {
+        for (name, a) in a_keys
+            .iter()
+            .filter(|(name, _)| !e_keys.contains_key(*name))
+        {
             diffs.push(format!(
                 "db {db}: {} only on {actual_name} (it is {a:?})",
                 escape(name)
@@ -961,8 +963,18 @@ impl Workload {
                 self.key(Kind::Str),
                 self.value(),
             ],
-            12 => vec![b("PSETEX"), self.key(Kind::Str), self.short_ttl(), self.value()],
-            13 => vec![b("SETEX"), self.key(Kind::Str), self.long_ttl_s(), self.value()],
+            12 => vec![
+                b("PSETEX"),
+                self.key(Kind::Str),
+                self.short_ttl(),
+                self.value(),
+            ],
+            13 => vec![
+                b("SETEX"),
+                self.key(Kind::Str),
+                self.long_ttl_s(),
+                self.value(),
+            ],
             // Counters.
             14..=15 => vec![b("INCR"), self.key(Kind::Num)],
             16 => vec![b("DECR"), self.key(Kind::Num)],
@@ -1039,7 +1051,12 @@ impl Workload {
                 }
                 args
             }
-            38 => vec![b("HSETNX"), self.key(Kind::Hash), self.field(), self.value()],
+            38 => vec![
+                b("HSETNX"),
+                self.key(Kind::Hash),
+                self.field(),
+                self.value(),
+            ],
             39..=40 => {
                 let mut args = vec![b("HDEL"), self.key(Kind::Hash), self.field()];
                 if self.chance(30) {
@@ -1173,12 +1190,9 @@ impl Workload {
                             self.below(1000).to_string().into_bytes(),
                         ],
                         Kind::List => vec![b"RPUSH".to_vec(), key.clone(), self.element()],
-                        Kind::Hash => vec![
-                            b"HSET".to_vec(),
-                            key.clone(),
-                            self.field(),
-                            self.value(),
-                        ],
+                        Kind::Hash => {
+                            vec![b"HSET".to_vec(), key.clone(), self.field(), self.value()]
+                        }
                         Kind::Set => vec![b"SADD".to_vec(), key.clone(), self.member()],
                     };
                     for _ in 0..self.below(4) {
@@ -1307,12 +1321,21 @@ impl Workload {
                 Kind::Str => (vec!["SET", "{}", "old"], vec!["APPEND", "{}", "new"]),
                 Kind::Num => (vec!["SET", "{}", "41"], vec!["INCR", "{}"]),
                 Kind::List => (vec!["RPUSH", "{}", "old"], vec!["RPUSH", "{}", "new"]),
-                _ => (vec!["HSET", "{}", "old", "1"], vec!["HSET", "{}", "new", "1"]),
+                _ => (
+                    vec!["HSET", "{}", "old", "1"],
+                    vec!["HSET", "{}", "new", "1"],
+                ),
             };
             // "{}" stands for the key.
             let with_key = |args: &[&str]| -> Vec<Vec<u8>> {
                 args.iter()
-                    .map(|a| if *a == "{}" { key.clone() } else { a.as_bytes().to_vec() })
+                    .map(|a| {
+                        if *a == "{}" {
+                            key.clone()
+                        } else {
+                            a.as_bytes().to_vec()
+                        }
+                    })
                     .collect()
             };
             let (create, write) = (with_key(&create), with_key(&write));
@@ -2154,7 +2177,10 @@ fn config_set_appendonly_turns_the_aof_on_and_off_at_run_time() {
     for i in 0..20 {
         ok(&mut c, &["SET", &format!("during:{i}"), "v"]);
     }
-    int(&mut c, &["RPUSH", "list:0", "pushed during the first rewrite"]);
+    int(
+        &mut c,
+        &["RPUSH", "list:0", "pushed during the first rewrite"],
+    );
     ok(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
     wait_rewrite_done(&mut c, "ferrokv");
     let entries = manifest_on_disk(&server);
@@ -2247,7 +2273,11 @@ fn rewrite_replies(c: &mut Client, let_go: &dyn Fn(&mut Client), who: &str) -> V
         persistence_idle(c) && persistence_num(c, "rdb_saves") == saves + 1
     });
     assert_eq!(persistence_info(c, "rdb_last_bgsave_status"), "ok", "{who}");
-    assert_eq!(persistence_info(c, "aof_last_bgrewrite_status"), "ok", "{who}");
+    assert_eq!(
+        persistence_info(c, "aof_last_bgrewrite_status"),
+        "ok",
+        "{who}"
+    );
     // A BGSAVE runs: a rewrite is scheduled behind it.
     ok(
         c,
@@ -2326,7 +2356,10 @@ fn bgrewriteaof_replies_and_scheduling_match_redis() {
     }
     let theirs = rewrite_replies(&mut r, &|_: &mut Client| {}, "redis-server");
     let shown_theirs: Vec<String> = theirs.iter().map(|r| escape(r)).collect();
-    assert_eq!(shown_ours, shown_theirs, "ferrokv's replies against redis-server's");
+    assert_eq!(
+        shown_ours, shown_theirs,
+        "ferrokv's replies against redis-server's"
+    );
     wait_until("redis-server removes the replaced files", || {
         aof_dir_listing(&redis)
             == [
@@ -2380,7 +2413,10 @@ fn info_persistence_shows_the_aof_sizes_and_buffers() {
     wait_aof_written(&server);
     let size1 = persistence_num(&mut c, "aof_current_size");
     let incr1 = on_disk("appendonly.aof.1.incr.aof");
-    assert!(size1 > size0, "aof_current_size {size0} -> {size1} after 50 SETs");
+    assert!(
+        size1 > size0,
+        "aof_current_size {size0} -> {size1} after 50 SETs"
+    );
     assert_eq!(
         size1 - size0,
         incr1 - incr0,

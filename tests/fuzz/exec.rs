@@ -1415,14 +1415,23 @@ impl Run<'_> {
                     }
                     _ => Norm::Exact,
                 };
-                let encoding_agrees = encodings_may_differ
-                    || e[1] == a[1]
-                    || dataset.replay_may_encode(&e[1], &a[1]);
+                let encoding_agrees =
+                    encodings_may_differ || e[1] == a[1] || dataset.replay_may_encode(&e[1], &a[1]);
                 let checks = [
                     ("type", e[0] == a[0], &e[0], &a[0]),
                     ("encoding", encoding_agrees, &e[1], &a[1]),
-                    ("ttl", Norm::Approx(30_000).agree(&e[2], &a[2]), &e[2], &a[2]),
-                    ("value", value_norm.agree(&e_val[0], &a_val[0]), &e_val[0], &a_val[0]),
+                    (
+                        "ttl",
+                        Norm::Approx(30_000).agree(&e[2], &a[2]),
+                        &e[2],
+                        &a[2],
+                    ),
+                    (
+                        "value",
+                        value_norm.agree(&e_val[0], &a_val[0]),
+                        &e_val[0],
+                        &a_val[0],
+                    ),
                 ];
                 for (what, agree, e, a) in checks {
                     if !agree {

@@ -641,6 +641,10 @@ fn sync_as_policy(aof: &mut Aof, now: u64, in_progress: bool) {
 /// are refused with -MISCONF until the disk is back).
 pub fn durability(store: &mut Store) -> (u64, u64) {
     let buffered = store.effects.aof.buf.len() as u64;
+    // `no-appendfsync-on-rewrite yes` gives up syncing while a rewrite
+    // runs, and with it the promise (as in Redis).
+    let no_sync = store.rdb.snapshot.is_some()
+        && store.config.get("no-appendfsync-on-rewrite") == Some("yes");
     let aof = &mut store.aof;
     aof.poll_fsyncer();
     let produced = aof.written_total + buffered;
@@ -648,7 +652,7 @@ pub fn durability(store: &mut Store) -> (u64, u64) {
         return (produced, produced);
     }
     match aof.policy {
-        FsyncPolicy::Always => {
+        FsyncPolicy::Always if !no_sync => {
             aof.request_sync();
             (produced, aof.synced_total)
         }
