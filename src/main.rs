@@ -117,8 +117,45 @@ impl Cli {
     }
 }
 
+/// Splits the command line in two, as redis-server reads any config
+/// parameter as `--name value...`: the options `Cli` names (for clap),
+/// and every other `--name` with the values that follow it, to set by
+/// name (`--aof-use-rdb-preamble no`).
+fn split_options(args: Vec<std::ffi::OsString>) -> (Vec<std::ffi::OsString>, Vec<(String, String)>) {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let known: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .chain(["help".to_string(), "version".to_string()])
+        .collect();
+    let mut for_clap = Vec::new();
+    let mut other: Vec<(String, Vec<String>)> = Vec::new();
+    let mut in_other = false;
+    for (i, arg) in args.into_iter().enumerate() {
+        let text = arg.to_string_lossy().into_owned();
+        if i > 0 && let Some(name) = text.strip_prefix("--").filter(|n| !n.is_empty()) {
+            in_other = !known.iter().any(|k| k == name);
+            if in_other {
+                other.push((name.to_ascii_lowercase(), Vec::new()));
+                continue;
+            }
+        }
+        match other.last_mut() {
+            Some((_, values)) if in_other => values.push(text),
+            _ => for_clap.push(arg),
+        }
+    }
+    let other = other
+        .into_iter()
+        .map(|(name, values)| (name, values.join(" ")))
+        .collect();
+    (for_clap, other)
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let (for_clap, other_options) = split_options(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(for_clap) {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version are not errors; everything else exits 1,
@@ -137,6 +174,12 @@ fn main() -> ExitCode {
     }
     for (name, value) in cli.settings() {
         if let Err(e) = config.set(name, &value, true) {
+            eprintln!("ferrokv: bad option --{name}: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    for (name, value) in &other_options {
+        if let Err(e) = config.set(name, value, true) {
             eprintln!("ferrokv: bad option --{name}: {e}");
             return ExitCode::from(1);
         }

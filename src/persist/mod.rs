@@ -408,10 +408,19 @@ pub fn loading_info(store: &Store, now_s: i64) -> String {
 
 /// Puts loaded databases in place of the store's, keeping each index's
 /// settings (what observers want logged).
+///
+/// A snapshot walking the old databases (a BGSAVE or AOF rewrite under
+/// DEBUG LOADAOF) keeps their tables, as FLUSHDB hands them over, and
+/// finishes over them.
 pub fn install(store: &mut Store, dbs: Vec<Db>) {
-    let old = std::mem::replace(&mut store.dbs, dbs);
-    for (new, old) in store.dbs.iter_mut().zip(&old) {
+    let mut old = std::mem::replace(&mut store.dbs, dbs);
+    for (new, old) in store.dbs.iter_mut().zip(old.iter_mut()) {
         new.observed = old.observed;
+        new.policy = old.policy;
+        if old.snap.is_some() {
+            old.flush();
+            new.snap = old.snap.take();
+        }
     }
     crate::lazyfree::drop_later(old);
 }

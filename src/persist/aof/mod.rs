@@ -690,10 +690,10 @@ pub fn open_on_start(store: &mut Store) -> io::Result<()> {
         let preamble = rdb_preamble(&store.config);
         let mut manifest = store.aof.manifest.clone();
         let base = manifest.new_base(&name, preamble);
-        let bytes = write_base_now(store, &d.join(&base), preamble)?;
+        // Redis counts neither this base's size nor this file in
+        // `aof_current_size` until the next load or rewrite.
+        write_base_now(store, &d.join(&base), preamble)?;
         store.aof.manifest = manifest;
-        store.aof.current_size = bytes;
-        store.aof.rewrite_base_size = bytes;
         log::info!("Creating AOF base file {base} on server start");
     }
     let had_incr = !store.aof.manifest.incrs.is_empty();
@@ -707,7 +707,6 @@ pub fn open_on_start(store: &mut Store) -> io::Result<()> {
     if had_incr {
         log::info!("Opening AOF incr file {incr} on server start");
     } else {
-        store.aof.current_size += store.aof.incr_size;
         log::info!("Creating AOF incr file {incr} on server start");
     }
     store.effects.aof.selected_db = None;
