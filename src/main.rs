@@ -121,7 +121,9 @@ impl Cli {
 /// parameter as `--name value...`: the options `Cli` names (for clap),
 /// and every other `--name` with the values that follow it, to set by
 /// name (`--aof-use-rdb-preamble no`).
-fn split_options(args: Vec<std::ffi::OsString>) -> (Vec<std::ffi::OsString>, Vec<(String, String)>) {
+fn split_options(
+    args: Vec<std::ffi::OsString>,
+) -> (Vec<std::ffi::OsString>, Vec<(String, String)>) {
     use clap::CommandFactory;
     let command = Cli::command();
     let known: Vec<String> = command
@@ -134,7 +136,9 @@ fn split_options(args: Vec<std::ffi::OsString>) -> (Vec<std::ffi::OsString>, Vec
     let mut in_other = false;
     for (i, arg) in args.into_iter().enumerate() {
         let text = arg.to_string_lossy().into_owned();
-        if i > 0 && let Some(name) = text.strip_prefix("--").filter(|n| !n.is_empty()) {
+        if i > 0
+            && let Some(name) = text.strip_prefix("--").filter(|n| !n.is_empty())
+        {
             in_other = !known.iter().any(|k| k == name);
             if in_other {
                 other.push((name.to_ascii_lowercase(), Vec::new()));
