@@ -9,11 +9,16 @@
 #
 # Targets:
 #   differential  random command sequences against ferrokv and a real
-#                 redis-server, every reply and the whole dataset compared
+#                 redis-server, every reply and the whole dataset compared,
+#                 the dataset again after ferrokv replays its AOF
 #                 (tests/fuzz.rs); needs redis-server on PATH
 #   parser        the RESP request parser against a reference parser, under
 #                 every chunking, with allocation and panic checks
 #                 (tests/parser_fuzz.rs)
+#   aof-commands  the AOF's command reader: offsets, round trips, every cut
+#                 of a sound file (tests/parser_fuzz/aof_command_target.rs)
+#   aof-manifest  the AOF manifest parser: parse, render, parse again
+#                 (tests/parser_fuzz/manifest_target.rs)
 #
 # A run is reproducible from its seed. The differential fuzzer stops at the
 # first difference and prints it shrunk, as a tests/diff script; with
@@ -38,7 +43,7 @@ while [ $# -gt 0 ]; do
         --target) target="$2"; shift 2 ;;
         --survey) survey=1; shift ;;
         --jobs) jobs="$2"; shift 2 ;;
-        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -75,8 +80,16 @@ case "$target" in
         export FERROKV_PARSER_FUZZ_SECONDS="$seconds" FERROKV_FUZZ_SEED="$seed"
         exec cargo test --release --test parser_fuzz request_parser -- --nocapture
         ;;
+    aof-commands)
+        export FERROKV_AOF_COMMANDS_FUZZ_SECONDS="$seconds" FERROKV_FUZZ_SEED="$seed"
+        exec cargo test --release --test parser_fuzz aof_command_reader -- --nocapture
+        ;;
+    aof-manifest)
+        export FERROKV_AOF_MANIFEST_FUZZ_SECONDS="$seconds" FERROKV_FUZZ_SEED="$seed"
+        exec cargo test --release --test parser_fuzz aof_manifest_parser -- --nocapture
+        ;;
     *)
-        echo "fuzz.sh: unknown target $target (differential or parser)" >&2
+        echo "fuzz.sh: unknown target $target (differential, parser, aof-commands or aof-manifest)" >&2
         exit 2
         ;;
 esac

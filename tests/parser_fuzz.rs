@@ -1,4 +1,6 @@
-//! A fuzzer for the RESP request parser, on stable Rust, as a test crate.
+//! A fuzzer for the readers of untrusted bytes, on stable Rust, as a test
+//! crate: the RESP request parser, and the AOF's command reader and
+//! manifest parser (see "The AOF's readers" below).
 //!
 //! The parser reads bytes from anyone who can connect, so it must survive
 //! every input, allocate only for bytes that arrived (never for a length a
@@ -9,7 +11,7 @@
 //!
 //! # What is checked
 //!
-//! For each input (see `parser_fuzz/request_target.rs`):
+//! For each input of the RESP parser (see `parser_fuzz/request_target.rs`):
 //!
 //! - **No panic.** Each input runs under `catch_unwind`; a panic is a
 //!   failure.
@@ -41,10 +43,27 @@
 //! in "expected '$'"); each was confirmed against redis-server and fixed,
 //! and the reference follows Redis.
 //!
+//! # The AOF's readers
+//!
+//! An AOF directory is written by ferrokv or redis-server, but read from
+//! whatever anyone who can write there left, and a crash can cut a file
+//! anywhere. Two more targets take those bytes:
+//!
+//! - `persist::aof::format::next_command`, which the loader reads command
+//!   files with, one chunk at a time (`parser_fuzz/aof_command_target.rs`):
+//!   no panic from any offset; every command ends after its start and
+//!   within the input; a command re-encoded with `put_command` reads back
+//!   the same; a cut anywhere in a stream that reads cleanly reads as
+//!   `End` or `Incomplete`, never `Malformed`; allocation linear in the
+//!   bytes present.
+//! - `Manifest::parse` (`parser_fuzz/manifest_target.rs`): no panic, only
+//!   bare file names in a usable order, and what parsed renders as text
+//!   that parses back the same (ferrokv writes back what it read).
+//!
 //! # Running it
 //!
-//! `cargo test --test parser_fuzz` runs a fixed number of inputs from a
-//! fixed seed, in about two seconds. For a longer run:
+//! `cargo test --test parser_fuzz` runs a fixed number of inputs of each
+//! target from a fixed seed, in a few seconds. For a longer run:
 //!
 //! ```text
 //! FERROKV_PARSER_FUZZ_SECONDS=600 FERROKV_FUZZ_SEED=12345 \
@@ -53,7 +72,9 @@
 //!
 //! runs for that many seconds from that seed (the fixed one if unset; a
 //! bare number or `0x` hex) and prints the inputs per second: about 9,000
-//! in a debug build on one core. A release build is four times faster, but
+//! in a debug build on one core. `FERROKV_AOF_COMMANDS_FUZZ_SECONDS` and
+//! `FERROKV_AOF_MANIFEST_FUZZ_SECONDS` do the same for the AOF's targets
+//! (`aof_command_reader`, `aof_manifest_parser`). A release build is four times faster, but
 //! keep overflow checks on, or an arithmetic overflow in the parser goes
 //! unnoticed: add `CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true
 //! CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true CARGO_PROFILE_RELEASE_LTO=false`
@@ -68,13 +89,14 @@
 //! # Adding a target
 //!
 //! The engine (`parser_fuzz/engine.rs`) knows nothing about RESP. A loader
-//! that takes bytes, such as the RDB or AOF loaders to come, becomes a
-//! target by implementing `engine::Target`: a name, seed files, optionally
+//! that takes bytes, such as the RDB loader, becomes a target by
+//! implementing `engine::Target`: a name, seed files, optionally
 //! a dictionary of meaningful byte strings and a generator, and a `check`
 //! that runs one input and returns `Err(Failure)` when it misbehaves
 //! (panics are caught for it; `meter::peak_extra` measures allocation).
 //! Then add a test here like `request_parser_survives_fuzzing`, with its
-//! own `FERROKV_<TARGET>_FUZZ_SECONDS` for `Settings::from_env`.
+//! own `FERROKV_<TARGET>_FUZZ_SECONDS` and default number of inputs for
+//! `Settings::from_env`.
 
 use std::env;
 use std::time::Duration;
@@ -82,8 +104,12 @@ use std::time::Duration;
 use bytes::BytesMut;
 use ferrokv::resp::parser::{Parsed, Parser};
 
+#[path = "parser_fuzz/aof_command_target.rs"]
+mod aof_command_target;
 #[path = "parser_fuzz/engine.rs"]
 mod engine;
+#[path = "parser_fuzz/manifest_target.rs"]
+mod manifest_target;
 #[path = "parser_fuzz/meter.rs"]
 mod meter;
 #[path = "parser_fuzz/reference.rs"]
@@ -91,7 +117,9 @@ mod reference;
 #[path = "parser_fuzz/request_target.rs"]
 mod request_target;
 
-use engine::Budget;
+use aof_command_target::AofCommands;
+use engine::{Budget, Target};
+use manifest_target::AofManifest;
 use request_target::RequestParser;
 
 #[global_allocator]
@@ -99,8 +127,14 @@ static ALLOCATOR: meter::CountingSystem = meter::CountingSystem;
 
 /// The seed of the default run and of long runs without `FERROKV_FUZZ_SEED`.
 const DEFAULT_SEED: u64 = 0x00C0_FFEE_F00D_5EED;
-/// Inputs in the default run: a few seconds in a debug build.
+/// Inputs in the default run of the request parser: a few seconds in a
+/// debug build.
 const DEFAULT_INPUTS: u64 = 15_000;
+/// Inputs in the default runs of the AOF's readers: a second or two each
+/// in a debug build (a command stream is read again at every cut; a
+/// manifest is a line or two).
+const DEFAULT_AOF_COMMANDS_INPUTS: u64 = 8_000;
+const DEFAULT_AOF_MANIFEST_INPUTS: u64 = 50_000;
 
 /// How the fuzz test runs, read once from the environment.
 struct Settings {
@@ -109,8 +143,9 @@ struct Settings {
 }
 
 impl Settings {
-    /// `seconds_variable` names the target's long-run switch.
-    fn from_env(seconds_variable: &str) -> Settings {
+    /// `seconds_variable` names the target's long-run switch; without it,
+    /// the run checks `default_inputs` inputs.
+    fn from_env(seconds_variable: &str, default_inputs: u64) -> Settings {
         let seed = match env::var("FERROKV_FUZZ_SEED") {
             Ok(text) => parse_seed(&text)
                 .unwrap_or_else(|| panic!("FERROKV_FUZZ_SEED={text:?} is not a u64")),
@@ -123,7 +158,7 @@ impl Settings {
                 });
                 Budget::Time(Duration::from_secs(seconds))
             }
-            Err(_) => Budget::Inputs(DEFAULT_INPUTS),
+            Err(_) => Budget::Inputs(default_inputs),
         };
         Settings { seed, budget }
     }
@@ -137,12 +172,12 @@ fn parse_seed(text: &str) -> Option<u64> {
     }
 }
 
-#[test]
-fn request_parser_survives_fuzzing() {
-    let settings = Settings::from_env("FERROKV_PARSER_FUZZ_SECONDS");
-    match engine::fuzz(&RequestParser, settings.seed, settings.budget) {
+/// Fuzzes `target` as `settings` say; a failure panics with the report.
+fn run(target: &dyn Target, settings: Settings) {
+    match engine::fuzz(target, settings.seed, settings.budget) {
         Ok(summary) => println!(
-            "parser_fuzz: {} inputs in {:.1} s, {:.0} inputs/s, seed {:#x}",
+            "parser_fuzz, {}: {} inputs in {:.1} s, {:.0} inputs/s, seed {:#x}",
+            target.name(),
             summary.inputs,
             summary.elapsed.as_secs_f64(),
             summary.inputs_per_second(),
@@ -150,6 +185,36 @@ fn request_parser_survives_fuzzing() {
         ),
         Err(report) => panic!("{report}"),
     }
+}
+
+#[test]
+fn request_parser_survives_fuzzing() {
+    run(
+        &RequestParser,
+        Settings::from_env("FERROKV_PARSER_FUZZ_SECONDS", DEFAULT_INPUTS),
+    );
+}
+
+#[test]
+fn aof_command_reader_survives_fuzzing() {
+    run(
+        &AofCommands,
+        Settings::from_env(
+            "FERROKV_AOF_COMMANDS_FUZZ_SECONDS",
+            DEFAULT_AOF_COMMANDS_INPUTS,
+        ),
+    );
+}
+
+#[test]
+fn aof_manifest_parser_survives_fuzzing() {
+    run(
+        &AofManifest,
+        Settings::from_env(
+            "FERROKV_AOF_MANIFEST_FUZZ_SECONDS",
+            DEFAULT_AOF_MANIFEST_INPUTS,
+        ),
+    );
 }
 
 /// Headers claiming a million arguments or half a gigabyte must not make

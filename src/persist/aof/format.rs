@@ -20,6 +20,9 @@ const ITEMS_PER_COMMAND: usize = 64;
 /// A manifest line longer than this is refused (Redis's
 /// `MANIFEST_MAX_LINE`).
 const MANIFEST_MAX_LINE: usize = 1024;
+/// The longest `*<n>` or `$<n>` line read (Redis reads them with a
+/// 1024-byte `fgets`).
+const COUNT_LINE_MAX: usize = 1024;
 
 // ---------------------------------------------------------------------------
 // The manifest
@@ -151,6 +154,11 @@ impl Manifest {
             let (Some(name), Some(kind)) = (name, kind) else {
                 return Err(fail("Invalid AOF manifest file format"));
             };
+            // A name that would not fit a line once written back would make
+            // the next start fail: refuse it now.
+            if repr_if_needed(&name).len() + 40 > MANIFEST_MAX_LINE {
+                return Err(fail("The AOF manifest file contains too long line"));
+            }
             if seq == 0 {
                 return Err(fail("Invalid AOF manifest file format"));
             }
@@ -375,10 +383,12 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
 /// holds a space, a quote, a backslash or a control byte (Redis's
 /// `sdsneedsrepr` and `sdscatrepr`).
 fn repr_if_needed(name: &str) -> String {
-    let needs = name.bytes().any(|c| {
-        matches!(c, b'\\' | b'"' | b'\n' | b'\r' | b'\t' | 7 | 8 | b' ')
-            || !(0x20..0x7f).contains(&c)
-    });
+    // A leading quote of either kind would open a quoted word when read.
+    let needs = name.starts_with('\'')
+        || name.bytes().any(|c| {
+            matches!(c, b'\\' | b'"' | b'\n' | b'\r' | b'\t' | 7 | 8 | b' ')
+                || !(0x20..0x7f).contains(&c)
+        });
     if !needs {
         return name.to_string();
     }
@@ -600,7 +610,7 @@ fn find_lf(data: &[u8], from: usize) -> Option<usize> {
 /// A `*<n>\r\n` or `$<n>\r\n` line at `at`: the number and the offset
 /// after the line. `None` if the line is incomplete or not a number.
 fn read_count(data: &[u8], at: usize) -> Option<(i64, usize)> {
-    let lf = find_lf(data, at)?;
+    let lf = find_lf(data, at).filter(|&lf| lf - at < COUNT_LINE_MAX)?;
     let line = data.get(at + 1..lf)?;
     let digits = line.strip_suffix(b"\r")?;
     let text = std::str::from_utf8(digits).ok()?;
@@ -609,10 +619,18 @@ fn read_count(data: &[u8], at: usize) -> Option<(i64, usize)> {
 }
 
 /// A count line that did not parse: incomplete when no newline has come
-/// yet (and the bytes so far could still be a count), malformed otherwise.
+/// yet and the bytes so far could still begin a count (a sign, digits, a
+/// final `\r`), malformed otherwise.
 fn incomplete_or_malformed(data: &[u8], at: usize) -> Next {
+    let rest = &data[(at + 1).min(data.len())..];
+    let digits = rest
+        .strip_prefix(b"-")
+        .or_else(|| rest.strip_prefix(b"+"))
+        .unwrap_or(rest);
+    let digits = digits.strip_suffix(b"\r").unwrap_or(digits);
+    let could_be_count = digits.iter().all(u8::is_ascii_digit);
     match find_lf(data, at) {
-        None if data.len() - at <= 24 => Next::Incomplete,
+        None if rest.len() < COUNT_LINE_MAX && could_be_count => Next::Incomplete,
         _ => Next::Malformed(at),
     }
 }
