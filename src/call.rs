@@ -249,12 +249,11 @@ fn propagate_own(store: &mut Store, req: &Request, db: usize, dirty_before: u64,
     if store.dirty == dirty_before || !req.cmd.has(flag::WRITE) {
         return;
     }
-    let argv = match own {
-        Own::AsSent => req.args.to_vec(),
-        Own::Rewritten(argv) => argv,
-        Own::Prevented => return,
-    };
-    store.effects.also_propagate(db, argv);
+    match own {
+        Own::AsSent => store.effects.propagate_args(db, req.args),
+        Own::Rewritten(argv) => store.effects.also_propagate(db, argv),
+        Own::Prevented => {}
+    }
 }
 
 /// Runs the queued commands of a transaction EXEC accepted, each through

@@ -150,7 +150,28 @@ impl Effects {
     /// Records an operation to propagate now (alsoPropagate).
     pub fn also_propagate(&mut self, db: usize, argv: Vec<Bytes>) {
         if self.record_propagation {
-            self.pending.push(Op { db, argv });
+            if self.aof.on {
+                self.aof.stage(db, &argv);
+            }
+            if self.propagated.is_some() {
+                self.pending.push(Op { db, argv });
+            }
+        }
+    }
+
+    /// Records a command to propagate as it was sent: encoded for the AOF
+    /// straight from its arguments, with no copy of the vector.
+    pub fn propagate_args(&mut self, db: usize, args: &[Bytes]) {
+        if self.record_propagation {
+            if self.aof.on {
+                self.aof.stage(db, args);
+            }
+            if self.propagated.is_some() {
+                self.pending.push(Op {
+                    db,
+                    argv: args.to_vec(),
+                });
+            }
         }
     }
 
@@ -184,23 +205,12 @@ impl Effects {
     /// active expiry, and a command that touches arbitrary keys (SCAN,
     /// RANDOMKEY) run directly.
     pub fn flush_propagation(&mut self, transaction: bool) {
+        self.aof.commit(transaction);
         if self.pending.is_empty() {
             return;
         }
         let ops = std::mem::take(&mut self.pending);
         let wrap = transaction && ops.len() > 1;
-        if self.aof.on {
-            if wrap {
-                self.aof.append(ops[0].db, &[Bytes::from_static(b"MULTI")]);
-            }
-            for op in &ops {
-                self.aof.append(op.db, &op.argv);
-            }
-            if wrap {
-                let last_db = ops.last().map_or(0, |op| op.db);
-                self.aof.append(last_db, &[Bytes::from_static(b"EXEC")]);
-            }
-        }
         let Some(log) = self.propagated.as_mut() else {
             return;
         };

@@ -11,6 +11,7 @@ use std::fmt;
 use bytes::Bytes;
 
 use crate::db::value::Value;
+use crate::resp::writer::format_i64;
 use crate::types::hash::Hash;
 use crate::types::packed::Elem;
 
@@ -423,15 +424,18 @@ pub fn put_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, argv: &[A]) {
     }
 }
 
-fn put_header(out: &mut Vec<u8>, argc: usize) {
+pub fn put_header(out: &mut Vec<u8>, argc: usize) {
+    let mut tmp = [0u8; 24];
     out.push(b'*');
-    out.extend_from_slice(itoa(argc as i64).as_bytes());
+    out.extend_from_slice(format_i64(argc as i64, &mut tmp));
     out.extend_from_slice(b"\r\n");
 }
 
-fn put_bulk(out: &mut Vec<u8>, a: &[u8]) {
+pub fn put_bulk(out: &mut Vec<u8>, a: &[u8]) {
+    let mut tmp = [0u8; 24];
+    out.reserve(a.len() + 16);
     out.push(b'$');
-    out.extend_from_slice(itoa(a.len() as i64).as_bytes());
+    out.extend_from_slice(format_i64(a.len() as i64, &mut tmp));
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(a);
     out.extend_from_slice(b"\r\n");
@@ -441,13 +445,13 @@ fn put_elem(out: &mut Vec<u8>, e: Elem) {
     e.with_bytes(|b| put_bulk(out, b));
 }
 
-fn itoa(n: i64) -> String {
-    n.to_string()
-}
-
 /// `SELECT <db>`, as the file switches database.
 pub fn put_select(out: &mut Vec<u8>, db: usize) {
-    put_command(out, &[b"SELECT".as_slice(), db.to_string().as_bytes()]);
+    let mut tmp = [0u8; 24];
+    put_command(
+        out,
+        &[b"SELECT".as_slice(), format_i64(db as i64, &mut tmp)],
+    );
 }
 
 /// A timestamp annotation (`#TS:<unix seconds>`), as

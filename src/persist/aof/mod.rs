@@ -76,12 +76,18 @@ pub struct Feed {
     /// `aof-timestamp-enabled`: a `#TS:` line whenever the second moves.
     pub timestamps: bool,
     pub last_timestamp_s: u64,
+    /// The running top-level call's operations so far, already in `buf`,
+    /// and where the first of them starts (after its SELECT): a call that
+    /// propagates more than one is wrapped in MULTI/EXEC when it ends.
+    staged: usize,
+    first_at: usize,
 }
 
 impl Feed {
-    /// Appends one operation, behind a SELECT when its database is not
-    /// the one last selected (Redis's `feedAppendOnlyFile`).
-    pub fn append(&mut self, db: usize, argv: &[bytes::Bytes]) {
+    /// Appends one operation of the running call, behind a SELECT when its
+    /// database is not the one last selected (Redis's
+    /// `feedAppendOnlyFile`).
+    pub fn stage<A: AsRef<[u8]>>(&mut self, db: usize, argv: &[A]) {
         if self.timestamps {
             let now_s = crate::store::unix_ms() / 1000;
             if now_s > self.last_timestamp_s {
@@ -93,7 +99,40 @@ impl Feed {
             format::put_select(&mut self.buf, db);
             self.selected_db = Some(db);
         }
+        if self.staged == 0 {
+            self.first_at = self.buf.len();
+        }
+        self.staged += 1;
         format::put_command(&mut self.buf, argv);
+    }
+
+    /// Ends the running call: more than one operation is wrapped in
+    /// MULTI/EXEC (in the first one's database, after its SELECT) when
+    /// `transaction` allows.
+    pub fn commit(&mut self, transaction: bool) {
+        if transaction && self.staged > 1 {
+            let mut multi = Vec::with_capacity(16);
+            format::put_command(&mut multi, &[b"MULTI"]);
+            let at = self.first_at.min(self.buf.len());
+            self.buf.splice(at..at, multi);
+            format::put_command(&mut self.buf, &[b"EXEC"]);
+        }
+        self.staged = 0;
+    }
+
+    /// The buffer was written out in the middle of a call (a rewrite that
+    /// the call started writes what came before it to the old file): the
+    /// rest of the call's operations start the buffer now.
+    fn written_out(&mut self) {
+        self.first_at = 0;
+    }
+
+    /// Drops everything buffered (the AOF was turned off).
+    fn discard(&mut self) {
+        self.buf = Vec::new();
+        self.selected_db = None;
+        self.staged = 0;
+        self.first_at = 0;
     }
 }
 
@@ -524,7 +563,9 @@ pub fn flush(store: &mut Store, force: bool) {
     };
     let (written, err) = write_all_counted(file, buf);
     if let Some(e) = err {
-        write_failed(aof, buf, written, &e, now);
+        if write_failed(aof, buf, written, &e, now) > 0 {
+            store.effects.aof.written_out();
+        }
         return;
     }
     if aof.write_error.take().is_some() {
@@ -538,6 +579,7 @@ pub fn flush(store: &mut Store, force: bool) {
     } else {
         buf.clear();
     }
+    store.effects.aof.written_out();
     if !no_fsync_on_rewrite {
         sync_as_policy(aof, now, in_progress);
     }
@@ -561,7 +603,14 @@ fn write_all_counted(file: &mut File, buf: &[u8]) -> (usize, Option<io::Error>) 
 /// A failed or short write: under `always` there is no way to keep the
 /// promise, so the server exits, as Redis does; otherwise the partial
 /// write is cut off, the buffer kept for a retry, and writes refused.
-fn write_failed(aof: &mut Aof, buf: &mut Vec<u8>, written: usize, e: &io::Error, now: u64) {
+/// Returns how many bytes of the buffer were kept in the file.
+fn write_failed(
+    aof: &mut Aof,
+    buf: &mut Vec<u8>,
+    written: usize,
+    e: &io::Error,
+    now: u64,
+) -> usize {
     let log_now = now.saturating_sub(aof.last_error_log_s) > 30;
     if log_now {
         aof.last_error_log_s = now;
@@ -609,6 +658,7 @@ fn write_failed(aof: &mut Aof, buf: &mut Vec<u8>, written: usize, e: &io::Error,
         aof.written_total += kept_partial as u64;
         buf.drain(..kept_partial);
     }
+    kept_partial
 }
 
 /// The fsync `appendfsync` asks for after a write: at once under
@@ -998,8 +1048,7 @@ fn stop(store: &mut Store) {
         log::info!("Killing running AOF rewrite child");
         abandon_rewrite(store);
     }
-    store.effects.aof.buf = Vec::new();
-    store.effects.aof.selected_db = None;
+    store.effects.aof.discard();
     refresh_feed(store);
 }
 
@@ -1132,4 +1181,48 @@ pub fn info(store: &Store, now: Instant) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(feed: &Feed) -> String {
+        String::from_utf8_lossy(&feed.buf).replace("\r\n", " ")
+    }
+
+    /// A call's operations go in as they come; when it ends, more than
+    /// one is wrapped in MULTI/EXEC behind the first one's SELECT, and a
+    /// database change inside selects again.
+    #[test]
+    fn a_call_that_writes_twice_is_wrapped_after_its_select() {
+        let mut feed = Feed::default();
+        feed.stage(0, &[&b"SET"[..], b"a", b"1"]);
+        feed.commit(true);
+        feed.stage(2, &[&b"DEL"[..], b"x"]);
+        feed.stage(3, &[&b"SET"[..], b"y", b"2"]);
+        feed.commit(true);
+        feed.stage(3, &[&b"DEL"[..], b"z"]);
+        feed.stage(3, &[&b"DEL"[..], b"w"]);
+        feed.commit(false);
+        assert_eq!(
+            text(&feed),
+            "*2 $6 SELECT $1 0 *3 $3 SET $1 a $1 1 \
+             *2 $6 SELECT $1 2 *1 $5 MULTI *2 $3 DEL $1 x *2 $6 SELECT $1 3 *3 $3 SET $1 y $1 2 *1 $4 EXEC \
+             *2 $3 DEL $1 z *2 $3 DEL $1 w "
+        );
+    }
+
+    /// A call whose first operations were written out before it ended (it
+    /// started a rewrite) wraps the rest.
+    #[test]
+    fn a_call_written_out_midway_wraps_what_is_left() {
+        let mut feed = Feed::default();
+        feed.stage(0, &[&b"DEL"[..], b"a"]);
+        feed.buf.clear();
+        feed.written_out();
+        feed.stage(0, &[&b"DEL"[..], b"b"]);
+        feed.commit(true);
+        assert_eq!(text(&feed), "*1 $5 MULTI *2 $3 DEL $1 b *1 $4 EXEC ");
+    }
 }
