@@ -467,6 +467,7 @@ pub fn start_bgsave(store: &mut Store, now_ms: u64) -> io::Result<()> {
         path: Some(rdb_path(&store.config)),
         format: snapshot::Format::Rdb,
         purpose: snapshot::Purpose::Bgsave,
+        incremental_fsync: store.config.get("rdb-save-incremental-fsync") != Some("no"),
     };
     match snapshot::start(store, now_ms, target) {
         Ok(snap) => {

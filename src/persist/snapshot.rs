@@ -105,7 +105,16 @@ pub struct Target {
     pub path: Option<PathBuf>,
     pub format: Format,
     pub purpose: Purpose,
+    /// Sync every `INCREMENTAL_FSYNC_BYTES` as the file grows
+    /// (`rdb-save-incremental-fsync`, `aof-rewrite-incremental-fsync`).
+    pub incremental_fsync: bool,
 }
+
+/// How much is written between two syncs of an incremental-fsync file
+/// (Redis's `REDIS_AUTOSYNC_BYTES`): one sync of a whole big file at the
+/// end makes the filesystem's journal commit that much at once, which
+/// stalls the loop's own AOF writes meanwhile.
+const INCREMENTAL_FSYNC_BYTES: u64 = 4 << 20;
 
 enum Msg {
     Bytes(Vec<u8>),
@@ -155,6 +164,7 @@ pub fn start(store: &mut Store, now_ms: u64, target: Target) -> io::Result<Snaps
         path,
         format,
         purpose,
+        incremental_fsync,
     } = target;
     let file = File::create(&temp)?;
     let (tx, rx) = mpsc::sync_channel::<Msg>(CHANNEL_CHUNKS);
@@ -162,7 +172,8 @@ pub fn start(store: &mut Store, now_ms: u64, target: Target) -> io::Result<Snaps
     std::thread::Builder::new()
         .name("ferrokv-bgsave".into())
         .spawn(move || {
-            let result = write_file(file, &rx, &temp, path.as_ref());
+            let sync_every = incremental_fsync.then_some(INCREMENTAL_FSYNC_BYTES);
+            let result = write_file(file, &rx, &temp, path.as_ref(), sync_every);
             if result.is_err() {
                 let _ = std::fs::remove_file(&temp);
             }
@@ -377,16 +388,25 @@ fn write_file(
     rx: &Receiver<Msg>,
     temp: &PathBuf,
     path: Option<&PathBuf>,
+    sync_every: Option<u64>,
 ) -> io::Result<u64> {
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let mut crc = 0u64;
     let mut written = 0u64;
+    let mut synced = 0u64;
     loop {
         match rx.recv() {
             Ok(Msg::Bytes(chunk)) => {
                 crc = crc64::crc64(crc, &chunk);
                 w.write_all(&chunk)?;
                 written += chunk.len() as u64;
+                if let Some(every) = sync_every
+                    && written - synced >= every
+                {
+                    w.flush()?;
+                    w.get_ref().sync_data()?;
+                    synced = written;
+                }
             }
             Ok(Msg::Finish { checksum, format }) => {
                 if format == Format::Rdb {

@@ -837,6 +837,7 @@ pub fn start_rewrite(store: &mut Store, now_ms: u64) -> io::Result<()> {
                 super::snapshot::Format::Commands
             },
             purpose: super::snapshot::Purpose::AofRewrite,
+            incremental_fsync: store.config.get("aof-rewrite-incremental-fsync") != Some("no"),
         };
         super::snapshot::start(store, now_ms, target)
     })();
