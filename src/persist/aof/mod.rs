@@ -541,6 +541,17 @@ pub fn flush(store: &mut Store, force: bool) {
         }
         return;
     }
+    // Under `always`, writes wait while a sync runs: the replies they hold
+    // wait for the next sync anyway, which cannot start before this one
+    // ends, and a write(2) to a file being synced would block the loop.
+    // When the sync ends, everything gathered goes in one write and the
+    // next sync starts.
+    if aof.policy == FsyncPolicy::Always && !force && !no_fsync_on_rewrite {
+        aof.poll_fsyncer();
+        if aof.sync_in_flight {
+            return;
+        }
+    }
     if aof.policy == FsyncPolicy::EverySec {
         in_progress = aof.fsync_in_progress();
         if in_progress && !force {
@@ -667,7 +678,16 @@ fn write_failed(
 fn sync_as_policy(aof: &mut Aof, now: u64, in_progress: bool) {
     match aof.policy {
         FsyncPolicy::Always => {
-            aof.request_sync();
+            // A small batch (a few clients, one command each) is synced on
+            // the loop, as Redis does: its clients' next requests then all
+            // arrive while it syncs and ride the next sync together. A big
+            // one (pipelines) is synced on the helper while the loop goes
+            // on running commands: the sync then overlaps real work.
+            if aof.sync_in_flight || aof.written_total - aof.synced_total >= GROUP_COMMIT_BYTES {
+                aof.request_sync();
+            } else {
+                aof.sync_now();
+            }
             aof.synced_size = aof.incr_size;
             aof.last_fsync_s = now;
         }
@@ -709,6 +729,10 @@ pub fn durability(store: &mut Store) -> (u64, u64) {
         _ => (produced, aof.written_total),
     }
 }
+
+/// Under `always`, unsynced AOF bytes from which the sync runs on the
+/// helper rather than on the loop (see `sync_as_policy`).
+const GROUP_COMMIT_BYTES: u64 = 16 << 10;
 
 /// Turns the feed on or off to match the AOF's state: on while the AOF
 /// is, or while a rewrite for a run-time switch-on runs.
