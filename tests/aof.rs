@@ -11,10 +11,10 @@
 //!   beside the files to load; [`aof_files`] reads a server's
 //!   `appendonlydir/`, which is how a restart carries the AOF to the next
 //!   server.
-//! - [`Dataset::read`] reads every key of every database (`TYPE`, the
-//!   value, `PEXPIRETIME`), listing keys with SCAN, which deletes the
-//!   expired keys it meets on either server, so `DBSIZE` afterwards is
-//!   comparable.
+//! - [`Dataset::read_scanned`] (`common::dataset`) reads every key of
+//!   every database (`TYPE`, the value, `PEXPIRETIME`), listing keys with
+//!   SCAN, which deletes the expired keys it meets on either server, so
+//!   `DBSIZE` afterwards is comparable.
 //! - [`Workload`] is a seeded, randomized mix of writes over strings,
 //!   counters, lists, hashes and sets in four databases: transactions,
 //!   blocking pops served by a later push from another connection, keys
@@ -45,18 +45,20 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::{Client, Frame, REDIS_TEST_ARGS, Server, escape, parse_frame};
+use common::dataset::{Dataset, assert_same};
+use common::replies::{
+    as_bulks, bulk, call, command, expect_reply, info_field, int, ok, persistence_info, pipeline,
+    select, set_save_delay, shown,
+};
+use common::{Client, Frame, REDIS_TEST_ARGS, Server, escape, find, unix_ms};
 use ferrokv::util::Rng;
 
-/// The databases a server has, as in Redis's default configuration.
-const DATABASES: usize = 16;
 /// The name of the config file the tests give ferrokv its AOF settings in.
 const CONF_NAME: &str = "aof.conf";
 /// The AOF directory and the files in it, under Redis's default names.
@@ -67,8 +69,6 @@ const REFUSAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a polled condition may take. Generous: it only turns a hang
 /// into a failure.
 const CONDITION_TIMEOUT: Duration = Duration::from_secs(20);
-/// Pause between two checks of a condition.
-const CONDITION_POLL: Duration = Duration::from_millis(5);
 /// `rdb-key-save-delay` (microseconds) that holds a ferrokv rewrite to
 /// about one key per command the test sends: the snapshot walks one key
 /// per pass of the loop, and an idle loop passes this far apart. Set back
@@ -78,145 +78,13 @@ const SLOW_REWRITE_DELAY_US: &str = "100000";
 const CHECK_AOF_TIMEOUT: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------------------
-// Talking to a server
+// Talking to a server (more in `common::replies`)
 // ---------------------------------------------------------------------------
-
-/// Sends a command and decodes its reply.
-fn call<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) -> Frame {
-    let raw = c.cmd(args);
-    match parse_frame(&raw) {
-        Ok(Some((frame, _))) => frame,
-        _ => unreachable!("Client::cmd returns exactly one complete reply"),
-    }
-}
-
-/// Sends a command that must answer `+OK`.
-fn ok<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) {
-    let reply = c.cmd(args);
-    assert_eq!(escape(&reply), "+OK\\r\\n", "reply to [{}]", shown(args));
-}
-
-/// Sends a command that must answer an integer, and returns it.
-fn int<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) -> i64 {
-    as_int(call(c, args), args)
-}
-
-/// Sends a command that must answer a bulk string, and returns it.
-fn bulk<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) -> Vec<u8> {
-    as_bulk(call(c, args), args)
-}
-
-/// Sends a command whose reply must be exactly `expected`.
-fn expect_reply<A: AsRef<[u8]>>(c: &mut Client, args: &[A], expected: &str) {
-    let reply = c.cmd(args);
-    assert_eq!(
-        escape(&reply),
-        escape(expected.as_bytes()),
-        "reply to [{}]",
-        shown(args)
-    );
-}
-
-fn as_int<A: AsRef<[u8]>>(reply: Frame, args: &[A]) -> i64 {
-    match reply {
-        Frame::Integer(n) => n,
-        other => panic!("[{}] answered {other:?}, not an integer", shown(args)),
-    }
-}
-
-fn as_bulk<A: AsRef<[u8]>>(reply: Frame, args: &[A]) -> Vec<u8> {
-    match reply {
-        Frame::Bulk(bytes) => bytes,
-        other => panic!("[{}] answered {other:?}, not a bulk string", shown(args)),
-    }
-}
-
-fn as_bulks<A: AsRef<[u8]>>(reply: Frame, args: &[A]) -> Vec<Vec<u8>> {
-    match reply {
-        Frame::Array(items) => items
-            .into_iter()
-            .map(|item| match item {
-                Frame::Bulk(bytes) => bytes,
-                other => panic!("[{}] answered an array holding {other:?}", shown(args)),
-            })
-            .collect(),
-        other => panic!("[{}] answered {other:?}, not an array", shown(args)),
-    }
-}
-
-/// Commands sent back to back before their replies are read; few enough
-/// that a batch never fills a socket buffer while its replies wait.
-const PIPELINE_BATCH: usize = 256;
-
-/// Sends `commands` pipelined, in batches, and returns their replies.
-fn pipeline(c: &mut Client, commands: &[Vec<Vec<u8>>]) -> Vec<Frame> {
-    let mut replies = Vec::with_capacity(commands.len());
-    for batch in commands.chunks(PIPELINE_BATCH) {
-        let mut bytes = Vec::new();
-        for command in batch {
-            bytes.extend_from_slice(&common::encode_command(command));
-        }
-        c.send_raw(&bytes)
-            .unwrap_or_else(|e| panic!("send {} pipelined commands: {e}", batch.len()));
-        for command in batch {
-            let reply = c
-                .read_frame()
-                .unwrap_or_else(|e| panic!("reply to pipelined [{}]: {e}", shown(command)));
-            replies.push(reply);
-        }
-    }
-    replies
-}
-
-/// A command as owned arguments.
-fn command<A: AsRef<[u8]>>(args: &[A]) -> Vec<Vec<u8>> {
-    args.iter().map(|a| a.as_ref().to_vec()).collect()
-}
-
-/// A command's arguments, escaped, for messages.
-fn shown<A: AsRef<[u8]>>(args: &[A]) -> String {
-    let parts: Vec<String> = args.iter().map(|a| escape(a.as_ref())).collect();
-    parts.join(" ")
-}
-
-fn select(c: &mut Client, db: usize) {
-    ok(c, &["SELECT", &db.to_string()]);
-}
-
-/// Milliseconds since the Unix epoch, the clock both servers use for
-/// deadlines.
-fn unix_ms() -> i64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970");
-    since.as_millis() as i64
-}
 
 /// Polls `condition` until it holds; panics naming `what` after
 /// [`CONDITION_TIMEOUT`].
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + CONDITION_TIMEOUT;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {CONDITION_TIMEOUT:?}"
-        );
-        thread::sleep(CONDITION_POLL);
-    }
-}
-
-/// The value of `field` in `INFO <section>`.
-fn info_field(c: &mut Client, section: &str, field: &str) -> String {
-    let text = String::from_utf8_lossy(&bulk(c, &["INFO", section])).into_owned();
-    let prefix = format!("{field}:");
-    text.lines()
-        .find_map(|line| line.strip_prefix(&prefix))
-        .map(|value| value.trim().to_string())
-        .unwrap_or_else(|| panic!("INFO {section} has no {field}:\n{text}"))
-}
-
-fn persistence_info(c: &mut Client, field: &str) -> String {
-    info_field(c, "persistence", field)
+fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    common::wait_until_within(CONDITION_TIMEOUT, what, condition);
 }
 
 fn persistence_num(c: &mut Client, field: &str) -> u64 {
@@ -245,6 +113,15 @@ fn persistence_idle(c: &mut Client) -> bool {
     .all(|line| text.lines().any(|l| l.trim() == *line))
 }
 
+/// Starts a BGREWRITEAOF that must start.
+fn bgrewriteaof(c: &mut Client) {
+    expect_reply(
+        c,
+        &["BGREWRITEAOF"],
+        "+Background append only file rewriting started\r\n",
+    );
+}
+
 /// Waits until the rewrite in progress (and anything scheduled) is done,
 /// and checks that it succeeded.
 fn wait_rewrite_done(c: &mut Client, who: &str) {
@@ -254,11 +131,6 @@ fn wait_rewrite_done(c: &mut Client, who: &str) {
         "ok",
         "{who}'s last rewrite"
     );
-}
-
-/// Where `needle` first occurs in `haystack`.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Where `needle` last occurs in `haystack`.
@@ -482,28 +354,10 @@ fn check_aof(dir: &Path, what: &str) {
         return;
     };
     let manifest = dir.join(AOF_DIR).join(MANIFEST);
-    let mut child = Command::new(&program)
-        .arg(&manifest)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
-    let deadline = Instant::now() + CHECK_AOF_TIMEOUT;
-    while child
-        .try_wait()
-        .expect("wait for redis-check-aof")
-        .is_none()
-    {
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            break;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    let output = child
-        .wait_with_output()
-        .expect("collect redis-check-aof's output");
+    let output = common::output_within(
+        Command::new(&program).arg(&manifest).stdin(Stdio::null()),
+        CHECK_AOF_TIMEOUT,
+    );
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -561,23 +415,53 @@ impl Drop for ScratchDir {
 /// `server`'s AOF and requires `expected`.
 fn assert_aof_holds(server: &Server, settings: &[(&str, &str)], expected: &Dataset, what: &str) {
     let files = aof_files(server);
-    let restarted = start_ferrokv_aof(settings, &files);
-    assert_same(
+    restarted_holding(
+        settings,
+        &files,
         what,
         expected,
         "ferrokv restarted on its AOF",
-        &Dataset::read(&mut restarted.connect()),
     );
     let Some(redis) = start_redis_aof(settings, &files) else {
         println!("SKIPPED: redis-server not found on PATH; {what}: not loaded into it");
         return;
     };
-    assert_same(
+    assert_holds(
         what,
         expected,
         "redis-server loading ferrokv's AOF",
-        &Dataset::read(&mut redis.connect()),
+        &mut redis.connect(),
     );
+}
+
+/// Reads `c`'s server, called `actual_name`, and checks that it holds
+/// exactly `expected`, called `expected_name`.
+fn assert_holds(expected_name: &str, expected: &Dataset, actual_name: &str, c: &mut Client) {
+    assert_same(
+        expected_name,
+        expected,
+        actual_name,
+        &Dataset::read_scanned(c),
+    );
+}
+
+/// Starts ferrokv on `files` (see [`start_ferrokv_aof`]) and checks that
+/// it holds exactly `expected`; returns it for further checks.
+fn restarted_holding(
+    settings: &[(&str, &str)],
+    files: &[(String, Vec<u8>)],
+    expected_name: &str,
+    expected: &Dataset,
+    actual_name: &str,
+) -> Server {
+    let restarted = start_ferrokv_aof(settings, files);
+    assert_holds(
+        expected_name,
+        expected,
+        actual_name,
+        &mut restarted.connect(),
+    );
+    restarted
 }
 
 /// Files in a server's working directory that a rewrite leaves behind
@@ -595,202 +479,6 @@ fn temp_files(server: &Server) -> Vec<String> {
         }
     }
     found
-}
-
-// ---------------------------------------------------------------------------
-// The data
-// ---------------------------------------------------------------------------
-
-/// Everything the tests compare about one key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Key {
-    /// `TYPE`.
-    kind: String,
-    /// `PEXPIRETIME`: -1 for a key without a deadline.
-    expire_ms: i64,
-    /// A string's bytes; a list's elements in order; a hash's fields and
-    /// values, sorted by field; a set's members sorted.
-    value: Vec<Vec<u8>>,
-}
-
-/// Every key of every database of a server. Encodings are not compared:
-/// a replay makes them anew (INCRBYFLOAT replays as a SET, a base file
-/// loads a list of one node), on redis-server too.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Dataset {
-    /// Non-empty databases by index, each with its `DBSIZE` and its keys.
-    dbs: BTreeMap<usize, (i64, BTreeMap<Vec<u8>, Key>)>,
-}
-
-impl Dataset {
-    /// Reads every database of `c`'s server, leaving database 0 selected.
-    /// Keys are listed with SCAN, which deletes each expired key it meets
-    /// (KEYS only hides them), so `DBSIZE`, asked after, counts live keys.
-    fn read(c: &mut Client) -> Dataset {
-        let mut dbs = BTreeMap::new();
-        for db in 0..DATABASES {
-            select(c, db);
-            if int(c, &["DBSIZE"]) == 0 {
-                continue;
-            }
-            let names = scan_all(c);
-            let read = read_keys(c, &names);
-            let size = int(c, &["DBSIZE"]);
-            if size == 0 && read.is_empty() {
-                continue;
-            }
-            dbs.insert(db, (size, read));
-        }
-        select(c, 0);
-        Dataset { dbs }
-    }
-
-    fn key_count(&self) -> usize {
-        self.dbs.values().map(|(_, keys)| keys.len()).sum()
-    }
-}
-
-/// Every key of the selected database, by a full SCAN.
-fn scan_all(c: &mut Client) -> Vec<Vec<u8>> {
-    let mut names = BTreeSet::new();
-    let mut cursor = b"0".to_vec();
-    loop {
-        let args: [&[u8]; 4] = [b"SCAN", &cursor, b"COUNT", b"1000"];
-        let reply = call(c, &args);
-        let Frame::Array(mut parts) = reply else {
-            panic!("SCAN answered {reply:?}");
-        };
-        assert_eq!(parts.len(), 2, "SCAN's reply has a cursor and keys");
-        let keys = as_bulks(parts.pop().expect("keys"), &args);
-        cursor = as_bulk(parts.pop().expect("cursor"), &args);
-        names.extend(keys);
-        if cursor == b"0" {
-            return names.into_iter().collect();
-        }
-    }
-}
-
-/// Reads `names` in the selected database, pipelined.
-fn read_keys(c: &mut Client, names: &[Vec<u8>]) -> BTreeMap<Vec<u8>, Key> {
-    let types: Vec<Vec<Vec<u8>>> = names.iter().map(|k| command(&[b"TYPE", &k[..]])).collect();
-    let kinds: Vec<String> = pipeline(c, &types)
-        .into_iter()
-        .zip(names)
-        .map(|(reply, key)| match reply {
-            Frame::Simple(kind) => String::from_utf8_lossy(&kind).into_owned(),
-            other => panic!("TYPE {} answered {other:?}", escape(key)),
-        })
-        .collect();
-    let mut reads = Vec::new();
-    for (key, kind) in names.iter().zip(&kinds) {
-        let key = &key[..];
-        reads.push(match kind.as_str() {
-            "string" => command(&[b"GET", key]),
-            "list" => command(&[b"LRANGE", key, b"0", b"-1"]),
-            "hash" => command(&[b"HGETALL", key]),
-            "set" => command(&[b"SMEMBERS", key]),
-            other => panic!(
-                "SCAN listed {}, of type {other}, which these tests never write",
-                escape(key)
-            ),
-        });
-        reads.push(command(&[b"PEXPIRETIME", key]));
-    }
-    let mut replies = pipeline(c, &reads).into_iter().zip(reads);
-    let mut out = BTreeMap::new();
-    for (name, kind) in names.iter().zip(kinds) {
-        let (reply, args) = replies.next().expect("a value reply");
-        let value = match kind.as_str() {
-            "string" => vec![as_bulk(reply, &args)],
-            "list" => as_bulks(reply, &args),
-            "hash" => {
-                let flat = as_bulks(reply, &args);
-                let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = flat
-                    .chunks(2)
-                    .map(|pair| (pair[0].clone(), pair[1].clone()))
-                    .collect();
-                pairs.sort();
-                pairs.into_iter().flat_map(|(f, v)| [f, v]).collect()
-            }
-            _ => {
-                let mut members = as_bulks(reply, &args);
-                members.sort();
-                members
-            }
-        };
-        let (reply, args) = replies.next().expect("a PEXPIRETIME reply");
-        let expire_ms = as_int(reply, &args);
-        out.insert(
-            name.clone(),
-            Key {
-                kind,
-                expire_ms,
-                value,
-            },
-        );
-    }
-    out
-}
-
-/// Panics, listing the differences, unless the two datasets are equal.
-fn assert_same(expected_name: &str, expected: &Dataset, actual_name: &str, actual: &Dataset) {
-    if expected == actual {
-        return;
-    }
-    let mut diffs = Vec::new();
-    for db in 0..DATABASES {
-        let empty = (0, BTreeMap::new());
-        let (e_size, e_keys) = expected.dbs.get(&db).unwrap_or(&empty);
-        let (a_size, a_keys) = actual.dbs.get(&db).unwrap_or(&empty);
-        if e_size != a_size {
-            diffs.push(format!(
-                "db {db}: DBSIZE {e_size} on {expected_name}, {a_size} on {actual_name}"
-            ));
-        }
-        for (name, e) in e_keys {
-            match a_keys.get(name) {
-                None => diffs.push(format!(
-                    "db {db}: {} missing on {actual_name} (it is {})",
-                    escape(name),
-                    key_shown(e)
-                )),
-                Some(a) if a != e => diffs.push(format!(
-                    "db {db}: {}: {expected_name} has {}, {actual_name} has {}",
-                    escape(name),
-                    key_shown(e),
-                    key_shown(a)
-                )),
-                Some(_) => {}
-            }
-        }
-        for (name, a) in a_keys
-            .iter()
-            .filter(|(name, _)| !e_keys.contains_key(*name))
-        {
-            diffs.push(format!(
-                "db {db}: {} only on {actual_name} (it is {})",
-                escape(name),
-                key_shown(a)
-            ));
-        }
-    }
-    // The first few say what went wrong; thousands would bury it.
-    let shown_diffs = diffs.len().min(20);
-    panic!(
-        "{actual_name} differs from {expected_name} ({} differences, {shown_diffs} shown):\n{}",
-        diffs.len(),
-        diffs[..shown_diffs].join("\n")
-    );
-}
-
-fn key_shown(key: &Key) -> String {
-    let items: Vec<String> = key.value.iter().map(|v| escape(v)).collect();
-    format!(
-        "{} PEXPIRETIME {} [{}]",
-        key.kind,
-        key.expire_ms,
-        items.join(", ")
-    )
 }
 
 // ---------------------------------------------------------------------------
@@ -1616,15 +1304,8 @@ fn run_workload(
             match rewrite {
                 Rewrite::None => {}
                 Rewrite::Slowed => {
-                    ok(
-                        c,
-                        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
-                    );
-                    expect_reply(
-                        c,
-                        &["BGREWRITEAOF"],
-                        "+Background append only file rewriting started\r\n",
-                    );
+                    set_save_delay(c, SLOW_REWRITE_DELAY_US);
+                    bgrewriteaof(c);
                     assert_eq!(
                         persistence_info(c, "aof_rewrite_in_progress"),
                         "1",
@@ -1643,7 +1324,7 @@ fn run_workload(
         }
         if step == rewrite_at + rewrite_for && rewrite != Rewrite::None {
             if rewrite == Rewrite::Slowed {
-                ok(c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+                set_save_delay(c, "0");
             }
             wait_rewrite_done(c, who);
         }
@@ -1704,7 +1385,7 @@ fn replay_gives_back_the_dataset(
     let server = start_ferrokv_aof(settings, &[]);
     let (mut c, mut blocker) = (server.connect(), server.connect());
     run_workload("ferrokv", &mut c, &mut blocker, seed, REPLAY_OPS, rewrite);
-    let before = Dataset::read(&mut c);
+    let before = Dataset::read_scanned(&mut c);
     assert!(
         before.key_count() > 100,
         "the workload left only {} keys",
@@ -1712,24 +1393,21 @@ fn replay_gives_back_the_dataset(
     );
     match replay {
         Replay::Restart => {
-            let files = aof_files(&server);
-            let restarted = start_ferrokv_aof(settings, &files);
-            let after = Dataset::read(&mut restarted.connect());
-            assert_same(
+            restarted_holding(
+                settings,
+                &aof_files(&server),
                 "ferrokv after the workload",
                 &before,
                 "ferrokv restarted on its AOF",
-                &after,
             );
         }
         Replay::LoadAof => {
             ok(&mut c, &["DEBUG", "LOADAOF"]);
-            let after = Dataset::read(&mut c);
-            assert_same(
+            assert_holds(
                 "ferrokv after the workload",
                 &before,
                 "ferrokv after DEBUG LOADAOF",
-                &after,
+                &mut c,
             );
         }
     }
@@ -1822,11 +1500,7 @@ fn nothing_expires_while_the_files_replay(preamble: &str) {
     ok(&mut c, &["SET", "in:base", "v", "PX", &ttl]);
     int(&mut c, &["RPUSH", "list:in:base", "a"]);
     int(&mut c, &["PEXPIRE", "list:in:base", &ttl]);
-    expect_reply(
-        &mut c,
-        &["BGREWRITEAOF"],
-        "+Background append only file rewriting started\r\n",
-    );
+    bgrewriteaof(&mut c);
     wait_rewrite_done(&mut c, "ferrokv");
     ok(&mut c, &["SET", "str", "v", "PX", &ttl]);
     ok(&mut c, &["SET", "num", "1", "PX", &ttl]);
@@ -1851,7 +1525,7 @@ fn nothing_expires_while_the_files_replay(preamble: &str) {
         expect_reply(&mut c, args, reply);
     }
     // The set is left to expire: it must be gone after the load, as here.
-    let expected = Dataset::read(&mut c);
+    let expected = Dataset::read_scanned(&mut c);
     assert!(
         unix_ms() < started + REPLAY_DEADLINE_MS as i64,
         "the keys were kept before their deadline (this machine took over {REPLAY_DEADLINE_MS} ms)"
@@ -1870,22 +1544,22 @@ fn nothing_expires_while_the_files_replay(preamble: &str) {
         5,
         "five keys kept: {expected_after:?}"
     );
-    let restarted = start_ferrokv_aof(&settings, &files);
-    assert_same(
+    restarted_holding(
+        &settings,
+        &files,
         "ferrokv before the deadline, less the set",
         &expected_after,
         "ferrokv loading the files after the deadline",
-        &Dataset::read(&mut restarted.connect()),
     );
     let Some(redis) = start_redis_aof(&settings, &files) else {
         println!("SKIPPED: redis-server not found on PATH; its replay not compared");
         return;
     };
-    assert_same(
+    assert_holds(
         "ferrokv before the deadline, less the set",
         &expected_after,
         "redis-server loading the files after the deadline",
-        &Dataset::read(&mut redis.connect()),
+        &mut redis.connect(),
     );
 }
 
@@ -1951,7 +1625,7 @@ fn clients_get_loading_while_the_aof_loads() {
     let mut c = loop {
         match Client::connect(server.port) {
             Ok(c) => break c,
-            Err(_) if Instant::now() < deadline => thread::sleep(CONDITION_POLL),
+            Err(_) if Instant::now() < deadline => thread::sleep(common::CONDITION_POLL),
             Err(e) => panic!("no connection to the loading server: {e}"),
         }
     };
@@ -1994,7 +1668,7 @@ fn redis_loads_what_ferrokv_wrote(seed: u64, preamble: &str) {
         INTERCHANGE_OPS,
         Rewrite::Slowed,
     );
-    let written = Dataset::read(&mut c);
+    let written = Dataset::read_scanned(&mut c);
     let files = aof_files(&ferrokv);
     let manifest = manifest_of(&files);
     let suffix = if preamble == "yes" { "rdb" } else { "aof" };
@@ -2005,12 +1679,11 @@ fn redis_loads_what_ferrokv_wrote(seed: u64, preamble: &str) {
         "after one rewrite the base is the second, a .base.{suffix}: {manifest:?}"
     );
     let redis = start_redis_aof(&settings, &files).expect("redis-server is on PATH");
-    let loaded = Dataset::read(&mut redis.connect());
-    assert_same(
+    assert_holds(
         "ferrokv",
         &written,
         "redis-server loading ferrokv's AOF",
-        &loaded,
+        &mut redis.connect(),
     );
 }
 
@@ -2039,15 +1712,14 @@ fn ferrokv_loads_what_redis_wrote(seed: u64, preamble: &str) {
         INTERCHANGE_OPS,
         Rewrite::Plain,
     );
-    let written = Dataset::read(&mut c);
+    let written = Dataset::read_scanned(&mut c);
     let files = aof_files(&redis);
     let ferrokv = start_ferrokv_aof(&settings, &files);
-    let loaded = Dataset::read(&mut ferrokv.connect());
-    assert_same(
+    assert_holds(
         "redis-server",
         &written,
         "ferrokv loading redis-server's AOF",
-        &loaded,
+        &mut ferrokv.connect(),
     );
 }
 
@@ -2069,7 +1741,7 @@ fn an_old_single_file_aof_is_migrated_and_loaded(seed: u64, preamble: &str) {
     let source = start_ferrokv_aof(&settings, &[]);
     let (mut c, mut blocker) = (source.connect(), source.connect());
     run_workload("ferrokv", &mut c, &mut blocker, seed, 300, Rewrite::Slowed);
-    let written = Dataset::read(&mut c);
+    let written = Dataset::read_scanned(&mut c);
     let files = aof_files(&source);
     // The base (a rewrite's snapshot) and the commands since, one after
     // the other, are exactly an old-style file.
@@ -2089,11 +1761,11 @@ fn an_old_single_file_aof_is_migrated_and_loaded(seed: u64, preamble: &str) {
 
     let migrated = start_ferrokv_aof(&settings, &old);
     let mut m = migrated.connect();
-    assert_same(
+    assert_holds(
         "ferrokv that wrote the files",
         &written,
         "ferrokv loading them as one old-style appendonly.aof",
-        &Dataset::read(&mut m),
+        &mut m,
     );
     assert!(
         !migrated.dir().join("appendonly.aof").exists(),
@@ -2123,13 +1795,13 @@ fn an_old_single_file_aof_is_migrated_and_loaded(seed: u64, preamble: &str) {
     // Writes after the migration go to the new incremental file and
     // survive a restart.
     ok(&mut m, &["SET", "after:migration", "yes"]);
-    let expected = Dataset::read(&mut m);
-    let restarted = start_ferrokv_aof(&settings, &aof_files(&migrated));
-    assert_same(
+    let expected = Dataset::read_scanned(&mut m);
+    restarted_holding(
+        &settings,
+        &aof_files(&migrated),
         "ferrokv after the migration",
         &expected,
         "ferrokv restarted on the migrated directory",
-        &Dataset::read(&mut restarted.connect()),
     );
 
     // redis-server migrates the same file to the same directory.
@@ -2137,11 +1809,11 @@ fn an_old_single_file_aof_is_migrated_and_loaded(seed: u64, preamble: &str) {
         println!("SKIPPED: redis-server not found on PATH; its migration not compared");
         return;
     };
-    assert_same(
+    assert_holds(
         "ferrokv that wrote the files",
         &written,
         "redis-server loading them as one old-style appendonly.aof",
-        &Dataset::read(&mut redis.connect()),
+        &mut redis.connect(),
     );
     let theirs = aof_files(&redis);
     let manifest_path = format!("{AOF_DIR}/{MANIFEST}");
@@ -2245,6 +1917,18 @@ fn small_aof(settings: &[(&str, &str)]) -> (Files, usize) {
     (files, at)
 }
 
+/// [`small_aof`]'s files with the incremental file cut halfway through
+/// its last command. Returns the files, the incremental file's path, the
+/// offset where the last command starts and the length it is cut to.
+fn small_aof_cut_in_its_last_command(settings: &[(&str, &str)]) -> (Files, String, usize, usize) {
+    let (mut files, at) = small_aof(settings);
+    let incr_path = last_incr_path(&files);
+    let incr = file_mut(&mut files, &incr_path);
+    let cut = at + (incr.len() - at) / 2;
+    incr.truncate(cut);
+    (files, incr_path, at, cut)
+}
+
 /// Checks that `c`'s server holds what [`small_aof`] wrote before its
 /// last command, and not that command.
 fn assert_holds_all_but_the_last(c: &mut Client, what: &str) {
@@ -2267,11 +1951,7 @@ fn assert_holds_all_but_the_last(c: &mut Client, what: &str) {
 #[test]
 fn a_truncated_last_command_is_cut_off_with_aof_load_truncated_yes() {
     let settings = [("aof-load-truncated", "yes")];
-    let (mut files, at) = small_aof(&settings);
-    let incr_path = last_incr_path(&files);
-    let incr = file_mut(&mut files, &incr_path);
-    let cut = at + (incr.len() - at) / 2;
-    incr.truncate(cut);
+    let (files, incr_path, at, cut) = small_aof_cut_in_its_last_command(&settings);
     let truncated = files.clone();
 
     let server = start_ferrokv_aof(&settings, &files);
@@ -2290,14 +1970,14 @@ fn a_truncated_last_command_is_cut_off_with_aof_load_truncated_yes() {
     );
     // Writes go on, after the last whole command, and survive a restart.
     ok(&mut c, &["SET", "after", "the cut"]);
-    let expected = Dataset::read(&mut c);
+    let expected = Dataset::read_scanned(&mut c);
     let restarted = start_ferrokv_aof(&[("aof-load-truncated", "no")], &aof_files(&server));
     let mut r = restarted.connect();
-    assert_same(
+    assert_holds(
         "ferrokv after loading the truncated file",
         &expected,
         "ferrokv restarted on its files",
-        &Dataset::read(&mut r),
+        &mut r,
     );
     assert_eq!(bulk(&mut r, &["GET", "after"]), b"the cut");
 
@@ -2343,11 +2023,7 @@ fn a_last_command_cut_anywhere_is_cut_off_with_aof_load_truncated_yes() {
 #[test]
 fn a_truncated_last_command_is_refused_with_aof_load_truncated_no() {
     let settings = [("aof-load-truncated", "no")];
-    let (mut files, at) = small_aof(&settings);
-    let incr_path = last_incr_path(&files);
-    let incr = file_mut(&mut files, &incr_path);
-    let cut = at + (incr.len() - at) / 2;
-    incr.truncate(cut);
+    let (files, ..) = small_aof_cut_in_its_last_command(&settings);
     let log = ferrokv_refuses(&settings, &files, "a file cut inside its last command");
     assert!(
         log.contains("Unexpected end of file") && log.contains("appendonly.aof.1.incr.aof"),
@@ -2559,11 +2235,7 @@ fn a_corrupt_manifest_is_refused() {
 #[test]
 fn a_truncated_file_that_is_not_the_last_is_refused_even_with_aof_load_truncated_yes() {
     let settings = [("aof-load-truncated", "yes")];
-    let (mut files, at) = small_aof(&settings);
-    let incr_path = last_incr_path(&files);
-    let incr = file_mut(&mut files, &incr_path);
-    let cut = at + (incr.len() - at) / 2;
-    incr.truncate(cut);
+    let (mut files, ..) = small_aof_cut_in_its_last_command(&settings);
     let mut second = Vec::new();
     second.extend_from_slice(&common::encode_command(&["SELECT", "0"]));
     second.extend_from_slice(&common::encode_command(&["SET", "z", "1"]));
@@ -2586,11 +2258,7 @@ fn a_truncated_rdb_base_is_refused_under_both_settings() {
     let server = start_ferrokv_aof(&[], &[]);
     let mut c = server.connect();
     Workload::new(0xa0f_0901).prefill(&mut c);
-    expect_reply(
-        &mut c,
-        &["BGREWRITEAOF"],
-        "+Background append only file rewriting started\r\n",
-    );
+    bgrewriteaof(&mut c);
     wait_rewrite_done(&mut c, "ferrokv");
     let mut files = aof_files(&server);
     let base_path = format!("{AOF_DIR}/appendonly.aof.2.base.rdb");
@@ -2636,10 +2304,7 @@ fn config_set_appendonly_turns_the_aof_on_and_off_at_run_time() {
 
     // Turned on while a slowed rewrite would write the base: the writes
     // made while it runs must reach the file too.
-    ok(
-        &mut c,
-        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
-    );
+    set_save_delay(&mut c, SLOW_REWRITE_DELAY_US);
     ok(&mut c, &["CONFIG", "SET", "appendonly", "yes"]);
     assert_eq!(persistence_info(&mut c, "aof_enabled"), "1");
     assert_eq!(persistence_info(&mut c, "aof_rewrite_in_progress"), "1");
@@ -2650,7 +2315,7 @@ fn config_set_appendonly_turns_the_aof_on_and_off_at_run_time() {
         &mut c,
         &["RPUSH", "list:0", "pushed during the first rewrite"],
     );
-    ok(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    set_save_delay(&mut c, "0");
     wait_rewrite_done(&mut c, "ferrokv");
     let entries = manifest_on_disk(&server);
     assert_eq!(
@@ -2682,13 +2347,13 @@ fn config_set_appendonly_turns_the_aof_on_and_off_at_run_time() {
     );
 
     // A restart on the directory loads everything.
-    let expected = Dataset::read(&mut c);
-    let restarted = start_ferrokv_aof(&[], &aof_files(&server));
-    assert_same(
+    let expected = Dataset::read_scanned(&mut c);
+    restarted_holding(
+        &[],
+        &aof_files(&server),
         "ferrokv that turned its AOF on",
         &expected,
         "ferrokv restarted on that AOF",
-        &Dataset::read(&mut restarted.connect()),
     );
 
     // Off: nothing more is appended.
@@ -2700,12 +2365,12 @@ fn config_set_appendonly_turns_the_aof_on_and_off_at_run_time() {
     }
     int(&mut c, &["DEL", "str:0", "str:1"]);
     assert_eq!(file_len(&incr), size, "writes after appendonly no");
-    let restarted = start_ferrokv_aof(&[], &aof_files(&server));
-    assert_same(
+    restarted_holding(
+        &[],
+        &aof_files(&server),
         "ferrokv when it turned its AOF off",
         &expected,
         "ferrokv restarted on that AOF",
-        &Dataset::read(&mut restarted.connect()),
     );
 }
 
@@ -2714,23 +2379,20 @@ fn config_set_appendonly_yes_during_a_bgsave_waits_for_it() {
     let server = common::start_ferrokv();
     let mut c = server.connect();
     Workload::new(0xa0f_0605).prefill(&mut c);
-    ok(
-        &mut c,
-        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
-    );
+    set_save_delay(&mut c, SLOW_REWRITE_DELAY_US);
     expect_reply(&mut c, &["BGSAVE"], "+Background saving started\r\n");
     ok(&mut c, &["CONFIG", "SET", "appendonly", "yes"]);
     assert_eq!(persistence_info(&mut c, "aof_enabled"), "1");
     assert_eq!(persistence_info(&mut c, "aof_rewrite_in_progress"), "0");
     assert_eq!(persistence_info(&mut c, "aof_rewrite_scheduled"), "1");
     ok(&mut c, &["SET", "while:scheduled", "1"]);
-    ok(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    set_save_delay(&mut c, "0");
     wait_until("the BGSAVE and then the first rewrite end", || {
         persistence_idle(&mut c) && persistence_num(&mut c, "aof_rewrites") == 1
     });
     assert_eq!(persistence_info(&mut c, "aof_last_bgrewrite_status"), "ok");
     ok(&mut c, &["SET", "after:rewrite", "1"]);
-    let expected = Dataset::read(&mut c);
+    let expected = Dataset::read_scanned(&mut c);
     assert_aof_holds(
         &server,
         &[],
@@ -2747,20 +2409,13 @@ fn appendonly_turned_on_during_a_rewrite_of_an_aof_that_was_off() {
     let server = common::start_ferrokv();
     let mut c = server.connect();
     Workload::new(0xa0f_0606).prefill(&mut c);
-    ok(
-        &mut c,
-        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
-    );
-    expect_reply(
-        &mut c,
-        &["BGREWRITEAOF"],
-        "+Background append only file rewriting started\r\n",
-    );
+    set_save_delay(&mut c, SLOW_REWRITE_DELAY_US);
+    bgrewriteaof(&mut c);
     ok(&mut c, &["SET", "before:on", "1"]);
     ok(&mut c, &["CONFIG", "SET", "appendonly", "yes"]);
     ok(&mut c, &["SET", "after:on", "1"]);
     int(&mut c, &["DEL", "str:1", "str:2"]);
-    ok(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    set_save_delay(&mut c, "0");
     wait_until("the AOF's first rewrite ends", || {
         persistence_idle(&mut c)
             && fs::read_to_string(server.dir().join(AOF_DIR).join(MANIFEST))
@@ -2771,7 +2426,7 @@ fn appendonly_turned_on_during_a_rewrite_of_an_aof_that_was_off() {
     wait_until("no temporary files are left", || {
         temp_files(&server).is_empty()
     });
-    let expected = Dataset::read(&mut c);
+    let expected = Dataset::read_scanned(&mut c);
     assert_aof_holds(
         &server,
         &[],
@@ -2797,10 +2452,7 @@ fn appendonly_turned_off_and_on_during_a_rewrite(interrupted: Interrupted) {
     };
     let mut c = server.connect();
     Workload::new(0xa0f_0602).prefill(&mut c);
-    ok(
-        &mut c,
-        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
-    );
+    set_save_delay(&mut c, SLOW_REWRITE_DELAY_US);
     match interrupted {
         Interrupted::FirstRewrite => ok(&mut c, &["CONFIG", "SET", "appendonly", "yes"]),
         Interrupted::Bgrewriteaof => expect_reply(
@@ -2818,7 +2470,7 @@ fn appendonly_turned_off_and_on_during_a_rewrite(interrupted: Interrupted) {
     ok(&mut c, &["CONFIG", "SET", "appendonly", "yes"]);
     ok(&mut c, &["SET", "during:second", "1"]);
     int(&mut c, &["DEL", "str:3"]);
-    ok(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    set_save_delay(&mut c, "0");
     wait_until("the AOF is on with its first base", || {
         persistence_idle(&mut c) && persistence_info(&mut c, "aof_enabled") == "1"
     });
@@ -2846,7 +2498,7 @@ fn appendonly_turned_off_and_on_during_a_rewrite(interrupted: Interrupted) {
         expected.sort();
         listing == expected
     });
-    let expected = Dataset::read(&mut c);
+    let expected = Dataset::read_scanned(&mut c);
     assert_aof_holds(
         &server,
         &[],
@@ -2875,10 +2527,7 @@ fn appendonly_turned_off_and_on_during_a_bgrewriteaof() {
 /// few keys and just finishes).
 fn rewrite_replies(c: &mut Client, let_go: &dyn Fn(&mut Client), who: &str) -> Vec<Vec<u8>> {
     let mut replies = Vec::new();
-    ok(
-        c,
-        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
-    );
+    set_save_delay(c, SLOW_REWRITE_DELAY_US);
     // A rewrite runs: another is refused, a BGSAVE is refused unless
     // scheduled.
     for args in [
@@ -2904,10 +2553,7 @@ fn rewrite_replies(c: &mut Client, let_go: &dyn Fn(&mut Client), who: &str) -> V
         "{who}"
     );
     // A BGSAVE runs: a rewrite is scheduled behind it.
-    ok(
-        c,
-        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
-    );
+    set_save_delay(c, SLOW_REWRITE_DELAY_US);
     for args in [&["BGSAVE"][..], &["BGREWRITEAOF"], &["BGREWRITEAOF"]] {
         replies.push(c.cmd(args));
     }
@@ -2919,7 +2565,7 @@ fn rewrite_replies(c: &mut Client, let_go: &dyn Fn(&mut Client), who: &str) -> V
     });
     assert_eq!(persistence_info(c, "aof_last_bgrewrite_status"), "ok");
     // Inside a transaction a rewrite is only scheduled, and runs after.
-    ok(c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    set_save_delay(c, "0");
     for args in [&["MULTI"][..], &["BGREWRITEAOF"], &["EXEC"]] {
         replies.push(c.cmd(args));
     }
@@ -2939,7 +2585,7 @@ fn bgrewriteaof_replies_and_scheduling_match_redis() {
     for i in 0..200 {
         ok(&mut c, &["SET", &format!("key:{i}"), "v"]);
     }
-    let let_go = |c: &mut Client| ok(c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    let let_go = |c: &mut Client| set_save_delay(c, "0");
     let ours = rewrite_replies(&mut c, &let_go, "ferrokv");
     let expected = [
         "+Background append only file rewriting started\r\n",
@@ -2973,13 +2619,13 @@ fn bgrewriteaof_replies_and_scheduling_match_redis() {
         String::from_utf8_lossy(&ours_manifest),
         "file appendonly.aof.4.base.rdb seq 4 type b\nfile appendonly.aof.4.incr.aof seq 4 type i\n"
     );
-    let expected_data = Dataset::read(&mut c);
-    let restarted = start_ferrokv_aof(&[], &aof_files(&server));
-    assert_same(
+    let expected_data = Dataset::read_scanned(&mut c);
+    restarted_holding(
+        &[],
+        &aof_files(&server),
         "ferrokv after three rewrites",
         &expected_data,
         "ferrokv restarted on its AOF",
-        &Dataset::read(&mut restarted.connect()),
     );
 
     let Some(redis) = start_redis_aof(&[], &[]) else {
@@ -3023,16 +2669,12 @@ fn bgrewriteaof_with_the_aof_off_writes_a_base_alone() {
         select(&mut c, 4);
         int(&mut c, &["HSET", "h", "f", "v"]);
         select(&mut c, 0);
-        expect_reply(
-            &mut c,
-            &["BGREWRITEAOF"],
-            "+Background append only file rewriting started\r\n",
-        );
+        bgrewriteaof(&mut c);
         wait_rewrite_done(&mut c, who);
         assert_eq!(persistence_info(&mut c, "aof_enabled"), "0", "{who}");
         let manifest = fs::read_to_string(server.dir().join(AOF_DIR).join(MANIFEST))
             .unwrap_or_else(|e| panic!("{who}'s manifest: {e}"));
-        (Dataset::read(&mut c), manifest)
+        (Dataset::read_scanned(&mut c), manifest)
     };
     let server = common::start_ferrokv();
     let (expected, manifest) = run(&server, "ferrokv");
@@ -3046,11 +2688,11 @@ fn bgrewriteaof_with_the_aof_off_writes_a_base_alone() {
     // incr file.
     let restarted = start_ferrokv_aof(&[], &aof_files(&server));
     let mut r = restarted.connect();
-    assert_same(
+    assert_holds(
         "ferrokv that rewrote with its AOF off",
         &expected,
         "ferrokv started with appendonly yes on the directory",
-        &Dataset::read(&mut r),
+        &mut r,
     );
     assert_eq!(
         manifest_on_disk(&restarted),
@@ -3100,7 +2742,7 @@ fn repeated_rewrites_keep_every_write() {
     wait_rewrite_done(&mut c, "ferrokv");
     let pass = w.short_deadlines_pass_ms;
     wait_until("the short deadlines pass", || unix_ms() > pass);
-    let expected = Dataset::read(&mut c);
+    let expected = Dataset::read_scanned(&mut c);
     let rewrites = persistence_num(&mut c, "aof_rewrites");
     assert!(rewrites >= 2, "{rewrites} rewrites");
     let base = format!("appendonly.aof.{}.base.aof", rewrites + 1);
@@ -3125,11 +2767,7 @@ fn history_files_are_kept_with_aof_disable_auto_gc_like_redis() {
     let two_rewrites = |c: &mut Client, who: &str| {
         ok(c, &["SET", "a", "1"]);
         for round in 0..2 {
-            expect_reply(
-                c,
-                &["BGREWRITEAOF"],
-                "+Background append only file rewriting started\r\n",
-            );
+            bgrewriteaof(c);
             wait_rewrite_done(c, who);
             ok(c, &["SET", &format!("after:{round}"), "1"]);
         }
@@ -3151,7 +2789,7 @@ fn history_files_are_kept_with_aof_disable_auto_gc_like_redis() {
             entry.name
         );
     }
-    let expected = Dataset::read(&mut c);
+    let expected = Dataset::read_scanned(&mut c);
     assert_aof_holds(&server, &settings, &expected, "ferrokv with history files");
     let Some(redis) = start_redis_aof(&settings, &[]) else {
         println!("SKIPPED: redis-server not found on PATH; manifest not compared");
@@ -3175,11 +2813,7 @@ fn custom_appendfilename_and_appenddirname_like_redis() {
     let run = |server: &Server, who: &str| -> (Vec<String>, String) {
         let mut c = server.connect();
         ok(&mut c, &["SET", "a", "1"]);
-        expect_reply(
-            &mut c,
-            &["BGREWRITEAOF"],
-            "+Background append only file rewriting started\r\n",
-        );
+        bgrewriteaof(&mut c);
         wait_rewrite_done(&mut c, who);
         ok(&mut c, &["SET", "b", "2"]);
         wait_aof_written(server);
@@ -3233,11 +2867,7 @@ fn the_rdb_preamble_setting_changes_between_rewrites_like_redis() {
         ok(c, &["SET", "a", "1"]);
         for (preamble, round) in [("no", 0), ("yes", 1), ("no", 2)] {
             ok(c, &["CONFIG", "SET", "aof-use-rdb-preamble", preamble]);
-            expect_reply(
-                c,
-                &["BGREWRITEAOF"],
-                "+Background append only file rewriting started\r\n",
-            );
+            bgrewriteaof(c);
             wait_rewrite_done(c, who);
             int(c, &["RPUSH", "list", &round.to_string()]);
         }
@@ -3250,7 +2880,7 @@ fn the_rdb_preamble_setting_changes_between_rewrites_like_redis() {
         ours,
         "file appendonly.aof.4.base.aof seq 4 type b\nfile appendonly.aof.4.incr.aof seq 4 type i\n"
     );
-    let expected = Dataset::read(&mut c);
+    let expected = Dataset::read_scanned(&mut c);
     assert_aof_holds(
         &server,
         &[],
@@ -3333,11 +2963,7 @@ fn a_failed_rewrite_keeps_every_write_and_the_next_succeeds_like_redis() {
         ok(c, &["SET", "a", "1"]);
         let in_the_way = server.dir().join(AOF_DIR).join("appendonly.aof.2.base.rdb");
         fs::create_dir(&in_the_way).expect("a directory in the way of the new base");
-        expect_reply(
-            c,
-            &["BGREWRITEAOF"],
-            "+Background append only file rewriting started\r\n",
-        );
+        bgrewriteaof(c);
         ok(c, &["SET", "during:failed", "1"]);
         wait_until(&format!("{who}'s rewrite ends"), || persistence_idle(c));
         let mut info = Vec::new();
@@ -3349,11 +2975,7 @@ fn a_failed_rewrite_keeps_every_write_and_the_next_succeeds_like_redis() {
         }
         ok(c, &["SET", "after:failed", "1"]);
         fs::remove_dir(&in_the_way).expect("clear the way");
-        expect_reply(
-            c,
-            &["BGREWRITEAOF"],
-            "+Background append only file rewriting started\r\n",
-        );
+        bgrewriteaof(c);
         wait_rewrite_done(c, who);
         info.push(format!(
             "aof_rewrites_consecutive_failures:{}",
@@ -3374,7 +2996,7 @@ fn a_failed_rewrite_keeps_every_write_and_the_next_succeeds_like_redis() {
             "aof_rewrites_consecutive_failures:0",
         ]
     );
-    let expected = Dataset::read(&mut c);
+    let expected = Dataset::read_scanned(&mut c);
     assert_aof_holds(&server, &[], &expected, "ferrokv after a failed rewrite");
     let Some(redis) = start_redis_aof(&[], &[]) else {
         println!("SKIPPED: redis-server not found on PATH; not compared");
@@ -3451,11 +3073,7 @@ fn info_persistence_shows_the_aof_sizes_and_buffers() {
     );
     // After a rewrite, both sizes start over from the new files (Redis
     // counts what the new incr file holds already into the base size).
-    expect_reply(
-        &mut c,
-        &["BGREWRITEAOF"],
-        "+Background append only file rewriting started\r\n",
-    );
+    bgrewriteaof(&mut c);
     wait_rewrite_done(&mut c, "ferrokv");
     wait_aof_written(&server);
     let files = on_disk("appendonly.aof.2.base.rdb") + on_disk("appendonly.aof.2.incr.aof");
@@ -3490,15 +3108,8 @@ fn flushall_and_swapdb_during_a_rewrite(preamble: &str) {
     let server = start_ferrokv_aof(&settings, &[]);
     let mut c = server.connect();
     Workload::new(0xa0f_0601).prefill(&mut c);
-    ok(
-        &mut c,
-        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
-    );
-    expect_reply(
-        &mut c,
-        &["BGREWRITEAOF"],
-        "+Background append only file rewriting started\r\n",
-    );
+    set_save_delay(&mut c, SLOW_REWRITE_DELAY_US);
+    bgrewriteaof(&mut c);
     ok(&mut c, &["SWAPDB", "0", "2"]);
     ok(&mut c, &["SET", "str:0", "before the flush"]);
     ok(&mut c, &["FLUSHALL"]);
@@ -3512,10 +3123,10 @@ fn flushall_and_swapdb_during_a_rewrite(preamble: &str) {
         "1",
         "the slowed rewrite still runs after the writes"
     );
-    ok(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    set_save_delay(&mut c, "0");
     wait_rewrite_done(&mut c, "ferrokv");
     ok(&mut c, &["SET", "str:2", "after the rewrite"]);
-    let expected = Dataset::read(&mut c);
+    let expected = Dataset::read_scanned(&mut c);
     assert_eq!(expected.key_count(), 4, "{expected:?}");
     assert_aof_holds(
         &server,
@@ -3559,7 +3170,7 @@ fn an_automatic_rewrite_starts_when_the_aof_grows() {
         log.contains("Starting automatic rewriting of AOF on"),
         "the log tells of the automatic rewrite:\n{log}"
     );
-    let expected = Dataset::read(&mut c);
+    let expected = Dataset::read_scanned(&mut c);
     assert_aof_holds(
         &server,
         &[],
@@ -3575,19 +3186,12 @@ fn shutdown_writes_the_aof_and_stops_a_rewrite() {
     let server = start_ferrokv_aof(&[], &[]);
     let mut c = server.connect();
     Workload::new(0xa0f_0701).prefill(&mut c);
-    ok(
-        &mut c,
-        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
-    );
-    expect_reply(
-        &mut c,
-        &["BGREWRITEAOF"],
-        "+Background append only file rewriting started\r\n",
-    );
+    set_save_delay(&mut c, SLOW_REWRITE_DELAY_US);
+    bgrewriteaof(&mut c);
     for i in 0..20 {
         ok(&mut c, &["SET", &format!("during:{i}"), "v"]);
     }
-    let expected = Dataset::read(&mut c);
+    let expected = Dataset::read_scanned(&mut c);
     assert_eq!(persistence_info(&mut c, "aof_rewrite_in_progress"), "1");
     let reply = c.cmd_result(&["SHUTDOWN", "NOSAVE"]);
     assert!(
@@ -3615,12 +3219,12 @@ fn shutdown_writes_the_aof_and_stops_a_rewrite() {
         }
         files
     };
-    let restarted = start_ferrokv_aof(&[], &files);
-    assert_same(
+    restarted_holding(
+        &[],
+        &files,
         "ferrokv at SHUTDOWN",
         &expected,
         "ferrokv restarted on its AOF",
-        &Dataset::read(&mut restarted.connect()),
     );
 }
 
@@ -3630,10 +3234,7 @@ fn shutdown_writes_the_aof_and_stops_a_rewrite() {
 #[test]
 fn shutdown_while_the_first_base_is_written_is_refused_like_redis() {
     let refused = |c: &mut Client, who: &str, let_go: &dyn Fn(&mut Client)| -> Vec<u8> {
-        ok(
-            c,
-            &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
-        );
+        set_save_delay(c, SLOW_REWRITE_DELAY_US);
         ok(c, &["CONFIG", "SET", "appendonly", "yes"]);
         assert_eq!(persistence_info(c, "aof_rewrite_in_progress"), "1", "{who}");
         let reply = c.cmd(&["SHUTDOWN"]);
@@ -3683,26 +3284,19 @@ fn debug_loadaof_during_a_rewrite_keeps_the_base_whole() {
     let server = start_ferrokv_aof(&[], &[]);
     let mut c = server.connect();
     Workload::new(0xa0f_0603).prefill(&mut c);
-    ok(
-        &mut c,
-        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
-    );
-    expect_reply(
-        &mut c,
-        &["BGREWRITEAOF"],
-        "+Background append only file rewriting started\r\n",
-    );
+    set_save_delay(&mut c, SLOW_REWRITE_DELAY_US);
+    bgrewriteaof(&mut c);
     ok(&mut c, &["SET", "during:rewrite", "1"]);
     ok(&mut c, &["DEBUG", "LOADAOF"]);
-    let expected = Dataset::read(&mut c);
+    let expected = Dataset::read_scanned(&mut c);
     assert!(expected.key_count() > 100, "{} keys", expected.key_count());
-    ok(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    set_save_delay(&mut c, "0");
     wait_rewrite_done(&mut c, "ferrokv");
-    assert_same(
+    assert_holds(
         "ferrokv after DEBUG LOADAOF",
         &expected,
         "ferrokv once the rewrite is done",
-        &Dataset::read(&mut c),
+        &mut c,
     );
     assert_aof_holds(
         &server,
@@ -3719,29 +3313,26 @@ fn debug_loadaof_during_a_bgsave_keeps_the_dump_whole() {
     let server = start_ferrokv_aof(&[], &[]);
     let mut c = server.connect();
     Workload::new(0xa0f_0604).prefill(&mut c);
-    let expected = Dataset::read(&mut c);
-    ok(
-        &mut c,
-        &["CONFIG", "SET", "rdb-key-save-delay", SLOW_REWRITE_DELAY_US],
-    );
+    let expected = Dataset::read_scanned(&mut c);
+    set_save_delay(&mut c, SLOW_REWRITE_DELAY_US);
     expect_reply(&mut c, &["BGSAVE"], "+Background saving started\r\n");
     ok(&mut c, &["DEBUG", "LOADAOF"]);
-    assert_same(
+    assert_holds(
         "ferrokv before DEBUG LOADAOF",
         &expected,
         "ferrokv after it",
-        &Dataset::read(&mut c),
+        &mut c,
     );
-    ok(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    set_save_delay(&mut c, "0");
     wait_until("the BGSAVE ends", || persistence_idle(&mut c));
     assert_eq!(persistence_info(&mut c, "rdb_last_bgsave_status"), "ok");
     let dump = fs::read(server.dir().join("dump.rdb")).expect("the BGSAVE's dump.rdb");
     let loaded = common::start_ferrokv_with(&[], &[("dump.rdb", &dump)]);
-    assert_same(
+    assert_holds(
         "ferrokv when BGSAVE started",
         &expected,
         "ferrokv loading the BGSAVE's dump.rdb",
-        &Dataset::read(&mut loaded.connect()),
+        &mut loaded.connect(),
     );
 }
 
@@ -3794,22 +3385,18 @@ fn big_values_and_binary_names_survive_replay_and_rewrite() {
         let mut sadd: Vec<&[u8]> = vec![b"SADD", b"set"];
         sadd.extend(members.iter().map(|m| m.as_slice()));
         int(&mut c, &sadd);
-        let before_rewrite = Dataset::read(&mut c);
-        let restarted = start_ferrokv_aof(&settings, &aof_files(&server));
-        assert_same(
+        let before_rewrite = Dataset::read_scanned(&mut c);
+        restarted_holding(
+            &settings,
+            &aof_files(&server),
             "ferrokv",
             &before_rewrite,
             &format!("ferrokv restarted on its incr file (preamble {preamble})"),
-            &Dataset::read(&mut restarted.connect()),
         );
-        expect_reply(
-            &mut c,
-            &["BGREWRITEAOF"],
-            "+Background append only file rewriting started\r\n",
-        );
+        bgrewriteaof(&mut c);
         wait_rewrite_done(&mut c, "ferrokv");
         int(&mut c, &[b"APPEND".as_slice(), b"big\r\n\0key", b"tail"]);
-        let expected = Dataset::read(&mut c);
+        let expected = Dataset::read_scanned(&mut c);
         assert_aof_holds(
             &server,
             &settings,

@@ -45,9 +45,13 @@ use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Client, Frame, Server, escape, parse_frame};
+use common::dataset::Key;
+use common::replies::{
+    abbreviated, bulks, call, command, expect_reply, persistence_info, pipeline,
+};
+use common::{Client, Frame, Server, escape, random_bytes};
 use ferrokv::util::Rng;
 
 /// Client threads writing at once.
@@ -67,8 +71,6 @@ const WRITE_PHASE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a condition polled for (a process exiting, a rewrite ending)
 /// may take.
 const CONDITION_TIMEOUT: Duration = Duration::from_secs(10);
-/// Pause between two checks of a condition.
-const CONDITION_POLL: Duration = Duration::from_millis(5);
 /// Counters, and hash fields, per writer: few, so that INCR and HSET
 /// mostly change what is there.
 const COUNTERS: u64 = 4;
@@ -92,9 +94,6 @@ const REWRITE_KEY_DELAY_US: &str = "200";
 const DIRTY_BYTES: usize = 32 << 20;
 const WRITES_DURING_FSYNC: usize = 50;
 const DIRTY_SEED: u64 = 0xa1f5_0006;
-/// Commands sent back to back before their replies are read.
-const PIPELINE_BATCH: usize = 256;
-
 /// The seeds of the rounds, one per policy, and of the other tests.
 const ALWAYS_SEED: u64 = 0xa1f5_0001;
 const EVERYSEC_SEED: u64 = 0xa1f5_0002;
@@ -419,165 +418,39 @@ impl Writer {
 }
 
 // ---------------------------------------------------------------------------
-// Talking to a server
+// Talking to a server (more in `common::replies` and `common::dataset`)
 // ---------------------------------------------------------------------------
-
-/// A command as owned arguments.
-fn command<A: AsRef<[u8]>>(args: &[A]) -> Vec<Vec<u8>> {
-    args.iter().map(|a| a.as_ref().to_vec()).collect()
-}
-
-/// Sends `commands` pipelined, in batches of [`PIPELINE_BATCH`], and
-/// returns their replies in order.
-fn pipeline(c: &mut Client, commands: &[Vec<Vec<u8>>]) -> Vec<Frame> {
-    let mut replies = Vec::with_capacity(commands.len());
-    for batch in commands.chunks(PIPELINE_BATCH) {
-        let mut bytes = Vec::new();
-        for cmd in batch {
-            bytes.extend_from_slice(&common::encode_command(cmd));
-        }
-        c.send_raw(&bytes)
-            .unwrap_or_else(|e| panic!("send {} pipelined commands: {e}", batch.len()));
-        for cmd in batch {
-            let reply = c
-                .read_frame()
-                .unwrap_or_else(|e| panic!("reply to pipelined [{}]: {e}", shown(cmd)));
-            replies.push(reply);
-        }
-    }
-    replies
-}
-
-/// Sends a command and decodes its reply.
-fn call<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) -> Frame {
-    let raw = c.cmd(args);
-    match parse_frame(&raw) {
-        Ok(Some((frame, _))) => frame,
-        _ => unreachable!("Client::cmd returns exactly one complete reply"),
-    }
-}
-
-/// Sends a command whose reply must be exactly `expected`.
-fn expect_reply<A: AsRef<[u8]>>(c: &mut Client, args: &[A], expected: &str) {
-    let reply = c.cmd(args);
-    assert_eq!(
-        escape(&reply),
-        escape(expected.as_bytes()),
-        "reply to [{}]",
-        shown(args)
-    );
-}
-
-/// A command's arguments, abbreviated, for messages.
-fn shown<A: AsRef<[u8]>>(args: &[A]) -> String {
-    let parts: Vec<String> = args.iter().map(|a| abbreviated(a.as_ref())).collect();
-    parts.join(" ")
-}
-
-/// Bytes for messages: escaped, and only their length when long.
-fn abbreviated(bytes: &[u8]) -> String {
-    if bytes.len() > 64 {
-        format!("<{} bytes>", bytes.len())
-    } else {
-        escape(bytes)
-    }
-}
-
-fn random_bytes(rng: &mut Rng, len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        out.extend_from_slice(&rng.next_u64().to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
 
 /// Every key of database 0 with its value.
 fn read_dataset(c: &mut Client) -> Model {
-    let keys = match call(c, &["KEYS", "*"]) {
-        Frame::Array(items) => items
-            .into_iter()
-            .map(|item| match item {
-                Frame::Bulk(key) => key,
-                other => panic!("KEYS * answered an array holding {other:?}"),
-            })
-            .collect::<Vec<_>>(),
-        other => panic!("KEYS * answered {other:?}"),
-    };
-    let types: Vec<Frame> = pipeline(
-        c,
-        &keys
-            .iter()
-            .map(|k| command(&[&b"TYPE"[..], k]))
-            .collect::<Vec<_>>(),
-    );
-    let reads: Vec<Vec<Vec<u8>>> = keys
-        .iter()
-        .zip(&types)
-        .map(|(key, ty)| match ty {
-            Frame::Simple(t) if t == b"string" => command(&[&b"GET"[..], key]),
-            Frame::Simple(t) if t == b"list" => command(&[&b"LRANGE"[..], key, b"0", b"-1"]),
-            Frame::Simple(t) if t == b"hash" => command(&[&b"HGETALL"[..], key]),
-            other => panic!("key {} has type {other:?}", escape(key)),
-        })
-        .collect();
-    let values = pipeline(c, &reads);
-    keys.into_iter()
-        .zip(types)
-        .zip(values)
-        .map(|((key, ty), value)| {
-            let value = match (ty, value) {
-                (_, Frame::Bulk(s)) => Value::Str(s),
-                (Frame::Simple(t), Frame::Array(items)) if t == b"list" => {
-                    Value::List(items.into_iter().map(|i| expect_bulk(i, &key)).collect())
-                }
-                (_, Frame::Array(items)) => {
-                    let flat: Vec<Vec<u8>> =
-                        items.into_iter().map(|i| expect_bulk(i, &key)).collect();
-                    Value::Hash(
-                        flat.chunks(2)
-                            .map(|pair| (pair[0].clone(), pair[1].clone()))
-                            .collect(),
-                    )
-                }
-                (_, other) => panic!("reading key {} answered {other:?}", escape(&key)),
+    let names = bulks(c, &["KEYS", "*"]);
+    let keys = Key::read_many(c, &names, false);
+    names
+        .into_iter()
+        .zip(keys)
+        .map(|(name, key)| {
+            let key =
+                key.unwrap_or_else(|| panic!("KEYS listed {} but TYPE says none", escape(&name)));
+            let value = match key.kind.as_str() {
+                "string" => Value::Str(key.value.into_iter().next().expect("a string's bytes")),
+                "list" => Value::List(key.value),
+                "hash" => Value::Hash(
+                    key.value
+                        .chunks(2)
+                        .map(|pair| (pair[0].clone(), pair[1].clone()))
+                        .collect(),
+                ),
+                other => panic!("key {} has type {other}", escape(&name)),
             };
-            (key, value)
+            (name, value)
         })
         .collect()
 }
 
-fn expect_bulk(frame: Frame, key: &[u8]) -> Vec<u8> {
-    match frame {
-        Frame::Bulk(b) => b,
-        other => panic!("reading key {} gave an element {other:?}", escape(key)),
-    }
-}
-
-/// The value of `field` in `INFO persistence`.
-fn persistence_info(c: &mut Client, field: &str) -> String {
-    let text = match call(c, &["INFO", "persistence"]) {
-        Frame::Bulk(text) => String::from_utf8_lossy(&text).into_owned(),
-        other => panic!("INFO persistence answered {other:?}"),
-    };
-    let prefix = format!("{field}:");
-    text.lines()
-        .find_map(|line| line.strip_prefix(&prefix))
-        .map(|value| value.trim().to_string())
-        .unwrap_or_else(|| panic!("INFO persistence has no {field}:\n{text}"))
-}
-
 /// Polls `condition` until it holds; panics naming `what` after
 /// [`CONDITION_TIMEOUT`].
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + CONDITION_TIMEOUT;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {CONDITION_TIMEOUT:?}"
-        );
-        thread::sleep(CONDITION_POLL);
-    }
+fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    common::wait_until_within(CONDITION_TIMEOUT, what, condition);
 }
 
 // ---------------------------------------------------------------------------

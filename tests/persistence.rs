@@ -37,19 +37,22 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::{Client, Frame, REDIS_TEST_ARGS, Server, escape, parse_frame};
+use common::dataset::{Dataset, Key, assert_same, key_diff};
+use common::replies::{
+    bulk, bulks, call, command, expect_reply, int, ok, persistence_info, pipeline, select,
+    set_save_delay, shown,
+};
+use common::{Client, Frame, REDIS_TEST_ARGS, Server, escape, find, random_bytes, unix_ms};
 use ferrokv::util::Rng;
 
-/// The databases a server has, as in Redis's default configuration.
-const DATABASES: usize = 16;
 /// A deadline far in the future (2100-01-01 00:00:00.123 UTC). It is not a
 /// whole second, so that `PEXPIRETIME` shows the milliseconds survive.
 const FAR_DEADLINE_MS: i64 = 4_102_444_800_123;
@@ -64,138 +67,6 @@ const FILL_SEED: u64 = 0x5eed_f111;
 /// The seed of the truncation offsets, flipped bytes and garbage of
 /// [`a_corrupt_or_truncated_file_is_refused_with_its_offset`].
 const CORRUPTION_SEED: u64 = 0xc0ff_ee07;
-
-// ---------------------------------------------------------------------------
-// Talking to a server
-// ---------------------------------------------------------------------------
-
-/// Sends a command and decodes its reply.
-fn call<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) -> Frame {
-    let raw = c.cmd(args);
-    match parse_frame(&raw) {
-        Ok(Some((frame, _))) => frame,
-        _ => unreachable!("Client::cmd returns exactly one complete reply"),
-    }
-}
-
-/// Sends a command that must answer `+OK`.
-fn ok<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) {
-    let reply = c.cmd(args);
-    assert_eq!(escape(&reply), "+OK\\r\\n", "reply to [{}]", shown(args));
-}
-
-/// Sends a command that must answer an integer, and returns it.
-fn int<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) -> i64 {
-    as_int(call(c, args), args)
-}
-
-/// Sends a command that must answer a bulk string, and returns it.
-fn bulk<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) -> Vec<u8> {
-    as_bulk(call(c, args), args)
-}
-
-/// Sends a command that must answer an array of bulk strings, and returns
-/// them in order.
-fn bulks<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) -> Vec<Vec<u8>> {
-    as_bulks(call(c, args), args)
-}
-
-/// The integer `args` answered, or a panic naming what came instead.
-fn as_int<A: AsRef<[u8]>>(reply: Frame, args: &[A]) -> i64 {
-    match reply {
-        Frame::Integer(n) => n,
-        other => panic!("[{}] answered {other:?}, not an integer", shown(args)),
-    }
-}
-
-/// The bulk string `args` answered, or a panic naming what came instead.
-fn as_bulk<A: AsRef<[u8]>>(reply: Frame, args: &[A]) -> Vec<u8> {
-    match reply {
-        Frame::Bulk(bytes) => bytes,
-        other => panic!("[{}] answered {other:?}, not a bulk string", shown(args)),
-    }
-}
-
-/// The bulk strings of the array `args` answered, in order, or a panic
-/// naming what came instead.
-fn as_bulks<A: AsRef<[u8]>>(reply: Frame, args: &[A]) -> Vec<Vec<u8>> {
-    match reply {
-        Frame::Array(items) => items
-            .into_iter()
-            .map(|item| match item {
-                Frame::Bulk(bytes) => bytes,
-                other => panic!("[{}] answered an array holding {other:?}", shown(args)),
-            })
-            .collect(),
-        other => panic!("[{}] answered {other:?}, not an array", shown(args)),
-    }
-}
-
-/// Commands sent back to back before their replies are read. Small enough
-/// that the commands of one batch never fill a socket buffer while the
-/// server waits for its replies to be read.
-const PIPELINE_BATCH: usize = 256;
-
-/// Sends `commands` pipelined, in batches of [`PIPELINE_BATCH`], and
-/// returns their replies in order. Reading a dataset of thousands of keys
-/// one round trip at a time would take most of a test's time.
-fn pipeline(c: &mut Client, commands: &[Vec<Vec<u8>>]) -> Vec<Frame> {
-    let mut replies = Vec::with_capacity(commands.len());
-    for batch in commands.chunks(PIPELINE_BATCH) {
-        let mut bytes = Vec::new();
-        for command in batch {
-            bytes.extend_from_slice(&common::encode_command(command));
-        }
-        c.send_raw(&bytes)
-            .unwrap_or_else(|e| panic!("send {} pipelined commands: {e}", batch.len()));
-        for command in batch {
-            let reply = c
-                .read_frame()
-                .unwrap_or_else(|e| panic!("reply to pipelined [{}]: {e}", shown(command)));
-            replies.push(reply);
-        }
-    }
-    replies
-}
-
-/// A command as owned arguments, for [`pipeline`].
-fn command<A: AsRef<[u8]>>(args: &[A]) -> Vec<Vec<u8>> {
-    args.iter().map(|a| a.as_ref().to_vec()).collect()
-}
-
-/// A command's arguments, escaped, for messages.
-fn shown<A: AsRef<[u8]>>(args: &[A]) -> String {
-    let parts: Vec<String> = args.iter().map(|a| escape(a.as_ref())).collect();
-    parts.join(" ")
-}
-
-fn select(c: &mut Client, db: usize) {
-    ok(c, &["SELECT", &db.to_string()]);
-}
-
-/// Milliseconds since the Unix epoch, the clock both servers use for
-/// deadlines.
-fn unix_ms() -> i64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970");
-    since.as_millis() as i64
-}
-
-/// `len` bytes from `rng`: incompressible, so LZF leaves them as they are.
-fn random_bytes(rng: &mut Rng, len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        out.extend_from_slice(&rng.next_u64().to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-/// Where `needle` first occurs in `haystack`.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
 
 // ---------------------------------------------------------------------------
 // The data
@@ -399,144 +270,10 @@ fn pexpireat(c: &mut Client, key: &[u8], deadline_ms: i64) {
 }
 
 // ---------------------------------------------------------------------------
-// Reading it back
+// Reading it back (with `common::dataset`)
 // ---------------------------------------------------------------------------
 
-/// Everything observable about one key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Key {
-    /// `TYPE`.
-    kind: String,
-    /// `OBJECT ENCODING`.
-    encoding: String,
-    /// `PEXPIRETIME`: -1 for a key without a deadline.
-    expire_ms: i64,
-    /// A string's bytes; a list's elements in order; a hash's fields and
-    /// values, field after value, sorted by field; a set's members sorted.
-    value: Vec<Vec<u8>>,
-}
-
-impl Key {
-    /// Reads `key` in the selected database, or `None` when there is none.
-    fn read(c: &mut Client, key: &[u8]) -> Option<Key> {
-        Key::read_many(c, &[key.to_vec()]).pop().flatten()
-    }
-
-    /// Reads `keys` in the selected database, pipelined: every key's `TYPE`
-    /// first, then the value, encoding and deadline of each key that
-    /// exists. `None` stands for a key that does not.
-    fn read_many(c: &mut Client, keys: &[Vec<u8>]) -> Vec<Option<Key>> {
-        let types: Vec<Vec<Vec<u8>>> = keys.iter().map(|k| command(&[b"TYPE", &k[..]])).collect();
-        let kinds: Vec<String> = pipeline(c, &types)
-            .into_iter()
-            .zip(keys)
-            .map(|(reply, key)| match reply {
-                Frame::Simple(kind) => String::from_utf8_lossy(&kind).into_owned(),
-                other => panic!("TYPE {} answered {other:?}", escape(key)),
-            })
-            .collect();
-        let mut reads = Vec::new();
-        for (key, kind) in keys.iter().zip(&kinds) {
-            let key = &key[..];
-            let value: Vec<Vec<u8>> = match kind.as_str() {
-                "none" => continue,
-                "string" => command(&[b"GET", key]),
-                "list" => command(&[b"LRANGE", key, b"0", b"-1"]),
-                "hash" => command(&[b"HGETALL", key]),
-                "set" => command(&[b"SMEMBERS", key]),
-                other => panic!(
-                    "key {} has type {other}, which these tests never write",
-                    escape(key)
-                ),
-            };
-            reads.push(value);
-            reads.push(command(&[b"OBJECT".as_slice(), b"ENCODING", key]));
-            reads.push(command(&[b"PEXPIRETIME", key]));
-        }
-        let mut replies = pipeline(c, &reads).into_iter().zip(reads);
-        let mut next = || replies.next().expect("a reply to each command sent");
-        kinds
-            .into_iter()
-            .map(|kind| {
-                if kind == "none" {
-                    return None;
-                }
-                let (reply, args) = next();
-                let value = match kind.as_str() {
-                    "string" => vec![as_bulk(reply, &args)],
-                    "list" => as_bulks(reply, &args),
-                    "hash" => {
-                        let flat = as_bulks(reply, &args);
-                        let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = flat
-                            .chunks(2)
-                            .map(|pair| (pair[0].clone(), pair[1].clone()))
-                            .collect();
-                        pairs.sort();
-                        pairs.into_iter().flat_map(|(f, v)| [f, v]).collect()
-                    }
-                    _ => {
-                        let mut members = as_bulks(reply, &args);
-                        members.sort();
-                        members
-                    }
-                };
-                let (reply, args) = next();
-                let encoding = as_bulk(reply, &args);
-                let (reply, args) = next();
-                let expire_ms = as_int(reply, &args);
-                Some(Key {
-                    kind,
-                    encoding: String::from_utf8_lossy(&encoding).into_owned(),
-                    expire_ms,
-                    value,
-                })
-            })
-            .collect()
-    }
-}
-
-/// Every key of every database of a server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Dataset {
-    /// Non-empty databases by index, each with its `DBSIZE` and its keys.
-    dbs: BTreeMap<usize, (i64, BTreeMap<Vec<u8>, Key>)>,
-}
-
 impl Dataset {
-    /// Reads every database of `c`'s server, leaving database 0 selected.
-    fn read(c: &mut Client) -> Dataset {
-        let mut dbs = BTreeMap::new();
-        for db in 0..DATABASES {
-            select(c, db);
-            let size = int(c, &["DBSIZE"]);
-            if size == 0 {
-                continue;
-            }
-            let names = bulks(c, &["KEYS", "*"]);
-            let read = Key::read_many(c, &names);
-            let mut keys = BTreeMap::new();
-            for (name, key) in names.into_iter().zip(read) {
-                let key = key
-                    .unwrap_or_else(|| panic!("KEYS listed {} but TYPE says none", escape(&name)));
-                keys.insert(name, key);
-            }
-            dbs.insert(db, (size, keys));
-        }
-        select(c, 0);
-        Dataset { dbs }
-    }
-
-    /// The same keys and values with every encoding left out, for data
-    /// whose encodings a reload may change.
-    fn without_encodings(mut self) -> Dataset {
-        for (_, keys) in self.dbs.values_mut() {
-            for key in keys.values_mut() {
-                key.encoding.clear();
-            }
-        }
-        self
-    }
-
     /// Checks that this is what [`fill`] wrote: the number of keys in each
     /// database. The values themselves are compared between servers.
     fn assert_is_filled(&self, server: &str) {
@@ -547,81 +284,6 @@ impl Dataset {
             .collect();
         assert_eq!(sizes, FILLED_DB_SIZES, "keys per database on {server}");
     }
-}
-
-/// Panics, listing the differences, unless the two datasets are equal.
-/// Values are summarised (length and first difference), since a 100 KB
-/// string in a message helps nobody.
-fn assert_same(expected_name: &str, expected: &Dataset, actual_name: &str, actual: &Dataset) {
-    if expected == actual {
-        return;
-    }
-    let mut diffs = Vec::new();
-    for db in 0..DATABASES {
-        let empty = (0, BTreeMap::new());
-        let (e_size, e_keys) = expected.dbs.get(&db).unwrap_or(&empty);
-        let (a_size, a_keys) = actual.dbs.get(&db).unwrap_or(&empty);
-        if e_size != a_size {
-            diffs.push(format!(
-                "db {db}: DBSIZE {e_size} on {expected_name}, {a_size} on {actual_name}"
-            ));
-        }
-        for (name, e) in e_keys {
-            match a_keys.get(name) {
-                None => diffs.push(format!(
-                    "db {db}: {} missing on {actual_name}",
-                    escape(name)
-                )),
-                Some(a) if a != e => {
-                    diffs.push(format!("db {db}: {}: {}", escape(name), key_diff(e, a)))
-                }
-                Some(_) => {}
-            }
-        }
-        for name in a_keys.keys().filter(|name| !e_keys.contains_key(*name)) {
-            diffs.push(format!("db {db}: {} only on {actual_name}", escape(name)));
-        }
-    }
-    panic!(
-        "{actual_name} differs from {expected_name} ({} differences):\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
-}
-
-/// How two versions of a key differ, briefly.
-fn key_diff(expected: &Key, actual: &Key) -> String {
-    let mut parts = Vec::new();
-    if expected.kind != actual.kind {
-        parts.push(format!("TYPE {} vs {}", expected.kind, actual.kind));
-    }
-    if expected.encoding != actual.encoding {
-        parts.push(format!(
-            "encoding {} vs {}",
-            expected.encoding, actual.encoding
-        ));
-    }
-    if expected.expire_ms != actual.expire_ms {
-        parts.push(format!(
-            "PEXPIRETIME {} vs {}",
-            expected.expire_ms, actual.expire_ms
-        ));
-    }
-    if expected.value != actual.value {
-        // Items past the shorter value count as differing.
-        let first = expected
-            .value
-            .iter()
-            .zip(&actual.value)
-            .position(|(e, a)| e != a)
-            .unwrap_or_else(|| expected.value.len().min(actual.value.len()));
-        parts.push(format!(
-            "value of {} vs {} items, first difference at item {first}",
-            expected.value.len(),
-            actual.value.len()
-        ));
-    }
-    parts.join("; ")
 }
 
 /// The `dump.rdb` a server saved in its working directory.
@@ -756,28 +418,10 @@ fn check_rdb(file: &[u8], dir: &Path) {
     };
     let path = dir.join("checked.rdb");
     fs::write(&path, file).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-    let mut child = Command::new(&program)
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
-    let deadline = Instant::now() + CHECK_RDB_TIMEOUT;
-    while child
-        .try_wait()
-        .expect("wait for redis-check-rdb")
-        .is_none()
-    {
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            break;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    let output = child
-        .wait_with_output()
-        .expect("collect redis-check-rdb's output");
+    let output = common::output_within(
+        Command::new(&program).arg(&path).stdin(Stdio::null()),
+        CHECK_RDB_TIMEOUT,
+    );
     assert!(
         output.status.success(),
         "redis-check-rdb rejected ferrokv's file ({}):\n{}{}",
@@ -1139,8 +783,6 @@ fn a_file_with_a_sorted_set_is_refused() {
 /// BGSAVE to end, a process to exit). Far more than any of it takes; it
 /// only turns a hang into a failure.
 const CONDITION_TIMEOUT: Duration = Duration::from_secs(10);
-/// Pause between two checks of a condition.
-const CONDITION_POLL: Duration = Duration::from_millis(5);
 /// `rdb-key-save-delay` (microseconds) that makes a BGSAVE wait for
 /// clients: a slow snapshot writes one key per pass of the loop, and passes
 /// with no command to run come this far apart, so the snapshot moves on by
@@ -1150,25 +792,8 @@ const SLOW_SAVE_DELAY_US: &str = "100000";
 
 /// Polls `condition` until it holds; panics naming `what` after
 /// [`CONDITION_TIMEOUT`].
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + CONDITION_TIMEOUT;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {CONDITION_TIMEOUT:?}"
-        );
-        thread::sleep(CONDITION_POLL);
-    }
-}
-
-/// The value of `field` in `INFO persistence`.
-fn persistence_info(c: &mut Client, field: &str) -> String {
-    let text = String::from_utf8_lossy(&bulk(c, &["INFO", "persistence"])).into_owned();
-    let prefix = format!("{field}:");
-    text.lines()
-        .find_map(|line| line.strip_prefix(&prefix))
-        .map(|value| value.trim().to_string())
-        .unwrap_or_else(|| panic!("INFO persistence has no {field}:\n{text}"))
+fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    common::wait_until_within(CONDITION_TIMEOUT, what, condition);
 }
 
 fn bgsave_in_progress(c: &mut Client) -> bool {
@@ -1178,21 +803,6 @@ fn bgsave_in_progress(c: &mut Client) -> bool {
 /// Waits for the BGSAVE in progress (and any scheduled after it) to end.
 fn wait_bgsave_done(c: &mut Client) {
     wait_until("the BGSAVE ends", || !bgsave_in_progress(c));
-}
-
-/// Sends a command whose reply must be exactly `expected`.
-fn expect_reply<A: AsRef<[u8]>>(c: &mut Client, args: &[A], expected: &str) {
-    let reply = c.cmd(args);
-    assert_eq!(
-        escape(&reply),
-        escape(expected.as_bytes()),
-        "reply to [{}]",
-        shown(args)
-    );
-}
-
-fn set_save_delay(c: &mut Client, us: &str) {
-    ok(c, &["CONFIG", "SET", "rdb-key-save-delay", us]);
 }
 
 /// Starts a BGSAVE that must start.

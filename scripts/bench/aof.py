@@ -21,22 +21,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from persist import Conn, free_port, pss_kb, stat, wait_pong, resp  # noqa: E402
+import persist  # noqa: E402
+from persist import free_port  # noqa: E402
 
 REQUESTS = {1: 200_000, 16: 1_000_000}
 
 
+def aof_args(fsync):
+    return ["--appendonly", "no"] if fsync == "off" else ["--appendonly", "yes", "--appendfsync", fsync]
+
+
 def start(cmd, port, workdir, fsync):
-    aof = ["--appendonly", "no"] if fsync == "off" else ["--appendonly", "yes", "--appendfsync", fsync]
-    argv = cmd + ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir,
-                  "--loglevel", "warning"] + aof
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_pong(port, proc)
-    return proc
+    return persist.start(cmd, port, workdir, aof_args(fsync))
 
 
 def bench_set(cmd, fsync, pipeline):
@@ -87,70 +85,15 @@ def throughput(rounds, servers):
                                         rows[(fsync, 16)]["ferrokv"][0] / rows[("off", 16)]["ferrokv"][0]))
 
 
+def rewrite_running(info):
+    return b"aof_rewrite_in_progress:0" not in info or b"aof_rewrite_scheduled:0" not in info
+
+
 def rewrite(name, cmd, n, load_file):
-    workdir = tempfile.mkdtemp(prefix="ferrokv-aofrw-%s-" % name)
-    port = free_port()
-    proc = start(cmd, port, workdir, "everysec")
-    try:
-        with open(load_file, "rb") as f:
-            subprocess.run(["redis-cli", "-p", str(port), "--pipe"], stdin=f, check=True,
-                           stdout=subprocess.DEVNULL)
-        c = Conn(port)
-        assert c.call("DBSIZE") == n, "load"
-        time.sleep(1.0)
-        stop = threading.Event()
-        pings = []
-
-        def pinger():
-            p = Conn(port)
-            while not stop.is_set():
-                t0 = time.perf_counter()
-                p.call("PING")
-                pings.append(time.perf_counter() - t0)
-                time.sleep(0.001)
-
-        writer = subprocess.Popen(
-            ["redis-benchmark", "-p", str(port), "-t", "set", "-r", str(n), "-n", "1000000000",
-             "-P", "16", "-c", "1", "-q"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        before = pss_kb(proc.pid)
-        t = threading.Thread(target=pinger)
-        t.start()
-        time.sleep(0.5)
-        pings.clear()
-        info_before = Conn(port).call("INFO", "stats")
-        peak = before
-        t0 = time.perf_counter()
-        c.call("BGREWRITEAOF")
-        while True:
-            info = c.call("INFO", "persistence")
-            if b"aof_rewrite_in_progress:0" in info and b"aof_rewrite_scheduled:0" in info:
-                break
-            peak = max(peak, pss_kb(proc.pid))
-            time.sleep(0.01)
-        rw_s = time.perf_counter() - t0
-        during = list(pings)
-        info_after = Conn(port).call("INFO", "stats")
-        writes = stat(info_after, b"total_commands_processed") - stat(info_before, b"total_commands_processed")
-        stop.set()
-        writer.terminate()
-        writer.wait()
-        t.join()
-        assert b"aof_last_bgrewrite_status:ok" in c.call("INFO", "persistence")
-        proc.terminate()
-        proc.wait()
-        port2 = free_port()
-        t0 = time.perf_counter()
-        proc = start(cmd, port2, workdir, "everysec")
-        load_s = time.perf_counter() - t0
-        assert Conn(port2).call("DBSIZE") == n, "reload"
-        return {"rw_s": rw_s, "ping_max_ms": max(during) * 1000 if during else float("nan"),
-                "pings": len(during), "growth_mb": (peak - before) / 1024.0, "writes": writes,
-                "load_s": load_s}
-    finally:
-        proc.terminate()
-        proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
+    """BGREWRITEAOF of N keys under writes (appendfsync everysec); see
+    persist.measure_job."""
+    return persist.measure_job(name, cmd, n, load_file, "BGREWRITEAOF", rewrite_running,
+                               b"aof_last_bgrewrite_status:ok", aof_args("everysec"))
 
 
 def main():
@@ -162,24 +105,7 @@ def main():
     print()
     print("### BGREWRITEAOF of %d keys under writes (appendfsync everysec)" % n)
     print()
-    load_file = tempfile.mktemp(prefix="ferrokv-aof-load-")
-    with open(load_file, "wb") as f:
-        for i in range(0, n, 10000):
-            f.write(b"".join(resp("SET", "key:%012d" % j, "v%d" % j) for j in range(i, min(n, i + 10000))))
-    try:
-        rows = {name: rewrite(name, cmd, n, load_file) for name, cmd in servers}
-    finally:
-        os.unlink(load_file)
-    print("| server | keys | BGREWRITEAOF s | longest PING during it, ms | PINGs | memory growth MB | commands during it | start-up load s |")
-    print("|---|--:|--:|--:|--:|--:|--:|--:|")
-    for name, r in rows.items():
-        print("| %s | %d | %.2f | %.2f | %d | %.1f | %d | %.2f |" % (
-            name, n, r["rw_s"], r["ping_max_ms"], r["pings"], r["growth_mb"], r["writes"], r["load_s"]))
-    f, r = rows["ferrokv"], rows["redis"]
-    print("| ferrokv/redis | | %.2f | %.2f | | %.2f | | %.2f |" % (
-        f["rw_s"] / r["rw_s"], f["ping_max_ms"] / r["ping_max_ms"],
-        f["growth_mb"] / r["growth_mb"] if r["growth_mb"] > 0 else float("nan"), f["load_s"] / r["load_s"]))
-
+    persist.run_jobs(servers, n, rewrite, "BGREWRITEAOF")
 
 if __name__ == "__main__":
     main()

@@ -106,18 +106,33 @@ def pss_kb(pid):
     return total
 
 
-def start(cmd, port, workdir):
-    argv = cmd + ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                  "--dir", workdir, "--loglevel", "warning"]
+NO_AOF = ("--appendonly", "no")
+
+
+def start(cmd, port, workdir, args=NO_AOF):
+    """Starts a server without save points, with `args` after the common ones."""
+    argv = cmd + ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir,
+                  "--loglevel", "warning"] + list(args)
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_pong(port, proc)
     return proc
 
 
-def measure(name, cmd, n, load_file):
-    workdir = tempfile.mkdtemp(prefix="ferrokv-persist-%s-" % name)
+def bgsave_running(info):
+    return b"rdb_bgsave_in_progress:1" in info
+
+
+def measure_job(name, cmd, n, load_file, command, running, done_ok, args=NO_AOF):
+    """Loads N keys into a fresh server started with `args`, then, while a
+    writer overwrites random keys and a pinger PINGs, sends `command` and
+    polls INFO persistence while `running(info)` holds. Checks that
+    INFO persistence then contains `done_ok`, and times a restart on the
+    files written. Returns the job's wall time (job_s), the longest PING
+    and the PINGs during it, the memory growth, the commands processed
+    during it, and the start-up load time."""
+    workdir = tempfile.mkdtemp(prefix="ferrokv-%s-%s-" % (command.lower(), name))
     port = free_port()
-    proc = start(cmd, port, workdir)
+    proc = start(cmd, port, workdir, args)
     try:
         with open(load_file, "rb") as f:
             subprocess.run(["redis-cli", "-p", str(port), "--pipe"], stdin=f, check=True,
@@ -144,39 +159,37 @@ def measure(name, cmd, n, load_file):
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
         before = pss_kb(proc.pid)
-        threads = [threading.Thread(target=pinger)]
-        for t in threads:
-            t.start()
+        ping_thread = threading.Thread(target=pinger)
+        ping_thread.start()
         time.sleep(0.5)
         pings.clear()
-        sets_before = Conn(port).call("INFO", "stats")
+        stats_before = Conn(port).call("INFO", "stats")
         peak = before
         t0 = time.perf_counter()
-        c.call("BGSAVE")
-        while b"rdb_bgsave_in_progress:1" in c.call("INFO", "persistence"):
+        c.call(command)
+        while running(c.call("INFO", "persistence")):
             peak = max(peak, pss_kb(proc.pid))
             time.sleep(0.01)
-        save_s = time.perf_counter() - t0
+        job_s = time.perf_counter() - t0
         during = list(pings)
-        sets_after = Conn(port).call("INFO", "stats")
-        writes_during = stat(sets_after, b"total_commands_processed") - stat(sets_before, b"total_commands_processed")
+        stats_after = Conn(port).call("INFO", "stats")
+        writes_during = stat(stats_after, b"total_commands_processed") - stat(stats_before, b"total_commands_processed")
         stop.set()
         writer.terminate()
         writer.wait()
-        for t in threads:
-            t.join()
+        ping_thread.join()
         status = c.call("INFO", "persistence")
-        assert b"rdb_last_bgsave_status:ok" in status, status
+        assert done_ok in status, status
         proc.terminate()
         proc.wait()
-        # Start-up load of the file just written.
+        # Start-up load of the files just written.
         port2 = free_port()
         t0 = time.perf_counter()
-        proc = start(cmd, port2, workdir)
+        proc = start(cmd, port2, workdir, args)
         load_s = time.perf_counter() - t0
         assert Conn(port2).call("DBSIZE") == n, "reload"
         return {
-            "save_s": save_s,
+            "job_s": job_s,
             "ping_max_ms": max(during) * 1000 if during else float("nan"),
             "pings": len(during),
             "growth_mb": (peak - before) / 1024.0,
@@ -189,26 +202,38 @@ def measure(name, cmd, n, load_file):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def main():
-    n = int(sys.argv[1])
-    servers = [("ferrokv", [sys.argv[2]]), ("redis", [sys.argv[3] if len(sys.argv) > 3 else "redis-server"])]
-    load_file = tempfile.mktemp(prefix="ferrokv-persist-load-")
+def measure(name, cmd, n, load_file):
+    """BGSAVE of N keys under writes; see `measure_job`."""
+    return measure_job(name, cmd, n, load_file, "BGSAVE", bgsave_running, b"rdb_last_bgsave_status:ok")
+
+
+def run_jobs(servers, n, measure_one, command):
+    """Writes a load file of N keys, runs `measure_one(name, cmd, n,
+    load_file)` (a `measure_job`) on each server, and prints the table of
+    results, `command` naming the job's column."""
+    load_file = tempfile.mktemp(prefix="ferrokv-load-")
     with open(load_file, "wb") as f:
         for i in range(0, n, 10000):
             f.write(b"".join(resp("SET", "key:%012d" % j, "v%d" % j) for j in range(i, min(n, i + 10000))))
     try:
-        rows = {name: measure(name, cmd, n, load_file) for name, cmd in servers}
+        rows = {name: measure_one(name, cmd, n, load_file) for name, cmd in servers}
     finally:
         os.unlink(load_file)
-    print("| server | keys | BGSAVE s | longest PING during it, ms | PINGs | memory growth MB | commands during it | start-up load s |")
+    print("| server | keys | %s s | longest PING during it, ms | PINGs | memory growth MB | commands during it | start-up load s |" % command)
     print("|---|--:|--:|--:|--:|--:|--:|--:|")
     for name, r in rows.items():
         print("| %s | %d | %.2f | %.2f | %d | %.1f | %d | %.2f |" % (
-            name, n, r["save_s"], r["ping_max_ms"], r["pings"], r["growth_mb"], r["writes"], r["load_s"]))
+            name, n, r["job_s"], r["ping_max_ms"], r["pings"], r["growth_mb"], r["writes"], r["load_s"]))
     f, r = rows["ferrokv"], rows["redis"]
     print("| ferrokv/redis | | %.2f | %.2f | | %.2f | | %.2f |" % (
-        f["save_s"] / r["save_s"], f["ping_max_ms"] / r["ping_max_ms"],
+        f["job_s"] / r["job_s"], f["ping_max_ms"] / r["ping_max_ms"],
         f["growth_mb"] / r["growth_mb"] if r["growth_mb"] > 0 else float("nan"), f["load_s"] / r["load_s"]))
+
+
+def main():
+    n = int(sys.argv[1])
+    servers = [("ferrokv", [sys.argv[2]]), ("redis", [sys.argv[3] if len(sys.argv) > 3 else "redis-server"])]
+    run_jobs(servers, n, measure, "BGSAVE")
 
 
 if __name__ == "__main__":

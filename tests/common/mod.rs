@@ -17,9 +17,16 @@
 //!   few tests that must look inside a reply (for example to compare it
 //!   ignoring element order).
 //!
+//! - [`replies`] decodes replies for tests that send many commands (`ok`,
+//!   `int`, `bulk`, pipelined batches, `INFO` fields), and [`dataset`]
+//!   reads every key of a server back and compares two servers' data.
+//!
 //! Each test crate uses a different subset of these helpers, hence the
-//! `dead_code` allowance below.
+//! `dead_code` allowance below (which covers the submodules too).
 #![allow(dead_code)]
+
+pub mod dataset;
+pub mod replies;
 
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -47,6 +54,41 @@ const STARTUP_POLL_INTERVAL: Duration = Duration::from_millis(5);
 /// and the moment the server binds it; when the server exits early, we retry
 /// on another port this many times.
 const SPAWN_ATTEMPTS: usize = 3;
+
+/// Pause between two checks of a condition [`wait_until_within`] polls.
+pub const CONDITION_POLL: Duration = Duration::from_millis(5);
+
+/// Polls `condition` until it holds; panics naming `what` after `timeout`.
+pub fn wait_until_within(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
+        thread::sleep(CONDITION_POLL);
+    }
+}
+
+/// Milliseconds since the Unix epoch, the clock servers use for deadlines.
+pub fn unix_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    since.as_millis() as i64
+}
+
+/// `len` bytes from `rng`: incompressible, so LZF leaves them as they are.
+pub fn random_bytes(rng: &mut ferrokv::util::Rng, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        out.extend_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Where `needle` first occurs in `haystack`.
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
 
 /// A process's resident set size in KiB, from `/proc/<pid>/status`.
 pub fn rss_kib(pid: u32) -> u64 {
@@ -936,26 +978,43 @@ pub fn chi_square(observed: &[usize], draws: usize) -> f64 {
 /// How long a real client library's script in `tests/clients` may run.
 pub const CLIENT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Runs `command` to completion, killing it after `timeout`, and returns
+/// its status and output (stdout and stderr are captured; stdin is what
+/// the caller set).
+pub fn output_within(command: &mut Command, timeout: Duration) -> std::process::Output {
+    let program = command.get_program().to_owned();
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.to_string_lossy()));
+    let deadline = Instant::now() + timeout;
+    while child
+        .try_wait()
+        .unwrap_or_else(|e| panic!("wait for {}: {e}", program.to_string_lossy()))
+        .is_none()
+    {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("collect {}'s output: {e}", program.to_string_lossy()))
+}
+
 /// Runs `program args...` in `tests/clients` to completion (killed after
 /// [`CLIENT_SCRIPT_TIMEOUT`]) and returns whether it succeeded, with its
 /// output.
 pub fn run_client(program: &str, args: &[&str]) -> (bool, String) {
-    let mut child = Command::new(program)
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
-    let deadline = Instant::now() + CLIENT_SCRIPT_TIMEOUT;
-    while child.try_wait().ok().flatten().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("wait for the client");
+    let output = output_within(
+        Command::new(program)
+            .args(args)
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients")),
+        CLIENT_SCRIPT_TIMEOUT,
+    );
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
