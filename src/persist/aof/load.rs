@@ -36,8 +36,8 @@ const READ_CHUNK_BYTES: usize = 1 << 20;
 
 /// A load in progress.
 pub struct Loading {
-    /// The files to load, in order, and whether each is the base.
-    files: Vec<(String, bool)>,
+    /// The files to load, in order: the base, then the incremental files.
+    files: Vec<String>,
     next: usize,
     current: Option<Current>,
     pub total_bytes: u64,
@@ -141,7 +141,7 @@ pub fn begin(store: &mut Store) -> Result<Option<Loading>, LoadError> {
         if f.kind == FileKind::Base {
             base_size = size;
         }
-        files.push((f.name.clone(), f.kind == FileKind::Base));
+        files.push(f.name.clone());
     }
     if total == 0 {
         return Ok(None);
@@ -272,7 +272,7 @@ fn step(
             if loading.next == loading.files.len() {
                 return Ok(true);
             }
-            let (name, _) = loading.files[loading.next].clone();
+            let name = loading.files[loading.next].clone();
             loading.next += 1;
             let last = loading.next == loading.files.len();
             loading.current = open(store, &name, last)?;

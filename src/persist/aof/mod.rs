@@ -518,57 +518,13 @@ pub fn flush(store: &mut Store, force: bool) {
         return;
     }
     let now = now_s();
-    let mut in_progress = false;
     if buf.is_empty() {
-        // Sync what an earlier write left unsynced, even with nothing new.
-        let due = match aof.policy {
-            FsyncPolicy::EverySec => {
-                aof.synced_size != aof.incr_size && now > aof.last_fsync_s && {
-                    in_progress = aof.fsync_in_progress();
-                    !in_progress
-                }
-            }
-            FsyncPolicy::Always => {
-                // Chains the next sync once the running one is done.
-                aof.poll_fsyncer();
-                aof.request_sync();
-                false
-            }
-            FsyncPolicy::No => false,
-        };
-        if due && !no_fsync_on_rewrite {
-            sync_as_policy(aof, now, in_progress);
-        }
+        sync_left_behind(aof, now, no_fsync_on_rewrite);
         return;
     }
-    // Under `always`, writes wait while a sync runs: the replies they hold
-    // wait for the next sync anyway, which cannot start before this one
-    // ends, and a write(2) to a file being synced would block the loop.
-    // When the sync ends, everything gathered goes in one write and the
-    // next sync starts.
-    if aof.policy == FsyncPolicy::Always && !force && !no_fsync_on_rewrite {
-        aof.poll_fsyncer();
-        if aof.sync_in_flight {
-            return;
-        }
-    }
-    if aof.policy == FsyncPolicy::EverySec {
-        in_progress = aof.fsync_in_progress();
-        if in_progress && !force {
-            if aof.postponed_since_s == 0 {
-                aof.postponed_since_s = now.max(1);
-                return;
-            }
-            if now.saturating_sub(aof.postponed_since_s) < 2 {
-                return;
-            }
-            aof.delayed_fsync += 1;
-            log::info!(
-                "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis."
-            );
-        }
-    }
-    aof.postponed_since_s = 0;
+    let Some(in_progress) = may_write(aof, now, force, no_fsync_on_rewrite) else {
+        return;
+    };
     let Some(file) = aof.file.as_mut() else {
         return;
     };
@@ -594,6 +550,64 @@ pub fn flush(store: &mut Store, force: bool) {
     if !no_fsync_on_rewrite {
         sync_as_policy(aof, now, in_progress);
     }
+}
+
+/// With nothing new to write: syncs what an earlier write left unsynced
+/// (`everysec` once the second has moved on; `always` chains the next
+/// helper sync once the running one is done).
+fn sync_left_behind(aof: &mut Aof, now: u64, no_fsync_on_rewrite: bool) {
+    match aof.policy {
+        FsyncPolicy::EverySec => {
+            let due = aof.synced_size != aof.incr_size
+                && now > aof.last_fsync_s
+                && !no_fsync_on_rewrite
+                && !aof.fsync_in_progress();
+            if due {
+                sync_as_policy(aof, now, false);
+            }
+        }
+        FsyncPolicy::Always => {
+            aof.poll_fsyncer();
+            aof.request_sync();
+        }
+        FsyncPolicy::No => {}
+    }
+}
+
+/// Whether the buffer may be written now: `None` while it waits, else
+/// whether an `everysec` fsync is still running.
+///
+/// Under `always`, writes wait while a helper sync runs: the replies they
+/// hold wait for the next sync anyway, which cannot start before this one
+/// ends, and a write(2) to a file being synced would block the loop. Under
+/// `everysec` they wait for a running fsync up to two seconds, as Redis's
+/// do (`aof_delayed_fsync` counts a write that stopped waiting).
+fn may_write(aof: &mut Aof, now: u64, force: bool, no_fsync_on_rewrite: bool) -> Option<bool> {
+    if aof.policy == FsyncPolicy::Always && !force && !no_fsync_on_rewrite {
+        aof.poll_fsyncer();
+        if aof.sync_in_flight {
+            return None;
+        }
+    }
+    let mut in_progress = false;
+    if aof.policy == FsyncPolicy::EverySec {
+        in_progress = aof.fsync_in_progress();
+        if in_progress && !force {
+            if aof.postponed_since_s == 0 {
+                aof.postponed_since_s = now.max(1);
+                return None;
+            }
+            if now.saturating_sub(aof.postponed_since_s) < 2 {
+                return None;
+            }
+            aof.delayed_fsync += 1;
+            log::info!(
+                "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis."
+            );
+        }
+    }
+    aof.postponed_since_s = 0;
+    Some(in_progress)
 }
 
 /// write(2) until everything is written or an error: the bytes written,
