@@ -1573,23 +1573,6 @@ fn nothing_expires_while_the_files_replay_without_rdb_preamble() {
     nothing_expires_while_the_files_replay("no");
 }
 
-/// A ferrokv started by hand, so that the test can talk to it while it
-/// loads (the harness waits for +PONG, which a loading server does not
-/// give).
-struct Loading {
-    child: std::process::Child,
-    dir: std::path::PathBuf,
-    port: u16,
-}
-
-impl Drop for Loading {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[test]
 fn clients_get_loading_while_the_aof_loads() {
     let source = start_ferrokv_aof(&[], &[]);
@@ -1620,7 +1603,7 @@ fn clients_get_loading_while_the_aof_loads() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let server = Loading { child, dir, port };
+    let server = common::Spawned { child, dir, port };
     let deadline = Instant::now() + CONDITION_TIMEOUT;
     let mut c = loop {
         match Client::connect(server.port) {

@@ -12,30 +12,15 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Client, escape, find_on_path, free_port};
+use common::{Client, Spawned, escape, find_on_path, free_port};
 
 /// How long a server gets to answer PING, or to exit.
 const WAIT: Duration = Duration::from_secs(10);
-
-/// A server process in its own directory, killed and removed on drop.
-struct Spawned {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// Starts `program` in a fresh directory whose AOF's only file is a link
 /// to `/dev/full`; `None` when there is no `/dev/full`.

@@ -1808,22 +1808,6 @@ fn bgsave_that_cannot_rename_its_file_fails_and_the_server_stays_up() {
 // Loading: clients get -LOADING until the whole file is in
 // ---------------------------------------------------------------------------
 
-/// A ferrokv started by hand, so the test can talk to it while it loads
-/// (the harness waits for +PONG, which a loading server does not give).
-struct Loading {
-    child: std::process::Child,
-    dir: std::path::PathBuf,
-    port: u16,
-}
-
-impl Drop for Loading {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[test]
 fn clients_get_loading_until_the_file_is_in() {
     let source = common::start_ferrokv();
@@ -1848,7 +1832,7 @@ fn clients_get_loading_until_the_file_is_in() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let server = Loading { child, dir, port };
+    let server = common::Spawned { child, dir, port };
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut c = loop {
         match Client::connect(server.port) {

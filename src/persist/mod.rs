@@ -572,16 +572,13 @@ pub fn has_save_points(config: &Config) -> bool {
 /// progress is dropped first, as Redis kills its child, and the dataset
 /// is written on the loop.
 pub fn save_before_exit(store: &mut Store, now_ms: u64) -> io::Result<u64> {
-    if let Some(snap) = store.rdb.snapshot.take() {
+    if store.aof.rewrite_started.is_some() {
+        aof::drop_rewrite_at_shutdown(store);
+    } else if let Some(snap) = store.rdb.snapshot.take() {
         if snap.purpose == snapshot::Purpose::Bgsave {
             log::warn!("There is a child saving an .rdb. Killing it!");
         }
-        let rewrite = snap.purpose == snapshot::Purpose::AofRewrite;
         snapshot::abandon_at_shutdown(store, snap);
-        if rewrite {
-            store.aof.rewrite_started = None;
-            let _ = std::fs::remove_file(aof::rewrite_temp_path());
-        }
     }
     log::info!("Saving the final RDB snapshot before exiting.");
     let bytes = save(store, now_ms)?;

@@ -435,6 +435,24 @@ impl Server {
     }
 }
 
+/// A server process started by hand rather than through [`Server`] (a
+/// test that talks to it while it loads, before it answers `PING`, or one
+/// whose directory needs what [`Server::start_with_files`] cannot place):
+/// killed, and its directory removed, when dropped.
+pub struct Spawned {
+    pub child: Child,
+    pub dir: PathBuf,
+    pub port: u16,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());

@@ -43,7 +43,6 @@ pub struct Loading {
     pub total_bytes: u64,
     /// Bytes of the files already loaded.
     done_bytes: u64,
-    base_size: u64,
     pub started_unix_s: i64,
     started: Instant,
     /// The loader's client (a slab slot), made when the first command runs.
@@ -154,7 +153,6 @@ pub fn begin(store: &mut Store) -> Result<Option<Loading>, LoadError> {
         current: None,
         total_bytes: total,
         done_bytes: 0,
-        base_size,
         started_unix_s: (crate::store::unix_ms() / 1000) as i64,
         started: Instant::now(),
         client: None,
@@ -250,7 +248,6 @@ fn finish(store: &mut Store, clients: &mut Slab<Client>, loading: &mut Loading, 
     }
     super::refresh_feed(store);
     if ok {
-        store.aof.rewrite_base_size = loading.base_size;
         log::info!(
             "DB loaded from append only file: {:.3} seconds",
             loading.started.elapsed().as_secs_f64()

@@ -229,7 +229,7 @@ pub struct Aof {
     pub rewrite_scheduled: bool,
     /// The rewrite in progress: when it started (the snapshot itself is
     /// `RdbState::snapshot`, marked as the AOF's).
-    pub rewrite_started: Option<(Instant, i64)>,
+    pub rewrite_started: Option<Instant>,
     pub last_rewrite_ok: bool,
     pub last_rewrite_time_s: i64,
     pub rewrites: u64,
@@ -804,14 +804,14 @@ pub fn open_on_start(store: &mut Store) -> io::Result<()> {
 
 /// Writes the whole dataset as a base file, on the loop (for the empty
 /// or tiny dataset of a start-up; rewrites use the snapshot).
-fn write_base_now(store: &Store, path: &Path, preamble: bool) -> io::Result<u64> {
+fn write_base_now(store: &Store, path: &Path, preamble: bool) -> io::Result<()> {
     let temp = PathBuf::from(format!("temp-rewriteaof-{}.aof", std::process::id()));
     let format = if preamble {
         super::snapshot::Format::Rdb
     } else {
         super::snapshot::Format::Commands
     };
-    super::save_to(store, crate::store::unix_ms(), &temp, path, format)
+    super::save_to(store, crate::store::unix_ms(), &temp, path, format).map(|_| ())
 }
 
 /// Opens the incremental file writes go to while a rewrite runs (Redis's
@@ -884,7 +884,7 @@ pub fn start_rewrite(store: &mut Store, now_ms: u64) -> io::Result<()> {
             store.rdb.snapshot = Some(snap);
             store.aof.rewrites += 1;
             store.aof.rewrite_scheduled = false;
-            store.aof.rewrite_started = Some((Instant::now(), (now_ms / 1000) as i64));
+            store.aof.rewrite_started = Some(Instant::now());
             log::info!("Background append only file rewriting started");
             refresh_feed(store);
             Ok(())
@@ -919,7 +919,7 @@ pub fn rewrite_done(store: &mut Store, saved: io::Result<u64>) {
             let _ = std::fs::remove_file(&temp);
         }
     }
-    if let Some((started, _)) = store.aof.rewrite_started.take() {
+    if let Some(started) = store.aof.rewrite_started.take() {
         store.aof.last_rewrite_time_s = started.elapsed().as_secs() as i64;
     }
     if store.aof.state == State::WaitRewrite {
@@ -1019,11 +1019,7 @@ pub fn switch(store: &mut Store, now_ms: u64) -> bool {
 
 fn start(store: &mut Store, now_ms: u64) -> bool {
     store.aof.state = State::WaitRewrite;
-    let rewriting = store
-        .rdb
-        .snapshot
-        .as_ref()
-        .is_some_and(|s| s.purpose == super::snapshot::Purpose::AofRewrite);
+    let rewriting = store.aof.rewrite_started.is_some();
     if rewriting {
         // The running rewrite gathers nothing for the new state: it is
         // dropped, and a new one starts as soon as its walk is done.
@@ -1078,11 +1074,7 @@ fn stop(store: &mut Store) {
     store.aof.rewrite_scheduled = false;
     store.aof.incr_size = 0;
     store.aof.synced_size = 0;
-    let rewriting = store
-        .rdb
-        .snapshot
-        .as_ref()
-        .is_some_and(|s| s.purpose == super::snapshot::Purpose::AofRewrite);
+    let rewriting = store.aof.rewrite_started.is_some();
     if rewriting {
         log::info!("Killing running AOF rewrite child");
         abandon_rewrite(store);
@@ -1107,16 +1099,22 @@ pub fn prepare_shutdown(store: &mut Store, force: bool) -> Result<(), &'static s
             log::warn!("Writing initial AOF. Exit anyway.");
         }
         log::info!("There is a background AOF rewrite in progress. Killing it!");
-        if let Some(snap) = store.rdb.snapshot.take() {
-            super::snapshot::abandon_at_shutdown(store, snap);
-        }
-        store.aof.rewrite_started = None;
-        let _ = std::fs::remove_file(rewrite_temp_path());
+        drop_rewrite_at_shutdown(store);
     }
     log::info!("Calling fsync() on the AOF file.");
     flush(store, true);
     store.aof.sync_now();
     Ok(())
+}
+
+/// Drops the rewrite in progress as the server exits: its walk as it is
+/// (see `snapshot::abandon_at_shutdown`) and its temporary file.
+pub fn drop_rewrite_at_shutdown(store: &mut Store) {
+    if let Some(snap) = store.rdb.snapshot.take() {
+        super::snapshot::abandon_at_shutdown(store, snap);
+    }
+    store.aof.rewrite_started = None;
+    let _ = std::fs::remove_file(rewrite_temp_path());
 }
 
 /// The AOF's part of the cron (Redis's serverCron): a scheduled or due
@@ -1198,7 +1196,7 @@ pub fn info(store: &Store, now: Instant) -> String {
         u8::from(aof.rewrite_scheduled),
         aof.last_rewrite_time_s,
         aof.rewrite_started
-            .map_or(-1, |(t, _)| now.duration_since(t).as_secs() as i64),
+            .map_or(-1, |t| now.duration_since(t).as_secs() as i64),
         if aof.last_rewrite_ok { "ok" } else { "err" },
         aof.rewrites,
         aof.consecutive_failures,
