@@ -9,7 +9,8 @@
 #   --rounds N   rounds of the interleaved throughput and CPU runs
 #                (default 3; 2 with --quick)
 #   --only LIST  run only these of the sections throughput, cpu, smallcpu,
-#                pubsub, bigvalue, memory, small, growth, persist, aof
+#                pubsub, bigvalue, memory, small, growth, persist, aof,
+#                zset
 #                (comma separated)
 #   --help       print this text
 #
@@ -40,7 +41,10 @@
 #      or a set of 10 or 100 integers or strings, with the OBJECT ENCODING
 #      each server gives them,
 #   4. PING latency seen by a steady client while another client grows the
-#      keyspace from 0 to 8M keys (this is where table-resize stalls show).
+#      keyspace from 0 to 8M keys (this is where table-resize stalls show),
+#   5. BGSAVE and the AOF (scripts/bench/persist.py, aof.py), and server
+#      CPU per ZADD, ZRANK and ZRANGEBYSCORE on one sorted set of 1k, 10k,
+#      100k and 1M members (scripts/bench/zset.py).
 # A test whose command the server does not know is "n/a". Servers are killed
 # on exit, also on Ctrl-C or failure; if one dies mid-run the script says
 # which and exits 3. It only talks to 127.0.0.1. Run it from anywhere; it
@@ -59,7 +63,7 @@ usage() {
 
 QUICK=0
 ROUNDS=""
-ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof"
+ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof,zset"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -109,8 +113,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof)" >&2; exit 2 ;;
+        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -822,6 +826,18 @@ section_persist() {
 # 6. The append-only file (scripts/bench/aof.py): SET at -P 1 and -P 16
 # with appendfsync always, everysec and the AOF off, servers taking turns;
 # then BGREWRITEAOF of PERSIST_N keys under writes, as for BGSAVE.
+# 7. Sorted sets at 1k to 1M members (scripts/bench/zset.py): server CPU
+# per ZADD, ZRANK and ZRANGEBYSCORE, which O(log N) keeps nearly flat.
+section_zset() {
+    local sizes="1000,10000,100000,1000000"
+    [ "$QUICK" = 1 ] && sizes="1000,100000"
+    log "sorted sets: CPU per command at $sizes members"
+    echo
+    echo "## Sorted sets by size"
+    echo
+    python3 "$ROOT/scripts/bench/zset.py" "$ROUNDS" "$FERROKV" --sizes="$sizes" || die "the sorted-set benchmark failed"
+}
+
 section_aof() {
     log "AOF: SET under appendfsync always/everysec, BGREWRITEAOF of $PERSIST_N keys"
     echo
@@ -840,5 +856,6 @@ if want memory; then section_memory; fi
 if want small; then section_small; fi
 if want persist; then section_persist; fi
 if want aof; then section_aof; fi
+if want zset; then section_zset; fi
 if want growth; then section_growth; fi
 log "done"

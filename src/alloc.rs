@@ -224,7 +224,7 @@ mod tests {
                 .map(|_| unsafe { CountingAlloc.alloc(layout) })
                 .collect();
             for &p in &blocks {
-                assert!(!p.is_null() && p as usize % 8 == 0);
+                assert!(!p.is_null() && (p as usize).is_multiple_of(8));
                 // SAFETY: a live block from mimalloc.
                 assert_eq!(unsafe { mi_usable_size(p) }, class, "{size}");
             }

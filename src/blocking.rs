@@ -35,13 +35,26 @@ pub enum WaitFor {
     /// BRPOPLPUSH). As in Redis 7.0, a key holding another type leaves the
     /// client blocked.
     ListElement,
+    /// A member of a non-empty sorted set (BZPOPMIN, BZPOPMAX, BZMPOP).
+    ZSetElement,
 }
 
 impl WaitFor {
+    /// Whether `value` is of the type this waiter wants: Redis serves a
+    /// ready key's waiters of its type and passes over the others (a list
+    /// waiter on a key that became a sorted set stays blocked).
+    pub fn wants_type_of(&self, value: &Value) -> bool {
+        matches!(
+            (self, value),
+            (WaitFor::ListElement, Value::List(_)) | (WaitFor::ZSetElement, Value::ZSet(_))
+        )
+    }
+
     /// Whether `value`, the ready key's value now, can serve the waiter.
     pub fn can_serve(&self, value: Option<&Value>) -> bool {
         match self {
             WaitFor::ListElement => matches!(value, Some(Value::List(l)) if !l.is_empty()),
+            WaitFor::ZSetElement => matches!(value, Some(Value::ZSet(z)) if !z.is_empty()),
         }
     }
 }
@@ -194,8 +207,18 @@ impl Blocking {
 
     /// The client that has waited longest on a key.
     pub fn first_waiter(&self, db: usize, key: &[u8]) -> Option<usize> {
+        self.waiter_after(db, key, None).map(|(_, token)| token)
+    }
+
+    /// The longest waiter on a key that blocked after position `after`
+    /// (`None`: the first), with its position in the list.
+    pub fn waiter_after(&self, db: usize, key: &[u8], after: Option<u64>) -> Option<(u64, usize)> {
         let list = self.waiters.get(&(db, key.to_vec()))?;
-        list.by_seq.values().next().copied()
+        let from = after.map_or(0, |seq| seq + 1);
+        list.by_seq
+            .range(from..)
+            .next()
+            .map(|(&seq, &token)| (seq, token))
     }
 
     /// The clients waiting on a key, in the order they blocked.

@@ -665,6 +665,9 @@ pub struct Config {
     pub hash_max_listpack_value: usize,
     /// When a set of integers leaves its intset encoding.
     pub set_max_intset_entries: usize,
+    /// When a sorted set leaves its packed encoding (`zset-max-listpack-*`).
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
     /// How big a list's packed chunks get (`list-max-listpack-size`).
     pub list_max_listpack_size: i64,
     /// Whether commands' durations go into latency histograms.
@@ -745,6 +748,8 @@ impl Default for Config {
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
             latency_tracking: true,
             notify_keyspace_events: 0,
@@ -1041,6 +1046,8 @@ impl Config {
             "hash-max-listpack-entries" => self.hash_max_listpack_entries = unsigned() as usize,
             "hash-max-listpack-value" => self.hash_max_listpack_value = unsigned() as usize,
             "set-max-intset-entries" => self.set_max_intset_entries = unsigned() as usize,
+            "zset-max-listpack-entries" => self.zset_max_listpack_entries = unsigned() as usize,
+            "zset-max-listpack-value" => self.zset_max_listpack_value = unsigned() as usize,
             "list-max-listpack-size" => self.list_max_listpack_size = parse_i64(v),
             "latency-tracking" => self.latency_tracking = v == "yes",
             "client-output-buffer-limit" => self.output_limits = output_limits(v),

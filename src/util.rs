@@ -69,6 +69,53 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     if v.is_nan() { None } else { Some(v) }
 }
 
+/// C's `strtod` over `s` up to its first NUL (what a C string of the
+/// argument holds): the value and how many bytes it consumed, and whether
+/// it overflowed or underflowed (`ERANGE`).
+fn c_strtod(s: &[u8]) -> (f64, usize, bool) {
+    let text = until_nul(s);
+    let mut buf = Vec::with_capacity(text.len() + 1);
+    buf.extend_from_slice(text);
+    buf.push(0);
+    let mut end: *mut libc::c_char = std::ptr::null_mut();
+    // SAFETY: `buf` is NUL-terminated and outlives the call; errno is the
+    // calling thread's own.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let v = libc::strtod(buf.as_ptr() as *const libc::c_char, &mut end);
+        let consumed = end.offset_from(buf.as_ptr() as *const libc::c_char) as usize;
+        (v, consumed, *libc::__errno_location() == libc::ERANGE)
+    }
+}
+
+/// Parses a double exactly as Redis's `getDoubleFromObject` does (scores,
+/// increments, weights): C `strtod` over the whole argument, with no
+/// leading space, no NaN, and no overflow or underflow to zero.
+pub fn parse_score(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || s[0].is_ascii_whitespace() || s[0] == 0x0b || s[0] == 0x0c {
+        return None;
+    }
+    let (v, consumed, range_error) = c_strtod(s);
+    if consumed != s.len() || v.is_nan() {
+        return None;
+    }
+    if range_error && (v.is_infinite() || v == 0.0) {
+        return None;
+    }
+    Some(v)
+}
+
+/// Parses a score range bound as Redis's `zslParseRange` does: C `strtod`
+/// that must reach the end of the C string (so leading space, an empty
+/// string and anything after a NUL pass), and no NaN.
+pub fn parse_range_double(s: &[u8]) -> Option<f64> {
+    let (v, consumed, _) = c_strtod(s);
+    if consumed != until_nul(s).len() || v.is_nan() {
+        return None;
+    }
+    Some(v)
+}
+
 /// Formats a double as Redis 7.0 replies with it: `%.17g`, and `inf`/`-inf`.
 pub fn format_double(d: f64) -> String {
     if d.is_infinite() {

@@ -117,7 +117,10 @@ scripts!(
     notifications,
     wakeups,
     tracking,
-    dump
+    dump,
+    zset,
+    zset_resp3,
+    zset_blocking
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -44,6 +44,7 @@ pub mod h {
     pub use crate::types::list::*;
     pub use crate::types::set::*;
     pub use crate::types::string::*;
+    pub use crate::types::zset::*;
 }
 
 /// A command's error reply. Only protocol and I/O errors close a

@@ -7387,6 +7387,2223 @@ pub static COMMANDS: &[Command] = &[
         subcommands: &[],
     },
     Command {
+        name: "zadd",
+        arity: -4,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "sortedset", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Add one or more members to a sorted set, or update its score if it already exists",
+            since: "1.2.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(log(N)) for each item added, where N is the number of elements in the sorted set.",
+            ),
+            history: &[
+                ("2.4.0", "Accepts multiple elements."),
+                ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."),
+                ("6.2.0", "Added the `GT` and `LT` options."),
+            ],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "condition",
+                    kind: "oneof",
+                    since: Some("3.0.2"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "nx",
+                            kind: "pure-token",
+                            token: Some("NX"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "xx",
+                            kind: "pure-token",
+                            token: Some("XX"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "comparison",
+                    kind: "oneof",
+                    since: Some("6.2.0"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "gt",
+                            kind: "pure-token",
+                            token: Some("GT"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "lt",
+                            kind: "pure-token",
+                            token: Some("LT"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "change",
+                    kind: "pure-token",
+                    token: Some("CH"),
+                    since: Some("3.0.2"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "increment",
+                    kind: "pure-token",
+                    token: Some("INCR"),
+                    since: Some("3.0.2"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "score_member",
+                    kind: "block",
+                    flags: &["multiple"],
+                    arguments: &[
+                        Arg {
+                            name: "score",
+                            kind: "double",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "member",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zadd),
+        subcommands: &[],
+    },
+    Command {
+        name: "zincrby",
+        arity: 4,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "sortedset", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Increment the score of a member in a sorted set",
+            since: "1.2.0",
+            group: "sorted-set",
+            complexity: Some("O(log(N)) where N is the number of elements in the sorted set."),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "increment",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zincrby),
+        subcommands: &[],
+    },
+    Command {
+        name: "zrem",
+        arity: -3,
+        flags: flag::WRITE | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "sortedset", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove one or more members from a sorted set",
+            since: "1.2.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.",
+            ),
+            history: &[("2.4.0", "Accepts multiple elements.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zrem),
+        subcommands: &[],
+    },
+    Command {
+        name: "zcard",
+        arity: 2,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get the number of members in a sorted set",
+            since: "1.2.0",
+            group: "sorted-set",
+            complexity: Some("O(1)"),
+            arguments: &[Arg {
+                name: "key",
+                kind: "key",
+                key_spec_index: Some(0),
+                ..Arg::EMPTY
+            }],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zcard),
+        subcommands: &[],
+    },
+    Command {
+        name: "zscore",
+        arity: 3,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get the score associated with the given member in a sorted set",
+            since: "1.2.0",
+            group: "sorted-set",
+            complexity: Some("O(1)"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zscore),
+        subcommands: &[],
+    },
+    Command {
+        name: "zmscore",
+        arity: -3,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get the score associated with the given members in a sorted set",
+            since: "6.2.0",
+            group: "sorted-set",
+            complexity: Some("O(N) where N is the number of members being requested."),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zmscore),
+        subcommands: &[],
+    },
+    Command {
+        name: "zrank",
+        arity: 3,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Determine the index of a member in a sorted set",
+            since: "2.0.0",
+            group: "sorted-set",
+            complexity: Some("O(log(N))"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zrank),
+        subcommands: &[],
+    },
+    Command {
+        name: "zrevrank",
+        arity: 3,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Determine the index of a member in a sorted set, with scores ordered from high to low",
+            since: "2.0.0",
+            group: "sorted-set",
+            complexity: Some("O(log(N))"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zrevrank),
+        subcommands: &[],
+    },
+    Command {
+        name: "zrange",
+        arity: -4,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Return a range of members in a sorted set",
+            since: "1.2.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
+            ),
+            history: &[(
+                "6.2.0",
+                "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options.",
+            )],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "start",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "stop",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "sortby",
+                    kind: "oneof",
+                    since: Some("6.2.0"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "byscore",
+                            kind: "pure-token",
+                            token: Some("BYSCORE"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "bylex",
+                            kind: "pure-token",
+                            token: Some("BYLEX"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "rev",
+                    kind: "pure-token",
+                    token: Some("REV"),
+                    since: Some("6.2.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "offset_count",
+                    kind: "block",
+                    token: Some("LIMIT"),
+                    since: Some("6.2.0"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "offset",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withscores",
+                    kind: "pure-token",
+                    token: Some("WITHSCORES"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zrange),
+        subcommands: &[],
+    },
+    Command {
+        name: "zrangestore",
+        arity: -5,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 2,
+        key_step: 1,
+        acl_categories: &["write", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["OW", "update"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Store a range of members from sorted set into another key",
+            since: "6.2.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "dst",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "src",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "min",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "max",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "sortby",
+                    kind: "oneof",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "byscore",
+                            kind: "pure-token",
+                            token: Some("BYSCORE"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "bylex",
+                            kind: "pure-token",
+                            token: Some("BYLEX"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "rev",
+                    kind: "pure-token",
+                    token: Some("REV"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "offset_count",
+                    kind: "block",
+                    token: Some("LIMIT"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "offset",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zrangestore),
+        subcommands: &[],
+    },
+    Command {
+        name: "zrangebyscore",
+        arity: -4,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Return a range of members in a sorted set, by score",
+            since: "1.0.5",
+            group: "sorted-set",
+            complexity: Some(
+                "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+            ),
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some("`ZRANGE` with the `BYSCORE` argument"),
+            history: &[("2.0.0", "Added the `WITHSCORES` modifier.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "min",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "max",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withscores",
+                    kind: "pure-token",
+                    token: Some("WITHSCORES"),
+                    since: Some("2.0.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "offset_count",
+                    kind: "block",
+                    token: Some("LIMIT"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "offset",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+        },
+        handler: Some(h::zrangebyscore),
+        subcommands: &[],
+    },
+    Command {
+        name: "zrevrangebyscore",
+        arity: -4,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Return a range of members in a sorted set, by score, with scores ordered from high to low",
+            since: "2.2.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+            ),
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some("`ZRANGE` with the `REV` and `BYSCORE` arguments"),
+            history: &[("2.1.6", "`min` and `max` can be exclusive.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "max",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "min",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withscores",
+                    kind: "pure-token",
+                    token: Some("WITHSCORES"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "offset_count",
+                    kind: "block",
+                    token: Some("LIMIT"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "offset",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+        },
+        handler: Some(h::zrevrangebyscore),
+        subcommands: &[],
+    },
+    Command {
+        name: "zrangebylex",
+        arity: -4,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Return a range of members in a sorted set, by lexicographical range",
+            since: "2.8.9",
+            group: "sorted-set",
+            complexity: Some(
+                "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+            ),
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some("`ZRANGE` with the `BYLEX` argument"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "min",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "max",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "offset_count",
+                    kind: "block",
+                    token: Some("LIMIT"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "offset",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zrangebylex),
+        subcommands: &[],
+    },
+    Command {
+        name: "zrevrangebylex",
+        arity: -4,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
+            since: "2.8.9",
+            group: "sorted-set",
+            complexity: Some(
+                "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+            ),
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some("`ZRANGE` with the `REV` and `BYLEX` arguments"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "max",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "min",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "offset_count",
+                    kind: "block",
+                    token: Some("LIMIT"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "offset",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zrevrangebylex),
+        subcommands: &[],
+    },
+    Command {
+        name: "zrevrange",
+        arity: -4,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Return a range of members in a sorted set, by index, with scores ordered from high to low",
+            since: "1.2.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
+            ),
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some("`ZRANGE` with the `REV` argument"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "start",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "stop",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withscores",
+                    kind: "pure-token",
+                    token: Some("WITHSCORES"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zrevrange),
+        subcommands: &[],
+    },
+    Command {
+        name: "zcount",
+        arity: 4,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Count the members in a sorted set with scores within the given values",
+            since: "2.0.0",
+            group: "sorted-set",
+            complexity: Some("O(log(N)) with N being the number of elements in the sorted set."),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "min",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "max",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zcount),
+        subcommands: &[],
+    },
+    Command {
+        name: "zlexcount",
+        arity: 4,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Count the number of members in a sorted set between a given lexicographical range",
+            since: "2.8.9",
+            group: "sorted-set",
+            complexity: Some("O(log(N)) with N being the number of elements in the sorted set."),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "min",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "max",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zlexcount),
+        subcommands: &[],
+    },
+    Command {
+        name: "zremrangebyrank",
+        arity: 4,
+        flags: flag::WRITE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove all members in a sorted set within the given indexes",
+            since: "2.0.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "start",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "stop",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zremrangebyrank),
+        subcommands: &[],
+    },
+    Command {
+        name: "zremrangebyscore",
+        arity: 4,
+        flags: flag::WRITE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove all members in a sorted set within the given scores",
+            since: "1.2.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "min",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "max",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zremrangebyscore),
+        subcommands: &[],
+    },
+    Command {
+        name: "zremrangebylex",
+        arity: 4,
+        flags: flag::WRITE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove all members in a sorted set between the given lexicographical range",
+            since: "2.8.9",
+            group: "sorted-set",
+            complexity: Some(
+                "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "min",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "max",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zremrangebylex),
+        subcommands: &[],
+    },
+    Command {
+        name: "zpopmin",
+        arity: -2,
+        flags: flag::WRITE | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "sortedset", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove and return members with the lowest scores in a sorted set",
+            since: "5.0.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zpopmin),
+        subcommands: &[],
+    },
+    Command {
+        name: "zpopmax",
+        arity: -2,
+        flags: flag::WRITE | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "sortedset", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove and return members with the highest scores in a sorted set",
+            since: "5.0.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zpopmax),
+        subcommands: &[],
+    },
+    Command {
+        name: "zmpop",
+        arity: -4,
+        flags: flag::WRITE,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["write", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove and return members with scores in a sorted set",
+            since: "7.0.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "where",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "min",
+                            kind: "pure-token",
+                            token: Some("MIN"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "max",
+                            kind: "pure-token",
+                            token: Some("MAX"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    token: Some("COUNT"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zmpop),
+        subcommands: &[],
+    },
+    Command {
+        name: "bzpopmin",
+        arity: -3,
+        flags: flag::WRITE | flag::NOSCRIPT | flag::BLOCKING | flag::FAST,
+        first_key: 1,
+        last_key: -2,
+        key_step: 1,
+        acl_categories: &["write", "sortedset", "fast", "blocking"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: -2,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
+            since: "5.0.0",
+            group: "sorted-set",
+            complexity: Some("O(log(N)) with N being the number of elements in the sorted set."),
+            history: &[(
+                "6.0.0",
+                "`timeout` is interpreted as a double instead of an integer.",
+            )],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "timeout",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::bzpopmin),
+        subcommands: &[],
+    },
+    Command {
+        name: "bzpopmax",
+        arity: -3,
+        flags: flag::WRITE | flag::NOSCRIPT | flag::BLOCKING | flag::FAST,
+        first_key: 1,
+        last_key: -2,
+        key_step: 1,
+        acl_categories: &["write", "sortedset", "fast", "blocking"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: -2,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
+            since: "5.0.0",
+            group: "sorted-set",
+            complexity: Some("O(log(N)) with N being the number of elements in the sorted set."),
+            history: &[(
+                "6.0.0",
+                "`timeout` is interpreted as a double instead of an integer.",
+            )],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "timeout",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::bzpopmax),
+        subcommands: &[],
+    },
+    Command {
+        name: "bzmpop",
+        arity: -5,
+        flags: flag::WRITE | flag::BLOCKING,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["write", "sortedset", "slow", "blocking"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(2),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Remove and return members with scores in a sorted set or block until one is available",
+            since: "7.0.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "timeout",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "where",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "min",
+                            kind: "pure-token",
+                            token: Some("MIN"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "max",
+                            kind: "pure-token",
+                            token: Some("MAX"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    token: Some("COUNT"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::bzmpop),
+        subcommands: &[],
+    },
+    Command {
+        name: "zunion",
+        arity: -3,
+        flags: flag::READONLY,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["read", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Add multiple sorted sets",
+            since: "6.2.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "weight",
+                    kind: "integer",
+                    token: Some("WEIGHTS"),
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "aggregate",
+                    kind: "oneof",
+                    token: Some("AGGREGATE"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "sum",
+                            kind: "pure-token",
+                            token: Some("SUM"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "min",
+                            kind: "pure-token",
+                            token: Some("MIN"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "max",
+                            kind: "pure-token",
+                            token: Some("MAX"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withscores",
+                    kind: "pure-token",
+                    token: Some("WITHSCORES"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zunion),
+        subcommands: &[],
+    },
+    Command {
+        name: "zinter",
+        arity: -3,
+        flags: flag::READONLY,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["read", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Intersect multiple sorted sets",
+            since: "6.2.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "weight",
+                    kind: "integer",
+                    token: Some("WEIGHTS"),
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "aggregate",
+                    kind: "oneof",
+                    token: Some("AGGREGATE"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "sum",
+                            kind: "pure-token",
+                            token: Some("SUM"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "min",
+                            kind: "pure-token",
+                            token: Some("MIN"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "max",
+                            kind: "pure-token",
+                            token: Some("MAX"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withscores",
+                    kind: "pure-token",
+                    token: Some("WITHSCORES"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zinter),
+        subcommands: &[],
+    },
+    Command {
+        name: "zdiff",
+        arity: -3,
+        flags: flag::READONLY,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["read", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Subtract multiple sorted sets",
+            since: "6.2.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withscores",
+                    kind: "pure-token",
+                    token: Some("WITHSCORES"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zdiff),
+        subcommands: &[],
+    },
+    Command {
+        name: "zunionstore",
+        arity: -4,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["OW", "update"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Keynum {
+                    keynum_idx: 0,
+                    first_key: 1,
+                    key_step: 1,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Add multiple sorted sets and store the resulting sorted set in a new key",
+            since: "2.0.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "destination",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "weight",
+                    kind: "integer",
+                    token: Some("WEIGHTS"),
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "aggregate",
+                    kind: "oneof",
+                    token: Some("AGGREGATE"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "sum",
+                            kind: "pure-token",
+                            token: Some("SUM"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "min",
+                            kind: "pure-token",
+                            token: Some("MIN"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "max",
+                            kind: "pure-token",
+                            token: Some("MAX"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zunionstore),
+        subcommands: &[],
+    },
+    Command {
+        name: "zinterstore",
+        arity: -4,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["OW", "update"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Keynum {
+                    keynum_idx: 0,
+                    first_key: 1,
+                    key_step: 1,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Intersect multiple sorted sets and store the resulting sorted set in a new key",
+            since: "2.0.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "destination",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "weight",
+                    kind: "integer",
+                    token: Some("WEIGHTS"),
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "aggregate",
+                    kind: "oneof",
+                    token: Some("AGGREGATE"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "sum",
+                            kind: "pure-token",
+                            token: Some("SUM"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "min",
+                            kind: "pure-token",
+                            token: Some("MIN"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "max",
+                            kind: "pure-token",
+                            token: Some("MAX"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zinterstore),
+        subcommands: &[],
+    },
+    Command {
+        name: "zdiffstore",
+        arity: -4,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["OW", "update"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Keynum {
+                    keynum_idx: 0,
+                    first_key: 1,
+                    key_step: 1,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Subtract multiple sorted sets and store the resulting sorted set in a new key",
+            since: "6.2.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "destination",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zdiffstore),
+        subcommands: &[],
+    },
+    Command {
+        name: "zintercard",
+        arity: -3,
+        flags: flag::READONLY,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["read", "sortedset", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Intersect multiple sorted sets and return the cardinality of the result",
+            since: "7.0.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "limit",
+                    kind: "integer",
+                    token: Some("LIMIT"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zintercard),
+        subcommands: &[],
+    },
+    Command {
+        name: "zrandmember",
+        arity: -2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "slow"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Get one or multiple random elements from a sorted set",
+            since: "6.2.0",
+            group: "sorted-set",
+            complexity: Some("O(N) where N is the number of elements returned"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "options",
+                    kind: "block",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "withscores",
+                            kind: "pure-token",
+                            token: Some("WITHSCORES"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zrandmember),
+        subcommands: &[],
+    },
+    Command {
+        name: "zscan",
+        arity: -3,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "sortedset", "slow"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Incrementally iterate sorted sets elements and associated scores",
+            since: "2.8.0",
+            group: "sorted-set",
+            complexity: Some(
+                "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "cursor",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "pattern",
+                    kind: "pattern",
+                    token: Some("MATCH"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    token: Some("COUNT"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::zscan),
+        subcommands: &[],
+    },
+    Command {
         name: "subscribe",
         arity: -2,
         flags: flag::PUBSUB | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::SUBSCRIBED_OK,

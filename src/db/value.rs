@@ -7,6 +7,7 @@ use crate::resp::writer::format_i64;
 use crate::types::hash::Hash;
 use crate::types::list::List;
 use crate::types::set::Set;
+use crate::types::zset::ZSet;
 
 /// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`: strings up to this length are
 /// reported as `embstr`.
@@ -136,13 +137,14 @@ pub enum Value {
     Hash(Hash),
     Set(Set),
     List(List),
+    ZSet(ZSet),
 }
 
 impl Value {
     /// Whether a client may be blocked waiting for a key of this type
     /// (lists today; sorted sets and streams as they come).
     pub fn may_unblock(&self) -> bool {
-        matches!(self, Value::List(_))
+        matches!(self, Value::List(_) | Value::ZSet(_))
     }
 
     pub fn same_type(&self, other: &Value) -> bool {
@@ -156,6 +158,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -166,6 +169,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::List(_) => "quicklist",
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -215,6 +219,7 @@ impl Value {
             },
             // Redis sizes a list node by node (quicklist); an estimate.
             Value::List(l) => ROBJ + 12 * l.len(),
+            Value::ZSet(z) => z.redis_usage(samples),
         }
     }
 
@@ -234,6 +239,7 @@ impl Value {
             Value::Hash(h) => h.len() > LAZYFREE_ELEMENTS,
             Value::Set(s) => s.len() > LAZYFREE_ELEMENTS,
             Value::List(l) => l.len() > LAZYFREE_ELEMENTS,
+            Value::ZSet(z) => z.len() > LAZYFREE_ELEMENTS,
         }
     }
 }

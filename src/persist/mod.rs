@@ -30,6 +30,10 @@ pub fn shapes(config: &Config) -> rdb::Shapes {
             max_value: config.hash_max_listpack_value,
         },
         max_intset_entries: config.set_max_intset_entries,
+        zset: crate::types::zset::ListpackLimits {
+            max_entries: config.zset_max_listpack_entries,
+            max_value: config.zset_max_listpack_value,
+        },
         list_fill: Fill::from_config(config.list_max_listpack_size),
     }
 }

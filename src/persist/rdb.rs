@@ -22,6 +22,7 @@ use crate::types::hash::{self, Hash};
 use crate::types::list::{End, Fill, List};
 use crate::types::packed::{self, Elem};
 use crate::types::set::Set;
+use crate::types::zset::{ListpackLimits, ZSet};
 
 /// The version ferrokv writes, as Redis 7.0 does.
 pub const RDB_VERSION: u16 = 10;
@@ -178,6 +179,8 @@ fn value_kind(value: &Value) -> u8 {
         // Redis 7.0 has no packed string set: both forms are written as
         // its hash-table set.
         Value::Set(_) => kind::SET,
+        Value::ZSet(ZSet::Listpack(_)) => kind::ZSET_LISTPACK,
+        Value::ZSet(_) => kind::ZSET_2,
     }
 }
 
@@ -225,6 +228,20 @@ fn put_value_body(out: &mut Vec<u8>, value: &Value, comp: Compression) {
         Value::Set(s) => {
             put_len(out, s.len() as u64);
             s.for_each(|m| put_elem(out, m, comp));
+        }
+        Value::ZSet(ZSet::Listpack(p)) => {
+            let mut lp = Vec::with_capacity(p.listpack_bytes());
+            p.put_listpack(&mut lp);
+            put_string(out, &lp, comp);
+        }
+        Value::ZSet(z) => {
+            // Highest score first, as Redis writes it (so its loader's
+            // skiplist inserts each at the head).
+            put_len(out, z.len() as u64);
+            for (m, s) in z.iter_from(0, crate::types::zset::Dir::Reverse) {
+                put_elem(out, m, comp);
+                out.extend_from_slice(&s.to_le_bytes());
+            }
         }
     }
 }
@@ -449,6 +466,7 @@ impl<'a> Reader<'a> {
 pub struct Shapes {
     pub hash: hash::Limits,
     pub max_intset_entries: usize,
+    pub zset: ListpackLimits,
     pub list_fill: Fill,
 }
 
@@ -585,8 +603,46 @@ pub fn read_value(r: &mut Reader, kind: u8, shapes: &Shapes) -> Result<Option<Va
                 None => return Err(duplicate(at, "hash field")),
             }
         }
-        kind::ZSET | kind::ZSET_2 | kind::ZSET_ZIPLIST | kind::ZSET_LISTPACK => {
-            return r.fail("sorted sets are not supported yet");
+        kind::ZSET | kind::ZSET_2 => {
+            let mut entries = Vec::new();
+            for _ in 0..r.length()? {
+                let member = r.string()?.into_owned();
+                let at = r.offset();
+                let score = match kind {
+                    kind::ZSET_2 => f64::from_le_bytes(r.array::<8>()?),
+                    _ => old_double(r)?,
+                };
+                if score.is_nan() {
+                    return Err(at_offset(at, "a sorted set score that is NaN"));
+                }
+                entries.push((member, score));
+            }
+            let at = r.offset();
+            match ZSet::from_loaded(entries, shapes.zset) {
+                Some(z) => Value::ZSet(z),
+                None => return Err(duplicate(at, "sorted set member")),
+            }
+        }
+        kind::ZSET_ZIPLIST | kind::ZSET_LISTPACK => {
+            let at = r.offset();
+            let blob = r.string()?;
+            let mut elems: Vec<Vec<u8>> = Vec::new();
+            let push = |e: Elem| {
+                elems.push(e.to_vec());
+                Ok(())
+            };
+            let walked = match kind {
+                kind::ZSET_ZIPLIST => ziplist_each(&blob, push),
+                _ => listpack_each(&blob, push),
+            };
+            blob_walk(at, walked)?;
+            if !elems.len().is_multiple_of(2) {
+                return Err(at_offset(at, "a sorted set member without a score"));
+            }
+            match ZSet::from_loaded_packed(&elems, shapes.zset) {
+                Some(z) => Value::ZSet(z),
+                None => return Err(duplicate(at, "sorted set member")),
+            }
         }
         kind::STREAM_LISTPACKS | kind::STREAM_LISTPACKS_2 | kind::STREAM_LISTPACKS_3 => {
             return r.fail("streams are not supported yet");
@@ -599,8 +655,27 @@ pub fn read_value(r: &mut Reader, kind: u8, shapes: &Shapes) -> Result<Option<Va
         Value::List(l) => l.is_empty(),
         Value::Hash(h) => h.is_empty(),
         Value::Set(s) => s.is_empty(),
+        Value::ZSet(z) => z.is_empty(),
     };
     Ok((!empty).then_some(value))
+}
+
+/// A score in RDB's old text form (`RDB_TYPE_ZSET`): a length byte, with
+/// 253, 254 and 255 standing for NaN, +inf and -inf, then the digits.
+fn old_double(r: &mut Reader) -> Result<f64> {
+    let at = r.offset();
+    match r.byte()? {
+        253 => Ok(f64::NAN),
+        254 => Ok(f64::INFINITY),
+        255 => Ok(f64::NEG_INFINITY),
+        len => {
+            let text = r.take(len as u64)?;
+            std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| t.trim().parse::<f64>().ok())
+                .ok_or_else(|| at_offset(at, "a sorted set score that is not a number"))
+        }
+    }
 }
 
 fn duplicate(offset: usize, what: &str) -> RdbError {
@@ -1207,6 +1282,10 @@ mod tests {
                 max_value: 64,
             },
             max_intset_entries: 512,
+            zset: ListpackLimits {
+                max_entries: 128,
+                max_value: 64,
+            },
             list_fill: Fill::default(),
         }
     }
@@ -1231,8 +1310,35 @@ mod tests {
                 out = s.members();
                 out.sort();
             }
+            Value::ZSet(z) => {
+                for (m, s) in z.iter() {
+                    let mut pair = m.to_vec();
+                    pair.push(0xFF);
+                    pair.extend(s.to_le_bytes());
+                    out.push(pair);
+                }
+            }
         }
         (format!("{} {}", v.type_name(), v.encoding()), out)
+    }
+
+    /// A sorted set of `n` members with integral, fractional, negative
+    /// and infinite scores: packed up to 128 members.
+    fn sample_zset(n: usize) -> ZSet {
+        let limits = shapes().zset;
+        let mut z = ZSet::for_first_member(limits, 2);
+        for i in 0..n {
+            let score = match i % 5 {
+                0 => i as f64,
+                1 => i as f64 / 3.0,
+                2 => -(i as f64),
+                3 if i == 3 => f64::INFINITY,
+                _ => 1e300,
+            };
+            let opts = crate::types::zset::AddOpts::default();
+            let _ = z.add(score, format!("m{i}").as_bytes(), opts, limits);
+        }
+        z
     }
 
     fn round_trip(v: &Value, comp: Compression) -> Value {
@@ -1345,6 +1451,7 @@ mod tests {
             big.add(format!("m{i}").as_bytes(), 512);
         }
         values.extend([Value::Set(strings), Value::Set(big)]);
+        values.extend([Value::ZSet(sample_zset(10)), Value::ZSet(sample_zset(500))]);
         for v in &values {
             for comp in [Compression::Lzf, Compression::Off] {
                 assert_eq!(contents(&round_trip(v, comp)), contents(v));
@@ -1402,8 +1509,12 @@ mod tests {
             b"\x10\x0c\x0c\x00\x00\x00\x02\x00\x81a\x02\x01\x01\x00",
             // A hash field without a value.
             b"\x10\x0a\x0a\x00\x00\x00\x01\x00\x81a\x02\xff",
-            // A sorted set and a stream: not supported yet.
-            b"\x05\x01\x01a\x00\x00\x00\x00\x00\x00\xf0\x3f",
+            // Sorted sets: a repeated member, a NaN score, a listpack
+            // member without its score.
+            b"\x05\x02\x01a\x00\x00\x00\x00\x00\x00\xf0\x3f\x01a\x00\x00\x00\x00\x00\x00\x00\x40",
+            b"\x05\x01\x01a\x00\x00\x00\x00\x00\x00\xf8\x7f",
+            b"\x11\x0a\x0a\x00\x00\x00\x01\x00\x81a\x02\xff",
+            // A stream: not supported yet.
             b"\x0f\x00",
             // Unknown type, empty set, unknown quicklist container.
             b"\x63\x00",
@@ -1505,6 +1616,8 @@ mod tests {
             Value::List(list),
             Value::Hash(h),
             Value::Set(s),
+            Value::ZSet(sample_zset(5)),
+            Value::ZSet(sample_zset(200)),
             Value::Str(Str::encoded(&[b'q'; 200])),
         ] {
             let mut body = Vec::new();

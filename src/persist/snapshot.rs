@@ -535,6 +535,10 @@ mod tests {
                     max_value: 64,
                 },
                 max_intset_entries: 512,
+                zset: crate::types::zset::ListpackLimits {
+                    max_entries: 128,
+                    max_value: 64,
+                },
                 list_fill: crate::types::list::Fill::default(),
             };
             rdb::load(&file, &mut loaded, &shapes, 0, rdb::Checksum::Skip).unwrap();

@@ -46,13 +46,15 @@ impl Server {
 
     /// Serves the waiters of ready keys, oldest waiter first: each is asked
     /// whether the key can serve it now, and if so its command runs again
-    /// through `call()`, served from that key. A key stops serving as soon
-    /// as it cannot serve its next waiter.
+    /// through `call()`, served from that key. Waiters for another type
+    /// are passed over; a key stops serving as soon as it cannot serve its
+    /// next waiter of its type.
     pub(super) fn serve_ready(&mut self, now_ms: u64) {
         while let Some((db, key)) = self.store.blocking.pop_ready() {
-            // Always the longest waiter: one served leaves the list, so the
-            // next is first; no copy of the list, however long it is.
-            while let Some(token) = self.store.blocking.first_waiter(db, &key) {
+            // Always the longest waiter not passed over: one served leaves
+            // the list; no copy of the list, however long it is.
+            let mut passed: Option<u64> = None;
+            while let Some((seq, token)) = self.store.blocking.waiter_after(db, &key, passed) {
                 let Some(b) = self.clients.get(token).and_then(|c| c.state.blocked()) else {
                     // Not blocked any more: a stale entry, dropped.
                     let key = bytes::Bytes::copy_from_slice(&key);
@@ -60,6 +62,10 @@ impl Server {
                     continue;
                 };
                 let value = self.store.dbs[db].get(&key, now_ms).map(|e| &e.value);
+                if value.is_some_and(|v| !b.wait.wants_type_of(v)) {
+                    passed = Some(seq);
+                    continue;
+                }
                 if !b.wait.can_serve(value) {
                     break;
                 }

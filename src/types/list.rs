@@ -1674,7 +1674,7 @@ pub fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// Redis adds the timeout to the current time without an overflow check;
 /// a timeout so large that the sum overflows never fires there, so the
 /// deadline saturates here, which also never fires.
-fn parse_timeout(arg: &[u8], now_ms: u64) -> Result<Option<u64>, CmdError> {
+pub fn parse_timeout(arg: &[u8], now_ms: u64) -> Result<Option<u64>, CmdError> {
     let ms = crate::util::timeout_seconds_to_ms(arg)
         .ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
     match u64::try_from(ms) {

@@ -9,6 +9,8 @@ pub mod packed;
 pub mod set;
 pub mod string;
 pub mod thin;
+pub mod zset;
+pub mod zset_tree;
 
 use crate::cmd::CmdError;
 use crate::cmd::keys::lookup_read;
@@ -34,6 +36,15 @@ impl Typed for set::Set {
     fn of(value: &mut Value) -> Option<&mut Self> {
         match value {
             Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl Typed for zset::ZSet {
+    fn of(value: &mut Value) -> Option<&mut Self> {
+        match value {
+            Value::ZSet(z) => Some(z),
             _ => None,
         }
     }

@@ -65,6 +65,7 @@ impl Key {
                 "list" => command(&[b"LRANGE", key, b"0", b"-1"]),
                 "hash" => command(&[b"HGETALL", key]),
                 "set" => command(&[b"SMEMBERS", key]),
+                "zset" => command(&[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]),
                 other => panic!(
                     "key {} has type {other}, which these tests never write",
                     escape(key)
@@ -87,7 +88,8 @@ impl Key {
                 let (reply, args) = next();
                 let value = match kind.as_str() {
                     "string" => vec![as_bulk(reply, &args)],
-                    "list" => as_bulks(reply, &args),
+                    // In order, scores beside their members.
+                    "list" | "zset" => as_bulks(reply, &args),
                     "hash" => {
                         let flat = as_bulks(reply, &args);
                         let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = flat

@@ -87,11 +87,11 @@ impl Norm {
                 pairs: false,
                 from_start: args.get(1).is_some_and(|c| c == b"0"),
             },
-            ("sscan" | "hscan", _) => Norm::Scan {
-                pairs: name == "hscan",
+            ("sscan" | "hscan" | "zscan", _) => Norm::Scan {
+                pairs: name != "sscan",
                 from_start: args.get(2).is_some_and(|c| c == b"0"),
             },
-            ("srandmember" | "hrandfield", _) => Norm::Random,
+            ("srandmember" | "hrandfield" | "zrandmember", _) => Norm::Random,
             ("spop", _) => Norm::Pop,
             ("info", _) => Norm::InfoFields,
             ("memory", "usage") => Norm::MemoryUsage,

@@ -461,7 +461,7 @@ pub fn put_timestamp(out: &mut Vec<u8>, unix_s: u64) {
 }
 
 /// Writes one key as the commands that rebuild it (Redis's
-/// `rewriteAppendOnlyFileRio`): SET, or RPUSH/SADD/HMSET in batches of 64
+/// `rewriteAppendOnlyFileRio`): SET, or RPUSH/SADD/HMSET/ZADD in batches of 64
 /// items, then PEXPIREAT when it has a deadline.
 pub fn put_key_commands(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_ms: u64) {
     match value {
@@ -510,6 +510,27 @@ pub fn put_key_commands(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_ms:
             });
         }
         Value::Hash(hash) => put_hash_commands(out, key, hash),
+        Value::ZSet(z) => {
+            // ZADD score member pairs, 64 members a command, each score as
+            // `%.17g` (Redis's rioWriteBulkDouble).
+            let mut left = z.len();
+            let mut in_batch = 0;
+            for (m, s) in z.iter() {
+                if in_batch == 0 {
+                    let n = left.min(ITEMS_PER_COMMAND);
+                    put_header(out, 2 + 2 * n);
+                    put_bulk(out, b"ZADD");
+                    put_bulk(out, key);
+                }
+                put_bulk(out, crate::util::format_double(s).as_bytes());
+                put_elem(out, m);
+                in_batch += 1;
+                left -= 1;
+                if in_batch == ITEMS_PER_COMMAND {
+                    in_batch = 0;
+                }
+            }
+        }
     }
     if expire_ms != 0 {
         put_header(out, 3);
