@@ -162,6 +162,15 @@ const KEY_PROCEDURES: &[(&str, KeyProcedure)] = &[
     ("sintercard", |request| counted_keys(request, 1, 2)),
     ("lmpop", |request| counted_keys(request, 1, 2)),
     ("blmpop", |request| counted_keys(request, 2, 3)),
+    ("zmpop", |request| counted_keys(request, 1, 2)),
+    ("bzmpop", |request| counted_keys(request, 2, 3)),
+    ("zunion", |request| counted_keys(request, 1, 2)),
+    ("zinter", |request| counted_keys(request, 1, 2)),
+    ("zdiff", |request| counted_keys(request, 1, 2)),
+    ("zintercard", |request| counted_keys(request, 1, 2)),
+    ("zunionstore", |request| stored_counted_keys(request, 2, 3)),
+    ("zinterstore", |request| stored_counted_keys(request, 2, 3)),
+    ("zdiffstore", |request| stored_counted_keys(request, 2, 3)),
 ];
 
 pub(crate) fn key_procedure(cmd: &Command) -> Option<KeyProcedure> {
@@ -203,6 +212,16 @@ pub(crate) fn counted_keys(request: &[Bytes], count_at: usize, first: usize) -> 
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// As [`counted_keys`], then the destination (argument 1) last, as
+/// Redis's `genericGetKeys` gives a store command's keys.
+pub(crate) fn stored_counted_keys(request: &[Bytes], count_at: usize, first: usize) -> Vec<KeyArg> {
+    let mut keys = counted_keys(request, count_at, first);
+    if !keys.is_empty() {
+        keys.push(KeyArg { pos: 1, flags: &[] });
+    }
+    keys
 }
 
 /// Whether `COMMAND GETKEYS` can find keys for the command at all (Redis's

@@ -84,6 +84,17 @@ pub struct Observed {
     pub ready_keys: bool,
 }
 
+/// Whether overwriting a key wakes clients blocked on it (see
+/// [`Db::set_result`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// When the new value's type is one a waiter may want and the old
+    /// value's was not.
+    OnTypeChange,
+    /// Only when the key is new.
+    OnlyIfNew,
+}
+
 /// What a write does to the key's time to live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ttl {
@@ -436,16 +447,31 @@ impl Db {
         when == 0 || self.expiry_paused || !past_deadline(when, now_ms)
     }
 
-    /// Sets `key` to `value`, replacing any old value (Redis's setKey: an
+    /// Sets `key` to `value`, replacing any old value (Redis's setKey, as
+    /// RENAME, COPY and RESTORE reach it through a delete and an add: an
     /// overwrite is no new key to observers, unless the type changes to
     /// one a blocked client may want).
     pub fn set(&mut self, key: &[u8], value: Value, ttl: Ttl, now_ms: u64) {
+        self.set_waking(key, value, ttl, now_ms, Wake::OnTypeChange);
+    }
+
+    /// Stores a command's result at `key` as Redis's setKey does for
+    /// ZUNIONSTORE and the like: a new key wakes its waiters, an
+    /// overwritten one none, whatever its type was (Redis 7.0's
+    /// dbOverwrite signals no waiter).
+    pub fn set_result(&mut self, key: &[u8], value: Value, now_ms: u64) {
+        self.set_waking(key, value, Ttl::Clear, now_ms, Wake::OnlyIfNew);
+    }
+
+    fn set_waking(&mut self, key: &[u8], value: Value, ttl: Ttl, now_ms: u64, wake: Wake) {
         let access = self.new_access(now_ms);
         let lfu = matches!(self.policy, AccessPolicy::Lfu { .. });
         self.before_write(key);
         match self.keys.get_mut_with_aux(key) {
             Some((entry, mut stamp)) => {
-                let unblocks = value.may_unblock() && !entry.value.same_type(&value);
+                let unblocks = wake == Wake::OnTypeChange
+                    && value.may_unblock()
+                    && !entry.value.same_type(&value);
                 let old = std::mem::replace(&mut entry.value, value);
                 // Like Redis's dbSetValue, an overwrite keeps the key's
                 // access frequency under LFU.

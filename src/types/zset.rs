@@ -1261,6 +1261,8 @@ fn emit_range(
 /// its length, and records `event`.
 fn store_result(ctx: &mut Ctx, dst: &Bytes, z: ZSet, event: &'static str) {
     let (db, now, n) = (ctx.db_index, ctx.now_ms, z.len());
+    // An expired destination goes first, so storing makes a new key.
+    ctx.store.dbs[db].lookup(dst, now);
     if n == 0 {
         if ctx.store.dbs[db].remove(dst) {
             ctx.dirty(1);
@@ -1269,7 +1271,7 @@ fn store_result(ctx: &mut Ctx, dst: &Bytes, z: ZSet, event: &'static str) {
         ctx.out.int(0);
         return;
     }
-    ctx.store.dbs[db].set(dst, Value::ZSet(z), Ttl::Clear, now);
+    ctx.store.dbs[db].set_result(dst, Value::ZSet(z), now);
     ctx.dirty(1);
     ctx.changed(class::ZSET, event, dst);
     ctx.out.int(n as i64);
