@@ -563,15 +563,6 @@ impl ZSet {
         }
     }
 
-    /// The packed form's bytes as Redis's listpack (RDB, DUMP, MEMORY
-    /// USAGE), for a packed set.
-    pub fn packed(&self) -> Option<&Packed> {
-        match self {
-            ZSet::Listpack(p) => Some(p),
-            ZSet::Skiplist(_) => None,
-        }
-    }
-
     /// What redis-server's MEMORY USAGE reports for this set: exact for
     /// the packed form (one listpack), Redis's formula for the large one
     /// with a one-level skiplist node per member.
@@ -592,14 +583,6 @@ impl ZSet {
                 }
                 fixed + total.checked_div(n).map_or(0, |avg| avg * len)
             }
-        }
-    }
-
-    /// Whether this set has more members than are freed on the loop.
-    pub fn heap_bytes(&self) -> usize {
-        match self {
-            ZSet::Listpack(p) => p.heap_bytes(),
-            ZSet::Skiplist(b) => b.tree.heap_bytes() + b.dict.len() * 48,
         }
     }
 }
