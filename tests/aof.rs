@@ -53,8 +53,8 @@ use std::time::{Duration, Instant};
 
 use common::dataset::{Dataset, assert_same};
 use common::replies::{
-    as_bulks, bulk, call, command, expect_reply, info_field, int, ok, persistence_info, pipeline,
-    select, set_save_delay, shown,
+    as_bulks, bulk, call, command, expect_reply, info_field, int, ok, persistence_idle,
+    persistence_info, pipeline, select, set_save_delay, shown,
 };
 use common::{Client, Frame, REDIS_TEST_ARGS, Server, escape, find, unix_ms};
 use ferrokv::util::Rng;
@@ -99,18 +99,6 @@ fn expired_keys(c: &mut Client) -> u64 {
     value
         .parse()
         .unwrap_or_else(|_| panic!("expired_keys:{value} is not a number"))
-}
-
-/// Whether neither a rewrite nor a BGSAVE runs or waits to run.
-fn persistence_idle(c: &mut Client) -> bool {
-    let text = String::from_utf8_lossy(&bulk(c, &["INFO", "persistence"])).into_owned();
-    [
-        "aof_rewrite_in_progress:0",
-        "aof_rewrite_scheduled:0",
-        "rdb_bgsave_in_progress:0",
-    ]
-    .iter()
-    .all(|line| text.lines().any(|l| l.trim() == *line))
 }
 
 /// Starts a BGREWRITEAOF that must start.

@@ -47,8 +47,8 @@ use std::time::{Duration, Instant};
 
 use common::dataset::{Dataset, Key, assert_same, key_diff};
 use common::replies::{
-    bulk, bulks, call, command, expect_reply, int, ok, persistence_info, pipeline, select,
-    set_save_delay, shown,
+    bulk, bulks, call, check_rdb, command, expect_reply, int, ok, persistence_info, pipeline,
+    select, set_save_delay, shown,
 };
 use common::{Client, Frame, REDIS_TEST_ARGS, Server, escape, find, random_bytes, unix_ms};
 use ferrokv::util::Rng;
@@ -59,8 +59,6 @@ const FAR_DEADLINE_MS: i64 = 4_102_444_800_123;
 /// How long a server that must refuse a file gets to exit. Loading a small
 /// file takes milliseconds; this only bounds a server that hangs instead.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long `redis-check-rdb` may run on a file of a few hundred KB.
-const CHECK_RDB_TIMEOUT: Duration = Duration::from_secs(10);
 /// The seed of the random bytes [`fill`] writes. Both servers are filled
 /// from the same seed, so they hold the same values.
 const FILL_SEED: u64 = 0x5eed_f111;
@@ -407,28 +405,6 @@ fn redis_loads_what_ferrokv_saved(compression: &str) {
         &redis_data,
     );
     check_rdb(&file, redis.dir());
-}
-
-/// Runs `redis-check-rdb` on `file` (written into `dir`), which must
-/// accept it. Skipped when the tool is not on `PATH`.
-fn check_rdb(file: &[u8], dir: &Path) {
-    let Some(program) = common::find_on_path("redis-check-rdb") else {
-        println!("SKIPPED: redis-check-rdb not found on PATH; the file was not checked with it");
-        return;
-    };
-    let path = dir.join("checked.rdb");
-    fs::write(&path, file).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-    let output = common::output_within(
-        Command::new(&program).arg(&path).stdin(Stdio::null()),
-        CHECK_RDB_TIMEOUT,
-    );
-    assert!(
-        output.status.success(),
-        "redis-check-rdb rejected ferrokv's file ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 #[test]

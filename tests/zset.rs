@@ -88,7 +88,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::time::Duration;
 
-use common::replies::{abbreviated, bulk, bulks, expect_reply, info_field, int, ok, select, shown};
+use common::replies::{
+    abbreviated, bulk, bulks, check_rdb, expect_reply, info_field, int, ok, persistence_idle,
+    select, shown,
+};
 use common::{Client, Frame, Server, escape, parse_frame, random_bytes};
 use ferrokv::util::Rng;
 
@@ -3057,30 +3060,6 @@ fn redis_loads_what_the_server_under_test_saved() {
     check_rdb(&file, redis.dir());
 }
 
-/// Runs `redis-check-rdb` on `file` (written into `dir`), which must
-/// accept it. Skipped when the tool is not on `PATH`.
-fn check_rdb(file: &[u8], dir: &std::path::Path) {
-    let Some(program) = common::find_on_path("redis-check-rdb") else {
-        println!("SKIPPED: redis-check-rdb not found on PATH; the file was not checked with it");
-        return;
-    };
-    let path = dir.join("checked.rdb");
-    fs::write(&path, file).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-    let output = common::output_within(
-        std::process::Command::new(&program)
-            .arg(&path)
-            .stdin(std::process::Stdio::null()),
-        CONDITION_TIMEOUT,
-    );
-    assert!(
-        output.status.success(),
-        "redis-check-rdb rejected the file ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// RESTOREs `payload` as `key` into database 9 of `c`'s server (with the
 /// deadline `expire_ms`, -1 for none), reads it back, and removes it.
 fn restored(c: &mut Client, key: &[u8], payload: &[u8], expire_ms: i64) -> Stored {
@@ -3237,18 +3216,6 @@ fn aof_files(server: &Server) -> Vec<(String, Vec<u8>)> {
     }
     files.sort();
     files
-}
-
-/// Whether neither a rewrite nor a BGSAVE runs or waits to run.
-fn persistence_idle(c: &mut Client) -> bool {
-    let text = String::from_utf8_lossy(&bulk(c, &["INFO", "persistence"])).into_owned();
-    [
-        "aof_rewrite_in_progress:0",
-        "aof_rewrite_scheduled:0",
-        "rdb_bgsave_in_progress:0",
-    ]
-    .iter()
-    .all(|line| text.lines().any(|l| l.trim() == *line))
 }
 
 fn rewrite_aof(c: &mut Client) {

@@ -581,20 +581,7 @@ pub fn read_value(r: &mut Reader, kind: u8, shapes: &Shapes) -> Result<Option<Va
         }
         kind::HASH_ZIPLIST | kind::HASH_LISTPACK => {
             let at = r.offset();
-            let blob = r.string()?;
-            let mut elems: Vec<Vec<u8>> = Vec::new();
-            let push = |e: Elem| {
-                elems.push(e.to_vec());
-                Ok(())
-            };
-            let walked = match kind {
-                kind::HASH_ZIPLIST => ziplist_each(&blob, push),
-                _ => listpack_each(&blob, push),
-            };
-            blob_walk(at, walked)?;
-            if !elems.len().is_multiple_of(2) {
-                return Err(at_offset(at, "a hash field without a value"));
-            }
+            let elems = packed_pairs(r, kind, "a hash field without a value")?;
             let mut it = elems.into_iter();
             let pairs: Vec<(Vec<u8>, Vec<u8>)> =
                 std::iter::from_fn(|| Some((it.next()?, it.next()?))).collect();
@@ -625,20 +612,7 @@ pub fn read_value(r: &mut Reader, kind: u8, shapes: &Shapes) -> Result<Option<Va
         }
         kind::ZSET_ZIPLIST | kind::ZSET_LISTPACK => {
             let at = r.offset();
-            let blob = r.string()?;
-            let mut elems: Vec<Vec<u8>> = Vec::new();
-            let push = |e: Elem| {
-                elems.push(e.to_vec());
-                Ok(())
-            };
-            let walked = match kind {
-                kind::ZSET_ZIPLIST => ziplist_each(&blob, push),
-                _ => listpack_each(&blob, push),
-            };
-            blob_walk(at, walked)?;
-            if !elems.len().is_multiple_of(2) {
-                return Err(at_offset(at, "a sorted set member without a score"));
-            }
+            let elems = packed_pairs(r, kind, "a sorted set member without a score")?;
             match ZSet::from_loaded_packed(&elems, shapes.zset) {
                 Some(z) => Value::ZSet(z),
                 None => return Err(duplicate(at, "sorted set member")),
@@ -658,6 +632,28 @@ pub fn read_value(r: &mut Reader, kind: u8, shapes: &Shapes) -> Result<Option<Va
         Value::ZSet(z) => z.is_empty(),
     };
     Ok((!empty).then_some(value))
+}
+
+/// The elements of a ziplist or listpack blob (by the value's `kind`) that
+/// holds pairs (a hash's fields and values, a sorted set's members and
+/// scores), each checked; `odd` names what an odd count is missing.
+fn packed_pairs(r: &mut Reader, kind: u8, odd: &str) -> Result<Vec<Vec<u8>>> {
+    let at = r.offset();
+    let blob = r.string()?;
+    let mut elems: Vec<Vec<u8>> = Vec::new();
+    let push = |e: Elem| {
+        elems.push(e.to_vec());
+        Ok(())
+    };
+    let walked = match kind {
+        kind::HASH_ZIPLIST | kind::ZSET_ZIPLIST => ziplist_each(&blob, push),
+        _ => listpack_each(&blob, push),
+    };
+    blob_walk(at, walked)?;
+    if !elems.len().is_multiple_of(2) {
+        return Err(at_offset(at, odd));
+    }
+    Ok(elems)
 }
 
 /// A score in RDB's old text form (`RDB_TYPE_ZSET`): a length byte, with

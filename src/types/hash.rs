@@ -17,8 +17,8 @@ use crate::db::{Ttl, Value};
 use crate::effects::class;
 use crate::store::Store;
 use crate::types::packed::{Elem, Needle, Packed, Span};
-use crate::types::{Typed, read_as, write_as};
-use crate::util::{LdAddError, Rng, eq_ic, long_double_add};
+use crate::types::{Typed, read_as, read_with_rng, write_as};
+use crate::util::{LdAddError, Rng, long_double_add};
 
 #[derive(Debug, Clone)]
 pub enum Hash {
@@ -288,24 +288,6 @@ fn write_or_create<'a>(
     Ok(write_as::<Hash>(&mut store.dbs[db], key, now)?.expect("just created"))
 }
 
-/// A read lookup (as [`lookup_read`]) that also lends the store's random
-/// generator, for HRANDFIELD.
-fn read_with_rng<'a>(
-    store: &'a mut Store,
-    db: usize,
-    key: &[u8],
-    now: u64,
-) -> Result<(Option<&'a Hash>, &'a mut Rng), CmdError> {
-    // The read counts the hit or miss once; the second lookup only lends
-    // the hash beside the generator.
-    if read_as::<Hash>(store, db, key, now)?.is_none() {
-        return Ok((None, &mut store.rng));
-    }
-    let Store { dbs, rng, .. } = store;
-    let hash = write_as::<Hash>(&mut dbs[db], key, now)?;
-    Ok((hash.map(|h| &*h), rng))
-}
-
 /// HSET key field value [field value ...]
 pub fn hset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     hset_generic(ctx, args, "hset")
@@ -537,7 +519,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// HRANDFIELD key [count [WITHVALUES]]
 pub fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() < 3 {
-        let (hash, rng) = read_with_rng(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+        let (hash, rng) = read_with_rng::<Hash>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
         let Some(hash) = hash else {
             ctx.out.null();
             return Ok(());
@@ -549,20 +531,8 @@ pub fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         return Ok(());
     }
-    let n = arg_i64(&args[2])?;
-    if n == i64::MIN {
-        return Err(CmdError::err(
-            "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
-    if args.len() > 4 || (args.len() == 4 && !eq_ic(&args[3], "WITHVALUES")) {
-        return Err(CmdError::Syntax);
-    }
-    let with_values = args.len() == 4;
-    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) {
-        return Err(CmdError::err("value is out of range"));
-    }
-    let (hash, rng) = read_with_rng(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+    let (n, with_values) = crate::types::parse_random_count(args, "WITHVALUES")?;
+    let (hash, rng) = read_with_rng::<Hash>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
     let out = &mut *ctx.out;
     let Some(hash) = hash else {
         out.array(0);

@@ -1586,17 +1586,22 @@ fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> C
     Ok(())
 }
 
-/// The parsed arguments of LMPOP (and, later, BLMPOP).
-pub struct MpopArgs {
+/// `numkeys key [key ...] <end> [COUNT count]` (LMPOP, BLMPOP, ZMPOP,
+/// BZMPOP), with the end (LEFT|RIGHT, MIN|MAX) read by `parse_end`.
+pub struct MpopArgs<E> {
     /// Argument positions of the keys.
     pub keys: std::ops::Range<usize>,
-    pub end: End,
+    pub end: E,
     pub count: usize,
 }
 
-/// Parses `numkeys key [key ...] LEFT|RIGHT [COUNT count]` starting at
-/// argument `numkeys_at`.
-pub fn parse_mpop(args: &[Bytes], numkeys_at: usize) -> Result<MpopArgs, CmdError> {
+/// Parses `numkeys key [key ...] <end> [COUNT count]` starting at
+/// argument `numkeys_at`, with Redis's errors in Redis's order.
+pub fn parse_mpop<E>(
+    args: &[Bytes],
+    numkeys_at: usize,
+    parse_end: impl Fn(&[u8]) -> Result<E, CmdError>,
+) -> Result<MpopArgs<E>, CmdError> {
     let numkeys = match crate::util::parse_i64(&args[numkeys_at]) {
         Some(n) if n >= 1 => n as u64,
         _ => return Err(CmdError::err("numkeys should be greater than 0")),
@@ -1608,7 +1613,7 @@ pub fn parse_mpop(args: &[Bytes], numkeys_at: usize) -> Result<MpopArgs, CmdErro
         return Err(CmdError::Syntax);
     }
     let where_at = where_at as usize;
-    let end = End::parse(&args[where_at])?;
+    let end = parse_end(&args[where_at])?;
     let mut count = None;
     let mut j = where_at + 1;
     while j < args.len() {
@@ -1655,7 +1660,7 @@ pub fn mpop_from(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> Resul
 
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let parsed = parse_mpop(args, 1)?;
+    let parsed = parse_mpop(args, 1, End::parse)?;
     if !mpop_from(ctx, &args[parsed.keys], parsed.end, parsed.count)? {
         ctx.out.null_array();
     }
@@ -1768,7 +1773,7 @@ pub fn brpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // Redis validates numkeys, the direction and COUNT before the timeout.
-    let parsed = parse_mpop(args, 2)?;
+    let parsed = parse_mpop(args, 2, End::parse)?;
     let deadline = parse_timeout(&args[1], ctx.now_ms)?;
     let keys = &args[parsed.keys];
     let serving = ctx.serving.clone();

@@ -73,6 +73,24 @@ pub fn read_as<'a, T: Typed>(
     }
 }
 
+/// `key` as a `T` for reading (as [`read_as`]), lent beside the store's
+/// random generator (HRANDFIELD, ZRANDMEMBER).
+pub fn read_with_rng<'a, T: Typed>(
+    store: &'a mut Store,
+    db: usize,
+    key: &[u8],
+    now_ms: u64,
+) -> Result<(Option<&'a T>, &'a mut crate::util::Rng), CmdError> {
+    // The read counts the hit or miss once; the second lookup only lends
+    // the value beside the generator.
+    if read_as::<T>(store, db, key, now_ms)?.is_none() {
+        return Ok((None, &mut store.rng));
+    }
+    let Store { dbs, rng, .. } = store;
+    let value = write_as::<T>(&mut dbs[db], key, now_ms)?;
+    Ok((value.map(|v| &*v), rng))
+}
+
 /// `key` as a `T` for writing (lazy expiry, no hit or miss), `None` if
 /// absent, or WRONGTYPE. Takes one database so callers can borrow the
 /// store's other parts alongside.
@@ -85,4 +103,25 @@ pub fn write_as<'a, T: Typed>(
         None => Ok(None),
         Some(e) => T::of(&mut e.value).map(Some).ok_or(CmdError::WrongType),
     }
+}
+
+/// HRANDFIELD's and ZRANDMEMBER's `key count [WITHVALUES|WITHSCORES]`
+/// (`with` names the word): the count, and whether the word was given,
+/// with Redis's errors (a count of i64::MIN, and with the word one whose
+/// reply length would overflow).
+pub fn parse_random_count(args: &[bytes::Bytes], with: &str) -> Result<(i64, bool), CmdError> {
+    let n = crate::cmd::arg_i64(&args[2])?;
+    if n == i64::MIN {
+        return Err(CmdError::err(
+            "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    if args.len() > 4 || (args.len() == 4 && !crate::util::eq_ic(&args[3], with)) {
+        return Err(CmdError::Syntax);
+    }
+    let with_pairs = args.len() == 4;
+    if with_pairs && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) {
+        return Err(CmdError::err("value is out of range"));
+    }
+    Ok((n, with_pairs))
 }

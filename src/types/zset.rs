@@ -29,10 +29,11 @@ use crate::db::{Db, Ttl, Value};
 use crate::effects::class;
 use crate::resp::Reply;
 use crate::store::Store;
+use crate::types::list::parse_mpop;
 use crate::types::packed::{Elem, Needle, Packed, Span};
 use crate::types::set::Set;
 use crate::types::zset_tree::Tree;
-use crate::types::{read_as, write_as};
+use crate::types::{read_as, read_with_rng, write_as};
 use crate::util::{Rng, eq_ic, parse_range_double, parse_score};
 
 /// When a sorted set leaves its packed encoding.
@@ -1351,6 +1352,17 @@ enum End {
 }
 
 impl End {
+    /// ZMPOP's and BZMPOP's `MIN|MAX`.
+    fn parse(arg: &[u8]) -> Result<End, CmdError> {
+        if eq_ic(arg, "min") {
+            Ok(End::Min)
+        } else if eq_ic(arg, "max") {
+            Ok(End::Max)
+        } else {
+            Err(CmdError::Syntax)
+        }
+    }
+
     fn event(self) -> &'static str {
         match self {
             End::Min => "zpopmin",
@@ -1460,53 +1472,6 @@ fn zpop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
     Ok(())
 }
 
-/// `numkeys key [key ...] MIN|MAX [COUNT count]` from `numkeys_at`.
-struct MpopArgs {
-    keys: std::ops::Range<usize>,
-    end: End,
-    count: usize,
-}
-
-fn parse_mpop(args: &[Bytes], numkeys_at: usize) -> Result<MpopArgs, CmdError> {
-    let numkeys = match crate::util::parse_i64(&args[numkeys_at]) {
-        Some(n) if n >= 1 => n as u64,
-        _ => return Err(CmdError::err("numkeys should be greater than 0")),
-    };
-    let where_at = (numkeys_at as u64)
-        .saturating_add(numkeys)
-        .saturating_add(1);
-    if where_at >= args.len() as u64 {
-        return Err(CmdError::Syntax);
-    }
-    let where_at = where_at as usize;
-    let end = if eq_ic(&args[where_at], "min") {
-        End::Min
-    } else if eq_ic(&args[where_at], "max") {
-        End::Max
-    } else {
-        return Err(CmdError::Syntax);
-    };
-    let mut count = None;
-    let mut j = where_at + 1;
-    while j < args.len() {
-        if count.is_none() && eq_ic(&args[j], "count") && j + 1 < args.len() {
-            j += 1;
-            match crate::util::parse_i64(&args[j]) {
-                Some(n) if n >= 1 => count = Some(n as usize),
-                _ => return Err(CmdError::err("count should be greater than 0")),
-            }
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        j += 1;
-    }
-    Ok(MpopArgs {
-        keys: numkeys_at + 1..where_at,
-        end,
-        count: count.unwrap_or(1),
-    })
-}
-
 /// Pops from the first non-empty sorted set among `keys`, replying
 /// `[key, [[member, score]...]]` and propagating the plain pop of as many
 /// as it took; false (nothing written) when every key is missing.
@@ -1534,7 +1499,7 @@ fn mpop_from(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> Result<bo
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
 pub fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let parsed = parse_mpop(args, 1)?;
+    let parsed = parse_mpop(args, 1, End::parse)?;
     if !mpop_from(ctx, &args[parsed.keys], parsed.end, parsed.count)? {
         ctx.out.null_array();
     }
@@ -1583,7 +1548,7 @@ fn bzpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
 
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
 pub fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let parsed = parse_mpop(args, 2)?;
+    let parsed = parse_mpop(args, 2, End::parse)?;
     let deadline = crate::types::list::parse_timeout(&args[1], ctx.now_ms)?;
     let keys = &args[parsed.keys];
     let serving = ctx.serving.clone();
@@ -1881,27 +1846,15 @@ fn setop_generic(
 /// ZRANDMEMBER key [count [WITHSCORES]]
 pub fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() < 3 {
-        let (z, rng) = read_with_rng(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+        let (z, rng) = read_with_rng::<ZSet>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
         match z.and_then(|z| z.random_entry(rng)) {
             Some((m, _)) => m.reply(ctx.out),
             None => ctx.out.null(),
         }
         return Ok(());
     }
-    let n = arg_i64(&args[2])?;
-    if n == i64::MIN {
-        return Err(CmdError::err(
-            "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
-    if args.len() > 4 || (args.len() == 4 && !eq_ic(&args[3], "WITHSCORES")) {
-        return Err(CmdError::Syntax);
-    }
-    let with_scores = args.len() == 4;
-    if with_scores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) {
-        return Err(CmdError::err("value is out of range"));
-    }
-    let (z, rng) = read_with_rng(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
+    let (n, with_scores) = crate::types::parse_random_count(args, "WITHSCORES")?;
+    let (z, rng) = read_with_rng::<ZSet>(ctx.store, ctx.db_index, &args[1], ctx.now_ms)?;
     let out = &mut *ctx.out;
     let Some(z) = z else {
         out.array(0);
@@ -1936,21 +1889,6 @@ pub fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         reply_entry(out, m, s, with_scores);
     }
     Ok(())
-}
-
-/// A read lookup that also lends the store's random generator.
-fn read_with_rng<'a>(
-    store: &'a mut Store,
-    db: usize,
-    key: &[u8],
-    now: u64,
-) -> Result<(Option<&'a ZSet>, &'a mut Rng), CmdError> {
-    if read_as::<ZSet>(store, db, key, now)?.is_none() {
-        return Ok((None, &mut store.rng));
-    }
-    let Store { dbs, rng, .. } = store;
-    let z = write_as::<ZSet>(&mut dbs[db], key, now)?;
-    Ok((z.map(|z| &*z), rng))
 }
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]

@@ -155,3 +155,39 @@ pub fn info_field(c: &mut Client, section: &str, field: &str) -> String {
 pub fn persistence_info(c: &mut Client, field: &str) -> String {
     info_field(c, "persistence", field)
 }
+
+/// Whether neither a rewrite nor a BGSAVE runs or waits to run.
+pub fn persistence_idle(c: &mut Client) -> bool {
+    let text = String::from_utf8_lossy(&bulk(c, &["INFO", "persistence"])).into_owned();
+    [
+        "aof_rewrite_in_progress:0",
+        "aof_rewrite_scheduled:0",
+        "rdb_bgsave_in_progress:0",
+    ]
+    .iter()
+    .all(|line| text.lines().any(|l| l.trim() == *line))
+}
+
+/// Runs `redis-check-rdb` on `file` (written into `dir`), which must
+/// accept it. Skipped when the tool is not on `PATH`.
+pub fn check_rdb(file: &[u8], dir: &std::path::Path) {
+    let Some(program) = super::find_on_path("redis-check-rdb") else {
+        println!("SKIPPED: redis-check-rdb not found on PATH; the file was not checked with it");
+        return;
+    };
+    let path = dir.join("checked.rdb");
+    std::fs::write(&path, file).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    let output = super::output_within(
+        std::process::Command::new(&program)
+            .arg(&path)
+            .stdin(std::process::Stdio::null()),
+        super::CLIENT_SCRIPT_TIMEOUT,
+    );
+    assert!(
+        output.status.success(),
+        "redis-check-rdb rejected ferrokv's file ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
