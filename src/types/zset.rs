@@ -1601,6 +1601,13 @@ enum OpOutput {
     Cardinality,
 }
 
+/// Whether a walk over a set operation's input goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    On,
+    Stop,
+}
+
 /// One input of a set operation: a sorted set, or a plain set whose
 /// members all score 1.
 enum Source<'a> {
@@ -1628,16 +1635,26 @@ impl Source<'_> {
 
     /// Every member with its score, in the order Redis's `zuiNext` gives
     /// them (a sorted set highest first), which fixes the order in which
-    /// a member's scores are summed.
-    fn for_each(&self, mut f: impl FnMut(&[u8], f64)) {
+    /// a member's scores are summed; until `f` says to stop (ZINTERCARD's
+    /// LIMIT), which a sorted set heeds at once and a plain set at its end.
+    fn for_each(&self, mut f: impl FnMut(&[u8], f64) -> Walk) {
         match self {
             Source::Missing => {}
             Source::ZSet(z) => {
                 for (m, s) in z.iter_from(0, Dir::Reverse) {
-                    m.with_bytes(|b| f(b, s));
+                    if m.with_bytes(|b| f(b, s)) == Walk::Stop {
+                        return;
+                    }
                 }
             }
-            Source::Set(s) => s.for_each(|m| m.with_bytes(|b| f(b, 1.0))),
+            Source::Set(s) => {
+                let mut stopped = false;
+                s.for_each(|m| {
+                    if !stopped {
+                        stopped = m.with_bytes(|b| f(b, 1.0)) == Walk::Stop;
+                    }
+                });
+            }
         }
     }
 }
@@ -1767,11 +1784,7 @@ fn setop_generic(
     match op {
         SetOp::Inter => {
             let (first, w0) = &sources[0];
-            let mut stop = false;
             first.for_each(|m, s| {
-                if stop {
-                    return;
-                }
                 let mut score = w0 * s;
                 if score.is_nan() {
                     score = 0.0;
@@ -1779,15 +1792,18 @@ fn setop_generic(
                 for (src, w) in &sources[1..] {
                     match src.score(m) {
                         Some(v) => aggregate.apply(&mut score, v * w),
-                        None => return,
+                        None => return Walk::On,
                     }
                 }
                 if output == OpOutput::Cardinality {
                     cardinality += 1;
-                    stop = limit != 0 && cardinality >= limit;
+                    if limit != 0 && cardinality >= limit {
+                        return Walk::Stop;
+                    }
                 } else {
                     result.push((m.to_vec(), score));
                 }
+                Walk::On
             });
         }
         SetOp::Union => {
@@ -1804,6 +1820,7 @@ fn setop_generic(
                             acc.insert(m.to_vec(), score);
                         }
                     }
+                    Walk::On
                 });
             }
             result = acc.into_iter().collect();
@@ -1814,6 +1831,7 @@ fn setop_generic(
                 if sources[1..].iter().all(|(src, _)| src.score(m).is_none()) {
                     result.push((m.to_vec(), s));
                 }
+                Walk::On
             });
         }
     }
