@@ -1578,6 +1578,19 @@ enum Aggregate {
 }
 
 impl Aggregate {
+    /// AGGREGATE's `SUM|MIN|MAX`.
+    fn parse(arg: &[u8]) -> Result<Aggregate, CmdError> {
+        if eq_ic(arg, "sum") {
+            Ok(Aggregate::Sum)
+        } else if eq_ic(arg, "min") {
+            Ok(Aggregate::Min)
+        } else if eq_ic(arg, "max") {
+            Ok(Aggregate::Max)
+        } else {
+            Err(CmdError::Syntax)
+        }
+    }
+
     /// Redis's `zunionInterAggregate`: a sum of `+inf` and `-inf` is 0.
     fn apply(self, target: &mut f64, val: f64) {
         match self {
@@ -1694,6 +1707,17 @@ pub fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     setop_generic(ctx, args, 1, SetOp::Inter, OpOutput::Cardinality)
 }
 
+/// A set operation's parsed arguments.
+struct SetOpArgs {
+    /// Argument positions of the input keys.
+    keys: std::ops::Range<usize>,
+    weights: Vec<f64>,
+    aggregate: Aggregate,
+    with_scores: bool,
+    /// ZINTERCARD's LIMIT (0: none).
+    limit: usize,
+}
+
 /// Redis's `zunionInterDiffGenericCommand`.
 fn setop_generic(
     ctx: &mut Ctx,
@@ -1702,68 +1726,11 @@ fn setop_generic(
     op: SetOp,
     output: OpOutput,
 ) -> CmdResult {
-    let setnum = arg_i64(&args[numkeys_at])?;
-    if setnum < 1 {
-        let name = String::from_utf8_lossy(&args[0]).to_lowercase();
-        return Err(CmdError::err(format!(
-            "at least 1 input key is needed for '{name}' command"
-        )));
-    }
-    if setnum > (args.len() - numkeys_at - 1) as i64 {
-        return Err(CmdError::Syntax);
-    }
-    let setnum = setnum as usize;
-    let keys = &args[numkeys_at + 1..numkeys_at + 1 + setnum];
-    // Types are checked before the options, as in Redis.
-    for key in keys {
-        if let Some(e) = lookup_read(ctx.store, ctx.db_index, key, ctx.now_ms)
-            && !matches!(e.value, Value::ZSet(_) | Value::Set(_))
-        {
-            return Err(CmdError::WrongType);
-        }
-    }
-    let mut weights = vec![1.0f64; setnum];
-    let (mut aggregate, mut with_scores, mut limit) = (Aggregate::Sum, false, 0usize);
-    let mut j = numkeys_at + 1 + setnum;
-    while j < args.len() {
-        let remaining = args.len() - j;
-        let a = &args[j];
-        let weighted = op != SetOp::Diff && output != OpOutput::Cardinality;
-        if weighted && remaining > setnum && eq_ic(a, "weights") {
-            for (i, w) in weights.iter_mut().enumerate() {
-                *w = parse_score(&args[j + 1 + i])
-                    .ok_or_else(|| CmdError::err("weight value is not a float"))?;
-            }
-            j += 1 + setnum;
-        } else if weighted && remaining >= 2 && eq_ic(a, "aggregate") {
-            let how = &args[j + 1];
-            aggregate = if eq_ic(how, "sum") {
-                Aggregate::Sum
-            } else if eq_ic(how, "min") {
-                Aggregate::Min
-            } else if eq_ic(how, "max") {
-                Aggregate::Max
-            } else {
-                return Err(CmdError::Syntax);
-            };
-            j += 2;
-        } else if output == OpOutput::Reply && eq_ic(a, "withscores") {
-            with_scores = true;
-            j += 1;
-        } else if output == OpOutput::Cardinality && remaining >= 2 && eq_ic(a, "limit") {
-            limit = match crate::util::parse_i64(&args[j + 1]) {
-                Some(n) if n >= 0 => n as usize,
-                _ => return Err(CmdError::err("LIMIT can't be negative")),
-            };
-            j += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
+    let parsed = parse_setop(ctx, args, numkeys_at, op, output)?;
     let db = &ctx.store.dbs[ctx.db_index];
-    let mut sources: Vec<(Source, f64)> = keys
+    let mut sources: Vec<(Source, f64)> = args[parsed.keys.clone()]
         .iter()
-        .zip(&weights)
+        .zip(&parsed.weights)
         .map(|(key, &w)| {
             let src = match db.get(key, ctx.now_ms).map(|e| &e.value) {
                 Some(Value::ZSet(z)) => Source::ZSet(z),
@@ -1779,86 +1746,174 @@ fn setop_generic(
         // which a member's scores are summed.
         sources.sort_by_key(|(s, _)| s.len());
     }
-    let mut result: Vec<(Vec<u8>, f64)> = Vec::new();
-    let mut cardinality = 0usize;
-    match op {
-        SetOp::Inter => {
-            let (first, w0) = &sources[0];
-            first.for_each(|m, s| {
-                let mut score = w0 * s;
-                if score.is_nan() {
-                    score = 0.0;
-                }
-                for (src, w) in &sources[1..] {
-                    match src.score(m) {
-                        Some(v) => aggregate.apply(&mut score, v * w),
-                        None => return Walk::On,
-                    }
-                }
-                if output == OpOutput::Cardinality {
-                    cardinality += 1;
-                    if limit != 0 && cardinality >= limit {
-                        return Walk::Stop;
-                    }
-                } else {
-                    result.push((m.to_vec(), score));
-                }
-                Walk::On
-            });
-        }
-        SetOp::Union => {
-            let mut acc: ahash::AHashMap<Vec<u8>, f64> = ahash::AHashMap::new();
-            for (src, w) in &sources {
-                src.for_each(|m, s| {
-                    let mut score = w * s;
-                    if score.is_nan() {
-                        score = 0.0;
-                    }
-                    match acc.get_mut(m) {
-                        Some(t) => aggregate.apply(t, score),
-                        None => {
-                            acc.insert(m.to_vec(), score);
-                        }
-                    }
-                    Walk::On
-                });
-            }
-            result = acc.into_iter().collect();
-        }
-        SetOp::Diff => {
-            let (first, _) = &sources[0];
-            first.for_each(|m, s| {
-                if sources[1..].iter().all(|(src, _)| src.score(m).is_none()) {
-                    result.push((m.to_vec(), s));
-                }
-                Walk::On
-            });
-        }
+    if output == OpOutput::Cardinality {
+        let n = inter_cardinality(&sources, parsed.limit);
+        ctx.out.int(n as i64);
+        return Ok(());
     }
+    let mut result = match op {
+        SetOp::Inter => inter(&sources, parsed.aggregate),
+        SetOp::Union => union(&sources, parsed.aggregate),
+        SetOp::Diff => diff(&sources),
+    };
     result.sort_by(|a, b| {
         a.1.partial_cmp(&b.1)
             .unwrap_or(std::cmp::Ordering::Equal)
             .then_with(|| a.0.cmp(&b.0))
     });
-    match output {
-        OpOutput::Cardinality => ctx.out.int(cardinality as i64),
-        OpOutput::Store => {
-            let event = match op {
-                SetOp::Union => "zunionstore",
-                SetOp::Inter => "zinterstore",
-                SetOp::Diff => "zdiffstore",
-            };
-            let limits = ListpackLimits::of(ctx.store);
-            store_result(ctx, &args[1], ZSet::from_sorted(&result, limits), event);
-        }
-        OpOutput::Reply => {
-            reply_range_header(ctx.out, result.len(), with_scores);
-            for (m, s) in &result {
-                reply_entry(ctx.out, Elem::Bytes(m), *s, with_scores);
-            }
-        }
+    if output == OpOutput::Store {
+        let event = match op {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        };
+        let limits = ListpackLimits::of(ctx.store);
+        store_result(ctx, &args[1], ZSet::from_sorted(&result, limits), event);
+        return Ok(());
+    }
+    reply_range_header(ctx.out, result.len(), parsed.with_scores);
+    for (m, s) in &result {
+        reply_entry(ctx.out, Elem::Bytes(m), *s, parsed.with_scores);
     }
     Ok(())
+}
+
+/// Parses `numkeys key [key ...]` and the options `op` and `output` allow,
+/// checking the keys' types between the two, in Redis's order.
+fn parse_setop(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    numkeys_at: usize,
+    op: SetOp,
+    output: OpOutput,
+) -> Result<SetOpArgs, CmdError> {
+    let setnum = arg_i64(&args[numkeys_at])?;
+    if setnum < 1 {
+        let name = String::from_utf8_lossy(&args[0]).to_lowercase();
+        return Err(CmdError::err(format!(
+            "at least 1 input key is needed for '{name}' command"
+        )));
+    }
+    if setnum > (args.len() - numkeys_at - 1) as i64 {
+        return Err(CmdError::Syntax);
+    }
+    let setnum = setnum as usize;
+    let keys = numkeys_at + 1..numkeys_at + 1 + setnum;
+    for key in &args[keys.clone()] {
+        if let Some(e) = lookup_read(ctx.store, ctx.db_index, key, ctx.now_ms)
+            && !matches!(e.value, Value::ZSet(_) | Value::Set(_))
+        {
+            return Err(CmdError::WrongType);
+        }
+    }
+    let mut parsed = SetOpArgs {
+        keys,
+        weights: vec![1.0; setnum],
+        aggregate: Aggregate::Sum,
+        with_scores: false,
+        limit: 0,
+    };
+    let weighted = op != SetOp::Diff && output != OpOutput::Cardinality;
+    let mut j = parsed.keys.end;
+    while j < args.len() {
+        let remaining = args.len() - j;
+        let a = &args[j];
+        if weighted && remaining > setnum && eq_ic(a, "weights") {
+            for (i, w) in parsed.weights.iter_mut().enumerate() {
+                *w = parse_score(&args[j + 1 + i])
+                    .ok_or_else(|| CmdError::err("weight value is not a float"))?;
+            }
+            j += 1 + setnum;
+        } else if weighted && remaining >= 2 && eq_ic(a, "aggregate") {
+            parsed.aggregate = Aggregate::parse(&args[j + 1])?;
+            j += 2;
+        } else if output == OpOutput::Reply && eq_ic(a, "withscores") {
+            parsed.with_scores = true;
+            j += 1;
+        } else if output == OpOutput::Cardinality && remaining >= 2 && eq_ic(a, "limit") {
+            parsed.limit = match crate::util::parse_i64(&args[j + 1]) {
+                Some(n) if n >= 0 => n as usize,
+                _ => return Err(CmdError::err("LIMIT can't be negative")),
+            };
+            j += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok(parsed)
+}
+
+/// The first input's members found in every other input, with the
+/// aggregate of their weighted scores (the first input is the smallest).
+fn inter(sources: &[(Source, f64)], aggregate: Aggregate) -> Vec<(Vec<u8>, f64)> {
+    let mut result = Vec::new();
+    let (first, w0) = &sources[0];
+    first.for_each(|m, s| {
+        let mut score = w0 * s;
+        if score.is_nan() {
+            score = 0.0;
+        }
+        for (src, w) in &sources[1..] {
+            match src.score(m) {
+                Some(v) => aggregate.apply(&mut score, v * w),
+                None => return Walk::On,
+            }
+        }
+        result.push((m.to_vec(), score));
+        Walk::On
+    });
+    result
+}
+
+/// How many of the first input's members are in every other input,
+/// counting no further than `limit` (0: no limit).
+fn inter_cardinality(sources: &[(Source, f64)], limit: usize) -> usize {
+    let mut n = 0;
+    let (first, _) = &sources[0];
+    first.for_each(|m, _| {
+        if sources[1..].iter().all(|(src, _)| src.score(m).is_some()) {
+            n += 1;
+            if limit != 0 && n >= limit {
+                return Walk::Stop;
+            }
+        }
+        Walk::On
+    });
+    n
+}
+
+/// Every input's members, each with the aggregate of its weighted scores.
+fn union(sources: &[(Source, f64)], aggregate: Aggregate) -> Vec<(Vec<u8>, f64)> {
+    let mut acc: ahash::AHashMap<Vec<u8>, f64> = ahash::AHashMap::new();
+    for (src, w) in sources {
+        src.for_each(|m, s| {
+            let mut score = w * s;
+            if score.is_nan() {
+                score = 0.0;
+            }
+            match acc.get_mut(m) {
+                Some(t) => aggregate.apply(t, score),
+                None => {
+                    acc.insert(m.to_vec(), score);
+                }
+            }
+            Walk::On
+        });
+    }
+    acc.into_iter().collect()
+}
+
+/// The first input's members in no other input, with their scores.
+fn diff(sources: &[(Source, f64)]) -> Vec<(Vec<u8>, f64)> {
+    let mut result = Vec::new();
+    let (first, _) = &sources[0];
+    first.for_each(|m, s| {
+        if sources[1..].iter().all(|(src, _)| src.score(m).is_none()) {
+            result.push((m.to_vec(), s));
+        }
+        Walk::On
+    });
+    result
 }
 
 /// ZRANDMEMBER key [count [WITHSCORES]]
