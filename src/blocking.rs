@@ -205,11 +205,6 @@ impl Blocking {
         }
     }
 
-    /// The client that has waited longest on a key.
-    pub fn first_waiter(&self, db: usize, key: &[u8]) -> Option<usize> {
-        self.waiter_after(db, key, None).map(|(_, token)| token)
-    }
-
     /// The longest waiter on a key that blocked after position `after`
     /// (`None`: the first), with its position in the list.
     pub fn waiter_after(&self, db: usize, key: &[u8], after: Option<u64>) -> Option<(u64, usize)> {

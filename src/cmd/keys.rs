@@ -367,6 +367,38 @@ pub fn parse_scan_opts(
     Ok(opts)
 }
 
+/// Redis's scan loop over a hash table of pairs (HSCAN of a table, ZSCAN
+/// of a skiplist): buckets are scanned until COUNT items are gathered (a
+/// field and its value count two) or 10*COUNT buckets were visited; MATCH
+/// then filters by field, each kept with `value`'s text of its value.
+/// Returns the next cursor.
+pub fn scan_pairs<V: Send + 'static>(
+    d: &crate::db::dict::Dict<V>,
+    mut cursor: u64,
+    opts: &ScanOpts,
+    value: impl Fn(&V) -> Vec<u8>,
+    items: &mut Vec<Vec<u8>>,
+) -> u64 {
+    let mut max_iterations = opts.count.saturating_mul(10);
+    let mut collected: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    loop {
+        cursor = d.scan(cursor, |f, v| collected.push((f.to_vec(), value(v))));
+        let go_on =
+            cursor != 0 && max_iterations != 0 && ((collected.len() * 2) as i64) < opts.count;
+        max_iterations -= 1;
+        if !go_on {
+            break;
+        }
+    }
+    for (f, v) in collected {
+        if opts.matches(&f) {
+            items.push(f);
+            items.push(v);
+        }
+    }
+    cursor
+}
+
 /// Writes a SCAN-family reply: the cursor as a bulk string, then the items.
 pub fn reply_scan<T: AsRef<[u8]>>(ctx: &mut Ctx, cursor: u64, items: &[T]) {
     ctx.out.array(2);

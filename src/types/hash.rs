@@ -9,7 +9,7 @@
 
 use bytes::Bytes;
 
-use crate::cmd::keys::{lookup_read, parse_cursor, parse_scan_opts, reply_scan};
+use crate::cmd::keys::{lookup_read, parse_cursor, parse_scan_opts, reply_scan, scan_pairs};
 use crate::cmd::{CmdError, CmdResult, Ctx, arg_i64};
 use crate::db::bytes::SmallBytes;
 use crate::db::dict::Dict;
@@ -600,28 +600,7 @@ pub fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
             cursor = 0;
         }
-        Hash::Table(d) => {
-            // Redis's loop: at most 10*COUNT extra buckets, and COUNT counts
-            // fields and values alike. MATCH filters after collecting.
-            let mut max_iterations = opts.count.saturating_mul(10);
-            let mut collected: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-            loop {
-                cursor = d.scan(cursor, |f, v| collected.push((f.to_vec(), v.to_vec())));
-                let go_on = cursor != 0
-                    && max_iterations != 0
-                    && ((collected.len() * 2) as i64) < opts.count;
-                max_iterations -= 1;
-                if !go_on {
-                    break;
-                }
-            }
-            for (f, v) in collected {
-                if opts.matches(&f) {
-                    items.push(f);
-                    items.push(v);
-                }
-            }
-        }
+        Hash::Table(d) => cursor = scan_pairs(d, cursor, &opts, |v| v.to_vec(), &mut items),
     }
     reply_scan(ctx, cursor, &items);
     Ok(())

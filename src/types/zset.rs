@@ -22,7 +22,7 @@
 use bytes::Bytes;
 
 use crate::blocking::WaitFor;
-use crate::cmd::keys::{lookup_read, parse_cursor, parse_scan_opts, reply_scan};
+use crate::cmd::keys::{lookup_read, parse_cursor, parse_scan_opts, reply_scan, scan_pairs};
 use crate::cmd::{CmdError, CmdResult, Ctx, Unblocked, arg_i64};
 use crate::db::dict::Dict;
 use crate::db::{Db, Ttl, Value};
@@ -73,6 +73,14 @@ pub enum ZSet {
 pub struct Big {
     dict: Dict<f64>,
     tree: Tree,
+}
+
+impl Big {
+    /// Adds a member it does not hold.
+    fn insert(&mut self, score: f64, member: &[u8]) {
+        self.dict.insert(member, score);
+        self.tree.insert(score, member);
+    }
 }
 
 /// Which way a range runs.
@@ -232,10 +240,9 @@ impl ZSet {
     pub fn from_loaded(entries: Vec<(Vec<u8>, f64)>, limits: ListpackLimits) -> Option<ZSet> {
         let mut big = Big::default();
         for (m, s) in entries {
-            if big.dict.get(&m).is_some() {
+            if big.dict.insert(&m, s).is_some() {
                 return None;
             }
-            big.dict.insert(&m, s);
             big.tree.insert(s, &m);
         }
         let mut z = ZSet::Skiplist(Box::new(big));
@@ -267,10 +274,7 @@ impl ZSet {
     pub fn push_last(&mut self, score: f64, member: &[u8]) {
         match self {
             ZSet::Listpack(p) => p.push_all(&[member, score_text(score).as_bytes()]),
-            ZSet::Skiplist(b) => {
-                b.dict.insert(member, score);
-                b.tree.insert(score, member);
-            }
+            ZSet::Skiplist(b) => b.insert(score, member),
         }
     }
 
@@ -357,10 +361,7 @@ impl ZSet {
     fn insert_new(&mut self, score: f64, member: &[u8]) {
         match self {
             ZSet::Listpack(p) => insert_packed(p, score, member),
-            ZSet::Skiplist(b) => {
-                b.dict.insert(member, score);
-                b.tree.insert(score, member);
-            }
+            ZSet::Skiplist(b) => b.insert(score, member),
         }
     }
 
@@ -490,10 +491,7 @@ impl ZSet {
         };
         let mut big = Big::default();
         for e in entries(p) {
-            e.member.with_bytes(|m| {
-                big.dict.insert(m, e.score);
-                big.tree.insert(e.score, m);
-            });
+            e.member.with_bytes(|m| big.insert(e.score, m));
         }
         *self = ZSet::Skiplist(Box::new(big));
     }
@@ -1990,26 +1988,8 @@ pub fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             cursor = 0;
         }
         ZSet::Skiplist(b) => {
-            // Redis's loop: at most 10*COUNT extra buckets, and COUNT
-            // counts members and scores alike. MATCH filters afterwards.
-            let mut max_iterations = opts.count.saturating_mul(10);
-            let mut collected: Vec<(Vec<u8>, f64)> = Vec::new();
-            loop {
-                cursor = b.dict.scan(cursor, |m, s| collected.push((m.to_vec(), *s)));
-                let go_on = cursor != 0
-                    && max_iterations != 0
-                    && ((collected.len() * 2) as i64) < opts.count;
-                max_iterations -= 1;
-                if !go_on {
-                    break;
-                }
-            }
-            for (m, s) in collected {
-                if opts.matches(&m) {
-                    items.push(m);
-                    items.push(crate::util::format_double(s).into_bytes());
-                }
-            }
+            let score = |s: &f64| crate::util::format_double(*s).into_bytes();
+            cursor = scan_pairs(&b.dict, cursor, &opts, score, &mut items);
         }
     }
     reply_scan(ctx, cursor, &items);
