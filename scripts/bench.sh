@@ -10,7 +10,7 @@
 #                (default 3; 2 with --quick)
 #   --only LIST  run only these of the sections throughput, cpu, smallcpu,
 #                pubsub, bigvalue, memory, small, growth, persist, aof,
-#                zset
+#                zset, stream
 #                (comma separated)
 #   --help       print this text
 #
@@ -18,6 +18,8 @@
 #   BENCH_THIRD="/path/to/other-server --port {port}"   also measure a third
 #                server, named "third" in the tables; {port} is replaced by
 #                a free port and the server must listen on 127.0.0.1.
+#   CARGO_TARGET_DIR   where cargo builds, as for cargo itself; ferrokv and
+#                the fan-out driver are then run from there (default target/)
 #
 # It builds ferrokv in release, starts it and `redis-server --save ''
 # --appendonly no` on free loopback ports, and prints markdown tables:
@@ -44,7 +46,12 @@
 #      keyspace from 0 to 8M keys (this is where table-resize stalls show),
 #   5. BGSAVE and the AOF (scripts/bench/persist.py, aof.py), and server
 #      CPU per ZADD, ZRANK and ZRANGEBYSCORE on one sorted set of 1k, 10k,
-#      100k and 1M members (scripts/bench/zset.py).
+#      100k and 1M members (scripts/bench/zset.py),
+#   6. streams (scripts/bench/stream.py): XADD throughput and server CPU per
+#      XADD at -P 1 and -P 16 (redis-benchmark, a fresh server per run);
+#      server CPU per XRANGE and XREVRANGE COUNT 10 from a random ID and per
+#      XADD on one stream of 1k, 100k and 1M entries (1k and 100k with
+#      --quick); memory per entry of those streams (one field, 8-byte value).
 # A test whose command the server does not know is "n/a". Servers are killed
 # on exit, also on Ctrl-C or failure; if one dies mid-run the script says
 # which and exits 3. It only talks to 127.0.0.1. Run it from anywhere; it
@@ -63,7 +70,7 @@ usage() {
 
 QUICK=0
 ROUNDS=""
-ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof,zset"
+ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof,zset,stream"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -113,8 +120,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset)" >&2; exit 2 ;;
+        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -183,7 +190,8 @@ SMALLCPU_RUNS=(
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 HELPER="$ROOT/scripts/bench/helper.py"
-FERROKV="$ROOT/target/release/ferrokv"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+FERROKV="$TARGET/release/ferrokv"
 
 log() { echo "bench [${SECONDS}s]: $*" >&2; }
 die() { echo "bench.sh: $*" >&2; exit 1; }
@@ -553,7 +561,7 @@ section_pubsub() {
                 delivered=na seconds=na t0=0 t1=0
                 if [ -z "$(missing_of "$name" "SUBSCRIBE PUBLISH")" ]; then
                     t0="$(cpu_ticks "${PID[$name]}")"
-                    line="$("$ROOT/target/release/examples/fanout" --port "${PORT[$name]}" \
+                    line="$("$TARGET/release/examples/fanout" --port "${PORT[$name]}" \
                         --subscribers "$subs" --messages "$msgs")" || die "fan-out against $name failed"
                     t1="$(cpu_ticks "${PID[$name]}")"
                     delivered="$(sed -n 's/.*delivered=\([0-9]*\).*/\1/p' <<<"$line")"
@@ -838,6 +846,23 @@ section_zset() {
     python3 "$ROOT/scripts/bench/zset.py" "$ROUNDS" "$FERROKV" --sizes="$sizes" || die "the sorted-set benchmark failed"
 }
 
+# 8. Streams (scripts/bench/stream.py): XADD throughput and server CPU per
+# XADD with redis-benchmark at -P 1 and -P 16 (the throughput section's
+# $N_P1 and $N_P16 requests, a fresh server per run); server CPU per
+# XRANGE, XREVRANGE (COUNT 10 from a random ID) and XADD on one stream of
+# 1k to 1M entries, flat as N grows tenfold if seeks are O(log N); memory
+# per entry.
+section_stream() {
+    local sizes="1000,100000,1000000" commands=200000
+    [ "$QUICK" = 1 ] && sizes="1000,100000" commands=100000
+    log "streams: XADD at -P 1 and -P 16, CPU per command at $sizes entries, memory per entry"
+    echo
+    echo "## Streams"
+    echo
+    python3 "$ROOT/scripts/bench/stream.py" "$ROUNDS" "$FERROKV" --sizes="$sizes" \
+        --xadd-n="$N_P1,$N_P16" --commands="$commands" || die "the stream benchmark failed"
+}
+
 section_aof() {
     log "AOF: SET under appendfsync always/everysec, BGREWRITEAOF of $PERSIST_N keys"
     echo
@@ -857,5 +882,6 @@ if want small; then section_small; fi
 if want persist; then section_persist; fi
 if want aof; then section_aof; fi
 if want zset; then section_zset; fi
+if want stream; then section_stream; fi
 if want growth; then section_growth; fi
 log "done"

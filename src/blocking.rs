@@ -37,6 +37,9 @@ pub enum WaitFor {
     ListElement,
     /// A member of a non-empty sorted set (BZPOPMIN, BZPOPMAX, BZMPOP).
     ZSetElement,
+    /// New entries in a stream (XREAD, XREADGROUP), after the IDs the
+    /// client resolved when it blocked.
+    Stream(crate::types::stream::StreamWait),
 }
 
 impl WaitFor {
@@ -44,18 +47,27 @@ impl WaitFor {
     /// ready key's waiters of its type and passes over the others (a list
     /// waiter on a key that became a sorted set stays blocked).
     pub fn wants_type_of(&self, value: &Value) -> bool {
-        matches!(
-            (self, value),
-            (WaitFor::ListElement, Value::List(_)) | (WaitFor::ZSetElement, Value::ZSet(_))
-        )
+        match self {
+            WaitFor::ListElement => matches!(value, Value::List(_)),
+            WaitFor::ZSetElement => matches!(value, Value::ZSet(_)),
+            WaitFor::Stream(w) => w.wants_type_of(value),
+        }
     }
 
-    /// Whether `value`, the ready key's value now, can serve the waiter.
-    pub fn can_serve(&self, value: Option<&Value>) -> bool {
+    /// Whether `value`, the ready `key`'s value now, can serve the waiter.
+    pub fn can_serve(&self, key: &[u8], value: Option<&Value>) -> bool {
         match self {
             WaitFor::ListElement => matches!(value, Some(Value::List(l)) if !l.is_empty()),
             WaitFor::ZSetElement => matches!(value, Some(Value::ZSet(z)) if !z.is_empty()),
+            WaitFor::Stream(w) => w.can_serve(key, value),
         }
+    }
+
+    /// Whether a key that cannot serve this waiter can serve none after
+    /// it: true for pops, which all want the same thing; a stream reader
+    /// waits for entries after its own ID, so the next may be served.
+    pub fn blocks_later_waiters(&self) -> bool {
+        !matches!(self, WaitFor::Stream(_))
     }
 }
 
@@ -76,6 +88,8 @@ pub struct Serving {
     pub key: Bytes,
     /// The deadline it blocked with: if it must block again, it keeps it.
     pub deadline_ms: Option<u64>,
+    /// What it waited for (a stream reader's resolved IDs).
+    pub wait: WaitFor,
 }
 
 /// A parked client's state, kept in the client.

@@ -847,6 +847,7 @@ mod tests {
         let serving = Serving {
             key: Bytes::from_static(b"a"),
             deadline_ms: block.deadline_ms,
+            wait: block.wait.clone(),
         };
         let (reply, again) = h.run_serving("BLPOP a b 5", NOW + 3_000, Some(serving));
         assert_eq!(reply, "");

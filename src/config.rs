@@ -667,6 +667,8 @@ pub struct Config {
     pub set_max_intset_entries: usize,
     /// When a sorted set leaves its packed encoding (`zset-max-listpack-*`).
     pub zset_max_listpack_entries: usize,
+    pub stream_node_max_bytes: usize,
+    pub stream_node_max_entries: usize,
     pub zset_max_listpack_value: usize,
     /// How big a list's packed chunks get (`list-max-listpack-size`).
     pub list_max_listpack_size: i64,
@@ -749,6 +751,8 @@ impl Default for Config {
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
             zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
             latency_tracking: true,
@@ -1048,6 +1052,8 @@ impl Config {
             "set-max-intset-entries" => self.set_max_intset_entries = unsigned() as usize,
             "zset-max-listpack-entries" => self.zset_max_listpack_entries = unsigned() as usize,
             "zset-max-listpack-value" => self.zset_max_listpack_value = unsigned() as usize,
+            "stream-node-max-bytes" => self.stream_node_max_bytes = unsigned() as usize,
+            "stream-node-max-entries" => self.stream_node_max_entries = unsigned() as usize,
             "list-max-listpack-size" => self.list_max_listpack_size = parse_i64(v),
             "latency-tracking" => self.latency_tracking = v == "yes",
             "client-output-buffer-limit" => self.output_limits = output_limits(v),

@@ -120,7 +120,11 @@ scripts!(
     dump,
     zset,
     zset_resp3,
-    zset_blocking
+    zset_blocking,
+    stream,
+    stream_group,
+    stream_resp3,
+    stream_blocking
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -43,6 +43,12 @@ pub mod h {
     pub use crate::types::hash::*;
     pub use crate::types::list::*;
     pub use crate::types::set::*;
+    pub use crate::types::stream::{
+        xack, xadd, xautoclaim, xclaim, xdel, xgroup_create, xgroup_createconsumer,
+        xgroup_delconsumer, xgroup_destroy, xgroup_help, xgroup_setid, xinfo_consumers,
+        xinfo_groups, xinfo_help, xinfo_stream, xlen, xpending, xrange, xread, xreadgroup,
+        xrevrange, xsetid, xtrim,
+    };
     pub use crate::types::string::*;
     pub use crate::types::zset::*;
 }

@@ -37,6 +37,8 @@ pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     touch_watched_in(ctx, ctx.db_index, None);
     let n = ctx.db().flush();
+    // Clients blocked in XREADGROUP learn that their streams are gone.
+    signal_swapped_in(ctx, ctx.db_index);
     ctx.store.effects.flushed.push(Some(ctx.db_index));
     ctx.dirty(n as u64);
     ctx.out.ok();
@@ -50,6 +52,9 @@ pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         touch_watched_in(ctx, db, None);
     }
     let n: usize = ctx.store.dbs.iter_mut().map(|db| db.flush()).sum();
+    for db in 0..ctx.store.dbs.len() {
+        signal_swapped_in(ctx, db);
+    }
     ctx.store.effects.flushed.push(None);
     ctx.dirty(n as u64);
     ctx.out.ok();

@@ -9604,6 +9604,1492 @@ pub static COMMANDS: &[Command] = &[
         subcommands: &[],
     },
     Command {
+        name: "xadd",
+        arity: -5,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "stream", "fast"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec {
+            flags: &["RW", "update"],
+            notes: Some("UPDATE instead of INSERT because of the optional trimming feature"),
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Appends a new entry to a stream",
+            since: "5.0.0",
+            group: "stream",
+            complexity: Some(
+                "O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.",
+            ),
+            history: &[
+                (
+                    "6.2.0",
+                    "Added the `NOMKSTREAM` option, `MINID` trimming strategy and the `LIMIT` option.",
+                ),
+                ("7.0.0", "Added support for the `<ms>-*` explicit ID form."),
+            ],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "nomkstream",
+                    kind: "pure-token",
+                    token: Some("NOMKSTREAM"),
+                    since: Some("6.2.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "trim",
+                    kind: "block",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "strategy",
+                            kind: "oneof",
+                            arguments: &[
+                                Arg {
+                                    name: "maxlen",
+                                    kind: "pure-token",
+                                    token: Some("MAXLEN"),
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "minid",
+                                    kind: "pure-token",
+                                    token: Some("MINID"),
+                                    since: Some("6.2.0"),
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "operator",
+                            kind: "oneof",
+                            flags: &["optional"],
+                            arguments: &[
+                                Arg {
+                                    name: "equal",
+                                    kind: "pure-token",
+                                    token: Some("="),
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "approximately",
+                                    kind: "pure-token",
+                                    token: Some("~"),
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "threshold",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            token: Some("LIMIT"),
+                            since: Some("6.2.0"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "id_or_auto",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "auto_id",
+                            kind: "pure-token",
+                            token: Some("*"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "id",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "field_value",
+                    kind: "block",
+                    flags: &["multiple"],
+                    arguments: &[
+                        Arg {
+                            name: "field",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "value",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::xadd),
+        subcommands: &[],
+    },
+    Command {
+        name: "xrange",
+        arity: -4,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "stream", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Return a range of elements in a stream, with IDs matching the specified IDs interval",
+            since: "5.0.0",
+            group: "stream",
+            complexity: Some(
+                "O(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).",
+            ),
+            history: &[("6.2.0", "Added exclusive ranges.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "start",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "end",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    token: Some("COUNT"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::xrange),
+        subcommands: &[],
+    },
+    Command {
+        name: "xrevrange",
+        arity: -4,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "stream", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE",
+            since: "5.0.0",
+            group: "stream",
+            complexity: Some(
+                "O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).",
+            ),
+            history: &[("6.2.0", "Added exclusive ranges.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "end",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "start",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    token: Some("COUNT"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::xrevrange),
+        subcommands: &[],
+    },
+    Command {
+        name: "xlen",
+        arity: 2,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "stream", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Return the number of entries in a stream",
+            since: "5.0.0",
+            group: "stream",
+            complexity: Some("O(1)"),
+            arguments: &[Arg {
+                name: "key",
+                kind: "key",
+                key_spec_index: Some(0),
+                ..Arg::EMPTY
+            }],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::xlen),
+        subcommands: &[],
+    },
+    Command {
+        name: "xdel",
+        arity: -3,
+        flags: flag::WRITE | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "stream", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.",
+            since: "5.0.0",
+            group: "stream",
+            complexity: Some(
+                "O(1) for each single item to delete in the stream, regardless of the stream size.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "id",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::xdel),
+        subcommands: &[],
+    },
+    Command {
+        name: "xtrim",
+        arity: -4,
+        flags: flag::WRITE,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "stream", "slow"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec {
+            flags: &["RW", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Trims the stream to (approximately if '~' is passed) a certain size",
+            since: "5.0.0",
+            group: "stream",
+            complexity: Some(
+                "O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.",
+            ),
+            history: &[(
+                "6.2.0",
+                "Added the `MINID` trimming strategy and the `LIMIT` option.",
+            )],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "trim",
+                    kind: "block",
+                    arguments: &[
+                        Arg {
+                            name: "strategy",
+                            kind: "oneof",
+                            arguments: &[
+                                Arg {
+                                    name: "maxlen",
+                                    kind: "pure-token",
+                                    token: Some("MAXLEN"),
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "minid",
+                                    kind: "pure-token",
+                                    token: Some("MINID"),
+                                    since: Some("6.2.0"),
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "operator",
+                            kind: "oneof",
+                            flags: &["optional"],
+                            arguments: &[
+                                Arg {
+                                    name: "equal",
+                                    kind: "pure-token",
+                                    token: Some("="),
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "approximately",
+                                    kind: "pure-token",
+                                    token: Some("~"),
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "threshold",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            token: Some("LIMIT"),
+                            since: Some("6.2.0"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::xtrim),
+        subcommands: &[],
+    },
+    Command {
+        name: "xsetid",
+        arity: -3,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "stream", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "An internal command for replicating stream values",
+            since: "5.0.0",
+            group: "stream",
+            complexity: Some("O(1)"),
+            history: &[(
+                "7.0.0",
+                "Added the `entries_added` and `max_deleted_entry_id` arguments.",
+            )],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "last-id",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "entries_added",
+                    kind: "integer",
+                    token: Some("ENTRIESADDED"),
+                    since: Some("7.0.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "max_deleted_entry_id",
+                    kind: "string",
+                    token: Some("MAXDELETEDID"),
+                    since: Some("7.0.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::xsetid),
+        subcommands: &[],
+    },
+    Command {
+        name: "xread",
+        arity: -4,
+        flags: flag::READONLY | flag::BLOCKING,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["read", "stream", "slow", "blocking"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Keyword {
+                keyword: "STREAMS",
+                start_from: 1,
+            },
+            find_keys: FindKeys::Range {
+                last_key: -1,
+                key_step: 1,
+                limit: 2,
+            },
+        }],
+        docs: Docs {
+            summary: "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.",
+            since: "5.0.0",
+            group: "stream",
+            complexity: Some(
+                "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    token: Some("COUNT"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "milliseconds",
+                    kind: "integer",
+                    token: Some("BLOCK"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "streams",
+                    kind: "block",
+                    token: Some("STREAMS"),
+                    arguments: &[
+                        Arg {
+                            name: "key",
+                            kind: "key",
+                            key_spec_index: Some(0),
+                            flags: &["multiple"],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "id",
+                            kind: "string",
+                            flags: &["multiple"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::xread),
+        subcommands: &[],
+    },
+    Command {
+        name: "xreadgroup",
+        arity: -7,
+        flags: flag::WRITE | flag::BLOCKING,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["write", "stream", "slow", "blocking"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Keyword {
+                keyword: "STREAMS",
+                start_from: 4,
+            },
+            find_keys: FindKeys::Range {
+                last_key: -1,
+                key_step: 1,
+                limit: 2,
+            },
+        }],
+        docs: Docs {
+            summary: "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.",
+            since: "5.0.0",
+            group: "stream",
+            complexity: Some(
+                "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "group_consumer",
+                    kind: "block",
+                    token: Some("GROUP"),
+                    arguments: &[
+                        Arg {
+                            name: "group",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "consumer",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    token: Some("COUNT"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "milliseconds",
+                    kind: "integer",
+                    token: Some("BLOCK"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "noack",
+                    kind: "pure-token",
+                    token: Some("NOACK"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "streams",
+                    kind: "block",
+                    token: Some("STREAMS"),
+                    arguments: &[
+                        Arg {
+                            name: "key",
+                            kind: "key",
+                            key_spec_index: Some(0),
+                            flags: &["multiple"],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "id",
+                            kind: "string",
+                            flags: &["multiple"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::xreadgroup),
+        subcommands: &[],
+    },
+    Command {
+        name: "xack",
+        arity: -4,
+        flags: flag::WRITE | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "stream", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.",
+            since: "5.0.0",
+            group: "stream",
+            complexity: Some("O(1) for each message ID processed."),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "group",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "id",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::xack),
+        subcommands: &[],
+    },
+    Command {
+        name: "xpending",
+        arity: -3,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "stream", "slow"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.",
+            since: "5.0.0",
+            group: "stream",
+            complexity: Some(
+                "O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer.",
+            ),
+            history: &[(
+                "6.2.0",
+                "Added the `IDLE` option and exclusive range intervals.",
+            )],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "group",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "filters",
+                    kind: "block",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "min-idle-time",
+                            kind: "integer",
+                            token: Some("IDLE"),
+                            since: Some("6.2.0"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "start",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "end",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "consumer",
+                            kind: "string",
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::xpending),
+        subcommands: &[],
+    },
+    Command {
+        name: "xclaim",
+        arity: -6,
+        flags: flag::WRITE | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "stream", "fast"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec {
+            flags: &["RW", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.",
+            since: "5.0.0",
+            group: "stream",
+            complexity: Some(
+                "O(log N) with N being the number of messages in the PEL of the consumer group.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "group",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "consumer",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "min-idle-time",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "id",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "ms",
+                    kind: "integer",
+                    token: Some("IDLE"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "unix-time-milliseconds",
+                    kind: "unix-time",
+                    token: Some("TIME"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    token: Some("RETRYCOUNT"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "force",
+                    kind: "pure-token",
+                    token: Some("FORCE"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "justid",
+                    kind: "pure-token",
+                    token: Some("JUSTID"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "id",
+                    kind: "string",
+                    token: Some("LASTID"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::xclaim),
+        subcommands: &[],
+    },
+    Command {
+        name: "xautoclaim",
+        arity: -6,
+        flags: flag::WRITE | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "stream", "fast"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec {
+            flags: &["RW", "delete"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.",
+            since: "6.2.0",
+            group: "stream",
+            complexity: Some("O(1) if COUNT is small."),
+            history: &[(
+                "7.0.0",
+                "Added an element to the reply array, containing deleted entries the command cleared from the PEL",
+            )],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "group",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "consumer",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "min-idle-time",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "start",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "integer",
+                    token: Some("COUNT"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "justid",
+                    kind: "pure-token",
+                    token: Some("JUSTID"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::xautoclaim),
+        subcommands: &[],
+    },
+    Command {
+        name: "xgroup",
+        arity: -2,
+        flags: 0,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["slow"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "A container for consumer groups commands",
+            since: "5.0.0",
+            group: "stream",
+            complexity: Some("Depends on subcommand."),
+            ..Docs::EMPTY
+        },
+        handler: None,
+        subcommands: &[
+            Command {
+                name: "xgroup|create",
+                arity: -5,
+                flags: flag::WRITE | flag::DENYOOM,
+                first_key: 2,
+                last_key: 2,
+                key_step: 1,
+                acl_categories: &["write", "stream", "slow"],
+                tips: &[],
+                key_specs: &[KeySpec {
+                    flags: &["RW", "insert"],
+                    notes: None,
+                    begin_search: BeginSearch::Index(2),
+                    find_keys: FindKeys::Range {
+                        last_key: 0,
+                        key_step: 1,
+                        limit: 0,
+                    },
+                }],
+                docs: Docs {
+                    summary: "Create a consumer group.",
+                    since: "5.0.0",
+                    group: "stream",
+                    complexity: Some("O(1)"),
+                    history: &[("7.0.0", "Added the `entries_read` named argument.")],
+                    arguments: &[
+                        Arg {
+                            name: "key",
+                            kind: "key",
+                            key_spec_index: Some(0),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "groupname",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "id",
+                            kind: "oneof",
+                            arguments: &[
+                                Arg {
+                                    name: "id",
+                                    kind: "string",
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "new_id",
+                                    kind: "pure-token",
+                                    token: Some("$"),
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "mkstream",
+                            kind: "pure-token",
+                            token: Some("MKSTREAM"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "entries_read",
+                            kind: "integer",
+                            token: Some("ENTRIESREAD"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::xgroup_create),
+                subcommands: &[],
+            },
+            Command {
+                name: "xgroup|setid",
+                arity: -5,
+                flags: flag::WRITE,
+                first_key: 2,
+                last_key: 2,
+                key_step: 1,
+                acl_categories: &["write", "stream", "slow"],
+                tips: &[],
+                key_specs: &[KeySpec {
+                    flags: &["RW", "update"],
+                    notes: None,
+                    begin_search: BeginSearch::Index(2),
+                    find_keys: FindKeys::Range {
+                        last_key: 0,
+                        key_step: 1,
+                        limit: 0,
+                    },
+                }],
+                docs: Docs {
+                    summary: "Set a consumer group to an arbitrary last delivered ID value.",
+                    since: "5.0.0",
+                    group: "stream",
+                    complexity: Some("O(1)"),
+                    history: &[("7.0.0", "Added the optional `entries_read` argument.")],
+                    arguments: &[
+                        Arg {
+                            name: "key",
+                            kind: "key",
+                            key_spec_index: Some(0),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "groupname",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "id",
+                            kind: "oneof",
+                            arguments: &[
+                                Arg {
+                                    name: "id",
+                                    kind: "string",
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "new_id",
+                                    kind: "pure-token",
+                                    token: Some("$"),
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "entries_read",
+                            kind: "integer",
+                            token: Some("ENTRIESREAD"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::xgroup_setid),
+                subcommands: &[],
+            },
+            Command {
+                name: "xgroup|destroy",
+                arity: 4,
+                flags: flag::WRITE,
+                first_key: 2,
+                last_key: 2,
+                key_step: 1,
+                acl_categories: &["write", "stream", "slow"],
+                tips: &[],
+                key_specs: &[KeySpec {
+                    flags: &["RW", "delete"],
+                    notes: None,
+                    begin_search: BeginSearch::Index(2),
+                    find_keys: FindKeys::Range {
+                        last_key: 0,
+                        key_step: 1,
+                        limit: 0,
+                    },
+                }],
+                docs: Docs {
+                    summary: "Destroy a consumer group.",
+                    since: "5.0.0",
+                    group: "stream",
+                    complexity: Some(
+                        "O(N) where N is the number of entries in the group's pending entries list (PEL).",
+                    ),
+                    arguments: &[
+                        Arg {
+                            name: "key",
+                            kind: "key",
+                            key_spec_index: Some(0),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "groupname",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::xgroup_destroy),
+                subcommands: &[],
+            },
+            Command {
+                name: "xgroup|createconsumer",
+                arity: 5,
+                flags: flag::WRITE | flag::DENYOOM,
+                first_key: 2,
+                last_key: 2,
+                key_step: 1,
+                acl_categories: &["write", "stream", "slow"],
+                tips: &[],
+                key_specs: &[KeySpec {
+                    flags: &["RW", "insert"],
+                    notes: None,
+                    begin_search: BeginSearch::Index(2),
+                    find_keys: FindKeys::Range {
+                        last_key: 0,
+                        key_step: 1,
+                        limit: 0,
+                    },
+                }],
+                docs: Docs {
+                    summary: "Create a consumer in a consumer group.",
+                    since: "6.2.0",
+                    group: "stream",
+                    complexity: Some("O(1)"),
+                    arguments: &[
+                        Arg {
+                            name: "key",
+                            kind: "key",
+                            key_spec_index: Some(0),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "groupname",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "consumername",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::xgroup_createconsumer),
+                subcommands: &[],
+            },
+            Command {
+                name: "xgroup|delconsumer",
+                arity: 5,
+                flags: flag::WRITE,
+                first_key: 2,
+                last_key: 2,
+                key_step: 1,
+                acl_categories: &["write", "stream", "slow"],
+                tips: &[],
+                key_specs: &[KeySpec {
+                    flags: &["RW", "delete"],
+                    notes: None,
+                    begin_search: BeginSearch::Index(2),
+                    find_keys: FindKeys::Range {
+                        last_key: 0,
+                        key_step: 1,
+                        limit: 0,
+                    },
+                }],
+                docs: Docs {
+                    summary: "Delete a consumer from a consumer group.",
+                    since: "5.0.0",
+                    group: "stream",
+                    complexity: Some("O(1)"),
+                    arguments: &[
+                        Arg {
+                            name: "key",
+                            kind: "key",
+                            key_spec_index: Some(0),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "groupname",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "consumername",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::xgroup_delconsumer),
+                subcommands: &[],
+            },
+            Command {
+                name: "xgroup|help",
+                arity: 2,
+                flags: flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["stream", "slow"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Show helpful text about the different subcommands",
+                    since: "5.0.0",
+                    group: "stream",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::xgroup_help),
+                subcommands: &[],
+            },
+        ],
+    },
+    Command {
+        name: "xinfo",
+        arity: -2,
+        flags: 0,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["slow"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "A container for stream introspection commands",
+            since: "5.0.0",
+            group: "stream",
+            complexity: Some("Depends on subcommand."),
+            ..Docs::EMPTY
+        },
+        handler: None,
+        subcommands: &[
+            Command {
+                name: "xinfo|stream",
+                arity: -3,
+                flags: flag::READONLY,
+                first_key: 2,
+                last_key: 2,
+                key_step: 1,
+                acl_categories: &["read", "stream", "slow"],
+                tips: &[],
+                key_specs: &[KeySpec {
+                    flags: &["RO", "access"],
+                    notes: None,
+                    begin_search: BeginSearch::Index(2),
+                    find_keys: FindKeys::Range {
+                        last_key: 0,
+                        key_step: 1,
+                        limit: 0,
+                    },
+                }],
+                docs: Docs {
+                    summary: "Get information about a stream",
+                    since: "5.0.0",
+                    group: "stream",
+                    complexity: Some("O(1)"),
+                    history: &[
+                        ("6.0.0", "Added the `FULL` modifier."),
+                        (
+                            "7.0.0",
+                            "Added the `max-deleted-entry-id`, `entries-added`, `recorded-first-entry-id`, `entries-read` and `lag` fields",
+                        ),
+                    ],
+                    arguments: &[
+                        Arg {
+                            name: "key",
+                            kind: "key",
+                            key_spec_index: Some(0),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "full",
+                            kind: "block",
+                            token: Some("FULL"),
+                            flags: &["optional"],
+                            arguments: &[Arg {
+                                name: "count",
+                                kind: "integer",
+                                token: Some("COUNT"),
+                                flags: &["optional"],
+                                ..Arg::EMPTY
+                            }],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::xinfo_stream),
+                subcommands: &[],
+            },
+            Command {
+                name: "xinfo|groups",
+                arity: 3,
+                flags: flag::READONLY,
+                first_key: 2,
+                last_key: 2,
+                key_step: 1,
+                acl_categories: &["read", "stream", "slow"],
+                tips: &[],
+                key_specs: &[KeySpec {
+                    flags: &["RO", "access"],
+                    notes: None,
+                    begin_search: BeginSearch::Index(2),
+                    find_keys: FindKeys::Range {
+                        last_key: 0,
+                        key_step: 1,
+                        limit: 0,
+                    },
+                }],
+                docs: Docs {
+                    summary: "List the consumer groups of a stream",
+                    since: "5.0.0",
+                    group: "stream",
+                    complexity: Some("O(1)"),
+                    history: &[("7.0.0", "Added the `entries-read` and `lag` fields")],
+                    arguments: &[Arg {
+                        name: "key",
+                        kind: "key",
+                        key_spec_index: Some(0),
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::xinfo_groups),
+                subcommands: &[],
+            },
+            Command {
+                name: "xinfo|consumers",
+                arity: 4,
+                flags: flag::READONLY,
+                first_key: 2,
+                last_key: 2,
+                key_step: 1,
+                acl_categories: &["read", "stream", "slow"],
+                tips: &["nondeterministic_output"],
+                key_specs: &[KeySpec {
+                    flags: &["RO", "access"],
+                    notes: None,
+                    begin_search: BeginSearch::Index(2),
+                    find_keys: FindKeys::Range {
+                        last_key: 0,
+                        key_step: 1,
+                        limit: 0,
+                    },
+                }],
+                docs: Docs {
+                    summary: "List the consumers in a consumer group",
+                    since: "5.0.0",
+                    group: "stream",
+                    complexity: Some("O(1)"),
+                    arguments: &[
+                        Arg {
+                            name: "key",
+                            kind: "key",
+                            key_spec_index: Some(0),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "groupname",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::xinfo_consumers),
+                subcommands: &[],
+            },
+            Command {
+                name: "xinfo|help",
+                arity: 2,
+                flags: flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["stream", "slow"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Show helpful text about the different subcommands",
+                    since: "5.0.0",
+                    group: "stream",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::xinfo_help),
+                subcommands: &[],
+            },
+        ],
+    },
+    Command {
         name: "subscribe",
         arity: -2,
         flags: flag::PUBSUB | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::SUBSCRIBED_OK,

@@ -469,9 +469,11 @@ impl Db {
         self.before_write(key);
         match self.keys.get_mut_with_aux(key) {
             Some((entry, mut stamp)) => {
-                let unblocks = wake == Wake::OnTypeChange
+                let unblocks = (wake == Wake::OnTypeChange
                     && value.may_unblock()
-                    && !entry.value.same_type(&value);
+                    && !entry.value.same_type(&value))
+                    // A stream's group readers learn it was replaced.
+                    || matches!(entry.value, Value::Stream(_));
                 let old = std::mem::replace(&mut entry.value, value);
                 // Like Redis's dbSetValue, an overwrite keeps the key's
                 // access frequency under LFU.
@@ -508,6 +510,10 @@ impl Db {
         self.before_write(key);
         let (entry, access, moved) = self.keys.remove_moving(key)?;
         self.after_move(moved);
+        if self.observed.ready_keys && matches!(entry.value, Value::Stream(_)) {
+            // Clients blocked in XREADGROUP learn that the stream is gone.
+            self.log_event(DbEventKind::Ready, key);
+        }
         let expire_ms = if self.expires.is_empty() {
             0
         } else {

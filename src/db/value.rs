@@ -7,6 +7,7 @@ use crate::resp::writer::format_i64;
 use crate::types::hash::Hash;
 use crate::types::list::List;
 use crate::types::set::Set;
+use crate::types::stream::Stream;
 use crate::types::zset::ZSet;
 
 /// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`: strings up to this length are
@@ -138,13 +139,13 @@ pub enum Value {
     Set(Set),
     List(List),
     ZSet(ZSet),
+    Stream(Box<Stream>),
 }
 
 impl Value {
-    /// Whether a client may be blocked waiting for a key of this type
-    /// (lists today; sorted sets and streams as they come).
+    /// Whether a client may be blocked waiting for a key of this type.
     pub fn may_unblock(&self) -> bool {
-        matches!(self, Value::List(_) | Value::ZSet(_))
+        matches!(self, Value::List(_) | Value::ZSet(_) | Value::Stream(_))
     }
 
     pub fn same_type(&self, other: &Value) -> bool {
@@ -159,6 +160,7 @@ impl Value {
             Value::Set(_) => "set",
             Value::List(_) => "list",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -170,6 +172,7 @@ impl Value {
             Value::Set(s) => s.encoding(),
             Value::List(_) => "quicklist",
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -220,6 +223,7 @@ impl Value {
             // Redis sizes a list node by node (quicklist); an estimate.
             Value::List(l) => ROBJ + 12 * l.len(),
             Value::ZSet(z) => z.redis_usage(samples),
+            Value::Stream(s) => s.redis_usage(),
         }
     }
 
@@ -240,6 +244,7 @@ impl Value {
             Value::Set(s) => s.len() > LAZYFREE_ELEMENTS,
             Value::List(l) => l.len() > LAZYFREE_ELEMENTS,
             Value::ZSet(z) => z.len() > LAZYFREE_ELEMENTS,
+            Value::Stream(s) => s.log.node_count() > LAZYFREE_ELEMENTS,
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::types::hash::{self, Hash};
 use crate::types::list::{End, Fill, List};
 use crate::types::packed::{self, Elem};
 use crate::types::set::Set;
+use crate::types::stream::{Group, Nack, Stream, StreamId};
 use crate::types::zset::{ListpackLimits, ZSet};
 
 /// The version ferrokv writes, as Redis 7.0 does.
@@ -181,6 +182,7 @@ fn value_kind(value: &Value) -> u8 {
         Value::Set(_) => kind::SET,
         Value::ZSet(ZSet::Listpack(_)) => kind::ZSET_LISTPACK,
         Value::ZSet(_) => kind::ZSET_2,
+        Value::Stream(_) => kind::STREAM_LISTPACKS_2,
     }
 }
 
@@ -241,6 +243,47 @@ fn put_value_body(out: &mut Vec<u8>, value: &Value, comp: Compression) {
             for (m, s) in z.iter_from(0, crate::types::zset::Dir::Reverse) {
                 put_elem(out, m, comp);
                 out.extend_from_slice(&s.to_le_bytes());
+            }
+        }
+        Value::Stream(s) => put_stream(out, s, comp),
+    }
+}
+
+/// A stream as Redis 7.0's RDB_TYPE_STREAM_LISTPACKS_2: its blocks as
+/// they are, its IDs and counters, then each group with its PEL and
+/// consumers (`rdbSaveObject`).
+fn put_stream(out: &mut Vec<u8>, s: &Stream, comp: Compression) {
+    put_len(out, s.log.node_count() as u64);
+    for (master, lp) in s.log.nodes() {
+        put_string(out, &master.to_be_bytes(), comp);
+        put_string(out, lp, comp);
+    }
+    put_len(out, s.len());
+    for id in [s.last_id, s.first_id, s.max_deleted] {
+        put_len(out, id.ms);
+        put_len(out, id.seq);
+    }
+    put_len(out, s.entries_added);
+    put_len(out, s.groups.len() as u64);
+    for (name, g) in &s.groups {
+        put_string(out, name, comp);
+        put_len(out, g.last_id.ms);
+        put_len(out, g.last_id.seq);
+        // -1 (unknown) is written as Redis writes it, a 64-bit length.
+        put_len(out, g.entries_read as u64);
+        put_len(out, g.pel.len() as u64);
+        for (id, nack) in &g.pel {
+            out.extend_from_slice(&id.to_be_bytes());
+            out.extend_from_slice(&nack.delivery_time.to_le_bytes());
+            put_len(out, nack.delivery_count);
+        }
+        put_len(out, g.consumers.len() as u64);
+        for (cname, c) in &g.consumers {
+            put_string(out, cname, comp);
+            out.extend_from_slice(&c.seen_time.to_le_bytes());
+            put_len(out, c.pel.len() as u64);
+            for id in &c.pel {
+                out.extend_from_slice(&id.to_be_bytes());
             }
         }
     }
@@ -618,9 +661,10 @@ pub fn read_value(r: &mut Reader, kind: u8, shapes: &Shapes) -> Result<Option<Va
                 None => return Err(duplicate(at, "sorted set member")),
             }
         }
-        kind::STREAM_LISTPACKS | kind::STREAM_LISTPACKS_2 | kind::STREAM_LISTPACKS_3 => {
-            return r.fail("streams are not supported yet");
+        kind::STREAM_LISTPACKS | kind::STREAM_LISTPACKS_2 => {
+            Value::Stream(Box::new(read_stream(r, kind)?))
         }
+        kind::STREAM_LISTPACKS_3 => return r.fail("streams of RDB version 11 are not supported"),
         kind::MODULE | kind::MODULE_2 => return r.fail("module values are not supported"),
         other => return r.fail(format!("unknown value type {other}")),
     };
@@ -630,8 +674,131 @@ pub fn read_value(r: &mut Reader, kind: u8, shapes: &Shapes) -> Result<Option<Va
         Value::Hash(h) => h.is_empty(),
         Value::Set(s) => s.is_empty(),
         Value::ZSet(z) => z.is_empty(),
+        // An empty stream is a stream (XTRIM, XGROUP CREATE MKSTREAM).
+        Value::Stream(_) => false,
     };
     Ok((!empty).then_some(value))
+}
+
+/// A stream value (RDB_TYPE_STREAM_LISTPACKS or _2), every block checked
+/// whole before it is used, and the IDs and PELs checked against each
+/// other, so nothing a command later assumes can be false.
+fn read_stream(r: &mut Reader, kind: u8) -> Result<Stream> {
+    let mut s = Stream::default();
+    for _ in 0..r.length()? {
+        let at = r.offset();
+        let key = r.string()?;
+        let Ok(raw) = <[u8; 16]>::try_from(key.as_ref()) else {
+            return Err(at_offset(
+                at,
+                "a stream node key that is not the size of a stream ID",
+            ));
+        };
+        let at = r.offset();
+        let lp = r.string()?.into_owned();
+        s.log
+            .push_loaded_node(StreamId::from_be_bytes(raw), lp)
+            .map_err(|why| at_offset(at, &format!("a corrupt stream listpack: {why}")))?;
+    }
+    let at = r.offset();
+    let length = r.length()?;
+    if length != s.log.len() {
+        return Err(at_offset(
+            at,
+            "a stream length that does not match its entries",
+        ));
+    }
+    let at = r.offset();
+    s.last_id = read_id(r)?;
+    if s.log.last_id().is_some_and(|top| top > s.last_id) {
+        return Err(at_offset(at, "a stream last ID below its last entry"));
+    }
+    if kind == kind::STREAM_LISTPACKS_2 {
+        s.first_id = read_id(r)?;
+        s.max_deleted = read_id(r)?;
+        s.entries_added = r.length()?;
+    } else {
+        s.entries_added = s.log.len();
+        s.first_id = s.log.first_id().unwrap_or(StreamId::MIN);
+    }
+    for _ in 0..r.length()? {
+        let at = r.offset();
+        let name = bytes::Bytes::from(r.string()?.into_owned());
+        let last_id = read_id(r)?;
+        let entries_read = match kind {
+            kind::STREAM_LISTPACKS_2 => r.length()? as i64,
+            _ => -1,
+        };
+        let group = read_group(r, Group::new(last_id, entries_read))?;
+        if s.groups.insert(name, group).is_some() {
+            return Err(duplicate(at, "stream consumer group"));
+        }
+    }
+    Ok(s)
+}
+
+fn read_id(r: &mut Reader) -> Result<StreamId> {
+    Ok(StreamId {
+        ms: r.length()?,
+        seq: r.length()?,
+    })
+}
+
+fn read_raw_id(r: &mut Reader) -> Result<StreamId> {
+    Ok(StreamId::from_be_bytes(r.array::<16>()?))
+}
+
+/// A group's PEL and consumers; every pending entry must belong to
+/// exactly one consumer.
+fn read_group(r: &mut Reader, mut g: Group) -> Result<Group> {
+    for _ in 0..r.length()? {
+        let at = r.offset();
+        let id = read_raw_id(r)?;
+        let delivery_time = i64::from_le_bytes(r.array::<8>()?);
+        let delivery_count = r.length()?;
+        let nack = Nack {
+            delivery_time,
+            delivery_count,
+            consumer: bytes::Bytes::new(),
+        };
+        if g.pel.insert(id, nack).is_some() {
+            return Err(duplicate(at, "stream PEL entry"));
+        }
+    }
+    let mut owned = std::collections::BTreeSet::new();
+    for _ in 0..r.length()? {
+        let at = r.offset();
+        let name = bytes::Bytes::from(r.string()?.into_owned());
+        let seen_time = i64::from_le_bytes(r.array::<8>()?);
+        let mut consumer = crate::types::stream::Consumer {
+            seen_time,
+            pel: Default::default(),
+        };
+        for _ in 0..r.length()? {
+            let at = r.offset();
+            let id = read_raw_id(r)?;
+            match g.pel.get_mut(&id) {
+                Some(nack) if owned.insert(id) => {
+                    nack.consumer = name.clone();
+                    consumer.pel.insert(id);
+                }
+                Some(_) => return Err(duplicate(at, "stream consumer PEL entry")),
+                None => {
+                    return Err(at_offset(at, "a consumer PEL entry not in its group's PEL"));
+                }
+            }
+        }
+        if g.consumers.insert(name, consumer).is_some() {
+            return Err(duplicate(at, "stream consumer"));
+        }
+    }
+    if owned.len() != g.pel.len() {
+        return Err(at_offset(
+            r.offset(),
+            "a stream PEL entry without a consumer",
+        ));
+    }
+    Ok(g)
 }
 
 /// The elements of a ziplist or listpack blob (by the value's `kind`) that
@@ -1301,6 +1468,17 @@ mod tests {
                     out.push(pair);
                 }
                 out.sort();
+            }
+            Value::Stream(s) => {
+                for (id, e) in s.log.range(StreamId::MIN, StreamId::MAX, false) {
+                    let mut entry = id.to_be_bytes().to_vec();
+                    for (f, val) in e.fields() {
+                        entry.extend(f.to_vec());
+                        entry.push(0xFF);
+                        entry.extend(val.to_vec());
+                    }
+                    out.push(entry);
+                }
             }
             Value::Set(s) => {
                 out = s.members();

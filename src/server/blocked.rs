@@ -66,8 +66,12 @@ impl Server {
                     passed = Some(seq);
                     continue;
                 }
-                if !b.wait.can_serve(value) {
-                    break;
+                if !b.wait.can_serve(&key, value) {
+                    if b.wait.blocks_later_waiters() {
+                        break;
+                    }
+                    passed = Some(seq);
+                    continue;
                 }
                 let Some(b) = self.unpark(token) else {
                     break;
@@ -76,6 +80,7 @@ impl Server {
                 self.serving = Some(Serving {
                     key: bytes::Bytes::from(key.clone()),
                     deadline_ms: b.deadline_ms,
+                    wait: b.wait,
                 });
                 self.execute(token, &b.args, now_ms, &mut clock);
                 self.serving = None;

@@ -7,6 +7,8 @@ pub mod intset;
 pub mod list;
 pub mod packed;
 pub mod set;
+pub mod stream;
+pub mod stream_log;
 pub mod string;
 pub mod thin;
 pub mod zset;

@@ -531,12 +531,94 @@ pub fn put_key_commands(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_ms:
                 }
             }
         }
+        Value::Stream(s) => put_stream_commands(out, key, s),
     }
     if expire_ms != 0 {
         put_header(out, 3);
         put_bulk(out, b"PEXPIREAT");
         put_bulk(out, key);
         put_bulk(out, expire_ms.to_string().as_bytes());
+    }
+}
+
+/// A stream as Redis's rewriteStreamObject writes it: an XADD per entry
+/// (or, for an empty stream, one added and trimmed away), XSETID for its
+/// IDs and counters, then each group created at its last ID with each
+/// pending entry claimed back by its consumer, and consumers holding
+/// nothing created as they are.
+fn put_stream_commands(out: &mut Vec<u8>, key: &[u8], s: &crate::types::stream::Stream) {
+    use crate::types::stream::{StreamId, id_text};
+    if s.is_empty() {
+        put_command::<&[u8]>(out, &[b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"]);
+    }
+    for (id, entry) in s.log.range(StreamId::MIN, StreamId::MAX, false) {
+        put_header(out, 3 + 2 * entry.field_count());
+        put_bulk(out, b"XADD");
+        put_bulk(out, key);
+        put_bulk(out, &id_text(id));
+        for (f, v) in entry.fields() {
+            put_elem(out, f);
+            put_elem(out, v);
+        }
+    }
+    let added = s.entries_added.to_string();
+    put_command::<&[u8]>(
+        out,
+        &[
+            b"XSETID",
+            key,
+            &id_text(s.last_id),
+            b"ENTRIESADDED",
+            added.as_bytes(),
+            b"MAXDELETEDID",
+            &id_text(s.max_deleted),
+        ],
+    );
+    for (name, g) in &s.groups {
+        let read = g.entries_read.to_string();
+        let last = id_text(g.last_id);
+        put_command::<&[u8]>(
+            out,
+            &[
+                b"XGROUP",
+                b"CREATE",
+                key,
+                name,
+                &last,
+                b"ENTRIESREAD",
+                read.as_bytes(),
+            ],
+        );
+        for (cname, c) in &g.consumers {
+            if c.pel.is_empty() {
+                put_command::<&[u8]>(out, &[b"XGROUP", b"CREATECONSUMER", key, name, cname]);
+                continue;
+            }
+            for id in &c.pel {
+                let Some(nack) = g.pel.get(id) else {
+                    continue;
+                };
+                let time = nack.delivery_time.to_string();
+                let count = nack.delivery_count.to_string();
+                put_command::<&[u8]>(
+                    out,
+                    &[
+                        b"XCLAIM",
+                        key,
+                        name,
+                        cname,
+                        b"0",
+                        &id_text(*id),
+                        b"TIME",
+                        time.as_bytes(),
+                        b"RETRYCOUNT",
+                        count.as_bytes(),
+                        b"JUSTID",
+                        b"FORCE",
+                    ],
+                );
+            }
+        }
     }
 }
 
