@@ -681,42 +681,63 @@ pub fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let key = &args[1];
     let (db, now) = (ctx.db_index, ctx.now_ms);
-    let existing = write_as::<Stream>(&mut ctx.store.dbs[db], key, now)?;
-    if existing.is_none() && a.no_mkstream {
-        ctx.out.null();
-        return Ok(());
-    }
-    let fresh = Stream::default();
-    let s = existing.map_or(&fresh, |s| &*s);
-    if s.last_id == StreamId::MAX {
-        return Err(CmdError::err(
-            "The stream has exhausted the last possible ID, unable to add more items",
-        ));
-    }
-    let id = next_id(s, &a, now)?;
-    if fields.iter().map(Bytes::len).sum::<usize>() > MAX_ENTRY_BYTES {
-        return Err(CmdError::err("Elements are too large to be stored"));
-    }
     let limits = node_limits(ctx);
-    let s = stream_or_create(&mut ctx.store.dbs[db], key, now);
-    s.append(id, fields, limits);
-    let trimmed = apply_trim(s, &a);
-    let mut argv = args.to_vec();
-    rewrite_trim(&mut argv, s, &a);
+    let propagating = ctx.store.effects.record_propagation;
+    // A new stream is built aside and stored once it has its entry.
+    let mut created: Option<Box<Stream>> = None;
+    let s = match write_as::<Stream>(&mut ctx.store.dbs[db], key, now)? {
+        Some(s) => s,
+        None if a.no_mkstream => {
+            ctx.out.null();
+            return Ok(());
+        }
+        None => created.insert(Box::default()),
+    };
+    let (id, trimmed) = add_entry(s, &a, fields, now, limits)?;
+    // Propagated with the ID it got and the exact trim it did.
+    let rewrite = a.approx || a.id.is_none() || !a.seq_given;
+    let argv = (rewrite && propagating).then(|| {
+        let mut argv = args.to_vec();
+        rewrite_trim(&mut argv, s, &a);
+        argv[idpos] = id_text(id);
+        argv
+    });
+    if let Some(new) = created {
+        ctx.store.dbs[db].set(key, Value::Stream(new), Ttl::Clear, now);
+    }
     reply_id(ctx.out, id);
     ctx.changed(class::STREAM, "xadd", key);
     ctx.dirty(1);
     if trimmed > 0 {
         ctx.notify(class::STREAM, "xtrim", key);
     }
-    if a.id.is_none() || !a.seq_given {
-        argv[idpos] = id_text(id);
-    }
-    if a.approx || a.id.is_none() || !a.seq_given {
+    if let Some(argv) = argv {
         ctx.propagate_as(argv);
     }
     ctx.ready(key);
     Ok(())
+}
+
+/// XADD's checks in Redis's order, the append and the trim: the new ID and
+/// how many entries the trim took.
+fn add_entry(
+    s: &mut Stream,
+    a: &AddTrimArgs,
+    fields: &[Bytes],
+    now: u64,
+    limits: NodeLimits,
+) -> Result<(StreamId, u64), CmdError> {
+    if s.last_id == StreamId::MAX {
+        return Err(CmdError::err(
+            "The stream has exhausted the last possible ID, unable to add more items",
+        ));
+    }
+    let id = next_id(s, a, now)?;
+    if fields.iter().map(Bytes::len).sum::<usize>() > MAX_ENTRY_BYTES {
+        return Err(CmdError::err("Elements are too large to be stored"));
+    }
+    s.append(id, fields, limits);
+    Ok((id, apply_trim(s, a)))
 }
 
 /// The stream at `key`, created empty if missing (the caller checked the
