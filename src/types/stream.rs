@@ -1890,9 +1890,104 @@ fn parse_claim_options(args: &[Bytes], mut at: usize, now: i64) -> Result<ClaimO
     Ok(o)
 }
 
+/// Who claims, and what a pass of claims did, for its command to report.
+struct Claims<'a> {
+    key: &'a Bytes,
+    group: &'a Bytes,
+    consumer: &'a Bytes,
+    now: i64,
+    /// The claimed entries (or their IDs), for the reply.
+    body: Reply,
+    claimed: usize,
+    /// The consumer was created.
+    created: bool,
+    /// What recreates each change elsewhere (XCLAIM ... JUSTID LASTID).
+    propagate: Vec<Vec<Bytes>>,
+    /// What a claim does to the delivery count, and the delivery time it
+    /// sets.
+    recount: Recount,
+    delivery_time: i64,
+    /// JUSTID: the reply lists IDs, not entries.
+    reply: ClaimReply,
+}
+
+/// What XCLAIM and XAUTOCLAIM reply with for each claimed entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClaimReply {
+    Entries,
+    Ids,
+}
+
+impl<'a> Claims<'a> {
+    fn new(ctx: &Ctx, args: &'a [Bytes]) -> Claims<'a> {
+        Claims {
+            key: &args[1],
+            group: &args[2],
+            consumer: &args[3],
+            now: ctx.now_ms as i64,
+            body: Reply::scratch(ctx.out.proto),
+            claimed: 0,
+            created: false,
+            propagate: Vec::new(),
+            recount: Recount::Increment,
+            delivery_time: ctx.now_ms as i64,
+            reply: ClaimReply::Entries,
+        }
+    }
+
+    /// Claims pending entry `id` (whose entry is `entry`) and writes it.
+    fn take(&mut self, g: &mut Group, id: StreamId, id_arg: &Bytes, entry: &Entry) {
+        self.created |= claim(
+            g,
+            id,
+            self.consumer,
+            self.now,
+            self.delivery_time,
+            self.recount,
+        );
+        match self.reply {
+            ClaimReply::Ids => reply_id(&mut self.body, id),
+            ClaimReply::Entries => reply_entry(&mut self.body, id, entry),
+        }
+        self.claimed += 1;
+        self.propagate
+            .push(xclaim_argv(self.key, self.group, id_arg, g, id));
+    }
+
+    /// Drops pending entry `id`, whose entry is gone from the stream.
+    fn drop_gone(&mut self, g: &mut Group, id: StreamId, id_arg: &Bytes) {
+        self.propagate
+            .push(xclaim_argv(self.key, self.group, id_arg, g, id));
+        g.ack(id);
+    }
+
+    /// Writes the claimed entries as an array, and reports the rest.
+    fn finish(self, ctx: &mut Ctx) {
+        ctx.out.array(self.claimed);
+        ctx.out.raw(&self.body.buf);
+        if self.created {
+            ctx.notify(class::STREAM, "xgroup-createconsumer", self.key);
+        }
+        let writes = self.propagate.len() as u64 + u64::from(self.created);
+        for argv in self.propagate {
+            ctx.also_propagate(argv);
+        }
+        ctx.dirty(writes);
+    }
+}
+
+/// The stream and group a claim works on, the group taken out of the
+/// stream while it is changed (the caller puts it back).
+fn claim_target<'s>(ctx: &'s mut Ctx, key: &[u8], group: &[u8]) -> Option<(&'s mut Stream, Group)> {
+    let (db, now) = (ctx.db_index, ctx.now_ms);
+    let s = write_as::<Stream>(&mut ctx.store.dbs[db], key, now).ok()??;
+    let g = s.groups.remove(group)?;
+    Some((s, g))
+}
+
 /// XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]
 pub fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let (key, name, consumer) = (&args[1], &args[2], &args[3]);
+    let (key, name) = (&args[1], &args[2]);
     let exists = read_as::<Stream>(ctx.store, ctx.db_index, key, ctx.now_ms)?
         .is_some_and(|s| s.groups.contains_key(name));
     if !exists {
@@ -1902,119 +1997,71 @@ pub fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .ok_or_else(|| CmdError::err("Invalid min-idle-time argument for XCLAIM"))?
         .max(0);
     // The IDs run up to the first argument that is not one; options follow.
-    let mut ids = Vec::new();
-    let mut at = 5;
-    while at < args.len() {
-        match parse_strict_id(&args[at]) {
-            Ok(id) => ids.push((id, &args[at])),
-            Err(_) => break,
-        }
-        at += 1;
-    }
-    let now = ctx.now_ms as i64;
-    let o = parse_claim_options(args, at, now)?;
-    let delivery_time = match o.delivery_time {
-        Some(t) if (0..=now).contains(&t) => t,
-        _ => now,
+    let ids: Vec<(StreamId, &Bytes)> = args[5..]
+        .iter()
+        .map_while(|a| parse_strict_id(a).ok().map(|id| (id, a)))
+        .collect();
+    let mut claims = Claims::new(ctx, args);
+    let now = claims.now;
+    let o = parse_claim_options(args, 5 + ids.len(), now)?;
+    claims.delivery_time = o
+        .delivery_time
+        .filter(|t| (0..=now).contains(t))
+        .unwrap_or(now);
+    claims.reply = if o.just_id {
+        ClaimReply::Ids
+    } else {
+        ClaimReply::Entries
+    };
+    claims.recount = match o.retry_count {
+        Some(n) => Recount::Set(n),
+        None if o.just_id => Recount::Keep,
+        None => Recount::Increment,
     };
     ctx.prevent_propagation();
-    let (db, now_ms) = (ctx.db_index, ctx.now_ms);
-    let Ok(Some(s)) = write_as::<Stream>(&mut ctx.store.dbs[db], key, now_ms) else {
+    let Some((s, mut g)) = claim_target(ctx, key, name) else {
         return Ok(());
     };
-    let mut g = s.groups.remove(name).expect("checked above");
-    let mut propagate_last_id = false;
-    if o.last_id > g.last_id {
-        g.last_id = o.last_id;
-        propagate_last_id = true;
-    }
-    let mut body = Reply::scratch(ctx.out.proto);
-    let mut claimed = 0;
-    let mut created = false;
-    let mut propagate = Vec::new();
+    let moved_last_id = o.last_id > g.last_id;
+    g.last_id = g.last_id.max(o.last_id);
     for (id, id_arg) in ids {
-        let entry = s.log.get(id);
-        if entry.is_none() {
-            // Gone from the stream: its pending entry goes too.
+        let Some(entry) = s.log.get(id) else {
             if g.pel.contains_key(&id) {
-                propagate.push(xclaim_argv(key, name, id_arg, &g, id));
-                propagate_last_id = false;
-                g.ack(id);
+                claims.drop_gone(&mut g, id, id_arg);
             }
             continue;
-        }
-        let fresh = !g.pel.contains_key(&id);
-        if fresh && !o.force {
-            continue;
-        }
-        if !fresh && min_idle > 0 {
-            let idle = now - g.pel[&id].delivery_time;
-            if idle < min_idle {
-                continue;
-            }
-        }
-        if fresh {
-            g.pel.insert(
-                id,
-                Nack {
+        };
+        match g.pel.get(&id) {
+            None if !o.force => continue,
+            None => {
+                let nack = Nack {
                     delivery_time: now,
                     delivery_count: 1,
                     consumer: Bytes::new(),
-                },
-            );
+                };
+                g.pel.insert(id, nack);
+            }
+            Some(n) if min_idle > 0 && now - n.delivery_time < min_idle => continue,
+            Some(_) => {}
         }
-        let recount = match o.retry_count {
-            Some(n) => Recount::Set(n),
-            None if o.just_id => Recount::Keep,
-            None => Recount::Increment,
-        };
-        created |= claim(&mut g, id, consumer, now, delivery_time, recount);
-        match (&entry, o.just_id) {
-            (Some(e), false) => reply_entry(&mut body, id, e),
-            _ => reply_id(&mut body, id),
-        }
-        claimed += 1;
-        propagate.push(xclaim_argv(key, name, id_arg, &g, id));
-        propagate_last_id = false;
+        claims.take(&mut g, id, id_arg, &entry);
     }
-    if propagate_last_id {
-        propagate.push(setid_argv(key, name, &g));
+    // A LASTID that moved the group goes with the XCLAIMs, or alone.
+    if moved_last_id && claims.propagate.is_empty() {
+        claims.propagate.push(setid_argv(key, name, &g));
     }
     s.groups.insert(name.clone(), g);
-    ctx.out.array(claimed);
-    ctx.out.raw(&body.buf);
-    if created {
-        ctx.notify(class::STREAM, "xgroup-createconsumer", key);
-    }
-    let writes = propagate.len() as u64 + u64::from(created);
-    for argv in propagate {
-        ctx.also_propagate(argv);
-    }
-    ctx.dirty(writes);
+    claims.finish(ctx);
     Ok(())
 }
 
-/// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
-pub fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    const ATTEMPTS_FACTOR: u64 = 10;
-    // Redis looks the key up before parsing (the keyspace hit or miss
-    // counts even when an argument is refused) and checks it after.
-    let found =
-        crate::cmd::keys::lookup_read(ctx.store, ctx.db_index, &args[1], ctx.now_ms).map(|e| {
-            match &e.value {
-                Value::Stream(s) => Some(s.groups.contains_key(&args[2])),
-                _ => None,
-            }
-        });
-    let min_idle = parse_i64(&args[4])
-        .ok_or_else(|| CmdError::err("Invalid min-idle-time argument for XAUTOCLAIM"))?
-        .max(0);
-    let start = parse_bound(&args[5], false)?;
+/// XAUTOCLAIM's COUNT and JUSTID.
+fn parse_autoclaim_options(args: &[Bytes]) -> Result<(u64, bool), CmdError> {
     let (mut count, mut just_id) = (100u64, false);
     let mut j = 6;
     while j < args.len() {
-        let more = args.len() - 1 - j;
-        if eq_ic(&args[j], "count") && more > 0 {
+        if eq_ic(&args[j], "count") && j + 1 < args.len() {
+            // Redis caps COUNT so that its scratch arrays cannot overflow.
             let max = (i64::MAX / 16) as u64;
             count = parse_i64(&args[j + 1])
                 .and_then(|n| u64::try_from(n).ok())
@@ -2028,82 +2075,93 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         j += 1;
     }
-    let (key, name, consumer) = (&args[1], &args[2], &args[3]);
+    Ok((count, just_id))
+}
+
+/// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
+pub fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    // Redis looks the key up before parsing (the keyspace hit or miss
+    // counts even when an argument is refused) and checks it after.
+    let found =
+        crate::cmd::keys::lookup_read(ctx.store, ctx.db_index, &args[1], ctx.now_ms).map(|e| {
+            match &e.value {
+                Value::Stream(s) => Some(s.groups.contains_key(&args[2])),
+                _ => None,
+            }
+        });
+    let min_idle = parse_i64(&args[4])
+        .ok_or_else(|| CmdError::err("Invalid min-idle-time argument for XAUTOCLAIM"))?
+        .max(0);
+    let start = parse_bound(&args[5], false)?;
+    let (count, just_id) = parse_autoclaim_options(args)?;
+    let (key, name) = (&args[1], &args[2]);
     match found {
         Some(None) => return Err(CmdError::WrongType),
         Some(Some(true)) => {}
         _ => return Err(no_group(key, name, "")),
     }
     ctx.prevent_propagation();
-    let now = ctx.now_ms as i64;
-    let (db, now_ms) = (ctx.db_index, ctx.now_ms);
-    let Ok(Some(s)) = write_as::<Stream>(&mut ctx.store.dbs[db], key, now_ms) else {
+    let mut claims = Claims::new(ctx, args);
+    if just_id {
+        claims.recount = Recount::Keep;
+        claims.reply = ClaimReply::Ids;
+    }
+    let Some((s, mut g)) = claim_target(ctx, key, name) else {
         return Ok(());
     };
-    let mut g = s.groups.remove(name).expect("checked above");
+    let (next, deleted) = autoclaim_pass(&s.log, &mut g, &mut claims, start, count, min_idle);
+    s.groups.insert(name.clone(), g);
+    ctx.out.array(3);
+    reply_id(ctx.out, next);
+    claims.finish(ctx);
+    ctx.out.array(deleted.len());
+    for id in deleted {
+        reply_id(ctx.out, id);
+    }
+    Ok(())
+}
+
+/// XAUTOCLAIM's walk of the PEL from `start`: claims idle entries, drops
+/// those whose entries are gone, and returns where the next call should
+/// start (0-0 at the end) and the dropped IDs. At most `count` entries are
+/// claimed or dropped, and at most ten times as many looked at.
+fn autoclaim_pass(
+    log: &Log,
+    g: &mut Group,
+    claims: &mut Claims,
+    start: StreamId,
+    mut count: u64,
+    min_idle: i64,
+) -> (StreamId, Vec<StreamId>) {
+    const ATTEMPTS_FACTOR: u64 = 10;
     let mut attempts = count.saturating_mul(ATTEMPTS_FACTOR);
-    let mut body = Reply::scratch(ctx.out.proto);
-    let (mut claimed, mut deleted, mut created) = (0usize, Vec::new(), false);
-    let mut propagate = Vec::new();
-    let recount = if just_id {
-        Recount::Keep
-    } else {
-        Recount::Increment
-    };
-    // The cursor returned: the next pending entry not looked at, or 0-0.
-    let mut next = StreamId::MIN;
+    let mut deleted = Vec::new();
     let mut from = Some(start);
     while let Some(at) = from {
         let Some((&id, nack)) = g.pel.range(at..).next() else {
             break;
         };
         if attempts == 0 || count == 0 {
-            next = id;
-            break;
+            return (id, deleted);
         }
         attempts -= 1;
         from = id.next();
-        let idle = now - nack.delivery_time;
-        match s.log.get(id) {
+        let idle = claims.now - nack.delivery_time;
+        let id_arg = id_text(id);
+        match log.get(id) {
             None => {
-                // Gone from the stream: its pending entry goes too.
-                propagate.push(xclaim_argv(key, name, &id_text(id), &g, id));
-                g.ack(id);
+                claims.drop_gone(g, id, &id_arg);
                 deleted.push(id);
                 count -= 1;
             }
             Some(_) if min_idle > 0 && idle < min_idle => {}
             Some(entry) => {
-                created |= claim(&mut g, id, consumer, now, now, recount);
-                if just_id {
-                    reply_id(&mut body, id);
-                } else {
-                    reply_entry(&mut body, id, &entry);
-                }
-                claimed += 1;
+                claims.take(g, id, &id_arg, &entry);
                 count -= 1;
-                propagate.push(xclaim_argv(key, name, &id_text(id), &g, id));
             }
         }
     }
-    s.groups.insert(name.clone(), g);
-    ctx.out.array(3);
-    reply_id(ctx.out, next);
-    ctx.out.array(claimed);
-    ctx.out.raw(&body.buf);
-    ctx.out.array(deleted.len());
-    for id in deleted {
-        reply_id(ctx.out, id);
-    }
-    if created {
-        ctx.notify(class::STREAM, "xgroup-createconsumer", key);
-    }
-    let writes = propagate.len() as u64 + u64::from(created);
-    for argv in propagate {
-        ctx.also_propagate(argv);
-    }
-    ctx.dirty(writes);
-    Ok(())
+    (StreamId::MIN, deleted)
 }
 
 // ---------------------------------------------------------------------------
