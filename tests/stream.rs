@@ -95,36 +95,10 @@ const CONDITION_TIMEOUT: Duration = Duration::from_secs(10);
 /// The environment variable that selects the server under test.
 const SERVER_ENV: &str = "FERROKV_STREAM_TEST_SERVER";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Target {
-    Ferrokv,
-    Redis,
-}
-
-fn target() -> Target {
-    match std::env::var(SERVER_ENV).as_deref() {
-        Err(_) | Ok("") | Ok("ferrokv") => Target::Ferrokv,
-        Ok("redis") | Ok("redis-server") => Target::Redis,
-        Ok(other) => panic!("{SERVER_ENV}={other}: expected ferrokv or redis"),
-    }
-}
-
 /// Starts the server under test with `args` after the test arguments and
-/// `files` in its directory; `None`, after a skip line naming `what`, when
-/// it is redis-server and there is none on `PATH`.
+/// `files` in its directory (see `common::start_under_test_with`).
 fn start_under_test_with(what: &str, args: &[&str], files: &[(&str, &[u8])]) -> Option<Server> {
-    match target() {
-        Target::Ferrokv => Some(common::start_ferrokv_with(args, files)),
-        Target::Redis => {
-            let server = common::start_redis_with(args, files);
-            if server.is_none() {
-                println!(
-                    "SKIPPED: {SERVER_ENV}=redis but redis-server is not on PATH; {what} not run"
-                );
-            }
-            server
-        }
-    }
+    common::start_under_test_with(SERVER_ENV, what, args, files)
 }
 
 fn start_under_test(what: &str) -> Option<Server> {

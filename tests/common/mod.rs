@@ -156,6 +156,30 @@ pub fn start_redis() -> Option<Server> {
     start_redis_with(&[], &[])
 }
 
+/// Starts the server a test crate runs against: ferrokv, or redis-server
+/// when the environment variable `env` says `redis` (how the crate's
+/// expectations are checked against the reference), with `extra_args`
+/// and `files` as [`start_ferrokv_with`] takes them. `None`, after a skip
+/// line naming `what`, when that is redis-server and it is not on PATH.
+pub fn start_under_test_with(
+    env: &str,
+    what: &str,
+    extra_args: &[&str],
+    files: &[(&str, &[u8])],
+) -> Option<Server> {
+    match std::env::var(env).as_deref() {
+        Err(_) | Ok("") | Ok("ferrokv") => Some(start_ferrokv_with(extra_args, files)),
+        Ok("redis") | Ok("redis-server") => {
+            let server = start_redis_with(extra_args, files);
+            if server.is_none() {
+                println!("SKIPPED: {env}=redis but redis-server is not on PATH; {what} not run");
+            }
+            server
+        }
+        Ok(other) => panic!("{env}={other}: expected ferrokv or redis"),
+    }
+}
+
 /// Starts a real `redis-server` as [`start_redis`] does, with `extra_args`
 /// after the test arguments and `files` placed in its working directory
 /// first (see [`Server::start_with_files`]); `None` when there is none.
