@@ -10,8 +10,10 @@
 //! blocking commands, so that which writes wake them, in which order and
 //! with what, is compared too. Sequences start with random encoding limits
 //! (`hash-max-listpack-entries 2` ...) and protocols (RESP2 or RESP3 per
-//! connection). Commands are generated for every command ferrokv
-//! implements, from the command table's own argument grammar, with
+//! connection); about a third are stream sequences, in which stream
+//! commands weigh more, so that streams grow, split their nodes and have
+//! groups with pending entries. Commands are generated for every command
+//! ferrokv implements, from the command table's own argument grammar, with
 //! hostile values (huge, negative and non-numeric integers, `inf`, `nan`,
 //! `1e309`, padded floats, empty and binary strings, out-of-range indexes),
 //! options moved and repeated, arguments dropped and added, odd case. See

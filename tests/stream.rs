@@ -3278,3 +3278,55 @@ fn aof_restart_gives_back_the_streams() {
 fn aof_restart_gives_back_the_streams_after_a_rewrite_without_rdb_preamble() {
     aof_restart_check(0x5713_a0f2, "no", true);
 }
+
+/// Regression (fuzzer): an approximate trim with LIMIT is written to the
+/// AOF as Redis writes it, `=` with the exact result and LIMIT kept, and a
+/// replay must take that form (Redis obeys its AOF: LIMIT is ignored
+/// there) instead of refusing LIMIT without `~` and losing the entry.
+#[test]
+fn an_approximate_trim_with_limit_replays_from_the_aof() {
+    let what = "AOF replay of XADD and XTRIM with ~ and LIMIT";
+    let args = ["--appendonly", "yes", "--aof-use-rdb-preamble", "yes"];
+    let Some(server) = start_under_test_with(what, &args, &[]) else {
+        return;
+    };
+    let mut c = server.connect();
+    ok(&mut c, &["CONFIG", "SET", "stream-node-max-entries", "2"]);
+    for id in ["1-1", "2-1", "3-1"] {
+        added(&mut c, "k0", id, &["g", "1"]);
+    }
+    let id = bulk(
+        &mut c,
+        &[
+            "XADD", "k0", "MINID", "~", "3-0", "LIMIT", "2", "4-2", "f", "x",
+        ],
+    );
+    assert_eq!(id, b"4-2");
+    let id = bulk(
+        &mut c,
+        &[
+            "XADD", "k1", "MAXLEN", "~", "10", "LIMIT", "0", "4-0", "f", "nan",
+        ],
+    );
+    assert_eq!(id, b"4-0");
+    for id in ["5-1", "6-1", "7-1"] {
+        added(&mut c, "k1", id, &["g", "1"]);
+    }
+    call(&mut c, &["XTRIM", "k1", "MAXLEN", "~", "1", "LIMIT", "2"]);
+    let before: Vec<String> = ["k0", "k1"]
+        .iter()
+        .map(|k| format!("{:?}", call(&mut c, &["XRANGE", k, "-", "+"])))
+        .collect();
+    let files = aof_files(&server);
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    let restarted = start_under_test_with(what, &args, &refs).expect("started above");
+    let mut r = restarted.connect();
+    let after: Vec<String> = ["k0", "k1"]
+        .iter()
+        .map(|k| format!("{:?}", call(&mut r, &["XRANGE", k, "-", "+"])))
+        .collect();
+    assert_eq!(before, after, "the streams after replaying the AOF");
+}

@@ -169,6 +169,15 @@ impl Ctx<'_> {
         &mut self.clients[self.me]
     }
 
+    /// Whether this command is replayed from the AOF, which ferrokv must
+    /// obey as it was written (Redis's mustObeyClient): the loader's
+    /// client is the one without a connection.
+    pub fn must_obey(&self) -> bool {
+        self.clients
+            .get(self.me)
+            .is_some_and(|c| c.stream.is_none())
+    }
+
     /// Whether this command runs inside EXEC (Redis's `server.in_exec`).
     pub fn in_exec(&self) -> bool {
         self.clients

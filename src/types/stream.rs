@@ -589,7 +589,7 @@ fn parse_add_or_trim(
             "syntax error, XTRIM must be called with a trimming strategy",
         ));
     }
-    if ctx.store.loading() {
+    if ctx.must_obey() {
         // A replayed trim was rewritten exact; it must not stop early.
         a.limit = 0;
     } else if limit_given {
@@ -668,7 +668,8 @@ fn rewrite_trim(argv: &mut [Bytes], s: &Stream, a: &AddTrimArgs) {
 /// XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value [field value ...]
 pub fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (a, idpos) = parse_add_or_trim(ctx, args, TrimCmd::Xadd)?;
-    let fields = &args[idpos + 1..];
+    // The options may have taken every argument, the ID's place too.
+    let fields = args.get(idpos + 1..).unwrap_or_default();
     if fields.len() < 2 || fields.len() % 2 == 1 {
         return Err(CmdError::err(
             "wrong number of arguments for 'xadd' command",

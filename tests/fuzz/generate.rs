@@ -78,6 +78,10 @@ pub struct Gen {
     /// Commands that can be picked, each with its weight.
     commands: Vec<(&'static Command, u64)>,
     total_weight: u64,
+    /// The same total in a stream sequence (see [`STREAM_FOCUS`]).
+    total_weight_streams: u64,
+    /// Whether this sequence is a stream sequence.
+    stream_focus: bool,
     in_multi: bool,
     /// Connections that have sent CLIENT REPLY in this sequence: no SPOP
     /// goes to them, since the runner needs SPOP's reply to make both
@@ -90,6 +94,9 @@ pub struct Gen {
     /// command, no CLIENT REPLY and no MONITOR, only commands whose
     /// replies compare exactly.
     subscriber: [bool; CONNS],
+    /// The millisecond part of the last fresh stream ID handed out in this
+    /// sequence (see [`Gen::xadd_id`]).
+    stream_clock: u64,
 }
 
 /// The commands that answer one push per channel and turn a connection
@@ -144,7 +151,15 @@ const BLOCKING: &[&str] = &[
     "bzpopmin",
     "bzpopmax",
     "bzmpop",
+    "xread",
+    "xreadgroup",
 ];
+
+/// Commands the table flags as blocking that block only with an option
+/// (XREAD and XREADGROUP with BLOCK): without it they answer at once, so
+/// they are also picked as plain commands, from `Gen::stream_read`, which
+/// leaves BLOCK out; `blocking_step` adds it.
+const BLOCKING_ONLY_WITH_OPTION: &[&str] = &["xread", "xreadgroup"];
 
 fn weight(cmd: &Command) -> u64 {
     match cmd.name {
@@ -157,10 +172,36 @@ fn weight(cmd: &Command) -> u64 {
         // without a heavier weight, sets seldom reach the few members
         // that ranks, ranges and pops need.
         "zadd" => 128,
+        // The same for streams, whose entries must also come in order (an
+        // ID not above the last is refused): without XADD's weight streams
+        // stay empty. Pending entries need a group and a read by one, so
+        // XGROUP CREATE and XREADGROUP are heavier too.
+        "xadd" => 256,
+        "xgroup|create" | "xreadgroup" => 64,
+        "xpending" | "xclaim" | "xautoclaim" | "xack" => 24,
         _ => match cmd.docs.group {
-            "string" | "generic" | "hash" | "set" | "list" | "sorted-set" => 16,
+            "string" | "generic" | "hash" | "set" | "list" | "sorted-set" | "stream" => 16,
             _ => 3,
         },
+    }
+}
+
+/// The percentage of sequences that are stream sequences, in which the
+/// stream commands weigh [`STREAM_FOCUS_FACTOR`] times more. A stream
+/// needs several commands in order on one key (XADDs with rising IDs,
+/// XGROUP CREATE, XREADGROUP, then claims and acknowledgements) to reach
+/// groups with pending entries, split nodes and trimming; among the
+/// hundreds of other commands a sequence of a few dozen seldom has them,
+/// and a plain weight heavy enough would crowd out every other type.
+const STREAM_FOCUS: u64 = 35;
+const STREAM_FOCUS_FACTOR: u64 = 12;
+
+/// A command's weight in a stream sequence.
+fn focused(cmd: &Command, w: u64) -> u64 {
+    if cmd.docs.group == "stream" {
+        w * STREAM_FOCUS_FACTOR
+    } else {
+        w
     }
 }
 
@@ -172,20 +213,26 @@ impl Gen {
             .filter(|c| !STRUCTURAL.contains(&c.name))
             // Blocking commands come from `blocking_step`, which knows
             // whether to wait for their replies.
-            .filter(|c| !c.has(ferrokv::cmd::flag::BLOCKING))
+            .filter(|c| {
+                !c.has(ferrokv::cmd::flag::BLOCKING) || BLOCKING_ONLY_WITH_OPTION.contains(&c.name)
+            })
             .map(|c| (c, weight(c)))
             .collect();
         let total_weight = commands.iter().map(|(_, w)| w).sum();
+        let total_weight_streams = commands.iter().map(|&(c, w)| focused(c, w)).sum();
         Gen {
             // Spread the seed's bits: the generator keeps the seed's low
             // bit set, so 2 and 3 would otherwise be the same seed.
             rng: Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (seed >> 29)),
             commands,
             total_weight,
+            total_weight_streams,
+            stream_focus: false,
             in_multi: false,
             reply_mode_changed: [false; CONNS],
             subscriber: [false; CONNS],
             deadlines: 0,
+            stream_clock: 0,
         }
     }
 
@@ -215,6 +262,8 @@ impl Gen {
         self.in_multi = false;
         self.reply_mode_changed = [false; CONNS];
         self.deadlines = 0;
+        self.stream_clock = 2;
+        self.stream_focus = self.chance(STREAM_FOCUS);
         for conn in 1..CONNS {
             self.subscriber[conn] = self.chance(25);
         }
@@ -303,14 +352,23 @@ impl Gen {
         }
     }
 
-    /// A blocking list or sorted-set command with a timeout from
-    /// [`TIMEOUTS`].
+    /// A blocking list, sorted-set or stream command with a timeout from
+    /// [`TIMEOUTS`] (seconds), or for XREAD and XREADGROUP, BLOCK with one
+    /// from [`BLOCK_MILLISECONDS`].
     fn blocking_step(&mut self, conn: usize) -> Step {
         let name = self.pick(BLOCKING);
-        let (timeout, kind) = self.pick(TIMEOUTS);
+        let stream = BLOCKING_ONLY_WITH_OPTION.contains(&name);
+        let (timeout, kind) = if stream {
+            self.pick(BLOCK_MILLISECONDS)
+        } else {
+            self.pick(TIMEOUTS)
+        };
         let timeout = timeout.as_bytes().to_vec();
         let mut args = vec![self.cased(&name.to_ascii_uppercase())];
         match name {
+            "xread" | "xreadgroup" => {
+                args = self.stream_read(name == "xreadgroup", Some(timeout));
+            }
             "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => {
                 for _ in 0..1 + self.below(3) {
                     args.push(self.key());
@@ -375,11 +433,171 @@ impl Gen {
         }
     }
 
+    /// XREAD or XREADGROUP: options (COUNT, NOACK, and BLOCK when
+    /// `block` is given, never otherwise) in any order, then STREAMS with
+    /// as many IDs as keys, sometimes one more or one less. A blocking read
+    /// mostly asks for what comes next (`$`, `>`), so that writes on
+    /// connection 0 wake it; a plain one mostly reads history.
+    fn stream_read(&mut self, group: bool, block: Option<Vec<u8>>) -> Vec<Vec<u8>> {
+        let name = if group { "XREADGROUP" } else { "XREAD" };
+        let mut args = vec![self.cased(name)];
+        let mut options: Vec<Vec<Vec<u8>>> = Vec::new();
+        if group {
+            let g = self.pick(GROUPS).to_vec();
+            let c = self.pick(CONSUMERS).to_vec();
+            options.push(vec![self.cased("GROUP"), g, c]);
+        }
+        if self.chance(40) {
+            options.push(vec![self.cased("COUNT"), self.count()]);
+        }
+        let blocking = block.is_some();
+        if let Some(ms) = block {
+            options.push(vec![self.cased("BLOCK"), ms]);
+        }
+        if group && self.chance(25) {
+            options.push(vec![self.cased("NOACK")]);
+        }
+        if options.len() > 1 && self.chance(20) {
+            let i = self.below(options.len());
+            options.swap(0, i);
+        }
+        if !options.is_empty() && self.chance(5) {
+            let i = self.below(options.len());
+            let repeated = options[i].clone();
+            options.push(repeated);
+        }
+        args.extend(options.into_iter().flatten());
+        args.push(self.cased("STREAMS"));
+        let n = if self.chance(80) {
+            1
+        } else {
+            2 + self.below(2)
+        };
+        let ids = match self.below(12) {
+            0 => n + 1,
+            1 => n - 1,
+            _ => n,
+        };
+        args.extend((0..n).map(|_| self.stream_key()));
+        let next: &[u8] = if group { b">" } else { b"$" };
+        let next_share = if blocking {
+            70
+        } else if group {
+            55
+        } else {
+            15
+        };
+        for _ in 0..ids {
+            let id = if self.chance(next_share) {
+                next.to_vec()
+            } else {
+                self.stream_id()
+            };
+            args.push(id);
+        }
+        args
+    }
+
+    /// XADD's trimming: MAXLEN or MINID, `=`, `~` or neither, a threshold,
+    /// sometimes LIMIT (refused without `~`).
+    fn trim_args(&mut self) -> Vec<Vec<u8>> {
+        let strategy = self.pick(&["MAXLEN", "MINID"]);
+        let mut args = vec![self.cased(strategy)];
+        match self.below(3) {
+            0 => args.push(b"=".to_vec()),
+            1 => args.push(b"~".to_vec()),
+            _ => {}
+        }
+        args.push(if strategy == "MAXLEN" && self.chance(80) {
+            self.pick(TRIM_LENGTHS).to_vec()
+        } else {
+            self.trim_threshold()
+        });
+        if self.chance(25) {
+            args.push(self.cased("LIMIT"));
+            args.push(self.count());
+        }
+        args
+    }
+
+    /// MAXLEN's length or MINID's ID: the docs do not say which the
+    /// strategy before it is, so either (a length for MINID is an ID
+    /// without its sequence; an ID for MAXLEN an error).
+    fn trim_threshold(&mut self) -> Vec<u8> {
+        if self.chance(50) {
+            self.pick(TRIM_LENGTHS).to_vec()
+        } else {
+            self.stream_id()
+        }
+    }
+
+    /// XADD's ID, never `*`: an automatic ID is the server's clock, which
+    /// differs between the two servers (and from one run to the next). It
+    /// would be deterministic only past a last ID in the future, which the
+    /// generator cannot know. Instead, often a fresh ID above every one
+    /// given so far in the sequence (its sequence number explicit,
+    /// automatic with `ms-*`, or left out), so that streams grow past
+    /// their node limits; otherwise one from the pool, which mostly
+    /// collides with what the stream holds and is refused.
+    fn xadd_id(&mut self) -> Vec<u8> {
+        if !self.chance(65) {
+            let id = self.stream_id();
+            return if id == b"*" { b"5-*".to_vec() } else { id };
+        }
+        self.stream_clock += 1;
+        let ms = self.stream_clock;
+        match self.below(6) {
+            0 => format!("{ms}-*").into_bytes(),
+            1 => ms.to_string().into_bytes(),
+            _ => format!("{ms}-{}", self.below(3)).into_bytes(),
+        }
+    }
+
+    /// A stream ID for a range bound, XDEL, XACK, XCLAIM, XSETID, a
+    /// group's position or a read: small numbers, so that they collide with
+    /// the entries and their order matters; IDs just added (see
+    /// [`Gen::xadd_id`]); the special ones (`-`, `+`, `$`, `>`, exclusive
+    /// `(` bounds, `ms-*`), out-of-range and malformed ones.
+    fn stream_id(&mut self) -> Vec<u8> {
+        match self.below(10) {
+            0..=5 => self.pick(STREAM_IDS).to_vec(),
+            6..=8 => {
+                let ms = self.stream_clock.saturating_sub(self.below(3) as u64);
+                let exclusive = if self.chance(10) { "(" } else { "" };
+                match self.below(3) {
+                    0 => format!("{exclusive}{ms}").into_bytes(),
+                    _ => format!("{exclusive}{ms}-{}", self.below(3)).into_bytes(),
+                }
+            }
+            _ => self.pick(ODD_STREAM_IDS).to_vec(),
+        }
+    }
+
+    /// A stream entry's field: mostly the same few, so that entries share
+    /// their node's master fields (a listpack flag), sometimes any member.
+    fn stream_field(&mut self) -> Vec<u8> {
+        if self.chance(75) {
+            self.pick(&[&b"f"[..], b"f", b"g", b"h"]).to_vec()
+        } else {
+            self.pick(MEMBERS).to_vec()
+        }
+    }
+
     /// Any command, picked by weight.
     fn random_step(&mut self, conn: usize) -> Step {
-        let mut roll = self.rng.below(self.total_weight);
+        let total = if self.stream_focus {
+            self.total_weight_streams
+        } else {
+            self.total_weight
+        };
+        let mut roll = self.rng.below(total);
         let mut chosen = self.commands[0].0;
         for &(cmd, w) in &self.commands {
+            let w = if self.stream_focus {
+                focused(cmd, w)
+            } else {
+                w
+            };
             if roll < w {
                 chosen = cmd;
                 break;
@@ -396,6 +614,7 @@ impl Gen {
             self.maybe_hostile(&mut args, name_parts);
         }
         self.defuse_short_ttls(&mut args);
+        defuse_idle_thresholds(&mut args);
         let step = step(conn, args);
         if self.in_multi && (step.norm == Norm::Pop || NOT_IN_TRANSACTIONS.contains(&chosen.name)) {
             return self.random_step(conn);
@@ -580,6 +799,19 @@ impl Gen {
         let from = |pool: &[&[u8]], g: &mut Gen| g.pick(pool).to_vec();
         let text = |pool: &[&str], g: &mut Gen| g.pick(pool).as_bytes().to_vec();
         match (cmd.name, name) {
+            // Streams (every command starting with X is one).
+            (c, "id" | "start" | "end" | "last-id" | "max_deleted_entry_id")
+                if c.starts_with('x') =>
+            {
+                self.stream_id()
+            }
+            (c, "threshold") if c.starts_with('x') => self.trim_threshold(),
+            (c, _) if c.starts_with('x') && kind == "key" => self.stream_key(),
+            (c, "group" | "groupname") if c.starts_with('x') => from(GROUPS, self),
+            (c, "consumer" | "consumername") if c.starts_with('x') => from(CONSUMERS, self),
+            (_, "min-idle-time") => from(MIN_IDLE_TIMES, self),
+            ("xclaim", "ms") => from(CLAIM_IDLE_TIMES, self),
+            (_, "entries_read") => from(ENTRIES_READ, self),
             ("select", "index") | (_, "db" | "destination-db" | "index1" | "index2") => {
                 from(DBS, self)
             }
@@ -641,6 +873,20 @@ impl Gen {
             0 => Vec::new(),
             1 => b"k\x00\xff".to_vec(),
             _ => self.pick(KEYS).to_vec(),
+        }
+    }
+
+    /// A key for a stream command: often one of two keys (in a stream
+    /// sequence, mostly the first), so that the XADDs, XGROUP CREATEs and
+    /// XREADGROUPs of a sequence meet on one stream often enough for it to
+    /// grow, split its nodes and have groups with pending entries.
+    fn stream_key(&mut self) -> Vec<u8> {
+        if self.stream_focus && self.chance(70) {
+            KEYS[0].to_vec()
+        } else if self.chance(50) {
+            self.pick(&KEYS[..2]).to_vec()
+        } else {
+            self.key()
         }
     }
 
@@ -837,6 +1083,40 @@ impl Gen {
                 }
                 return Some(args);
             }
+            "xadd" => {
+                args.push(self.stream_key());
+                let mut options = Vec::new();
+                if self.chance(15) {
+                    options.push(vec![self.cased("NOMKSTREAM")]);
+                }
+                // Not often: a trim to a few entries undoes the XADDs
+                // before it.
+                if self.chance(12) {
+                    options.push(self.trim_args());
+                }
+                if options.len() > 1 && self.chance(30) {
+                    options.swap(0, 1);
+                }
+                args.extend(options.into_iter().flatten());
+                args.push(self.xadd_id());
+                let pairs = match self.below(20) {
+                    0..=10 => 1,
+                    11..=15 => 2,
+                    16..=18 => 3,
+                    _ => 0,
+                };
+                for _ in 0..pairs {
+                    args.push(self.stream_field());
+                    args.push(self.pick(VALUES).to_vec());
+                }
+                if self.chance(4) {
+                    args.push(self.stream_field());
+                }
+                return Some(args);
+            }
+            "xread" | "xreadgroup" => {
+                return Some(self.stream_read(cmd.name == "xreadgroup", None));
+            }
             "setrange" => {
                 args.push(self.key());
                 let offset = self.pick(&[
@@ -880,6 +1160,45 @@ fn step(conn: usize, args: Vec<Vec<u8>>) -> Step {
     }
 }
 
+/// Replaces a min-idle-time (XCLAIM's and XAUTOCLAIM's fifth argument,
+/// XPENDING's after IDLE) that a hostile value or a mutation made a small
+/// positive number with an hour.
+///
+/// Whether a pending entry is idle long enough is a matter of time: it
+/// became pending at some moment (a read, a claim, a RESTORE), possibly
+/// moved back by XCLAIM's IDLE or TIME, and is compared with the
+/// threshold a few milliseconds later, by each server's own clock. The
+/// pools keep thresholds (0, an hour, 2^31 and 2^32 ms, i64::MAX) far from
+/// what entries can be idle for (a few milliseconds plus an IDLE of at
+/// most 100 ms, or of two hours, 2^31 or 2^32 ms, or since a TIME in
+/// 1970 or 2001); an IDLE equal to a threshold is claimed on both, since
+/// time only adds to it. A threshold under 1000 s is one a sequence's
+/// duration could cross.
+fn defuse_idle_thresholds(args: &mut [Vec<u8>]) {
+    let name = args
+        .first()
+        .map(|a| a.to_ascii_lowercase())
+        .unwrap_or_default();
+    let mut places = Vec::new();
+    match name.as_slice() {
+        b"xclaim" | b"xautoclaim" => places.push(4),
+        b"xpending" => places.extend(
+            (3..args.len())
+                .filter(|&i| args[i - 1].eq_ignore_ascii_case(b"IDLE"))
+                .collect::<Vec<_>>(),
+        ),
+        _ => {}
+    }
+    for i in places {
+        let Some(value) = args.get(i).and_then(|v| ferrokv::util::parse_i64(v)) else {
+            continue;
+        };
+        if (1..1_000_000).contains(&value) {
+            args[i] = b"3600000".to_vec();
+        }
+    }
+}
+
 /// The kinds of TTL arguments. Future deadlines are at least 100 s away
 /// (so nothing expires while a sequence runs) and no two in a sequence
 /// are within 50 s of each other: EXPIRE ... GT or LT compares a new
@@ -907,8 +1226,12 @@ impl Deadline {
 
 /// DUMP payloads made by redis-server 7.0.15 for RESTORE to take: a
 /// string in each encoding (raw, integer, LZF), a list of one node and of
-/// several, a listpack hash, an intset, a string set, a hash table and an
-/// empty string. Hostile payloads are the unit tests' business
+/// several, a listpack hash, an intset, a string set, a hash table, an
+/// empty string, and two streams: one of two nodes (1-1 and 2-0, one of
+/// them with other fields than its node's first entry, and 1-2 deleted),
+/// and one of 1-1 and 2-1 with groups g1 (both entries pending for c1,
+/// delivered twice, in 2001, so idle past any threshold; c2 with none)
+/// and g2 (at the end, no entries read: entries-read unknown). Hostile payloads are the unit tests' business
 /// (`persist::rdb`): Redis without `sanitize-dump-payload` may crash on
 /// one, which would end the run.
 const PAYLOADS: &[&[u8]] = &[
@@ -922,7 +1245,15 @@ const PAYLOADS: &[&[u8]] = &[
     b"\x04\x01\x01\x66\xc3\x09\x40\x64\x01\x79\x79\xe0\x57\x00\x01\x79\x79\x0a\x00\x82\xf8\x26\x8f\xfe\x40\xbc\xdb",
     b"\x12\x01\x02\xc3\x44\xc6\x46\xa1\x0c\xa1\x06\x00\x00\x2c\x01\x82\x65\x30\x03\x82\x65\x31\x20\x03\x00\x32\x20\x03\x00\x33\x20\x03\x00\x34\x20\x03\x00\x35\x20\x03\x00\x36\x20\x03\x00\x37\x20\x03\x00\x38\x20\x03\x06\x39\x03\x83\x65\x31\x30\x04\x20\x04\x00\x31\x40\x04\x00\x32\x40\x04\x00\x33\x40\x04\x00\x34\x40\x04\x00\x35\x40\x04\x00\x36\x40\x04\x00\x37\x40\x04\x00\x38\x40\x04\x00\x39\x20\x04\x00\x32\x40\x31\x00\x32\x40\x31\x00\x32\x40\x31\x00\x32\x40\x31\x00\x32\x40\x31\x00\x32\x40\x31\x00\x32\x40\x31\x00\x32\x40\x31\x00\x32\x40\x31\x00\x32\x40\x31\x00\x33\x40\x31\x00\x33\x40\x31\x00\x33\x40\x31\x00\x33\x40\x31\x00\x33\x40\x31\x00\x33\x40\x31\x00\x33\x40\x31\x00\x33\x40\x31\x00\x33\x40\x31\x00\x33\x40\x31\x00\x34\x40\x31\x00\x34\x40\x31\x00\x34\x40\x31\x00\x34\x40\x31\x00\x34\x40\x31\x00\x34\x40\x31\x00\x34\x40\x31\x00\x34\x40\x31\x00\x34\x40\x31\x00\x34\x40\x31\x00\x35\x40\x31\x00\x35\x40\x31\x00\x35\x40\x31\x00\x35\x40\x31\x00\x35\x40\x31\x00\x35\x40\x31\x00\x35\x40\x31\x00\x35\x40\x31\x00\x35\x40\x31\x00\x35\x40\x31\x00\x36\x40\x31\x00\x36\x40\x31\x00\x36\x40\x31\x00\x36\x40\x31\x00\x36\x40\x31\x00\x36\x40\x31\x00\x36\x40\x31\x00\x36\x40\x31\x00\x36\x40\x31\x00\x36\x40\x31\x00\x37\x40\x31\x00\x37\x40\x31\x00\x37\x40\x31\x00\x37\x40\x31\x00\x37\x40\x31\x00\x37\x40\x31\x00\x37\x40\x31\x00\x37\x40\x31\x00\x37\x40\x31\x00\x37\x40\x31\x00\x38\x40\x31\x00\x38\x40\x31\x00\x38\x40\x31\x00\x38\x40\x31\x00\x38\x40\x31\x00\x38\x40\x31\x00\x38\x40\x31\x00\x38\x40\x31\x00\x38\x40\x31\x00\x38\x40\x31\x00\x39\x40\x31\x00\x39\x40\x31\x00\x39\x40\x31\x00\x39\x40\x31\x00\x39\x40\x31\x00\x39\x40\x31\x00\x39\x40\x31\x00\x39\x40\x31\x00\x39\x40\x31\x03\x39\x39\x04\x84\x21\xc1\x01\x30\x05\x40\x05\x00\x31\x60\x05\x00\x32\x60\x05\x00\x33\x60\x05\x00\x34\x60\x05\x00\x35\x60\x05\x00\x36\x60\x05\x00\x37\x60\x05\x00\x38\x60\x05\x00\x39\x40\x05\x00\x31\x60\x3b\x00\x31\x60\x3b\x00\x31\x60\x3b\x00\x31\x60\x3b\x00\x31\x60\x3b\x00\x31\x60\x3b\x00\x31\x60\x3b\x00\x31\x60\x3b\x00\x31\x60\x3b\x00\x31\x60\x3b\x00\x32\x60\x3b\x00\x32\x60\x3b\x00\x32\x60\x3b\x00\x32\x60\x3b\x00\x32\x60\x3b\x00\x32\x60\x3b\x00\x32\x60\x3b\x00\x32\x60\x3b\x00\x32\x60\x3b\x00\x32\x60\x3b\x00\x33\x60\x3b\x00\x33\x60\x3b\x00\x33\x60\x3b\x00\x33\x60\x3b\x00\x33\x60\x3b\x00\x33\x60\x3b\x00\x33\x60\x3b\x00\x33\x60\x3b\x00\x33\x60\x3b\x00\x33\x60\x3b\x00\x34\x60\x3b\x00\x34\x60\x3b\x00\x34\x60\x3b\x00\x34\x60\x3b\x00\x34\x60\x3b\x00\x34\x60\x3b\x00\x34\x60\x3b\x00\x34\x60\x3b\x00\x34\x60\x3b\x00\x34\x60\x3b\x00\x35\x60\x3b\x00\x35\x60\x3b\x00\x35\x60\x3b\x00\x35\x60\x3b\x00\x35\x60\x3b\x00\x35\x60\x3b\x00\x35\x60\x3b\x00\x35\x60\x3b\x00\x35\x60\x3b\x00\x35\x60\x3b\x00\x36\x60\x3b\x00\x36\x60\x3b\x00\x36\x60\x3b\x00\x36\x60\x3b\x00\x36\x60\x3b\x00\x36\x60\x3b\x00\x36\x60\x3b\x00\x36\x60\x3b\x00\x36\x60\x3b\x00\x36\x60\x3b\x00\x37\x60\x3b\x00\x37\x60\x3b\x00\x37\x60\x3b\x00\x37\x60\x3b\x00\x37\x60\x3b\x00\x37\x60\x3b\x00\x37\x60\x3b\x00\x37\x60\x3b\x00\x37\x60\x3b\x00\x37\x60\x3b\x00\x38\x60\x3b\x00\x38\x60\x3b\x00\x38\x60\x3b\x00\x38\x60\x3b\x00\x38\x60\x3b\x00\x38\x60\x3b\x00\x38\x60\x3b\x00\x38\x60\x3b\x00\x38\x60\x3b\x00\x38\x60\x3b\x00\x39\x60\x3b\x00\x39\x60\x3b\x00\x39\x60\x3b\x00\x39\x60\x3b\x00\x39\x60\x3b\x00\x39\x60\x3b\x00\x39\x60\x3b\x00\x39\x60\x3b\x00\x39\x60\x3b\x00\x39\x40\x3b\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x01\x32\x35\x41\x67\x01\x32\x35\x41\x67\x01\x32\x35\x41\x67\x01\x32\x35\x61\x67\x62\x57\x01\x32\x36\x41\xa3\x01\x32\x36\x41\xa3\x01\x32\x36\x41\xa3\x01\x32\x36\x41\xa3\x01\x32\x36\x41\xa3\x01\x32\x36\x60\x3b\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x62\x57\x00\x32\x22\x57\x00\xff\x0a\x00\xb7\xdd\x49\x82\xb0\x68\xc2\x96",
     b"\x00\x00\x0a\x00\x5d\x9b\x5c\x40\x0f\x7f\xa2\xda",
+    b"\x13\x02\x10\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x29\x29\x00\x00\x00\x0f\x00\x01\x01\x01\x01\x01\x01\x81\x66\x02\x00\x01\x02\x01\x00\x01\x00\x01\x81\x76\x02\x04\x01\x03\x01\x00\x01\x01\x01\x82\x76\x32\x03\x04\x01\xff\x10\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x23\x23\x00\x00\x00\x0c\x00\x01\x01\x00\x01\x02\x01\x81\x66\x02\x81\x67\x02\x00\x01\x02\x01\x00\x01\x00\x01\x81\x76\x02\x81\x77\x02\x05\x01\xff\x02\x02\x00\x01\x01\x01\x02\x03\x00\x0a\x00\x8c\xd6\x3b\xdf\x2c\xb0\x35\x3c",
+    b"\x13\x01\x10\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x28\x28\x00\x00\x00\x0f\x00\x02\x01\x00\x01\x01\x01\x81\x66\x02\x00\x01\x02\x01\x00\x01\x00\x01\x81\x76\x02\x04\x01\x02\x01\x01\x01\x00\x01\x81\x76\x02\x04\x01\xff\x02\x02\x01\x01\x01\x00\x00\x02\x02\x02\x67\x31\x02\x01\x02\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x10\xa5\xd4\xe8\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x10\xa5\xd4\xe8\x00\x00\x00\x02\x02\x02\x63\x31\x40\xf9\x91\x38\xa2\x01\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01\x02\x63\x32\x51\xf9\x91\x38\xa2\x01\x00\x00\x00\x02\x67\x32\x02\x01\x81\xff\xff\xff\xff\xff\xff\xff\xff\x00\x00\x0a\x00\xf7\xeb\x73\x8f\xd1\x47\x5a\xda",
 ];
+
+/// The stream with groups among [`PAYLOADS`] (for the normalization's
+/// tests).
+pub fn stream_payload_with_groups() -> &'static [u8] {
+    PAYLOADS[PAYLOADS.len() - 1]
+}
 
 /// DEBUG subcommands that keep a run deterministic.
 const DEBUG_CALLS: &[&[&str]] = &[
@@ -969,6 +1300,130 @@ const TIMEOUTS: &[(&str, Timeout)] = &[
     ("", Timeout::Invalid),
 ];
 
+/// XREAD and XREADGROUP's BLOCK, in milliseconds, and how each behaves
+/// in Redis 7.0. i64::MAX overflows when Redis adds the clock to it, and
+/// the client waits (a deadline that never comes, in its timeout table).
+const BLOCK_MILLISECONDS: &[(&str, Timeout)] = &[
+    ("0", Timeout::Long),
+    ("0", Timeout::Long),
+    ("1000000", Timeout::Long),
+    ("9223372036854775", Timeout::Long),
+    ("9223372036854775807", Timeout::Long),
+    ("1", Timeout::Short),
+    ("2", Timeout::Short),
+    ("10", Timeout::Short),
+    ("-1", Timeout::Invalid),
+    ("-0", Timeout::Invalid),
+    ("1.5", Timeout::Invalid),
+    ("0.001", Timeout::Invalid),
+    ("abc", Timeout::Invalid),
+    ("", Timeout::Invalid),
+    (" 1", Timeout::Invalid),
+    ("1e3", Timeout::Invalid),
+    ("9223372036854775808", Timeout::Invalid),
+];
+
+/// Stream IDs that mostly name entries (or the gaps between them): small,
+/// so that they collide.
+const STREAM_IDS: &[&[u8]] = &[
+    b"0-1", b"1-0", b"1-1", b"1-2", b"2-0", b"2-1", b"3-0", b"3-1", b"5-5", b"5", b"1", b"0",
+    b"0-0", b"-", b"+", b"$", b">", b"(1-1", b"(5", b"(2-0",
+];
+/// Stream IDs that are special, out of range or malformed.
+const ODD_STREAM_IDS: &[&[u8]] = &[
+    b"5-*",
+    b"1-*",
+    b"(-",
+    b"(+",
+    b"(0-0",
+    b"(18446744073709551615-18446744073709551615",
+    b"18446744073709551615-18446744073709551615",
+    b"18446744073709551615-*",
+    b"18446744073709551615",
+    b"18446744073709551616-0",
+    b"1-18446744073709551616",
+    b"1-18446744073709551615",
+    b"abc",
+    b"1-",
+    b"-1",
+    b"-1-1",
+    b"1--1",
+    b"+1-1",
+    b"",
+    b" 1-1",
+    b"1-1 ",
+    b"1.5",
+    b"0x10",
+    b"*",
+    b"(",
+    b"((1-1",
+];
+/// MAXLEN's lengths.
+const TRIM_LENGTHS: &[&[u8]] = &[
+    b"0",
+    b"1",
+    b"2",
+    b"3",
+    b"5",
+    b"10",
+    b"-1",
+    b"abc",
+    b"",
+    b"9223372036854775807",
+    b"9223372036854775808",
+];
+/// Group and consumer names: few, so that they meet.
+const GROUPS: &[&[u8]] = &[b"g1", b"g1", b"g1", b"g2", b"g2", b"G1", b""];
+const CONSUMERS: &[&[u8]] = &[b"c1", b"c1", b"c1", b"c2", b"c2", b"C1", b""];
+/// XCLAIM's, XAUTOCLAIM's and XPENDING's min-idle-time: zero, an hour and
+/// more, never a few milliseconds (see `defuse_idle_thresholds`).
+const MIN_IDLE_TIMES: &[&[u8]] = &[
+    b"0",
+    b"0",
+    b"0",
+    b"3600000",
+    b"3600000",
+    b"-1",
+    b"2147483648",
+    b"9223372036854775807",
+    b"-9223372036854775808",
+    b"abc",
+    b"",
+    b"1.5",
+    b" 0",
+];
+/// XGROUP CREATE's and SETID's ENTRIESREAD. No count near i64::MAX:
+/// Redis adds each entry a group reads to it, past i64::MAX (undefined in
+/// C; it wraps), and then propagates XGROUP SETID ... ENTRIESREAD with
+/// the negative count, which its own AOF replay refuses (seed 5 of
+/// redis-server against itself); out of range is hostile enough.
+const ENTRIES_READ: &[&[u8]] = &[
+    b"0",
+    b"1",
+    b"2",
+    b"3",
+    b"5",
+    b"100",
+    b"-1",
+    b"-2",
+    b"abc",
+    b"",
+    b"1.5",
+    b"9223372036854775808",
+];
+/// XCLAIM's IDLE: the delivery time it sets is the server's clock minus
+/// this, so it is only ever compared with thresholds far from it.
+const CLAIM_IDLE_TIMES: &[&[u8]] = &[
+    b"0",
+    b"7200000",
+    b"7200000",
+    b"100",
+    b"-1",
+    b"2147483648",
+    b"9223372036854775807",
+    b"abc",
+];
+
 /// Encoding thresholds worth moving (small limits make conversions happen
 /// in short sequences), with values, hostile ones included.
 pub const ENCODING_LIMITS: &[(&str, &[&str])] = &[
@@ -990,6 +1445,17 @@ pub const ENCODING_LIMITS: &[(&str, &[&str])] = &[
     ),
     ("zset-max-listpack-value", &["4", "8", "64", "0"]),
     ("zset-max-ziplist-entries", &["3", "128"]),
+    // Stream nodes split at these (0 is no limit): small ones split them
+    // after every entry or few, which approximate trimming (whole nodes
+    // only) and the DUMP comparison see.
+    (
+        "stream-node-max-entries",
+        &["1", "2", "3", "100", "0", "-1", "abc"],
+    ),
+    (
+        "stream-node-max-bytes",
+        &["1", "50", "200", "4096", "0", "1kb", "-1"],
+    ),
 ];
 
 /// Other CONFIG SET calls that stay deterministic: no timeouts, ports or

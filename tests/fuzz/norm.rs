@@ -4,7 +4,7 @@
 //! nature, or unordered: which members SPOP and SRANDMEMBER pick, SCAN
 //! cursors, clocks and client IDs, TTLs that count down while the two
 //! servers are asked one after the other, the order of a hash table's
-//! elements. An error reply is always compared exactly, whatever the rule.
+//! elements, a stream's delivery and idle times. An error reply is always compared exactly, whatever the rule.
 
 use crate::common::{Frame, mask_digits};
 
@@ -51,9 +51,18 @@ pub enum Norm {
     Dump,
     /// MEMORY USAGE: exact, except for a key Redis holds in a hash table
     /// or a quicklist, whose figure Redis computes from a sample taken in
-    /// its hash order, or from its list nodes' layout (the runner checks
-    /// the encoding).
+    /// its hash order, or from its list nodes' layout, or a stream, whose
+    /// figure Redis estimates from its radix tree's internal nodes (the
+    /// runner checks the encoding).
     MemoryUsage,
+    /// XPENDING, XINFO STREAM, XINFO CONSUMERS (and GROUPS, for its
+    /// `pending` field's sake): exact, except for the values of the fields
+    /// that are clocks or durations by each server's clock (a pending
+    /// entry's delivery time or idle time, a consumer's seen-time or idle
+    /// time) and `radix-tree-nodes`, the number of internal nodes of
+    /// Redis's radix tree, which ferrokv estimates (see
+    /// [`untimed_stream_reply`]).
+    StreamTimes,
 }
 
 impl Norm {
@@ -96,6 +105,7 @@ impl Norm {
             ("info", _) => Norm::InfoFields,
             ("memory", "usage") => Norm::MemoryUsage,
             ("dump", _) => Norm::Dump,
+            ("xpending", _) | ("xinfo", "stream" | "consumers" | "groups") => Norm::StreamTimes,
             _ => Norm::Exact,
         }
     }
@@ -148,10 +158,17 @@ impl Norm {
                         b.sort_unstable();
                         b
                     };
-                    e == a || (table_order && body(e) == body(a))
+                    let untimed = untimed_stream_dump(e);
+                    e == a
+                        || (table_order && body(e) == body(a))
+                        || (untimed.is_some() && untimed == untimed_stream_dump(a))
                 }
                 _ => expected == actual,
             },
+            Norm::StreamTimes => {
+                untimed_stream_reply(expected, StreamLoose::Live)
+                    == untimed_stream_reply(actual, StreamLoose::Live)
+            }
         }
     }
 
@@ -168,6 +185,7 @@ impl Norm {
             Norm::Approx(n) => Some(format!("~approx {n}")),
             Norm::InfoFields => Some("~ignore".into()),
             Norm::Dump => Some("~shape".into()),
+            Norm::StreamTimes => Some("~masked".into()),
         }
     }
 }
@@ -372,6 +390,265 @@ fn shape(frame: &Frame) -> Frame {
     }
 }
 
+/// Fields of XINFO replies whose values are clocks or durations (Redis
+/// 7.0 has `seen-time` and `idle`; 7.2's `active-time` and `inactive`
+/// would be too) or Redis's radix tree internals.
+const UNTIMED_FIELDS: &[&[u8]] = &[
+    b"seen-time",
+    b"active-time",
+    b"idle",
+    b"inactive",
+    b"radix-tree-nodes",
+];
+
+/// How loosely [`untimed_stream_reply`] compares a stream reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamLoose {
+    /// Replies, and the live dataset: only the clocks and
+    /// `radix-tree-nodes` are blanked.
+    Live,
+    /// The dataset after an AOF replay, which Redis 7.0's own AOF does
+    /// not bring back whole (see `exec.rs`, `Dataset::stream_loose`):
+    /// also each group's `entries-read` and `lag`, consumers without
+    /// pending entries (left out), pending entries' delivery counts, and
+    /// with `layout_may_differ` the number of nodes, `radix-tree-keys`.
+    Replayed { layout_may_differ: bool },
+}
+
+/// A stream reply with its timing values blanked (see
+/// [`Norm::StreamTimes`]), and more after a replay (see [`StreamLoose`]).
+/// Only values are touched, by their field's name, and only where XINFO
+/// puts them: the top level of an XINFO reply (a flat RESP2 array of
+/// pairs or a RESP3 map), each group and consumer in `groups` and
+/// `consumers`, and the delivery time of each entry in `pending` (`[id,
+/// consumer, delivery-time, count]` for a group, `[id, delivery-time,
+/// count]` for a consumer); XINFO CONSUMERS's consumers; XPENDING's
+/// entries `[id, consumer, idle, count]`. Entries' fields and values are
+/// never touched.
+pub fn untimed_stream_reply(frame: &Frame, loose: StreamLoose) -> Frame {
+    let replayed = matches!(loose, StreamLoose::Replayed { .. });
+    let blank_at = |entry: &Frame, at: usize| match entry {
+        Frame::Array(parts) if parts.len() > at && matches!(parts[at], Frame::Integer(_)) => {
+            let mut parts = parts.clone();
+            parts[at] = Frame::Integer(0);
+            Frame::Array(parts)
+        }
+        other => other.clone(),
+    };
+    let field = |key: &Frame, value: &Frame| -> Frame {
+        let name: &[u8] = match key {
+            Frame::Bulk(k) | Frame::Simple(k) => k,
+            _ => return value.clone(),
+        };
+        if UNTIMED_FIELDS.contains(&name) {
+            return shape(value);
+        }
+        let blank = match loose {
+            StreamLoose::Live => false,
+            StreamLoose::Replayed { layout_may_differ } => {
+                matches!(name, b"entries-read" | b"lag")
+                    || (layout_may_differ && name == b"radix-tree-keys")
+            }
+        };
+        if blank {
+            // Whatever it is: entries-read may be nil.
+            return Frame::Null;
+        }
+        match (name, value) {
+            (b"groups" | b"consumers", Frame::Array(items)) => Frame::Array(
+                items
+                    .iter()
+                    .filter(|c| {
+                        !(replayed && name == b"consumers")
+                            || field_of(c, b"pel-count") != Some(&Frame::Integer(0))
+                    })
+                    .map(|c| untimed_stream_reply(c, loose))
+                    .collect(),
+            ),
+            (b"pending", Frame::Array(entries)) => Frame::Array(
+                entries
+                    .iter()
+                    .map(|e| {
+                        let (time, count) = match e {
+                            Frame::Array(p) if p.len() == 4 => (2, 3),
+                            _ => (1, 2),
+                        };
+                        let e = blank_at(e, time);
+                        if replayed { blank_at(&e, count) } else { e }
+                    })
+                    .collect(),
+            ),
+            _ => value.clone(),
+        }
+    };
+    match frame {
+        Frame::Map(kvs) => Frame::Map(kvs.iter().map(|(k, v)| (k.clone(), field(k, v))).collect()),
+        Frame::Array(items) if is_flat_pairs(items) => Frame::Array(
+            items
+                .chunks(2)
+                .flat_map(|p| [p[0].clone(), field(&p[0], &p[1])])
+                .collect(),
+        ),
+        // XPENDING's extended form.
+        Frame::Array(items) if items.iter().all(is_pending_entry) => {
+            Frame::Array(items.iter().map(|e| blank_at(e, 2)).collect())
+        }
+        // XINFO CONSUMERS and GROUPS: a list of pair lists.
+        Frame::Array(items) => Frame::Array(
+            items
+                .iter()
+                .map(|c| match c {
+                    Frame::Map(_) | Frame::Array(_) => untimed_stream_reply(c, loose),
+                    other => other.clone(),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The value of `name` in a list of pairs (RESP2) or a map (RESP3).
+pub fn field_of<'a>(pairs: &'a Frame, name: &[u8]) -> Option<&'a Frame> {
+    let is = |k: &Frame| matches!(k, Frame::Bulk(k) | Frame::Simple(k) if k == name);
+    match pairs {
+        Frame::Map(kvs) => kvs.iter().find(|(k, _)| is(k)).map(|(_, v)| v),
+        Frame::Array(items) if items.len().is_multiple_of(2) => {
+            items.chunks(2).find(|p| is(&p[0])).map(|p| &p[1])
+        }
+        _ => None,
+    }
+}
+
+/// A RESP2 list of field-value pairs: an even number of elements, the
+/// fields all strings of XINFO's field names (letters and dashes), the
+/// first one `length` or `name` (a stream's or a group's or consumer's).
+fn is_flat_pairs(items: &[Frame]) -> bool {
+    let name_like = |f: &Frame| {
+        matches!(f, Frame::Bulk(k) if !k.is_empty()
+            && k.iter().all(|&b| b.is_ascii_lowercase() || b == b'-'))
+    };
+    items.len().is_multiple_of(2)
+        && matches!(items.first(), Some(Frame::Bulk(k)) if k == b"length" || k == b"name")
+        && items.iter().step_by(2).all(name_like)
+}
+
+/// `[id, consumer, idle, count]`.
+fn is_pending_entry(entry: &Frame) -> bool {
+    matches!(entry, Frame::Array(p) if matches!(
+        p.as_slice(),
+        [Frame::Bulk(_), Frame::Bulk(_), Frame::Integer(_), Frame::Integer(_)]
+    ))
+}
+
+/// A stream's DUMP payload (RDB type 19, `STREAM_LISTPACKS_2`, what Redis
+/// 7.0 writes) with its clocks zeroed and its checksum left out: each
+/// pending entry's delivery time and each consumer's seen-time, 8 bytes
+/// each, which differ between the servers as XINFO's do. Everything else
+/// (the listpack nodes, byte for byte, the IDs, counters, groups, PELs
+/// and consumers) stays. `None` when it is not such a payload or does not
+/// parse.
+pub fn untimed_stream_dump(payload: &[u8]) -> Option<Vec<u8>> {
+    struct Reader<'a> {
+        p: &'a [u8],
+        at: usize,
+        out: Vec<u8>,
+    }
+    impl Reader<'_> {
+        fn take(&mut self, n: usize) -> Option<&[u8]> {
+            let bytes = self.p.get(self.at..self.at.checked_add(n)?)?;
+            self.at += n;
+            self.out.extend_from_slice(bytes);
+            Some(bytes)
+        }
+        fn byte(&mut self) -> Option<u8> {
+            Some(self.take(1)?[0])
+        }
+        /// An RDB length, or the encoding of a special string (`Err`).
+        fn len(&mut self) -> Option<Result<u64, u8>> {
+            let first = self.byte()?;
+            Some(match first >> 6 {
+                0 => Ok(u64::from(first & 0x3f)),
+                1 => Ok((u64::from(first & 0x3f) << 8) | u64::from(self.byte()?)),
+                2 if first == 0x80 => Ok(u64::from(u32::from_be_bytes(
+                    self.take(4)?.try_into().ok()?,
+                ))),
+                2 if first == 0x81 => Ok(u64::from_be_bytes(self.take(8)?.try_into().ok()?)),
+                2 => return None,
+                _ => Err(first & 0x3f),
+            })
+        }
+        fn number(&mut self) -> Option<u64> {
+            self.len()?.ok()
+        }
+        fn count(&mut self) -> Option<usize> {
+            usize::try_from(self.number()?).ok()
+        }
+        /// A string: raw, an integer (1, 2 or 4 bytes) or LZF-compressed.
+        fn string(&mut self) -> Option<()> {
+            match self.len()? {
+                Ok(n) => self.take(usize::try_from(n).ok()?).map(|_| ()),
+                Err(0) => self.take(1).map(|_| ()),
+                Err(1) => self.take(2).map(|_| ()),
+                Err(2) => self.take(4).map(|_| ()),
+                Err(3) => {
+                    let compressed = self.count()?;
+                    self.number()?;
+                    self.take(compressed).map(|_| ())
+                }
+                Err(_) => None,
+            }
+        }
+        /// A millisecond clock, written as 8 raw bytes: zeroed.
+        fn clock(&mut self) -> Option<()> {
+            self.take(8)?;
+            let n = self.out.len();
+            self.out[n - 8..].fill(0);
+            Some(())
+        }
+    }
+    if payload.first() != Some(&19) || payload.len() < 11 {
+        return None;
+    }
+    let body = &payload[..payload.len() - 8];
+    let mut r = Reader {
+        p: body,
+        at: 1,
+        out: vec![19],
+    };
+    for _ in 0..r.count()? {
+        r.string()?;
+        r.string()?;
+    }
+    // Length, last ID, first ID, maximal deleted ID, entries added.
+    for _ in 0..8 {
+        r.number()?;
+    }
+    for _ in 0..r.count()? {
+        r.string()?;
+        // Last delivered ID, entries read.
+        for _ in 0..3 {
+            r.number()?;
+        }
+        for _ in 0..r.count()? {
+            r.take(16)?;
+            r.clock()?;
+            r.number()?;
+        }
+        for _ in 0..r.count()? {
+            r.string()?;
+            r.clock()?;
+            for _ in 0..r.count()? {
+                r.take(16)?;
+            }
+        }
+    }
+    // What is left is the RDB version (2 bytes).
+    (r.at + 2 == body.len()).then(|| {
+        r.out.extend_from_slice(&body[r.at..]);
+        r.out
+    })
+}
+
 /// What INFO must agree on: the section headers, in order, and the
 /// fields of the sections whose contents follow from the commands sent
 /// (which databases hold keys, how many, how many volatile; which
@@ -469,6 +746,131 @@ mod tests {
         assert!(scan.agree(&reply("0", &["a", "b"]), &reply("0", &["b", "a"])));
         assert!(!scan.agree(&reply("0", &["a", "b"]), &reply("0", &["a"])));
         assert!(scan.agree(&reply("0", &["a", "b"]), &reply("12", &["a"])));
+    }
+
+    /// A stream with groups, as redis-server 7.0.15 dumps it (the second
+    /// stream of `generate::PAYLOADS`), and the offsets of its clocks.
+    fn stream_payload() -> (Vec<u8>, Vec<usize>) {
+        let payload = crate::fuzz::generate::stream_payload_with_groups().to_vec();
+        let clock = 1_000_000_000_000u64.to_le_bytes();
+        let clocks: Vec<usize> = (0..payload.len() - 8)
+            .filter(|&i| payload[i..i + 8] == clock)
+            .collect();
+        (payload, clocks)
+    }
+
+    #[test]
+    fn stream_dumps_agree_but_for_their_clocks() {
+        let (payload, clocks) = stream_payload();
+        // The group's two delivery times are 2001, found by their bytes
+        // (a consumer's PEL holds IDs only); the seen-times are two more
+        // clocks.
+        assert_eq!(clocks.len(), 2);
+        assert!(untimed_stream_dump(&payload).is_some());
+        let mut later = payload.clone();
+        later[clocks[0]] ^= 0x55;
+        let n = later.len();
+        later[n - 1] ^= 0x55; // the checksum
+        assert_ne!(payload, later);
+        assert!(Norm::Dump.agree(&Frame::Bulk(payload.clone()), &Frame::Bulk(later)));
+        // A delivery count (the byte after the first clock) is not a clock.
+        let mut count = payload.clone();
+        count[clocks[0] + 8] = 3;
+        assert!(!Norm::Dump.agree(&Frame::Bulk(payload.clone()), &Frame::Bulk(count)));
+        // Nor is an entry ID.
+        let mut id = payload.clone();
+        id[clocks[0] - 1] ^= 1;
+        assert!(!Norm::Dump.agree(&Frame::Bulk(payload.clone()), &Frame::Bulk(id)));
+        // A cut payload does not parse.
+        assert!(untimed_stream_dump(&payload[..payload.len() - 12]).is_none());
+    }
+
+    #[test]
+    fn stream_replies_agree_but_for_their_clocks() {
+        let int = Frame::Integer;
+        let consumer = |seen: i64, pel: i64| {
+            Frame::Array(vec![
+                bulk("name"),
+                bulk("c1"),
+                bulk("seen-time"),
+                int(seen),
+                bulk("pel-count"),
+                int(pel),
+                bulk("pending"),
+                Frame::Array(vec![Frame::Array(vec![bulk("1-1"), int(seen), int(1)])]),
+            ])
+        };
+        let info = |seen: i64, nodes: i64, read: i64, pel: i64| {
+            Frame::Array(vec![
+                bulk("length"),
+                int(1),
+                bulk("radix-tree-nodes"),
+                int(nodes),
+                bulk("entries"),
+                Frame::Array(vec![Frame::Array(vec![
+                    bulk("1-1"),
+                    Frame::Array(vec![bulk("idle"), bulk("5")]),
+                ])]),
+                bulk("groups"),
+                Frame::Array(vec![Frame::Array(vec![
+                    bulk("name"),
+                    bulk("g1"),
+                    bulk("entries-read"),
+                    int(read),
+                    bulk("pending"),
+                    Frame::Array(vec![Frame::Array(vec![
+                        bulk("1-1"),
+                        bulk("c1"),
+                        int(seen),
+                        int(1),
+                    ])]),
+                    bulk("consumers"),
+                    Frame::Array(vec![consumer(seen, pel)]),
+                ])]),
+            ])
+        };
+        let live = StreamLoose::Live;
+        let replayed = StreamLoose::Replayed {
+            layout_may_differ: false,
+        };
+        let same = |a: &Frame, b: &Frame, loose| {
+            untimed_stream_reply(a, loose) == untimed_stream_reply(b, loose)
+        };
+        assert!(same(&info(100, 2, 1, 1), &info(107, 5, 1, 1), live));
+        assert!(!same(&info(100, 2, 1, 1), &info(100, 2, 2, 1), live));
+        assert!(same(&info(100, 2, 1, 1), &info(100, 2, 2, 1), replayed));
+        assert!(!same(&info(100, 2, 1, 1), &info(100, 2, 1, 2), live));
+        assert!(Norm::StreamTimes.agree(&info(100, 2, 1, 1), &info(107, 2, 1, 1)));
+        // An entry's own field called `idle` is data.
+        let mut other = info(100, 2, 1, 1);
+        if let Frame::Array(items) = &mut other {
+            items[5] = Frame::Array(vec![Frame::Array(vec![
+                bulk("1-1"),
+                Frame::Array(vec![bulk("idle"), bulk("6")]),
+            ])]);
+        }
+        assert!(!Norm::StreamTimes.agree(&info(100, 2, 1, 1), &other));
+        // XPENDING's entries: the idle time only.
+        let pending = |idle: i64, count: i64| {
+            Frame::Array(vec![Frame::Array(vec![
+                bulk("1-1"),
+                bulk("c1"),
+                int(idle),
+                int(count),
+            ])])
+        };
+        assert!(Norm::StreamTimes.agree(&pending(3, 1), &pending(9, 1)));
+        assert!(!Norm::StreamTimes.agree(&pending(3, 1), &pending(3, 2)));
+        // XPENDING's summary is exact.
+        let summary = |n: i64| {
+            Frame::Array(vec![
+                int(n),
+                bulk("1-1"),
+                bulk("2-1"),
+                Frame::Array(vec![Frame::Array(vec![bulk("c1"), bulk("2")])]),
+            ])
+        };
+        assert!(!Norm::StreamTimes.agree(&summary(2), &summary(3)));
     }
 
     #[test]
