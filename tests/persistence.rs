@@ -744,7 +744,11 @@ fn a_file_with_a_corrupt_stream_block_is_refused() {
     // Redis), so the stream's own check is what refuses it.
     let n = file.len();
     file[n - 8..].fill(0);
-    assert_refused(&file, "a file holding a corrupt stream block", "stream listpack");
+    assert_refused(
+        &file,
+        "a file holding a corrupt stream block",
+        "stream listpack",
+    );
 }
 
 // ---------------------------------------------------------------------------
