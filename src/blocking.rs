@@ -127,6 +127,9 @@ pub struct Blocking {
     ready_set: AHashSet<(usize, Vec<u8>)>,
     /// Clients blocked now (INFO's `blocked_clients`).
     pub blocked_clients: usize,
+    /// Of those, the ones blocked in XREAD or XREADGROUP (see
+    /// `db::Observed::stream_readers`).
+    pub stream_readers: usize,
     /// Clients blocked per database, so a database logs ready keys only
     /// while someone there waits (see `Db::observed`).
     per_db: AHashMap<usize, usize>,

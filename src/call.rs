@@ -381,6 +381,13 @@ pub fn unpark(
     let b = clients.get_mut(token)?.state.end_block()?;
     store.blocking.unpark(token, b.db, &b.keys);
     store.dbs[b.db].observed.ready_keys = store.blocking.waits_in(b.db);
+    if matches!(b.wait, crate::blocking::WaitFor::Stream(_)) {
+        store.blocking.stream_readers = store.blocking.stream_readers.saturating_sub(1);
+        let readers = store.blocking.stream_readers > 0;
+        for d in &mut store.dbs {
+            d.observed.stream_readers = readers;
+        }
+    }
     Some(b)
 }
 

@@ -37,8 +37,7 @@ pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     touch_watched_in(ctx, ctx.db_index, None);
     let n = ctx.db().flush();
-    // Clients blocked in XREADGROUP learn that their streams are gone.
-    signal_swapped_in(ctx, ctx.db_index);
+    signal_flushed_streams(ctx, ctx.db_index);
     ctx.store.effects.flushed.push(Some(ctx.db_index));
     ctx.dirty(n as u64);
     ctx.out.ok();
@@ -53,7 +52,7 @@ pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let n: usize = ctx.store.dbs.iter_mut().map(|db| db.flush()).sum();
     for db in 0..ctx.store.dbs.len() {
-        signal_swapped_in(ctx, db);
+        signal_flushed_streams(ctx, db);
     }
     ctx.store.effects.flushed.push(None);
     ctx.dirty(n as u64);
@@ -100,6 +99,16 @@ pub fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.dirty(1);
     ctx.out.ok();
     Ok(())
+}
+
+/// After a flush, signals the keys of `db` someone waits on, so clients
+/// blocked in XREADGROUP learn that their streams are gone (Redis's
+/// scanDatabaseForDeletedStreams, which does nothing while no client
+/// waits on a stream).
+fn signal_flushed_streams(ctx: &mut Ctx, db: usize) {
+    if ctx.store.blocking.stream_readers > 0 {
+        signal_swapped_in(ctx, db);
+    }
 }
 
 /// Signals every key of `db` someone waits on, after SWAPDB brought in

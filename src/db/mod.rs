@@ -82,6 +82,11 @@ pub struct Observed {
     pub new_keys: bool,
     /// Some client is blocked on a key of this database.
     pub ready_keys: bool,
+    /// Some client, in any database, is blocked in XREAD or XREADGROUP:
+    /// a stream deleted or replaced then signals its key (Redis's
+    /// signalKeyAsReady for OBJ_STREAM, which does nothing while no
+    /// client waits on a stream).
+    pub stream_readers: bool,
 }
 
 /// Whether overwriting a key wakes clients blocked on it (see
@@ -473,7 +478,7 @@ impl Db {
                     && value.may_unblock()
                     && !entry.value.same_type(&value))
                     // A stream's group readers learn it was replaced.
-                    || matches!(entry.value, Value::Stream(_));
+                    || (self.observed.stream_readers && matches!(entry.value, Value::Stream(_)));
                 let old = std::mem::replace(&mut entry.value, value);
                 // Like Redis's dbSetValue, an overwrite keeps the key's
                 // access frequency under LFU.
@@ -510,7 +515,7 @@ impl Db {
         self.before_write(key);
         let (entry, access, moved) = self.keys.remove_moving(key)?;
         self.after_move(moved);
-        if self.observed.ready_keys && matches!(entry.value, Value::Stream(_)) {
+        if self.observed.stream_readers && matches!(entry.value, Value::Stream(_)) {
             // Clients blocked in XREADGROUP learn that the stream is gone.
             self.log_event(DbEventKind::Ready, key);
         }

@@ -18,6 +18,12 @@ impl Server {
         let generation = self.store.blocking.next_generation();
         self.store.blocking.park(token, db, &block.keys);
         self.store.dbs[db].observed.ready_keys = true;
+        if matches!(block.wait, crate::blocking::WaitFor::Stream(_)) {
+            self.store.blocking.stream_readers += 1;
+            for d in &mut self.store.dbs {
+                d.observed.stream_readers = true;
+            }
+        }
         if let Some(deadline) = block.deadline_ms {
             // Like a key, a blocked client lives through its deadline's
             // millisecond: Redis times it out once `now > timeout`.
