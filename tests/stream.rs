@@ -134,55 +134,6 @@ fn error_frame(text: &str) -> Frame {
     Frame::Error(text.as_bytes().to_vec())
 }
 
-/// Commands sent back to back before their replies are read.
-const PIPELINE_BATCH: usize = 256;
-
-/// Sends `commands` pipelined and returns the raw replies in order.
-fn pipeline_raw(c: &mut Client, commands: &[Args]) -> Vec<Vec<u8>> {
-    let mut replies = Vec::with_capacity(commands.len());
-    for batch in commands.chunks(PIPELINE_BATCH) {
-        let mut bytes = Vec::new();
-        for command in batch {
-            bytes.extend_from_slice(&common::encode_command(command));
-        }
-        c.send_raw(&bytes)
-            .unwrap_or_else(|e| panic!("send {} pipelined commands: {e}", batch.len()));
-        for command in batch {
-            let reply = c
-                .read_reply()
-                .unwrap_or_else(|e| panic!("reply to pipelined [{}]: {e}", shown(command)));
-            replies.push(reply);
-        }
-    }
-    replies
-}
-
-/// Bytes for a message: escaped, cut after 400 bytes.
-fn shown_reply(bytes: &[u8]) -> String {
-    const SHOWN: usize = 400;
-    if bytes.len() <= SHOWN {
-        escape(bytes)
-    } else {
-        format!("{}... ({} bytes)", escape(&bytes[..SHOWN]), bytes.len())
-    }
-}
-
-/// Where two replies first differ, with some context on each side.
-fn first_difference(expected: &[u8], actual: &[u8]) -> String {
-    let at = expected
-        .iter()
-        .zip(actual)
-        .position(|(e, a)| e != a)
-        .unwrap_or_else(|| expected.len().min(actual.len()));
-    let from = at.saturating_sub(80);
-    let window = |b: &[u8]| escape(&b[from.min(b.len())..(at + 80).min(b.len())]);
-    format!(
-        "first difference at byte {at}: expected ...{}... got ...{}...",
-        window(expected),
-        window(actual)
-    )
-}
-
 fn decoded(raw: &[u8]) -> Frame {
     match parse_frame(raw) {
         Ok(Some((frame, _))) => frame,
@@ -625,9 +576,9 @@ impl ModelTest {
             "{}: {what}\ncommand: [{}]\nexpected: {}\n     got: {}\n{}\nthe commands before it:\n  {}",
             self.context,
             shown(args),
-            shown_reply(expected),
-            shown_reply(actual),
-            first_difference(expected, actual),
+            common::replies::shown_reply(expected),
+            common::replies::shown_reply(actual),
+            common::replies::first_difference(expected, actual),
             self.recent.join("\n  ")
         )
     }
@@ -1367,7 +1318,7 @@ impl ModelTest {
     /// Runs `reads` pipelined and checks every reply.
     fn run_reads(&mut self, c: &mut Client, reads: &[(Args, Expect)]) {
         let commands: Vec<Args> = reads.iter().map(|(a, _)| a.clone()).collect();
-        let replies = pipeline_raw(c, &commands);
+        let replies = common::replies::pipeline_raw(c, &commands);
         for ((args, expect), actual) in reads.iter().zip(&replies) {
             match expect {
                 Expect::Reply(frame) => {
@@ -2410,7 +2361,10 @@ fn assert_same_data(expected_name: &str, expected: &Data, actual_name: &str, act
                 for ((label, ef), (_, af)) in e.reads.iter().zip(&a.reads) {
                     if ef != af {
                         let (eb, ab) = (ef.to_bytes(), af.to_bytes());
-                        diffs.push(format!("{at}: {label}: {}", first_difference(&eb, &ab)));
+                        diffs.push(format!(
+                            "{at}: {label}: {}",
+                            common::replies::first_difference(&eb, &ab)
+                        ));
                     }
                 }
             }
@@ -2869,7 +2823,7 @@ fn dump_payloads_match_redis_and_restore_on_either_server() {
             theirs_via_server == theirs,
             "{}: {name} DUMPs redis-server's payload back differently: {}",
             escape(key),
-            first_difference(&theirs, &theirs_via_server)
+            common::replies::first_difference(&theirs, &theirs_via_server)
         );
         let (ours_on_redis, _) = restored(&mut r, key, &ours, original.expire_ms);
         let (ours_on_server, _) = restored(&mut u, key, &ours, original.expire_ms);
@@ -2892,7 +2846,7 @@ fn dump_payloads_match_redis_and_restore_on_either_server() {
                 escape(key),
                 ours.len(),
                 theirs.len(),
-                first_difference(&theirs, &ours)
+                common::replies::first_difference(&theirs, &ours)
             ));
         }
     }

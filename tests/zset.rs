@@ -303,60 +303,11 @@ fn error_frame(text: &str) -> Frame {
     Frame::Error(text.as_bytes().to_vec())
 }
 
-/// Commands sent back to back before their replies are read.
-const PIPELINE_BATCH: usize = 256;
-
-/// Sends `commands` pipelined and returns the raw replies in order.
-fn pipeline_raw(c: &mut Client, commands: &[Args]) -> Vec<Vec<u8>> {
-    let mut replies = Vec::with_capacity(commands.len());
-    for batch in commands.chunks(PIPELINE_BATCH) {
-        let mut bytes = Vec::new();
-        for command in batch {
-            bytes.extend_from_slice(&common::encode_command(command));
-        }
-        c.send_raw(&bytes)
-            .unwrap_or_else(|e| panic!("send {} pipelined commands: {e}", batch.len()));
-        for command in batch {
-            let reply = c
-                .read_reply()
-                .unwrap_or_else(|e| panic!("reply to pipelined [{}]: {e}", shown(command)));
-            replies.push(reply);
-        }
-    }
-    replies
-}
-
-/// Bytes for a message: escaped, cut after 300 bytes.
-fn shown_reply(bytes: &[u8]) -> String {
-    const SHOWN: usize = 300;
-    if bytes.len() <= SHOWN {
-        escape(bytes)
-    } else {
-        format!("{}... ({} bytes)", escape(&bytes[..SHOWN]), bytes.len())
-    }
-}
-
-/// Where two replies first differ, with some context on each side.
-fn first_difference(expected: &[u8], actual: &[u8]) -> String {
-    let at = expected
-        .iter()
-        .zip(actual)
-        .position(|(e, a)| e != a)
-        .unwrap_or_else(|| expected.len().min(actual.len()));
-    let from = at.saturating_sub(80);
-    let window = |b: &[u8]| escape(&b[from.min(b.len())..(at + 80).min(b.len())]);
-    format!(
-        "first difference at byte {at}: expected ...{}... got ...{}...",
-        window(expected),
-        window(actual)
-    )
-}
-
 /// Runs `steps` pipelined and checks every reply; `context` says where in
 /// the test this is.
 fn run_steps(c: &mut Client, steps: &[Step], context: &dyn Fn() -> String) {
     let commands: Vec<Args> = steps.iter().map(|s| s.args.clone()).collect();
-    let replies = pipeline_raw(c, &commands);
+    let replies = common::replies::pipeline_raw(c, &commands);
     for (i, (step, actual)) in steps.iter().zip(&replies).enumerate() {
         let expected = step.reply.to_bytes();
         if expected != *actual {
@@ -368,9 +319,9 @@ fn run_steps(c: &mut Client, steps: &[Step], context: &dyn Fn() -> String) {
                 "{}, step {i}: [{}]\nexpected: {}\n     got: {}\n{}\nthe commands before it:\n{}",
                 context(),
                 shown(&step.args),
-                shown_reply(&expected),
-                shown_reply(actual),
-                first_difference(&expected, actual),
+                common::replies::shown_reply(&expected),
+                common::replies::shown_reply(actual),
+                common::replies::first_difference(&expected, actual),
                 earlier.join("\n")
             );
         }
@@ -2620,7 +2571,7 @@ fn read_data(c: &mut Client) -> Data {
             .iter()
             .map(|n| args_of(&[b"TYPE".as_slice(), n]))
             .collect();
-        let kinds: Vec<String> = pipeline_raw(c, &types)
+        let kinds: Vec<String> = common::replies::pipeline_raw(c, &types)
             .iter()
             .zip(&types)
             .map(|(raw, args)| text_of(raw, args))
@@ -2639,7 +2590,7 @@ fn read_data(c: &mut Client) -> Data {
             reads.push(args_of(&[b"OBJECT".as_slice(), b"ENCODING", name]));
             reads.push(args_of(&[b"PEXPIRETIME".as_slice(), name]));
         }
-        let replies = pipeline_raw(c, &reads);
+        let replies = common::replies::pipeline_raw(c, &reads);
         for (i, (name, kind)) in names.into_iter().zip(kinds).enumerate() {
             let expire = &replies[3 * i + 2];
             let expire_ms = match parse_frame(expire) {
@@ -2691,7 +2642,10 @@ fn assert_same_data(expected_name: &str, expected: &Data, actual_name: &str, act
                     parts.push(format!("PEXPIRETIME {} vs {}", e.expire_ms, a.expire_ms));
                 }
                 if e.value != a.value {
-                    parts.push(format!("value: {}", first_difference(&e.value, &a.value)));
+                    parts.push(format!(
+                        "value: {}",
+                        common::replies::first_difference(&e.value, &a.value)
+                    ));
                 }
                 diffs.push(format!("{at}: {}", parts.join("; ")));
             }
@@ -3100,7 +3054,7 @@ fn dump_payloads_match_redis_and_restore_on_either_server() {
                 escape(key),
                 ours.len(),
                 theirs.len(),
-                first_difference(&theirs, &ours)
+                common::replies::first_difference(&theirs, &ours)
             ));
         }
     }

@@ -92,6 +92,16 @@ pub const PIPELINE_BATCH: usize = 256;
 /// returns their replies in order. Reading a dataset of thousands of keys
 /// one round trip at a time would take most of a test's time.
 pub fn pipeline(c: &mut Client, commands: &[Vec<Vec<u8>>]) -> Vec<Frame> {
+    pipelined(c, commands, Client::read_frame)
+}
+
+/// Sends `commands` in batches of [`PIPELINE_BATCH`], reading each
+/// batch's replies with `read`.
+fn pipelined<R, E: std::fmt::Display>(
+    c: &mut Client,
+    commands: &[Vec<Vec<u8>>],
+    read: fn(&mut Client) -> Result<R, E>,
+) -> Vec<R> {
     let mut replies = Vec::with_capacity(commands.len());
     for batch in commands.chunks(PIPELINE_BATCH) {
         let mut bytes = Vec::new();
@@ -101,9 +111,8 @@ pub fn pipeline(c: &mut Client, commands: &[Vec<Vec<u8>>]) -> Vec<Frame> {
         c.send_raw(&bytes)
             .unwrap_or_else(|e| panic!("send {} pipelined commands: {e}", batch.len()));
         for command in batch {
-            let reply = c
-                .read_frame()
-                .unwrap_or_else(|e| panic!("reply to pipelined [{}]: {e}", shown(command)));
+            let reply =
+                read(c).unwrap_or_else(|e| panic!("reply to pipelined [{}]: {e}", shown(command)));
             replies.push(reply);
         }
     }
@@ -190,4 +199,36 @@ pub fn check_rdb(file: &[u8], dir: &std::path::Path) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Sends `commands` pipelined as [`pipeline`] does and returns the raw
+/// replies in order.
+pub fn pipeline_raw(c: &mut Client, commands: &[Vec<Vec<u8>>]) -> Vec<Vec<u8>> {
+    pipelined(c, commands, Client::read_reply)
+}
+
+/// Bytes for a message: escaped, cut after 400 bytes.
+pub fn shown_reply(bytes: &[u8]) -> String {
+    const SHOWN: usize = 400;
+    if bytes.len() <= SHOWN {
+        escape(bytes)
+    } else {
+        format!("{}... ({} bytes)", escape(&bytes[..SHOWN]), bytes.len())
+    }
+}
+
+/// Where two replies first differ, with some context on each side.
+pub fn first_difference(expected: &[u8], actual: &[u8]) -> String {
+    let at = expected
+        .iter()
+        .zip(actual)
+        .position(|(e, a)| e != a)
+        .unwrap_or_else(|| expected.len().min(actual.len()));
+    let from = at.saturating_sub(80);
+    let window = |b: &[u8]| escape(&b[from.min(b.len())..(at + 80).min(b.len())]);
+    format!(
+        "first difference at byte {at}: expected ...{}... got ...{}...",
+        window(expected),
+        window(actual)
+    )
 }
