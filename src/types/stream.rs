@@ -261,24 +261,11 @@ impl Stream {
         }
         size
     }
-
-    /// The bytes this value holds on the heap.
-    pub fn heap_bytes(&self) -> usize {
-        let mut size = self.log.heap_bytes();
-        for (name, g) in &self.groups {
-            size += 64 + name.len() + g.pel.len() * 64;
-            for (cname, c) in &g.consumers {
-                size += 64 + cname.len() + c.pel.len() * 24;
-            }
-        }
-        size
-    }
 }
 
-/// Redis's streamRadixTreeMemoryUsage, with a node count estimated from the
-/// element count (a rax of 16-byte keys has about twice as many nodes).
+/// Redis's streamRadixTreeMemoryUsage, with the node count estimated.
 fn rax_usage(elements: usize) -> usize {
-    let nodes = if elements == 0 { 1 } else { elements * 2 };
+    let nodes = rax_nodes(elements);
     elements * 16 + nodes * 4 + nodes * 8 * 30
 }
 
@@ -782,18 +769,15 @@ pub fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// XDEL key id [id ...]
 pub fn xdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
-    if write_as::<Stream>(&mut ctx.store.dbs[ctx.db_index], key, ctx.now_ms)?.is_none() {
+    let Some(s) = write_as::<Stream>(&mut ctx.store.dbs[ctx.db_index], key, ctx.now_ms)? else {
         ctx.out.int(0);
         return Ok(());
-    }
+    };
     // Every ID is checked first: the command applies fully or not at all.
     let ids = args[2..]
         .iter()
         .map(|a| parse_strict_id(a))
         .collect::<Result<Vec<_>, _>>()?;
-    let Some(s) = write_as::<Stream>(&mut ctx.store.dbs[ctx.db_index], key, ctx.now_ms)? else {
-        return Ok(());
-    };
     let deleted = ids.into_iter().filter(|&id| s.delete(id)).count();
     if deleted > 0 {
         ctx.changed(class::STREAM, "xdel", key);
@@ -1582,12 +1566,12 @@ fn group_create(ctx: &mut Ctx, args: &[Bytes], entries_read: i64) -> CmdResult {
     let (key, name) = (&args[2], &args[3]);
     let (db, now) = (ctx.db_index, ctx.now_ms);
     let existing = write_as::<Stream>(&mut ctx.store.dbs[db], key, now)?;
+    let created_key = existing.is_none();
     let id = if args[4].as_ref() == b"$" {
         existing.map_or(StreamId::MIN, |s| s.last_id)
     } else {
         parse_strict_id(&args[4])?
     };
-    let created_key = write_as::<Stream>(&mut ctx.store.dbs[db], key, now)?.is_none();
     let s = stream_or_create(&mut ctx.store.dbs[db], key, now);
     let added = !s.groups.contains_key(name);
     if added {
