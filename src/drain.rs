@@ -66,6 +66,9 @@ pub fn after_call(store: &mut Store, clients: &mut Slab<Client>, call: Finished)
     if store.effects.expired_keys != 0 {
         store.stats.expired_keys += std::mem::take(&mut store.effects.expired_keys);
     }
+    if store.effects.evicted_keys != 0 {
+        store.stats.evicted_keys += std::mem::take(&mut store.effects.evicted_keys);
+    }
     let mut delivery = Delivery {
         me,
         out,

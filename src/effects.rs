@@ -117,6 +117,8 @@ pub struct Effects {
     pub aof: crate::persist::aof::Feed,
     /// Keys expired by lazy or active expiry (INFO `expired_keys`).
     pub expired_keys: u64,
+    /// Keys evicted for maxmemory (INFO `evicted_keys`).
+    pub evicted_keys: u64,
     /// Set by a command that writes databases other than its client's
     /// (MOVE, COPY ... DB, SWAPDB, FLUSHALL): every database's log is read.
     pub other_dbs: bool,
@@ -190,6 +192,18 @@ impl Effects {
                             db,
                             key: key.clone(),
                             by_expiry: true,
+                        });
+                    }
+                    self.also_propagate(db, vec![Bytes::from_static(b"DEL"), key]);
+                }
+                DbEventKind::Evicted => {
+                    self.evicted_keys += 1;
+                    self.notify(class::EVICTED, "evicted", db, &key);
+                    if self.record_modified {
+                        self.modified.push(Modified {
+                            db,
+                            key: key.clone(),
+                            by_expiry: false,
                         });
                     }
                     self.also_propagate(db, vec![Bytes::from_static(b"DEL"), key]);

@@ -38,6 +38,7 @@ pub mod config;
 pub mod db;
 pub mod drain;
 pub mod effects;
+pub mod evict;
 pub mod glob;
 pub mod latency;
 pub mod lazyfree;

@@ -30,6 +30,7 @@ pub struct Stats {
     pub total_commands_processed: u64,
     pub rejected_connections: u64,
     pub expired_keys: u64,
+    pub evicted_keys: u64,
     pub expired_stale_perc: f64,
     pub expire_cycle_cpu_ms: u64,
     pub keyspace_hits: u64,
@@ -143,6 +144,8 @@ pub struct Store {
     pub exec_shared: Vec<(usize, bytes::Bytes)>,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron expires keys nobody reads.
     pub active_expire_enabled: bool,
+    /// maxmemory and its eviction pool.
+    pub evictor: crate::evict::Evictor,
 }
 
 impl Store {
@@ -178,6 +181,7 @@ impl Store {
             watches: Default::default(),
             exec_shared: Vec::new(),
             active_expire_enabled: true,
+            evictor: Default::default(),
         };
         store.apply_config();
         store
@@ -230,6 +234,27 @@ impl Store {
         use crate::effects::class;
         let new_keys =
             notify & class::NEW != 0 && notify & (class::KEYSPACE | class::KEYEVENT) != 0;
+        let policy_name = self.config.get("maxmemory-policy").unwrap_or("noeviction");
+        let settings = crate::evict::Settings {
+            maxmemory: self
+                .config
+                .get("maxmemory")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            policy: crate::evict::Policy::from_name(policy_name),
+            samples: num("maxmemory-samples").max(1) as usize,
+            tenacity: num("maxmemory-eviction-tenacity"),
+            lfu_decay_minutes: num("lfu-decay-time"),
+        };
+        if settings.policy != self.evictor.settings.policy {
+            self.evictor.clear_pool();
+        }
+        // A new limit is acted on at once, commands or not (Redis's
+        // updateMaxmemory starts the eviction time proc).
+        if settings.maxmemory != 0 && settings.maxmemory != self.evictor.settings.maxmemory {
+            self.evictor.running = true;
+        }
+        self.evictor.settings = settings;
         for db in &mut self.dbs {
             db.policy = policy;
             db.observed.new_keys = new_keys;

@@ -748,6 +748,15 @@ impl<V: Send + 'static> Dict<V> {
         Some((&node.key, &node.value))
     }
 
+    /// A random entry with its node's owner bits, uniformly.
+    pub fn random_entry_with_aux(&self, rng: &mut Rng) -> Option<(&[u8], &V, u32)> {
+        if self.is_empty() {
+            return None;
+        }
+        let node = self.nodes.at(rng.below(self.len() as u64) as Link + 1);
+        Some((&node.key, &node.value, node.key.aux()))
+    }
+
     /// Every entry with its node's owner bits, in arena order (a snapshot
     /// writes each key's access stamp).
     pub fn iter_with_aux(&self) -> impl Iterator<Item = (&[u8], &V, u32)> {

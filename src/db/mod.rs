@@ -66,6 +66,8 @@ pub enum DbEventKind {
     Expired,
     /// A key now holds a value that a blocked client may be waiting for.
     Ready,
+    /// A key was deleted to free memory (maxmemory).
+    Evicted,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -545,6 +547,58 @@ impl Db {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Deletes a key to free memory (maxmemory), logged as evicted; the
+    /// caller frees the value.
+    pub fn evict(&mut self, key: &[u8]) -> Option<Value> {
+        let d = self.take(key)?;
+        self.log_event(DbEventKind::Evicted, key);
+        Some(d.entry.value)
+    }
+
+    /// Calls `f` with `n` keys drawn at random, each with its access
+    /// stamp and deadline (0 for none): from every key, or from the keys
+    /// with a TTL when `volatile`.
+    pub fn sample_for_eviction(
+        &mut self,
+        n: usize,
+        volatile: bool,
+        mut f: impl FnMut(&[u8], u32, u64),
+    ) {
+        for _ in 0..n {
+            if volatile {
+                let Some((key, &when)) = self.expires.random_entry(&mut self.rng) else {
+                    return;
+                };
+                f(key, self.keys.aux_of(key).unwrap_or(0), when);
+            } else {
+                let Some((key, _, stamp)) = self.keys.random_entry_with_aux(&mut self.rng) else {
+                    return;
+                };
+                f(key, stamp, 0);
+            }
+        }
+    }
+
+    /// A random key to evict (the random policies), from the keys with a
+    /// TTL when `volatile`.
+    pub fn random_key_for_eviction(&mut self, volatile: bool) -> Option<Vec<u8>> {
+        let key = if volatile {
+            self.expires.random_entry(&mut self.rng)?.0
+        } else {
+            self.keys.random_entry(&mut self.rng)?.0
+        };
+        Some(key.to_vec())
+    }
+
+    /// Whether a key sampled for eviction is still there to evict.
+    pub fn holds_for_eviction(&self, key: &[u8], volatile: bool) -> bool {
+        if volatile {
+            self.expires.contains_key(key)
+        } else {
+            self.keys.contains_key(key)
         }
     }
 

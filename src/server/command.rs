@@ -177,6 +177,7 @@ impl Server {
         args: &[bytes::Bytes],
         resolved: Resolved,
         out: &mut Reply,
+        pushed: &mut Vec<(usize, usize)>,
     ) -> Option<(&'static cmd::Command, cmd::spec::Handler)> {
         let client = self.clients.get(token)?;
         let authenticated = client.authenticated || self.store.config.requirepass.is_none();
@@ -195,7 +196,18 @@ impl Server {
         };
         let writes = cmd.has(flag::WRITE)
             || cmd.name == "ping"
-            || (cmd.name == "exec" && queued_write(client));
+            || (cmd.name == "exec" && queued_with(client, flag::WRITE));
+        // Under maxmemory every command first evicts what it must (Redis's
+        // performEvictions in processCommand); if memory stays over, a
+        // command that may grow it is refused, and inside MULTI anything
+        // but the commands that end the transaction (queuing grows it too).
+        let deny_oom = cmd.has(flag::DENYOOM)
+            || (cmd.name == "exec" && queued_with(client, flag::DENYOOM))
+            || (in_multi && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset"));
+        let oom = authenticated
+            && self.store.evictor.settings.maxmemory != 0
+            && self.evict(Some((token, out, pushed))) == crate::evict::Outcome::Fail
+            && deny_oom;
         let misconf: Option<std::borrow::Cow<[u8]>> = if !writes {
             None
         } else if !self.store.rdb.last_bgsave_ok
@@ -207,6 +219,8 @@ impl Server {
         };
         let refusal: Option<std::borrow::Cow<[u8]>> = if !authenticated && !cmd.has(flag::NO_AUTH) {
             Some(b"NOAUTH Authentication required."[..].into())
+        } else if oom {
+            Some(b"OOM command not allowed when used memory > 'maxmemory'."[..].into())
         } else if misconf.is_some() {
             misconf
         } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) && cmd.has(flag::NO_MULTI) {
@@ -319,7 +333,9 @@ impl Server {
             Resolved::Rejected(_, found) => found.map_or("NULL", |cmd| cmd.name),
         };
         let mut called = crate::call::Called::default();
-        if let Some((cmd, handler)) = self.admit(token, args, resolved, &mut out) {
+        let mut pushed_first = Vec::new();
+        if let Some((cmd, handler)) = self.admit(token, args, resolved, &mut out, &mut pushed_first)
+        {
             let req = crate::call::Request {
                 token,
                 cmd,
@@ -334,6 +350,10 @@ impl Server {
             if let Some(block) = &called.block {
                 self.park(token, args, block.clone(), called.elapsed_us);
             }
+        }
+        if !pushed_first.is_empty() {
+            pushed_first.append(&mut called.pushed);
+            called.pushed = pushed_first;
         }
         if !self.store.notified.is_empty() {
             self.write_notified();
@@ -436,14 +456,14 @@ struct ParsedBatch {
     error: Option<crate::resp::parser::ProtocolError>,
 }
 
-/// Whether a client's open transaction has queued a write (EXEC is then a
-/// write, as Redis's `mstate.cmd_flags` say).
-fn queued_write(client: &crate::client::Client) -> bool {
+/// Whether a client's open transaction has queued a command with `flags`
+/// (EXEC then has them too, as Redis's `mstate.cmd_flags` say).
+fn queued_with(client: &crate::client::Client, flags: u32) -> bool {
     client.state.multi().is_some_and(|tx| {
         tx.commands.iter().any(|args| {
             args.first()
                 .and_then(|name| cmd::lookup(name))
-                .is_some_and(|c| c.has(flag::WRITE))
+                .is_some_and(|c| c.has(flags))
         })
     })
 }

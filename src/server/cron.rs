@@ -166,6 +166,58 @@ impl Server {
         log::warn!("ferrokv is now ready to exit, bye bye...");
     }
 
+    /// Evicts keys while the memory used is over `maxmemory` (see
+    /// `crate::evict`), then drains what that logged: `evicted` events,
+    /// DELs propagated one by one, WATCH and tracking. `running` is the
+    /// client whose command waits on it, with its output (moved out of its
+    /// slot) and push ranges, so events it subscribed to reach it.
+    pub(super) fn evict(
+        &mut self,
+        running: Option<RunningClient<'_>>,
+    ) -> crate::evict::Outcome {
+        use crate::evict::Outcome;
+        // Redis's isSafeToPerformEvictions: not while loading, when the
+        // dataset is not yet what it will be.
+        if self.store.loading() {
+            return Outcome::Ok;
+        }
+        let aof_buffer = self.store.effects.aof.buf.len();
+        let outcome = self
+            .store
+            .evictor
+            .perform(&mut self.store.dbs, aof_buffer, unix_ms());
+        if self.store.dbs.iter().all(|d| d.log.is_empty()) {
+            return outcome;
+        }
+        let effects = &mut self.store.effects;
+        effects.record_modified = !self.store.watches.is_empty() || self.store.tracking.is_active();
+        for i in 0..self.store.dbs.len() {
+            self.store.absorb(i);
+        }
+        let mut own_out = Reply::default();
+        let mut own_pushed = Vec::new();
+        let (me, out, pushed) = match running {
+            Some((me, out, pushed)) => (me, out, pushed),
+            None => (usize::MAX, &mut own_out, &mut own_pushed),
+        };
+        let reply_start = out.pending();
+        let finished = crate::drain::Finished {
+            out,
+            pushed,
+            me,
+            db: 0,
+            reply_start,
+            nested: false,
+            // Redis propagates each evicted key's DEL alone.
+            transaction: false,
+        };
+        crate::drain::after_call(&mut self.store, &mut self.clients, finished);
+        if !self.store.notified.is_empty() {
+            self.write_notified();
+        }
+        outcome
+    }
+
     /// Drains what database `db` logged outside any command (active
     /// expiry): its `expired` events, modified keys and DEL propagation go
     /// through the same record as a command's, each DEL propagated alone
@@ -223,3 +275,7 @@ impl Server {
         }
     }
 }
+
+/// A client whose command waits on eviction: its slab key, its output
+/// (moved out of its slot) and the push ranges in it.
+pub(super) type RunningClient<'a> = (usize, &'a mut Reply, &'a mut Vec<(usize, usize)>);

@@ -304,7 +304,10 @@ impl Server {
                 // A snapshot walks on between events: look for events
                 // without waiting, so it keeps moving while clients idle.
                 Some(crate::persist::snapshot::pause(&self.store.config))
-            } else if !resumed.is_empty() || !self.pending_writes.is_empty() {
+            } else if !resumed.is_empty()
+                || !self.pending_writes.is_empty()
+                || self.store.evictor.running
+            {
                 Some(Duration::ZERO)
             } else {
                 self.wheel
@@ -357,6 +360,9 @@ impl Server {
                 }
             }
             self.resume_unblocked(unix_ms());
+            if self.store.evictor.running {
+                self.evict(None);
+            }
             if self.store.rdb.snapshot.is_some() {
                 crate::persist::drive_snapshot(&mut self.store, unix_ms());
             }
