@@ -89,6 +89,11 @@ pub struct Op {
 pub struct Effects {
     /// `notify-keyspace-events`, parsed; 0 publishes nothing.
     pub notify_flags: u32,
+    /// `lazyfree-lazy-eviction` and `lazyfree-lazy-expire`: an evicted or
+    /// expired key propagates as UNLINK instead of DEL, as Redis's
+    /// propagateDeletion writes it.
+    pub lazy_eviction: bool,
+    pub lazy_expire: bool,
     /// Whether modified keys are recorded: someone WATCHes or tracks keys
     /// (kept by `Store::refresh_listeners`).
     pub record_modified: bool,
@@ -194,7 +199,7 @@ impl Effects {
                             by_expiry: true,
                         });
                     }
-                    self.also_propagate(db, vec![Bytes::from_static(b"DEL"), key]);
+                    self.also_propagate(db, vec![deletion(self.lazy_expire), key]);
                 }
                 DbEventKind::Evicted => {
                     self.evicted_keys += 1;
@@ -206,7 +211,7 @@ impl Effects {
                             by_expiry: false,
                         });
                     }
-                    self.also_propagate(db, vec![Bytes::from_static(b"DEL"), key]);
+                    self.also_propagate(db, vec![deletion(self.lazy_eviction), key]);
                 }
                 DbEventKind::Ready => self.ready.push((db, key)),
             }
@@ -243,6 +248,11 @@ impl Effects {
             });
         }
     }
+}
+
+/// The command a key deleted by the server itself propagates as.
+fn deletion(lazy: bool) -> Bytes {
+    Bytes::from_static(if lazy { b"UNLINK" } else { b"DEL" })
 }
 
 #[cfg(test)]

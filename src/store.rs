@@ -231,6 +231,8 @@ impl Store {
         self.aof.apply_config(&self.config, &mut self.effects.aof);
         let notify = self.config.notify_keyspace_events;
         self.effects.notify_flags = notify;
+        self.effects.lazy_eviction = self.config.get("lazyfree-lazy-eviction") == Some("yes");
+        self.effects.lazy_expire = self.config.get("lazyfree-lazy-expire") == Some("yes");
         use crate::effects::class;
         let new_keys =
             notify & class::NEW != 0 && notify & (class::KEYSPACE | class::KEYEVENT) != 0;

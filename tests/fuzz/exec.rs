@@ -47,6 +47,7 @@ const RESTORED: &[&str] = &[
     "slowlog-max-len",
     "slowlog-log-slower-than",
     "maxmemory-policy",
+    "maxmemory",
     "proto-max-bulk-len",
     "list-compress-depth",
     "masterauth",
