@@ -65,7 +65,10 @@
 #      per SET, peak used_memory (INFO polled every 100 ms) against the
 #      limit, peak RSS, evicted_keys, DBSIZE; and the hit ratio of a
 #      cache-aside Zipf(1.0) read workload on 200,000 keys with room for a
-#      tenth of them, under allkeys-lru and allkeys-lfu.
+#      tenth of them, under allkeys-lru and allkeys-lfu; and, for each of the
+#      eight policies, what it evicts from a mix of hot keys, keys with and
+#      without a TTL under maxmemory 12mb (SETs refused, keys of each kind
+#      kept, median TTL left). About 2.5 minutes on an idle 2-CPU machine.
 # A test whose command the server does not know is "n/a". Servers are killed
 # on exit, also on Ctrl-C or failure; if one dies mid-run the script says
 # which and exits 3. It only talks to 127.0.0.1. Run it from anywhere; it
@@ -888,13 +891,14 @@ section_stream() {
 
 # 9. maxmemory and eviction (scripts/bench/evict.py): the cache workload
 # under maxmemory 100mb allkeys-lru (throughput, CPU per SET, peak
-# used_memory against the limit, evicted_keys), and the hit ratio of a Zipf
-# cache-aside workload under allkeys-lru and allkeys-lfu. EVICT_ARGS adds
-# options (e.g. --requests=5000000, the run).
+# used_memory against the limit, evicted_keys), the hit ratio of a Zipf
+# cache-aside workload under allkeys-lru and allkeys-lfu, and what each of
+# the eight policies evicts. EVICT_ARGS adds options (e.g.
+# --requests=5000000, the run, or --only=hits).
 section_evict() {
     local requests=1000000
     [ "$QUICK" = 1 ] && requests=500000
-    log "eviction: SET -n $requests under maxmemory 100mb, Zipf hit ratio under allkeys-lru and allkeys-lfu"
+    log "eviction: SET -n $requests under maxmemory 100mb, Zipf hit ratio under allkeys-lru and allkeys-lfu, every policy"
     echo
     echo "## maxmemory and eviction"
     echo

@@ -44,6 +44,18 @@
    used within one tick look equally old: its LRU ratio depends on the
    run's wall time ("run s"), and a server with a finer clock can do better.
 
+3. What each policy evicts (all eight, one run per server): under
+   `maxmemory 12mb`, 1,000 hot keys (half with no TTL, half with the
+   longest), then 200,000 cold SETs (nine in ten with a TTL of
+   1,000..100,999 s), the hot keys read after every 2,000 cold SETs.
+   Reports SETs accepted and refused (OOM), evicted_keys, DBSIZE, keys
+   with a TTL, how many hot keys and how many cold keys of each kind are
+   left, the median TTL of the volatile keys left, and the peak
+   used_memory (INFO after every batch) over maxmemory: a fingerprint of
+   each policy (noeviction refuses, volatile-* spare keys without a TTL,
+   lru/lfu keep the hot keys, random does not, volatile-ttl keeps the
+   longest TTLs).
+
 Every server is fresh (a temporary directory, --save '' --appendonly no, cwd
 outside any repository) and is killed at the end, also on error or signal.
 Servers take turns by round (A B, then B A, ...); figures are medians over
@@ -53,7 +65,8 @@ Usage: evict.py ROUNDS FERROKV_BINARY [REDIS_SERVER] [--requests=N]
          [--keyspace=N] [--maxmemory=100mb] [--policy=allkeys-lru]
          [--keys=N] [--zipf=S] [--warmup=N] [--ops=N] [--seed=N]
          [--policies=allkeys-lru,allkeys-lfu] [--hit-rounds=N]
-         [--only=cache|hits]
+         [--flood=N] [--flood-maxmemory=12mb] [--every=POLICY,...]
+         [--only=cache|hits|policies]
 FERROKV_BINARY may be redis-server itself, to check the kit on two Redis
 servers (both columns then run Redis; the ratios should be near 1).
 Prints markdown tables. Runs on loopback only and stops by itself.
@@ -89,7 +102,11 @@ OPTIONS = {
     "seed": 1,
     "policies": "allkeys-lru,allkeys-lfu",
     "hit-rounds": 0,           # 0: as many as ROUNDS
-    "only": "",                # cache or hits: one part only
+    "only": "",                # cache, hits or policies: one part only
+    "flood": 200_000,          # cold SETs per policy in part 3
+    "flood-maxmemory": "12mb",
+    "every": ("noeviction,allkeys-lru,allkeys-lfu,allkeys-random,"
+              "volatile-lru,volatile-lfu,volatile-random,volatile-ttl"),
 }
 CLIENTS = 50
 VALUE_SIZE = 100
@@ -604,6 +621,166 @@ def part_hits(servers, rounds, opts):
 
 
 # ---------------------------------------------------------------------------
+# 3. Every policy: what each one evicts
+# ---------------------------------------------------------------------------
+
+HOT = 1_000          # hot keys, half without a TTL, half with the longest TTL
+HOT_TTL = 1_000_000
+FLOOD_BATCH = 2_000  # cold SETs between two reads of every hot key
+TTL_SAMPLE = 2_000   # cold keys of each kind looked up at the end
+PLAIN_EVERY = 10     # every tenth cold key has no TTL: they fill a third of
+                     # maxmemory, so volatile-* policies still have volatile
+                     # keys to choose among
+
+
+def cold_ttl(i):
+    """The TTL of cold key i, None for every tenth key (no TTL); the others
+    spread over 1,000..100,999 s."""
+    return None if i % PLAIN_EVERY == 0 else 1_000 + (i * 7_919) % 100_000
+
+
+def policy_batches(flood):
+    """The hot keys, then the flood in batches, each followed by a GET of
+    every hot key; all encoded once. Cold key i has the TTL cold_ttl(i)."""
+    hot = b"".join(helper.encode([b"SET", b"hot:%04d" % h, VALUE] +
+                                 ([b"EX", b"%d" % HOT_TTL] if h % 2 else [])) for h in range(HOT))
+    gets = b"".join(helper.encode([b"GET", b"hot:%04d" % h]) for h in range(HOT))
+    batches = []
+    for b in range(0, flood, FLOOD_BATCH):
+        data = b"".join(helper.encode([b"SET", b"cold:%07d" % i, VALUE] +
+                                      ([b"EX", b"%d" % cold_ttl(i)] if cold_ttl(i) else []))
+                        for i in range(b, min(flood, b + FLOOD_BATCH)))
+        batches.append((data, min(flood, b + FLOOD_BATCH) - b))
+    return hot, gets, batches
+
+
+def cold_samples(flood):
+    """About TTL_SAMPLE cold keys with a TTL and as many without, spread
+    over the flood."""
+    volatile = [i for i in range(flood) if cold_ttl(i)]
+    plain = [i for i in range(flood) if not cold_ttl(i)]
+    return (volatile[::max(1, len(volatile) // TTL_SAMPLE)],
+            plain[::max(1, len(plain) // TTL_SAMPLE)])
+
+
+def policy_run(binary, policy, maxmemory, hot, gets, batches, flood):
+    proc, port, _ = start(binary)
+    try:
+        c = helper.Conn(port, timeout=60)
+        config_set(c, "maxmemory", maxmemory)
+        config_set(c, "maxmemory-policy", policy)
+        limit = info_int(info(c, "memory"), "maxmemory")
+        ok = oom = 0
+        first_error = None
+
+        def sets(data, count):
+            nonlocal ok, oom, first_error
+            c.sock.sendall(data)
+            for _ in range(count):
+                r = c.reply()
+                if r == "OK":
+                    ok += 1
+                else:
+                    oom += 1
+                    if first_error is None:
+                        first_error = r[1] if isinstance(r, tuple) else repr(r)
+
+        sets(hot, HOT)
+        hot_ok = ok
+        ok = 0
+        peak = 0
+        t0 = time.monotonic()
+        for data, count in batches:
+            sets(data, count)
+            c.sock.sendall(gets)
+            for _ in range(HOT):
+                r = c.reply()
+                if isinstance(r, tuple):
+                    raise RuntimeError("GET replied %s" % r[1])
+            peak = max(peak, info_int(info(c, "memory"), "used_memory") or 0)
+        wall = time.monotonic() - t0
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited during the %s run" % (binary, policy))
+        ks = info(c, "keyspace").get("db0", "")
+        fields = dict(kv.split("=", 1) for kv in ks.split(",") if "=" in kv)
+        dbsize = c.call("DBSIZE")
+        expires = int(fields["expires"]) if fields.get("expires", "").isdigit() else None
+        c.sock.sendall(b"".join(helper.encode([b"EXISTS", b"hot:%04d" % h]) for h in range(HOT)))
+        hot_kept = sum(c.reply() for _ in range(HOT))
+        volatile, plain = cold_samples(flood)
+        c.sock.sendall(b"".join(helper.encode([b"EXISTS", b"cold:%07d" % i]) for i in volatile))
+        kept_ttls = sorted(cold_ttl(i) for i in volatile if c.reply() == 1)
+        c.sock.sendall(b"".join(helper.encode([b"EXISTS", b"cold:%07d" % i]) for i in plain))
+        plain_kept = sum(c.reply() for _ in plain)
+        out = {
+            "ok": ok, "oom": oom, "hot_ok": hot_ok, "first_error": first_error,
+            "evicted": info_int(info(c, "stats"), "evicted_keys"),
+            "dbsize": dbsize, "expires": expires, "hot_kept": hot_kept,
+            "volatile_kept": len(kept_ttls) / len(volatile),
+            "plain_kept": plain_kept / len(plain),
+            "median_ttl": kept_ttls[len(kept_ttls) // 2] if kept_ttls else None,
+            "peak": peak, "limit": limit, "wall": wall,
+        }
+        c.close()
+        return out
+    finally:
+        stop(proc)
+
+
+def part_policies(servers, opts):
+    names = list(servers)
+    flood = opts["flood"]
+    policies = [p for p in opts["every"].split(",") if p]
+    hot, gets, batches = policy_batches(flood)
+    written_ttls = sorted(cold_ttl(i) for i in range(flood) if cold_ttl(i))
+    res = {}
+    for k, policy in enumerate(policies):
+        order = names if k % 2 == 0 else names[::-1]
+        for name in order:
+            x = policy_run(servers[name], policy, opts["flood-maxmemory"], hot, gets, batches, flood)
+            res[(policy, name)] = x
+            log("%s %s: %d SETs OK, %d refused, evicted %s, dbsize %s, hot kept %d (%.1f s)" % (
+                policy, name, x["ok"], x["oom"], x["evicted"], x["dbsize"], x["hot_kept"], x["wall"]))
+    print("### What each policy evicts")
+    print()
+    print("A fresh server per policy with `maxmemory %s`: %s hot keys (half without a TTL, half with "
+          "EX %s) are set, then %s cold SETs of %d-byte values (one in %d without a TTL, the others "
+          "with EX 1,000 to 100,999 s, spread evenly), pipelined %s at a time, each batch "
+          "followed by a GET of every hot key; one run per server. Refused: SETs answered with an "
+          "error (OOM under noeviction, or a volatile policy with no volatile key left). Kept: "
+          "EXISTS at the end over the hot keys, and over a sample of %s cold keys of each kind. "
+          "Median TTL left: the TTL given to the volatile cold keys of the sample that are still "
+          "there (the written ones' median is %s s; volatile-ttl should keep the longest). Peak "
+          "used_memory is INFO after every batch, over maxmemory. The "
+          "hot keys kept under the LRU policies vary from run to run and are no better than random "
+          "in Redis here: its LRU clock ticks once a second and a run lasts about one, so the hot "
+          "keys look no more recent than the cold keys of the same second."
+          % (opts["flood-maxmemory"], "{:,}".format(HOT), "{:,}".format(HOT_TTL), "{:,}".format(flood),
+             VALUE_SIZE, PLAIN_EVERY, "{:,}".format(FLOOD_BATCH), "{:,}".format(len(cold_samples(flood)[0])),
+             "{:,}".format(written_ttls[len(written_ttls) // 2])))
+    print()
+    header = ["policy", "server", "SETs OK", "refused", "evicted_keys", "dbsize", "with TTL",
+              "hot kept", "cold kept, no TTL", "cold kept, TTL", "median TTL left s",
+              "peak used / maxmemory"]
+    rows = []
+    for policy in policies:
+        for name in names:
+            x = res[(policy, name)]
+            rows.append([policy, name, "{:,}".format(x["ok"]), "{:,}".format(x["oom"]),
+                         helper.fmt(x["evicted"], 0), helper.fmt(x["dbsize"], 0) if isinstance(x["dbsize"], int) else "n/a",
+                         helper.fmt(x["expires"], 0), "{:,}".format(x["hot_kept"]),
+                         "%.1f%%" % (100 * x["plain_kept"]), "%.1f%%" % (100 * x["volatile_kept"]),
+                         helper.fmt(x["median_ttl"], 0),
+                         "%.3f" % (x["peak"] / x["limit"]) if x["limit"] else "n/a"])
+    helper.table(header, rows)
+    errors = sorted(set((name, x["first_error"]) for (p, name), x in res.items() if x["first_error"]))
+    if errors:
+        print()
+        for name, e in errors:
+            print("- %s refused with: `%s`" % (name, e))
+
+
+# ---------------------------------------------------------------------------
 
 
 def main():
@@ -622,7 +799,7 @@ def main():
             sys.exit("evict.py: unknown option %r\n\n%s" % (a, __doc__))
         else:
             args.append(a)
-    if len(args) < 2 or opts["only"] not in ("", "cache", "hits") or opts["keys"] < CACHE_FRACTION * 10 \
+    if len(args) < 2 or opts["only"] not in ("", "cache", "hits", "policies") or opts["keys"] < CACHE_FRACTION * 10 \
             or opts["ops"] < BATCH:
         sys.exit(__doc__)
     rounds = int(args[0])
@@ -649,6 +826,10 @@ def main():
             if opts["only"] == "":
                 print()
             part_hits(servers, hit_rounds, opts)
+        if opts["only"] in ("", "policies"):
+            if opts["only"] == "":
+                print()
+            part_policies(servers, opts)
     finally:
         stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
