@@ -62,6 +62,10 @@ impl Policy {
 /// Redis's `EVPOOL_SIZE`.
 const POOL_SIZE: usize = 16;
 
+/// Key buffers kept for reuse are at most this big (Redis's pool keeps
+/// keys up to 255 bytes in buffers of its own).
+const MAX_KEPT_KEY: usize = 255;
+
 /// Redis checks the clock and the real memory figure every this many keys.
 const CHECK_EVERY_KEYS: u64 = 16;
 
@@ -162,6 +166,18 @@ pub fn usage(aof_buffer: usize) -> Usage {
     }
 }
 
+/// How far under `maxmemory` eviction brings the memory used: Redis stops
+/// at the limit itself, and the command that follows (INFO's own report
+/// included) is then already over it by what it allocates. Evicting a
+/// little further, and starting as soon as the memory used comes within
+/// this of the limit, keeps `used_memory` at or under it as every command
+/// sees it; `-OOM` still waits for the limit itself.
+fn headroom(maxmemory: u64) -> u64 {
+    (maxmemory / 256).min(HEADROOM_BYTES)
+}
+
+const HEADROOM_BYTES: u64 = 16 * 1024;
+
 impl Evictor {
     /// Evicts keys until the memory used is under `maxmemory` or this
     /// attempt's time is up (Redis's performEvictions). `aof_buffer` is
@@ -194,26 +210,33 @@ impl Evictor {
             return Outcome::Ok;
         }
         let used = usage(aof_buffer).counted;
-        if used <= s.maxmemory {
+        let target = s.maxmemory - headroom(s.maxmemory);
+        if used <= target {
             return Outcome::Ok;
         }
+        // Past the limit itself, with nothing to evict, writes are refused.
+        let nothing_to_evict = if used > s.maxmemory {
+            Outcome::Fail
+        } else {
+            Outcome::Ok
+        };
         if s.policy == Policy::NoEviction {
-            return Outcome::Fail;
+            return nothing_to_evict;
         }
-        let to_free = used - s.maxmemory;
+        let to_free = used - target;
         let mut freed: u64 = 0;
         let mut keys: u64 = 0;
         let start = Instant::now();
         let limit_us = s.time_limit_us();
         while freed < to_free {
             let Some((db, key)) = self.pick(dbs, now_ms, s) else {
-                return Outcome::Fail;
+                return nothing_to_evict;
             };
             let before = crate::alloc::allocated_bytes();
             let Some(value) = dbs[db].evict(&key) else {
                 continue;
             };
-            self.spare.push(key);
+            self.recycle(key);
             if value.is_large() {
                 // Freed on the lazy-free thread: count what it will give
                 // back now, as the memory figure does.
@@ -226,7 +249,7 @@ impl Evictor {
             freed += before.saturating_sub(crate::alloc::allocated_bytes());
             keys += 1;
             if keys.is_multiple_of(CHECK_EVERY_KEYS) {
-                if usage(aof_buffer).counted <= s.maxmemory {
+                if usage(aof_buffer).counted <= target {
                     break;
                 }
                 if start.elapsed().as_micros() as u64 > limit_us {
@@ -269,7 +292,7 @@ impl Evictor {
                 if dbs[c.db].holds_for_eviction(&c.key, volatile) {
                     return Some((c.db, c.key));
                 }
-                self.spare.push(c.key);
+                self.recycle(c.key);
             }
         }
     }
@@ -314,14 +337,22 @@ impl Evictor {
         );
         if self.pool.len() > POOL_SIZE {
             let worst = self.pool.remove(0);
-            self.spare.push(worst.key);
+            self.recycle(worst.key);
         }
     }
 
-    /// Forgets the pool (FLUSHALL, a policy change): its keys may be gone.
+    /// Keeps a key buffer for the pool's next candidate, as many as the
+    /// pool can use (the random policies' keys would pile up otherwise).
+    fn recycle(&mut self, key: Vec<u8>) {
+        if self.spare.len() < POOL_SIZE && key.capacity() <= MAX_KEPT_KEY {
+            self.spare.push(key);
+        }
+    }
+
+    /// Forgets the pool (a policy change): its keys may be gone.
     pub fn clear_pool(&mut self) {
         while let Some(c) = self.pool.pop() {
-            self.spare.push(c.key);
+            self.recycle(c.key);
         }
     }
 }

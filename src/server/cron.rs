@@ -171,10 +171,7 @@ impl Server {
     /// DELs propagated one by one, WATCH and tracking. `running` is the
     /// client whose command waits on it, with its output (moved out of its
     /// slot) and push ranges, so events it subscribed to reach it.
-    pub(super) fn evict(
-        &mut self,
-        running: Option<RunningClient<'_>>,
-    ) -> crate::evict::Outcome {
+    pub(super) fn evict(&mut self, running: Option<RunningClient<'_>>) -> crate::evict::Outcome {
         use crate::evict::Outcome;
         // Redis's isSafeToPerformEvictions: not while loading, when the
         // dataset is not yet what it will be.
