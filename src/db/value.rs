@@ -220,8 +220,31 @@ impl Value {
                     ROBJ + redis_dict_bytes(s.len(), sizes.into_iter())
                 }
             },
-            // Redis sizes a list node by node (quicklist); an estimate.
-            Value::List(l) => ROBJ + 12 * l.len(),
+            // Redis 7.0 holds every list as a quicklist: its header and,
+            // from the first `samples` nodes, the average node (its
+            // 40-byte struct and its listpack's allocation) times the
+            // node count. The chunks are those nodes' listpacks.
+            Value::List(l) => {
+                const QUICKLIST: usize = 40;
+                const QUICKLIST_NODE: usize = 40;
+                /// A listpack's header and end byte.
+                const LISTPACK_FRAME: usize = 7;
+                let chunks = l.chunks();
+                let sampled: Vec<usize> = chunks
+                    .iter()
+                    .take(samples)
+                    .map(|(entries, _)| {
+                        QUICKLIST_NODE + jemalloc_class(entries.len() + LISTPACK_FRAME)
+                    })
+                    .collect();
+                let nodes = if sampled.is_empty() {
+                    0
+                } else {
+                    (sampled.iter().sum::<usize>() as f64 / sampled.len() as f64
+                        * chunks.len() as f64) as usize
+                };
+                ROBJ + QUICKLIST + nodes
+            }
             Value::ZSet(z) => z.redis_usage(samples),
             Value::Stream(s) => s.redis_usage(),
         }
