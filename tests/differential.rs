@@ -124,7 +124,8 @@ scripts!(
     stream,
     stream_group,
     stream_resp3,
-    stream_blocking
+    stream_blocking,
+    limits
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would
