@@ -414,6 +414,7 @@ pub fn forget_client(
     }
     unpark(store, clients, token);
     let mut client = clients.remove(token);
+    store.client_mem.forget(token, &client);
     store.watches.unwatch_all(token, &mut client);
     if client.mode.is_monitor() {
         store.monitors.retain(|&m| m != token);

@@ -170,17 +170,27 @@ pub struct Transaction {
     /// Set while EXEC runs the commands; the client still shows as in
     /// MULTI (flag `x`, `multi=N`), as in Redis.
     pub running: bool,
+    /// How many commands `memory` has summed, and their memory: commands
+    /// are only ever appended, so each is counted once however often the
+    /// client's memory is asked for.
+    counted: std::cell::Cell<(usize, usize)>,
 }
 
 impl Transaction {
     /// CLIENT LIST's `multi-mem`, counted as Redis 7.0 counts it: the
     /// queued arguments' bytes plus a pointer per argument.
     pub fn memory(&self) -> usize {
-        self.commands
+        let (mut n, mut bytes) = self.counted.get();
+        if n > self.commands.len() {
+            (n, bytes) = (0, 0);
+        }
+        bytes += self.commands[n..]
             .iter()
             .flatten()
             .map(|a| a.len() + std::mem::size_of::<usize>())
-            .sum()
+            .sum::<usize>();
+        self.counted.set((self.commands.len(), bytes));
+        bytes
     }
 }
 
@@ -219,6 +229,8 @@ pub struct Client {
     pub watched: Vec<crate::watch::WatchedKey>,
     /// Set when a watched key was modified: the next EXEC fails.
     pub dirty_cas: bool,
+    /// What the client counts for in client eviction (see `client_mem`).
+    pub mem: crate::client_mem::Counted,
     /// CLIENT TRACKING's state while it is on (one pointer otherwise).
     pub tracking: Option<Box<crate::tracking::ClientTracking>>,
     pub reply_mode: ReplyMode,
@@ -293,6 +305,7 @@ impl Client {
             deferred: Default::default(),
             watched: Vec::new(),
             dirty_cas: false,
+            mem: Default::default(),
             tracking: None,
             reply_mode: ReplyMode::On,
             authenticated: false,
@@ -418,7 +431,7 @@ impl Client {
             self.out.pending().min(REPLY_BUFFER_BYTES),
             omem.div_ceil(REPLY_BUFFER_BYTES),
             omem,
-            self.query_capacity() + self.out.capacity() + subs.map_or(0, Subscriptions::overhead),
+            self.memory_usage(),
             if self.writable_registered { "rw" } else { "r" },
             self.last_cmd,
             self.tracking
@@ -438,6 +451,19 @@ impl Client {
             ReplyMode::Off => {}
             ReplyMode::Skip => self.reply_mode = ReplyMode::On,
         }
+    }
+
+    /// All the memory the client holds, as Redis's getClientMemoryUsage
+    /// counts it (CLIENT LIST `tot-mem`, client eviction): its output and
+    /// query buffers, the arguments of the commands it is running or has
+    /// queued in a transaction, its subscriptions, and the client itself.
+    pub fn memory_usage(&self) -> usize {
+        std::mem::size_of::<Client>()
+            + self.query_capacity()
+            + self.out.capacity()
+            + self.batch.iter().flatten().map(|a| a.len()).sum::<usize>()
+            + self.state.multi().map_or(0, Transaction::memory)
+            + self.mode.subscriptions().map_or(0, Subscriptions::overhead)
     }
 
     /// Output waiting beyond the first `REPLY_BUFFER_BYTES`: what Redis

@@ -657,6 +657,15 @@ pub struct Config {
     /// A client whose unparsed input grows past this is disconnected.
     pub client_query_buffer_limit_bytes: usize,
     pub requirepass: Option<Vec<u8>>,
+    /// `protected-mode`: refuse non-loopback connections while the
+    /// default user has no password.
+    pub protected_mode: bool,
+    /// `timeout`: idle clients are closed after this many seconds (0:
+    /// never).
+    pub idle_timeout_s: u64,
+    /// `maxmemory-clients` in bytes, a percentage of `maxmemory` worked
+    /// out (Redis's getClientEvictionLimit); 0 when client eviction is off.
+    pub client_eviction_limit_bytes: usize,
     pub slowlog_log_slower_than_us: i64,
     pub slowlog_max_len: usize,
     pub loglevel: String,
@@ -744,6 +753,9 @@ impl Default for Config {
             maxclients: 10000,
             client_query_buffer_limit_bytes: 1024 * 1024 * 1024,
             requirepass: None,
+            protected_mode: true,
+            idle_timeout_s: 0,
+            client_eviction_limit_bytes: 0,
             slowlog_log_slower_than_us: 10000,
             slowlog_max_len: 128,
             loglevel: "notice".into(),
@@ -914,6 +926,10 @@ impl Config {
         }
         self.apply_typed(param.name, &value);
         self.values[entry.index] = value;
+        // Worked out from both settings, as stored.
+        if matches!(param.name, "maxmemory" | "maxmemory-clients") {
+            self.client_eviction_limit_bytes = self.client_eviction_limit();
+        }
         Ok(())
     }
 
@@ -1045,6 +1061,8 @@ impl Config {
                     Some(v.as_bytes().to_vec())
                 }
             }
+            "protected-mode" => self.protected_mode = v == "yes",
+            "timeout" => self.idle_timeout_s = unsigned(),
             "slowlog-log-slower-than" => self.slowlog_log_slower_than_us = parse_i64(v),
             "slowlog-max-len" => self.slowlog_max_len = unsigned() as usize,
             "hash-max-listpack-entries" => self.hash_max_listpack_entries = unsigned() as usize,
@@ -1069,6 +1087,30 @@ impl Config {
             }
             _ => {}
         }
+    }
+
+    /// Redis's getClientEvictionLimit: `maxmemory-clients` in bytes, or as
+    /// a percentage of `maxmemory` (off while `maxmemory` is 0), never
+    /// below 128 KiB so that a tiny setting cannot lock everyone out; 0
+    /// when off.
+    fn client_eviction_limit(&self) -> usize {
+        const MIN_BYTES: usize = 128 * 1024;
+        let setting = self.get("maxmemory-clients").unwrap_or("0");
+        let bytes = match setting.strip_suffix('%') {
+            Some(pct) => {
+                let maxmemory: u64 = self
+                    .get("maxmemory")
+                    .and_then(|m| m.parse().ok())
+                    .unwrap_or(0);
+                let pct: f64 = pct.parse().unwrap_or(0.0);
+                if maxmemory == 0 || pct == 0.0 {
+                    return 0;
+                }
+                (maxmemory as f64 * pct / 100.0) as usize
+            }
+            None => setting.parse().unwrap_or(0),
+        };
+        if bytes == 0 { 0 } else { bytes.max(MIN_BYTES) }
     }
 
     /// Applies a redis.conf-style file: one `name value...` per line, `#`

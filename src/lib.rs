@@ -8,6 +8,8 @@
 //! - [`server`]: the event loop (poll, accept, read and execute, timers,
 //!   flush). One thread owns every socket and the whole store.
 //! - [`client`]: per-connection state (buffers, parser, session).
+//! - [`client_mem`]: each client's memory, counted incrementally, and
+//!   client eviction (`maxmemory-clients`).
 //! - [`resp`]: the incremental request parser and the RESP2/RESP3 reply
 //!   writer.
 //! - [`bigarg`]: a big argument's body, read into memory of its own.
@@ -33,6 +35,7 @@ pub mod bigarg;
 pub mod blocking;
 pub mod call;
 pub mod client;
+pub mod client_mem;
 pub mod cmd;
 pub mod config;
 pub mod db;

@@ -21,9 +21,9 @@ struct Cli {
     config_file: Option<PathBuf>,
     #[arg(long)]
     port: Option<String>,
-    /// Addresses to listen on (space separated or repeated).
-    #[arg(long, num_args = 1..)]
-    bind: Vec<String>,
+    // `--bind` is read as any other config parameter (`split_options`):
+    // given twice, the last one wins, as a later `bind` line does in
+    // redis-server.
     #[arg(long)]
     databases: Option<String>,
     /// RDB save points, e.g. "3600 1 300 100"; "" disables. Repeated,
@@ -110,9 +110,6 @@ impl Cli {
         add("proto-max-bulk-len", &self.proto_max_bulk_len);
         add("io-threads", &self.io_threads);
         add("enable-debug-command", &self.enable_debug_command);
-        if !self.bind.is_empty() {
-            out.push(("bind", self.bind.join(" ")));
-        }
         out
     }
 }

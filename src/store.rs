@@ -45,6 +45,8 @@ pub struct Stats {
     /// Clients closed for passing their query or output buffer limit.
     pub client_query_buffer_limit_disconnections: u64,
     pub client_output_buffer_limit_disconnections: u64,
+    /// Clients closed by client eviction (`maxmemory-clients`).
+    pub evicted_clients: u64,
     pub unexpected_error_replies: u64,
     pub commands: HashMap<&'static str, CommandStat>,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`).
@@ -118,6 +120,8 @@ pub struct Store {
     /// output-buffer limit), by slab key and client id: a new connection
     /// that reuses the slot meanwhile is not the one meant.
     pub to_close: Vec<(usize, u64)>,
+    /// Clients' memory and the evictable ones by size (`maxmemory-clients`).
+    pub client_mem: crate::client_mem::ClientMemory,
     pub pubsub: crate::pubsub::PubSub,
     /// Clients that a command gave output (a message, a MONITOR line, an
     /// invalidation, the end of a block), for the loop to write and check
@@ -170,6 +174,7 @@ impl Store {
             next_client_id: 1,
             monitors: Vec::new(),
             to_close: Vec::new(),
+            client_mem: Default::default(),
             pubsub: Default::default(),
             notified: Vec::new(),
             unblocked: Vec::new(),

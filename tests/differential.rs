@@ -125,7 +125,8 @@ scripts!(
     stream_group,
     stream_resp3,
     stream_blocking,
-    maxmemory
+    maxmemory,
+    limits
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -18,29 +18,7 @@ impl Server {
             }
             db.rehash_for(left);
         }
-        let timeout = self
-            .store
-            .config
-            .get("timeout")
-            .and_then(|t| t.parse::<u64>().ok())
-            .unwrap_or(0);
-        if timeout > 0 {
-            let idle: Vec<usize> = self
-                .clients
-                .iter()
-                // Monitors, subscribers and blocked clients wait on
-                // purpose, as in Redis.
-                .filter(|(_, c)| {
-                    matches!(c.mode, Mode::Normal)
-                        && !c.state.is_blocked()
-                        && now.saturating_sub(c.last_interaction_ms) > timeout * 1000
-                })
-                .map(|(t, _)| t)
-                .collect();
-            for t in idle {
-                self.close_client(t);
-            }
-        }
+        self.close_idle_clients(now);
         // A big value deleted or a big reply written: give the memory back
         // to the OS now, not whenever this thread next allocates.
         if crate::alloc::much_freed() {
@@ -71,6 +49,34 @@ impl Server {
         }
         let hz = self.store.config.hz.max(1) as u64;
         self.wheel.insert(now + 1000 / hz, Timer::Cron);
+    }
+
+    /// Closes the clients idle for longer than `timeout` seconds (Redis's
+    /// clientsCronHandleTimeout), idleness counted in whole seconds as
+    /// Redis counts it. Blocked clients, subscribers and monitors wait on
+    /// purpose and are left alone, and so is the AOF loader's client,
+    /// which has no connection.
+    fn close_idle_clients(&mut self, now_ms: u64) {
+        let timeout_s = self.store.config.idle_timeout_s;
+        if timeout_s == 0 {
+            return;
+        }
+        let now_s = now_ms / 1000;
+        let idle: Vec<usize> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| {
+                c.stream.is_some()
+                    && matches!(c.mode, Mode::Normal)
+                    && !c.state.is_blocked()
+                    && now_s.saturating_sub(c.last_interaction_ms / 1000) > timeout_s
+            })
+            .map(|(t, _)| t)
+            .collect();
+        for t in idle {
+            log::debug!("Closing idle client");
+            self.close_client(t);
+        }
     }
 
     /// Once a second: after a second without commands that followed a busy
@@ -242,6 +248,33 @@ impl Server {
         crate::drain::after_call(&mut self.store, &mut self.clients, finished);
         if !self.store.notified.is_empty() {
             self.write_notified();
+        }
+    }
+
+    /// Once per loop iteration, after writing (Redis's evictClients in
+    /// beforeSleep): recounts the memory of the clients the iteration
+    /// touched, then, while all clients together use `maxmemory-clients`
+    /// or more, closes the evictable one using the most.
+    pub(super) fn evict_clients(&mut self) {
+        let limit = self.store.config.client_eviction_limit_bytes;
+        self.store.client_mem.recount(&mut self.clients, limit);
+        if limit == 0 {
+            return;
+        }
+        while self.store.client_mem.total() >= limit {
+            let Some((token, id)) = self.store.client_mem.biggest() else {
+                log::warn!("Over client maxmemory after evicting all evictable clients");
+                break;
+            };
+            // Every closed client leaves the index (`forget_client`); a
+            // stale entry would make this loop spin, so stop instead.
+            let Some(c) = self.clients.get(token).filter(|c| c.id == id) else {
+                debug_assert!(false, "client {id} evictable but gone");
+                break;
+            };
+            log::info!("Evicting client: {}", c.info_line(unix_ms()));
+            self.store.stats.evicted_clients += 1;
+            self.close_client(token);
         }
     }
 

@@ -379,6 +379,7 @@ impl Server {
             self.hold_for_sync();
             self.flush_writes();
             self.close_killed();
+            self.evict_clients();
             if self.store.shutdown.is_some() {
                 self.shutdown();
                 return Ok(());
@@ -399,12 +400,22 @@ impl Server {
                     return;
                 }
             };
-            self.store.stats.total_connections_received += 1;
+            // Refused connections are counted as rejected, not received,
+            // as in Redis (which counts a connection once it is accepted).
             if self.clients.len() >= self.store.config.maxclients {
                 self.store.stats.rejected_connections += 1;
                 let _ = stream.write(b"-ERR max number of clients reached\r\n");
                 continue;
             }
+            if self.store.config.protected_mode
+                && default_user_nopass(&self.store)
+                && !is_loopback_peer(&peer)
+            {
+                self.store.stats.rejected_connections += 1;
+                let _ = stream.write(PROTECTED_MODE_DENIED);
+                continue;
+            }
+            self.store.stats.total_connections_received += 1;
             let _ = stream.set_nodelay(true);
             let local = stream.local_addr().unwrap_or(peer);
             let entry = self.clients.vacant_entry();
@@ -467,9 +478,11 @@ impl Server {
                     let full = n == asked;
                     let buffered = client.query_len() + if big { 0 } else { n };
                     if buffered > self.store.config.client_query_buffer_limit_bytes {
+                        let head = &client.rbuf[..client.rbuf.len().min(64)];
                         log::warn!(
-                            "Closing client {} that reached max query buffer length",
-                            client.peer
+                            "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
+                            client.info_line(unix_ms()),
+                            crate::util::repr(head)
                         );
                         self.store.stats.client_query_buffer_limit_disconnections += 1;
                         self.close_client(token);
@@ -484,6 +497,7 @@ impl Server {
                     }
                     let now_ms = unix_ms();
                     client.last_interaction_ms = now_ms;
+                    self.store.client_mem.mark(token, client);
                     self.store.stats.net_input_bytes += n as u64;
                     // A full chunk means more may be waiting, and with
                     // edge-triggered readiness nothing will say so again:
@@ -508,6 +522,46 @@ impl Server {
                 }
             }
         }
+    }
+}
+
+/// What a connection from outside the loopback interface is told in
+/// protected mode, before it is closed (Redis 7.0's clientAcceptHandler).
+const PROTECTED_MODE_DENIED: &[u8] =
+    b"-DENIED Redis is running in protected mode because protected \
+mode is enabled and no password is set for the default user. \
+In this mode connections are only accepted from the loopback interface. \
+If you want to connect from external computers to Redis you \
+may adopt one of the following solutions: \
+1) Just disable protected mode sending the command \
+'CONFIG SET protected-mode no' from the loopback interface \
+by connecting to Redis from the same host the server is \
+running, however MAKE SURE Redis is not publicly accessible \
+from internet if you do so. Use CONFIG REWRITE to make this \
+change permanent. \
+2) Alternatively you can just disable the protected mode by \
+editing the Redis configuration file, and setting the protected \
+mode option to 'no', and then restarting the server. \
+3) If you started the server manually just for testing, restart \
+it with the '--protected-mode no' option. \
+4) Setup a an authentication password for the default user. \
+NOTE: You only need to do one of the above things in order for \
+the server to start accepting connections from the outside.\r\n";
+
+/// Whether the default user logs in without a password (Redis's
+/// `DefaultUser->flags & USER_FLAG_NOPASS`), which with `protected-mode`
+/// keeps connections from outside the loopback interface out. Redis 7.0
+/// asks nothing else: an explicit `bind` does not lift protected mode.
+fn default_user_nopass(store: &Store) -> bool {
+    store.config.requirepass.is_none()
+}
+
+/// Redis's islocalClient: the peer's address is exactly 127.0.0.1 or ::1
+/// (not the rest of 127.0.0.0/8, nor an IPv4-mapped ::ffff:127.0.0.1).
+fn is_loopback_peer(peer: &SocketAddr) -> bool {
+    match peer {
+        SocketAddr::V4(a) => *a.ip() == std::net::Ipv4Addr::LOCALHOST,
+        SocketAddr::V6(a) => *a.ip() == std::net::Ipv6Addr::LOCALHOST,
     }
 }
 

@@ -22,11 +22,14 @@ impl Server {
             self.close_for_output_limit(token);
             return;
         }
-        if let Some(c) = self.clients.get_mut(token)
-            && !c.write_queued
-        {
-            c.write_queued = true;
-            self.pending_writes.push(token);
+        if let Some(c) = self.clients.get_mut(token) {
+            // Its output grew: its memory is recounted before the loop
+            // sleeps (client eviction).
+            self.store.client_mem.mark(token, c);
+            if !c.write_queued {
+                c.write_queued = true;
+                self.pending_writes.push(token);
+            }
         }
     }
 
@@ -119,6 +122,7 @@ impl Server {
     /// clients whose socket could not take it all.
     pub(super) fn flush_writes(&mut self) {
         let mut queued = mem::take(&mut self.pending_writes);
+        let now_ms = unix_ms();
         // In the order output was added: once a client has its reply, all
         // output the same loop pass produced before it (a subscriber's
         // message, a MONITOR line) has been written too. (Redis writes the
@@ -187,6 +191,12 @@ impl Server {
                 }
             }
             client.out_written += written as u64;
+            // Output written counts as interaction, as in Redis: a client
+            // slowly taking a long reply is not idle (`timeout`).
+            if written > 0 {
+                client.last_interaction_ms = now_ms;
+                self.store.client_mem.mark(token, client);
+            }
             let done = client.out.is_empty();
             // Stopped where the held output starts: written again once the
             // AOF sync it waits for is done.
