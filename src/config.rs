@@ -657,6 +657,9 @@ pub struct Config {
     /// A client whose unparsed input grows past this is disconnected.
     pub client_query_buffer_limit_bytes: usize,
     pub requirepass: Option<Vec<u8>>,
+    /// The config file's `user` lines (the words after `user`), loaded
+    /// into the ACL at startup (`crate::acl::Acl::at_startup`).
+    pub acl_users: Vec<Vec<Vec<u8>>>,
     pub slowlog_log_slower_than_us: i64,
     pub slowlog_max_len: usize,
     pub loglevel: String,
@@ -744,6 +747,7 @@ impl Default for Config {
             maxclients: 10000,
             client_query_buffer_limit_bytes: 1024 * 1024 * 1024,
             requirepass: None,
+            acl_users: Vec::new(),
             slowlog_log_slower_than_us: 10000,
             slowlog_max_len: 128,
             loglevel: "notice".into(),
@@ -1086,6 +1090,10 @@ impl Config {
                 return Err(format!("line {}: unbalanced quotes", lineno + 1));
             }
             let name = String::from_utf8_lossy(&words[0]).to_ascii_lowercase();
+            if name == "user" && words.len() >= 2 {
+                self.acl_users.push(words[1..].to_vec());
+                continue;
+            }
             let args: Vec<String> = words[1..]
                 .iter()
                 .map(|w| String::from_utf8_lossy(w).into_owned())

@@ -143,6 +143,8 @@ pub struct Store {
     pub exec_shared: Vec<(usize, bytes::Bytes)>,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron expires keys nobody reads.
     pub active_expire_enabled: bool,
+    /// Users, their permissions and the ACL log.
+    pub acl: crate::acl::Acl,
 }
 
 impl Store {
@@ -178,6 +180,7 @@ impl Store {
             watches: Default::default(),
             exec_shared: Vec::new(),
             active_expire_enabled: true,
+            acl: Default::default(),
         };
         store.apply_config();
         store
@@ -234,6 +237,7 @@ impl Store {
             db.policy = policy;
             db.observed.new_keys = new_keys;
         }
+        self.acl.pubsub_all = self.config.get("acl-pubsub-default") == Some("allchannels");
     }
 
     /// Whether the dataset is being loaded (RDB or AOF): clients get

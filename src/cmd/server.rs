@@ -508,6 +508,16 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // A failed CONFIG SET may still have changed what a parameter means
     // (see `Config::restore_from_shown`).
     ctx.store.apply_config();
+    // `requirepass` is the default user's password (Redis's
+    // updateRequirePass): `resetpass` and the new one, or `nopass`.
+    if result.is_ok()
+        && pairs
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("requirepass"))
+    {
+        let password = ctx.store.config.requirepass.clone();
+        ctx.store.acl.set_default_password(password.as_deref());
+    }
     // `appendonly` starts or stops the AOF (Redis's updateAppendonly).
     if result.is_ok() && !ctx.store.loading() && !crate::persist::aof::switch(ctx.store, ctx.now_ms)
     {
