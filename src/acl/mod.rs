@@ -570,8 +570,8 @@ impl Selector {
                 Some(n) => (spec.start + n).min(args.len()),
                 None => args.len(),
             };
-            for pos in spec.start..end {
-                if !channel_in_list(&self.channels, &args[pos], spec.pattern) {
+            for (pos, channel) in args.iter().enumerate().take(end).skip(spec.start) {
+                if !channel_in_list(&self.channels, channel, spec.pattern) {
                     return Err(Denied::Channel(pos));
                 }
             }
@@ -598,11 +598,10 @@ impl Selector {
         loop {
             let mut best = None;
             let (mut mindiff, mut maxsame) = (i32::MAX as u64, 0);
-            for (j, name) in CATEGORIES.iter().enumerate() {
-                if applied[j] {
+            for (j, &done) in applied.iter().enumerate() {
+                if done {
                     continue;
                 }
-                let _ = name;
                 let (on, off) = temp.count_category(1 << j);
                 let (diff, same) = if additive { (off, on) } else { (on, off) };
                 if same > diff && (diff < mindiff || (diff == mindiff && same > maxsame)) {
@@ -755,8 +754,9 @@ fn channel_in_list(list: &[Vec<u8>], channel: &[u8], is_pattern: bool) -> bool {
 
 // --- Users ----------------------------------------------------------------
 
+/// `skip-sanitize-payload` / `sanitize-payload`, or neither yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sanitize {
+enum Payload {
     Unset,
     Skip,
     Sanitize,
@@ -767,7 +767,7 @@ pub struct User {
     pub name: Vec<u8>,
     enabled: bool,
     nopass: bool,
-    sanitize: Sanitize,
+    sanitize: Payload,
     /// SHA-256 hex of each password, in the order added.
     passwords: Vec<[u8; 64]>,
     /// The root selector first.
@@ -782,7 +782,7 @@ impl User {
             name: name.to_vec(),
             enabled: false,
             nopass: false,
-            sanitize: Sanitize::Unset,
+            sanitize: Payload::Unset,
             passwords: Vec::new(),
             selectors: vec![Selector::new(true, pubsub_all)],
             unrestricted: false,
@@ -826,9 +826,9 @@ impl User {
         } else if is("off") {
             self.enabled = false;
         } else if is("skip-sanitize-payload") {
-            self.sanitize = Sanitize::Skip;
+            self.sanitize = Payload::Skip;
         } else if is("sanitize-payload") {
-            self.sanitize = Sanitize::Sanitize;
+            self.sanitize = Payload::Sanitize;
         } else if is("nopass") {
             self.nopass = true;
             self.passwords.clear();
@@ -923,9 +923,9 @@ impl User {
             out.extend_from_slice(b"nopass ");
         }
         match self.sanitize {
-            Sanitize::Skip => out.extend_from_slice(b"skip-sanitize-payload "),
-            Sanitize::Sanitize => out.extend_from_slice(b"sanitize-payload "),
-            Sanitize::Unset => {}
+            Payload::Skip => out.extend_from_slice(b"skip-sanitize-payload "),
+            Payload::Sanitize => out.extend_from_slice(b"sanitize-payload "),
+            Payload::Unset => {}
         }
         for p in &self.passwords {
             out.push(b'#');
@@ -951,9 +951,9 @@ impl User {
             f.push("nopass");
         }
         match self.sanitize {
-            Sanitize::Skip => f.push("skip-sanitize-payload"),
-            Sanitize::Sanitize => f.push("sanitize-payload"),
-            Sanitize::Unset => {}
+            Payload::Skip => f.push("skip-sanitize-payload"),
+            Payload::Sanitize => f.push("sanitize-payload"),
+            Payload::Unset => {}
         }
         f
     }
@@ -1099,6 +1099,7 @@ impl Default for Acl {
 
 /// A request to check a user's Pub/Sub clients against its new channel
 /// permissions (Redis's ACLKillPubsubClientsIfNeeded), from ACL SETUSER.
+#[derive(Debug)]
 pub struct RecheckPubsub {
     pub user: UserId,
     /// The channel patterns of every selector of the new rules.
