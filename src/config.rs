@@ -1129,6 +1129,12 @@ impl Config {
     /// Writes the non-default settings back to the config file (CONFIG
     /// REWRITE). Without a file, Redis's error.
     pub fn rewrite(&self) -> Result<(), String> {
+        self.rewrite_with(&[])
+    }
+
+    /// CONFIG REWRITE with `lines` added after the settings: the ACL's
+    /// `user` lines, which Redis writes there when it has no ACL file.
+    pub fn rewrite_with(&self, lines: &[Vec<u8>]) -> Result<(), String> {
         let Some(path) = &self.file else {
             return Err("The server is running without a config file".into());
         };
@@ -1137,6 +1143,10 @@ impl Config {
             if self.values[i] != p.default {
                 text.push_str(&format!("{} {}\n", p.name, quote(&self.values[i])));
             }
+        }
+        for line in lines {
+            text.push_str(&String::from_utf8_lossy(line));
+            text.push('\n');
         }
         let tmp = path.with_extension("tmp-rewrite");
         std::fs::write(&tmp, text)

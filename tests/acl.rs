@@ -455,6 +455,19 @@ fn config_file_user_lines_define_users() {
     assert_eq!(c.cmd(&["AUTH", "alice", "apw"]), b"+OK\r\n");
     assert_eq!(c.cmd(&["GET", "b"]), NOPERM_KEY);
     assert_eq!(c.cmd(&["GET", "a"]), b"$-1\r\n");
+    // CONFIG REWRITE writes the users back as `user` lines.
+    let mut admin = server.connect();
+    admin.cmd(&["ACL", "SETUSER", "bob", "on", "nopass", "~b*", "+get"]);
+    assert_eq!(admin.cmd(&["CONFIG", "REWRITE"]), b"+OK\r\n");
+    let conf = std::fs::read_to_string(server.dir().join("acl.conf")).unwrap();
+    assert!(
+        conf.contains("\nuser bob on nopass ~b* resetchannels -@all +get\n")
+            && conf.contains("\nuser alice on #")
+            // A `user default` line starts from `reset`, which sets
+            // sanitize-payload, as in Redis.
+            && conf.contains("\nuser default on nopass sanitize-payload ~* &* +@all\n"),
+        "{conf}"
+    );
 }
 
 /// Runs ferrokv with `args` in a scratch directory holding `files`, and

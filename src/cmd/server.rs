@@ -564,7 +564,22 @@ pub fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 /// CONFIG REWRITE
 pub fn config_rewrite(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    ctx.store.config.rewrite().map_err(CmdError::err)?;
+    // Users go to the config file unless they have an ACL file of their
+    // own, as in Redis.
+    let users = if ctx
+        .store
+        .config
+        .get("aclfile")
+        .is_some_and(|f| !f.is_empty())
+    {
+        Vec::new()
+    } else {
+        ctx.store.acl.list()
+    };
+    ctx.store
+        .config
+        .rewrite_with(&users)
+        .map_err(CmdError::err)?;
     ctx.out.ok();
     Ok(())
 }
