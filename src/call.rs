@@ -288,6 +288,14 @@ fn run_transaction(
         let closing = c.close_after_reply;
         let mark = out.pending();
         match cmd::resolve(&args) {
+            Resolved::Found(cmd, _)
+                if let Some(denied) = exec_denial(store, clients, exec.token, cmd, &args) =>
+            {
+                // Redis checks ACLs again at EXEC: the rules may have
+                // changed since the command was queued.
+                out.error(&cmd::acl::denied_at_exec_message(denied));
+                count_error(&mut store.stats, "NOPERM");
+            }
             Resolved::Found(cmd, handler) => {
                 let req = Request {
                     token: exec.token,
@@ -316,6 +324,29 @@ fn run_transaction(
     c.state.end_multi();
     let changed = mem::replace(&mut c.reply_mode, reply_mode);
     (changed != ReplyMode::On).then_some(changed)
+}
+
+/// Whether the client's user may no longer run a queued command, logged
+/// as a denial inside a transaction.
+fn exec_denial(
+    store: &mut Store,
+    clients: &Slab<Client>,
+    token: usize,
+    cmd: &'static cmd::Command,
+    args: &[bytes::Bytes],
+) -> Option<crate::acl::Denied> {
+    let user = clients.get(token)?.user?;
+    let denied = store.acl.user(user).check(cmd, args).err()?;
+    cmd::acl::log_denial(
+        store,
+        clients,
+        token,
+        denied,
+        crate::acl::LogContext::Multi,
+        cmd,
+        args,
+    );
+    Some(denied)
 }
 
 /// Carries out CLIENT UNBLOCK requests made by the last command.

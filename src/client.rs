@@ -235,6 +235,13 @@ pub struct Client {
     pub tracking: Option<Box<crate::tracking::ClientTracking>>,
     pub reply_mode: ReplyMode,
     pub authenticated: bool,
+    /// The ACL user this client runs as (a slot of `Store::acl`), or
+    /// `None` for a client with no connection (the AOF loader), which
+    /// may run anything, as Redis's NULL user.
+    pub user: Option<crate::acl::UserId>,
+    /// That user's name, as CLIENT LIST and ACL WHOAMI show it (a user is
+    /// never renamed; one removed takes its clients with it).
+    pub user_name: bytes::Bytes,
     pub no_evict: bool,
     /// Set by QUIT, a protocol error or CLIENT KILL: write what is pending,
     /// then close.
@@ -309,6 +316,8 @@ impl Client {
             tracking: None,
             reply_mode: ReplyMode::On,
             authenticated: false,
+            user: Some(crate::acl::DEFAULT_USER),
+            user_name: bytes::Bytes::from_static(b"default"),
             no_evict: false,
             close_after_reply: false,
             unblocked: false,
@@ -328,6 +337,7 @@ impl Client {
         let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
         let mut c = Client::new_parts(id, None, nowhere, nowhere, now_ms, 512 << 20);
         c.authenticated = true;
+        c.user = None;
         c
     }
 
@@ -408,7 +418,7 @@ impl Client {
         let subs = self.mode.subscriptions();
         let omem = self.output_memory();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user=default redir={} resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user={} redir={} resp={}",
             self.id,
             self.peer,
             self.local,
@@ -434,6 +444,7 @@ impl Client {
             self.memory_usage(),
             if self.writable_registered { "rw" } else { "r" },
             self.last_cmd,
+            String::from_utf8_lossy(&self.user_name),
             self.tracking
                 .as_ref()
                 .map_or(-1, |t| t.redirect_id() as i64),

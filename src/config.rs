@@ -666,6 +666,9 @@ pub struct Config {
     /// `maxmemory-clients` in bytes, a percentage of `maxmemory` worked
     /// out (Redis's getClientEvictionLimit); 0 when client eviction is off.
     pub client_eviction_limit_bytes: usize,
+    /// The config file's `user` lines (the words after `user`), loaded
+    /// into the ACL at startup (`crate::acl::Acl::at_startup`).
+    pub acl_users: Vec<Vec<Vec<u8>>>,
     pub slowlog_log_slower_than_us: i64,
     pub slowlog_max_len: usize,
     pub loglevel: String,
@@ -756,6 +759,7 @@ impl Default for Config {
             protected_mode: true,
             idle_timeout_s: 0,
             client_eviction_limit_bytes: 0,
+            acl_users: Vec::new(),
             slowlog_log_slower_than_us: 10000,
             slowlog_max_len: 128,
             loglevel: "notice".into(),
@@ -1128,6 +1132,10 @@ impl Config {
                 return Err(format!("line {}: unbalanced quotes", lineno + 1));
             }
             let name = String::from_utf8_lossy(&words[0]).to_ascii_lowercase();
+            if name == "user" && words.len() >= 2 {
+                self.acl_users.push(words[1..].to_vec());
+                continue;
+            }
             let args: Vec<String> = words[1..]
                 .iter()
                 .map(|w| String::from_utf8_lossy(w).into_owned())
@@ -1163,6 +1171,12 @@ impl Config {
     /// Writes the non-default settings back to the config file (CONFIG
     /// REWRITE). Without a file, Redis's error.
     pub fn rewrite(&self) -> Result<(), String> {
+        self.rewrite_with(&[])
+    }
+
+    /// CONFIG REWRITE with `lines` added after the settings: the ACL's
+    /// `user` lines, which Redis writes there when it has no ACL file.
+    pub fn rewrite_with(&self, lines: &[Vec<u8>]) -> Result<(), String> {
         let Some(path) = &self.file else {
             return Err("The server is running without a config file".into());
         };
@@ -1171,6 +1185,10 @@ impl Config {
             if self.values[i] != p.default {
                 text.push_str(&format!("{} {}\n", p.name, quote(&self.values[i])));
             }
+        }
+        for line in lines {
+            text.push_str(&String::from_utf8_lossy(line));
+            text.push('\n');
         }
         let tmp = path.with_extension("tmp-rewrite");
         std::fs::write(&tmp, text)

@@ -30,6 +30,7 @@
 //! - [`persist`]: the RDB format (snapshots, DUMP payloads), SAVE and
 //!   loading.
 
+pub mod acl;
 pub mod alloc;
 pub mod bigarg;
 pub mod blocking;

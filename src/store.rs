@@ -150,6 +150,8 @@ pub struct Store {
     pub active_expire_enabled: bool,
     /// maxmemory and its eviction pool.
     pub evictor: crate::evict::Evictor,
+    /// Users, their permissions and the ACL log.
+    pub acl: crate::acl::Acl,
 }
 
 impl Store {
@@ -187,6 +189,7 @@ impl Store {
             exec_shared: Vec::new(),
             active_expire_enabled: true,
             evictor: Default::default(),
+            acl: Default::default(),
         };
         store.apply_config();
         store
@@ -266,6 +269,7 @@ impl Store {
             db.policy = policy;
             db.observed.new_keys = new_keys;
         }
+        self.acl.pubsub_all = self.config.get("acl-pubsub-default") == Some("allchannels");
     }
 
     /// Whether the dataset is being loaded (RDB or AOF): clients get

@@ -105,6 +105,8 @@ macro_rules! scripts {
 
 scripts!(
     connection,
+    acl,
+    auth,
     server,
     keys,
     strings,

@@ -61,8 +61,8 @@ pub fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 /// RESET: back to a fresh connection's state, as far as Redis 7.0's
 /// `clearClientConnectionState` goes: CLIENT NO-EVICT stays on.
 pub fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    let requirepass = ctx.store.config.requirepass.is_some();
     let me = ctx.me;
+    crate::cmd::acl::set_default_auth(ctx.store, &mut ctx.clients[me]);
     let client = ctx.client();
     client.db = 0;
     client.name = None;
@@ -72,7 +72,6 @@ pub fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     if client.reply_mode != ReplyMode::Skip {
         client.reply_mode = ReplyMode::On;
     }
-    client.authenticated = !requirepass;
     client.state.end_multi();
     // Out of MONITOR and of every subscription, without confirmations.
     let mut subs = client.mode.take_subscriptions();
@@ -90,25 +89,6 @@ pub fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Checks a username/password pair against `requirepass`. Redis 7.0's
-/// default user has `nopass` when no password is set, so any password is
-/// accepted then.
-fn check_auth(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
-    let ok = user == b"default"
-        && match &ctx.store.config.requirepass {
-            None => true,
-            Some(p) => p.as_slice() == pass,
-        };
-    if ok {
-        ctx.client().authenticated = true;
-        Ok(())
-    } else {
-        Err(CmdError::Msg(
-            "WRONGPASS invalid username-password pair or user is disabled.".into(),
-        ))
-    }
-}
-
 /// AUTH [username] password
 pub fn auth(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
@@ -116,15 +96,15 @@ pub fn auth(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     ctx.redact(1);
     if args.len() == 2 {
-        if ctx.store.config.requirepass.is_none() {
+        if ctx.store.acl.default_user_nopass() {
             return Err(CmdError::err(
                 "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
             ));
         }
-        check_auth(ctx, b"default", &args[1])?;
+        crate::cmd::acl::authenticate(ctx, args, b"default", &args[1])?;
     } else {
         ctx.redact(2);
-        check_auth(ctx, &args[1], &args[2])?;
+        crate::cmd::acl::authenticate(ctx, args, &args[1], &args[2])?;
     }
     ctx.out.ok();
     Ok(())
@@ -153,7 +133,7 @@ pub fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if eq_ic(&args[i], "AUTH") && more >= 2 {
             ctx.redact(i + 1);
             ctx.redact(i + 2);
-            check_auth(ctx, &args[i + 1], &args[i + 2])?;
+            crate::cmd::acl::authenticate(ctx, args, &args[i + 1], &args[i + 2])?;
             i += 3;
         } else if eq_ic(&args[i], "SETNAME") && more >= 1 {
             set_name(ctx, &args[i + 1])?;
@@ -168,7 +148,7 @@ pub fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     if !ctx.client().authenticated {
         return Err(CmdError::Msg(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
         ));
     }
     ctx.out.proto = proto;
@@ -384,7 +364,7 @@ pub fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut addr: Option<String> = None;
     let mut laddr: Option<String> = None;
     let mut ctype: Option<Option<ClientClass>> = None;
-    let mut user: Option<String> = None;
+    let mut user: Option<crate::acl::UserId> = None;
     let mut skipme = true;
     // Filters are checked pair by pair, so the first bad one is reported.
     let mut i = 2;
@@ -409,10 +389,10 @@ pub fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         } else if eq_ic(opt, "LADDR") {
             laddr = Some(text);
         } else if eq_ic(opt, "USER") {
-            if text != "default" {
+            let Some(id) = ctx.store.acl.find(val) else {
                 return Err(CmdError::err_quoting("No such user '", val, "'"));
-            }
-            user = Some(text);
+            };
+            user = Some(id);
         } else if eq_ic(opt, "SKIPME") {
             skipme = match text.to_ascii_lowercase().as_str() {
                 "yes" => true,
@@ -432,7 +412,7 @@ pub fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 && addr.as_ref().is_none_or(|a| c.peer.to_string() == *a)
                 && laddr.as_ref().is_none_or(|a| c.local.to_string() == *a)
                 && ctype.is_none_or(|t| t == Some(c.mode.class()))
-                && user.as_ref().is_none_or(|_| true)
+                && user.is_none_or(|u| c.user == Some(u))
                 && !(skipme && t == me)
         })
         .map(|(t, _)| t)
@@ -447,7 +427,7 @@ pub fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// Closes a client once the command is done (the loop does it before the
 /// next command); the running client is closed after its reply is
 /// written, as Redis does for CLIENT KILL of oneself.
-fn kill(ctx: &mut Ctx, token: usize) {
+pub(crate) fn kill(ctx: &mut Ctx, token: usize) {
     if token == ctx.me {
         ctx.client().close_after_reply = true;
     } else {

@@ -7,6 +7,8 @@
 //! key commands in `keys.rs`, or their concern (`server.rs`, `connection.rs`, `introspect.rs`) and are
 //! gathered under [`h`] so the table can name them.
 
+pub mod acl;
+pub mod acl_table;
 pub mod connection;
 pub mod help;
 pub mod introspect;
@@ -34,6 +36,7 @@ pub use spec::{Command, flag};
 /// Every handler, under the name the table uses (`config|get` is
 /// `config_get`).
 pub mod h {
+    pub use super::acl::*;
     pub use super::connection::*;
     pub use super::introspect::*;
     pub use super::keys::*;

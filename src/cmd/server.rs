@@ -508,6 +508,16 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // A failed CONFIG SET may still have changed what a parameter means
     // (see `Config::restore_from_shown`).
     ctx.store.apply_config();
+    // `requirepass` is the default user's password (Redis's
+    // updateRequirePass): `resetpass` and the new one, or `nopass`.
+    if result.is_ok()
+        && pairs
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("requirepass"))
+    {
+        let password = ctx.store.config.requirepass.clone();
+        ctx.store.acl.set_default_password(password.as_deref());
+    }
     // `appendonly` starts or stops the AOF (Redis's updateAppendonly).
     if result.is_ok() && !ctx.store.loading() && !crate::persist::aof::switch(ctx.store, ctx.now_ms)
     {
@@ -554,7 +564,22 @@ pub fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 /// CONFIG REWRITE
 pub fn config_rewrite(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    ctx.store.config.rewrite().map_err(CmdError::err)?;
+    // Users go to the config file unless they have an ACL file of their
+    // own, as in Redis.
+    let users = if ctx
+        .store
+        .config
+        .get("aclfile")
+        .is_some_and(|f| !f.is_empty())
+    {
+        Vec::new()
+    } else {
+        ctx.store.acl.list()
+    };
+    ctx.store
+        .config
+        .rewrite_with(&users)
+        .map_err(CmdError::err)?;
     ctx.out.ok();
     Ok(())
 }

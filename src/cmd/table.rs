@@ -1366,6 +1366,373 @@ pub static COMMANDS: &[Command] = &[
         ],
     },
     Command {
+        name: "acl",
+        arity: -2,
+        flags: 0,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["slow"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "A container for Access List Control commands ",
+            since: "6.0.0",
+            group: "server",
+            complexity: Some("Depends on subcommand."),
+            ..Docs::EMPTY
+        },
+        handler: None,
+        subcommands: &[
+            Command {
+                name: "acl|cat",
+                arity: -2,
+                flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "List the ACL categories or the commands inside a category",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: Some("O(1) since the categories and commands are a fixed set."),
+                    arguments: &[Arg {
+                        name: "categoryname",
+                        kind: "string",
+                        flags: &["optional"],
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::acl_cat),
+                subcommands: &[],
+            },
+            Command {
+                name: "acl|deluser",
+                arity: -3,
+                flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Remove the specified ACL users and the associated rules",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: Some("O(1) amortized time considering the typical user."),
+                    arguments: &[Arg {
+                        name: "username",
+                        kind: "string",
+                        flags: &["multiple"],
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::acl_deluser),
+                subcommands: &[],
+            },
+            Command {
+                name: "acl|dryrun",
+                arity: -4,
+                flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Returns whether the user can execute the given command without executing the command.",
+                    since: "7.0.0",
+                    group: "server",
+                    complexity: Some("O(1)."),
+                    arguments: &[
+                        Arg {
+                            name: "username",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "command",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "arg",
+                            kind: "string",
+                            flags: &["optional", "multiple"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::acl_dryrun),
+                subcommands: &[],
+            },
+            Command {
+                name: "acl|genpass",
+                arity: -2,
+                flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Generate a pseudorandom secure password to use for ACL users",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: Some("O(1)"),
+                    arguments: &[Arg {
+                        name: "bits",
+                        kind: "integer",
+                        flags: &["optional"],
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::acl_genpass),
+                subcommands: &[],
+            },
+            Command {
+                name: "acl|getuser",
+                arity: 3,
+                flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Get the rules for a specific ACL user",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: Some(
+                        "O(N). Where N is the number of password, command and pattern rules that the user has.",
+                    ),
+                    history: &[
+                        ("6.2.0", "Added Pub/Sub channel patterns."),
+                        (
+                            "7.0.0",
+                            "Added selectors and changed the format of key and channel patterns from a list to their rule representation.",
+                        ),
+                    ],
+                    arguments: &[Arg {
+                        name: "username",
+                        kind: "string",
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::acl_getuser),
+                subcommands: &[],
+            },
+            Command {
+                name: "acl|help",
+                arity: 2,
+                flags: flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Show helpful text about the different subcommands",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::acl_help),
+                subcommands: &[],
+            },
+            Command {
+                name: "acl|list",
+                arity: 2,
+                flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "List the current ACL rules in ACL config file format",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: Some("O(N). Where N is the number of configured users."),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::acl_list),
+                subcommands: &[],
+            },
+            Command {
+                name: "acl|load",
+                arity: 2,
+                flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Reload the ACLs from the configured ACL file",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: Some("O(N). Where N is the number of configured users."),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::acl_load),
+                subcommands: &[],
+            },
+            Command {
+                name: "acl|log",
+                arity: -2,
+                flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "List latest events denied because of ACLs in place",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: Some("O(N) with N being the number of entries shown."),
+                    arguments: &[Arg {
+                        name: "operation",
+                        kind: "oneof",
+                        flags: &["optional"],
+                        arguments: &[
+                            Arg {
+                                name: "count",
+                                kind: "integer",
+                                ..Arg::EMPTY
+                            },
+                            Arg {
+                                name: "reset",
+                                kind: "pure-token",
+                                token: Some("RESET"),
+                                ..Arg::EMPTY
+                            },
+                        ],
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::acl_log),
+                subcommands: &[],
+            },
+            Command {
+                name: "acl|save",
+                arity: 2,
+                flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Save the current ACL rules in the configured ACL file",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: Some("O(N). Where N is the number of configured users."),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::acl_save),
+                subcommands: &[],
+            },
+            Command {
+                name: "acl|setuser",
+                arity: -3,
+                flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Modify or create the rules for a specific ACL user",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: Some("O(N). Where N is the number of rules provided."),
+                    history: &[
+                        ("6.2.0", "Added Pub/Sub channel patterns."),
+                        ("7.0.0", "Added selectors and key based permissions."),
+                    ],
+                    arguments: &[
+                        Arg {
+                            name: "username",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "rule",
+                            kind: "string",
+                            flags: &["optional", "multiple"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::acl_setuser),
+                subcommands: &[],
+            },
+            Command {
+                name: "acl|users",
+                arity: 2,
+                flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "List the username of all the configured ACL rules",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: Some("O(N). Where N is the number of configured users."),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::acl_users),
+                subcommands: &[],
+            },
+            Command {
+                name: "acl|whoami",
+                arity: 2,
+                flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Return the name of the user associated to the current connection",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::acl_whoami),
+                subcommands: &[],
+            },
+        ],
+    },
+    Command {
         name: "command",
         arity: -1,
         flags: flag::LOADING | flag::STALE,

@@ -37,7 +37,7 @@ impl Server {
         }
         // Redis's `authRequired`: a password is set and this client has not
         // given it (removing the password lets everyone in).
-        let auth_required = !client.authenticated && self.store.config.requirepass.is_some();
+        let auth_required = !client.authenticated && !self.store.acl.login_free();
         if auth_required && client.rbuf.len() > UNAUTHENTICATED_QUERY_LIMIT_BYTES {
             client.close_after_reply = true;
             self.queue_write(token);
@@ -168,6 +168,39 @@ impl Server {
         }
     }
 
+    /// Checks the client's user's permissions for a command (Redis's
+    /// ACLCheckAllPerm in processCommand): the error, with the denial
+    /// logged, or `None` to go on. A user allowed everything costs one
+    /// flag test.
+    fn acl_denial(
+        &mut self,
+        token: usize,
+        cmd: &'static cmd::Command,
+        args: &[bytes::Bytes],
+    ) -> Option<Vec<u8>> {
+        let client = self.clients.get(token)?;
+        let user = self.store.acl.user(client.user?);
+        if user.is_unrestricted() {
+            return None;
+        }
+        let denied = user.check(cmd, args).err()?;
+        let context = if client.state.multi().is_some() {
+            crate::acl::LogContext::Multi
+        } else {
+            crate::acl::LogContext::Toplevel
+        };
+        cmd::acl::log_denial(
+            &mut self.store,
+            &self.clients,
+            token,
+            denied,
+            context,
+            cmd,
+            args,
+        );
+        Some(cmd::acl::denied_message(denied, cmd))
+    }
+
     /// Decides whether a resolved command runs now, as Redis's
     /// `processCommand` does before `call()`: rejected (with Redis's error,
     /// dooming an open transaction), queued inside MULTI, or admitted.
@@ -180,7 +213,7 @@ impl Server {
         pushed: &mut Vec<(usize, usize)>,
     ) -> Option<(&'static cmd::Command, cmd::spec::Handler)> {
         let client = self.clients.get(token)?;
-        let authenticated = client.authenticated || self.store.config.requirepass.is_none();
+        let authenticated = client.authenticated || self.store.acl.login_free();
         let in_multi = client.state.multi().is_some_and(|tx| !tx.running);
         let monitoring = client.mode.is_monitor();
         // Redis 7.0 checks a subscribed client's commands before they are
@@ -204,10 +237,6 @@ impl Server {
         let deny_oom = cmd.has(flag::DENYOOM)
             || (cmd.name == "exec" && queued_with(client, flag::DENYOOM))
             || (in_multi && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset"));
-        let oom = authenticated
-            && self.store.evictor.settings.maxmemory != 0
-            && self.evict(Some((token, out, pushed))) == crate::evict::Outcome::Fail
-            && deny_oom;
         let misconf: Option<std::borrow::Cow<[u8]>> = if !writes {
             None
         } else if !self.store.rdb.last_bgsave_ok
@@ -219,12 +248,17 @@ impl Server {
         };
         let refusal: Option<std::borrow::Cow<[u8]>> = if !authenticated && !cmd.has(flag::NO_AUTH) {
             Some(b"NOAUTH Authentication required."[..].into())
-        } else if oom {
+        } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) && cmd.has(flag::NO_MULTI) {
+            Some(b"ERR Command not allowed inside a transaction"[..].into())
+        } else if let Some(msg) = self.acl_denial(token, cmd, args) {
+            Some(msg.into())
+        } else if self.store.evictor.settings.maxmemory != 0
+            && self.evict(Some((token, out, pushed))) == crate::evict::Outcome::Fail
+            && deny_oom
+        {
             Some(b"OOM command not allowed when used memory > 'maxmemory'."[..].into())
         } else if misconf.is_some() {
             misconf
-        } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) && cmd.has(flag::NO_MULTI) {
-            Some(b"ERR Command not allowed inside a transaction"[..].into())
         } else if subscribed_resp2 && !cmd.has(flag::SUBSCRIBED_OK) {
             Some(
                 format!(

@@ -169,6 +169,7 @@ impl Server {
         let mut wheel = TimerWheel::new(now);
         wheel.insert(now + 1000 / config.hz as u64, Timer::Cron);
         let mut store = Store::new(config);
+        store.acl = crate::acl::Acl::at_startup(&store.config).map_err(io::Error::other)?;
         store.listen_port = port;
         store.aof.waker = Some(std::sync::Arc::new(mio::Waker::new(
             poll.registry(),
@@ -438,7 +439,7 @@ impl Server {
                 unix_ms(),
                 self.store.config.proto_max_bulk_len,
             );
-            client.authenticated = self.store.config.requirepass.is_none();
+            client.authenticated = self.store.acl.login_free();
             entry.insert(client);
             log::debug!("Accepted {peer}");
         }
@@ -553,7 +554,7 @@ the server to start accepting connections from the outside.\r\n";
 /// keeps connections from outside the loopback interface out. Redis 7.0
 /// asks nothing else: an explicit `bind` does not lift protected mode.
 fn default_user_nopass(store: &Store) -> bool {
-    store.config.requirepass.is_none()
+    store.acl.default_user_nopass()
 }
 
 /// Redis's islocalClient: the peer's address is exactly 127.0.0.1 or ::1
