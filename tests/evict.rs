@@ -558,17 +558,10 @@ fn allkeys_lru_ranks_keys_of_all_databases_together() {
 /// Large values (lists of thousands of elements, which a server may free
 /// off the main thread) are evicted and counted as freed like small ones:
 /// the memory gets under the limit without evicting far more keys than
-/// the limit asks for.
-///
-/// Ignored for now: ferrokv evicts all 100 lists where redis-server
-/// 7.0.15 evicts 37. It hands a large value to the lazy-free thread and
-/// counts as freed only `Value::redis_usage`, whose list estimate is 12
-/// bytes an element (24 KB for these lists, about 107 KB each in fact; the
-/// same figure MEMORY USAGE reports), so the memory still looks over the
-/// limit until the thread has run, and every list goes. Run with
-/// `--ignored` (it passes against redis-server).
+/// the limit asks for. (A list handed to the lazy-free thread is counted
+/// as freed by its MEMORY USAGE figure, which once estimated 12 bytes an
+/// element and made ferrokv evict every list.)
 #[test]
-#[ignore = "ferrokv over-evicts lists it frees lazily (list size estimate of 12 bytes an element)"]
 fn large_values_are_evicted_until_under_the_limit() {
     let Some(server) = start_under_test("evicting large values") else {
         return;
