@@ -1017,6 +1017,27 @@ impl ModelTest {
         self.expect(c, &args, Frame::Simple(b"OK".to_vec()));
     }
 
+    /// XSETID backward on an emptied stream, once for sure: whether the
+    /// random writes get there depends on the clock (the `*` IDs).
+    fn cover_setid(&mut self, c: &mut Client) {
+        const KEY: &str = "st:setid-cover";
+        self.expect(
+            c,
+            &args_of(&["XADD", KEY, "5-1", "f", "v"]),
+            Id::new(5, 1).frame(),
+        );
+        self.expect(c, &args_of(&["XDEL", KEY, "5-1"]), Frame::Integer(1));
+        self.expect(
+            c,
+            &args_of(&["XSETID", KEY, "3-0"]),
+            Frame::Simple(b"OK".to_vec()),
+        );
+        self.expect(c, &args_of(&["XLEN", KEY]), Frame::Integer(0));
+        self.expect(c, &args_of(&["DEL", KEY]), Frame::Integer(1));
+        self.cov.setid_on_empty += 1;
+        self.cov.setid_backward += 1;
+    }
+
     /// The last ID set to the largest: every XADD form then fails; the
     /// key is deleted afterwards.
     fn exhaust(&mut self, c: &mut Client, key: &[u8]) {
@@ -1398,6 +1419,8 @@ fn model_test(seed: u64, node_limits: Option<(u32, u32)>) {
         let reads = t.checks(batch % WHOLE_READ_EVERY == 0);
         t.run_reads(&mut c, &reads);
     }
+    t.context = format!("{name}, seed {seed:#x}, XSETID on an emptied stream");
+    t.cover_setid(&mut c);
     t.context = format!("{name}, seed {seed:#x}, final checks");
     let reads = t.checks(true);
     t.run_reads(&mut c, &reads);
