@@ -173,10 +173,10 @@ pub fn usage(aof_buffer: usize) -> Usage {
 /// this of the limit, keeps `used_memory` at or under it as every command
 /// sees it; `-OOM` still waits for the limit itself.
 fn headroom(maxmemory: u64) -> u64 {
-    (maxmemory / 256).min(HEADROOM_BYTES)
+    (maxmemory / 1024).min(HEADROOM_BYTES)
 }
 
-const HEADROOM_BYTES: u64 = 16 * 1024;
+const HEADROOM_BYTES: u64 = 8 * 1024;
 
 impl Evictor {
     /// Evicts keys until the memory used is under `maxmemory` or this
