@@ -191,31 +191,42 @@ impl Effects {
                 DbEventKind::New => self.notify(class::NEW, "new", db, &key),
                 DbEventKind::Expired => {
                     self.expired_keys += 1;
-                    self.notify(class::EXPIRED, "expired", db, &key);
-                    if self.record_modified {
-                        self.modified.push(Modified {
-                            db,
-                            key: key.clone(),
-                            by_expiry: true,
-                        });
-                    }
-                    self.also_propagate(db, vec![deletion(self.lazy_expire), key]);
+                    self.deleted_by_server(db, key, class::EXPIRED, "expired", true);
                 }
                 DbEventKind::Evicted => {
                     self.evicted_keys += 1;
-                    self.notify(class::EVICTED, "evicted", db, &key);
-                    if self.record_modified {
-                        self.modified.push(Modified {
-                            db,
-                            key: key.clone(),
-                            by_expiry: false,
-                        });
-                    }
-                    self.also_propagate(db, vec![deletion(self.lazy_eviction), key]);
+                    self.deleted_by_server(db, key, class::EVICTED, "evicted", false);
                 }
                 DbEventKind::Ready => self.ready.push((db, key)),
             }
         }
+    }
+
+    /// What a key the server deleted itself (expired or evicted) brings:
+    /// its keyspace event, the key modified, and DEL propagated (UNLINK
+    /// under the matching `lazyfree-lazy-*`, as Redis's propagateDeletion).
+    fn deleted_by_server(
+        &mut self,
+        db: usize,
+        key: Bytes,
+        class: u32,
+        event: &'static str,
+        by_expiry: bool,
+    ) {
+        self.notify(class, event, db, &key);
+        if self.record_modified {
+            self.modified.push(Modified {
+                db,
+                key: key.clone(),
+                by_expiry,
+            });
+        }
+        let lazy = if by_expiry {
+            self.lazy_expire
+        } else {
+            self.lazy_eviction
+        };
+        self.also_propagate(db, vec![deletion(lazy), key]);
     }
 
     /// Ends a top-level call's propagation: its operations, wrapped in
