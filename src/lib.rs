@@ -49,6 +49,7 @@ pub mod lazyfree;
 pub mod persist;
 pub mod pubsub;
 pub mod resp;
+pub mod script;
 pub mod server;
 pub mod store;
 pub mod timer;

@@ -1,0 +1,3 @@
+//! Lua scripting: EVAL and FUNCTION, as Redis 7.0 runs them.
+
+pub mod libs;
