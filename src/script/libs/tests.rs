@@ -1134,5 +1134,53 @@ fn edge_cases_matches_redis() {
         r###"return show(hex(struct.pack(">i5i6i7", -2, 2^40, -2^47)), hex(struct.pack("<I32", 2^62)))"###,
         b"s:fffffffffe010000000000ff800000000000 s:0000000000000040000000000000000000000000000000000000000000000000",
     ),
+    (
+        r###"return show(pcall(struct.unpack, string.rep("b", 9000), string.rep("\1", 9000)))"###,
+        b"boolean:false s:stack overflow (too many results)",
+    ),
+    (
+        r###"return show(select('#', struct.unpack(string.rep("b", 3990), string.rep("\1", 3990))))"###,
+        b"number:3991",
+    ),
+    (
+        r###"return show(pcall(struct.unpack, string.rep("x", 9000) .. "b", string.rep("\1", 9001)))"###,
+        b"boolean:true number:1 number:9002",
+    ),
+    (
+        r###"local s = {} for i = 0, 255 do s[#s + 1] = string.char(i) end s = table.concat(s) return show(cjson.encode(s), cjson.decode(cjson.encode(s)) == s, cmsgpack.unpack(cmsgpack.pack(s)) == s)"###,
+        b"s:\"\\u0000\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u000f\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a\\u001b\\u001c\\u001d\\u001e\\u001f !\\\"#$%&'()*+,-.\\/0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\\u007f\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x90\x91\x92\x93\x94\x95\x96\x97\x98\x99\x9a\x9b\x9c\x9d\x9e\x9f\xa0\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8\xa9\xaa\xab\xac\xad\xae\xaf\xb0\xb1\xb2\xb3\xb4\xb5\xb6\xb7\xb8\xb9\xba\xbb\xbc\xbd\xbe\xbf\xc0\xc1\xc2\xc3\xc4\xc5\xc6\xc7\xc8\xc9\xca\xcb\xcc\xcd\xce\xcf\xd0\xd1\xd2\xd3\xd4\xd5\xd6\xd7\xd8\xd9\xda\xdb\xdc\xdd\xde\xdf\xe0\xe1\xe2\xe3\xe4\xe5\xe6\xe7\xe8\xe9\xea\xeb\xec\xed\xee\xef\xf0\xf1\xf2\xf3\xf4\xf5\xf6\xf7\xf8\xf9\xfa\xfb\xfc\xfd\xfe\xff\" boolean:true boolean:true",
+    ),
+    (
+        r###"local t = {} for i = 1, 20000 do t[i] = i % 7 end local e = cjson.encode(t) return show(#e, #cjson.decode(e), #cmsgpack.unpack(cmsgpack.pack(t)))"###,
+        b"number:40001 number:20000 number:20000",
+    ),
+    (
+        r###"return show(pcall(cjson.decode, string.rep('[', 100000)))"###,
+        b"boolean:false s:Found too many nested data structures (1001) at character 1001",
+    ),
+    (
+        r###"return show(pcall(cmsgpack.unpack, string.rep("\220\255\255", 100000)))"###,
+        b"boolean:false s:stack overflow (in function mp_decode_to_lua_array)",
+    ),
+    (
+        r###"return show(pcall(cmsgpack.unpack_limit, string.rep("\1", 9000), 8500))"###,
+        b"boolean:false s:stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)",
+    ),
+    (
+        r###"return show(select("#", cmsgpack.unpack_limit(string.rep("\1", 9000), 100, 8000)), (cmsgpack.unpack_limit(string.rep("\1", 9000), 100, 8000)))"###,
+        b"number:101 number:8100",
+    ),
+    (
+        r###"return show(cjson.encode({[true] = 1}) == nil)"###,
+        b"ERR:user_script:4: Cannot serialise boolean: table key must be a number or string",
+    ),
+    (
+        r###"local t = setmetatable({}, {__index = function() return 1 end}) t[1] = 5 return show(cjson.encode(t), hex(cmsgpack.pack(t)))"###,
+        b"s:[5] s:9105",
+    ),
+    (
+        r###"return show(struct.pack("i", "12"), hex(struct.pack("b", "0x10")), pcall(struct.pack, "b", "z"))"###,
+        b"s:\x0c\x00\x00\x00 s:10 boolean:false s:bad argument #2 to '?' (number expected, got string)",
+    ),
     ]);
 }
