@@ -10,7 +10,7 @@
 #                (default 3; 2 with --quick)
 #   --only LIST  run only these of the sections throughput, cpu, smallcpu,
 #                pubsub, bigvalue, memory, small, growth, persist, aof,
-#                zset, stream, evict
+#                zset, stream, evict, evalsha
 #                (comma separated)
 #   --help       print this text
 #
@@ -69,6 +69,12 @@
 #      eight policies, what it evicts from a mix of hot keys, keys with and
 #      without a TTL under maxmemory 12mb (SETs refused, keys of each kind
 #      kept, median TTL left). About 2.5 minutes on an idle 2-CPU machine.
+#   8. Lua scripting (scripts/bench/evalsha.py): rate limiters by EVALSHA
+#      (a fixed window, INCR and PEXPIRE; a sliding window, a sorted-set log
+#      with TIME, ZREMRANGEBYSCORE, ZCARD, ZADD), the fixed window by EVAL,
+#      and INCR alone for scale, with redis-benchmark at -P 1 and -P 16 on
+#      10,000 keys: throughput and server CPU per request, a fresh server
+#      per run, every request checked in INFO commandstats.
 # A test whose command the server does not know is "n/a". Servers are killed
 # on exit, also on Ctrl-C or failure; if one dies mid-run the script says
 # which and exits 3. It only talks to 127.0.0.1. Run it from anywhere; it
@@ -87,7 +93,7 @@ usage() {
 
 QUICK=0
 ROUNDS=""
-ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof,zset,stream,evict"
+ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof,zset,stream,evict,evalsha"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -137,8 +143,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream | evict) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream, evict)" >&2; exit 2 ;;
+        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream | evict | evalsha) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream, evict, evalsha)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -909,6 +915,19 @@ section_evict() {
         || die "the eviction benchmark failed"
 }
 
+# 10. Lua scripting (scripts/bench/evalsha.py): rate-limiter scripts by
+# EVALSHA and EVAL against INCR alone, redis-benchmark at -P 1 and -P 16
+# with the throughput section's $N_P1 and $N_P16 requests, a fresh server
+# per run: what entering a script costs each server per request.
+section_evalsha() {
+    log "scripting: rate limiters by EVALSHA and EVAL, $N_P1 requests at -P 1 and $N_P16 at -P 16"
+    echo
+    echo "## Lua scripting: rate limiters"
+    echo
+    python3 "$ROOT/scripts/bench/evalsha.py" "$ROUNDS" "$FERROKV" --requests="$N_P1,$N_P16" \
+        || die "the scripting benchmark failed"
+}
+
 section_aof() {
     log "AOF: SET under appendfsync always/everysec, BGREWRITEAOF of $PERSIST_N keys"
     echo
@@ -930,5 +949,6 @@ if want aof; then section_aof; fi
 if want zset; then section_zset; fi
 if want stream; then section_stream; fi
 if want evict; then section_evict; fi
+if want evalsha; then section_evalsha; fi
 if want growth; then section_growth; fi
 log "done"

@@ -128,7 +128,12 @@ scripts!(
     stream_resp3,
     stream_blocking,
     maxmemory,
-    limits
+    limits,
+    eval,
+    eval_conversions,
+    eval_libs,
+    function,
+    eval_effects
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -1051,11 +1051,19 @@ pub fn output_within(command: &mut Command, timeout: Duration) -> std::process::
 /// [`CLIENT_SCRIPT_TIMEOUT`]) and returns whether it succeeded, with its
 /// output.
 pub fn run_client(program: &str, args: &[&str]) -> (bool, String) {
+    run_client_within(program, args, CLIENT_SCRIPT_TIMEOUT)
+}
+
+/// [`run_client`] with another bound than [`CLIENT_SCRIPT_TIMEOUT`], for a
+/// script that does more (a job queue's ten thousand jobs) and bounds its
+/// own run a little under `timeout`, so that it fails with a report of how
+/// far it got rather than being killed without one.
+pub fn run_client_within(program: &str, args: &[&str], timeout: Duration) -> (bool, String) {
     let output = output_within(
         Command::new(program)
             .args(args)
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients")),
-        CLIENT_SCRIPT_TIMEOUT,
+        timeout,
     );
     let text = format!(
         "{}{}",
