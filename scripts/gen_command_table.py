@@ -248,6 +248,11 @@ COMMANDS = [
     "spublish",
     ("pubsub", ["channels", "numsub", "numpat", "shardchannels",
                 "shardnumsub", "help"]),
+    "eval",
+    "evalsha",
+    "eval_ro",
+    "evalsha_ro",
+    ("script", ["load", "exists", "flush", "kill", "help"]),
 ]
 
 # Containers whose plain form (no subcommand) is itself a command.

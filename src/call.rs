@@ -111,7 +111,9 @@ pub fn call(
     if let Err(e) = &outcome.result {
         let msg = e.bytes();
         out.error_bytes(&msg);
-        count_error(&mut store.stats, &String::from_utf8_lossy(&msg));
+        if !matches!(e, CmdError::Uncounted(_)) {
+            count_error(&mut store.stats, &String::from_utf8_lossy(&msg));
+        }
     }
     // What the database logged (a key expired on the way) goes first.
     store.absorb(db);
@@ -149,7 +151,9 @@ pub fn call(
     // The AOF loader's commands (a client with no connection) are the
     // dataset coming back, not commands served: Redis runs them without
     // counting them, and MONITOR does not see them.
-    let counted = clients.get(req.token).is_some_and(|c| c.stream.is_some());
+    let counted = clients
+        .get(req.token)
+        .is_some_and(|c| c.stream.is_some() || c.script);
     let monitored = counted
         && account(
             store, clients, req.token, req.cmd, shown, elapsed, failed, run,
@@ -167,7 +171,7 @@ pub fn call(
     // Redis feeds MONITOR once the command is done, after what it
     // published or invalidated while it ran.
     if monitored {
-        feed_monitors(store, clients, req.token, req.cmd, shown, out);
+        feed_monitors(store, clients, req.token, req.cmd, shown, out, false);
     }
     called
 }
@@ -460,7 +464,13 @@ pub fn forget_client(
 /// Counts an error reply by its code (INFO errorstats).
 pub fn count_error(stats: &mut Stats, msg: &str) {
     stats.total_error_replies += 1;
-    let code = msg.split(' ').next().unwrap_or("ERR");
+    // As Redis's afterErrorReply: the code is the first word, if a space
+    // ends it within the first 32 bytes of the reply (its '-' included).
+    let head = &msg.as_bytes()[..msg.len().min(31)];
+    let code = match head.iter().position(|&b| b == b' ') {
+        Some(end) => &msg[..end],
+        None => "ERR",
+    };
     match stats.errors.get_mut(code) {
         Some(n) => *n += 1,
         None => {
@@ -510,27 +520,35 @@ pub fn account(
 /// Feeds MONITOR after the call, with the database the client is in then
 /// (SELECT and EXEC show the new one), as Redis does. A monitor sees its
 /// own commands too; the running client's output is `out` while it runs.
-fn feed_monitors(
+pub fn feed_monitors(
     store: &mut Store,
     clients: &mut Slab<Client>,
     token: usize,
     cmd: &'static Command,
     shown: Shown,
     out: &mut Reply,
+    forced: bool,
 ) {
-    if store.monitors.is_empty() || cmd.has(flag::SKIP_MONITOR) || cmd.has(flag::ADMIN) {
+    if store.monitors.is_empty()
+        || (!forced && (cmd.has(flag::SKIP_MONITOR) || cmd.has(flag::ADMIN)))
+    {
         return;
     }
     let Some(client) = clients.get(token) else {
         return;
     };
     let us = unix_us();
+    let peer = if client.script {
+        "lua".to_owned()
+    } else {
+        client.peer.to_string()
+    };
     let mut line = format!(
         "{}.{:06} [{} {}]",
         us / 1_000_000,
         us % 1_000_000,
         client.db,
-        client.peer
+        peer
     );
     for a in shown.iter() {
         line.push(' ');

@@ -243,6 +243,9 @@ pub struct Client {
     /// never renamed; one removed takes its clients with it).
     pub user_name: bytes::Bytes,
     pub no_evict: bool,
+    /// A script's client (Redis's Lua client): no connection, but its
+    /// commands are counted and shown as any client's.
+    pub script: bool,
     /// Set by QUIT, a protocol error or CLIENT KILL: write what is pending,
     /// then close.
     pub close_after_reply: bool,
@@ -319,6 +322,7 @@ impl Client {
             user: Some(crate::acl::DEFAULT_USER),
             user_name: bytes::Bytes::from_static(b"default"),
             no_evict: false,
+            script: false,
             close_after_reply: false,
             unblocked: false,
             writable_registered: false,

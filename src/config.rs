@@ -793,6 +793,14 @@ impl Config {
         lookup(name).map(|e| self.values[e.index].as_str())
     }
 
+    /// `busy-reply-threshold` (`lua-time-limit`): how long a script runs
+    /// before other clients are answered `-BUSY`; 0 is never.
+    pub fn busy_reply_threshold_ms(&self) -> u64 {
+        self.get("busy-reply-threshold")
+            .and_then(|v| v.parse::<i64>().ok())
+            .map_or(5000, |v| v.max(0) as u64)
+    }
+
     /// Every `(name, value)` whose name or alias matches the glob, aliases
     /// listed under their own name as Redis does. Hidden parameters only
     /// answer to their exact name.

@@ -128,6 +128,10 @@ impl Settings {
 #[derive(Default)]
 pub struct Evictor {
     pub settings: Settings,
+    /// Whether memory stayed over the limit when the running command was
+    /// admitted (Redis's pre_command_oom_state): a script may not start
+    /// writing then.
+    pub oom_at_admit: bool,
     /// Sorted by score, the best candidate last.
     pool: Vec<Candidate>,
     /// Key buffers of candidates that left the pool, for reuse.

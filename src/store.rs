@@ -152,6 +152,11 @@ pub struct Store {
     pub evictor: crate::evict::Evictor,
     /// Users, their permissions and the ACL log.
     pub acl: crate::acl::Acl,
+    /// Lua: the interpreter, the script cache, the running script.
+    pub scripting: crate::script::Scripting,
+    /// What serves the network while a script runs past its time limit
+    /// (the loop installs it; none in tests that run `call()` alone).
+    pub busy: Option<Box<dyn crate::script::Busy>>,
 }
 
 impl Store {
@@ -190,6 +195,8 @@ impl Store {
             active_expire_enabled: true,
             evictor: Default::default(),
             acl: Default::default(),
+            scripting: Default::default(),
+            busy: None,
         };
         store.apply_config();
         store

@@ -131,9 +131,7 @@ scripts!(
     limits,
     eval,
     eval_conversions,
-    eval_libs,
-    function,
-    eval_effects
+    eval_libs
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -1054,6 +1054,8 @@ impl Reason {
 pub enum LogContext {
     Toplevel,
     Multi,
+    /// A script's `redis.call`.
+    Lua,
 }
 
 impl LogContext {
@@ -1061,6 +1063,7 @@ impl LogContext {
         match self {
             LogContext::Toplevel => "toplevel",
             LogContext::Multi => "multi",
+            LogContext::Lua => "lua",
         }
     }
 }

@@ -32,6 +32,18 @@ pub fn denied_message(denied: Denied, cmd: &super::Command) -> Vec<u8> {
     }
 }
 
+/// Why a script's command was denied, after "The user executing the
+/// script " (Redis's getAclErrorMessage).
+pub fn script_denied_reason(denied: Denied) -> &'static str {
+    match denied {
+        Denied::Command => "can't run this command or subcommand",
+        Denied::Key(_) => {
+            "can't access at least one of the keys mentioned in the command arguments"
+        }
+        Denied::Channel(_) => "can't publish to the channel mentioned in the command",
+    }
+}
+
 /// The error a queued command denied at EXEC gets (Redis's execCommand).
 pub fn denied_at_exec_message(denied: Denied) -> String {
     let reason = match denied {

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod keyspec;
 pub mod multi;
 pub mod pubsub;
+pub mod script;
 pub mod server;
 pub mod spec;
 pub mod table;
@@ -42,6 +43,7 @@ pub mod h {
     pub use super::keys::*;
     pub use super::multi::*;
     pub use super::pubsub::*;
+    pub use super::script::*;
     pub use super::server::*;
     pub use crate::types::hash::*;
     pub use crate::types::list::*;
@@ -71,6 +73,9 @@ pub enum CmdError {
     /// As `Msg`, holding a client's bytes as they are (Redis quotes an
     /// argument with `%s`: raw, up to its first NUL).
     Raw(Vec<u8>),
+    /// An error already counted in the error statistics (a script's
+    /// failure on a command's own error reply): the call still fails.
+    Uncounted(Vec<u8>),
 }
 
 impl CmdError {
@@ -94,7 +99,7 @@ impl CmdError {
     /// The message as sent to the client.
     pub fn bytes(&self) -> std::borrow::Cow<'_, [u8]> {
         match self {
-            CmdError::Raw(m) => std::borrow::Cow::Borrowed(m),
+            CmdError::Raw(m) | CmdError::Uncounted(m) => std::borrow::Cow::Borrowed(m),
             other => std::borrow::Cow::Owned(other.to_string().into_bytes()),
         }
     }
@@ -112,7 +117,7 @@ impl fmt::Display for CmdError {
             CmdError::NoSuchKey => f.write_str("ERR no such key"),
             CmdError::Overflow => f.write_str("ERR increment or decrement would overflow"),
             CmdError::Msg(m) => f.write_str(m),
-            CmdError::Raw(m) => f.write_str(&String::from_utf8_lossy(m)),
+            CmdError::Raw(m) | CmdError::Uncounted(m) => f.write_str(&String::from_utf8_lossy(m)),
         }
     }
 }
@@ -178,7 +183,7 @@ impl Ctx<'_> {
     pub fn must_obey(&self) -> bool {
         self.clients
             .get(self.me)
-            .is_some_and(|c| c.stream.is_none())
+            .is_some_and(|c| c.stream.is_none() && !c.script)
     }
 
     /// Whether this command runs inside EXEC (Redis's `server.in_exec`).

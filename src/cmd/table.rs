@@ -11893,4 +11893,394 @@ pub static COMMANDS: &[Command] = &[
             },
         ],
     },
+    Command {
+        name: "eval",
+        arity: -3,
+        flags: flag::NOSCRIPT | flag::STALE | flag::SKIP_MONITOR | flag::NO_MANDATORY_KEYS,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["slow", "scripting"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "update"],
+            notes: Some(
+                "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
+            ),
+            begin_search: BeginSearch::Index(2),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Execute a Lua script server side",
+            since: "2.6.0",
+            group: "scripting",
+            complexity: Some("Depends on the script that is executed."),
+            arguments: &[
+                Arg {
+                    name: "script",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "arg",
+                    kind: "string",
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::eval),
+        subcommands: &[],
+    },
+    Command {
+        name: "evalsha",
+        arity: -3,
+        flags: flag::NOSCRIPT | flag::STALE | flag::SKIP_MONITOR | flag::NO_MANDATORY_KEYS,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["slow", "scripting"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(2),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Execute a Lua script server side",
+            since: "2.6.0",
+            group: "scripting",
+            complexity: Some("Depends on the script that is executed."),
+            arguments: &[
+                Arg {
+                    name: "sha1",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "arg",
+                    kind: "string",
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::evalsha),
+        subcommands: &[],
+    },
+    Command {
+        name: "eval_ro",
+        arity: -3,
+        flags: flag::READONLY
+            | flag::NOSCRIPT
+            | flag::STALE
+            | flag::SKIP_MONITOR
+            | flag::NO_MANDATORY_KEYS,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["slow", "scripting"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: Some(
+                "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
+            ),
+            begin_search: BeginSearch::Index(2),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Execute a read-only Lua script server side",
+            since: "7.0.0",
+            group: "scripting",
+            complexity: Some("Depends on the script that is executed."),
+            arguments: &[
+                Arg {
+                    name: "script",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "arg",
+                    kind: "string",
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::eval_ro),
+        subcommands: &[],
+    },
+    Command {
+        name: "evalsha_ro",
+        arity: -3,
+        flags: flag::READONLY
+            | flag::NOSCRIPT
+            | flag::STALE
+            | flag::SKIP_MONITOR
+            | flag::NO_MANDATORY_KEYS,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["slow", "scripting"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(2),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Execute a read-only Lua script server side",
+            since: "7.0.0",
+            group: "scripting",
+            complexity: Some("Depends on the script that is executed."),
+            arguments: &[
+                Arg {
+                    name: "sha1",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "arg",
+                    kind: "string",
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::evalsha_ro),
+        subcommands: &[],
+    },
+    Command {
+        name: "script",
+        arity: -2,
+        flags: 0,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["slow"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "A container for Lua scripts management commands",
+            since: "2.6.0",
+            group: "scripting",
+            complexity: Some("Depends on subcommand."),
+            ..Docs::EMPTY
+        },
+        handler: None,
+        subcommands: &[
+            Command {
+                name: "script|load",
+                arity: 3,
+                flags: flag::NOSCRIPT | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "scripting"],
+                tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Load the specified Lua script into the script cache.",
+                    since: "2.6.0",
+                    group: "scripting",
+                    complexity: Some("O(N) with N being the length in bytes of the script body."),
+                    arguments: &[Arg {
+                        name: "script",
+                        kind: "string",
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::script_load),
+                subcommands: &[],
+            },
+            Command {
+                name: "script|exists",
+                arity: -3,
+                flags: flag::NOSCRIPT,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "scripting"],
+                tips: &[
+                    "request_policy:all_shards",
+                    "response_policy:agg_logical_and",
+                ],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Check existence of scripts in the script cache.",
+                    since: "2.6.0",
+                    group: "scripting",
+                    complexity: Some(
+                        "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
+                    ),
+                    arguments: &[Arg {
+                        name: "sha1",
+                        kind: "string",
+                        flags: &["multiple"],
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::script_exists),
+                subcommands: &[],
+            },
+            Command {
+                name: "script|flush",
+                arity: -2,
+                flags: flag::NOSCRIPT,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "scripting"],
+                tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Remove all the scripts from the script cache.",
+                    since: "2.6.0",
+                    group: "scripting",
+                    complexity: Some("O(N) with N being the number of scripts in cache"),
+                    history: &[(
+                        "6.2.0",
+                        "Added the `ASYNC` and `SYNC` flushing mode modifiers.",
+                    )],
+                    arguments: &[Arg {
+                        name: "async",
+                        kind: "oneof",
+                        since: Some("6.2.0"),
+                        flags: &["optional"],
+                        arguments: &[
+                            Arg {
+                                name: "async",
+                                kind: "pure-token",
+                                token: Some("ASYNC"),
+                                ..Arg::EMPTY
+                            },
+                            Arg {
+                                name: "sync",
+                                kind: "pure-token",
+                                token: Some("SYNC"),
+                                ..Arg::EMPTY
+                            },
+                        ],
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::script_flush),
+                subcommands: &[],
+            },
+            Command {
+                name: "script|kill",
+                arity: 2,
+                flags: flag::NOSCRIPT | flag::ALLOW_BUSY,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "scripting"],
+                tips: &["request_policy:all_shards", "response_policy:one_succeeded"],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Kill the script currently in execution.",
+                    since: "2.6.0",
+                    group: "scripting",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::script_kill),
+                subcommands: &[],
+            },
+            Command {
+                name: "script|help",
+                arity: 2,
+                flags: flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "scripting"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Show helpful text about the different subcommands",
+                    since: "5.0.0",
+                    group: "scripting",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::script_help),
+                subcommands: &[],
+            },
+        ],
+    },
 ];

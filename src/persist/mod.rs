@@ -593,6 +593,15 @@ pub fn save_before_exit(store: &mut Store, now_ms: u64) -> io::Result<u64> {
 /// The refusal of writes after a failed BGSAVE (Redis's `bgsaveerr`).
 pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
+/// Why writes are refused now (Redis's writeCommandsDeniedByDiskError):
+/// a failed BGSAVE with `stop-writes-on-bgsave-error`, or AOF errors.
+pub fn write_refusal(store: &crate::store::Store) -> Option<String> {
+    if !store.rdb.last_bgsave_ok && stop_writes_on_error(&store.config) {
+        return Some(MISCONF_RDB.to_owned());
+    }
+    store.aof.misconf()
+}
+
 /// Whether writes stop after a failed BGSAVE: `stop-writes-on-bgsave-error`
 /// with save points set (Redis's writeCommandsDeniedByDiskError).
 pub fn stop_writes_on_error(config: &Config) -> bool {

@@ -429,6 +429,19 @@ impl Reply {
         }
     }
 
+    /// A big number: `(` in RESP3, a bulk string in RESP2.
+    pub fn big_number(&mut self, digits: &[u8]) {
+        match self.proto {
+            Protocol::Resp2 => self.bulk(digits),
+            Protocol::Resp3 => {
+                self.room(digits.len() + 3);
+                self.buf.put_u8(b'(');
+                self.buf.extend_from_slice(digits);
+                self.buf.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
     /// An array of bulk strings.
     pub fn bulk_array<I, T>(&mut self, items: I)
     where

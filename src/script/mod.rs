@@ -1,3 +1,1101 @@
 //! Lua scripting: EVAL and FUNCTION, as Redis 7.0 runs them.
+//!
+//! One Lua 5.1 interpreter runs every EVAL script (`Vm`), set up as
+//! Redis sets up its own: the base, table, string and math libraries,
+//! Redis's `cjson`, `cmsgpack`, `bit` and `struct` (`libs`), the `redis`
+//! API, and globals that scripts may read but not change (`prelude.lua`).
+//! Scripts are compiled once and kept by SHA-1 (`Scripting::scripts`).
+//!
+//! A script's `redis.call` runs the command through `call()`, for a
+//! client of its own (Redis's Lua client) created for the run, nested in
+//! the EVAL's call: statistics, MONITOR, keyspace events, WATCH, wake-ups
+//! and propagation happen as for any command, and the effects are
+//! drained with the EVAL's. The reply is converted to Lua from its RESP
+//! bytes (`convert`), as Redis converts it.
+//!
+//! While a script runs, the Lua callbacks reach the store through
+//! [`RunEnv`], a set of pointers installed for the run's duration: the
+//! handler that started the script holds the only references, and it
+//! does nothing with them until the script returns. This is the one
+//! place the store is reached through raw pointers; every access goes
+//! through [`with_env`].
 
 pub mod libs;
+pub mod sha1;
+
+mod convert;
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::time::Instant;
+
+use bytes::Bytes;
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use slab::Slab;
+
+use crate::client::Client;
+use crate::cmd::{CmdError, CmdResult, Ctx, Resolved, flag};
+use crate::resp::{Protocol, Reply};
+use crate::store::Store;
+
+/// Script flags, from a `#!lua flags=...` line or a function's
+/// registration.
+pub mod sflag {
+    pub const NO_WRITES: u32 = 1;
+    pub const ALLOW_OOM: u32 = 1 << 1;
+    pub const ALLOW_STALE: u32 = 1 << 2;
+    pub const NO_CLUSTER: u32 = 1 << 3;
+    pub const ALLOW_CROSS_SLOT: u32 = 1 << 4;
+    /// An EVAL script with no shebang: Redis's backwards-compatible mode,
+    /// where the command's own flags apply.
+    pub const EVAL_COMPAT: u32 = 1 << 5;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (NO_WRITES, "no-writes"),
+        (ALLOW_OOM, "allow-oom"),
+        (ALLOW_STALE, "allow-stale"),
+        (NO_CLUSTER, "no-cluster"),
+        (ALLOW_CROSS_SLOT, "allow-cross-slot-keys"),
+    ];
+}
+
+const PRELUDE: &str = include_str!("prelude.lua");
+/// The prelude's chunk name: its frames are not where a script failed.
+const PRELUDE_NAME: &str = "=ferrokv";
+/// How many Lua instructions run between checks of the time limit.
+const HOOK_INSTRUCTIONS: u32 = 100_000;
+/// Redis's REDIS_VERSION_NUM for 7.0.15.
+const VERSION_NUM: u32 = 0x0007_000f;
+
+/// A cached EVAL script.
+pub struct Script {
+    pub body: Bytes,
+    pub flags: u32,
+    func: Function,
+}
+
+/// The script running now, for SCRIPT KILL, FUNCTION KILL and `-BUSY`.
+pub struct Running {
+    /// EVAL (as opposed to FCALL): which KILL may stop it.
+    pub eval: bool,
+    /// The script's SHA or the function's name, for the log.
+    pub name: String,
+    /// A write command ran: the script can no longer be killed.
+    pub write_dirty: bool,
+    pub killed: bool,
+    /// Past `busy-reply-threshold`: other clients are answered `-BUSY`.
+    pub timed_out: bool,
+    pub started: Instant,
+    pub read_only: bool,
+    pub allow_oom: bool,
+    /// Memory was over `maxmemory` when the script started.
+    pub oom_at_start: bool,
+    /// The caller must be obeyed (the AOF loader): no memory checks.
+    pub obey: bool,
+    /// `redis.set_repl`'s flags: 1 the AOF, 2 replicas.
+    pub repl: u8,
+}
+
+/// The interpreter and what the glue keeps of it.
+struct Vm {
+    lua: Lua,
+    /// The table behind the globals' read-only view, where KEYS and ARGV
+    /// are set for each run.
+    real_globals: Table,
+    /// Runs a function under the error handler (for FCALL's arguments).
+    run: Function,
+    xpcall: Function,
+    handler: Function,
+    calls: u32,
+}
+
+#[derive(Default)]
+pub struct Scripting {
+    vm: Option<Vm>,
+    scripts: HashMap<[u8; 40], Script, ahash::RandomState>,
+    /// Bytes the cached scripts take (SHA and body), INFO's
+    /// `used_memory_scripts_eval`.
+    pub scripts_mem: usize,
+    pub running: Option<Running>,
+    /// The Lua client's id, fixed once given.
+    client_id: u64,
+}
+
+thread_local! {
+    static RUN: Cell<*mut RunEnv> = const { Cell::new(std::ptr::null_mut()) };
+    /// Redis's rand48 state: one sequence for the server's life, as
+    /// Redis's `math.random` (SCRIPT FLUSH does not reset it).
+    static RAND48: Cell<u64> = const { Cell::new(0x1234_ABCD_330E) };
+}
+
+/// What the Lua callbacks need while a script runs.
+pub struct RunEnv {
+    store: *mut Store,
+    clients: *mut Slab<Client>,
+    /// The script's own client (its slab key).
+    client: usize,
+    caller: usize,
+    now_ms: u64,
+    /// The script client's replies, converted to Lua after each call.
+    out: Reply,
+    clock: Instant,
+}
+
+/// Runs `f` with the running script's environment, if a script runs.
+fn with_env<R>(f: impl FnOnce(&mut RunEnv, &mut Store, &mut Slab<Client>) -> R) -> Option<R> {
+    let ptr = RUN.with(|r| r.get());
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: the pointer is set by `run` for the duration of the script
+    // only, to an environment on its stack, whose store and client
+    // pointers come from the `Ctx` the handler holds and does not use
+    // until the script returns. Lua callbacks do not nest (a command run
+    // by a script cannot run a script: EVAL and FCALL are `noscript`),
+    // and the hook runs between instructions, never inside a callback,
+    // so no two of these references are alive at once.
+    let env = unsafe { &mut *ptr };
+    let (store, clients) = unsafe { (&mut *env.store, &mut *env.clients) };
+    Some(f(env, store, clients))
+}
+
+fn rand48_next() -> u32 {
+    RAND48.with(|s| {
+        let x = s.get().wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB) & ((1 << 48) - 1);
+        s.set(x);
+        (x >> 17) as u32
+    })
+}
+
+fn rand48_seed(seed: i32) {
+    let seed = seed as u32 as u64;
+    RAND48.with(|s| s.set(((seed >> 16) << 32) | ((seed & 0xffff) << 16) | 0x330E));
+}
+
+impl Vm {
+    fn new() -> mlua::Result<Vm> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::default(),
+        )?;
+        libs::open_all(&lua)?;
+        let real_globals = lua.globals();
+        let api = api_table(&lua)?;
+        let handler = lua.create_function(error_handler)?;
+        api.raw_set("error_handler", handler.clone())?;
+        let (globals, run): (Table, Function) = lua
+            .load(PRELUDE)
+            .set_name(PRELUDE_NAME)
+            .call((api, real_globals.clone()))?;
+        lua.set_globals(globals)?;
+        let xpcall: Function = real_globals.raw_get("xpcall")?;
+        lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
+            |_, _| interrupt(),
+        )?;
+        Ok(Vm {
+            lua,
+            real_globals,
+            run,
+            xpcall,
+            handler,
+            calls: 0,
+        })
+    }
+}
+
+/// The Rust side of the `redis` API, which the prelude wraps.
+fn api_table(lua: &Lua) -> mlua::Result<Table> {
+    let api = lua.create_table()?;
+    let call = lua.create_function(|lua, args: MultiValue| redis_call(lua, true, args))?;
+    api.raw_set("call", c_closure(lua, call, raising)?)?;
+    let pcall = lua.create_function(|lua, args: MultiValue| Ok(redis_call(lua, false, args)?.0))?;
+    api.raw_set("pcall", c_closure(lua, pcall, trampoline)?)?;
+    api.raw_set(
+        "c_wrap",
+        lua.create_function(|lua, f: Function| c_closure(lua, f, trampoline))?,
+    )?;
+    api.raw_set(
+        "setresp",
+        lua.create_function(|_, (argc, v): (usize, Value)| {
+            if argc != 1 {
+                return Ok(Some("redis.setresp() requires one argument."));
+            }
+            let resp = lua_number(&v).map(|n| n as i32).unwrap_or(0);
+            if resp != 2 && resp != 3 {
+                return Ok(Some("RESP version must be 2 or 3."));
+            }
+            let proto = if resp == 3 {
+                Protocol::Resp3
+            } else {
+                Protocol::Resp2
+            };
+            Ok(with_env(|env, _, _| env.out.proto = proto).map_or(
+                Some("redis.setresp can only be called inside a script invocation"),
+                |_| None,
+            ))
+        })?,
+    )?;
+    api.raw_set(
+        "set_repl",
+        lua.create_function(|_, (argc, v): (usize, Value)| {
+            if argc != 1 {
+                return Ok(Some("redis.set_repl() requires two arguments."));
+            }
+            let flags = lua_number(&v).map(|n| n as i32).unwrap_or(0);
+            if flags & !3 != 0 {
+                return Ok(Some(
+                    "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                ));
+            }
+            Ok(with_env(|_, store, _| {
+                if let Some(r) = store.scripting.running.as_mut() {
+                    r.repl = flags as u8;
+                }
+            })
+            .map_or(
+                Some("redis.set_repl can only be called inside a script invocation"),
+                |_| None,
+            ))
+        })?,
+    )?;
+    api.raw_set(
+        "log",
+        lua.create_function(|_, args: MultiValue| {
+            let mut it = args.iter();
+            let level = it.next().and_then(lua_number).unwrap_or(0.0) as i32;
+            let mut text = Vec::new();
+            for (i, v) in it.enumerate() {
+                if let Some(s) = lua_string(v) {
+                    if i != 0 {
+                        text.push(b' ');
+                    }
+                    text.extend_from_slice(&s);
+                }
+            }
+            let text = String::from_utf8_lossy(&text);
+            match level {
+                0 | 1 => log::debug!("{text}"),
+                2 => log::info!("{text}"),
+                _ => log::warn!("{text}"),
+            }
+            Ok(())
+        })?,
+    )?;
+    api.raw_set(
+        "sha1hex",
+        lua.create_function(|lua, s: mlua::LuaString| lua.create_string(sha1::hex(&s.as_bytes())))?,
+    )?;
+    api.raw_set(
+        "error_text",
+        lua.create_function(|_, s: mlua::LuaString| {
+            let s = String::from_utf8_lossy(&s.as_bytes()).into_owned();
+            let s = if s.starts_with('-') {
+                s
+            } else {
+                format!("-{s}")
+            };
+            Ok(convert::error_text(&s))
+        })?,
+    )?;
+    api.raw_set(
+        "acl_check_cmd",
+        lua.create_function(|_, args: MultiValue| Ok(acl_check_cmd(args)))?,
+    )?;
+    api.raw_set(
+        "rand",
+        lua.create_function(|_, ()| Ok(rand48_next() % 0x7fff_ffff))?,
+    )?;
+    api.raw_set(
+        "srand",
+        lua.create_function(|_, seed: f64| {
+            rand48_seed(seed as i32);
+            Ok(())
+        })?,
+    )?;
+    api.raw_set("version", crate::REDIS_VERSION)?;
+    api.raw_set("version_num", VERSION_NUM)?;
+    Ok(api)
+}
+
+/// `f` behind a C function (`shim`, with `f` as its upvalue).
+fn c_closure(lua: &Lua, f: Function, shim: mlua::lua_CFunction) -> mlua::Result<Function> {
+    // SAFETY: `f` is pushed by `exec_raw` and taken as the closure's one
+    // upvalue, leaving the closure as the one result.
+    unsafe { lua.exec_raw::<Function>(f, |state| mlua::ffi::lua_pushcclosure(state, shim, 1)) }
+}
+
+/// Calls the upvalue with the arguments and returns what it returns.
+/// Being a C function, a script's tail call to it keeps the script's own
+/// frame for the error handler, as Redis's C API functions do.
+unsafe extern "C-unwind" fn trampoline(state: *mut mlua::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    // SAFETY: Lua calls this with at least LUA_MINSTACK free slots, and
+    // this frame owns nothing that an error's longjmp could leak.
+    unsafe {
+        let n = ffi::lua_gettop(state);
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+        ffi::lua_insert(state, 1);
+        ffi::lua_call(state, n, ffi::LUA_MULTRET);
+        ffi::lua_gettop(state)
+    }
+}
+
+/// As `trampoline`, for a function that returns a value and whether to
+/// raise it: `redis.call`, which raises a command's error table as is.
+unsafe extern "C-unwind" fn raising(state: *mut mlua::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    // SAFETY: as `trampoline`; `lua_error` raises the value on top.
+    unsafe {
+        let n = ffi::lua_gettop(state);
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+        ffi::lua_insert(state, 1);
+        ffi::lua_call(state, n, 2);
+        let raise = ffi::lua_toboolean(state, -1) != 0;
+        ffi::lua_settop(state, -2);
+        if raise {
+            ffi::lua_error(state)
+        }
+        1
+    }
+}
+
+fn lua_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(n) => Some(*n),
+        Value::String(s) => crate::util::parse_f64(s.as_bytes().trim_ascii()),
+        _ => None,
+    }
+}
+
+/// `lua_tolstring`: strings as they are, numbers as Lua prints them.
+fn lua_string(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        Value::Integer(_) | Value::Number(_) => {
+            let n = lua_number(v)?;
+            Some(lua_number_text(n).into_bytes())
+        }
+        _ => None,
+    }
+}
+
+/// A number as Lua 5.1's `tostring` writes it (`%.14g`).
+fn lua_number_text(n: f64) -> String {
+    let mut buf = [0u8; 64];
+    // SAFETY: the buffer is valid for its length and the format is a
+    // NUL-terminated literal taking one double.
+    let len = unsafe {
+        libc::snprintf(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            c"%.14g".as_ptr(),
+            n,
+        )
+    };
+    String::from_utf8_lossy(&buf[..(len.max(0) as usize).min(63)]).into_owned()
+}
+
+/// A script's arguments to `redis.call` as a command's: strings as they
+/// are, numbers as `%.17g` (so 1.5 is "1.5" and 3 is "3").
+fn command_args(args: &MultiValue) -> Result<Vec<Bytes>, &'static str> {
+    if args.is_empty() {
+        return Err("Please specify at least one argument for this redis lib call");
+    }
+    args.iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(i) => Ok(Bytes::from(crate::util::format_double(*i as f64))),
+            Value::Number(n) => Ok(Bytes::from(crate::util::format_double(*n))),
+            _ => Err("Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
+}
+
+/// An error for the script, as an error table that does not count in the
+/// error statistics again (the command's own reply counted it, or it is
+/// the script's own refusal, which Redis does not count either).
+fn script_error(lua: &Lua, text: &str) -> mlua::Result<(Value, bool)> {
+    let t = convert::error_table(lua, text)?;
+    t.raw_set("ignore_error_stats_update", true)?;
+    Ok((Value::Table(t), true))
+}
+
+/// `redis.call` (`raise`) and `redis.pcall`: the reply, and whether it
+/// is an error `redis.call` must raise.
+fn redis_call(lua: &Lua, raise: bool, args: MultiValue) -> mlua::Result<(Value, bool)> {
+    let args = match command_args(&args) {
+        Ok(a) => a,
+        Err(msg) => return script_error(lua, msg),
+    };
+    let outcome = with_env(|env, store, clients| {
+        let outcome = script_call(env, store, clients, &args);
+        if let Err(msg) = &outcome {
+            // Redis counts a refusal at once (and the command as rejected);
+            // the script's failure on it is not counted again.
+            match msg.strip_prefix('-') {
+                Some(reply) => crate::call::count_error(&mut store.stats, reply),
+                None => crate::call::count_error(&mut store.stats, "ERR"),
+            }
+            if let Some(cmd) = crate::cmd::lookup(&args[0]) {
+                let cmd = match args.get(1) {
+                    Some(sub) if !cmd.subcommands.is_empty() => {
+                        crate::cmd::lookup_sub(cmd, sub).unwrap_or(cmd)
+                    }
+                    _ => cmd,
+                };
+                store
+                    .stats
+                    .commands
+                    .entry(cmd.name)
+                    .or_default()
+                    .rejected_calls += 1;
+            }
+        }
+        outcome
+    });
+    let reply = match outcome {
+        None => {
+            return script_error(
+                lua,
+                "redis.call/pcall can only be called inside a script invocation",
+            );
+        }
+        Some(Err(msg)) => return script_error(lua, &msg),
+        Some(Ok(reply)) => reply,
+    };
+    let (value, is_error) = convert::reply_to_lua(lua, &reply)?;
+    Ok((value, is_error && raise))
+}
+
+/// Runs one command for the script (Redis's scriptCall): the checks a
+/// script's command passes, then `call()`. Returns the reply's bytes.
+fn script_call(
+    env: &mut RunEnv,
+    store: &mut Store,
+    clients: &mut Slab<Client>,
+    args: &[Bytes],
+) -> Result<Vec<u8>, String> {
+    let (cmd, handler) = match crate::cmd::resolve(args) {
+        Resolved::Found(cmd, handler) => (cmd, handler),
+        Resolved::Rejected(_, Some(_)) => {
+            return Err("Wrong number of args calling Redis command from script".into());
+        }
+        Resolved::Rejected(_, None) if redis_noscript(args) => {
+            return Err("This Redis command is not allowed from script".into());
+        }
+        Resolved::Rejected(_, None) => {
+            return Err("Unknown Redis command called from script".into());
+        }
+    };
+    if cmd.has(flag::NOSCRIPT) {
+        return Err("This Redis command is not allowed from script".into());
+    }
+    if let Some(user) = clients.get(env.client).and_then(|c| c.user)
+        && let Err(denied) = store.acl.user(user).check(cmd, args)
+    {
+        crate::cmd::acl::log_denial(
+            store,
+            clients,
+            env.caller,
+            denied,
+            crate::acl::LogContext::Lua,
+            cmd,
+            args,
+        );
+        return Err(format!(
+            "The user executing the script {}",
+            crate::cmd::acl::script_denied_reason(denied)
+        ));
+    }
+    let Some(running) = store.scripting.running.as_ref() else {
+        return Err("redis.call/pcall can only be called inside a script invocation".into());
+    };
+    if running.read_only && cmd.has(flag::WRITE | flag::MAY_REPLICATE) {
+        return Err("Write commands are not allowed from read-only scripts.".into());
+    }
+    let writes = cmd.has(flag::WRITE);
+    if writes
+        && !running.write_dirty
+        && !running.obey
+        && let Some(msg) = crate::persist::write_refusal(store)
+    {
+        return Err(format!("-{msg}"));
+    }
+    if !running.allow_oom
+        && store.evictor.settings.maxmemory != 0
+        && !running.obey
+        && !running.write_dirty
+        && running.oom_at_start
+        && cmd.has(flag::DENYOOM)
+    {
+        return Err("-OOM command not allowed when used memory > 'maxmemory'.".into());
+    }
+    let repl = running.repl;
+    if writes && let Some(r) = store.scripting.running.as_mut() {
+        r.write_dirty = true;
+    }
+    // `redis.set_repl(redis.REPL_NONE)` (or replicas only): what the
+    // command would propagate is not recorded.
+    let recording = store.effects.record_propagation;
+    if repl & 1 == 0 {
+        store.effects.record_propagation = false;
+    }
+    let req = crate::call::Request {
+        token: env.client,
+        cmd,
+        handler,
+        args,
+        now_ms: env.now_ms,
+        deny_blocking: true,
+        serving: None,
+        nested: true,
+    };
+    crate::call::call(store, clients, &mut env.out, req, &mut env.clock);
+    store.effects.record_propagation = recording;
+    let reply = env.out.copy_range(0, env.out.pending());
+    env.out.truncate_pending(0);
+    Ok(reply)
+}
+
+/// Whether Redis 7.0 knows the command as one scripts may not run, for
+/// the commands ferrokv does not have (its own carry the `noscript` flag).
+fn redis_noscript(args: &[Bytes]) -> bool {
+    const NAMES: &[&str] = &[
+        "failover",
+        "fcall",
+        "fcall_ro",
+        "function",
+        "latency",
+        "module",
+        "psync",
+        "replconf",
+        "replicaof",
+        "role",
+        "slaveof",
+        "sync",
+        "wait",
+        "debug",
+    ];
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let sub = args
+        .get(1)
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase());
+    NAMES.contains(&name.as_str())
+        || (name == "script" && sub.as_deref() == Some("debug"))
+        || (name == "cluster" && sub.as_deref() == Some("reset"))
+}
+
+/// `redis.acl_check_cmd`: whether the caller's user may run the command;
+/// or the error to raise.
+fn acl_check_cmd(args: MultiValue) -> (bool, Option<String>) {
+    let args = match command_args(&args) {
+        Ok(a) => a,
+        Err(msg) => return (false, Some(msg.into())),
+    };
+    let outcome = with_env(|env, store, clients| {
+        let cmd = match crate::cmd::resolve(&args) {
+            Resolved::Found(cmd, _) => cmd,
+            _ => return Err("Invalid command passed to redis.acl_check_cmd()"),
+        };
+        Ok(match clients.get(env.caller).and_then(|c| c.user) {
+            Some(user) => store.acl.user(user).check(cmd, &args).is_ok(),
+            None => true,
+        })
+    });
+    match outcome {
+        None => (
+            false,
+            Some("redis.acl_check_cmd can only be called inside a script invocation".into()),
+        ),
+        Some(Ok(allowed)) => (allowed, None),
+        Some(Err(msg)) => (false, Some(msg.into())),
+    }
+}
+
+/// The message handler scripts run under (Redis's
+/// `__redis__err__handler`): the error as a table with an `err` field,
+/// and where the script failed (`source`, `line`), the first frame that
+/// is neither a C function nor the prelude's.
+fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
+    let table = match err {
+        Value::Table(t) => t,
+        other => {
+            let text = match &other {
+                Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                Value::Integer(_) | Value::Number(_) => {
+                    lua_number_text(lua_number(&other).unwrap_or(0.0))
+                }
+                Value::Error(e) => killed_or(e.to_string()),
+                Value::Nil => "nil".into(),
+                Value::Boolean(b) => b.to_string(),
+                v => format!("{}: {:p}", v.type_name(), v.to_pointer()),
+            };
+            let t = lua.create_table()?;
+            t.raw_set("err", format!("ERR {text}"))?;
+            t
+        }
+    };
+    for level in 1..8 {
+        let frame = lua.inspect_stack(level, |d| {
+            let s = d.source();
+            (s.what, s.source.map(|x| x.into_owned()), d.current_line())
+        });
+        let Some((what, source, line)) = frame else {
+            break;
+        };
+        if what == "C" || source.as_deref() == Some(PRELUDE_NAME) {
+            continue;
+        }
+        if let Some(source) = source {
+            table.raw_set("source", source)?;
+        }
+        table.raw_set("line", line.map_or(-1, |l| l as i64))?;
+        break;
+    }
+    Ok(Value::Table(table))
+}
+
+fn killed_or(text: String) -> String {
+    if text.contains(KILLED) {
+        KILLED.into()
+    } else {
+        text
+    }
+}
+
+const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+
+/// The instruction hook: the time limit and SCRIPT KILL.
+fn interrupt() -> mlua::Result<mlua::VmState> {
+    let killed = with_env(|_, store, _| {
+        let threshold = store.config.busy_reply_threshold_ms();
+        let Some(running) = store.scripting.running.as_mut() else {
+            return false;
+        };
+        if !running.timed_out && threshold > 0 {
+            let elapsed = running.started.elapsed().as_millis() as u64;
+            if elapsed >= threshold {
+                log::warn!(
+                    "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {}.",
+                    if running.eval {
+                        "SCRIPT KILL"
+                    } else {
+                        "FUNCTION KILL"
+                    },
+                    running.name
+                );
+                running.timed_out = true;
+            }
+        }
+        if running.timed_out {
+            let busy = store.busy.take();
+            if let Some(mut busy) = busy {
+                busy.serve(store);
+                store.busy = Some(busy);
+            }
+        }
+        store.scripting.running.as_ref().is_some_and(|r| r.killed)
+    });
+    if killed == Some(true) {
+        log::warn!("Lua script killed by user with SCRIPT KILL.");
+        return Err(mlua::Error::runtime(KILLED));
+    }
+    Ok(mlua::VmState::Continue)
+}
+
+/// Serves the network while a script is past its time limit (Redis's
+/// processEventsWhileBlocked): the loop installs it in `Store::busy`.
+pub trait Busy {
+    fn serve(&mut self, store: &mut Store);
+}
+
+/// The shebang line's flags (`#!lua flags=no-writes,allow-oom`) and
+/// where the code starts, or Redis's error.
+pub fn shebang_flags(body: &[u8]) -> Result<(u32, usize), String> {
+    if !body.starts_with(b"#!") {
+        return Ok((sflag::EVAL_COMPAT, 0));
+    }
+    let Some(end) = body.iter().position(|&b| b == b'\n') else {
+        return Err("Invalid script shebang".into());
+    };
+    let mut raw_parts = Vec::new();
+    if !crate::resp::parser::split_inline_args(&body[..end], &mut raw_parts) {
+        return Err("Invalid script shebang".into());
+    }
+    let parts: Vec<String> = raw_parts
+        .iter()
+        .map(|p| String::from_utf8_lossy(crate::util::until_nul(p)).into_owned())
+        .collect();
+    let Some(engine) = parts.first() else {
+        return Err("Invalid script shebang".into());
+    };
+    if engine != "#!lua" {
+        return Err(format!("Unexpected engine in script shebang: {engine}"));
+    }
+    let mut flags = 0;
+    for part in &parts[1..] {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(format!("Unknown lua shebang option: {part}"));
+        };
+        for name in list.split(',').filter(|_| !list.is_empty()) {
+            match sflag::NAMES.iter().find(|(_, n)| *n == name) {
+                Some((f, _)) => flags |= f,
+                None => return Err(format!("Unexpected flag in script shebang: {name}")),
+            }
+        }
+    }
+    Ok((flags, end))
+}
+
+/// A compile error's message as Redis's: the escape byte of a binary
+/// chunk is refused by the text parser like any unexpected symbol.
+fn compile(lua: &Lua, code: &[u8], name: &str) -> Result<Function, String> {
+    let escaped = code.first() == Some(&27);
+    let text: std::borrow::Cow<[u8]> = if escaped {
+        let mut v = code.to_vec();
+        v[0] = 1;
+        v.into()
+    } else {
+        code.into()
+    };
+    lua.load(&*text)
+        .set_name(name)
+        .into_function()
+        .map_err(|e| {
+            let msg = match e {
+                mlua::Error::SyntaxError { message, .. } => message,
+                other => other.to_string(),
+            };
+            if escaped {
+                msg.replacen('\u{1}', "\u{1b}", 1)
+                    .replacen("char(1)", "char(27)", 1)
+            } else {
+                msg
+            }
+        })
+}
+
+impl Scripting {
+    fn vm(&mut self) -> Result<&mut Vm, CmdError> {
+        if self.vm.is_none() {
+            let vm = Vm::new().map_err(|e| CmdError::err(format!("Lua setup failed: {e}")))?;
+            self.vm = Some(vm);
+        }
+        self.vm
+            .as_mut()
+            .ok_or_else(|| CmdError::err("Lua is unavailable"))
+    }
+
+    pub fn exists(&self, sha: &[u8]) -> bool {
+        sha_key(sha).is_some_and(|k| self.scripts.contains_key(&k))
+    }
+
+    pub fn len(&self) -> usize {
+        self.scripts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scripts.is_empty()
+    }
+
+    /// The interpreter's memory, INFO's `used_memory_lua`.
+    pub fn lua_memory(&self) -> usize {
+        self.vm.as_ref().map_or(0, |vm| vm.lua.used_memory())
+    }
+
+    /// The flags of a cached script, by SHA.
+    pub fn flags_of(&self, sha: &[u8]) -> Option<u32> {
+        self.scripts.get(&sha_key(sha)?).map(|s| s.flags)
+    }
+
+    /// Compiles and caches a script (SCRIPT LOAD, EVAL); returns its SHA.
+    pub fn load(&mut self, body: &Bytes) -> Result<[u8; 40], CmdError> {
+        let sha = sha1::hex(body);
+        if self.scripts.contains_key(&sha) {
+            return Ok(sha);
+        }
+        let (flags, start) = shebang_flags(body).map_err(CmdError::err)?;
+        let vm = self.vm()?;
+        let func = compile(&vm.lua, &body[start..], "@user_script")
+            .map_err(|m| CmdError::err(format!("Error compiling script (new function): {m}")))?;
+        self.scripts_mem += 40 + body.len() + 16;
+        self.scripts.insert(
+            sha,
+            Script {
+                body: body.clone(),
+                flags,
+                func,
+            },
+        );
+        Ok(sha)
+    }
+
+    /// SCRIPT FLUSH: every script and the interpreter's state go.
+    pub fn flush(&mut self) {
+        self.scripts.clear();
+        self.scripts_mem = 0;
+        self.vm = None;
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+}
+
+fn sha_key(sha: &[u8]) -> Option<[u8; 40]> {
+    let mut key: [u8; 40] = sha.try_into().ok()?;
+    key.make_ascii_lowercase();
+    Some(key)
+}
+
+/// The flags a script command runs with at the gate (Redis's
+/// evalGetCommandFlags): a script that declared flags in its shebang is
+/// a write, deny-oom command unless it said otherwise.
+pub fn command_flags(store: &Store, cmd: &crate::cmd::Command, args: &[Bytes]) -> u32 {
+    let flags = cmd.flags;
+    let evalsha = match cmd.name {
+        "eval" | "eval_ro" => false,
+        "evalsha" | "evalsha_ro" => true,
+        _ => return flags,
+    };
+    let Some(body) = args.get(1) else {
+        return flags;
+    };
+    let script_flags = if evalsha {
+        match store.scripting.flags_of(body) {
+            Some(f) => f,
+            None => return flags,
+        }
+    } else {
+        match store.scripting.flags_of(&sha1::hex(body)) {
+            Some(f) => f,
+            None => match shebang_flags(body) {
+                Ok((f, _)) => f,
+                Err(_) => return flags,
+            },
+        }
+    };
+    if script_flags & sflag::EVAL_COMPAT != 0 {
+        return flags;
+    }
+    script_command_flags(flags, script_flags)
+}
+
+/// Redis's scriptFlagsToCmdFlags.
+pub fn script_command_flags(cmd_flags: u32, script_flags: u32) -> u32 {
+    let mut f = cmd_flags & !(flag::STALE | flag::DENYOOM | flag::WRITE);
+    if script_flags & (sflag::ALLOW_OOM | sflag::NO_WRITES) == 0 {
+        f |= flag::DENYOOM;
+    }
+    if script_flags & sflag::NO_WRITES == 0 {
+        f |= flag::WRITE;
+    }
+    if script_flags & sflag::ALLOW_STALE != 0 {
+        f |= flag::STALE;
+    }
+    f & !flag::MAY_REPLICATE
+}
+
+/// What to run: an EVAL script or a function.
+pub struct Target {
+    pub func: Function,
+    pub flags: u32,
+    /// The SHA or the function's name.
+    pub name: String,
+    pub eval: bool,
+    /// EVAL_RO, EVALSHA_RO, FCALL_RO.
+    pub read_only: bool,
+}
+
+impl Scripting {
+    /// The cached script for a SHA, compiling `body` first for EVAL.
+    pub fn eval_target(
+        &mut self,
+        sha_or_body: &Bytes,
+        evalsha: bool,
+        ro: bool,
+    ) -> Result<Target, CmdError> {
+        let sha = if evalsha {
+            sha_key(sha_or_body).ok_or_else(noscript)?
+        } else {
+            self.load(sha_or_body)?
+        };
+        let script = self.scripts.get(&sha).ok_or_else(noscript)?;
+        Ok(Target {
+            func: script.func.clone(),
+            flags: script.flags,
+            name: String::from_utf8_lossy(&sha).into_owned(),
+            eval: true,
+            read_only: ro,
+        })
+    }
+}
+
+pub fn noscript() -> CmdError {
+    CmdError::Msg("NOSCRIPT No matching script. Please use EVAL.".into())
+}
+
+/// Runs a script for the command in `ctx` (Redis's scriptPrepareForRun,
+/// luaCallFunction and scriptResetRun) and writes its reply.
+pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> CmdResult {
+    let flags = target.flags;
+    let compat = flags & sflag::EVAL_COMPAT != 0;
+    let obey = ctx.must_obey();
+    if !compat {
+        if flags & sflag::NO_WRITES == 0 {
+            if !obey && let Some(msg) = crate::persist::write_refusal(ctx.store) {
+                let what = if msg.starts_with("MISCONF Redis is configured to save RDB") {
+                    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.".to_owned()
+                } else {
+                    format!(
+                        "MISCONF Redis is configured to persist data to AOF, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts. AOF error: {}",
+                        msg.rsplit(": ").next().unwrap_or_default()
+                    )
+                };
+                return Err(CmdError::Msg(what));
+            }
+            if target.read_only {
+                return Err(CmdError::err(
+                    "Can not execute a script with write flag using *_ro command.",
+                ));
+            }
+        }
+        if ctx.store.evictor.oom_at_admit
+            && ctx.store.evictor.settings.maxmemory != 0
+            && flags & (sflag::ALLOW_OOM | sflag::NO_WRITES) == 0
+        {
+            return Err(CmdError::Msg(
+                "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'"
+                    .into(),
+            ));
+        }
+    }
+    let vm = ctx.store.scripting.vm()?;
+    let lua = vm.lua.clone();
+    let (real_globals, runner, xpcall, handler) = (
+        vm.real_globals.clone(),
+        vm.run.clone(),
+        vm.xpcall.clone(),
+        vm.handler.clone(),
+    );
+    vm.calls += 1;
+    let gc_step = vm.calls.is_multiple_of(50);
+    let (db, user) = {
+        let c = ctx.client();
+        (c.db, c.user)
+    };
+    if ctx.store.scripting.client_id == 0 {
+        ctx.store.scripting.client_id = ctx.store.next_client_id;
+        ctx.store.next_client_id += 1;
+    }
+    let mut client = Client::detached(ctx.store.scripting.client_id, ctx.now_ms);
+    client.script = true;
+    client.db = db;
+    client.user = user;
+    let client = ctx.clients.insert(client);
+    ctx.store.scripting.running = Some(Running {
+        eval: target.eval,
+        name: target.name.clone(),
+        write_dirty: false,
+        killed: false,
+        timed_out: false,
+        started: Instant::now(),
+        read_only: target.read_only || (!compat && flags & sflag::NO_WRITES != 0),
+        allow_oom: !compat && flags & sflag::ALLOW_OOM != 0,
+        oom_at_start: ctx.store.evictor.oom_at_admit,
+        obey,
+        repl: 3,
+    });
+    let result = || -> mlua::Result<MultiValue> {
+        let keys_table = lua.create_sequence_from(
+            keys.iter()
+                .map(|k| lua.create_string(k))
+                .collect::<mlua::Result<Vec<_>>>()?,
+        )?;
+        let argv_table = lua.create_sequence_from(
+            argv.iter()
+                .map(|a| lua.create_string(a))
+                .collect::<mlua::Result<Vec<_>>>()?,
+        )?;
+        if target.eval {
+            real_globals.raw_set("KEYS", keys_table)?;
+            real_globals.raw_set("ARGV", argv_table)?;
+            xpcall.call((target.func.clone(), handler))
+        } else {
+            runner.call((target.func.clone(), handler, keys_table, argv_table))
+        }
+    };
+    let mut env = RunEnv {
+        store: ctx.store as *mut Store,
+        clients: ctx.clients as *mut Slab<Client>,
+        client,
+        caller: ctx.me,
+        now_ms: ctx.now_ms,
+        out: Reply::scratch(Protocol::Resp2),
+        clock: Instant::now(),
+    };
+    RUN.with(|r| r.set(&mut env));
+    let outcome = result();
+    RUN.with(|r| r.set(std::ptr::null_mut()));
+    let script_resp3 = env.out.proto == Protocol::Resp3;
+    drop(env);
+    ctx.clients.remove(client);
+    ctx.store.scripting.running = None;
+    if gc_step {
+        let _ = lua.gc_step();
+    }
+    let values = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(CmdError::err(format!(
+                "Error running script {}, {:.100}",
+                target.name,
+                e.to_string()
+            )));
+        }
+    };
+    let mut values = values.into_iter();
+    let ok = matches!(values.next(), Some(Value::Boolean(true)));
+    let value = values.next().unwrap_or(Value::Nil);
+    if ok {
+        let mut w = convert::ReplyWriter {
+            out: ctx.out,
+            script_resp3,
+            stats: &mut ctx.store.stats,
+        };
+        w.write(&value, 0)
+            .map_err(|e| CmdError::err(e.to_string()))?;
+        return Ok(());
+    }
+    Err(script_failure(&value, &target.name))
+}
+
+/// The reply to a script that raised an error: its `err`, and where
+/// (`script: <name>, on <source>:<line>.`), as Redis's luaCallFunction.
+fn script_failure(value: &Value, name: &str) -> CmdError {
+    let Value::Table(t) = value else {
+        return CmdError::err(format!("Error running script {name}, execution failure"));
+    };
+    let field = |k: &str| -> Option<String> {
+        match t.get::<Value>(k).ok()? {
+            Value::String(s) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+            v @ (Value::Integer(_) | Value::Number(_)) => Some(lua_number_text(lua_number(&v)?)),
+            _ => None,
+        }
+    };
+    let mut msg = field("err").unwrap_or_else(|| "ERR unknown error".into());
+    if let (Some(source), Some(line)) = (field("source"), field("line")) {
+        msg.push_str(&format!(" script: {name}, on {source}:{line}."));
+    }
+    let uncounted = matches!(
+        t.get::<Value>("ignore_error_stats_update"),
+        Ok(Value::Boolean(true))
+    );
+    if uncounted {
+        CmdError::Uncounted(msg.into_bytes())
+    } else {
+        CmdError::Msg(msg)
+    }
+}

@@ -227,14 +227,17 @@ impl Server {
                 return None;
             }
         };
-        let writes = cmd.has(flag::WRITE)
+        // A script that declared its flags is judged by them (Redis's
+        // evalGetCommandFlags).
+        let flags = crate::script::command_flags(&self.store, cmd, args);
+        let writes = flags & flag::WRITE != 0
             || cmd.name == "ping"
             || (cmd.name == "exec" && queued_with(client, flag::WRITE));
         // Under maxmemory every command first evicts what it must (Redis's
         // performEvictions in processCommand); if memory stays over, a
         // command that may grow it is refused, and inside MULTI anything
         // but the commands that end the transaction (queuing grows it too).
-        let deny_oom = cmd.has(flag::DENYOOM)
+        let deny_oom = flags & flag::DENYOOM != 0
             || (cmd.name == "exec" && queued_with(client, flag::DENYOOM))
             || (in_multi && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset"));
         let misconf: Option<std::borrow::Cow<[u8]>> = if !writes {
@@ -253,7 +256,7 @@ impl Server {
         } else if let Some(msg) = self.acl_denial(token, cmd, args) {
             Some(msg.into())
         } else if self.store.evictor.settings.maxmemory != 0
-            && self.evict(Some((token, out, pushed))) == crate::evict::Outcome::Fail
+            && self.over_memory(token, out, pushed)
             && deny_oom
         {
             Some(b"OOM command not allowed when used memory > 'maxmemory'."[..].into())
@@ -296,6 +299,20 @@ impl Server {
             return None;
         }
         Some((cmd, handler))
+    }
+
+    /// Evicts what the limit asks for; whether memory is still over it,
+    /// which a script started by this command remembers (Redis's
+    /// pre_command_oom_state).
+    fn over_memory(
+        &mut self,
+        token: usize,
+        out: &mut Reply,
+        pushed: &mut Vec<(usize, usize)>,
+    ) -> bool {
+        let over = self.evict(Some((token, out, pushed))) == crate::evict::Outcome::Fail;
+        self.store.evictor.oom_at_admit = over;
+        over
     }
 
     /// Answers a command that may not run with `msg`, as Redis's

@@ -950,7 +950,12 @@ enum ReadCmd {
     Xreadgroup,
 }
 
-fn parse_read(args: &[Bytes], cmd: ReadCmd, now_ms: u64) -> Result<ReadArgs, CmdError> {
+fn parse_read(
+    args: &[Bytes],
+    cmd: ReadCmd,
+    now_ms: u64,
+    from_script: bool,
+) -> Result<ReadArgs, CmdError> {
     let group_cmd = cmd == ReadCmd::Xreadgroup;
     let mut r = ReadArgs {
         block: None,
@@ -965,6 +970,14 @@ fn parse_read(args: &[Bytes], cmd: ReadCmd, now_ms: u64) -> Result<ReadArgs, Cmd
         let more = args.len() - i - 1;
         let o = &args[i];
         if eq_ic(o, "block") && more > 0 {
+            // Redis refuses BLOCK in a script outright rather than
+            // answering as if it timed out, for compatibility.
+            if from_script {
+                let name = if group_cmd { "xreadgroup" } else { "xread" };
+                return Err(CmdError::err(format!(
+                    "{name} command is not allowed with BLOCK option from scripts"
+                )));
+            }
             i += 1;
             let ms = parse_i64(&args[i])
                 .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
@@ -1072,7 +1085,8 @@ pub fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn read_generic(ctx: &mut Ctx, args: &[Bytes], cmd: ReadCmd) -> CmdResult {
-    let r = parse_read(args, cmd, ctx.now_ms)?;
+    let from_script = ctx.clients.get(ctx.me).is_some_and(|c| c.script);
+    let r = parse_read(args, cmd, ctx.now_ms, from_script)?;
     // The reads propagate as what they did to groups (XCLAIM, XGROUP
     // SETID), never as themselves.
     ctx.prevent_propagation();
