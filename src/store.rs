@@ -154,9 +154,8 @@ pub struct Store {
     pub acl: crate::acl::Acl,
     /// Lua: the interpreter, the script cache, the running script.
     pub scripting: crate::script::Scripting,
-    /// What serves the network while a script runs past its time limit
-    /// (the loop installs it; none in tests that run `call()` alone).
-    pub busy: Option<Box<dyn crate::script::Busy>>,
+    /// What the loop lends for serving clients while a script is busy.
+    pub busy_io: Option<crate::server::busy::Io>,
 }
 
 impl Store {
@@ -196,7 +195,7 @@ impl Store {
             evictor: Default::default(),
             acl: Default::default(),
             scripting: Default::default(),
-            busy: None,
+            busy_io: None,
         };
         store.apply_config();
         store

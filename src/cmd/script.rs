@@ -62,7 +62,7 @@ pub fn feed_monitors(ctx: &mut Ctx, args: &[Bytes]) {
 }
 
 pub fn script_load(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let sha = ctx.store.scripting.load(&args[2])?;
+    let sha = ctx.store.scripting.load(&args[2], false)?;
     ctx.out.bulk(&sha);
     Ok(())
 }

@@ -72,7 +72,16 @@ pub struct Script {
     pub body: Bytes,
     pub flags: u32,
     func: Function,
+    /// When an EVAL last ran it, for a script only EVAL brought; one
+    /// SCRIPT LOAD made stays until SCRIPT FLUSH.
+    last_eval: Option<u64>,
 }
+
+/// How many scripts that only EVAL brought are kept: past this the least
+/// recently run goes, so a client that builds a new script text per call
+/// cannot grow the cache without end (Redis 7.4 bounds it the same way;
+/// 7.0 does not). SCRIPT LOAD's scripts are never dropped.
+const EVAL_SCRIPTS_MAX: usize = 500;
 
 /// The script running now, for SCRIPT KILL, FUNCTION KILL and `-BUSY`.
 pub struct Running {
@@ -117,6 +126,9 @@ pub struct Scripting {
     /// `used_memory_scripts_eval`.
     pub scripts_mem: usize,
     pub running: Option<Running>,
+    /// Scripts with `last_eval`, and the clock it counts.
+    evictable: usize,
+    eval_clock: u64,
     /// The Lua client's id, fixed once given.
     client_id: u64,
 }
@@ -669,7 +681,7 @@ const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
 /// The instruction hook: the time limit and SCRIPT KILL.
 fn interrupt() -> mlua::Result<mlua::VmState> {
-    let killed = with_env(|_, store, _| {
+    let killed = with_env(|env, store, clients| {
         let threshold = store.config.busy_reply_threshold_ms();
         let Some(running) = store.scripting.running.as_mut() else {
             return false;
@@ -690,11 +702,7 @@ fn interrupt() -> mlua::Result<mlua::VmState> {
             }
         }
         if running.timed_out {
-            let busy = store.busy.take();
-            if let Some(mut busy) = busy {
-                busy.serve(store);
-                store.busy = Some(busy);
-            }
+            crate::server::busy::serve(store, clients, &[env.caller, env.client]);
         }
         store.scripting.running.as_ref().is_some_and(|r| r.killed)
     });
@@ -703,12 +711,6 @@ fn interrupt() -> mlua::Result<mlua::VmState> {
         return Err(mlua::Error::runtime(KILLED));
     }
     Ok(mlua::VmState::Continue)
-}
-
-/// Serves the network while a script is past its time limit (Redis's
-/// processEventsWhileBlocked): the loop installs it in `Store::busy`.
-pub trait Busy {
-    fn serve(&mut self, store: &mut Store);
 }
 
 /// The shebang line's flags (`#!lua flags=no-writes,allow-oom`) and
@@ -811,37 +813,86 @@ impl Scripting {
     }
 
     /// Compiles and caches a script (SCRIPT LOAD, EVAL); returns its SHA.
-    pub fn load(&mut self, body: &Bytes) -> Result<[u8; 40], CmdError> {
+    pub fn load(&mut self, body: &Bytes, by_eval: bool) -> Result<[u8; 40], CmdError> {
         let sha = sha1::hex(body);
-        if self.scripts.contains_key(&sha) {
+        if let Some(script) = self.scripts.get_mut(&sha) {
+            if !by_eval && script.last_eval.take().is_some() {
+                self.evictable -= 1;
+            }
             return Ok(sha);
         }
         let (flags, start) = shebang_flags(body).map_err(CmdError::err)?;
         let vm = self.vm()?;
         let func = compile(&vm.lua, &body[start..], "@user_script")
             .map_err(|m| CmdError::err(format!("Error compiling script (new function): {m}")))?;
-        self.scripts_mem += 40 + body.len() + 16;
+        self.scripts_mem += script_size(body);
+        self.eval_clock += 1;
+        let last_eval = by_eval.then_some(self.eval_clock);
         self.scripts.insert(
             sha,
             Script {
                 body: body.clone(),
                 flags,
                 func,
+                last_eval,
             },
         );
+        if by_eval {
+            self.evictable += 1;
+            if self.evictable > EVAL_SCRIPTS_MAX {
+                self.evict_oldest_eval_script();
+            }
+        }
         Ok(sha)
+    }
+
+    fn evict_oldest_eval_script(&mut self) {
+        let oldest = self
+            .scripts
+            .iter()
+            .filter_map(|(sha, s)| s.last_eval.map(|t| (t, *sha)))
+            .min();
+        if let Some((_, sha)) = oldest
+            && let Some(script) = self.scripts.remove(&sha)
+        {
+            self.evictable -= 1;
+            self.scripts_mem -= script_size(&script.body);
+        }
     }
 
     /// SCRIPT FLUSH: every script and the interpreter's state go.
     pub fn flush(&mut self) {
         self.scripts.clear();
         self.scripts_mem = 0;
+        self.evictable = 0;
         self.vm = None;
     }
 
     pub fn is_running(&self) -> bool {
         self.running.is_some()
     }
+}
+
+/// INFO memory's scripting fields, in Redis 7.0's order.
+pub fn info_memory(s: &Scripting) -> String {
+    let lua = s.lua_memory();
+    let (functions_vm, functions_mem, functions, libraries) = (0usize, 0usize, 0usize, 0usize);
+    let human = crate::cmd::server::human_bytes;
+    format!(
+        "used_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{functions}\r\nnumber_of_libraries:{libraries}\r\nused_memory_vm_functions:{functions_vm}\r\nused_memory_vm_total:{}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{functions_mem}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\n",
+        human(lua as u64),
+        s.scripts_mem,
+        s.scripts.len(),
+        lua + functions_vm,
+        human((lua + functions_vm) as u64),
+        s.scripts_mem + functions_mem,
+        human((s.scripts_mem + functions_mem) as u64),
+    )
+}
+
+/// What a cached script counts for in `used_memory_scripts_eval`.
+fn script_size(body: &[u8]) -> usize {
+    40 + body.len() + 16
 }
 
 fn sha_key(sha: &[u8]) -> Option<[u8; 40]> {
@@ -920,9 +971,13 @@ impl Scripting {
         let sha = if evalsha {
             sha_key(sha_or_body).ok_or_else(noscript)?
         } else {
-            self.load(sha_or_body)?
+            self.load(sha_or_body, true)?
         };
-        let script = self.scripts.get(&sha).ok_or_else(noscript)?;
+        self.eval_clock += 1;
+        let script = self.scripts.get_mut(&sha).ok_or_else(noscript)?;
+        if script.last_eval.is_some() {
+            script.last_eval = Some(self.eval_clock);
+        }
         Ok(Target {
             func: script.func.clone(),
             flags: script.flags,

@@ -116,6 +116,7 @@ pub struct Server {
 }
 
 mod blocked;
+pub mod busy;
 mod command;
 mod cron;
 mod output;
@@ -176,6 +177,7 @@ impl Server {
             AOF_SYNCED,
         )?));
         crate::lazyfree::start();
+        store.busy_io = Some(busy::Io::new(&poll, &listeners)?);
         Ok(Server {
             poll,
             listeners,
@@ -389,60 +391,12 @@ impl Server {
     }
 
     pub(super) fn accept(&mut self, listener: usize) {
-        loop {
-            let (mut stream, peer) = match self.listeners[listener].accept() {
-                Ok(pair) => pair,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // EMFILE and friends: log and try again on the next event
-                    // rather than spinning.
-                    log::warn!("Accepting client connection: {e}");
-                    return;
-                }
-            };
-            // Refused connections are counted as rejected, not received,
-            // as in Redis (which counts a connection once it is accepted).
-            if self.clients.len() >= self.store.config.maxclients {
-                self.store.stats.rejected_connections += 1;
-                let _ = stream.write(b"-ERR max number of clients reached\r\n");
-                continue;
-            }
-            if self.store.config.protected_mode
-                && default_user_nopass(&self.store)
-                && !is_loopback_peer(&peer)
-            {
-                self.store.stats.rejected_connections += 1;
-                let _ = stream.write(PROTECTED_MODE_DENIED);
-                continue;
-            }
-            self.store.stats.total_connections_received += 1;
-            let _ = stream.set_nodelay(true);
-            let local = stream.local_addr().unwrap_or(peer);
-            let entry = self.clients.vacant_entry();
-            let token = entry.key();
-            if let Err(e) =
-                self.poll
-                    .registry()
-                    .register(&mut stream, Token(token), Interest::READABLE)
-            {
-                log::warn!("Registering client {peer}: {e}");
-                continue;
-            }
-            let id = self.store.next_client_id;
-            self.store.next_client_id += 1;
-            let mut client = Client::new(
-                id,
-                stream,
-                peer,
-                local,
-                unix_ms(),
-                self.store.config.proto_max_bulk_len,
-            );
-            client.authenticated = self.store.acl.login_free();
-            entry.insert(client);
-            log::debug!("Accepted {peer}");
-        }
+        accept(
+            &self.listeners[listener],
+            self.poll.registry(),
+            &mut self.store,
+            &mut self.clients,
+        );
     }
 
     /// Reads what the client has sent (one chunk) and runs every complete
@@ -523,6 +477,63 @@ impl Server {
                 }
             }
         }
+    }
+}
+
+/// Accepts every connection waiting on `listener` (the loop's, or while a
+/// script is busy, a duplicate of it).
+pub(super) fn accept(
+    listener: &TcpListener,
+    registry: &mio::Registry,
+    store: &mut Store,
+    clients: &mut Slab<Client>,
+) {
+    loop {
+        let (mut stream, peer) = match listener.accept() {
+            Ok(pair) => pair,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // EMFILE and friends: log and try again on the next event
+                // rather than spinning.
+                log::warn!("Accepting client connection: {e}");
+                return;
+            }
+        };
+        // Refused connections are counted as rejected, not received,
+        // as in Redis (which counts a connection once it is accepted).
+        if clients.len() >= store.config.maxclients {
+            store.stats.rejected_connections += 1;
+            let _ = stream.write(b"-ERR max number of clients reached\r\n");
+            continue;
+        }
+        if store.config.protected_mode && default_user_nopass(store) && !is_loopback_peer(&peer) {
+            store.stats.rejected_connections += 1;
+            let _ = stream.write(PROTECTED_MODE_DENIED);
+            continue;
+        }
+        store.stats.total_connections_received += 1;
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(peer);
+        let entry = clients.vacant_entry();
+        let token = entry.key();
+        if let Err(e) = registry.register(&mut stream, Token(token), Interest::READABLE) {
+            log::warn!("Registering client {peer}: {e}");
+            continue;
+        }
+        let id = store.next_client_id;
+        store.next_client_id += 1;
+        let mut client = Client::new(
+            id,
+            stream,
+            peer,
+            local,
+            unix_ms(),
+            store.config.proto_max_bulk_len,
+        );
+        client.authenticated = store.acl.login_free();
+        entry.insert(client);
+        log::debug!("Accepted {peer}");
     }
 }
 
