@@ -48,7 +48,7 @@ pub struct Stats {
     /// Clients closed by client eviction (`maxmemory-clients`).
     pub evicted_clients: u64,
     pub unexpected_error_replies: u64,
-    pub commands: HashMap<&'static str, CommandStat>,
+    pub commands: HashMap<&'static str, CommandStat, ahash::RandomState>,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`).
     pub errors: HashMap<String, u64>,
     /// For `instantaneous_ops_per_sec`: samples of (ms, commands).

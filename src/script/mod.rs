@@ -72,6 +72,8 @@ pub struct Script {
     pub body: Bytes,
     pub flags: u32,
     func: Function,
+    /// Its SHA, as the script's name in errors and logs.
+    name: std::rc::Rc<str>,
     /// When an EVAL last ran it, for a script only EVAL brought; one
     /// SCRIPT LOAD made stays until SCRIPT FLUSH.
     last_eval: Option<u64>,
@@ -88,7 +90,7 @@ pub struct Running {
     /// EVAL (as opposed to FCALL): which KILL may stop it.
     pub eval: bool,
     /// The script's SHA or the function's name, for the log.
-    pub name: String,
+    pub name: std::rc::Rc<str>,
     /// A write command ran: the script can no longer be killed.
     pub write_dirty: bool,
     pub killed: bool,
@@ -126,11 +128,12 @@ pub struct Scripting {
     /// `used_memory_scripts_eval`.
     pub scripts_mem: usize,
     pub running: Option<Running>,
+    /// The Lua client between runs (it is in the client table only while
+    /// a script runs).
+    client: Option<Client>,
     /// Scripts with `last_eval`, and the clock it counts.
     evictable: usize,
     eval_clock: u64,
-    /// The Lua client's id, fixed once given.
-    client_id: u64,
 }
 
 thread_local! {
@@ -415,14 +418,36 @@ fn command_args(args: &MultiValue) -> Result<Vec<Bytes>, &'static str> {
     if args.is_empty() {
         return Err("Please specify at least one argument for this redis lib call");
     }
-    args.iter()
-        .map(|v| match v {
-            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Integer(i) => Ok(Bytes::from(crate::util::format_double(*i as f64))),
-            Value::Number(n) => Ok(Bytes::from(crate::util::format_double(*n))),
-            _ => Err("Lua redis lib command arguments must be strings or integers"),
+    // All the arguments in one buffer, split into its pieces: one
+    // allocation per call rather than one per argument.
+    let mut buf = bytes::BytesMut::new();
+    let mut ends = Vec::with_capacity(args.len());
+    for v in args.iter() {
+        match v {
+            Value::String(s) => buf.extend_from_slice(&s.as_bytes()),
+            // Integral numbers below 2^53 print the same by `%.17g`.
+            Value::Integer(i) if i.unsigned_abs() < 1 << 53 => {
+                let mut tmp = [0u8; 24];
+                buf.extend_from_slice(crate::resp::writer::format_i64(*i, &mut tmp));
+            }
+            Value::Integer(i) => {
+                buf.extend_from_slice(crate::util::format_double(*i as f64).as_bytes())
+            }
+            Value::Number(n) => buf.extend_from_slice(crate::util::format_double(*n).as_bytes()),
+            _ => return Err("Lua redis lib command arguments must be strings or integers"),
+        }
+        ends.push(buf.len());
+    }
+    let mut all = buf.freeze();
+    let mut start = 0;
+    Ok(ends
+        .into_iter()
+        .map(|end| {
+            let piece = all.split_to(end - start);
+            start = end;
+            piece
         })
-        .collect()
+        .collect())
 }
 
 /// An error for the script, as an error table that does not count in the
@@ -439,7 +464,8 @@ fn script_error(lua: &Lua, text: &str) -> mlua::Result<(Value, bool)> {
 fn redis_call(lua: &Lua, raise: bool, args: MultiValue) -> mlua::Result<(Value, bool)> {
     let args = match command_args(&args) {
         Ok(a) => a,
-        Err(msg) => return script_error(lua, msg),
+        // Not a command's refusal: counted when the script fails on it.
+        Err(msg) => return Ok((Value::Table(convert::error_table(lua, msg)?), true)),
     };
     let outcome = with_env(|env, store, clients| {
         let outcome = script_call(env, store, clients, &args);
@@ -465,9 +491,9 @@ fn redis_call(lua: &Lua, raise: bool, args: MultiValue) -> mlua::Result<(Value, 
                     .rejected_calls += 1;
             }
         }
-        outcome
+        outcome.map(|()| take_reply(lua, &mut env.out))
     });
-    let reply = match outcome {
+    let (value, is_error) = match outcome {
         None => {
             return script_error(
                 lua,
@@ -475,20 +501,19 @@ fn redis_call(lua: &Lua, raise: bool, args: MultiValue) -> mlua::Result<(Value, 
             );
         }
         Some(Err(msg)) => return script_error(lua, &msg),
-        Some(Ok(reply)) => reply,
+        Some(Ok(reply)) => reply?,
     };
-    let (value, is_error) = convert::reply_to_lua(lua, &reply)?;
     Ok((value, is_error && raise))
 }
 
 /// Runs one command for the script (Redis's scriptCall): the checks a
-/// script's command passes, then `call()`. Returns the reply's bytes.
+/// script's command passes, then `call()`, its reply left in `env.out`.
 fn script_call(
     env: &mut RunEnv,
     store: &mut Store,
     clients: &mut Slab<Client>,
     args: &[Bytes],
-) -> Result<Vec<u8>, String> {
+) -> Result<(), String> {
     let (cmd, handler) = match crate::cmd::resolve(args) {
         Resolved::Found(cmd, handler) => (cmd, handler),
         Resolved::Rejected(_, Some(_)) => {
@@ -566,9 +591,19 @@ fn script_call(
     };
     crate::call::call(store, clients, &mut env.out, req, &mut env.clock);
     store.effects.record_propagation = recording;
-    let reply = env.out.copy_range(0, env.out.pending());
-    env.out.truncate_pending(0);
-    Ok(reply)
+    Ok(())
+}
+
+/// The reply the script's client got, as Lua; the client's output is
+/// emptied for the next call.
+fn take_reply(lua: &Lua, out: &mut Reply) -> mlua::Result<(Value, bool)> {
+    let converted = if out.pending() == out.buf.len() {
+        convert::reply_to_lua(lua, &out.buf)
+    } else {
+        convert::reply_to_lua(lua, &out.copy_range(0, out.pending()))
+    };
+    out.truncate_pending(0);
+    converted
 }
 
 /// Whether Redis 7.0 knows the command as one scripts may not run, for
@@ -834,6 +869,7 @@ impl Scripting {
                 body: body.clone(),
                 flags,
                 func,
+                name: String::from_utf8_lossy(&sha).into(),
                 last_eval,
             },
         );
@@ -866,6 +902,17 @@ impl Scripting {
         self.scripts_mem = 0;
         self.evictable = 0;
         self.vm = None;
+    }
+
+    /// The Lua client for a run, made the first time with `id`.
+    fn take_client(&mut self, id: u64, now_ms: u64) -> Client {
+        let mut c = self.client.take().unwrap_or_else(|| {
+            let mut c = Client::detached(id, now_ms);
+            c.script = true;
+            c
+        });
+        c.reply_mode = crate::client::ReplyMode::On;
+        c
     }
 
     pub fn is_running(&self) -> bool {
@@ -954,7 +1001,7 @@ pub struct Target {
     pub func: Function,
     pub flags: u32,
     /// The SHA or the function's name.
-    pub name: String,
+    pub name: std::rc::Rc<str>,
     pub eval: bool,
     /// EVAL_RO, EVALSHA_RO, FCALL_RO.
     pub read_only: bool,
@@ -981,7 +1028,7 @@ impl Scripting {
         Ok(Target {
             func: script.func.clone(),
             flags: script.flags,
-            name: String::from_utf8_lossy(&sha).into_owned(),
+            name: script.name.clone(),
             eval: true,
             read_only: ro,
         })
@@ -1027,26 +1074,27 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
             ));
         }
     }
-    let vm = ctx.store.scripting.vm()?;
-    let lua = vm.lua.clone();
-    let (real_globals, runner, xpcall, handler) = (
-        vm.real_globals.clone(),
-        vm.run.clone(),
-        vm.xpcall.clone(),
-        vm.handler.clone(),
-    );
+    // The interpreter is out of the store while the script runs, so the
+    // callbacks may have the store whole; nothing running meanwhile needs
+    // it (SCRIPT FLUSH and FUNCTION LOAD cannot run inside a script or
+    // while one is busy).
+    ctx.store.scripting.vm()?;
+    let Some(mut vm) = ctx.store.scripting.vm.take() else {
+        return Err(CmdError::err("Lua is unavailable"));
+    };
     vm.calls += 1;
-    let gc_step = vm.calls.is_multiple_of(50);
     let (db, user) = {
         let c = ctx.client();
         (c.db, c.user)
     };
-    if ctx.store.scripting.client_id == 0 {
-        ctx.store.scripting.client_id = ctx.store.next_client_id;
+    let client = ctx
+        .store
+        .scripting
+        .take_client(ctx.store.next_client_id, ctx.now_ms);
+    if client.id == ctx.store.next_client_id {
         ctx.store.next_client_id += 1;
     }
-    let mut client = Client::detached(ctx.store.scripting.client_id, ctx.now_ms);
-    client.script = true;
+    let mut client = client;
     client.db = db;
     client.user = user;
     let client = ctx.clients.insert(client);
@@ -1063,25 +1111,6 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
         obey,
         repl: 3,
     });
-    let result = || -> mlua::Result<MultiValue> {
-        let keys_table = lua.create_sequence_from(
-            keys.iter()
-                .map(|k| lua.create_string(k))
-                .collect::<mlua::Result<Vec<_>>>()?,
-        )?;
-        let argv_table = lua.create_sequence_from(
-            argv.iter()
-                .map(|a| lua.create_string(a))
-                .collect::<mlua::Result<Vec<_>>>()?,
-        )?;
-        if target.eval {
-            real_globals.raw_set("KEYS", keys_table)?;
-            real_globals.raw_set("ARGV", argv_table)?;
-            xpcall.call((target.func.clone(), handler))
-        } else {
-            runner.call((target.func.clone(), handler, keys_table, argv_table))
-        }
-    };
     let mut env = RunEnv {
         store: ctx.store as *mut Store,
         clients: ctx.clients as *mut Slab<Client>,
@@ -1092,16 +1121,19 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
         clock: Instant::now(),
     };
     RUN.with(|r| r.set(&mut env));
-    let outcome = result();
+    let outcome = call_target(&vm, &target, keys, argv);
     RUN.with(|r| r.set(std::ptr::null_mut()));
     let script_resp3 = env.out.proto == Protocol::Resp3;
     drop(env);
-    ctx.clients.remove(client);
-    ctx.store.scripting.running = None;
-    if gc_step {
-        let _ = lua.gc_step();
+    if let Some(c) = ctx.clients.try_remove(client) {
+        ctx.store.scripting.client = Some(c);
     }
-    let values = match outcome {
+    ctx.store.scripting.running = None;
+    if vm.calls.is_multiple_of(50) {
+        let _ = vm.lua.gc_step();
+    }
+    ctx.store.scripting.vm = Some(vm);
+    let (ok, value) = match outcome {
         Ok(v) => v,
         Err(e) => {
             return Err(CmdError::err(format!(
@@ -1111,9 +1143,6 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
             )));
         }
     };
-    let mut values = values.into_iter();
-    let ok = matches!(values.next(), Some(Value::Boolean(true)));
-    let value = values.next().unwrap_or(Value::Nil);
     if ok {
         let mut w = convert::ReplyWriter {
             out: ctx.out,
@@ -1125,6 +1154,33 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
         return Ok(());
     }
     Err(script_failure(&value, &target.name))
+}
+
+/// Calls the script with KEYS and ARGV (globals for EVAL, arguments for a
+/// function) under the error handler: whether it returned, and its first
+/// value or the error.
+fn call_target(
+    vm: &Vm,
+    target: &Target,
+    keys: &[Bytes],
+    argv: &[Bytes],
+) -> mlua::Result<(bool, Value)> {
+    let lua = &vm.lua;
+    let array = |items: &[Bytes]| -> mlua::Result<Table> {
+        let t = lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, item) in items.iter().enumerate() {
+            t.raw_set(i + 1, lua.create_string(item)?)?;
+        }
+        Ok(t)
+    };
+    let (keys, argv) = (array(keys)?, array(argv)?);
+    if target.eval {
+        vm.real_globals.raw_set("KEYS", keys)?;
+        vm.real_globals.raw_set("ARGV", argv)?;
+        vm.xpcall.call((&target.func, &vm.handler))
+    } else {
+        vm.run.call((&target.func, &vm.handler, keys, argv))
+    }
 }
 
 /// The reply to a script that raised an error: its `err`, and where
