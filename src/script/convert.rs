@@ -277,3 +277,77 @@ impl ReplyWriter<'_> {
         Ok(())
     }
 }
+
+/// Pushes a command's reply (one complete RESP reply) onto the Lua stack
+/// as the value `redis.call` returns, straight from the bytes: the same
+/// conversion as [`reply_to_lua`], for the hot path, with no handle kept
+/// per value. Returns whether the reply was an error.
+///
+/// # Safety
+///
+/// `l` must be the state of the running C function. Lua API calls here
+/// may raise only on memory exhaustion; no Rust value with a destructor
+/// is alive across them.
+pub unsafe fn push_reply(l: *mut mlua::ffi::lua_State, bytes: &[u8]) -> Result<bool, ()> {
+    let mut at = 0;
+    // SAFETY: forwarded.
+    unsafe { push_value(l, bytes, &mut at, 0)? };
+    Ok(bytes.first() == Some(&b'-'))
+}
+
+unsafe fn push_value(
+    l: *mut mlua::ffi::lua_State,
+    bytes: &[u8],
+    at: &mut usize,
+    depth: usize,
+) -> Result<(), ()> {
+    use mlua::ffi;
+    let kind = *bytes.get(*at).ok_or(())?;
+    *at += 1;
+    let head = line(bytes, at).map_err(|_| ())?;
+    let count = |head: &[u8]| number(head).map_err(|_| ());
+    // SAFETY: the caller's state; each push is preceded by room for it.
+    unsafe {
+        if depth > MAX_DEPTH || ffi::lua_checkstack(l, 4) == 0 {
+            return Err(());
+        }
+        match kind {
+            b':' => ffi::lua_pushnumber(l, count(head)? as f64),
+            b'$' => match count(head)? {
+                n if n < 0 => ffi::lua_pushboolean(l, 0),
+                n => {
+                    let data = body(bytes, at, n).map_err(|_| ())?;
+                    ffi::lua_pushlstring(l, data.as_ptr().cast(), data.len());
+                }
+            },
+            b'+' => {
+                ffi::lua_createtable(l, 0, 1);
+                ffi::lua_pushlstring(l, head.as_ptr().cast(), head.len());
+                ffi::lua_setfield(l, -2, c"ok".as_ptr());
+            }
+            b'-' => {
+                let text = error_text(&format!("-{}", String::from_utf8_lossy(head)));
+                ffi::lua_createtable(l, 0, 2);
+                ffi::lua_pushlstring(l, text.as_ptr().cast(), text.len());
+                drop(text);
+                ffi::lua_setfield(l, -2, c"err".as_ptr());
+                ffi::lua_pushboolean(l, 1);
+                ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
+            }
+            b'*' => match count(head)? {
+                n if n < 0 => ffi::lua_pushboolean(l, 0),
+                n => {
+                    ffi::lua_createtable(l, n.min(1 << 16) as i32, 0);
+                    for i in 0..n {
+                        push_value(l, bytes, at, depth + 1)?;
+                        ffi::lua_rawseti(l, -2, (i + 1) as _);
+                    }
+                }
+            },
+            // Anything RESP3 (a script that chose `redis.setresp(3)`)
+            // goes the general way.
+            _ => return Err(()),
+        }
+    }
+    Ok(())
+}

@@ -223,9 +223,16 @@ impl Vm {
 fn api_table(lua: &Lua) -> mlua::Result<Table> {
     let api = lua.create_table()?;
     let call = lua.create_function(|lua, args: MultiValue| redis_call(lua, true, args))?;
-    api.raw_set("call", c_closure(lua, call, raising)?)?;
     let pcall = lua.create_function(|lua, args: MultiValue| Ok(redis_call(lua, false, args)?.0))?;
-    api.raw_set("pcall", c_closure(lua, pcall, trampoline)?)?;
+    // The general path (any reply, RESP3 included), for what the fast C
+    // functions below hand over.
+    lua.set_named_registry_value(SLOW_CALL, c_closure(lua, call, raising)?)?;
+    lua.set_named_registry_value(SLOW_PCALL, c_closure(lua, pcall, trampoline)?)?;
+    // SAFETY: plain C functions over the Lua API (see `fast_call`).
+    unsafe {
+        api.raw_set("call", lua.create_c_function(fast_redis_call)?)?;
+        api.raw_set("pcall", lua.create_c_function(fast_redis_pcall)?)?;
+    }
     api.raw_set(
         "c_wrap",
         lua.create_function(|lua, f: Function| c_closure(lua, f, trampoline))?,
@@ -331,6 +338,183 @@ fn api_table(lua: &Lua) -> mlua::Result<Table> {
     api.raw_set("version", crate::REDIS_VERSION)?;
     api.raw_set("version_num", VERSION_NUM)?;
     Ok(api)
+}
+
+const SLOW_CALL: &str = "ferrokv.redis.call";
+const SLOW_PCALL: &str = "ferrokv.redis.pcall";
+
+unsafe extern "C-unwind" fn fast_redis_call(l: *mut mlua::lua_State) -> std::os::raw::c_int {
+    // SAFETY: called by Lua as a C function.
+    unsafe { fast_call(l, true) }
+}
+
+unsafe extern "C-unwind" fn fast_redis_pcall(l: *mut mlua::lua_State) -> std::os::raw::c_int {
+    // SAFETY: called by Lua as a C function.
+    unsafe { fast_call(l, false) }
+}
+
+/// What the fast path did.
+enum Fast {
+    /// The reply is on the stack; whether it is an error.
+    Pushed(bool),
+    /// Not for the fast path: the general one takes the call as it came.
+    Slow,
+}
+
+/// `redis.call` and `redis.pcall` for the common case, over the Lua API
+/// directly: string and number arguments read off the stack, a RESP2
+/// reply pushed from its bytes, no handles made per value. Anything else
+/// (no script running, other argument types, a refusal, a RESP3 reply)
+/// goes to the general path with the same arguments, which answers it as
+/// Redis does.
+///
+/// # Safety
+///
+/// Called by Lua as a C function on `l`.
+unsafe fn fast_call(l: *mut mlua::lua_State, raise: bool) -> std::os::raw::c_int {
+    use mlua::ffi;
+    // SAFETY: the running C function's state; Rust values are dropped
+    // before any `lua_error` (the inner call returns first).
+    unsafe {
+        let top = ffi::lua_gettop(l);
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fast_call_inner(l, top)));
+        match outcome {
+            Ok(Fast::Pushed(is_error)) => {
+                if is_error && raise {
+                    ffi::lua_error(l);
+                }
+                1
+            }
+            _ => {
+                // Back to the arguments alone, then the general path.
+                ffi::lua_settop(l, top);
+                let key = if raise { SLOW_CALL } else { SLOW_PCALL };
+                ffi::lua_pushlstring(l, key.as_ptr().cast(), key.len());
+                ffi::lua_rawget(l, ffi::LUA_REGISTRYINDEX);
+                ffi::lua_insert(l, 1);
+                ffi::lua_call(l, top, 1);
+                1
+            }
+        }
+    }
+}
+
+unsafe fn fast_call_inner(l: *mut mlua::lua_State, top: std::os::raw::c_int) -> Fast {
+    use mlua::ffi;
+    if top == 0 {
+        return Fast::Slow;
+    }
+    let mut args = Vec::with_capacity(top as usize);
+    let mut buf = bytes::BytesMut::new();
+    let mut ends = Vec::with_capacity(top as usize);
+    for i in 1..=top {
+        // SAFETY: `i` is a valid index of the running function's stack.
+        unsafe {
+            match ffi::lua_type(l, i) {
+                ffi::LUA_TSTRING => {
+                    let mut len = 0;
+                    let p = ffi::lua_tolstring(l, i, &mut len);
+                    buf.extend_from_slice(std::slice::from_raw_parts(p.cast::<u8>(), len));
+                }
+                ffi::LUA_TNUMBER => {
+                    let n = ffi::lua_tonumber(l, i);
+                    if n.fract() == 0.0
+                        && n.abs() < 9.007_199_254_740_992e15
+                        && !(n == 0.0 && n.is_sign_negative())
+                    {
+                        let mut tmp = [0u8; 24];
+                        buf.extend_from_slice(crate::resp::writer::format_i64(n as i64, &mut tmp));
+                    } else {
+                        buf.extend_from_slice(crate::util::format_double(n).as_bytes());
+                    }
+                }
+                _ => return Fast::Slow,
+            }
+        }
+        ends.push(buf.len());
+    }
+    let mut all = buf.freeze();
+    let mut start = 0;
+    for end in ends {
+        args.push(all.split_to(end - start));
+        start = end;
+    }
+    let outcome = with_env(|env, store, clients| {
+        if env.out.proto == Protocol::Resp3 {
+            return Fast::Slow;
+        }
+        if let Err(msg) = script_call(env, store, clients, &args) {
+            refused(store, &args, &msg);
+            let text = convert::error_text(&msg);
+            // SAFETY: as below.
+            unsafe { push_error(l, &text) };
+            return Fast::Pushed(true);
+        }
+        let reply = if env.out.pending() == env.out.buf.len() {
+            std::borrow::Cow::Borrowed(&env.out.buf[..])
+        } else {
+            std::borrow::Cow::Owned(env.out.copy_range(0, env.out.pending()))
+        };
+        // SAFETY: forwarded; only memory exhaustion raises in here.
+        let pushed = unsafe { convert::push_reply(l, &reply) };
+        drop(reply);
+        env.out.truncate_pending(0);
+        match pushed {
+            Ok(is_error) => Fast::Pushed(is_error),
+            // The command ran: never again. A reply too deep for the
+            // stack is an error, as Redis's stack limit makes it.
+            Err(()) => {
+                // SAFETY: as above.
+                unsafe {
+                    ffi::lua_settop(l, top);
+                    push_error(l, "ERR reached lua stack limit");
+                }
+                Fast::Pushed(true)
+            }
+        }
+    });
+    outcome.unwrap_or(Fast::Slow)
+}
+
+/// Redis counts a script's refused command at once (and the command as
+/// rejected); the script's failure on it is not counted again.
+fn refused(store: &mut Store, args: &[Bytes], msg: &str) {
+    match msg.strip_prefix('-') {
+        Some(reply) => crate::call::count_error(&mut store.stats, reply),
+        None => crate::call::count_error(&mut store.stats, "ERR"),
+    }
+    if let Some(cmd) = crate::cmd::lookup(&args[0]) {
+        let cmd = match args.get(1) {
+            Some(sub) if !cmd.subcommands.is_empty() => {
+                crate::cmd::lookup_sub(cmd, sub).unwrap_or(cmd)
+            }
+            _ => cmd,
+        };
+        store
+            .stats
+            .commands
+            .entry(cmd.name)
+            .or_default()
+            .rejected_calls += 1;
+    }
+}
+
+/// Pushes `{err = text, ignore_error_stats_update = true}`.
+///
+/// # Safety
+///
+/// `l` is the running C function's state, with room for three values.
+unsafe fn push_error(l: *mut mlua::lua_State, text: &str) {
+    use mlua::ffi;
+    // SAFETY: forwarded.
+    unsafe {
+        ffi::lua_createtable(l, 0, 2);
+        ffi::lua_pushlstring(l, text.as_ptr().cast(), text.len());
+        ffi::lua_setfield(l, -2, c"err".as_ptr());
+        ffi::lua_pushboolean(l, 1);
+        ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
+    }
 }
 
 /// `f` behind a C function (`shim`, with `f` as its upvalue).
@@ -470,26 +654,7 @@ fn redis_call(lua: &Lua, raise: bool, args: MultiValue) -> mlua::Result<(Value, 
     let outcome = with_env(|env, store, clients| {
         let outcome = script_call(env, store, clients, &args);
         if let Err(msg) = &outcome {
-            // Redis counts a refusal at once (and the command as rejected);
-            // the script's failure on it is not counted again.
-            match msg.strip_prefix('-') {
-                Some(reply) => crate::call::count_error(&mut store.stats, reply),
-                None => crate::call::count_error(&mut store.stats, "ERR"),
-            }
-            if let Some(cmd) = crate::cmd::lookup(&args[0]) {
-                let cmd = match args.get(1) {
-                    Some(sub) if !cmd.subcommands.is_empty() => {
-                        crate::cmd::lookup_sub(cmd, sub).unwrap_or(cmd)
-                    }
-                    _ => cmd,
-                };
-                store
-                    .stats
-                    .commands
-                    .entry(cmd.name)
-                    .or_default()
-                    .rejected_calls += 1;
-            }
+            refused(store, &args, msg);
         }
         outcome.map(|()| take_reply(lua, &mut env.out))
     });
