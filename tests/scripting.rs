@@ -141,6 +141,15 @@ fn a_busy_script_answers_others_busy_until_script_kill() {
     let mut late = server.connect();
     expect_reply(&mut late, &["GET", "k"], BUSY);
     expect_reply(&mut late, &["PING"], BUSY);
+    // EXEC refused aborts, MULTI or not (Redis's execCommandAbort).
+    expect_reply(
+        &mut late,
+        &["EXEC"],
+        &format!(
+            "-EXECABORT Transaction discarded because of: {}",
+            &BUSY[1..]
+        ),
+    );
 
     expect_reply(&mut b, &["SCRIPT", "KILL"], "+OK\r\n");
     let killed = a.read_reply().expect("the killed script's reply");
@@ -169,6 +178,38 @@ fn a_busy_script_answers_others_busy_until_script_kill() {
         &["SCRIPT", "KILL"],
         "-NOTBUSY No scripts in execution right now.\r\n",
     );
+}
+
+/// Regression: the kill error was raised only every hundred thousand
+/// instructions, each time inside the pcall, so a script that catches
+/// errors in a loop ran on after SCRIPT KILL answered OK. Like Redis, the
+/// error is now raised again at every line once a script is killed.
+#[test]
+fn a_killed_script_cannot_catch_the_kill_with_pcall() {
+    let Some(server) = start_under_test("SCRIPT KILL and pcall") else {
+        return;
+    };
+    let mut ctl = server.connect();
+    ok(&mut ctl, &["CONFIG", "SET", "busy-reply-threshold", "100"]);
+    let body = "while true do pcall(function() while true do end end) end";
+    let sha = sha_of(&mut ctl, body);
+    let mut a = server.connect();
+    start_busy_script(&mut a, &mut ctl, body, "k");
+    expect_reply(&mut ctl, &["SCRIPT", "KILL"], "+OK\r\n");
+    let killed = a.read_reply().expect("the killed script's reply");
+    assert_eq!(
+        escape(&killed),
+        escape(
+            format!(
+                "-ERR Script killed by user with SCRIPT KILL... script: {sha}, on @user_script:1.\r\n"
+            )
+            .as_bytes()
+        )
+    );
+    // The next script runs, and is checked only now and then again.
+    let body = "local n = 0 for i = 1, 300000 do n = pcall(function() return i end) and n + 1 end return n";
+    expect_reply(&mut a, &["EVAL", body, "0"], ":300000\r\n");
+    expect_reply(&mut ctl, &["PING"], "+PONG\r\n");
 }
 
 #[test]
