@@ -7,7 +7,8 @@
 //! 1. **Busy scripts**: past `busy-reply-threshold` an endless script lets
 //!    the server answer other clients, old and new, with `-BUSY`; SCRIPT
 //!    KILL stops a script that has not written, and the script's caller
-//!    gets the kill error; one that has written answers `-UNKILLABLE`, and
+//!    gets the kill error (even a script that catches errors with
+//!    `pcall`); one that has written answers `-UNKILLABLE`, and
 //!    only SHUTDOWN NOSAVE ends it (the process exits). A script under the
 //!    threshold never makes anyone see `-BUSY`.
 //! 2. **Propagation into the AOF**: Redis 7.0 replicates a script's
@@ -122,6 +123,8 @@ fn a_busy_script_answers_others_busy_until_script_kill() {
     let mut a = server.connect();
     let mut b = server.connect();
     start_busy_script(&mut a, &mut b, ENDLESS, "k");
+    // What the script's caller sends meanwhile waits for the script.
+    a.send(&["PING"]).expect("send PING");
 
     for command in [
         &["PING"][..],
@@ -163,6 +166,10 @@ fn a_busy_script_answers_others_busy_until_script_kill() {
         )
     );
 
+    let pong = a
+        .read_reply()
+        .expect("the reply to the PING sent meanwhile");
+    assert_eq!(escape(&pong), "+PONG\\r\\n");
     // The server serves normally again, every connection.
     expect_reply(
         &mut ctl,
