@@ -204,10 +204,7 @@ impl Vm {
             .call((api, real_globals.clone()))?;
         lua.set_globals(globals)?;
         let xpcall: Function = real_globals.raw_get("xpcall")?;
-        lua.set_hook(
-            mlua::HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
-            |_, _| interrupt(),
-        )?;
+        set_interrupt_hook(&lua, Hook::Counting)?;
         Ok(Vm {
             lua,
             real_globals,
@@ -857,7 +854,10 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
         let Some((what, source, line)) = frame else {
             break;
         };
-        if what == "C" || source.as_deref() == Some(PRELUDE_NAME) {
+        // A tail call's marker stands for a frame of the prelude (its
+        // `pcall` tail-calls a helper, where the hook may raise SCRIPT
+        // KILL's error), never for one of the script's.
+        if what == "C" || what == "tail" || source.as_deref() == Some(PRELUDE_NAME) {
             continue;
         }
         if let Some(source) = source {
@@ -879,8 +879,27 @@ fn killed_or(text: String) -> String {
 
 const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
+/// When the interrupt hook runs.
+enum Hook {
+    /// Every [`HOOK_INSTRUCTIONS`] instructions: the time limit and SCRIPT
+    /// KILL are checked now and then.
+    Counting,
+    /// On every line, once a script is killed: the kill error is raised
+    /// again at the next line, so a script cannot catch it with `pcall`
+    /// and run on (Redis's luaMaskCountHook does the same).
+    EveryLine,
+}
+
+fn set_interrupt_hook(lua: &Lua, hook: Hook) -> mlua::Result<()> {
+    let triggers = match hook {
+        Hook::Counting => mlua::HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
+        Hook::EveryLine => mlua::HookTriggers::new().every_line(),
+    };
+    lua.set_hook(triggers, |lua, _| interrupt(lua))
+}
+
 /// The instruction hook: the time limit and SCRIPT KILL.
-fn interrupt() -> mlua::Result<mlua::VmState> {
+fn interrupt(lua: &Lua) -> mlua::Result<mlua::VmState> {
     let killed = with_env(|env, store, clients| {
         let threshold = store.config.busy_reply_threshold_ms();
         let Some(running) = store.scripting.running.as_mut() else {
@@ -908,6 +927,7 @@ fn interrupt() -> mlua::Result<mlua::VmState> {
     });
     if killed == Some(true) {
         log::warn!("Lua script killed by user with SCRIPT KILL.");
+        set_interrupt_hook(lua, Hook::EveryLine)?;
         return Err(mlua::Error::runtime(KILLED));
     }
     Ok(mlua::VmState::Continue)
@@ -1293,11 +1313,18 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
     if let Some(c) = ctx.clients.try_remove(client) {
         ctx.store.scripting.client = Some(c);
     }
-    ctx.store.scripting.running = None;
+    let killed = ctx.store.scripting.running.take().is_some_and(|r| r.killed);
+    // The next script is checked now and then again.
+    let rehooked = if killed {
+        set_interrupt_hook(&vm.lua, Hook::Counting)
+    } else {
+        Ok(())
+    };
     if vm.calls.is_multiple_of(50) {
         let _ = vm.lua.gc_step();
     }
     ctx.store.scripting.vm = Some(vm);
+    rehooked.map_err(|e| CmdError::err(e.to_string()))?;
     let (ok, value) = match outcome {
         Ok(v) => v,
         Err(e) => {

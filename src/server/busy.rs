@@ -194,15 +194,24 @@ fn run(store: &mut Store, clients: &mut Slab<Client>, token: usize, args: &[Byte
         None
     };
     if let Some(msg) = refusal {
-        c.out.error(msg);
-        count_error(&mut store.stats, msg);
+        // EXEC refused ends the transaction there (Redis's
+        // execCommandAbort), with or without a MULTI before it.
+        let msg = if cmd.name == "exec" {
+            c.state.end_multi();
+            store.watches.unwatch_all(token, c);
+            format!("EXECABORT Transaction discarded because of: {msg}")
+        } else {
+            doom_transaction(c);
+            msg.to_owned()
+        };
+        c.out.error(&msg);
+        count_error(&mut store.stats, &msg);
         store
             .stats
             .commands
             .entry(cmd.name)
             .or_default()
             .rejected_calls += 1;
-        doom_transaction(c);
         return;
     }
     if cmd.name == "shutdown" {
