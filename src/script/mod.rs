@@ -20,6 +20,7 @@
 //! place the store is reached through raw pointers; every access goes
 //! through [`with_env`].
 
+pub mod function;
 pub mod libs;
 pub mod sha1;
 
@@ -119,6 +120,8 @@ pub struct Scripting {
     pub running: Option<Running>,
     /// The Lua client's id, fixed once given.
     client_id: u64,
+    /// FUNCTION's libraries, in a Lua state of their own.
+    pub functions: function::Functions,
 }
 
 thread_local! {
@@ -858,6 +861,16 @@ pub fn command_flags(store: &Store, cmd: &crate::cmd::Command, args: &[Bytes]) -
     let evalsha = match cmd.name {
         "eval" | "eval_ro" => false,
         "evalsha" | "evalsha_ro" => true,
+        // Redis's fcallGetCommandFlags: the function's own flags.
+        "fcall" | "fcall_ro" => {
+            return match args
+                .get(1)
+                .and_then(|n| store.scripting.functions.libs.function(n))
+            {
+                Some(f) => script_command_flags(flags, f.flags),
+                None => flags,
+            };
+        }
         _ => return flags,
     };
     let Some(body) = args.get(1) else {
@@ -972,7 +985,11 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
             ));
         }
     }
-    let vm = ctx.store.scripting.vm()?;
+    let vm = if target.eval {
+        ctx.store.scripting.vm()?
+    } else {
+        ctx.store.scripting.functions.vm().map_err(CmdError::err)?
+    };
     let lua = vm.lua.clone();
     let (real_globals, runner, xpcall, handler) = (
         vm.real_globals.clone(),
