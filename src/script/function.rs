@@ -639,6 +639,34 @@ impl Functions {
     }
 }
 
+/// What the empty function tables take, as Redis 7.0 counts them
+/// (`used_memory_functions` of a server with no library).
+const FUNCTIONS_BASE_OVERHEAD: usize = 200;
+
+impl super::Scripting {
+    /// INFO memory's scripting fields, in Redis 7.0's order: the EVAL
+    /// interpreter and script cache, then the functions' interpreter and
+    /// libraries, then the totals.
+    pub fn memory_info(&self, human: impl Fn(u64) -> String) -> String {
+        let eval_vm = self.lua_memory();
+        let functions_vm = self.functions.lua_memory();
+        let libs = &self.functions.libs;
+        let functions_mem = FUNCTIONS_BASE_OVERHEAD + libs.overhead();
+        let vm_total = eval_vm + functions_vm;
+        let scripts = self.scripts_mem + functions_mem;
+        format!(
+            "used_memory_lua:{eval_vm}\r\nused_memory_vm_eval:{eval_vm}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\nused_memory_vm_functions:{functions_vm}\r\nused_memory_vm_total:{vm_total}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{functions_mem}\r\nused_memory_scripts:{scripts}\r\nused_memory_scripts_human:{}\r\n",
+            human(eval_vm as u64),
+            self.scripts_mem,
+            self.len(),
+            libs.function_count(),
+            libs.library_count(),
+            human(vm_total as u64),
+            human(scripts as u64),
+        )
+    }
+}
+
 /// An error raised while a library loaded, as Redis's
 /// luaExtractErrorInformation reads it: a string gets `ERR `, a table
 /// gives its `err` field.
