@@ -253,6 +253,10 @@ COMMANDS = [
     "eval_ro",
     "evalsha_ro",
     ("script", ["load", "exists", "flush", "kill", "help"]),
+    "fcall",
+    "fcall_ro",
+    ("function", ["load", "delete", "flush", "list", "stats", "dump",
+                  "restore", "kill", "help"]),
 ]
 
 # Containers whose plain form (no subcommand) is itself a command.

@@ -131,7 +131,9 @@ scripts!(
     limits,
     eval,
     eval_conversions,
-    eval_libs
+    eval_libs,
+    function,
+    eval_effects
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

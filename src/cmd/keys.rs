@@ -628,10 +628,17 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], unit: Unit, answer: Answer) -> CmdResu
         None => -2,
         Some(0) => -1,
         Some(when) => {
+            // Inside a script the key lives by the script's start time,
+            // but Redis 7.0 counts what is left of it by the clock.
+            let clock = if ctx.clients.get(ctx.me).is_some_and(|c| c.script) {
+                crate::store::unix_ms()
+            } else {
+                now
+            };
             let t = if answer == Answer::Deadline {
                 when as i64
             } else {
-                (when as i64 - now as i64).max(0)
+                (when as i64 - clock as i64).max(0)
             };
             // Redis's (ttl+500)/1000 without its overflow at the top of the
             // range.

@@ -10,6 +10,7 @@
 pub mod acl;
 pub mod acl_table;
 pub mod connection;
+pub mod function;
 pub mod help;
 pub mod introspect;
 pub mod keys;
@@ -39,6 +40,7 @@ pub use spec::{Command, flag};
 pub mod h {
     pub use super::acl::*;
     pub use super::connection::*;
+    pub use super::function::*;
     pub use super::introspect::*;
     pub use super::keys::*;
     pub use super::multi::*;

@@ -735,7 +735,7 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) {
                 },
                 crate::alloc::total_system_memory(),
                 human_bytes(crate::alloc::total_system_memory()),
-                crate::script::info_memory(&store.scripting),
+                store.scripting.memory_info(human_bytes),
                 human_bytes(maxmemory),
                 store.config.get("maxmemory-policy").unwrap_or("noeviction"),
                 if used > 0 {
@@ -1029,8 +1029,8 @@ fn debug_reload(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
         save_now(ctx)?;
     }
     let path = crate::persist::rdb_path(&ctx.store.config);
-    let dbs = match crate::persist::load(ctx.store, &path, ctx.now_ms) {
-        Ok(Some((dbs, _))) => dbs,
+    let (dbs, loaded) = match crate::persist::load(ctx.store, &path, ctx.now_ms) {
+        Ok(Some(found)) => found,
         Ok(None) => {
             log::warn!("DEBUG RELOAD: {} does not exist", path.display());
             return Err(CmdError::err(
@@ -1044,10 +1044,15 @@ fn debug_reload(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
             ));
         }
     };
+    let functions = crate::persist::loaded_functions(ctx.store, &loaded).map_err(|e| {
+        log::warn!("DEBUG RELOAD: {}: {e}", path.display());
+        CmdError::err("Error trying to load the RDB dump, check server logs.")
+    })?;
     for db in 0..ctx.store.dbs.len() {
         touch_watched_in(ctx, db, None);
     }
     crate::persist::install(ctx.store, dbs);
+    ctx.store.scripting.functions.libs = functions;
     ctx.store.effects.flushed.push(None);
     log::info!("DB reloaded by DEBUG RELOAD");
     ctx.out.ok();

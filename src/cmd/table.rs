@@ -12283,4 +12283,413 @@ pub static COMMANDS: &[Command] = &[
             },
         ],
     },
+    Command {
+        name: "fcall",
+        arity: -3,
+        flags: flag::NOSCRIPT | flag::STALE | flag::SKIP_MONITOR | flag::NO_MANDATORY_KEYS,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["slow", "scripting"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "update"],
+            notes: Some(
+                "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
+            ),
+            begin_search: BeginSearch::Index(2),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Invoke a function",
+            since: "7.0.0",
+            group: "scripting",
+            complexity: Some("Depends on the function that is executed."),
+            arguments: &[
+                Arg {
+                    name: "function",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "arg",
+                    kind: "string",
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::fcall),
+        subcommands: &[],
+    },
+    Command {
+        name: "fcall_ro",
+        arity: -3,
+        flags: flag::READONLY
+            | flag::NOSCRIPT
+            | flag::STALE
+            | flag::SKIP_MONITOR
+            | flag::NO_MANDATORY_KEYS,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["slow", "scripting"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: Some(
+                "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
+            ),
+            begin_search: BeginSearch::Index(2),
+            find_keys: FindKeys::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                key_step: 1,
+            },
+        }],
+        docs: Docs {
+            summary: "Invoke a read-only function",
+            since: "7.0.0",
+            group: "scripting",
+            complexity: Some("Depends on the function that is executed."),
+            arguments: &[
+                Arg {
+                    name: "function",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "numkeys",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "arg",
+                    kind: "string",
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::fcall_ro),
+        subcommands: &[],
+    },
+    Command {
+        name: "function",
+        arity: -2,
+        flags: 0,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["slow"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "A container for function commands",
+            since: "7.0.0",
+            group: "scripting",
+            complexity: Some("Depends on subcommand."),
+            ..Docs::EMPTY
+        },
+        handler: None,
+        subcommands: &[
+            Command {
+                name: "function|load",
+                arity: -3,
+                flags: flag::WRITE | flag::DENYOOM | flag::NOSCRIPT,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["write", "slow", "scripting"],
+                tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Create a function with the given arguments (name, code, description)",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: Some("O(1) (considering compilation time is redundant)"),
+                    arguments: &[
+                        Arg {
+                            name: "replace",
+                            kind: "pure-token",
+                            token: Some("REPLACE"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "function-code",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::function_load),
+                subcommands: &[],
+            },
+            Command {
+                name: "function|delete",
+                arity: 3,
+                flags: flag::WRITE | flag::NOSCRIPT,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["write", "slow", "scripting"],
+                tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Delete a function by name",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: Some("O(1)"),
+                    arguments: &[Arg {
+                        name: "library-name",
+                        kind: "string",
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::function_delete),
+                subcommands: &[],
+            },
+            Command {
+                name: "function|flush",
+                arity: -2,
+                flags: flag::WRITE | flag::NOSCRIPT,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["write", "slow", "scripting"],
+                tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Deleting all functions",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: Some("O(N) where N is the number of functions deleted"),
+                    arguments: &[Arg {
+                        name: "async",
+                        kind: "oneof",
+                        flags: &["optional"],
+                        arguments: &[
+                            Arg {
+                                name: "async",
+                                kind: "pure-token",
+                                token: Some("ASYNC"),
+                                ..Arg::EMPTY
+                            },
+                            Arg {
+                                name: "sync",
+                                kind: "pure-token",
+                                token: Some("SYNC"),
+                                ..Arg::EMPTY
+                            },
+                        ],
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::function_flush),
+                subcommands: &[],
+            },
+            Command {
+                name: "function|list",
+                arity: -2,
+                flags: flag::NOSCRIPT,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "scripting"],
+                tips: &["nondeterministic_output_order"],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "List information about all the functions",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: Some("O(N) where N is the number of functions"),
+                    arguments: &[
+                        Arg {
+                            name: "library-name-pattern",
+                            kind: "string",
+                            token: Some("LIBRARYNAME"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "withcode",
+                            kind: "pure-token",
+                            token: Some("WITHCODE"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::function_list),
+                subcommands: &[],
+            },
+            Command {
+                name: "function|stats",
+                arity: 2,
+                flags: flag::NOSCRIPT | flag::ALLOW_BUSY,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "scripting"],
+                tips: &[
+                    "nondeterministic_output",
+                    "request_policy:all_shards",
+                    "response_policy:special",
+                ],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Return information about the function currently running (name, description, duration)",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::function_stats),
+                subcommands: &[],
+            },
+            Command {
+                name: "function|dump",
+                arity: 2,
+                flags: flag::NOSCRIPT,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "scripting"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Dump all functions into a serialized binary payload",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: Some("O(N) where N is the number of functions"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::function_dump),
+                subcommands: &[],
+            },
+            Command {
+                name: "function|restore",
+                arity: -3,
+                flags: flag::WRITE | flag::DENYOOM | flag::NOSCRIPT,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["write", "slow", "scripting"],
+                tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Restore all the functions on the given payload",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: Some("O(N) where N is the number of functions on the payload"),
+                    arguments: &[
+                        Arg {
+                            name: "serialized-value",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "policy",
+                            kind: "oneof",
+                            flags: &["optional"],
+                            arguments: &[
+                                Arg {
+                                    name: "flush",
+                                    kind: "pure-token",
+                                    token: Some("FLUSH"),
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "append",
+                                    kind: "pure-token",
+                                    token: Some("APPEND"),
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "replace",
+                                    kind: "pure-token",
+                                    token: Some("REPLACE"),
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::function_restore),
+                subcommands: &[],
+            },
+            Command {
+                name: "function|kill",
+                arity: 2,
+                flags: flag::NOSCRIPT | flag::ALLOW_BUSY,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "scripting"],
+                tips: &["request_policy:all_shards", "response_policy:one_succeeded"],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Kill the function currently in execution.",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::function_kill),
+                subcommands: &[],
+            },
+            Command {
+                name: "function|help",
+                arity: 2,
+                flags: flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "scripting"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Show helpful text about the different subcommands",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::function_help),
+                subcommands: &[],
+            },
+        ],
+    },
 ];

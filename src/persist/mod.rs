@@ -125,6 +125,7 @@ fn write_rdb<W: Write>(store: &Store, now_ms: u64, out: W) -> io::Result<W> {
             used_mem: crate::alloc::allocated_bytes(),
         },
     );
+    rdb::put_functions(&mut buf, &store.scripting.functions.libs.codes(), comp);
     for (index, db) in store.dbs.iter().enumerate() {
         if db.is_empty() {
             continue;
@@ -197,6 +198,7 @@ fn write_commands<W: Write>(store: &Store, mut out: W) -> io::Result<W> {
     if store.effects.aof.timestamps {
         aof::format::put_timestamp(&mut buf, crate::store::unix_ms() / 1000);
     }
+    aof::format::put_functions(&mut buf, &store.scripting.functions.libs.codes());
     for (index, db) in store.dbs.iter().enumerate() {
         if db.is_empty() {
             continue;
@@ -354,7 +356,14 @@ pub fn drive_load(store: &mut Store, now_ms: u64) -> Result<Option<rdb::Loaded>,
         return Ok(None);
     };
     let loaded = loading.loader.loaded().clone();
+    let functions = loaded_functions(store, &loaded).map_err(|what| {
+        LoadError::Format(rdb::RdbError {
+            offset: loading.loader.progress().0,
+            what,
+        })
+    })?;
     install(store, loading.dbs);
+    store.scripting.functions.libs = functions;
     store.rdb.last_load_keys_loaded = loaded.keys;
     store.rdb.last_load_keys_expired = loaded.expired_skipped;
     log::info!(
@@ -416,6 +425,25 @@ pub fn loading_info(store: &Store, now_s: i64) -> String {
 /// A snapshot walking the old databases (a BGSAVE or AOF rewrite under
 /// DEBUG LOADAOF) keeps their tables, as FLUSHDB hands them over, and
 /// finishes over them.
+/// The function libraries a loaded file holds, created in the function
+/// engine apart from the server's (Redis's rdbFunctionLoad): the caller
+/// installs them with the databases, or drops both.
+pub fn loaded_functions(
+    store: &mut Store,
+    loaded: &rdb::Loaded,
+) -> Result<crate::script::function::Libraries, String> {
+    let codes: Vec<bytes::Bytes> = loaded
+        .functions
+        .iter()
+        .map(|c| bytes::Bytes::copy_from_slice(c))
+        .collect();
+    store
+        .scripting
+        .functions
+        .build(&codes, crate::script::function::Replace::No)
+        .map_err(|e| format!("Failed loading library, {e}"))
+}
+
 pub fn install(store: &mut Store, dbs: Vec<Db>) {
     let mut old = std::mem::replace(&mut store.dbs, dbs);
     for (new, old) in store.dbs.iter_mut().zip(old.iter_mut()) {

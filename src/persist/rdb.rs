@@ -300,6 +300,85 @@ pub fn dump_payload(value: &Value, comp: Compression) -> Vec<u8> {
     out
 }
 
+/// Appends a library record per code (Redis's rdbSaveFunctions): the
+/// FUNCTION2 opcode and the library's whole code, metadata line included.
+pub fn put_functions(out: &mut Vec<u8>, codes: &[bytes::Bytes], comp: Compression) {
+    for code in codes {
+        out.push(op::FUNCTION2);
+        put_string(out, code, comp);
+    }
+}
+
+/// FUNCTION DUMP's payload: the library records, then the RDB version and
+/// a CRC-64, as a key's DUMP payload ends.
+pub fn functions_payload(codes: &[bytes::Bytes], comp: Compression) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_functions(&mut out, codes, comp);
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64(0, &out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Reads the library record after a FUNCTION or FUNCTION2 opcode (Redis's
+/// rdbFunctionLoad) into the code FUNCTION LOAD takes: a 7.0 release
+/// candidate's record (name, engine, description, body) gets its
+/// metadata line written in front. The error is Redis's.
+pub fn function_record(r: &mut Reader, opcode: u8) -> std::result::Result<Vec<u8>, String> {
+    if opcode == op::FUNCTION2 {
+        return r
+            .string()
+            .map(|s| s.into_owned())
+            .map_err(|_| "Failed loading library payload".into());
+    }
+    let name = r.string().map_err(|_| "Failed loading library name")?;
+    let engine = r.string().map_err(|_| "Failed loading engine name")?;
+    let has_desc = r
+        .length()
+        .map_err(|_| "Failed loading library description indicator")?;
+    if has_desc != 0 {
+        r.string()
+            .map_err(|_| "Failed loading library description")?;
+    }
+    let body = r.string().map_err(|_| "Failed loading library blob")?;
+    let mut code = b"#!".to_vec();
+    code.extend_from_slice(crate::util::until_nul(&engine));
+    code.extend_from_slice(b" name=");
+    code.extend_from_slice(crate::util::until_nul(&name));
+    code.push(b'\n');
+    code.extend_from_slice(&body);
+    Ok(code)
+}
+
+/// The library codes in a FUNCTION RESTORE payload, checked as Redis's
+/// functionRestoreCommand checks it: the footer first, then records up
+/// to the footer, each handed to `each` as it is read (so a library that
+/// fails to load is reported before a later record's damage).
+pub fn restore_functions(
+    payload: &[u8],
+    mut each: impl FnMut(Vec<u8>) -> std::result::Result<(), String>,
+) -> std::result::Result<(), String> {
+    let Some(body_len) = payload.len().checked_sub(10) else {
+        return Err("DUMP payload version or checksum are wrong".into());
+    };
+    let footer = &payload[body_len..];
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let mut crc = [0u8; 8];
+    crc.copy_from_slice(&footer[2..]);
+    if version > RDB_VERSION || crc64(0, &payload[..body_len + 2]) != u64::from_le_bytes(crc) {
+        return Err("DUMP payload version or checksum are wrong".into());
+    }
+    let mut r = Reader::new(payload);
+    while payload.len() - r.offset() > 10 {
+        let opcode = r.byte().map_err(|_| "can not read data type")?;
+        if opcode != op::FUNCTION && opcode != op::FUNCTION2 {
+            return Err("given type is not a function".into());
+        }
+        each(function_record(&mut r, opcode)?)?;
+    }
+    Ok(())
+}
+
 /// What a file's header records, as Redis's `rdbSaveInfoAuxFields`.
 pub struct Aux {
     pub redis_ver: &'static str,
@@ -1164,6 +1243,9 @@ pub struct Loaded {
     pub version: u16,
     /// The aux fields, in file order.
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The function libraries' codes, in file order: the caller creates
+    /// them (they need the scripting engine) once the file has loaded.
+    pub functions: Vec<Vec<u8>>,
 }
 
 /// Whether a file's CRC-64 is checked (`rdbchecksum`).
@@ -1343,8 +1425,9 @@ impl LoadState {
                 self.loaded.aux.push((name, val));
             }
             op::MODULE_AUX => return Err(at_offset(at, "module data is not supported")),
-            op::FUNCTION | op::FUNCTION2 => {
-                return Err(at_offset(at, "functions are not supported yet"));
+            opcode @ (op::FUNCTION | op::FUNCTION2) => {
+                let code = function_record(r, opcode).map_err(|e| at_offset(at, &e))?;
+                self.loaded.functions.push(code);
             }
             op::EOF => return Ok(None),
             kind => {

@@ -210,6 +210,13 @@ pub fn start(store: &mut Store, now_ms: u64, target: Target) -> io::Result<Snaps
         }
         Format::Commands => {}
     }
+    // The libraries as they are now, before any key (Redis saves them
+    // after the aux fields, and an AOF base starts with their LOADs).
+    let codes = store.scripting.functions.libs.codes();
+    match format {
+        Format::Rdb => rdb::put_functions(&mut header, &codes, comp),
+        Format::Commands => crate::persist::aof::format::put_functions(&mut header, &codes),
+    }
     Ok(Snapshot {
         tx,
         done_rx,

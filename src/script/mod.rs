@@ -20,6 +20,7 @@
 //! place the store is reached through raw pointers; every access goes
 //! through [`with_env`].
 
+pub mod function;
 pub mod libs;
 pub mod sha1;
 
@@ -134,6 +135,8 @@ pub struct Scripting {
     /// Scripts with `last_eval`, and the clock it counts.
     evictable: usize,
     eval_clock: u64,
+    /// FUNCTION's libraries, in a Lua state of their own.
+    pub functions: function::Functions,
 }
 
 thread_local! {
@@ -804,9 +807,18 @@ fn acl_check_cmd(args: MultiValue) -> (bool, Option<String>) {
         Err(msg) => return (false, Some(msg.into())),
     };
     let outcome = with_env(|env, store, clients| {
-        let cmd = match crate::cmd::resolve(&args) {
-            Resolved::Found(cmd, _) => cmd,
-            _ => return Err("Invalid command passed to redis.acl_check_cmd()"),
+        // Redis's lookupCommand: the name (and subcommand), not the arity.
+        let Some(container) = crate::cmd::lookup(&args[0]) else {
+            return Err("Invalid command passed to redis.acl_check_cmd()");
+        };
+        let cmd = match args.get(1) {
+            Some(sub) if !container.subcommands.is_empty() => {
+                match crate::cmd::lookup_sub(container, sub) {
+                    Some(cmd) => cmd,
+                    None => return Err("Invalid command passed to redis.acl_check_cmd()"),
+                }
+            }
+            _ => container,
         };
         Ok(match clients.get(env.caller).and_then(|c| c.user) {
             Some(user) => store.acl.user(user).check(cmd, &args).is_ok(),
@@ -880,7 +892,7 @@ fn killed_or(text: String) -> String {
 const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
 /// When the interrupt hook runs.
-enum Hook {
+pub(crate) enum Hook {
     /// Every [`HOOK_INSTRUCTIONS`] instructions: the time limit and SCRIPT
     /// KILL are checked now and then.
     Counting,
@@ -890,7 +902,7 @@ enum Hook {
     EveryLine,
 }
 
-fn set_interrupt_hook(lua: &Lua, hook: Hook) -> mlua::Result<()> {
+pub(crate) fn set_interrupt_hook(lua: &Lua, hook: Hook) -> mlua::Result<()> {
     let triggers = match hook {
         Hook::Counting => mlua::HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
         Hook::EveryLine => mlua::HookTriggers::new().every_line(),
@@ -900,6 +912,10 @@ fn set_interrupt_hook(lua: &Lua, hook: Hook) -> mlua::Result<()> {
 
 /// The instruction hook: the time limit and SCRIPT KILL.
 fn interrupt(lua: &Lua) -> mlua::Result<mlua::VmState> {
+    // A library's code at FUNCTION LOAD has a time limit of its own.
+    if function::load_timed_out() {
+        return Err(mlua::Error::runtime(function::LOAD_TIMEOUT_TEXT));
+    }
     let killed = with_env(|env, store, clients| {
         let threshold = store.config.busy_reply_threshold_ms();
         let Some(running) = store.scripting.running.as_mut() else {
@@ -925,7 +941,12 @@ fn interrupt(lua: &Lua) -> mlua::Result<mlua::VmState> {
         }
         store.scripting.running.as_ref().is_some_and(|r| r.killed)
     });
-    if killed == Some(true) {
+    // Not in the prelude's own frames (its FCALL runner): the error is
+    // raised in the script's, where the error handler catches it.
+    let in_prelude = lua
+        .inspect_stack(0, |d| d.source().source.as_deref() == Some(PRELUDE_NAME))
+        .unwrap_or(false);
+    if killed == Some(true) && !in_prelude {
         log::warn!("Lua script killed by user with SCRIPT KILL.");
         set_interrupt_hook(lua, Hook::EveryLine)?;
         return Err(mlua::Error::runtime(KILLED));
@@ -1105,23 +1126,6 @@ impl Scripting {
     }
 }
 
-/// INFO memory's scripting fields, in Redis 7.0's order.
-pub fn info_memory(s: &Scripting) -> String {
-    let lua = s.lua_memory();
-    let (functions_vm, functions_mem, functions, libraries) = (0usize, 0usize, 0usize, 0usize);
-    let human = crate::cmd::server::human_bytes;
-    format!(
-        "used_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{functions}\r\nnumber_of_libraries:{libraries}\r\nused_memory_vm_functions:{functions_vm}\r\nused_memory_vm_total:{}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{functions_mem}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\n",
-        human(lua as u64),
-        s.scripts_mem,
-        s.scripts.len(),
-        lua + functions_vm,
-        human((lua + functions_vm) as u64),
-        s.scripts_mem + functions_mem,
-        human((s.scripts_mem + functions_mem) as u64),
-    )
-}
-
 /// What a cached script counts for in `used_memory_scripts_eval`.
 fn script_size(body: &[u8]) -> usize {
     40 + body.len() + 16
@@ -1141,6 +1145,16 @@ pub fn command_flags(store: &Store, cmd: &crate::cmd::Command, args: &[Bytes]) -
     let evalsha = match cmd.name {
         "eval" | "eval_ro" => false,
         "evalsha" | "evalsha_ro" => true,
+        // Redis's fcallGetCommandFlags: the function's own flags.
+        "fcall" | "fcall_ro" => {
+            return match args
+                .get(1)
+                .and_then(|n| store.scripting.functions.libs.function(n))
+            {
+                Some(f) => script_command_flags(flags, f.flags),
+                None => flags,
+            };
+        }
         _ => return flags,
     };
     let Some(body) = args.get(1) else {
@@ -1263,9 +1277,24 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
     // callbacks may have the store whole; nothing running meanwhile needs
     // it (SCRIPT FLUSH and FUNCTION LOAD cannot run inside a script or
     // while one is busy).
-    ctx.store.scripting.vm()?;
-    let Some(mut vm) = ctx.store.scripting.vm.take() else {
-        return Err(CmdError::err("Lua is unavailable"));
+    let mut taken = if target.eval {
+        ctx.store.scripting.vm()?;
+        match ctx.store.scripting.vm.take() {
+            Some(vm) => Taken::Eval(vm),
+            None => return Err(CmdError::err("Lua is unavailable")),
+        }
+    } else {
+        Taken::Function(
+            ctx.store
+                .scripting
+                .functions
+                .take_vm()
+                .map_err(CmdError::err)?,
+        )
+    };
+    let vm = match &mut taken {
+        Taken::Eval(vm) => vm,
+        Taken::Function(f) => &mut f.vm,
     };
     vm.calls += 1;
     let (db, user) = {
@@ -1323,7 +1352,10 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
     if vm.calls.is_multiple_of(50) {
         let _ = vm.lua.gc_step();
     }
-    ctx.store.scripting.vm = Some(vm);
+    match taken {
+        Taken::Eval(vm) => ctx.store.scripting.vm = Some(vm),
+        Taken::Function(f) => ctx.store.scripting.functions.put_vm(f),
+    }
     rehooked.map_err(|e| CmdError::err(e.to_string()))?;
     let (ok, value) = match outcome {
         Ok(v) => v,
@@ -1346,6 +1378,12 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
         return Ok(());
     }
     Err(script_failure(&value, &target.name))
+}
+
+/// The interpreter a run took out of the store.
+enum Taken {
+    Eval(Vm),
+    Function(function::FunctionVm),
 }
 
 /// Calls the script with KEYS and ARGV (globals for EVAL, arguments for a

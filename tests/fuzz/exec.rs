@@ -538,7 +538,14 @@ impl Pair {
         }
         for side in self.sides() {
             kill_other_clients(side)?;
-            all_ok(side, &[vec![b"SELECT", b"0"], vec![b"FLUSHALL"]])?;
+            all_ok(
+                side,
+                &[
+                    vec![b"SELECT", b"0"],
+                    vec![b"FLUSHALL"],
+                    vec![b"FUNCTION", b"FLUSH"],
+                ],
+            )?;
         }
         // Before the statistics are reset, so that what the rewrite asks
         // leaves no trace a sequence could see.

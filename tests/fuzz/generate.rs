@@ -39,6 +39,37 @@ const ACL_REASON: &str = "ACL rules change what the rest of a sequence may run, 
 /// Commands the generator never sends, each with the reason.
 const SCRIPT_REASON: &str = "scripting (issue 19) is compared by tests/diff/eval*.redis for now; the generator's random bodies need a script grammar of their own (random scripts calling random commands), still to do";
 
+/// The libraries FUNCTION LOAD and RESTORE send: a few fixed ones, two
+/// versions of one (for REPLACE), one whose function clashes with
+/// another's, and broken ones. Their functions run only commands whose
+/// replies do not depend on hash order, so FCALL compares exactly.
+const LIBRARIES: &[&str] = &[
+    "#!lua name=fz1\nredis.register_function('fz_set', function(keys, args) return redis.call('set', keys[1], args[1]) end)\nredis.register_function{function_name='fz_get', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads'}",
+    "#!lua name=fz1\nredis.register_function('fz_set', function(keys, args) return redis.call('incrby', keys[1], args[1]) end)\nredis.register_function('fz_get2', function(keys) return redis.call('type', keys[1]) end)",
+    "#!lua name=fz2\nredis.register_function('fz_push', function(keys, args) return redis.call('rpush', keys[1], unpack(args)) end)\nredis.register_function{function_name='fz_range', callback=function(keys) return redis.call('lrange', keys[1], 0, -1) end, flags={'no-writes', 'allow-oom'}}\nredis.register_function('fz_err', function() error('boom') end)\nredis.register_function('fz_echo', function(keys, args) return {keys, args} end)",
+    "#!lua name=fz3\nredis.register_function{function_name='fz_ro_write', callback=function(keys) return redis.call('del', keys[1]) end, flags={'no-writes'}}\nredis.register_function('fz_pcall', function(keys) return redis.pcall('incr', keys[1]) end)",
+    "#!lua name=fz3\nredis.register_function('FZ_SET', function() return 1 end)",
+    "#!lua name=fzbad\nredis.register_function('fz_x', function() return 1 end",
+    "#!lua name=fzbad\nlocal x = 1",
+    "return 1",
+];
+
+/// What FCALL calls: the libraries' functions, in other cases too, and
+/// one no library has.
+const FUNCTION_NAMES: &[&str] = &[
+    "fz_set",
+    "FZ_SET",
+    "fz_get",
+    "fz_get2",
+    "fz_push",
+    "fz_range",
+    "fz_err",
+    "fz_echo",
+    "fz_ro_write",
+    "fz_pcall",
+    "nosuch",
+];
+
 pub const NOT_GENERATED: &[(&str, &str)] = &[
     ("eval", SCRIPT_REASON),
     ("evalsha", SCRIPT_REASON),
@@ -211,6 +242,9 @@ fn weight(cmd: &Command) -> u64 {
         "xadd" => 256,
         "xgroup|create" | "xreadgroup" => 64,
         "xpending" | "xclaim" | "xautoclaim" | "xack" => 24,
+        // A function must be loaded before FCALL reaches it.
+        "fcall" | "fcall_ro" => 12,
+        "function|load" => 8,
         _ => match cmd.docs.group {
             "string" | "generic" | "hash" | "set" | "list" | "sorted-set" | "stream" => 16,
             _ => 3,
@@ -1149,6 +1183,71 @@ impl Gen {
             "xread" | "xreadgroup" => {
                 return Some(self.stream_read(cmd.name == "xreadgroup", None));
             }
+            "fcall" | "fcall_ro" => {
+                args.push(self.pick(FUNCTION_NAMES).as_bytes().to_vec());
+                let keys: Vec<Vec<u8>> = (0..self.below(3)).map(|_| self.key()).collect();
+                args.push(if self.chance(5) {
+                    self.int()
+                } else {
+                    self.numkeys(keys.len())
+                });
+                args.extend(keys);
+                for _ in 0..self.below(3) {
+                    args.push(self.pick(VALUES).to_vec());
+                }
+                return Some(args);
+            }
+            "function|load" => {
+                if self.chance(40) {
+                    args.push(self.cased("REPLACE"));
+                }
+                args.push(self.pick(LIBRARIES).as_bytes().to_vec());
+                return Some(args);
+            }
+            "function|delete" => {
+                let name = self.pick(&["fz1", "fz2", "fz3", "FZ1", "nosuch"]);
+                args.push(name.as_bytes().to_vec());
+                return Some(args);
+            }
+            "function|restore" => {
+                // One library's payload (the order of several in a DUMP is
+                // each server's hash order), sometimes damaged.
+                let code = bytes::Bytes::from_static(self.pick(LIBRARIES).as_bytes());
+                let mut payload = ferrokv::persist::rdb::functions_payload(
+                    &[code],
+                    ferrokv::persist::rdb::Compression::Lzf,
+                );
+                match self.below(10) {
+                    0 => payload.truncate(self.below(payload.len())),
+                    1 => {
+                        let at = self.below(payload.len());
+                        payload[at] ^= 0x20;
+                    }
+                    _ => {}
+                }
+                args.push(payload);
+                if self.chance(70) {
+                    let policy = self.pick(&["FLUSH", "APPEND", "REPLACE", "nosuch"]);
+                    args.push(self.cased(policy));
+                }
+                return Some(args);
+            }
+            "function|list" => {
+                let mut options = Vec::new();
+                if self.chance(40) {
+                    options.push(vec![self.cased("WITHCODE")]);
+                }
+                if self.chance(50) {
+                    let pattern = self.pick(&["fz*", "fz1", "FZ?", "*", "nosuch"]);
+                    options.push(vec![self.cased("LIBRARYNAME"), pattern.as_bytes().to_vec()]);
+                }
+                if options.len() > 1 && self.chance(50) {
+                    options.swap(0, 1);
+                }
+                args.extend(options.into_iter().flatten());
+                return Some(args);
+            }
+            "function|flush" => self.pick(&[&[][..], &["ASYNC"], &["SYNC"], &["bad"]]),
             "setrange" => {
                 args.push(self.key());
                 let offset = self.pick(&[

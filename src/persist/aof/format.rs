@@ -446,6 +446,14 @@ fn put_elem(out: &mut Vec<u8>, e: Elem) {
 }
 
 /// `SELECT <db>`, as the file switches database.
+/// The commands that rebuild the function libraries (Redis's
+/// rewriteFunctions): a FUNCTION LOAD of each library's code.
+pub fn put_functions(out: &mut Vec<u8>, codes: &[bytes::Bytes]) {
+    for code in codes {
+        put_command(out, &[&b"FUNCTION"[..], b"LOAD", code]);
+    }
+}
+
 pub fn put_select(out: &mut Vec<u8>, db: usize) {
     let mut tmp = [0u8; 24];
     put_command(

@@ -298,7 +298,10 @@ fn step(
                 });
                 return Ok(false);
             }
+            let functions = crate::persist::loaded_functions(store, loader.loaded())
+                .map_err(|e| format!("Error reading the RDB base file {name}: {e}"))?;
             crate::persist::install(store, dbs);
+            store.scripting.functions.libs = functions;
             pause_expiry(store);
             let (read, size) = loader.progress();
             if read < size {
