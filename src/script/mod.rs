@@ -1335,7 +1335,7 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
         clock: Instant::now(),
     };
     RUN.with(|r| r.set(&mut env));
-    let outcome = call_target(&vm, &target, keys, argv);
+    let outcome = call_target(vm, &target, keys, argv);
     RUN.with(|r| r.set(std::ptr::null_mut()));
     let script_resp3 = env.out.proto == Protocol::Resp3;
     drop(env);
