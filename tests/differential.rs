@@ -131,7 +131,8 @@ scripts!(
     limits,
     eval,
     eval_conversions,
-    eval_libs
+    eval_libs,
+    eval_fuzz
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

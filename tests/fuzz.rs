@@ -245,6 +245,30 @@ fn every_command_is_generated() {
     );
 }
 
+/// The generator's script bodies compile in Redis (a shebang may be
+/// refused, on purpose), so that scripts run their commands rather than
+/// stop at a syntax error.
+#[test]
+fn script_bodies_compile() {
+    let Some(redis) = common::start_redis() else {
+        println!("SKIPPED: redis-server not found on PATH");
+        return;
+    };
+    let mut client = redis.connect();
+    let mut refused = Vec::new();
+    for body in Gen::new(1).script_bodies(2000) {
+        let reply = client.cmd(&[&b"SCRIPT"[..], b"LOAD", &body]);
+        if reply.starts_with(b"-") && !body.starts_with(b"#!") {
+            refused.push(format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&reply),
+                String::from_utf8_lossy(&body)
+            ));
+        }
+    }
+    assert!(refused.is_empty(), "{}", refused.join("\n\n"));
+}
+
 /// Script words split back into the bytes they were made from.
 #[test]
 fn quoted_arguments_split_back() {

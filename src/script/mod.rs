@@ -288,14 +288,14 @@ fn api_table(lua: &Lua) -> mlua::Result<Table> {
     )?;
     api.raw_set(
         "error_text",
-        lua.create_function(|_, s: mlua::LuaString| {
-            let s = String::from_utf8_lossy(&s.as_bytes()).into_owned();
-            let s = if s.starts_with('-') {
-                s
+        lua.create_function(|lua, s: mlua::LuaString| {
+            let s = s.as_bytes();
+            let s = if s.starts_with(b"-") {
+                s.to_vec()
             } else {
-                format!("-{s}")
+                [b"-", &s[..]].concat()
             };
-            Ok(convert::error_text(&s))
+            lua.create_string(convert::error_text(&s))
         })?,
     )?;
     api.raw_set(
@@ -417,7 +417,7 @@ fn command_args(args: &MultiValue) -> Result<Vec<Bytes>, &'static str> {
 /// error statistics again (the command's own reply counted it, or it is
 /// the script's own refusal, which Redis does not count either).
 fn script_error(lua: &Lua, text: &str) -> mlua::Result<(Value, bool)> {
-    let t = convert::error_table(lua, text)?;
+    let t = convert::error_table(lua, text.as_bytes())?;
     t.raw_set("ignore_error_stats_update", true)?;
     Ok((Value::Table(t), true))
 }
@@ -1078,24 +1078,31 @@ fn script_failure(value: &Value, name: &str) -> CmdError {
     let Value::Table(t) = value else {
         return CmdError::err(format!("Error running script {name}, execution failure"));
     };
-    let field = |k: &str| -> Option<String> {
+    // Bytes, not text: the message may quote a command's binary argument.
+    let field = |k: &str| -> Option<Vec<u8>> {
         match t.get::<Value>(k).ok()? {
-            Value::String(s) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
-            v @ (Value::Integer(_) | Value::Number(_)) => Some(lua_number_text(lua_number(&v)?)),
+            Value::String(s) => Some(s.as_bytes().to_vec()),
+            v @ (Value::Integer(_) | Value::Number(_)) => {
+                Some(lua_number_text(lua_number(&v)?).into_bytes())
+            }
             _ => None,
         }
     };
-    let mut msg = field("err").unwrap_or_else(|| "ERR unknown error".into());
+    let mut msg = field("err").unwrap_or_else(|| b"ERR unknown error".to_vec());
     if let (Some(source), Some(line)) = (field("source"), field("line")) {
-        msg.push_str(&format!(" script: {name}, on {source}:{line}."));
+        msg.extend_from_slice(format!(" script: {name}, on ").as_bytes());
+        msg.extend_from_slice(&source);
+        msg.push(b':');
+        msg.extend_from_slice(&line);
+        msg.push(b'.');
     }
     let uncounted = matches!(
         t.get::<Value>("ignore_error_stats_update"),
         Ok(Value::Boolean(true))
     );
     if uncounted {
-        CmdError::Uncounted(msg.into_bytes())
+        CmdError::Uncounted(msg)
     } else {
-        CmdError::Msg(msg)
+        CmdError::Raw(msg)
     }
 }

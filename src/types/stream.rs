@@ -971,9 +971,10 @@ fn parse_read(
         let o = &args[i];
         if eq_ic(o, "block") && more > 0 {
             // Redis refuses BLOCK in a script outright rather than
-            // answering as if it timed out, for compatibility.
+            // answering as if it timed out, for compatibility. The
+            // message names the command as the script wrote it.
             if from_script {
-                let name = if group_cmd { "xreadgroup" } else { "xread" };
+                let name = String::from_utf8_lossy(&args[0]);
                 return Err(CmdError::err(format!(
                     "{name} command is not allowed with BLOCK option from scripts"
                 )));

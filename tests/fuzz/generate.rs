@@ -21,6 +21,8 @@ use ferrokv::util::Rng;
 
 use super::norm::Norm;
 
+mod script;
+
 /// Connection 0 runs most commands and every transaction; the others are
 /// blockers: they mostly send blocking commands, so that wake-ups by
 /// connection 0's writes are compared, and sometimes plain writes (which
@@ -37,18 +39,7 @@ pub const CONNS: usize = 1 + BLOCKERS;
 const ACL_REASON: &str = "ACL rules change what the rest of a sequence may run, and Redis describes them in hash order; covered by tests/diff/acl.redis, auth.redis and tests/acl.rs";
 
 /// Commands the generator never sends, each with the reason.
-const SCRIPT_REASON: &str = "scripting (issue 19) is compared by tests/diff/eval*.redis for now; the generator's random bodies need a script grammar of their own (random scripts calling random commands), still to do";
-
 pub const NOT_GENERATED: &[(&str, &str)] = &[
-    ("eval", SCRIPT_REASON),
-    ("evalsha", SCRIPT_REASON),
-    ("eval_ro", SCRIPT_REASON),
-    ("evalsha_ro", SCRIPT_REASON),
-    ("script|load", SCRIPT_REASON),
-    ("script|exists", SCRIPT_REASON),
-    ("script|flush", SCRIPT_REASON),
-    ("script|kill", SCRIPT_REASON),
-    ("script|help", SCRIPT_REASON),
     ("shutdown", "it stops the server"),
     (
         "migrate",
@@ -129,6 +120,9 @@ pub struct Gen {
     /// The millisecond part of the last fresh stream ID handed out in this
     /// sequence (see [`Gen::xadd_id`]).
     stream_clock: u64,
+    /// The script bodies of this sequence, newest last, whose SHAs
+    /// EVALSHA and SCRIPT EXISTS name (see `script.rs`).
+    scripts: Vec<Vec<u8>>,
 }
 
 /// The commands that answer one push per channel and turn a connection
@@ -211,6 +205,13 @@ fn weight(cmd: &Command) -> u64 {
         "xadd" => 256,
         "xgroup|create" | "xreadgroup" => 64,
         "xpending" | "xclaim" | "xautoclaim" | "xack" => 24,
+        // Scripts call random commands themselves, so one EVAL is many
+        // commands; the group's default weight would make them rare.
+        "eval" => 40,
+        "evalsha" | "eval_ro" => 16,
+        "evalsha_ro" | "script|load" => 8,
+        "script|exists" => 4,
+        "script|flush" => 2,
         _ => match cmd.docs.group {
             "string" | "generic" | "hash" | "set" | "list" | "sorted-set" | "stream" => 16,
             _ => 3,
@@ -265,6 +266,7 @@ impl Gen {
             subscriber: [false; CONNS],
             deadlines: 0,
             stream_clock: 0,
+            scripts: Vec::new(),
         }
     }
 
@@ -295,6 +297,7 @@ impl Gen {
         self.reply_mode_changed = [false; CONNS];
         self.deadlines = 0;
         self.stream_clock = 2;
+        self.scripts.clear();
         self.stream_focus = self.chance(STREAM_FOCUS);
         for conn in 1..CONNS {
             self.subscriber[conn] = self.chance(25);
@@ -617,25 +620,8 @@ impl Gen {
 
     /// Any command, picked by weight.
     fn random_step(&mut self, conn: usize) -> Step {
-        let total = if self.stream_focus {
-            self.total_weight_streams
-        } else {
-            self.total_weight
-        };
-        let mut roll = self.rng.below(total);
-        let mut chosen = self.commands[0].0;
-        for &(cmd, w) in &self.commands {
-            let w = if self.stream_focus {
-                focused(cmd, w)
-            } else {
-                w
-            };
-            if roll < w {
-                chosen = cmd;
-                break;
-            }
-            roll -= w;
-        }
+        let i = self.weighted_index();
+        let chosen = self.commands[i].0;
         let mut args = self
             .special(chosen)
             .unwrap_or_else(|| self.docs_args(chosen));
@@ -671,6 +657,28 @@ impl Gen {
             self.reply_mode_changed[conn] = true;
         }
         step
+    }
+
+    /// The index in `commands` of one picked by weight.
+    fn weighted_index(&mut self) -> usize {
+        let total = if self.stream_focus {
+            self.total_weight_streams
+        } else {
+            self.total_weight
+        };
+        let mut roll = self.rng.below(total);
+        for (i, &(cmd, w)) in self.commands.iter().enumerate() {
+            let w = if self.stream_focus {
+                focused(cmd, w)
+            } else {
+                w
+            };
+            if roll < w {
+                return i;
+            }
+            roll -= w;
+        }
+        0
     }
 
     /// The command's name (and subcommand) in random case.
@@ -1031,6 +1039,9 @@ impl Gen {
     /// Commands whose arguments the docs do not describe well enough:
     /// arguments that must agree with the connections or stay safe.
     fn special(&mut self, cmd: &Command) -> Option<Vec<Vec<u8>>> {
+        if script::SCRIPTING.contains(&cmd.name) {
+            return Some(self.scripting(cmd));
+        }
         let mut args = self.name_args(cmd);
         let words: &[&str] = match cmd.name {
             // Only what keeps the run deterministic: no long sleeps, and
