@@ -167,6 +167,12 @@ pub fn error_text(text: &[u8]) -> Vec<u8> {
     [&cut(code)[..], b" ", msg].concat()
 }
 
+/// The bytes Redis sees of a Lua string it reads as a C string: up to
+/// the first NUL (an error's or a status's text).
+pub fn c_string(bytes: &[u8]) -> &[u8] {
+    bytes.split(|&b| b == 0).next().unwrap_or_default()
+}
+
 /// C's `(long long)` of a double as x86-64 computes it: out of range and
 /// NaN give the smallest integer.
 pub fn c_long_long(d: f64) -> i64 {
@@ -220,12 +226,11 @@ impl ReplyWriter<'_> {
                 t.raw_get::<Value>("ignore_error_stats_update")?,
                 Value::Boolean(true)
             );
-            self.error(&e.as_bytes(), uncounted);
+            self.error(c_string(&e.as_bytes()), uncounted);
             return Ok(());
         }
         if let Value::String(s) = t.raw_get::<Value>("ok")? {
-            let text: Vec<u8> = s
-                .as_bytes()
+            let text: Vec<u8> = c_string(&s.as_bytes())
                 .iter()
                 .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
                 .collect();

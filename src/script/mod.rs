@@ -1081,7 +1081,8 @@ fn script_failure(value: &Value, name: &str) -> CmdError {
     // Bytes, not text: the message may quote a command's binary argument.
     let field = |k: &str| -> Option<Vec<u8>> {
         match t.get::<Value>(k).ok()? {
-            Value::String(s) => Some(s.as_bytes().to_vec()),
+            // Read as a C string, as Redis does: up to a NUL.
+            Value::String(s) => Some(convert::c_string(&s.as_bytes()).to_vec()),
             v @ (Value::Integer(_) | Value::Number(_)) => {
                 Some(lua_number_text(lua_number(&v)?).into_bytes())
             }
