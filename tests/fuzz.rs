@@ -16,7 +16,10 @@
 //! ferrokv implements, from the command table's own argument grammar, with
 //! hostile values (huge, negative and non-numeric integers, `inf`, `nan`,
 //! `1e309`, padded floats, empty and binary strings, out-of-range indexes),
-//! options moved and repeated, arguments dropped and added, odd case. See
+//! options moved and repeated, arguments dropped and added, odd case.
+//! Scripts are random Lua bodies that call random commands generated the
+//! same way (`fuzz/generate/script.rs`), so every command is also run from
+//! Lua and its reply converted both ways. See
 //! `fuzz/gen.rs`; `fuzz/norm.rs` says what is compared loosely and why;
 //! `fuzz/exec.rs` how wake-ups are compared without timing races.
 //!
