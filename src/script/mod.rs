@@ -427,7 +427,12 @@ fn script_error(lua: &Lua, text: &str) -> mlua::Result<(Value, bool)> {
 fn redis_call(lua: &Lua, raise: bool, args: MultiValue) -> mlua::Result<(Value, bool)> {
     let args = match command_args(&args) {
         Ok(a) => a,
-        Err(msg) => return script_error(lua, msg),
+        // Not a command's refusal, so not counted yet: Redis counts it
+        // when the script fails on it (or returns it).
+        Err(msg) => {
+            let t = convert::error_table(lua, msg.as_bytes())?;
+            return Ok((Value::Table(t), true));
+        }
     };
     let outcome = with_env(|env, store, clients| {
         let outcome = script_call(env, store, clients, &args);
