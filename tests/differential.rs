@@ -133,7 +133,8 @@ scripts!(
     eval_conversions,
     eval_libs,
     function,
-    eval_effects
+    eval_effects,
+    eval_fuzz
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -16,7 +16,10 @@
 //! ferrokv implements, from the command table's own argument grammar, with
 //! hostile values (huge, negative and non-numeric integers, `inf`, `nan`,
 //! `1e309`, padded floats, empty and binary strings, out-of-range indexes),
-//! options moved and repeated, arguments dropped and added, odd case. See
+//! options moved and repeated, arguments dropped and added, odd case.
+//! Scripts are random Lua bodies that call random commands generated the
+//! same way (`fuzz/generate/script.rs`), so every command is also run from
+//! Lua and its reply converted both ways. See
 //! `fuzz/gen.rs`; `fuzz/norm.rs` says what is compared loosely and why;
 //! `fuzz/exec.rs` how wake-ups are compared without timing races.
 //!
@@ -243,6 +246,30 @@ fn every_command_is_generated() {
         missing.is_empty(),
         "commands the fuzzer never generates: {missing:?}"
     );
+}
+
+/// The generator's script bodies compile in Redis (a shebang may be
+/// refused, on purpose), so that scripts run their commands rather than
+/// stop at a syntax error.
+#[test]
+fn script_bodies_compile() {
+    let Some(redis) = common::start_redis() else {
+        println!("SKIPPED: redis-server not found on PATH");
+        return;
+    };
+    let mut client = redis.connect();
+    let mut refused = Vec::new();
+    for body in Gen::new(1).script_bodies(2000) {
+        let reply = client.cmd(&[&b"SCRIPT"[..], b"LOAD", &body]);
+        if reply.starts_with(b"-") && !body.starts_with(b"#!") {
+            refused.push(format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&reply),
+                String::from_utf8_lossy(&body)
+            ));
+        }
+    }
+    assert!(refused.is_empty(), "{}", refused.join("\n\n"));
 }
 
 /// Script words split back into the bytes they were made from.

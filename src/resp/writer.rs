@@ -272,10 +272,16 @@ impl Reply {
 
     /// A simple string. The caller guarantees it has no CR or LF.
     pub fn simple(&mut self, s: &str) {
+        self.simple_bytes(s.as_bytes());
+    }
+
+    /// A simple string of any bytes but CR and LF (a script's status
+    /// reply, which may hold binary).
+    pub fn simple_bytes(&mut self, s: &[u8]) {
         self.room(s.len() + 3);
         self.buf.reserve(s.len() + 3);
         self.buf.put_u8(b'+');
-        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.extend_from_slice(s);
         self.buf.extend_from_slice(b"\r\n");
     }
 

@@ -82,7 +82,7 @@ fn parse(lua: &Lua, bytes: &[u8], at: &mut usize) -> mlua::Result<Value> {
         }
         b'+' => tagged(lua, "ok", lua.create_string(head)?)?,
         b'-' => {
-            let t = error_table(lua, &format!("-{}", String::from_utf8_lossy(head)))?;
+            let t = error_table(lua, &[b"-", head].concat())?;
             t.raw_set("ignore_error_stats_update", true)?;
             Value::Table(t)
         }
@@ -137,27 +137,40 @@ fn parse(lua: &Lua, bytes: &[u8], at: &mut usize) -> mlua::Result<Value> {
 
 /// The `{err=...}` table Redis's luaPushErrorBuff makes of an error: a
 /// leading `-` is dropped and the first word is the code (`ERR` when
-/// there is none), CR and LF trimmed from the ends of the message.
-pub fn error_table(lua: &Lua, text: &str) -> mlua::Result<Table> {
+/// there is none), CR and LF trimmed from the ends of the message. The
+/// bytes stay as they are: a command's error may quote a binary argument.
+pub fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(0, 2)?;
-    t.raw_set("err", error_text(text))?;
+    t.raw_set("err", lua.create_string(error_text(text))?)?;
     Ok(t)
 }
 
 /// The text of an error table's `err` field for an error reply or an
 /// error message.
-pub fn error_text(text: &str) -> String {
-    let (code, msg) = match text.strip_prefix('-') {
-        Some(rest) => match rest.split_once(' ') {
-            Some((code, msg)) => (code, msg),
-            None => ("ERR", rest),
+pub fn error_text(text: &[u8]) -> Vec<u8> {
+    let (code, msg): (&[u8], &[u8]) = match text.strip_prefix(b"-") {
+        Some(rest) => match rest.iter().position(|&b| b == b' ') {
+            Some(space) => (&rest[..space], &rest[space + 1..]),
+            None => (b"ERR", rest),
         },
-        None => ("ERR", text),
+        None => (b"ERR", text),
     };
     // Redis's strings end at a NUL.
-    let cut = |s: &str| s.split('\0').next().unwrap_or_default().to_owned();
+    let cut = |s: &[u8]| s.split(|&b| b == 0).next().unwrap_or_default().to_vec();
     let msg = cut(msg);
-    format!("{} {}", cut(code), msg.trim_matches(['\r', '\n']))
+    let start = msg.iter().position(|&b| b != b'\r' && b != b'\n');
+    let end = msg.iter().rposition(|&b| b != b'\r' && b != b'\n');
+    let msg = match (start, end) {
+        (Some(s), Some(e)) => &msg[s..=e],
+        _ => &[][..],
+    };
+    [&cut(code)[..], b" ", msg].concat()
+}
+
+/// The bytes Redis sees of a Lua string it reads as a C string: up to
+/// the first NUL (an error's or a status's text).
+pub fn c_string(bytes: &[u8]) -> &[u8] {
+    bytes.split(|&b| b == 0).next().unwrap_or_default()
 }
 
 /// C's `(long long)` of a double as x86-64 computes it: out of range and
@@ -182,7 +195,7 @@ pub struct ReplyWriter<'a> {
 impl ReplyWriter<'_> {
     pub fn write(&mut self, v: &Value, depth: usize) -> mlua::Result<()> {
         if depth > MAX_DEPTH {
-            self.error("ERR reached lua stack limit", false);
+            self.error(b"ERR reached lua stack limit", false);
             return Ok(());
         }
         match v {
@@ -200,10 +213,10 @@ impl ReplyWriter<'_> {
         Ok(())
     }
 
-    fn error(&mut self, msg: &str, uncounted: bool) {
-        self.out.error(msg);
+    fn error(&mut self, msg: &[u8], uncounted: bool) {
+        self.out.error_bytes(msg);
         if !uncounted {
-            crate::call::count_error(self.stats, msg);
+            crate::call::count_error(self.stats, &String::from_utf8_lossy(msg));
         }
     }
 
@@ -213,13 +226,15 @@ impl ReplyWriter<'_> {
                 t.raw_get::<Value>("ignore_error_stats_update")?,
                 Value::Boolean(true)
             );
-            let msg = String::from_utf8_lossy(&e.as_bytes()).into_owned();
-            self.error(&msg, uncounted);
+            self.error(c_string(&e.as_bytes()), uncounted);
             return Ok(());
         }
         if let Value::String(s) = t.raw_get::<Value>("ok")? {
-            let text = String::from_utf8_lossy(&s.as_bytes()).replace(['\r', '\n'], " ");
-            self.out.simple(&text);
+            let text: Vec<u8> = c_string(&s.as_bytes())
+                .iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                .collect();
+            self.out.simple_bytes(&text);
             return Ok(());
         }
         if let Value::Integer(_) | Value::Number(_) = t.raw_get::<Value>("double")? {
@@ -326,7 +341,11 @@ unsafe fn push_value(
                 ffi::lua_setfield(l, -2, c"ok".as_ptr());
             }
             b'-' => {
-                let text = error_text(&format!("-{}", String::from_utf8_lossy(head)));
+                let mut raw = Vec::with_capacity(head.len() + 1);
+                raw.push(b'-');
+                raw.extend_from_slice(head);
+                let text = error_text(&raw);
+                drop(raw);
                 ffi::lua_createtable(l, 0, 2);
                 ffi::lua_pushlstring(l, text.as_ptr().cast(), text.len());
                 drop(text);

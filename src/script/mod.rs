@@ -310,14 +310,14 @@ fn api_table(lua: &Lua) -> mlua::Result<Table> {
     )?;
     api.raw_set(
         "error_text",
-        lua.create_function(|_, s: mlua::LuaString| {
-            let s = String::from_utf8_lossy(&s.as_bytes()).into_owned();
-            let s = if s.starts_with('-') {
-                s
+        lua.create_function(|lua, s: mlua::LuaString| {
+            let s = s.as_bytes();
+            let s = if s.starts_with(b"-") {
+                s.to_vec()
             } else {
-                format!("-{s}")
+                [b"-", &s[..]].concat()
             };
-            Ok(convert::error_text(&s))
+            lua.create_string(convert::error_text(&s))
         })?,
     )?;
     api.raw_set(
@@ -446,7 +446,7 @@ unsafe fn fast_call_inner(l: *mut mlua::lua_State, top: std::os::raw::c_int) -> 
         }
         if let Err(msg) = script_call(env, store, clients, &args) {
             refused(store, &args, &msg);
-            let text = convert::error_text(&msg);
+            let text = convert::error_text(msg.as_bytes());
             // SAFETY: as below.
             unsafe { push_error(l, &text) };
             return Fast::Pushed(true);
@@ -468,7 +468,7 @@ unsafe fn fast_call_inner(l: *mut mlua::lua_State, top: std::os::raw::c_int) -> 
                 // SAFETY: as above.
                 unsafe {
                     ffi::lua_settop(l, top);
-                    push_error(l, "ERR reached lua stack limit");
+                    push_error(l, b"ERR reached lua stack limit");
                 }
                 Fast::Pushed(true)
             }
@@ -505,7 +505,7 @@ fn refused(store: &mut Store, args: &[Bytes], msg: &str) {
 /// # Safety
 ///
 /// `l` is the running C function's state, with room for three values.
-unsafe fn push_error(l: *mut mlua::lua_State, text: &str) {
+unsafe fn push_error(l: *mut mlua::lua_State, text: &[u8]) {
     use mlua::ffi;
     // SAFETY: forwarded.
     unsafe {
@@ -638,7 +638,7 @@ fn command_args(args: &MultiValue) -> Result<Vec<Bytes>, &'static str> {
 /// error statistics again (the command's own reply counted it, or it is
 /// the script's own refusal, which Redis does not count either).
 fn script_error(lua: &Lua, text: &str) -> mlua::Result<(Value, bool)> {
-    let t = convert::error_table(lua, text)?;
+    let t = convert::error_table(lua, text.as_bytes())?;
     t.raw_set("ignore_error_stats_update", true)?;
     Ok((Value::Table(t), true))
 }
@@ -648,8 +648,12 @@ fn script_error(lua: &Lua, text: &str) -> mlua::Result<(Value, bool)> {
 fn redis_call(lua: &Lua, raise: bool, args: MultiValue) -> mlua::Result<(Value, bool)> {
     let args = match command_args(&args) {
         Ok(a) => a,
-        // Not a command's refusal: counted when the script fails on it.
-        Err(msg) => return Ok((Value::Table(convert::error_table(lua, msg)?), true)),
+        // Not a command's refusal, so not counted yet: Redis counts it
+        // when the script fails on it (or returns it).
+        Err(msg) => {
+            let t = convert::error_table(lua, msg.as_bytes())?;
+            return Ok((Value::Table(t), true));
+        }
     };
     let outcome = with_env(|env, store, clients| {
         let outcome = script_call(env, store, clients, &args);
@@ -1419,24 +1423,32 @@ fn script_failure(value: &Value, name: &str) -> CmdError {
     let Value::Table(t) = value else {
         return CmdError::err(format!("Error running script {name}, execution failure"));
     };
-    let field = |k: &str| -> Option<String> {
+    // Bytes, not text: the message may quote a command's binary argument.
+    let field = |k: &str| -> Option<Vec<u8>> {
         match t.get::<Value>(k).ok()? {
-            Value::String(s) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
-            v @ (Value::Integer(_) | Value::Number(_)) => Some(lua_number_text(lua_number(&v)?)),
+            // Read as a C string, as Redis does: up to a NUL.
+            Value::String(s) => Some(convert::c_string(&s.as_bytes()).to_vec()),
+            v @ (Value::Integer(_) | Value::Number(_)) => {
+                Some(lua_number_text(lua_number(&v)?).into_bytes())
+            }
             _ => None,
         }
     };
-    let mut msg = field("err").unwrap_or_else(|| "ERR unknown error".into());
+    let mut msg = field("err").unwrap_or_else(|| b"ERR unknown error".to_vec());
     if let (Some(source), Some(line)) = (field("source"), field("line")) {
-        msg.push_str(&format!(" script: {name}, on {source}:{line}."));
+        msg.extend_from_slice(format!(" script: {name}, on ").as_bytes());
+        msg.extend_from_slice(&source);
+        msg.push(b':');
+        msg.extend_from_slice(&line);
+        msg.push(b'.');
     }
     let uncounted = matches!(
         t.get::<Value>("ignore_error_stats_update"),
         Ok(Value::Boolean(true))
     );
     if uncounted {
-        CmdError::Uncounted(msg.into_bytes())
+        CmdError::Uncounted(msg)
     } else {
-        CmdError::Msg(msg)
+        CmdError::Raw(msg)
     }
 }

@@ -207,10 +207,12 @@ impl Stream {
         }
         if self.max_deleted == StreamId::MIN || self.max_deleted < self.first_id {
             let len = self.len() as i64;
+            // Wrapping, as in C: XSETID's ENTRIESADDED can put the
+            // counter at i64::MAX, and the next XADD past it.
             if id < self.first_id {
-                return added - len;
+                return added.wrapping_sub(len);
             } else if id == self.first_id {
-                return added - len + 1;
+                return added.wrapping_sub(len).wrapping_add(1);
             }
         }
         INVALID_ENTRIES_READ
@@ -223,10 +225,10 @@ impl Stream {
         }
         let added = self.entries_added as i64;
         if g.entries_read != INVALID_ENTRIES_READ && !self.has_tombstones_from(g.last_id) {
-            return Some(added - g.entries_read);
+            return Some(added.wrapping_sub(g.entries_read));
         }
         let read = self.estimate_entries_read(g.last_id);
-        (read != INVALID_ENTRIES_READ).then(|| added - read)
+        (read != INVALID_ENTRIES_READ).then(|| added.wrapping_sub(read))
     }
 
     /// Advances a group past `id`, delivered to it now, counting reads as
@@ -236,7 +238,7 @@ impl Stream {
             return;
         }
         if g.entries_read != INVALID_ENTRIES_READ && !self.has_tombstones_from(id) {
-            g.entries_read += 1;
+            g.entries_read = g.entries_read.wrapping_add(1);
         } else if self.entries_added > 0 {
             g.entries_read = self.estimate_entries_read(id);
         }
@@ -971,9 +973,10 @@ fn parse_read(
         let o = &args[i];
         if eq_ic(o, "block") && more > 0 {
             // Redis refuses BLOCK in a script outright rather than
-            // answering as if it timed out, for compatibility.
+            // answering as if it timed out, for compatibility. The
+            // message names the command as the script wrote it.
             if from_script {
-                let name = if group_cmd { "xreadgroup" } else { "xread" };
+                let name = String::from_utf8_lossy(&args[0]);
                 return Err(CmdError::err(format!(
                     "{name} command is not allowed with BLOCK option from scripts"
                 )));

@@ -86,7 +86,43 @@ pub fn minimize(pair: &mut Pair, steps: &[Step], failure: &Failure) -> (Vec<Step
             }
         }
     }
+    // Then the lines of script bodies (EVAL's and SCRIPT LOAD's), from
+    // the last: a body is written a statement to a line, so most lines
+    // go alone; a line that opens or closes a block does not (the body
+    // no longer compiles, which fails differently).
+    for s in 0..best.len() {
+        let Some(at) = body_position(&best[s].args) else {
+            continue;
+        };
+        let mut l = best[s].args[at].split(|&b| b == b'\n').count();
+        while l > 0 {
+            l -= 1;
+            let mut lines: Vec<&[u8]> = best[s].args[at].split(|&b| b == b'\n').collect();
+            if lines.len() < 2 {
+                break;
+            }
+            lines.remove(l);
+            let body = lines.join(&b'\n');
+            let mut candidate = best.clone();
+            candidate[s].args[at] = body;
+            if let Some(outcome) = fails(&candidate) {
+                best = candidate;
+                last = outcome;
+            }
+        }
+    }
     (best, last)
+}
+
+/// Where a step's script body is, if it has one.
+fn body_position(args: &[Vec<u8>]) -> Option<usize> {
+    let name = args.first()?.to_ascii_lowercase();
+    let at = match name.as_slice() {
+        b"eval" | b"eval_ro" => 1,
+        b"script" if args.get(1)?.eq_ignore_ascii_case(b"load") => 2,
+        _ => return None,
+    };
+    (at < args.len()).then_some(at)
 }
 
 /// The run as a script for `tests/diff/`, in the format described at the
