@@ -75,6 +75,7 @@ pub enum Run {
 /// What the handler left, read out of its context.
 struct Outcome {
     result: cmd::CmdResult,
+    failed: bool,
     block: Option<Block>,
     run_transaction: bool,
     redacted: Vec<usize>,
@@ -100,7 +101,7 @@ pub fn call(
     let served = req.serving.is_some();
     let outcome = run_handler(store, clients, out, &req, db);
     let mut called = Called {
-        failed: outcome.result.is_err(),
+        failed: outcome.result.is_err() || outcome.failed,
         block: outcome.block,
         pushed: outcome.pushed,
         ..Called::default()
@@ -210,6 +211,7 @@ fn run_handler(
         run_transaction: false,
         redacted: Vec::new(),
         pushed: Vec::new(),
+        failed: false,
     };
     let handler = req.handler;
     let args = req.args;
@@ -217,6 +219,7 @@ fn run_handler(
         let result = handler(&mut ctx, args);
         Outcome {
             result,
+            failed: ctx.failed,
             block: ctx.block.take(),
             run_transaction: ctx.run_transaction,
             redacted: mem::take(&mut ctx.redacted),
@@ -234,6 +237,7 @@ fn run_handler(
                     "internal error while running '{}'",
                     req.cmd.name
                 ))),
+                failed: false,
                 block: None,
                 run_transaction: false,
                 redacted: Vec::new(),

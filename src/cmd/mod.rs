@@ -158,6 +158,9 @@ pub struct Ctx<'a> {
     /// Ranges of `out` that are pushes, as positions in its pending bytes
     /// (see [`Ctx::push`]).
     pub pushed: Vec<(usize, usize)>,
+    /// The reply holds an error already counted (a script returning a
+    /// command's error): the call fails without counting it again.
+    pub failed: bool,
 }
 
 /// What a blocking command answers instead of blocking where it may not

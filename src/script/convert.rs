@@ -190,6 +190,9 @@ pub struct ReplyWriter<'a> {
     /// what a boolean becomes.
     pub script_resp3: bool,
     pub stats: &'a mut Stats,
+    /// An error not counted again was written: the call fails (Redis's
+    /// failed_calls for ERR_REPLY_FLAG_NO_STATS_UPDATE).
+    pub failed: bool,
 }
 
 impl ReplyWriter<'_> {
@@ -215,6 +218,7 @@ impl ReplyWriter<'_> {
 
     fn error(&mut self, msg: &[u8], uncounted: bool) {
         self.out.error_bytes(msg);
+        self.failed |= uncounted;
         if !uncounted {
             crate::call::count_error(self.stats, &String::from_utf8_lossy(msg));
         }

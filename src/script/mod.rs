@@ -484,6 +484,9 @@ fn refused(store: &mut Store, args: &[Bytes], msg: &str) {
         Some(reply) => crate::call::count_error(&mut store.stats, reply),
         None => crate::call::count_error(&mut store.stats, "ERR"),
     }
+    // Counted for the refused command (Redis's incrCommandStatsOnError
+    // moves its mark), so the script's own command does not fail by it.
+    store.stats.errors_mark = store.stats.total_error_replies;
     if let Some(cmd) = crate::cmd::lookup(&args[0]) {
         let cmd = match args.get(1) {
             Some(sub) if !cmd.subcommands.is_empty() => {
@@ -1376,9 +1379,11 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
             out: ctx.out,
             script_resp3,
             stats: &mut ctx.store.stats,
+            failed: false,
         };
         w.write(&value, 0)
             .map_err(|e| CmdError::err(e.to_string()))?;
+        ctx.failed = w.failed;
         return Ok(());
     }
     Err(script_failure(&value, &target.name))
