@@ -675,3 +675,23 @@ fn large_lua_values_leave_the_server_up() {
         ":1\r\n",
     );
 }
+
+/// What a script's commands send its own caller reaches it in order,
+/// before the script's reply: here a message on a channel the (RESP3)
+/// caller subscribes to, as Redis delivers it while the script runs.
+#[test]
+fn a_script_publishing_to_its_callers_channel_delivers_before_the_reply() {
+    let Some(server) = start_under_test("a script publishing to its caller") else {
+        return;
+    };
+    let mut c = server.connect();
+    c.cmd(&["HELLO", "3"]);
+    c.cmd(&["SUBSCRIBE", "k0"]);
+    let message = c.cmd(&["EVAL", "redis.call('PUBLISH', 'k0', 'x')", "0"]);
+    assert_eq!(
+        escape(&message),
+        escape(b">3\r\n$7\r\nmessage\r\n$2\r\nk0\r\n$1\r\nx\r\n")
+    );
+    // The EVAL's own reply follows (read as the next command's).
+    assert_eq!(escape(&c.cmd(&["PING"])), escape(b"_\r\n"));
+}

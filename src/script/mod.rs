@@ -1332,6 +1332,14 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
         obey,
         repl: 3,
     });
+    // The caller's output goes back to its client for the run: what the
+    // script's commands send the caller (a message on a channel it
+    // subscribes to, an invalidation) goes there in order, before the
+    // script's own reply, instead of into a placeholder.
+    let own_output = ctx
+        .clients
+        .get_mut(ctx.me)
+        .map(|c| std::mem::swap(&mut c.out, ctx.out));
     let mut env = RunEnv {
         store: ctx.store as *mut Store,
         clients: ctx.clients as *mut Slab<Client>,
@@ -1346,6 +1354,11 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
     RUN.with(|r| r.set(std::ptr::null_mut()));
     let script_resp3 = env.out.proto == Protocol::Resp3;
     drop(env);
+    if own_output.is_some()
+        && let Some(c) = ctx.clients.get_mut(ctx.me)
+    {
+        std::mem::swap(&mut c.out, ctx.out);
+    }
     if let Some(c) = ctx.clients.try_remove(client) {
         ctx.store.scripting.client = Some(c);
     }
