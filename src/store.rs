@@ -56,6 +56,11 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// A command refused before it ran (Redis's ERROR_COMMAND_REJECTED).
+    pub fn rejected(&mut self, name: &'static str) {
+        self.commands.entry(name).or_default().rejected_calls += 1;
+    }
+
     pub fn reset(&mut self) {
         *self = Stats::default();
     }

@@ -494,12 +494,7 @@ fn refused(store: &mut Store, args: &[Bytes], msg: &str) {
             }
             _ => cmd,
         };
-        store
-            .stats
-            .commands
-            .entry(cmd.name)
-            .or_default()
-            .rejected_calls += 1;
+        store.stats.rejected(cmd.name);
     }
 }
 
@@ -1127,10 +1122,6 @@ impl Scripting {
         c.reply_mode = crate::client::ReplyMode::On;
         c
     }
-
-    pub fn is_running(&self) -> bool {
-        self.running.is_some()
-    }
 }
 
 /// What a cached script counts for in `used_memory_scripts_eval`.
@@ -1173,12 +1164,11 @@ pub fn command_flags(store: &Store, cmd: &crate::cmd::Command, args: &[Bytes]) -
             None => return flags,
         }
     } else {
-        match store.scripting.flags_of(&sha1::hex(body)) {
-            Some(f) => f,
-            None => match shebang_flags(body) {
-                Ok((f, _)) => f,
-                Err(_) => return flags,
-            },
+        // A script's flags follow from its body alone, cached or not: no
+        // SHA-1 here (EVAL computes it once, when it runs).
+        match shebang_flags(body) {
+            Ok((f, _)) => f,
+            Err(_) => return flags,
         }
     };
     if script_flags & sflag::EVAL_COMPAT != 0 {

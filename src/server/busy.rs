@@ -172,12 +172,7 @@ fn run(store: &mut Store, clients: &mut Slab<Client>, token: usize, args: &[Byte
             c.out.error_bytes(&msg);
             count_error(&mut store.stats, &String::from_utf8_lossy(&msg));
             if let Some(cmd) = found {
-                store
-                    .stats
-                    .commands
-                    .entry(cmd.name)
-                    .or_default()
-                    .rejected_calls += 1;
+                store.stats.rejected(cmd.name);
             }
             doom_transaction(c);
             return;
@@ -206,12 +201,7 @@ fn run(store: &mut Store, clients: &mut Slab<Client>, token: usize, args: &[Byte
         };
         c.out.error(&msg);
         count_error(&mut store.stats, &msg);
-        store
-            .stats
-            .commands
-            .entry(cmd.name)
-            .or_default()
-            .rejected_calls += 1;
+        store.stats.rejected(cmd.name);
         return;
     }
     if cmd.name == "shutdown" {

@@ -486,12 +486,7 @@ impl Server {
         out.error_bytes(msg);
         crate::call::count_error(&mut self.store.stats, &String::from_utf8_lossy(msg));
         if let Some(cmd) = cmd {
-            self.store
-                .stats
-                .commands
-                .entry(cmd.name)
-                .or_default()
-                .rejected_calls += 1;
+            self.store.stats.rejected(cmd.name);
         }
     }
 }
