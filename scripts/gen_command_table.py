@@ -126,6 +126,20 @@ COMMANDS = [
     "incrby",
     "decrby",
     "incrbyfloat",
+    # bitmaps
+    "setbit",
+    "getbit",
+    "bitcount",
+    "bitpos",
+    "bitop",
+    "bitfield",
+    "bitfield_ro",
+    # hyperloglog
+    "pfadd",
+    "pfcount",
+    "pfmerge",
+    "pfdebug",
+    "pfselftest",
     # hashes
     "hset",
     "hsetnx",
@@ -220,6 +234,20 @@ COMMANDS = [
     "zintercard",
     "zrandmember",
     "zscan",
+    # geo (on sorted sets)
+    "geoadd",
+    "geopos",
+    "geodist",
+    "geohash",
+    "georadius",
+    "georadius_ro",
+    "georadiusbymember",
+    "georadiusbymember_ro",
+    "geosearch",
+    "geosearchstore",
+    # sort
+    "sort",
+    "sort_ro",
     # streams
     "xadd",
     "xrange",

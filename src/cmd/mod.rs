@@ -19,6 +19,7 @@ pub mod multi;
 pub mod pubsub;
 pub mod script;
 pub mod server;
+pub mod sort;
 pub mod spec;
 pub mod table;
 
@@ -47,6 +48,10 @@ pub mod h {
     pub use super::pubsub::*;
     pub use super::script::*;
     pub use super::server::*;
+    pub use super::sort::*;
+    pub use crate::types::bitmap::*;
+    pub use crate::types::geo::*;
+    pub use crate::types::hll::*;
     pub use crate::types::hash::*;
     pub use crate::types::list::*;
     pub use crate::types::set::*;

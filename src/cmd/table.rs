@@ -5002,6 +5002,732 @@ pub static COMMANDS: &[Command] = &[
         subcommands: &[],
     },
     Command {
+        name: "setbit",
+        arity: 4,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "bitmap", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Sets or clears the bit at offset in the string value stored at key",
+            since: "2.2.0",
+            group: "bitmap",
+            complexity: Some("O(1)"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "offset",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "value",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::setbit),
+        subcommands: &[],
+    },
+    Command {
+        name: "getbit",
+        arity: 3,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "bitmap", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Returns the bit value at offset in the string value stored at key",
+            since: "2.2.0",
+            group: "bitmap",
+            complexity: Some("O(1)"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "offset",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::getbit),
+        subcommands: &[],
+    },
+    Command {
+        name: "bitcount",
+        arity: -2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "bitmap", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Count set bits in a string",
+            since: "2.6.0",
+            group: "bitmap",
+            complexity: Some("O(N)"),
+            history: &[("7.0.0", "Added the `BYTE|BIT` option.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "index",
+                    kind: "block",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "start",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "end",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "index_unit",
+                            kind: "oneof",
+                            since: Some("7.0.0"),
+                            flags: &["optional"],
+                            arguments: &[
+                                Arg {
+                                    name: "byte",
+                                    kind: "pure-token",
+                                    token: Some("BYTE"),
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "bit",
+                                    kind: "pure-token",
+                                    token: Some("BIT"),
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::bitcount),
+        subcommands: &[],
+    },
+    Command {
+        name: "bitpos",
+        arity: -3,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "bitmap", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Find first bit set or clear in a string",
+            since: "2.8.7",
+            group: "bitmap",
+            complexity: Some("O(N)"),
+            history: &[("7.0.0", "Added the `BYTE|BIT` option.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "bit",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "index",
+                    kind: "block",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "start",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "end_index",
+                            kind: "block",
+                            flags: &["optional"],
+                            arguments: &[
+                                Arg {
+                                    name: "end",
+                                    kind: "integer",
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "index_unit",
+                                    kind: "oneof",
+                                    since: Some("7.0.0"),
+                                    flags: &["optional"],
+                                    arguments: &[
+                                        Arg {
+                                            name: "byte",
+                                            kind: "pure-token",
+                                            token: Some("BYTE"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "bit",
+                                            kind: "pure-token",
+                                            token: Some("BIT"),
+                                            ..Arg::EMPTY
+                                        },
+                                    ],
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::bitpos),
+        subcommands: &[],
+    },
+    Command {
+        name: "bitop",
+        arity: -4,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 2,
+        last_key: -1,
+        key_step: 1,
+        acl_categories: &["write", "bitmap", "slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["OW", "update"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: None,
+                begin_search: BeginSearch::Index(3),
+                find_keys: FindKeys::Range {
+                    last_key: -1,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Perform bitwise operations between strings",
+            since: "2.6.0",
+            group: "bitmap",
+            complexity: Some("O(N)"),
+            arguments: &[
+                Arg {
+                    name: "operation",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "destkey",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::bitop),
+        subcommands: &[],
+    },
+    Command {
+        name: "bitfield",
+        arity: -2,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "bitmap", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access", "update", "variable_flags"],
+            notes: Some("This command allows both access and modification of the key"),
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Perform arbitrary bitfield integer operations on strings",
+            since: "3.2.0",
+            group: "bitmap",
+            complexity: Some("O(1) for each subcommand specified"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "operation",
+                    kind: "oneof",
+                    flags: &["optional", "multiple"],
+                    arguments: &[
+                        Arg {
+                            name: "encoding_offset",
+                            kind: "block",
+                            token: Some("GET"),
+                            arguments: &[
+                                Arg {
+                                    name: "encoding",
+                                    kind: "string",
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "offset",
+                                    kind: "integer",
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "write",
+                            kind: "block",
+                            arguments: &[
+                                Arg {
+                                    name: "wrap_sat_fail",
+                                    kind: "oneof",
+                                    token: Some("OVERFLOW"),
+                                    flags: &["optional"],
+                                    arguments: &[
+                                        Arg {
+                                            name: "wrap",
+                                            kind: "pure-token",
+                                            token: Some("WRAP"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "sat",
+                                            kind: "pure-token",
+                                            token: Some("SAT"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "fail",
+                                            kind: "pure-token",
+                                            token: Some("FAIL"),
+                                            ..Arg::EMPTY
+                                        },
+                                    ],
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "write_operation",
+                                    kind: "oneof",
+                                    arguments: &[
+                                        Arg {
+                                            name: "encoding_offset_value",
+                                            kind: "block",
+                                            token: Some("SET"),
+                                            arguments: &[
+                                                Arg {
+                                                    name: "encoding",
+                                                    kind: "string",
+                                                    ..Arg::EMPTY
+                                                },
+                                                Arg {
+                                                    name: "offset",
+                                                    kind: "integer",
+                                                    ..Arg::EMPTY
+                                                },
+                                                Arg {
+                                                    name: "value",
+                                                    kind: "integer",
+                                                    ..Arg::EMPTY
+                                                },
+                                            ],
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "encoding_offset_increment",
+                                            kind: "block",
+                                            token: Some("INCRBY"),
+                                            arguments: &[
+                                                Arg {
+                                                    name: "encoding",
+                                                    kind: "string",
+                                                    ..Arg::EMPTY
+                                                },
+                                                Arg {
+                                                    name: "offset",
+                                                    kind: "integer",
+                                                    ..Arg::EMPTY
+                                                },
+                                                Arg {
+                                                    name: "increment",
+                                                    kind: "integer",
+                                                    ..Arg::EMPTY
+                                                },
+                                            ],
+                                            ..Arg::EMPTY
+                                        },
+                                    ],
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::bitfield),
+        subcommands: &[],
+    },
+    Command {
+        name: "bitfield_ro",
+        arity: -2,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "bitmap", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
+            since: "6.0.0",
+            group: "bitmap",
+            complexity: Some("O(1) for each subcommand specified"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "encoding_offset",
+                    kind: "block",
+                    token: Some("GET"),
+                    flags: &["optional", "multiple", "multiple_token"],
+                    arguments: &[
+                        Arg {
+                            name: "encoding",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "offset",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::bitfield_ro),
+        subcommands: &[],
+    },
+    Command {
+        name: "pfadd",
+        arity: -2,
+        flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "hyperloglog", "fast"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "insert"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Adds the specified elements to the specified HyperLogLog.",
+            since: "2.8.9",
+            group: "hyperloglog",
+            complexity: Some("O(1) to add every element."),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "element",
+                    kind: "string",
+                    flags: &["optional", "multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::pfadd),
+        subcommands: &[],
+    },
+    Command {
+        name: "pfcount",
+        arity: -2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: -1,
+        key_step: 1,
+        acl_categories: &["read", "hyperloglog", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access"],
+            notes: Some(
+                "RW because it may change the internal representation of the key, and propagate to replicas",
+            ),
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: -1,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).",
+            since: "2.8.9",
+            group: "hyperloglog",
+            complexity: Some(
+                "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
+            ),
+            arguments: &[Arg {
+                name: "key",
+                kind: "key",
+                key_spec_index: Some(0),
+                flags: &["multiple"],
+                ..Arg::EMPTY
+            }],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::pfcount),
+        subcommands: &[],
+    },
+    Command {
+        name: "pfmerge",
+        arity: -2,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: -1,
+        key_step: 1,
+        acl_categories: &["write", "hyperloglog", "slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["RW", "access", "insert"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range {
+                    last_key: -1,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Merge N different HyperLogLogs into a single one.",
+            since: "2.8.9",
+            group: "hyperloglog",
+            complexity: Some("O(N) to merge N HyperLogLogs, but with high constant times."),
+            arguments: &[
+                Arg {
+                    name: "destkey",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "sourcekey",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::pfmerge),
+        subcommands: &[],
+    },
+    Command {
+        name: "pfdebug",
+        arity: 3,
+        flags: flag::WRITE | flag::DENYOOM | flag::ADMIN,
+        first_key: 2,
+        last_key: 2,
+        key_step: 1,
+        acl_categories: &["write", "hyperloglog", "admin", "slow", "dangerous"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(2),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Internal commands for debugging HyperLogLog values",
+            since: "2.8.9",
+            group: "hyperloglog",
+            complexity: Some("N/A"),
+            doc_flags: &["syscmd"],
+            arguments: &[
+                Arg {
+                    name: "subcommand",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::pfdebug),
+        subcommands: &[],
+    },
+    Command {
+        name: "pfselftest",
+        arity: 1,
+        flags: flag::ADMIN,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["hyperloglog", "admin", "slow", "dangerous"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "An internal command for testing HyperLogLog values",
+            since: "2.8.9",
+            group: "hyperloglog",
+            complexity: Some("N/A"),
+            doc_flags: &["syscmd"],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::pfselftest),
+        subcommands: &[],
+    },
+    Command {
         name: "hset",
         arity: -4,
         flags: flag::WRITE | flag::DENYOOM | flag::FAST,
@@ -9968,6 +10694,1658 @@ pub static COMMANDS: &[Command] = &[
             ..Docs::EMPTY
         },
         handler: Some(h::zscan),
+        subcommands: &[],
+    },
+    Command {
+        name: "geoadd",
+        arity: -5,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "geo", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RW", "update"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Add one or more geospatial items in the geospatial index represented using a sorted set",
+            since: "3.2.0",
+            group: "geo",
+            complexity: Some(
+                "O(log(N)) for each item added, where N is the number of elements in the sorted set.",
+            ),
+            history: &[("6.2.0", "Added the `CH`, `NX` and `XX` options.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "condition",
+                    kind: "oneof",
+                    since: Some("6.2.0"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "nx",
+                            kind: "pure-token",
+                            token: Some("NX"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "xx",
+                            kind: "pure-token",
+                            token: Some("XX"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "change",
+                    kind: "pure-token",
+                    token: Some("CH"),
+                    since: Some("6.2.0"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "longitude_latitude_member",
+                    kind: "block",
+                    flags: &["multiple"],
+                    arguments: &[
+                        Arg {
+                            name: "longitude",
+                            kind: "double",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "latitude",
+                            kind: "double",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "member",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::geoadd),
+        subcommands: &[],
+    },
+    Command {
+        name: "geopos",
+        arity: -2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "geo", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Returns longitude and latitude of members of a geospatial index",
+            since: "3.2.0",
+            group: "geo",
+            complexity: Some("O(N) where N is the number of members requested."),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::geopos),
+        subcommands: &[],
+    },
+    Command {
+        name: "geodist",
+        arity: -4,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "geo", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Returns the distance between two members of a geospatial index",
+            since: "3.2.0",
+            group: "geo",
+            complexity: Some("O(log(N))"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "member1",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "member2",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "unit",
+                    kind: "oneof",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "m",
+                            kind: "pure-token",
+                            token: Some("M"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "km",
+                            kind: "pure-token",
+                            token: Some("KM"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "ft",
+                            kind: "pure-token",
+                            token: Some("FT"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "mi",
+                            kind: "pure-token",
+                            token: Some("MI"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::geodist),
+        subcommands: &[],
+    },
+    Command {
+        name: "geohash",
+        arity: -2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "geo", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Returns members of a geospatial index as standard geohash strings",
+            since: "3.2.0",
+            group: "geo",
+            complexity: Some(
+                "O(log(N)) for each member requested, where N is the number of elements in the sorted set.",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    flags: &["multiple"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::geohash),
+        subcommands: &[],
+    },
+    Command {
+        name: "georadius",
+        arity: -6,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "geo", "slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["OW", "update"],
+                notes: None,
+                begin_search: BeginSearch::Keyword {
+                    keyword: "STORE",
+                    start_from: 6,
+                },
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["OW", "update"],
+                notes: None,
+                begin_search: BeginSearch::Keyword {
+                    keyword: "STOREDIST",
+                    start_from: 6,
+                },
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point",
+            since: "3.2.0",
+            group: "geo",
+            complexity: Some(
+                "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
+            ),
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some("`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument"),
+            history: &[
+                ("6.2.0", "Added the `ANY` option for `COUNT`."),
+                ("7.0.0", "Added support for uppercase unit names."),
+            ],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "longitude",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "latitude",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "radius",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "unit",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "m",
+                            kind: "pure-token",
+                            token: Some("M"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "km",
+                            kind: "pure-token",
+                            token: Some("KM"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "ft",
+                            kind: "pure-token",
+                            token: Some("FT"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "mi",
+                            kind: "pure-token",
+                            token: Some("MI"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withcoord",
+                    kind: "pure-token",
+                    token: Some("WITHCOORD"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withdist",
+                    kind: "pure-token",
+                    token: Some("WITHDIST"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withhash",
+                    kind: "pure-token",
+                    token: Some("WITHHASH"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "block",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            token: Some("COUNT"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "any",
+                            kind: "pure-token",
+                            token: Some("ANY"),
+                            since: Some("6.2.0"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "order",
+                    kind: "oneof",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "asc",
+                            kind: "pure-token",
+                            token: Some("ASC"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "desc",
+                            kind: "pure-token",
+                            token: Some("DESC"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    token: Some("STORE"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(2),
+                    token: Some("STOREDIST"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+        },
+        handler: Some(h::georadius),
+        subcommands: &[],
+    },
+    Command {
+        name: "georadius_ro",
+        arity: -6,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "geo", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "A read-only variant for GEORADIUS",
+            since: "3.2.10",
+            group: "geo",
+            complexity: Some(
+                "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
+            ),
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some("`GEOSEARCH` with the `BYRADIUS` argument"),
+            history: &[("6.2.0", "Added the `ANY` option for `COUNT`.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "longitude",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "latitude",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "radius",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "unit",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "m",
+                            kind: "pure-token",
+                            token: Some("M"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "km",
+                            kind: "pure-token",
+                            token: Some("KM"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "ft",
+                            kind: "pure-token",
+                            token: Some("FT"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "mi",
+                            kind: "pure-token",
+                            token: Some("MI"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withcoord",
+                    kind: "pure-token",
+                    token: Some("WITHCOORD"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withdist",
+                    kind: "pure-token",
+                    token: Some("WITHDIST"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withhash",
+                    kind: "pure-token",
+                    token: Some("WITHHASH"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "block",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            token: Some("COUNT"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "any",
+                            kind: "pure-token",
+                            token: Some("ANY"),
+                            since: Some("6.2.0"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "order",
+                    kind: "oneof",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "asc",
+                            kind: "pure-token",
+                            token: Some("ASC"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "desc",
+                            kind: "pure-token",
+                            token: Some("DESC"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+        },
+        handler: Some(h::georadius_ro),
+        subcommands: &[],
+    },
+    Command {
+        name: "georadiusbymember",
+        arity: -5,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "geo", "slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["OW", "update"],
+                notes: None,
+                begin_search: BeginSearch::Keyword {
+                    keyword: "STORE",
+                    start_from: 5,
+                },
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["OW", "update"],
+                notes: None,
+                begin_search: BeginSearch::Keyword {
+                    keyword: "STOREDIST",
+                    start_from: 5,
+                },
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member",
+            since: "3.2.0",
+            group: "geo",
+            complexity: Some(
+                "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
+            ),
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some(
+                "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments",
+            ),
+            history: &[("7.0.0", "Added support for uppercase unit names.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "radius",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "unit",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "m",
+                            kind: "pure-token",
+                            token: Some("M"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "km",
+                            kind: "pure-token",
+                            token: Some("KM"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "ft",
+                            kind: "pure-token",
+                            token: Some("FT"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "mi",
+                            kind: "pure-token",
+                            token: Some("MI"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withcoord",
+                    kind: "pure-token",
+                    token: Some("WITHCOORD"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withdist",
+                    kind: "pure-token",
+                    token: Some("WITHDIST"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withhash",
+                    kind: "pure-token",
+                    token: Some("WITHHASH"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "block",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            token: Some("COUNT"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "any",
+                            kind: "pure-token",
+                            token: Some("ANY"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "order",
+                    kind: "oneof",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "asc",
+                            kind: "pure-token",
+                            token: Some("ASC"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "desc",
+                            kind: "pure-token",
+                            token: Some("DESC"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    token: Some("STORE"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(2),
+                    token: Some("STOREDIST"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+        },
+        handler: Some(h::georadiusbymember),
+        subcommands: &[],
+    },
+    Command {
+        name: "georadiusbymember_ro",
+        arity: -5,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "geo", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "A read-only variant for GEORADIUSBYMEMBER",
+            since: "3.2.10",
+            group: "geo",
+            complexity: Some(
+                "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
+            ),
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some("`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments"),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "member",
+                    kind: "string",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "radius",
+                    kind: "double",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "unit",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "m",
+                            kind: "pure-token",
+                            token: Some("M"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "km",
+                            kind: "pure-token",
+                            token: Some("KM"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "ft",
+                            kind: "pure-token",
+                            token: Some("FT"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "mi",
+                            kind: "pure-token",
+                            token: Some("MI"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withcoord",
+                    kind: "pure-token",
+                    token: Some("WITHCOORD"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withdist",
+                    kind: "pure-token",
+                    token: Some("WITHDIST"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withhash",
+                    kind: "pure-token",
+                    token: Some("WITHHASH"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "block",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            token: Some("COUNT"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "any",
+                            kind: "pure-token",
+                            token: Some("ANY"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "order",
+                    kind: "oneof",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "asc",
+                            kind: "pure-token",
+                            token: Some("ASC"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "desc",
+                            kind: "pure-token",
+                            token: Some("DESC"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::georadiusbymember_ro),
+        subcommands: &[],
+    },
+    Command {
+        name: "geosearch",
+        arity: -7,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "geo", "slow"],
+        tips: &[],
+        key_specs: &[KeySpec {
+            flags: &["RO", "access"],
+            notes: None,
+            begin_search: BeginSearch::Index(1),
+            find_keys: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }],
+        docs: Docs {
+            summary: "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.",
+            since: "6.2.0",
+            group: "geo",
+            complexity: Some(
+                "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape",
+            ),
+            history: &[("7.0.0", "Added support for uppercase unit names.")],
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "from",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "member",
+                            kind: "string",
+                            token: Some("FROMMEMBER"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "longitude_latitude",
+                            kind: "block",
+                            token: Some("FROMLONLAT"),
+                            arguments: &[
+                                Arg {
+                                    name: "longitude",
+                                    kind: "double",
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "latitude",
+                                    kind: "double",
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "by",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "circle",
+                            kind: "block",
+                            arguments: &[
+                                Arg {
+                                    name: "radius",
+                                    kind: "double",
+                                    token: Some("BYRADIUS"),
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "unit",
+                                    kind: "oneof",
+                                    arguments: &[
+                                        Arg {
+                                            name: "m",
+                                            kind: "pure-token",
+                                            token: Some("M"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "km",
+                                            kind: "pure-token",
+                                            token: Some("KM"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "ft",
+                                            kind: "pure-token",
+                                            token: Some("FT"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "mi",
+                                            kind: "pure-token",
+                                            token: Some("MI"),
+                                            ..Arg::EMPTY
+                                        },
+                                    ],
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "box",
+                            kind: "block",
+                            arguments: &[
+                                Arg {
+                                    name: "width",
+                                    kind: "double",
+                                    token: Some("BYBOX"),
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "height",
+                                    kind: "double",
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "unit",
+                                    kind: "oneof",
+                                    arguments: &[
+                                        Arg {
+                                            name: "m",
+                                            kind: "pure-token",
+                                            token: Some("M"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "km",
+                                            kind: "pure-token",
+                                            token: Some("KM"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "ft",
+                                            kind: "pure-token",
+                                            token: Some("FT"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "mi",
+                                            kind: "pure-token",
+                                            token: Some("MI"),
+                                            ..Arg::EMPTY
+                                        },
+                                    ],
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "order",
+                    kind: "oneof",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "asc",
+                            kind: "pure-token",
+                            token: Some("ASC"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "desc",
+                            kind: "pure-token",
+                            token: Some("DESC"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "block",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            token: Some("COUNT"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "any",
+                            kind: "pure-token",
+                            token: Some("ANY"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withcoord",
+                    kind: "pure-token",
+                    token: Some("WITHCOORD"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withdist",
+                    kind: "pure-token",
+                    token: Some("WITHDIST"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "withhash",
+                    kind: "pure-token",
+                    token: Some("WITHHASH"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::geosearch),
+        subcommands: &[],
+    },
+    Command {
+        name: "geosearchstore",
+        arity: -8,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 2,
+        key_step: 1,
+        acl_categories: &["write", "geo", "slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["OW", "update"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: None,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+        ],
+        docs: Docs {
+            summary: "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.",
+            since: "6.2.0",
+            group: "geo",
+            complexity: Some(
+                "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape",
+            ),
+            history: &[("7.0.0", "Added support for uppercase unit names.")],
+            arguments: &[
+                Arg {
+                    name: "destination",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "source",
+                    kind: "key",
+                    key_spec_index: Some(1),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "from",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "member",
+                            kind: "string",
+                            token: Some("FROMMEMBER"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "longitude_latitude",
+                            kind: "block",
+                            token: Some("FROMLONLAT"),
+                            arguments: &[
+                                Arg {
+                                    name: "longitude",
+                                    kind: "double",
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "latitude",
+                                    kind: "double",
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "by",
+                    kind: "oneof",
+                    arguments: &[
+                        Arg {
+                            name: "circle",
+                            kind: "block",
+                            arguments: &[
+                                Arg {
+                                    name: "radius",
+                                    kind: "double",
+                                    token: Some("BYRADIUS"),
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "unit",
+                                    kind: "oneof",
+                                    arguments: &[
+                                        Arg {
+                                            name: "m",
+                                            kind: "pure-token",
+                                            token: Some("M"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "km",
+                                            kind: "pure-token",
+                                            token: Some("KM"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "ft",
+                                            kind: "pure-token",
+                                            token: Some("FT"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "mi",
+                                            kind: "pure-token",
+                                            token: Some("MI"),
+                                            ..Arg::EMPTY
+                                        },
+                                    ],
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "box",
+                            kind: "block",
+                            arguments: &[
+                                Arg {
+                                    name: "width",
+                                    kind: "double",
+                                    token: Some("BYBOX"),
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "height",
+                                    kind: "double",
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "unit",
+                                    kind: "oneof",
+                                    arguments: &[
+                                        Arg {
+                                            name: "m",
+                                            kind: "pure-token",
+                                            token: Some("M"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "km",
+                                            kind: "pure-token",
+                                            token: Some("KM"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "ft",
+                                            kind: "pure-token",
+                                            token: Some("FT"),
+                                            ..Arg::EMPTY
+                                        },
+                                        Arg {
+                                            name: "mi",
+                                            kind: "pure-token",
+                                            token: Some("MI"),
+                                            ..Arg::EMPTY
+                                        },
+                                    ],
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "order",
+                    kind: "oneof",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "asc",
+                            kind: "pure-token",
+                            token: Some("ASC"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "desc",
+                            kind: "pure-token",
+                            token: Some("DESC"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "count",
+                    kind: "block",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            token: Some("COUNT"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "any",
+                            kind: "pure-token",
+                            token: Some("ANY"),
+                            flags: &["optional"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "storedist",
+                    kind: "pure-token",
+                    token: Some("STOREDIST"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::geosearchstore),
+        subcommands: &[],
+    },
+    Command {
+        name: "sort",
+        arity: -2,
+        flags: flag::WRITE | flag::DENYOOM,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["write", "set", "sortedset", "list", "slow", "dangerous"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: Some(
+                    "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort",
+                ),
+                begin_search: BeginSearch::Unknown,
+                find_keys: FindKeys::Unknown,
+            },
+            KeySpec {
+                flags: &["OW", "update"],
+                notes: Some(
+                    "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array",
+                ),
+                begin_search: BeginSearch::Unknown,
+                find_keys: FindKeys::Unknown,
+            },
+        ],
+        docs: Docs {
+            summary: "Sort the elements in a list, set or sorted set",
+            since: "1.0.0",
+            group: "generic",
+            complexity: Some(
+                "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "pattern",
+                    kind: "pattern",
+                    key_spec_index: Some(1),
+                    token: Some("BY"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "offset_count",
+                    kind: "block",
+                    token: Some("LIMIT"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "offset",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "pattern",
+                    kind: "pattern",
+                    key_spec_index: Some(1),
+                    token: Some("GET"),
+                    flags: &["optional", "multiple", "multiple_token"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "order",
+                    kind: "oneof",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "asc",
+                            kind: "pure-token",
+                            token: Some("ASC"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "desc",
+                            kind: "pure-token",
+                            token: Some("DESC"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "sorting",
+                    kind: "pure-token",
+                    token: Some("ALPHA"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "destination",
+                    kind: "key",
+                    key_spec_index: Some(2),
+                    token: Some("STORE"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::sort),
+        subcommands: &[],
+    },
+    Command {
+        name: "sort_ro",
+        arity: -2,
+        flags: flag::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["read", "set", "sortedset", "list", "slow", "dangerous"],
+        tips: &[],
+        key_specs: &[
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: None,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range {
+                    last_key: 0,
+                    key_step: 1,
+                    limit: 0,
+                },
+            },
+            KeySpec {
+                flags: &["RO", "access"],
+                notes: Some(
+                    "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort",
+                ),
+                begin_search: BeginSearch::Unknown,
+                find_keys: FindKeys::Unknown,
+            },
+        ],
+        docs: Docs {
+            summary: "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
+            since: "7.0.0",
+            group: "generic",
+            complexity: Some(
+                "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
+            ),
+            arguments: &[
+                Arg {
+                    name: "key",
+                    kind: "key",
+                    key_spec_index: Some(0),
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "pattern",
+                    kind: "pattern",
+                    key_spec_index: Some(1),
+                    token: Some("BY"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "offset_count",
+                    kind: "block",
+                    token: Some("LIMIT"),
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "offset",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "count",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "pattern",
+                    kind: "pattern",
+                    key_spec_index: Some(1),
+                    token: Some("GET"),
+                    flags: &["optional", "multiple", "multiple_token"],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "order",
+                    kind: "oneof",
+                    flags: &["optional"],
+                    arguments: &[
+                        Arg {
+                            name: "asc",
+                            kind: "pure-token",
+                            token: Some("ASC"),
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "desc",
+                            kind: "pure-token",
+                            token: Some("DESC"),
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "sorting",
+                    kind: "pure-token",
+                    token: Some("ALPHA"),
+                    flags: &["optional"],
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::sort_ro),
         subcommands: &[],
     },
     Command {

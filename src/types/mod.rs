@@ -2,7 +2,10 @@
 //! first, then its commands. This module holds what they share: the one
 //! typed lookup ("this key as a hash, or WRONGTYPE, or absent").
 
+pub mod bitmap;
+pub mod geo;
 pub mod hash;
+pub mod hll;
 pub mod intset;
 pub mod list;
 pub mod packed;
