@@ -433,11 +433,20 @@ impl Db {
     /// Prefetches the table slots of `keys`, then their chain heads, so a
     /// batch of lookups that follows finds them in cache.
     pub fn prefetch<'a>(&self, keys: impl Iterator<Item = &'a [u8]> + Clone) {
+        // A lookup reads the deadline first, so keys with TTLs miss the
+        // cache twice unless the expires table is fetched too.
+        let deadlines = !self.expires.is_empty() && !self.expiry_paused;
         for key in keys.clone() {
             self.keys.prefetch_slot(key);
+            if deadlines {
+                self.expires.prefetch_slot(key);
+            }
         }
         for key in keys {
             self.keys.prefetch_head(key);
+            if deadlines {
+                self.expires.prefetch_head(key);
+            }
         }
     }
 

@@ -114,11 +114,10 @@ struct Vm {
     /// The table behind the globals' read-only view, where KEYS and ARGV
     /// are set for each run.
     real_globals: Table,
-    /// Runs a function under the error handler (for FCALL's arguments).
-    run: Function,
     xpcall: Function,
     handler: Function,
-    calls: u32,
+    /// [`enter`], which runs a script.
+    enter: Function,
 }
 
 #[derive(Default)]
@@ -201,20 +200,21 @@ impl Vm {
         let api = api_table(&lua)?;
         let handler = lua.create_function(error_handler)?;
         api.raw_set("error_handler", handler.clone())?;
-        let (globals, run): (Table, Function) = lua
+        let globals: Table = lua
             .load(PRELUDE)
             .set_name(PRELUDE_NAME)
             .call((api, real_globals.clone()))?;
         lua.set_globals(globals)?;
         let xpcall: Function = real_globals.raw_get("xpcall")?;
         set_interrupt_hook(&lua, Hook::Counting)?;
+        // SAFETY: `enter` follows the C API's rules (see there).
+        let enter = unsafe { lua.create_c_function(enter)? };
         Ok(Vm {
             lua,
             real_globals,
-            run,
             xpcall,
             handler,
-            calls: 0,
+            enter,
         })
     }
 }
@@ -1293,7 +1293,6 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
         Taken::Eval(vm) => vm,
         Taken::Function(f) => &mut f.vm,
     };
-    vm.calls += 1;
     let (db, user) = {
         let c = ctx.client();
         (c.db, c.user)
@@ -1309,13 +1308,14 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
     client.db = db;
     client.user = user;
     let client = ctx.clients.insert(client);
+    let started = Instant::now();
     ctx.store.scripting.running = Some(Running {
         eval: target.eval,
         name: target.name.clone(),
         write_dirty: false,
         killed: false,
         timed_out: false,
-        started: Instant::now(),
+        started,
         read_only: target.read_only || (!compat && flags & sflag::NO_WRITES != 0),
         allow_oom: !compat && flags & sflag::ALLOW_OOM != 0,
         oom_at_start: ctx.store.evictor.oom_at_admit,
@@ -1337,7 +1337,7 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
         caller: ctx.me,
         now_ms: ctx.now_ms,
         out: Reply::scratch(Protocol::Resp2),
-        clock: Instant::now(),
+        clock: started,
     };
     RUN.with(|r| r.set(&mut env));
     let outcome = call_target(vm, &target, keys, argv);
@@ -1359,9 +1359,6 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
     } else {
         Ok(())
     };
-    if vm.calls.is_multiple_of(50) {
-        let _ = vm.lua.gc_step();
-    }
     match taken {
         Taken::Eval(vm) => ctx.store.scripting.vm = Some(vm),
         Taken::Function(f) => ctx.store.scripting.functions.put_vm(f),
@@ -1401,27 +1398,71 @@ enum Taken {
 /// Calls the script with KEYS and ARGV (globals for EVAL, arguments for a
 /// function) under the error handler: whether it returned, and its first
 /// value or the error.
+///
+/// This is the cost of entering a script, paid on every EVALSHA, so the
+/// work is done by `enter` on the C API as Redis's luaCallFunction does
+/// it: the two tables built in place and one `lua_pcall` with the handler
+/// as its message function, with nothing allocated besides the tables.
 fn call_target(
     vm: &Vm,
     target: &Target,
     keys: &[Bytes],
     argv: &[Bytes],
 ) -> mlua::Result<(bool, Value)> {
-    let lua = &vm.lua;
-    let array = |items: &[Bytes]| -> mlua::Result<Table> {
-        let t = lua.create_table_with_capacity(items.len(), 0)?;
-        for (i, item) in items.iter().enumerate() {
-            t.raw_set(i + 1, lua.create_string(item)?)?;
-        }
-        Ok(t)
+    let args = EnterArgs {
+        eval: target.eval,
+        keys,
+        argv,
     };
-    let (keys, argv) = (array(keys)?, array(argv)?);
-    if target.eval {
-        vm.real_globals.raw_set("KEYS", keys)?;
-        vm.real_globals.raw_set("ARGV", argv)?;
-        vm.xpcall.call((&target.func, &vm.handler))
-    } else {
-        vm.run.call((&target.func, &vm.handler, keys, argv))
+    let args_ptr = mlua::LightUserData(&args as *const EnterArgs as *mut std::ffi::c_void);
+    vm.enter
+        .call((&vm.real_globals, &vm.handler, &target.func, args_ptr))
+}
+
+/// What `enter` finds behind its light userdata.
+struct EnterArgs<'a> {
+    eval: bool,
+    keys: &'a [Bytes],
+    argv: &'a [Bytes],
+}
+
+/// `enter(globals, handler, func, args)`: sets KEYS and ARGV (EVAL) or
+/// passes them (a function), runs `func` under `handler`, and returns
+/// whether it returned and its first value or the error.
+unsafe extern "C-unwind" fn enter(l: *mut mlua::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    // SAFETY: called only by `call_target`, with the four values it pushes;
+    // the `EnterArgs` outlives the call. A memory error raised by the API
+    // calls here unwinds nothing of Rust's: the frame holds only borrows.
+    unsafe {
+        let args = &*(ffi::lua_touserdata(l, 4) as *const EnterArgs);
+        ffi::lua_settop(l, 3);
+        let array = |items: &[Bytes]| {
+            ffi::lua_createtable(l, items.len() as i32, 0);
+            for (i, item) in items.iter().enumerate() {
+                ffi::lua_pushlstring(l, item.as_ptr().cast(), item.len());
+                ffi::lua_rawseti(l, -2, i as ffi::lua_Integer + 1);
+            }
+        };
+        let nargs = if args.eval {
+            // The real globals refuse writes through their metatable.
+            for (name, items) in [(c"KEYS", args.keys), (c"ARGV", args.argv)] {
+                ffi::lua_pushstring(l, name.as_ptr());
+                array(items);
+                ffi::lua_rawset(l, 1);
+            }
+            ffi::lua_pushvalue(l, 3);
+            0
+        } else {
+            ffi::lua_pushvalue(l, 3);
+            array(args.keys);
+            array(args.argv);
+            2
+        };
+        let status = ffi::lua_pcall(l, nargs, 1, 2);
+        ffi::lua_pushboolean(l, (status == 0) as i32);
+        ffi::lua_insert(l, -2);
+        2
     }
 }
 

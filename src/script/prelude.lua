@@ -310,12 +310,4 @@ setmetatable(real_G, {
   __metatable = false,
 })
 
--- Runs a function with arguments under the error handler.
-local xpcall = xpcall
-local function run(f, handler, keys, args)
-  return xpcall(function()
-    return f(keys, args)
-  end, handler)
-end
-
-return globals, run
+return globals

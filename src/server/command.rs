@@ -156,11 +156,17 @@ impl Server {
         parsed == batch.limit
     }
 
-    /// Prefetches the first key of each command in a batch.
+    /// Prefetches the first key of each command in a batch: at the
+    /// table's first key position, or for a script (whose keys follow a
+    /// count) the first of its KEYS.
     pub(super) fn prefetch_keys(&self, db: usize, batch: &[Vec<bytes::Bytes>]) {
         let first_keys = batch.iter().filter_map(|args| {
             let cmd = cmd::lookup(args.first()?)?;
-            let pos = usize::try_from(cmd.first_key).ok().filter(|&p| p > 0)?;
+            let pos = match usize::try_from(cmd.first_key) {
+                Ok(p) if p > 0 => p,
+                _ if cmd.docs.group == "scripting" && args.get(2)?.as_ref() != b"0" => 3,
+                _ => return None,
+            };
             args.get(pos).map(|k| k.as_ref())
         });
         if let Some(db) = self.store.dbs.get(db) {
