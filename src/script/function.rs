@@ -592,8 +592,8 @@ impl Functions {
     ) -> Result<BTreeMap<String, FunctionDef>, String> {
         let fvm = self.function_vm()?;
         let lua = fvm.vm.lua.clone();
-        let func = super::compile(&lua, code, "@user_function")
-            .map_err(|m| format!("Error compiling function: {m}"))?;
+        let func = super::compile(&lua, code, c"@user_function")
+            .map_err(|m| format!("Error compiling function: {}", String::from_utf8_lossy(&m)))?;
         let set_index = |t: &Table| fvm.view_meta.raw_set("__index", t.clone());
         set_index(&fvm.load_api).map_err(|e| e.to_string())?;
         LOADING.with(|l| {

@@ -994,9 +994,11 @@ pub fn shebang_flags(body: &[u8]) -> Result<(u32, usize), String> {
     Ok((flags, end))
 }
 
-/// A compile error's message as Redis's: the escape byte of a binary
-/// chunk is refused by the text parser like any unexpected symbol.
-fn compile(lua: &Lua, code: &[u8], name: &str) -> Result<Function, String> {
+/// Compiles a script, or gives the compiler's message as Redis's: its
+/// bytes as they are (it may quote the script's own), and the escape byte
+/// of a binary chunk refused by the text parser like any unexpected symbol.
+fn compile(lua: &Lua, code: &[u8], name: &std::ffi::CStr) -> Result<Function, Vec<u8>> {
+    use mlua::ffi;
     let escaped = code.first() == Some(&27);
     let text: std::borrow::Cow<[u8]> = if escaped {
         let mut v = code.to_vec();
@@ -1005,21 +1007,33 @@ fn compile(lua: &Lua, code: &[u8], name: &str) -> Result<Function, String> {
     } else {
         code.into()
     };
-    lua.load(&*text)
-        .set_name(name)
-        .into_function()
-        .map_err(|e| {
-            let msg = match e {
-                mlua::Error::SyntaxError { message, .. } => message,
-                other => other.to_string(),
-            };
-            if escaped {
-                msg.replacen('\u{1}', "\u{1b}", 1)
-                    .replacen("char(1)", "char(27)", 1)
-            } else {
-                msg
-            }
+    // SAFETY: luaL_loadbuffer leaves the chunk or its message on the stack
+    // and returns a status instead of raising.
+    let loaded = unsafe {
+        lua.exec_raw::<(bool, Value)>((), |l| {
+            let status = ffi::luaL_loadbuffer(l, text.as_ptr().cast(), text.len(), name.as_ptr());
+            ffi::lua_pushboolean(l, (status == 0) as i32);
+            ffi::lua_insert(l, -2);
         })
+    };
+    let mut msg = match loaded {
+        Ok((true, Value::Function(f))) => return Ok(f),
+        Ok((_, Value::String(m))) => m.as_bytes().to_vec(),
+        Ok((_, other)) => format!("{other:?}").into_bytes(),
+        Err(e) => e.to_string().into_bytes(),
+    };
+    if escaped {
+        replace_first(&mut msg, b"\x01", b"\x1b");
+        replace_first(&mut msg, b"char(1)", b"char(27)");
+    }
+    Err(msg)
+}
+
+/// Replaces the first `from` in `text` with `to`.
+fn replace_first(text: &mut Vec<u8>, from: &[u8], to: &[u8]) {
+    if let Some(at) = text.windows(from.len()).position(|w| w == from) {
+        text.splice(at..at + from.len(), to.iter().copied());
+    }
 }
 
 impl Scripting {
@@ -1066,8 +1080,11 @@ impl Scripting {
         }
         let (flags, start) = shebang_flags(body).map_err(CmdError::err)?;
         let vm = self.vm()?;
-        let func = compile(&vm.lua, &body[start..], "@user_script")
-            .map_err(|m| CmdError::err(format!("Error compiling script (new function): {m}")))?;
+        let func = compile(&vm.lua, &body[start..], c"@user_script").map_err(|m| {
+            let mut text = b"ERR Error compiling script (new function): ".to_vec();
+            text.extend_from_slice(&m);
+            CmdError::Raw(text)
+        })?;
         self.scripts_mem += script_size(body);
         self.eval_clock += 1;
         let last_eval = by_eval.then_some(self.eval_clock);
