@@ -299,9 +299,10 @@ impl Shape {
         let [longitude, latitude] = self.xy;
         let (height, width) = match self.extent {
             Extent::Radius(r) => (self.to_meters * r, self.to_meters * r),
-            Extent::Box { width, height } => {
-                (self.to_meters * (height / 2.0), self.to_meters * (width / 2.0))
-            }
+            Extent::Box { width, height } => (
+                self.to_meters * (height / 2.0),
+                self.to_meters * (width / 2.0),
+            ),
         };
         let lat_delta = rad_deg(height / EARTH_RADIUS_IN_METERS);
         let long_delta_top =
@@ -485,7 +486,13 @@ mod tests {
 
     #[test]
     fn interleave_round_trips() {
-        for (x, y) in [(0u32, 0u32), (1, 0), (0, 1), (0xdead_beef, 0x1234_5678), (u32::MAX, 7)] {
+        for (x, y) in [
+            (0u32, 0u32),
+            (1, 0),
+            (0, 1),
+            (0xdead_beef, 0x1234_5678),
+            (u32::MAX, 7),
+        ] {
             let i = interleave64(x, y);
             let sep = deinterleave64(i);
             assert_eq!((sep as u32, (sep >> 32) as u32), (x, y));
@@ -515,7 +522,12 @@ mod tests {
 
     #[test]
     fn palermo_to_catania() {
-        let d = distance(13.361389338970184, 38.1155563954963, 15.087267458438873, 37.50266842333162);
+        let d = distance(
+            13.361389338970184,
+            38.1155563954963,
+            15.087267458438873,
+            37.50266842333162,
+        );
         assert!((d - 166274.1516).abs() < 0.001, "{d}");
     }
 

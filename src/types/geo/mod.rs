@@ -96,15 +96,12 @@ fn parse_lon_lat(lon: &[u8], lat: &[u8]) -> Result<[f64; 2], CmdError> {
 
 /// A unit's size in meters (extractUnitOrReply).
 fn parse_unit(arg: &[u8]) -> Result<f64, CmdError> {
-    match () {
-        _ if is(arg, "m") => Ok(1.0),
-        _ if is(arg, "km") => Ok(1000.0),
-        _ if is(arg, "ft") => Ok(0.3048),
-        _ if is(arg, "mi") => Ok(1609.34),
-        _ => Err(CmdError::err(
-            "unsupported unit provided. please use M, KM, FT, MI",
-        )),
-    }
+    const UNITS: [(&str, f64); 4] = [("m", 1.0), ("km", 1000.0), ("ft", 0.3048), ("mi", 1609.34)];
+    UNITS
+        .iter()
+        .find(|(name, _)| is(arg, name))
+        .map(|&(_, meters)| meters)
+        .ok_or_else(|| CmdError::err("unsupported unit provided. please use M, KM, FT, MI"))
 }
 
 /// `radius unit`: the radius and the unit's size in meters.
@@ -153,7 +150,13 @@ struct Point {
 /// Appends the points of `cell`'s score range that lie inside `shape`,
 /// stopping once `limit` points (if not 0) are found
 /// (geoGetPointsInRange).
-fn points_in_cell(z: &ZSet, cell: geohash::Cell, shape: &Shape, found: &mut Vec<Point>, limit: usize) {
+fn points_in_cell(
+    z: &ZSet,
+    cell: geohash::Cell,
+    shape: &Shape,
+    found: &mut Vec<Point>,
+    limit: usize,
+) {
     let (min, max) = cell.score_range();
     let start = z.count_while(|s, _| s < min);
     for (member, score) in z.iter_from(start, Dir::Forward) {
@@ -217,9 +220,13 @@ enum Sort {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Form {
     /// GEORADIUS (`store`) and GEORADIUS_RO.
-    Radius { store: bool },
+    Radius {
+        store: bool,
+    },
     /// GEORADIUSBYMEMBER (`store`) and GEORADIUSBYMEMBER_RO.
-    ByMember { store: bool },
+    ByMember {
+        store: bool,
+    },
     Search,
     SearchStore,
 }
@@ -233,7 +240,10 @@ impl Form {
     }
 
     fn may_store(self) -> bool {
-        matches!(self, Form::Radius { store: true } | Form::ByMember { store: true })
+        matches!(
+            self,
+            Form::Radius { store: true } | Form::ByMember { store: true }
+        )
     }
 
     fn is_search(self) -> bool {
@@ -296,7 +306,8 @@ fn parse_query(args: &[Bytes], form: Form, z: Option<&ZSet>) -> Result<Query, Cm
         count: 0,
         store: (form == Form::SearchStore).then(|| (args[1].clone(), Stored::Hash)),
     };
-    let (mut from_member, mut from_lonlat, mut by_radius, mut by_box) = (false, false, false, false);
+    let (mut from_member, mut from_lonlat, mut by_radius, mut by_box) =
+        (false, false, false, false);
     let opts = &args[base..];
     let mut i = 0;
     while i < opts.len() {
@@ -346,9 +357,8 @@ fn parse_query(args: &[Bytes], form: Form, z: Option<&ZSet>) -> Result<Query, Cm
             by_radius = true;
             i += 2;
         } else if is(arg, "bybox") && left >= 3 && form.is_search() && !by_radius {
-            (extent, to_meters) = parse_box(&opts[i + 1], &opts[i + 2], &opts[i + 3]).map(
-                |(e, m)| (Some(e), m),
-            )?;
+            (extent, to_meters) =
+                parse_box(&opts[i + 1], &opts[i + 2], &opts[i + 3]).map(|(e, m)| (Some(e), m))?;
             by_box = true;
             i += 3;
         } else {
@@ -523,15 +533,22 @@ fn delete_destination(ctx: &mut Ctx, dst: &[u8]) {
 /// Runs, and propagates, as the ZADD it stands for: the same options,
 /// each position as its geohash score.
 pub fn geoadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    // The options go to ZADD by name: C's strcasecmp took "nx\0..." as
+    // NX, and the ZADD must see (and the AOF replay) what GEOADD saw.
+    let mut zadd = vec![Bytes::from_static(b"zadd"), args[1].clone()];
     let (mut nx, mut xx) = (false, false);
     let mut at = 2;
     while at < args.len() {
         let a = &args[at];
         if is(a, "nx") {
             nx = true;
+            zadd.push(Bytes::from_static(b"nx"));
         } else if is(a, "xx") {
             xx = true;
-        } else if !is(a, "ch") {
+            zadd.push(Bytes::from_static(b"xx"));
+        } else if is(a, "ch") {
+            zadd.push(Bytes::from_static(b"ch"));
+        } else {
             break;
         }
         at += 1;
@@ -539,9 +556,7 @@ pub fn geoadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if !(args.len() - at).is_multiple_of(3) || (xx && nx) {
         return Err(CmdError::Syntax);
     }
-    let mut zadd = Vec::with_capacity(at + (args.len() - at) / 3 * 2);
-    zadd.push(Bytes::from_static(b"zadd"));
-    zadd.extend_from_slice(&args[1..at]);
+    zadd.reserve((args.len() - at) / 3 * 2);
     for triple in args[at..].chunks_exact(3) {
         let [lon, lat] = parse_lon_lat(&triple[0], &triple[1])?;
         zadd.push(Bytes::from(geohash::score_of(lon, lat).to_string()));
@@ -587,7 +602,10 @@ pub fn geodist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let [lon1, lat1] = geohash::decode_score(s1);
     let [lon2, lat2] = geohash::decode_score(s2);
-    reply_distance(ctx.out, geohash::distance(lon1, lat1, lon2, lat2) / to_meters);
+    reply_distance(
+        ctx.out,
+        geohash::distance(lon1, lat1, lon2, lat2) / to_meters,
+    );
     Ok(())
 }
 

@@ -52,7 +52,12 @@ fn msort(b: &mut [usize], tmp: &mut [usize], cmp: &impl Fn(usize, usize) -> i32)
 /// Redis's `pqsort` (Bentley and McIlroy's quicksort that skips every
 /// part lying wholly outside ranks `lrange..=rrange`): afterwards those
 /// ranks hold what a full sort would put there.
-pub fn partial_quicksort<T>(v: &mut [T], lrange: usize, rrange: usize, cmp: impl Fn(&T, &T) -> i32) {
+pub fn partial_quicksort<T>(
+    v: &mut [T],
+    lrange: usize,
+    rrange: usize,
+    cmp: impl Fn(&T, &T) -> i32,
+) {
     // The parts still to sort. C recurses into the left part and loops
     // on the right one; the parts are disjoint, so the order they are
     // sorted in changes nothing, and an explicit stack bounds the depth.
@@ -206,7 +211,13 @@ mod tests {
             }
         };
         let mut v: Vec<f64> = (0..200)
-            .map(|i| if i % 3 == 0 { f64::NAN } else { f64::from(i % 17) })
+            .map(|i| {
+                if i % 3 == 0 {
+                    f64::NAN
+                } else {
+                    f64::from(i % 17)
+                }
+            })
             .collect();
         partial_quicksort(&mut v, 0, 10, nan_cmp);
         merge_sort(&mut v, nan_cmp);
