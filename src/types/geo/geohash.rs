@@ -5,6 +5,8 @@
 //! same constants and the same libm calls, so positions, distances and
 //! the cells searched are bit-identical to redis-server's.
 
+use std::cmp::Ordering;
+
 /// 26 bits of latitude and 26 of longitude make a 52-bit score, which a
 /// double holds exactly.
 pub const STEP_MAX: u8 = 26;
@@ -278,7 +280,8 @@ impl Shape {
                 // Not `<=`: a NaN distance (rounding past the antipode)
                 // is inside for Redis, which tests `d > radius`.
                 let d = distance(x1, y1, x2, y2);
-                (!(d > r * self.to_meters)).then_some((xy, d))
+                let outside = d.partial_cmp(&(r * self.to_meters)) == Some(Ordering::Greater);
+                (!outside).then_some((xy, d))
             }
             Extent::Box { width, height } => {
                 let (width_m, height_m) = (width * self.to_meters, height * self.to_meters);
