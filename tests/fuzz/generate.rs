@@ -246,8 +246,10 @@ fn weight(cmd: &Command) -> u64 {
         "evalsha_ro" | "script|load" => 8,
         "script|exists" => 4,
         "script|flush" => 2,
+        // Searches need points: GEOADD as often as the searches together.
+        "geoadd" => 48,
         _ => match cmd.docs.group {
-            "string" | "generic" | "hash" | "set" | "list" | "sorted-set" | "stream" => 16,
+            "string" | "generic" | "hash" | "set" | "list" | "sorted-set" | "stream" | "geo" => 16,
             _ => 3,
         },
     }

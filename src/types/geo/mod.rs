@@ -660,3 +660,59 @@ pub fn geosearch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 pub fn geosearchstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     search_generic(ctx, args, Form::SearchStore)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resp::Protocol;
+
+    fn written(proto: Protocol, write: impl FnOnce(&mut Reply)) -> Vec<u8> {
+        let mut out = Reply::new(proto);
+        write(&mut out);
+        out.copy_range(0, out.pending())
+    }
+
+    #[test]
+    fn coordinates_print_as_human_long_doubles() {
+        let coord = |d| written(Protocol::Resp2, |o| reply_coordinate(o, d));
+        assert_eq!(coord(13.0), b"$2\r\n13\r\n");
+        assert_eq!(coord(-0.0), b"$1\r\n0\r\n");
+        assert_eq!(coord(0.5), b"$3\r\n0.5\r\n");
+        assert_eq!(
+            coord(13.361389338970184),
+            b"$20\r\n13.36138933897018433\r\n"
+        );
+        let resp3 = written(Protocol::Resp3, |o| reply_coordinate(o, -179.25));
+        assert_eq!(resp3, b",-179.25\r\n");
+    }
+
+    #[test]
+    fn distances_have_four_decimals_in_both_protocols() {
+        for proto in [Protocol::Resp2, Protocol::Resp3] {
+            let dist = |d| written(proto, |o| reply_distance(o, d));
+            assert_eq!(dist(0.0), b"$6\r\n0.0000\r\n");
+            assert_eq!(dist(0.00004), b"$6\r\n0.0000\r\n");
+            assert_eq!(dist(0.5), b"$6\r\n0.5000\r\n");
+            assert_eq!(dist(166274.15156960033), b"$11\r\n166274.1516\r\n");
+        }
+    }
+
+    #[test]
+    fn bad_pairs_quote_coordinates_as_percent_f() {
+        let err = parse_lon_lat(b"200", b"-0").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ERR invalid longitude,latitude pair 200.000000,-0.000000"
+        );
+        let err = parse_lon_lat(b"inf", b"1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ERR invalid longitude,latitude pair inf,1.000000"
+        );
+        assert_eq!(parse_lon_lat(b"x", b"1").unwrap_err(), CmdError::NotFloat);
+        assert_eq!(
+            parse_lon_lat(b"180", b"-85.05112878"),
+            Ok([180.0, -85.05112878])
+        );
+    }
+}
