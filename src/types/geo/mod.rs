@@ -271,25 +271,36 @@ struct Query {
     store: Option<(Bytes, Stored)>,
 }
 
+/// What a search's arguments have given so far: the centre, the extent
+/// and its unit, and which of GEOSEARCH's FROM and BY options were seen.
+#[derive(Default)]
+struct Given {
+    xy: Option<[f64; 2]>,
+    extent: Option<(Extent, f64)>,
+    from_member: bool,
+    from_lonlat: bool,
+    by_radius: bool,
+    by_box: bool,
+}
+
 /// Parses a search's arguments in Redis's order (georadiusGeneric), so the
 /// error a request gets is the first Redis meets. `z` is the source set,
 /// whose members' positions FROMMEMBER and BYMEMBER read as they go.
 fn parse_query(args: &[Bytes], form: Form, z: Option<&ZSet>) -> Result<Query, CmdError> {
-    let mut xy = None;
-    let mut extent = None;
-    let mut to_meters = 1.0;
+    let mut given = Given::default();
     let base = match form {
         Form::Radius { .. } => {
-            xy = Some(parse_lon_lat(&args[2], &args[3])?);
+            given.xy = Some(parse_lon_lat(&args[2], &args[3])?);
             let (r, m) = parse_radius(&args[4], &args[5])?;
-            (extent, to_meters) = (Some(Extent::Radius(r)), m);
+            given.extent = Some((Extent::Radius(r), m));
             6
         }
         Form::ByMember { .. } => {
+            // Without the key Redis reads neither the member nor the radius.
             if let Some(z) = z {
-                xy = Some(member_position(z, &args[2])?);
+                given.xy = Some(member_position(z, &args[2])?);
                 let (r, m) = parse_radius(&args[3], &args[4])?;
-                (extent, to_meters) = (Some(Extent::Radius(r)), m);
+                given.extent = Some((Extent::Radius(r), m));
             }
             5
         }
@@ -306,66 +317,90 @@ fn parse_query(args: &[Bytes], form: Form, z: Option<&ZSet>) -> Result<Query, Cm
         count: 0,
         store: (form == Form::SearchStore).then(|| (args[1].clone(), Stored::Hash)),
     };
-    let (mut from_member, mut from_lonlat, mut by_radius, mut by_box) =
-        (false, false, false, false);
     let opts = &args[base..];
     let mut i = 0;
     while i < opts.len() {
-        let arg = &opts[i];
-        let left = opts.len() - i - 1;
-        if is(arg, "withdist") {
-            q.with_dist = true;
-        } else if is(arg, "withhash") {
-            q.with_hash = true;
-        } else if is(arg, "withcoord") {
-            q.with_coord = true;
-        } else if is(arg, "any") {
-            q.any = true;
-        } else if is(arg, "asc") {
-            q.sort = Sort::Asc;
-        } else if is(arg, "desc") {
-            q.sort = Sort::Desc;
-        } else if is(arg, "count") && left >= 1 {
-            q.count = arg_i64(&opts[i + 1])?;
-            if q.count <= 0 {
-                return Err(CmdError::err("COUNT must be > 0"));
-            }
-            i += 1;
-        } else if (is(arg, "store") || is(arg, "storedist")) && left >= 1 && form.may_store() {
-            let kind = if is(arg, "store") {
-                Stored::Hash
-            } else {
-                Stored::Dist
-            };
-            q.store = Some((opts[i + 1].clone(), kind));
-            i += 1;
-        } else if is(arg, "storedist") && form == Form::SearchStore {
-            q.store = Some((args[1].clone(), Stored::Dist));
-        } else if is(arg, "frommember") && left >= 1 && form.is_search() && !from_lonlat {
-            if let Some(z) = z {
-                xy = Some(member_position(z, &opts[i + 1])?);
-            }
-            from_member = true;
-            i += 1;
-        } else if is(arg, "fromlonlat") && left >= 2 && form.is_search() && !from_member {
-            xy = Some(parse_lon_lat(&opts[i + 1], &opts[i + 2])?);
-            from_lonlat = true;
-            i += 2;
-        } else if is(arg, "byradius") && left >= 2 && form.is_search() && !by_box {
-            let (r, m) = parse_radius(&opts[i + 1], &opts[i + 2])?;
-            (extent, to_meters) = (Some(Extent::Radius(r)), m);
-            by_radius = true;
-            i += 2;
-        } else if is(arg, "bybox") && left >= 3 && form.is_search() && !by_radius {
-            (extent, to_meters) =
-                parse_box(&opts[i + 1], &opts[i + 2], &opts[i + 3]).map(|(e, m)| (Some(e), m))?;
-            by_box = true;
-            i += 3;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 1;
+        i += 1 + parse_option(&mut q, &mut given, &opts[i..], args, form, z)?;
     }
+    check_query(&q, &given, args, form)?;
+    if let (Some(xy), Some((extent, to_meters))) = (given.xy, given.extent) {
+        q.shape = Some(Shape {
+            xy,
+            extent,
+            to_meters,
+        });
+    }
+    Ok(q)
+}
+
+/// Applies the option at `opts[0]`; returns how many of its values
+/// follow it. A word in the wrong command, or without its values, is a
+/// syntax error.
+fn parse_option(
+    q: &mut Query,
+    given: &mut Given,
+    opts: &[Bytes],
+    args: &[Bytes],
+    form: Form,
+    z: Option<&ZSet>,
+) -> Result<usize, CmdError> {
+    let arg = &opts[0];
+    let left = opts.len() - 1;
+    if is(arg, "withdist") {
+        q.with_dist = true;
+    } else if is(arg, "withhash") {
+        q.with_hash = true;
+    } else if is(arg, "withcoord") {
+        q.with_coord = true;
+    } else if is(arg, "any") {
+        q.any = true;
+    } else if is(arg, "asc") {
+        q.sort = Sort::Asc;
+    } else if is(arg, "desc") {
+        q.sort = Sort::Desc;
+    } else if is(arg, "count") && left >= 1 {
+        q.count = arg_i64(&opts[1])?;
+        if q.count <= 0 {
+            return Err(CmdError::err("COUNT must be > 0"));
+        }
+        return Ok(1);
+    } else if (is(arg, "store") || is(arg, "storedist")) && left >= 1 && form.may_store() {
+        let kind = if is(arg, "store") {
+            Stored::Hash
+        } else {
+            Stored::Dist
+        };
+        q.store = Some((opts[1].clone(), kind));
+        return Ok(1);
+    } else if is(arg, "storedist") && form == Form::SearchStore {
+        q.store = Some((args[1].clone(), Stored::Dist));
+    } else if is(arg, "frommember") && left >= 1 && form.is_search() && !given.from_lonlat {
+        if let Some(z) = z {
+            given.xy = Some(member_position(z, &opts[1])?);
+        }
+        given.from_member = true;
+        return Ok(1);
+    } else if is(arg, "fromlonlat") && left >= 2 && form.is_search() && !given.from_member {
+        given.xy = Some(parse_lon_lat(&opts[1], &opts[2])?);
+        given.from_lonlat = true;
+        return Ok(2);
+    } else if is(arg, "byradius") && left >= 2 && form.is_search() && !given.by_box {
+        let (r, m) = parse_radius(&opts[1], &opts[2])?;
+        given.extent = Some((Extent::Radius(r), m));
+        given.by_radius = true;
+        return Ok(2);
+    } else if is(arg, "bybox") && left >= 3 && form.is_search() && !given.by_radius {
+        given.extent = Some(parse_box(&opts[1], &opts[2], &opts[3])?);
+        given.by_box = true;
+        return Ok(3);
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    Ok(0)
+}
+
+/// The checks Redis makes once every option is read, in its order.
+fn check_query(q: &Query, given: &Given, args: &[Bytes], form: Form) -> CmdResult {
     if q.store.is_some() && (q.with_dist || q.with_hash || q.with_coord) {
         let what = if form == Form::SearchStore {
             "GEOSEARCHSTORE"
@@ -376,14 +411,14 @@ fn parse_query(args: &[Bytes], form: Form, z: Option<&ZSet>) -> Result<Query, Cm
             "{what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
         )));
     }
-    if form.is_search() && !(from_member || from_lonlat) {
+    if form.is_search() && !(given.from_member || given.from_lonlat) {
         return Err(CmdError::err_quoting(
             "exactly one of FROMMEMBER or FROMLONLAT can be specified for ",
             &args[0],
             "",
         ));
     }
-    if form.is_search() && !(by_radius || by_box) {
+    if form.is_search() && !(given.by_radius || given.by_box) {
         return Err(CmdError::err_quoting(
             "exactly one of BYRADIUS and BYBOX can be specified for ",
             &args[0],
@@ -393,14 +428,7 @@ fn parse_query(args: &[Bytes], form: Form, z: Option<&ZSet>) -> Result<Query, Cm
     if q.any && q.count == 0 {
         return Err(CmdError::err("the ANY argument requires COUNT argument"));
     }
-    if let (Some(xy), Some(extent)) = (xy, extent) {
-        q.shape = Some(Shape {
-            xy,
-            extent,
-            to_meters,
-        });
-    }
-    Ok(q)
+    Ok(())
 }
 
 /// The family's shared body (Redis's georadiusGeneric).
