@@ -10,7 +10,7 @@
 #                (default 3; 2 with --quick)
 #   --only LIST  run only these of the sections throughput, cpu, smallcpu,
 #                pubsub, bigvalue, memory, small, growth, persist, aof,
-#                zset, stream, evict, evalsha
+#                zset, stream, evict, evalsha, geo
 #                (comma separated)
 #   --help       print this text
 #
@@ -75,6 +75,10 @@
 #      and INCR alone for scale, with redis-benchmark at -P 1 and -P 16 on
 #      10,000 keys: throughput and server CPU per request, a fresh server
 #      per run, every request checked in INFO commandstats.
+#   9. geo (scripts/bench/geo.py): GEOSEARCH BYRADIUS and BYBOX, sorted,
+#      with COUNT and with COUNT ANY, on one set of 1M seeded points
+#      (100k with --quick), redis-benchmark -c 50: throughput and server
+#      CPU per request.
 # A test whose command the server does not know is "n/a". Servers are killed
 # on exit, also on Ctrl-C or failure; if one dies mid-run the script says
 # which and exits 3. It only talks to 127.0.0.1. Run it from anywhere; it
@@ -93,7 +97,7 @@ usage() {
 
 QUICK=0
 ROUNDS=""
-ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof,zset,stream,evict,evalsha"
+ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof,zset,stream,evict,evalsha,geo"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -143,8 +147,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream | evict | evalsha) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream, evict, evalsha)" >&2; exit 2 ;;
+        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream | evict | evalsha | geo) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream, evict, evalsha, geo)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -928,6 +932,18 @@ section_evalsha() {
         || die "the scripting benchmark failed"
 }
 
+# 11. Geo (scripts/bench/geo.py): GEOSEARCH on one set of 1M points.
+section_geo() {
+    local points=1000000 requests=20000
+    [ "$QUICK" = 1 ] && points=100000 requests=5000
+    log "geo: GEOSEARCH on $points points, $requests requests per query"
+    echo
+    echo "## Geo search"
+    echo
+    python3 "$ROOT/scripts/bench/geo.py" "$ROUNDS" "$FERROKV" --points="$points" --requests="$requests" \
+        || die "the geo benchmark failed"
+}
+
 section_aof() {
     log "AOF: SET under appendfsync always/everysec, BGREWRITEAOF of $PERSIST_N keys"
     echo
@@ -950,5 +966,6 @@ if want zset; then section_zset; fi
 if want stream; then section_stream; fi
 if want evict; then section_evict; fi
 if want evalsha; then section_evalsha; fi
+if want geo; then section_geo; fi
 if want growth; then section_growth; fi
 log "done"

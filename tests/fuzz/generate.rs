@@ -246,8 +246,10 @@ fn weight(cmd: &Command) -> u64 {
         "evalsha_ro" | "script|load" => 8,
         "script|exists" => 4,
         "script|flush" => 2,
+        // Searches need points: GEOADD as often as the searches together.
+        "geoadd" => 48,
         _ => match cmd.docs.group {
-            "string" | "generic" | "hash" | "set" | "list" | "sorted-set" | "stream" => 16,
+            "string" | "generic" | "hash" | "set" | "list" | "sorted-set" | "stream" | "geo" => 16,
             _ => 3,
         },
     }
@@ -920,6 +922,11 @@ impl Gen {
             (_, "password") => text(&["pass", "", "default"], self),
             (_, "module-name") => text(&["nosuch", ""], self),
             (_, "increment" | "decrement") if kind == "double" => from(FLOATS, self),
+            // Geo positions near each other (and at the limits), and
+            // distances that reach from none of them to all.
+            (c, "longitude") if c.starts_with("geo") => from(GEO_LONGITUDES, self),
+            (c, "latitude") if c.starts_with("geo") => from(GEO_LATITUDES, self),
+            (c, "radius" | "width" | "height") if c.starts_with("geo") => from(GEO_DISTANCES, self),
             (_, "field" | "member" | "element" | "pivot") => from(MEMBERS, self),
             // Sorted-set ranges: ranks, scores and lex items alike, since
             // ZRANGE takes any of them in one place.
@@ -1768,6 +1775,40 @@ const HOSTILE_INTS: &[&[u8]] = &[
     b"0x1",
     b"1e3",
 ];
+/// Geo longitudes: a cluster around Sicily, the antimeridian, and invalid.
+const GEO_LONGITUDES: &[&[u8]] = &[
+    b"13.361389",
+    b"15.087269",
+    b"14",
+    b"13.5",
+    b"0",
+    b"180",
+    b"-180",
+    b"179.99",
+    b"-179.99",
+    b"181",
+    b"abc",
+];
+
+/// Geo latitudes: a cluster around Sicily, the limits, and invalid.
+const GEO_LATITUDES: &[&[u8]] = &[
+    b"38.115556",
+    b"37.502669",
+    b"38",
+    b"37.9",
+    b"0",
+    b"85.05112878",
+    b"-85.05112878",
+    b"-80.5",
+    b"86",
+    b"abc",
+];
+
+/// Geo radii and box sides (in any unit).
+const GEO_DISTANCES: &[&[u8]] = &[
+    b"0", b"1", b"50", b"200", b"1000", b"5000", b"300000", b"2e7", b"inf", b"-1", b"abc",
+];
+
 const FLOATS: &[&[u8]] = &[
     b"0",
     b"1.5",
