@@ -84,7 +84,14 @@ pub fn after_call(store: &mut Store, clients: &mut Slab<Client>, call: Finished)
     let mut reply_start = reply_start;
     if tracking {
         let (mine_before, end_before) = (delivery.pushed.len(), delivery.out.pending());
-        track_changes(&mut store.tracking, &mut delivery, &mut store.effects);
+        // Redis's current client while a script's command runs is the
+        // script's caller: its own invalidations wait for its reply.
+        let running = match &store.scripting.running {
+            Some(r) if delivery.clients.get(me).is_some_and(|c| c.script) => r.caller,
+            _ => me,
+        };
+        let by = (running != usize::MAX).then_some(running);
+        track_changes(&mut store.tracking, &mut delivery, &mut store.effects, by);
         if delivery.pushed.len() > mine_before && end_before > reply_start {
             let moved = delivery.out.pending() - end_before;
             move_before_reply(&mut delivery, reply_start, end_before, mine_before);
@@ -144,8 +151,8 @@ fn track_changes(
     tracking: &mut crate::tracking::Tracking,
     delivery: &mut Delivery,
     effects: &mut crate::effects::Effects,
+    by: Option<usize>,
 ) {
-    let by = (delivery.me != usize::MAX).then_some(delivery.me);
     if let Some(changed) = effects.modified.get(effects.tracked..)
         && !changed.is_empty()
     {
@@ -154,7 +161,7 @@ fn track_changes(
     }
     if !effects.flushed.is_empty() {
         effects.flushed.clear();
-        tracking.invalidate_all(delivery);
+        tracking.invalidate_all(delivery, by);
     }
 }
 

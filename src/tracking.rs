@@ -384,7 +384,7 @@ impl Tracking {
                 let by = if m.by_expiry { None } else { by_id };
                 self.remember_for_broadcast(by, &m.key);
             }
-            self.invalidate_key(d, &m.key);
+            self.invalidate_key(d, by, &m.key);
         }
     }
 
@@ -398,8 +398,10 @@ impl Tracking {
         }
     }
 
-    /// Tells the clients that read `key` that it changed, and forgets it.
-    fn invalidate_key(&mut self, d: &mut Delivery, key: &[u8]) {
+    /// Tells the clients that read `key` that it changed, and forgets it;
+    /// the running client `by` (a script's caller while its commands run)
+    /// is told once its command is done.
+    fn invalidate_key(&mut self, d: &mut Delivery, by: Option<usize>, key: &[u8]) {
         let Some(readers) = self.table.remove(key) else {
             return;
         };
@@ -413,10 +415,11 @@ impl Tracking {
             let Some(t) = c.tracking.as_deref() else {
                 continue;
             };
-            if t.is_broadcast() || (t.noloop && token == d.me) {
+            let running = Some(token) == by;
+            if t.is_broadcast() || (t.noloop && running) {
                 continue;
             }
-            if token == d.me {
+            if running {
                 self.pending.push(Pending::Key(Bytes::copy_from_slice(key)));
             } else {
                 send(d, &mut self.scratch, token, Body::Key(key));
@@ -427,7 +430,7 @@ impl Tracking {
     /// FLUSHDB, FLUSHALL: every tracking client (BCAST ones too) gets the
     /// null invalidation, in the order they connected, and the table is
     /// emptied (trackingInvalidateKeysOnFlush).
-    pub fn invalidate_all(&mut self, d: &mut Delivery) {
+    pub fn invalidate_all(&mut self, d: &mut Delivery, by: Option<usize>) {
         let mut tracking: Vec<(u64, usize)> = d
             .clients
             .iter()
@@ -436,7 +439,7 @@ impl Tracking {
             .collect();
         tracking.sort_unstable();
         for (_, token) in tracking {
-            if token == d.me {
+            if Some(token) == by {
                 self.pending.push(Pending::All);
             } else {
                 send(d, &mut self.scratch, token, Body::All);
@@ -507,7 +510,7 @@ impl Tracking {
                 break;
             };
             let key = Bytes::copy_from_slice(key);
-            self.invalidate_key(d, &key);
+            self.invalidate_key(d, None, &key);
             if self.table.len() <= max_keys {
                 self.runs_over_limit = 0;
                 return;

@@ -106,6 +106,8 @@ pub struct Running {
     pub obey: bool,
     /// `redis.set_repl`'s flags: 1 the AOF, 2 replicas.
     pub repl: u8,
+    /// The slab key of the client that called the script.
+    pub caller: usize,
 }
 
 /// The interpreter and what the glue keeps of it.
@@ -1338,6 +1340,7 @@ pub fn run(ctx: &mut Ctx, target: Target, keys: &[Bytes], argv: &[Bytes]) -> Cmd
         oom_at_start: ctx.store.evictor.oom_at_admit,
         obey,
         repl: 3,
+        caller: ctx.me,
     });
     // The caller's output goes back to its client for the run: what the
     // script's commands send the caller (a message on a channel it
