@@ -612,7 +612,12 @@ fn slowlog(
         time_s: (unix_ms() / 1000) as i64,
         duration_us: us,
         args: logged,
-        peer: client.peer.to_string(),
+        // Redis's Lua client has no connection: getClientPeerId's "?:0".
+        peer: if client.script {
+            "?:0".to_owned()
+        } else {
+            client.peer.to_string()
+        },
         name: client.name.clone().unwrap_or_default(),
     };
     slowlog.next_id += 1;
