@@ -10,7 +10,7 @@
 #                (default 3; 2 with --quick)
 #   --only LIST  run only these of the sections throughput, cpu, smallcpu,
 #                pubsub, bigvalue, memory, small, growth, persist, aof,
-#                zset, stream, evict, evalsha
+#                zset, stream, evict, evalsha, bitmap
 #                (comma separated)
 #   --help       print this text
 #
@@ -75,6 +75,9 @@
 #      and INCR alone for scale, with redis-benchmark at -P 1 and -P 16 on
 #      10,000 keys: throughput and server CPU per request, a fresh server
 #      per run, every request checked in INFO commandstats.
+#   9. bitmaps (scripts/bench/bitmap.py): BITCOUNT, BITPOS and BITOP on a
+#      100 MB string, the median call's time, and SETBIT/GETBIT throughput
+#      and server CPU per request at -P 16.
 # A test whose command the server does not know is "n/a". Servers are killed
 # on exit, also on Ctrl-C or failure; if one dies mid-run the script says
 # which and exits 3. It only talks to 127.0.0.1. Run it from anywhere; it
@@ -93,7 +96,7 @@ usage() {
 
 QUICK=0
 ROUNDS=""
-ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof,zset,stream,evict,evalsha"
+ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof,zset,stream,evict,evalsha,bitmap"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -143,8 +146,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream | evict | evalsha) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream, evict, evalsha)" >&2; exit 2 ;;
+        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream | evict | evalsha | bitmap) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream, evict, evalsha, bitmap)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -928,6 +931,20 @@ section_evalsha() {
         || die "the scripting benchmark failed"
 }
 
+# 11. Bitmaps (scripts/bench/bitmap.py): BITCOUNT, BITPOS and BITOP on a
+# 100 MB string (10 MB with --quick), each call timed, and SETBIT/GETBIT
+# throughput and server CPU per request, a fresh server per round.
+section_bitmap() {
+    local mb=100
+    [ "$QUICK" = 1 ] && mb=10
+    log "bitmaps: BITCOUNT, BITPOS, BITOP on $mb MB, SETBIT/GETBIT at -P 16"
+    echo
+    echo "## Bitmaps"
+    echo
+    python3 "$ROOT/scripts/bench/bitmap.py" "$ROUNDS" "$FERROKV" --mb="$mb" --requests="$N_P16" \
+        || die "the bitmap benchmark failed"
+}
+
 section_aof() {
     log "AOF: SET under appendfsync always/everysec, BGREWRITEAOF of $PERSIST_N keys"
     echo
@@ -950,5 +967,6 @@ if want zset; then section_zset; fi
 if want stream; then section_stream; fi
 if want evict; then section_evict; fi
 if want evalsha; then section_evalsha; fi
+if want bitmap; then section_bitmap; fi
 if want growth; then section_growth; fi
 log "done"

@@ -28,7 +28,7 @@ use crate::util::{eq_ic, parse_i64, until_nul};
 // ---------------------------------------------------------------------------
 
 /// The number of set bits in `bytes`.
-pub fn popcount(bytes: &[u8]) -> u64 {
+fn popcount(bytes: &[u8]) -> u64 {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("popcnt") {
         // SAFETY: the CPU has the instruction the function is compiled
@@ -38,9 +38,9 @@ pub fn popcount(bytes: &[u8]) -> u64 {
     popcount_words(bytes)
 }
 
-/// [`popcount_words`] compiled with the `popcnt` instruction (and AVX2,
-/// where the compiler may vectorise the sum) instead of the bit-twiddling
-/// fallback a generic x86-64 build gets for `count_ones`.
+/// [`popcount_words`] compiled with the `popcnt` instruction instead of
+/// the bit-twiddling fallback a generic x86-64 build gets for
+/// `count_ones`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "popcnt")]
 fn popcount_with_popcnt(bytes: &[u8]) -> u64 {
@@ -106,16 +106,20 @@ fn find_bit(bytes: &[u8], bit: Bit, first: u64, last: u64) -> Option<u64> {
 /// time (Redis's redisBitpos skips whole words the same way).
 fn first_differing(bytes: &[u8], skip: u8) -> Option<usize> {
     let skip_word = u64::from_ne_bytes([skip; 8]);
-    let (words, _) = bytes.as_chunks::<8>();
-    let mut from = 0;
-    for block in words.chunks(8) {
-        // Test a block of words with one branch, then find the byte.
-        if block.iter().all(|w| u64::from_ne_bytes(*w) == skip_word) {
-            from += block.len() * 8;
-        } else {
-            break;
-        }
-    }
+    let (blocks, _) = bytes.as_chunks::<64>();
+    // A block of eight words is tested with one branch (the differences
+    // OR-ed together), then the byte is found within it.
+    let same = blocks
+        .iter()
+        .take_while(|block| {
+            let (words, _) = block.as_chunks::<8>();
+            words
+                .iter()
+                .fold(0, |acc, w| acc | (u64::from_ne_bytes(*w) ^ skip_word))
+                == 0
+        })
+        .count();
+    let from = same * 64;
     bytes[from..]
         .iter()
         .position(|&b| b != skip)
@@ -775,7 +779,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[Bytes], access: Access) -> CmdResult 
             "BITFIELD_RO only supports the GET subcommand",
         ));
     }
-    let (replies, changes) = with_bits_for_write(ctx, key, max_bit, |bytes, grown| {
+    let (replies, changes, grown) = with_bits_for_write(ctx, key, max_bit, |bytes, grown| {
         let mut changes = 0;
         let replies: Vec<Option<i64>> = fields
             .iter()
@@ -790,11 +794,18 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[Bytes], access: Access) -> CmdResult 
                 reply
             })
             .collect();
-        (replies, changes)
+        (replies, changes, grown)
     })?;
     if changes > 0 {
         ctx.changed(class::STRING, "setbit", key);
         ctx.dirty(changes);
+    } else if grown == Grown::Yes {
+        // Every write was refused (OVERFLOW FAIL), yet the string was
+        // created or lengthened for them. Redis counts no change then and
+        // propagates nothing, so its AOF loses those zero bytes; replaying
+        // the command recreates them. Replies, events and `dirty` stay as
+        // Redis has them.
+        ctx.also_propagate(args.to_vec());
     }
     reply_fields(ctx, &replies);
     Ok(())
