@@ -261,22 +261,26 @@ const BITOP_BLOCK_BYTES: usize = 32 * 1024;
 
 /// BITOP's result over `srcs` (missing keys as empty strings), `len`
 /// bytes long (the longest source), with the room `sdsnewlen` gives it.
+/// Each block is written first by the copy of the first source, so the
+/// result's pages are touched once, not zeroed and then overwritten.
 fn bitop_result(op: BitOp, srcs: &[Cow<[u8]>], len: usize) -> Vec<u8> {
-    let mut res = vec![0u8; len];
-    res.reserve_exact(sds_new_capacity(len) - len);
-    for (n, block) in res.chunks_mut(BITOP_BLOCK_BYTES).enumerate() {
-        let (at, width) = (n * BITOP_BLOCK_BYTES, block.len());
-        fn part(src: &[u8], at: usize, width: usize) -> &[u8] {
-            src.get(at..).map_or(&[], |s| &s[..s.len().min(width)])
-        }
-        let first = part(&srcs[0], at, width);
-        block[..first.len()].copy_from_slice(first);
+    fn part(src: &[u8], at: usize, width: usize) -> &[u8] {
+        src.get(at..).map_or(&[], |s| &s[..s.len().min(width)])
+    }
+    let mut res = Vec::with_capacity(sds_new_capacity(len));
+    let mut at = 0;
+    while at < len {
+        let width = BITOP_BLOCK_BYTES.min(len - at);
+        res.extend_from_slice(part(&srcs[0], at, width));
+        res.resize(at + width, 0);
+        let block = &mut res[at..];
+        at += width;
         if op == BitOp::Not {
             block.iter_mut().for_each(|b| *b = !*b);
             continue;
         }
         for src in &srcs[1..] {
-            let src = part(src, at, width);
+            let src = part(src, at - width, width);
             let (head, tail) = block.split_at_mut(src.len());
             match op {
                 BitOp::And => {
@@ -364,12 +368,18 @@ fn bit_range(start: i64, end: i64, unit: Unit, len: usize) -> Option<(u64, u64)>
 // Writing bits.
 // ---------------------------------------------------------------------------
 
-/// Whether the string a write reaches was created or lengthened for it
-/// (which counts as a change even when no bit flips, as in Redis).
+/// What making the string ready for a write did to it, before any bit
+/// was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Grown {
-    No,
-    Yes,
+enum Prepared {
+    /// Nothing: it was a raw string long enough.
+    AsIs,
+    /// Converted from an integer or embedded string to raw (Redis's
+    /// dbUnshareStringValue), which Redis does not count as a change.
+    MadeRaw,
+    /// Created or lengthened, which counts as a change even when no bit
+    /// flips, as in Redis.
+    Grown,
 }
 
 /// Runs `write` on `key`'s string made raw and long enough to hold bit
@@ -380,14 +390,14 @@ fn with_bits_for_write<R>(
     ctx: &mut Ctx,
     key: &Bytes,
     max_bit: u64,
-    write: impl FnOnce(&mut [u8], Grown) -> R,
+    write: impl FnOnce(&mut [u8], Prepared) -> R,
 ) -> Result<R, CmdError> {
     let len = (max_bit >> 3) as usize + 1;
     let (db, now) = (ctx.db_index, ctx.now_ms);
     if !ctx.store.dbs[db].exists(key, now) {
         let mut buf = Vec::with_capacity(sds_new_capacity(len));
         buf.resize(len, 0);
-        let r = write(&mut buf, Grown::Yes);
+        let r = write(&mut buf, Prepared::Grown);
         let dirty = ctx.store.dirty;
         store_string(ctx, key, Str::raw(buf), Ttl::Clear);
         // The caller counts the change; creating the key is part of it.
@@ -398,15 +408,31 @@ fn with_bits_for_write<R>(
     let entry = ctx.store.dbs[db]
         .lookup(key, now)
         .ok_or(CmdError::NoSuchKey)?;
-    let buf = as_str_mut(entry)?.make_raw(shared);
-    let grown = if buf.len() < len {
+    let s = as_str_mut(entry)?;
+    let was_raw = matches!(s, Str::Raw(_) | Str::Big(_));
+    let buf = s.make_raw(shared);
+    let prepared = if buf.len() < len {
         grow_like_sds(buf, len);
         buf.resize(len, 0);
-        Grown::Yes
+        Prepared::Grown
+    } else if was_raw {
+        Prepared::AsIs
     } else {
-        Grown::No
+        Prepared::MadeRaw
     };
-    Ok(write(buf, grown))
+    Ok(write(buf, prepared))
+}
+
+/// Propagates a bit write that changed no bit Redis counts, but left the
+/// string created, longer or raw where it was not (BITFIELD's writes all
+/// refused by OVERFLOW FAIL, a SETBIT to the value a bit had). Redis
+/// propagates nothing then, so its AOF loses what the write did to the
+/// string; ferrokv's replays it. Replies, events and `dirty` stay as
+/// Redis has them.
+fn propagate_unchanged(ctx: &mut Ctx, args: &[Bytes], prepared: Prepared) {
+    if prepared != Prepared::AsIs {
+        ctx.also_propagate(args.to_vec());
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -424,19 +450,21 @@ pub fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         _ => return Err(invalid()),
     };
     let (byte, mask) = ((offset >> 3) as usize, 0x80u8 >> (offset & 7));
-    let (was_on, changed) = with_bits_for_write(ctx, key, offset, |bytes, grown| {
+    let (was_on, changed, prepared) = with_bits_for_write(ctx, key, offset, |bytes, prepared| {
         let was_on = bytes[byte] & mask != 0;
-        let changed = grown == Grown::Yes || was_on != on;
+        let changed = prepared == Prepared::Grown || was_on != on;
         if on {
             bytes[byte] |= mask;
         } else {
             bytes[byte] &= !mask;
         }
-        (was_on, changed)
+        (was_on, changed, prepared)
     })?;
     if changed {
         ctx.changed(class::STRING, "setbit", key);
         ctx.dirty(1);
+    } else {
+        propagate_unchanged(ctx, args, prepared);
     }
     ctx.out.int(i64::from(was_on));
     Ok(())
@@ -779,33 +807,29 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[Bytes], access: Access) -> CmdResult 
             "BITFIELD_RO only supports the GET subcommand",
         ));
     }
-    let (replies, changes, grown) = with_bits_for_write(ctx, key, max_bit, |bytes, grown| {
-        let mut changes = 0;
-        let replies: Vec<Option<i64>> = fields
-            .iter()
-            .map(|f| {
-                if f.op == FieldOp::Get {
-                    return Some(f.read(bytes));
-                }
-                let (reply, changed) = write_field(bytes, f);
-                if reply.is_some() && (changed || grown == Grown::Yes) {
-                    changes += 1;
-                }
-                reply
-            })
-            .collect();
-        (replies, changes, grown)
-    })?;
+    let (replies, changes, prepared) =
+        with_bits_for_write(ctx, key, max_bit, |bytes, prepared| {
+            let mut changes = 0;
+            let replies: Vec<Option<i64>> = fields
+                .iter()
+                .map(|f| {
+                    if f.op == FieldOp::Get {
+                        return Some(f.read(bytes));
+                    }
+                    let (reply, changed) = write_field(bytes, f);
+                    if reply.is_some() && (changed || prepared == Prepared::Grown) {
+                        changes += 1;
+                    }
+                    reply
+                })
+                .collect();
+            (replies, changes, prepared)
+        })?;
     if changes > 0 {
         ctx.changed(class::STRING, "setbit", key);
         ctx.dirty(changes);
-    } else if grown == Grown::Yes {
-        // Every write was refused (OVERFLOW FAIL), yet the string was
-        // created or lengthened for them. Redis counts no change then and
-        // propagates nothing, so its AOF loses those zero bytes; replaying
-        // the command recreates them. Replies, events and `dirty` stay as
-        // Redis has them.
-        ctx.also_propagate(args.to_vec());
+    } else {
+        propagate_unchanged(ctx, args, prepared);
     }
     reply_fields(ctx, &replies);
     Ok(())
