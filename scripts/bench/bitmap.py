@@ -88,10 +88,10 @@ def timed(c, args, calls, before=None):
 def big_tests(mb):
     bits = mb * CHUNK * 8
     return [
-        ("BITCOUNT %d MB" % mb, ["BITCOUNT", "big"], None),
-        ("BITCOUNT BIT range", ["BITCOUNT", "big", "3", str(bits - 5), "BIT"], None),
-        ("BITPOS %d MB" % mb, ["BITPOS", "zeros", "1"], None),
-        ("BITOP AND 2x%d MB" % mb, ["BITOP", "AND", "dest", "big", "zeros"], ["DEL", "dest"]),
+        ("BITCOUNT %d MB, ms" % mb, ["BITCOUNT", "big"], None),
+        ("BITCOUNT BIT range, ms", ["BITCOUNT", "big", "3", str(bits - 5), "BIT"], None),
+        ("BITPOS %d MB, ms" % mb, ["BITPOS", "zeros", "1"], None),
+        ("BITOP AND 2x%d MB, ms" % mb, ["BITOP", "AND", "dest", "big", "zeros"], ["DEL", "dest"]),
     ]
 
 
@@ -122,8 +122,8 @@ def run_server(cmd, mb, calls, requests):
         for name, args in [("SETBIT", ["SETBIT", "bits:__rand_int__", "12345", "1"]),
                            ("GETBIT", ["GETBIT", "bits:__rand_int__", "12345"])]:
             rps, ticks = bench_throughput(port, proc.pid, args, requests)
-            out[name + " rps"] = (rps, None)
-            out[name + " CPU us/req"] = (ticks * 1e6 / os.sysconf("SC_CLK_TCK") / requests, None)
+            out[name + " ops/s"] = (rps, None)
+            out[name + " server CPU us/req"] = (ticks * 1e6 / os.sysconf("SC_CLK_TCK") / requests, None)
         c.close()
     finally:
         proc.terminate()
