@@ -10,7 +10,7 @@
 #                (default 3; 2 with --quick)
 #   --only LIST  run only these of the sections throughput, cpu, smallcpu,
 #                pubsub, bigvalue, memory, small, growth, persist, aof,
-#                zset, stream, evict, evalsha, geo
+#                zset, stream, evict, evalsha, geo, bitmap
 #                (comma separated)
 #   --help       print this text
 #
@@ -79,6 +79,9 @@
 #      with COUNT and with COUNT ANY, on one set of 1M seeded points
 #      (100k with --quick), redis-benchmark -c 50: throughput and server
 #      CPU per request.
+#  10. bitmaps (scripts/bench/bitmap.py): BITCOUNT, BITPOS and BITOP on a
+#      100 MB string, the median call's time, and SETBIT/GETBIT throughput
+#      and server CPU per request at -P 16.
 # A test whose command the server does not know is "n/a". Servers are killed
 # on exit, also on Ctrl-C or failure; if one dies mid-run the script says
 # which and exits 3. It only talks to 127.0.0.1. Run it from anywhere; it
@@ -97,7 +100,7 @@ usage() {
 
 QUICK=0
 ROUNDS=""
-ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof,zset,stream,evict,evalsha,geo"
+ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof,zset,stream,evict,evalsha,geo,bitmap"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -147,8 +150,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream | evict | evalsha | geo) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream, evict, evalsha, geo)" >&2; exit 2 ;;
+        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream | evict | evalsha | geo | bitmap) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream, evict, evalsha, geo, bitmap)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -944,6 +947,20 @@ section_geo() {
         || die "the geo benchmark failed"
 }
 
+# 12. Bitmaps (scripts/bench/bitmap.py): BITCOUNT, BITPOS and BITOP on a
+# 100 MB string (10 MB with --quick), each call timed, and SETBIT/GETBIT
+# throughput and server CPU per request, a fresh server per round.
+section_bitmap() {
+    local mb=100
+    [ "$QUICK" = 1 ] && mb=10
+    log "bitmaps: BITCOUNT, BITPOS, BITOP on $mb MB, SETBIT/GETBIT at -P 16"
+    echo
+    echo "## Bitmaps"
+    echo
+    python3 "$ROOT/scripts/bench/bitmap.py" "$ROUNDS" "$FERROKV" --mb="$mb" --requests="$N_P16" \
+        || die "the bitmap benchmark failed"
+}
+
 section_aof() {
     log "AOF: SET under appendfsync always/everysec, BGREWRITEAOF of $PERSIST_N keys"
     echo
@@ -967,5 +984,6 @@ if want stream; then section_stream; fi
 if want evict; then section_evict; fi
 if want evalsha; then section_evalsha; fi
 if want geo; then section_geo; fi
+if want bitmap; then section_bitmap; fi
 if want growth; then section_growth; fi
 log "done"

@@ -135,7 +135,8 @@ scripts!(
     function,
     eval_effects,
     eval_fuzz,
-    geo
+    geo,
+    bitmap
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -159,6 +159,7 @@ type KeyProcedure = fn(&[Bytes]) -> Vec<KeyArg>;
 /// they are listed here by name.
 const KEY_PROCEDURES: &[(&str, KeyProcedure)] = &[
     ("set", set_keys),
+    ("bitfield", bitfield_keys),
     ("sintercard", |request| counted_keys(request, 1, 2)),
     ("lmpop", |request| counted_keys(request, 1, 2)),
     ("blmpop", |request| counted_keys(request, 2, 3)),
@@ -193,6 +194,36 @@ pub(crate) fn set_keys(request: &[Bytes]) -> Vec<KeyArg> {
         &["RW", "access", "update"]
     } else {
         &["OW", "update"]
+    };
+    vec![KeyArg { pos: 1, flags }]
+}
+
+/// `BITFIELD key [GET ...|SET ...|INCRBY ...|OVERFLOW ...] ...`: the key
+/// is only read while no SET or INCRBY (or anything malformed, taken as a
+/// write to be safe) comes before the end (Redis's `bitfieldGetKeys`).
+pub(crate) fn bitfield_keys(request: &[Bytes]) -> Vec<KeyArg> {
+    if request.len() < 2 {
+        return Vec::new();
+    }
+    let mut read_only = true;
+    let mut i = 2;
+    while i < request.len() {
+        let more = request.len() - i - 1;
+        // Redis compares with strcasecmp, which stops at a NUL.
+        let op = crate::util::until_nul(&request[i]);
+        if eq_ic(op, "get") && more >= 2 {
+            i += 3;
+        } else if eq_ic(op, "overflow") && more >= 1 {
+            i += 2;
+        } else {
+            read_only = false;
+            break;
+        }
+    }
+    let flags: &'static [&'static str] = if read_only {
+        &["RO", "access"]
+    } else {
+        &["RW", "access", "update"]
     };
     vec![KeyArg { pos: 1, flags }]
 }

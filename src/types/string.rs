@@ -12,14 +12,14 @@ use crate::effects::class;
 use crate::util::eq_ic;
 
 /// The string under `key`, or WRONGTYPE.
-fn as_str(entry: &Entry) -> Result<&Str, CmdError> {
+pub(crate) fn as_str(entry: &Entry) -> Result<&Str, CmdError> {
     match &entry.value {
         Value::Str(s) => Ok(s),
         _ => Err(CmdError::WrongType),
     }
 }
 
-fn as_str_mut(entry: &mut Entry) -> Result<&mut Str, CmdError> {
+pub(crate) fn as_str_mut(entry: &mut Entry) -> Result<&mut Str, CmdError> {
     match &mut entry.value {
         Value::Str(s) => Ok(s),
         _ => Err(CmdError::WrongType),
@@ -55,7 +55,7 @@ pub fn get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// How SET-family options asked for the TTL to change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ttl {
+pub(crate) enum Ttl {
     /// Drop any TTL (plain SET).
     Clear,
     Keep,
@@ -147,7 +147,7 @@ fn expire_deadline(kind: &str, value: &[u8], now_ms: u64, cmd: &str) -> Result<i
 }
 
 /// Stores a string, applying the TTL choice.
-fn store_string(ctx: &mut Ctx, key: &[u8], value: Str, ttl: Ttl) {
+pub(crate) fn store_string(ctx: &mut Ctx, key: &[u8], value: Str, ttl: Ttl) {
     if !ctx.store.exec_shared.is_empty() {
         let db = ctx.db_index;
         ctx.store
@@ -183,7 +183,7 @@ fn store_argument(ctx: &mut Ctx, key: &Bytes, value: &Bytes, ttl: Ttl) {
 
 /// Whether `key`'s value is still shared with a queued command of the
 /// running transaction (see [`store_argument`]); it is not once copied.
-fn shared(ctx: &mut Ctx, key: &[u8]) -> Shared {
+pub(crate) fn shared(ctx: &mut Ctx, key: &[u8]) -> Shared {
     let db = ctx.db_index;
     let shared = &mut ctx.store.exec_shared;
     match shared.iter().position(|(d, k)| *d == db && k == key) {

@@ -21,6 +21,7 @@ use ferrokv::util::Rng;
 
 use super::norm::Norm;
 
+mod bitmap;
 mod script;
 
 /// Connection 0 runs most commands and every transaction; the others are
@@ -1088,6 +1089,9 @@ impl Gen {
     fn special(&mut self, cmd: &Command) -> Option<Vec<Vec<u8>>> {
         if script::SCRIPTING.contains(&cmd.name) {
             return Some(self.scripting(cmd));
+        }
+        if let Some(args) = self.bitmap(cmd) {
+            return Some(args);
         }
         let mut args = self.name_args(cmd);
         let words: &[&str] = match cmd.name {
