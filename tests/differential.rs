@@ -135,7 +135,8 @@ scripts!(
     function,
     eval_effects,
     eval_fuzz,
-    sort
+    sort,
+    client_fields
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would
