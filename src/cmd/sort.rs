@@ -270,13 +270,13 @@ fn load(ctx: &mut Ctx, key: &[u8], kind: Option<Kind>, o: &Options) -> Loaded {
     };
     let mut vector = Vector::with_capacity(wanted);
     match value.as_deref() {
-        Some(Value::List(l)) if ranged => {
-            if end >= start {
-                load_list_range(l, &mut vector, start as usize, wanted, o.order);
-                end -= start;
-                start = 0;
-            }
+        Some(Value::List(l)) if ranged && end >= start => {
+            load_list_range(l, &mut vector, start as usize, wanted, o.order);
+            end -= start;
+            start = 0;
         }
+        // Nothing kept: nothing to load.
+        Some(Value::List(_)) if ranged => {}
         Some(Value::List(l)) => l.walk_forward(0, |_, e| {
             vector.push(e);
             true
