@@ -75,6 +75,9 @@
 #      and INCR alone for scale, with redis-benchmark at -P 1 and -P 16 on
 #      10,000 keys: throughput and server CPU per request, a fresh server
 #      per run, every request checked in INFO commandstats.
+#   9. SORT (--only sort): server CPU per SORT of a 1,000-element list (with
+#      LIMIT, ALPHA, BY nosort) and of a 1,000-member set BY weight keys
+#      (with LIMIT, with GET), at -P 16.
 # A test whose command the server does not know is "n/a". Servers are killed
 # on exit, also on Ctrl-C or failure; if one dies mid-run the script says
 # which and exits 3. It only talks to 127.0.0.1. Run it from anywhere; it
@@ -993,6 +996,7 @@ if want throughput; then section_throughput; fi
 if want cpu; then section_cpu; fi
 if want smallcpu; then section_smallcpu; fi
 if want pubsub; then section_pubsub; fi
+if want sort; then section_sort; fi
 for name in "${SERVERS[@]}"; do stop_server "$name"; done
 if want bigvalue; then section_bigvalue; fi
 if want memory; then section_memory; fi
@@ -1003,6 +1007,5 @@ if want zset; then section_zset; fi
 if want stream; then section_stream; fi
 if want evict; then section_evict; fi
 if want evalsha; then section_evalsha; fi
-if want sort; then section_sort; fi
 if want growth; then section_growth; fi
 log "done"
