@@ -587,3 +587,38 @@ impl Client {
         self.stream.as_ref().map_or(-1, |s| s.as_raw_fd())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocation_sizes_are_jemalloc_classes() {
+        assert_eq!(allocation_size(1024), 1024);
+        assert_eq!(allocation_size(1025), 1280);
+        assert_eq!(allocation_size(1500), 1536);
+        assert_eq!(allocation_size(2049), 2560);
+        assert_eq!(allocation_size(16384), 16384);
+        assert_eq!(allocation_size(100), 112);
+    }
+
+    #[test]
+    fn the_reply_buffer_follows_redis_resizing() {
+        let mut c = Client::detached(1, 0);
+        assert_eq!((c.reply_buf_size, c.reply_buf_peak), (16384, 16384));
+        // The first pass only resets the peak (Redis stamps the reset in
+        // seconds): a full peak is no reason to shrink.
+        c.resize_reply_buffer(1_000);
+        assert_eq!((c.reply_buf_size, c.reply_buf_peak), (16384, 0));
+        c.resize_reply_buffer(2_000);
+        assert_eq!(c.reply_buf_size, 1024);
+        // A peak that fills the buffer doubles it, up to 16 KB.
+        c.reply_buf_peak = 1024;
+        c.resize_reply_buffer(3_000);
+        assert_eq!(c.reply_buf_size, 2048);
+        // Under half the buffer: shrunk to what the peak needs.
+        c.reply_buf_peak = 700;
+        c.resize_reply_buffer(4_000);
+        assert_eq!(c.reply_buf_size, 1024);
+    }
+}
