@@ -608,17 +608,17 @@ mod tests {
         assert_eq!((c.reply_buf_size, c.reply_buf_peak), (16384, 16384));
         // The first pass only resets the peak (Redis stamps the reset in
         // seconds): a full peak is no reason to shrink.
-        c.resize_reply_buffer(1_000);
+        c.resize_reply_buffer(10_000);
         assert_eq!((c.reply_buf_size, c.reply_buf_peak), (16384, 0));
-        c.resize_reply_buffer(2_000);
+        c.resize_reply_buffer(11_000);
         assert_eq!(c.reply_buf_size, 1024);
         // A peak that fills the buffer doubles it, up to 16 KB.
         c.reply_buf_peak = 1024;
-        c.resize_reply_buffer(3_000);
+        c.resize_reply_buffer(12_000);
         assert_eq!(c.reply_buf_size, 2048);
         // Under half the buffer: shrunk to what the peak needs.
         c.reply_buf_peak = 700;
-        c.resize_reply_buffer(4_000);
+        c.resize_reply_buffer(13_000);
         assert_eq!(c.reply_buf_size, 1024);
     }
 }
