@@ -163,7 +163,7 @@ fn allocation_size(n: usize) -> usize {
     if n <= 64 {
         return n.next_power_of_two().max(8);
     }
-    let step = (n - 1).next_power_of_two() / 8;
+    let step = n.next_power_of_two() / 8;
     n.div_ceil(step) * step
 }
 

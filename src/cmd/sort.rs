@@ -222,19 +222,16 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], variant: Variant) -> CmdResult {
         o.by = None;
     }
     let mut loaded = load(ctx, &args[1], kind, &o);
-    let mut conversion_error = false;
     if !o.dontsort {
-        conversion_error = weigh(ctx, &mut loaded.vector, &o);
-        // A NaN weight would make the order inconsistent; it is an error
-        // reply anyway, so nothing is sorted.
-        if !conversion_error {
-            order(&mut loaded, &o);
+        // A weight that is not a number fails the command once every
+        // weight was looked up, as in Redis (lookups expire keys); nothing
+        // is sorted then, since a NaN would make the order inconsistent.
+        if weigh(ctx, &mut loaded.vector, &o) {
+            return Err(CmdError::err(
+                "One or more scores can't be converted into double",
+            ));
         }
-    }
-    if conversion_error {
-        return Err(CmdError::err(
-            "One or more scores can't be converted into double",
-        ));
+        order(&mut loaded, &o);
     }
     match &o.store {
         None => reply(ctx, &loaded, &o.gets),
@@ -545,7 +542,9 @@ fn reply(ctx: &mut Ctx, loaded: &Loaded, gets: &[Bytes]) {
 /// result deletes `dest`. Replies with the list's length.
 fn store(ctx: &mut Ctx, loaded: &Loaded, gets: &[Bytes], dest: &Bytes) {
     let range = kept(loaded);
-    let mut values: Vec<Vec<u8>> = Vec::with_capacity(range.len() * gets.len().max(1));
+    // The kept range is bounded by the value; the GETs multiply it by a
+    // count the client chose, so they grow the list as it fills.
+    let mut values: Vec<Vec<u8>> = Vec::with_capacity(range.len());
     let mut key = Vec::new();
     for i in range {
         let elem = loaded.vector.elem(i);
