@@ -10,7 +10,7 @@
 #                (default 3; 2 with --quick)
 #   --only LIST  run only these of the sections throughput, cpu, smallcpu,
 #                pubsub, bigvalue, memory, small, growth, persist, aof,
-#                zset, stream, evict, evalsha, geo, bitmap
+#                zset, stream, evict, evalsha, geo, bitmap, sort
 #                (comma separated)
 #   --help       print this text
 #
@@ -82,6 +82,9 @@
 #  10. bitmaps (scripts/bench/bitmap.py): BITCOUNT, BITPOS and BITOP on a
 #      100 MB string, the median call's time, and SETBIT/GETBIT throughput
 #      and server CPU per request at -P 16.
+#  11. SORT (--only sort): server CPU per SORT of a 1,000-element list (with
+#      LIMIT, ALPHA, BY nosort) and of a 1,000-member set BY weight keys
+#      (with LIMIT, with GET), at -P 16.
 # A test whose command the server does not know is "n/a". Servers are killed
 # on exit, also on Ctrl-C or failure; if one dies mid-run the script says
 # which and exits 3. It only talks to 127.0.0.1. Run it from anywhere; it
@@ -100,7 +103,7 @@ usage() {
 
 QUICK=0
 ROUNDS=""
-ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof,zset,stream,evict,evalsha,geo,bitmap"
+ONLY="throughput,cpu,smallcpu,pubsub,bigvalue,memory,small,growth,persist,aof,zset,stream,evict,evalsha,geo,bitmap,sort"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -150,8 +153,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream | evict | evalsha | geo | bitmap) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream, evict, evalsha, geo, bitmap)" >&2; exit 2 ;;
+        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream | evict | evalsha | geo | bitmap | sort) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream, evict, evalsha, geo, bitmap, sort)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -961,6 +964,59 @@ section_bitmap() {
         || die "the bitmap benchmark failed"
 }
 
+# ---------------------------------------------------------------------------
+# 13. SORT: server CPU per request on a 1,000-element list of numbers and a
+# 1,000-member set sorted by weight keys (w_<member>), at -P 16.
+# ---------------------------------------------------------------------------
+
+SORT_RUNS=(
+    "SORT list LIMIT 0 10|SORT sortlist LIMIT 0 10"
+    "SORT list ALPHA LIMIT 0 10|SORT sortlist ALPHA LIMIT 0 10"
+    "SORT list BY nosort LIMIT 500 10|SORT sortlist BY nosort LIMIT 500 10"
+    "SORT set BY w_* LIMIT 0 10|SORT sortset BY w_* LIMIT 0 10"
+    "SORT set BY w_* GET w_*|SORT sortset BY w_* GET w_*"
+)
+
+section_sort() {
+    local out="$WORK/sort.tsv" load="$WORK/sort.load" hz round spec test argstr name ticks t0 t1 i
+    local n=$((CPU_N_P16 / 50))
+    local -a args
+    hz="$(getconf CLK_TCK)"
+    {
+        printf 'RPUSH sortlist'
+        for ((i = 0; i < 1000; i++)); do printf ' %d' $(((i * 7919) % 100003)); done
+        printf '\nSADD sortset'
+        for ((i = 0; i < 1000; i++)); do printf ' m%d' "$i"; done
+        printf '\n'
+        for ((i = 0; i < 1000; i++)); do printf 'SET w_m%d %d\n' "$i" $(((i * 104729) % 10007)); done
+    } >"$load"
+    : >"$out"
+    for ((round = 1; round <= ROUNDS; round++)); do
+        round_order "$round"
+        for spec in "${SORT_RUNS[@]}"; do
+            IFS='|' read -r test argstr <<<"$spec"
+            read -ra args <<<"$argstr"
+            for name in "${ORDER[@]}"; do
+                ticks=na
+                if [ -z "$(missing_of "$name" "SORT")" ]; then
+                    reset_server "$name" - "$n" || die "resetting $name failed"
+                    redis-cli -h 127.0.0.1 -p "${PORT[$name]}" <"$load" >/dev/null || die "loading $name failed"
+                    t0="$(cpu_ticks "${PID[$name]}")"
+                    run_rb "$name" 16 "$n" "${args[@]}"
+                    t1="$(cpu_ticks "${PID[$name]}")"
+                    if [ "$RB_RPS" != na ]; then ticks=$((t1 - t0)); fi
+                fi
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$test" 16 "$n" "$ticks" "$hz" >>"$out"
+            done
+        done
+        log "SORT: round $round/$ROUNDS done"
+    done
+    echo
+    echo "## Server CPU per SORT (a 1,000-element list, a 1,000-member set with weight keys; -c $CLIENTS -P 16, median of $ROUNDS rounds)"
+    echo
+    py report-cpu "$out" "${SERVERS[@]}"
+}
+
 section_aof() {
     log "AOF: SET under appendfsync always/everysec, BGREWRITEAOF of $PERSIST_N keys"
     echo
@@ -973,6 +1029,7 @@ if want throughput; then section_throughput; fi
 if want cpu; then section_cpu; fi
 if want smallcpu; then section_smallcpu; fi
 if want pubsub; then section_pubsub; fi
+if want sort; then section_sort; fi
 for name in "${SERVERS[@]}"; do stop_server "$name"; done
 if want bigvalue; then section_bigvalue; fi
 if want memory; then section_memory; fi

@@ -149,6 +149,32 @@ impl State {
 /// `omem`); the output-buffer limits count only the list.
 pub const REPLY_BUFFER_BYTES: usize = 16 * 1024;
 
+/// The smallest reply buffer Redis shrinks a client's to (PROTO_REPLY_MIN_BYTES).
+pub const REPLY_BUFFER_MIN_BYTES: usize = 1024;
+
+/// How often Redis restarts a client's reply buffer peak
+/// (reply_buffer_peak_reset_time's default).
+pub const REPLY_PEAK_RESET_MS: u64 = 5000;
+
+/// What an allocator gives for a request of `n` bytes, as jemalloc's size
+/// classes round it (four classes per doubling): Redis reports a reply
+/// buffer's usable size.
+fn allocation_size(n: usize) -> usize {
+    if n <= 64 {
+        return n.next_power_of_two().max(8);
+    }
+    let step = n.next_power_of_two() / 8;
+    n.div_ceil(step) * step
+}
+
+/// What CLIENT LIST shows of the client running the command: its output
+/// and arguments, which the handler holds while it runs.
+pub struct Running {
+    pub pending: usize,
+    pub out_capacity: usize,
+    pub argv_mem: usize,
+}
+
 /// CLIENT REPLY's setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -271,6 +297,16 @@ pub struct Client {
     pub held: std::collections::VecDeque<(u64, u64)>,
     /// The output end that syncs have released so far.
     pub released_to: u64,
+    /// The query buffer's length when the running batch was parsed: what
+    /// Redis's query buffer holds while it runs those commands (it trims
+    /// them only after the last), CLIENT LIST's `qbuf`.
+    pub batch_query_len: Option<usize>,
+    /// Redis's reply buffer accounting, for CLIENT LIST: the size of the
+    /// buffer a reply fills first (`rbs`), the most of it used since the
+    /// last reset (`rbp`), and when that was (see [`Client::resize_reply_buffer`]).
+    pub reply_buf_size: usize,
+    pub reply_buf_peak: usize,
+    pub reply_peak_reset_ms: u64,
 }
 
 impl Client {
@@ -332,6 +368,12 @@ impl Client {
             out_written: 0,
             held: Default::default(),
             released_to: 0,
+            batch_query_len: None,
+            reply_buf_size: REPLY_BUFFER_BYTES,
+            reply_buf_peak: REPLY_BUFFER_BYTES,
+            // Redis stamps the first reset in seconds and compares it with
+            // milliseconds: the first cron pass resets the peak.
+            reply_peak_reset_ms: 0,
         }
     }
 
@@ -413,14 +455,30 @@ impl Client {
     }
 
     /// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's field order.
-    pub fn info_line(&self, now_ms: u64) -> String {
+    /// `running` describes this client if it is the one running the
+    /// command, whose output and arguments the handler holds meanwhile.
+    pub fn info_line(&self, now_ms: u64, running: Option<&Running>) -> String {
         let name = self
             .name
             .as_deref()
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
         let subs = self.mode.subscriptions();
-        let omem = self.output_memory();
+        let (consumed, partial_args) = self.parser.partial_request();
+        let (pending, argv_mem, qbuf) = match running {
+            Some(r) => (
+                r.pending,
+                r.argv_mem,
+                self.batch_query_len.unwrap_or_else(|| self.query_len()),
+            ),
+            None => (
+                self.out.pending(),
+                self.argv_mem() + partial_args,
+                self.query_len().saturating_sub(consumed),
+            ),
+        };
+        let in_buffer = pending.min(self.reply_buf_size);
+        let omem = pending - in_buffer;
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user={} redir={} resp={}",
             self.id,
@@ -436,16 +494,16 @@ impl Client {
             subs.map_or(0, Subscriptions::patterns),
             subs.map_or(0, Subscriptions::shard_channels),
             self.state.multi().map_or(-1, |t| t.commands.len() as i64),
-            self.query_len(),
-            self.query_capacity() - self.query_len(),
-            self.batch.iter().flatten().map(|a| a.len()).sum::<usize>(),
+            qbuf,
+            self.query_capacity().saturating_sub(self.query_len()),
+            argv_mem,
             self.state.multi().map_or(0, Transaction::memory),
-            self.query_capacity(),
-            self.query_len(),
-            self.out.pending().min(REPLY_BUFFER_BYTES),
+            self.reply_buf_size,
+            self.reply_buf_peak,
+            in_buffer,
             omem.div_ceil(REPLY_BUFFER_BYTES),
             omem,
-            self.memory_usage(),
+            self.memory_usage() + running.map_or(0, |r| r.out_capacity + r.argv_mem),
             if self.writable_registered { "rw" } else { "r" },
             self.last_cmd,
             String::from_utf8_lossy(&self.user_name),
@@ -454,6 +512,42 @@ impl Client {
                 .map_or(-1, |t| t.redirect_id() as i64),
             self.out.proto.number(),
         )
+    }
+
+    /// The bytes of the arguments the client holds between commands (those
+    /// of a batch cut short).
+    fn argv_mem(&self) -> usize {
+        self.batch.iter().flatten().map(|a| a.len()).sum()
+    }
+
+    /// Notes how much of the reply buffer the pending output fills, before
+    /// it is written (Redis updates `buf_peak` as replies are added).
+    pub fn note_reply_peak(&mut self) {
+        let used = self.out.pending().min(self.reply_buf_size);
+        self.reply_buf_peak = self.reply_buf_peak.max(used);
+    }
+
+    /// Redis's clientsCronResizeOutputBuffer, as accounting: the reply
+    /// buffer shrinks to what its peak needs when that is under half of it
+    /// (not under 1 KB), doubles (up to 16 KB) when the peak filled it,
+    /// and the peak restarts from what is pending every five seconds.
+    pub fn resize_reply_buffer(&mut self, now_ms: u64) {
+        let size = self.reply_buf_size;
+        let peak = self.reply_buf_peak;
+        let new_size = if size / 2 >= REPLY_BUFFER_MIN_BYTES && peak < size / 2 {
+            Some(REPLY_BUFFER_MIN_BYTES.max(peak + 1))
+        } else if size * 2 < REPLY_BUFFER_BYTES * 2 && peak == size {
+            Some(REPLY_BUFFER_BYTES.min(size * 2))
+        } else {
+            None
+        };
+        if now_ms.saturating_sub(self.reply_peak_reset_ms) >= REPLY_PEAK_RESET_MS {
+            self.reply_buf_peak = self.out.pending().min(size);
+            self.reply_peak_reset_ms = now_ms;
+        }
+        if let Some(n) = new_size {
+            self.reply_buf_size = allocation_size(n);
+        }
     }
 
     /// Writes the reply that ends a block from outside the command (a
@@ -491,5 +585,40 @@ impl Client {
     fn fd(&self) -> i32 {
         use std::os::fd::AsRawFd;
         self.stream.as_ref().map_or(-1, |s| s.as_raw_fd())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocation_sizes_are_jemalloc_classes() {
+        assert_eq!(allocation_size(1024), 1024);
+        assert_eq!(allocation_size(1025), 1280);
+        assert_eq!(allocation_size(1500), 1536);
+        assert_eq!(allocation_size(2049), 2560);
+        assert_eq!(allocation_size(16384), 16384);
+        assert_eq!(allocation_size(100), 112);
+    }
+
+    #[test]
+    fn the_reply_buffer_follows_redis_resizing() {
+        let mut c = Client::detached(1, 0);
+        assert_eq!((c.reply_buf_size, c.reply_buf_peak), (16384, 16384));
+        // The first pass only resets the peak (Redis stamps the reset in
+        // seconds): a full peak is no reason to shrink.
+        c.resize_reply_buffer(10_000);
+        assert_eq!((c.reply_buf_size, c.reply_buf_peak), (16384, 0));
+        c.resize_reply_buffer(11_000);
+        assert_eq!(c.reply_buf_size, 1024);
+        // A peak that fills the buffer doubles it, up to 16 KB.
+        c.reply_buf_peak = 1024;
+        c.resize_reply_buffer(12_000);
+        assert_eq!(c.reply_buf_size, 2048);
+        // Under half the buffer: shrunk to what the peak needs.
+        c.reply_buf_peak = 700;
+        c.resize_reply_buffer(13_000);
+        assert_eq!(c.reply_buf_size, 1024);
     }
 }

@@ -72,7 +72,7 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
 /// C's `strtod` over `s` up to its first NUL (what a C string of the
 /// argument holds): the value and how many bytes it consumed, and whether
 /// it overflowed or underflowed (`ERANGE`).
-fn c_strtod(s: &[u8]) -> (f64, usize, bool) {
+pub(crate) fn c_strtod(s: &[u8]) -> (f64, usize, bool) {
     let text = until_nul(s);
     let mut buf = Vec::with_capacity(text.len() + 1);
     buf.extend_from_slice(text);

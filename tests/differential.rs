@@ -136,7 +136,9 @@ scripts!(
     eval_effects,
     eval_fuzz,
     geo,
-    bitmap
+    bitmap,
+    sort,
+    client_fields
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -907,6 +907,20 @@ impl User {
         Err(worst)
     }
 
+    /// Whether some selector both allows the command and may read every
+    /// key (Redis's ACLUserCheckCmdWithUnrestrictedKeyAccess with
+    /// CMD_KEY_ACCESS): SORT's BY and GET read keys no argument names.
+    pub fn may_read_any_key(&self, cmd: &Command, args: &[Bytes]) -> bool {
+        let mut keys = None;
+        self.selectors.iter().any(|s| {
+            s.check(cmd, args, &mut keys).is_ok()
+                && (s.allkeys
+                    || s.patterns
+                        .iter()
+                        .any(|p| p.perm & PERM_READ == PERM_READ && p.pattern == b"*"))
+        })
+    }
+
     /// Whether some selector allows the channel (Redis's
     /// ACLUserCheckChannelPerm).
     pub fn channel_allowed(&self, channel: &[u8], is_pattern: bool) -> bool {

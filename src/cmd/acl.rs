@@ -95,7 +95,7 @@ fn log_entry(
         object,
         username,
         ctime_ms: now,
-        client_info: client.info_line(now),
+        client_info: client.info_line(now, None),
     };
     let max = store
         .config

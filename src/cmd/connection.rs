@@ -301,9 +301,11 @@ pub fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     let now = ctx.now_ms;
+    let running = running_view(ctx, args);
+    let me = ctx.client().id;
     let mut text = String::new();
     let mut line = |c: &crate::client::Client| {
-        text.push_str(&c.info_line(now));
+        text.push_str(&c.info_line(now, (c.id == me).then_some(&running)));
         text.push('\n');
     };
     match ids {
@@ -334,10 +336,21 @@ pub fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// What CLIENT LIST shows of the running client, whose output and
+/// arguments the handler holds.
+fn running_view(ctx: &Ctx, args: &[Bytes]) -> crate::client::Running {
+    crate::client::Running {
+        pending: ctx.out.pending(),
+        out_capacity: ctx.out.capacity(),
+        argv_mem: args.iter().map(|a| a.len()).sum(),
+    }
+}
+
 /// CLIENT INFO
-pub fn client_info(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+pub fn client_info(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
-    let mut line = ctx.client().info_line(now);
+    let running = running_view(ctx, args);
+    let mut line = ctx.client().info_line(now, Some(&running));
     line.push('\n');
     ctx.out.verbatim("txt", line.as_bytes());
     Ok(())

@@ -172,6 +172,10 @@ const KEY_PROCEDURES: &[(&str, KeyProcedure)] = &[
     ("zunionstore", |request| stored_counted_keys(request, 2, 3)),
     ("zinterstore", |request| stored_counted_keys(request, 2, 3)),
     ("zdiffstore", |request| stored_counted_keys(request, 2, 3)),
+    ("sort", sort_keys),
+    ("sort_ro", |request| {
+        sort_keys(&request[..request.len().min(2)])
+    }),
 ];
 
 pub(crate) fn key_procedure(cmd: &Command) -> Option<KeyProcedure> {
@@ -226,6 +230,37 @@ pub(crate) fn bitfield_keys(request: &[Bytes]) -> Vec<KeyArg> {
         &["RW", "access", "update"]
     };
     vec![KeyArg { pos: 1, flags }]
+/// SORT's key, then its STORE destination if any (Redis's `sortGetKeys`,
+/// quirks and all: the scan skips LIMIT's and GET's and BY's arguments but
+/// not STORE's, and the last STORE wins).
+pub(crate) fn sort_keys(request: &[Bytes]) -> Vec<KeyArg> {
+    if request.len() < 2 {
+        return Vec::new();
+    }
+    let mut keys = vec![KeyArg {
+        pos: 1,
+        flags: &["RO", "access"],
+    }];
+    let mut store = None;
+    let mut i = 2;
+    while i < request.len() {
+        let arg = &request[i];
+        if eq_ic(arg, "limit") {
+            i += 2;
+        } else if eq_ic(arg, "store") && i + 1 < request.len() {
+            store = Some(i + 1);
+        } else if eq_ic(arg, "get") || eq_ic(arg, "by") {
+            i += 1;
+        }
+        i += 1;
+    }
+    if let Some(pos) = store {
+        keys.push(KeyArg {
+            pos,
+            flags: &["OW", "update"],
+        });
+    }
+    keys
 }
 
 /// Keys that follow a count (Redis's `genericGetKeys`), which Redis asks

@@ -220,6 +220,22 @@ impl Parser {
         self.pos = 0;
     }
 
+    /// What Redis would already have taken off its query buffer of a
+    /// multibulk request still being read: the bytes of its complete
+    /// header lines and arguments, and the arguments' own bytes (CLIENT
+    /// LIST shows the rest as `qbuf`, the arguments as `argv-mem`). An
+    /// inline request stays in the buffer until its newline, as in Redis.
+    pub fn partial_request(&self) -> (usize, usize) {
+        match self.state {
+            State::BulkHeader { .. } | State::BulkBody { .. } | State::Complete => {
+                let args = self.spans.iter().map(|(s, e)| e - s).sum::<usize>()
+                    + self.ready.iter().map(Bytes::len).sum::<usize>();
+                (self.pos, args)
+            }
+            State::Idle | State::Inline => (0, 0),
+        }
+    }
+
     /// True while a request has been started but not finished.
     pub fn in_progress(&self) -> bool {
         self.state != State::Idle || self.pos != 0

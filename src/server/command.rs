@@ -56,6 +56,7 @@ impl Server {
             .parser
             .set_max_bulk_len(self.store.config.proto_max_bulk_len);
         let limit = if auth_required { 1 } else { MAX_BATCH };
+        client.batch_query_len = Some(client.query_len());
         let mut batch = ParsedBatch {
             commands: mem::take(&mut client.batch),
             parsed: 0,
@@ -137,6 +138,7 @@ impl Server {
             return false;
         };
         client.batch = batch.commands;
+        client.batch_query_len = None;
         // A buffer grown for a big argument is not kept for the small
         // requests that follow: what is left moves to a buffer its size.
         if client.rbuf.capacity() > BIG_BUFFER_BYTES

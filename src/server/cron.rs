@@ -104,6 +104,7 @@ impl Server {
     /// second, a few hundred nanoseconds each.
     pub(super) fn shrink_idle_buffers(&mut self, now_ms: u64) {
         for (_, c) in self.clients.iter_mut() {
+            c.resize_reply_buffer(now_ms);
             if now_ms.saturating_sub(c.last_interaction_ms) <= IDLE_SHRINK_MS {
                 continue;
             }
@@ -272,7 +273,7 @@ impl Server {
                 debug_assert!(false, "client {id} evictable but gone");
                 break;
             };
-            log::info!("Evicting client: {}", c.info_line(unix_ms()));
+            log::info!("Evicting client: {}", c.info_line(unix_ms(), None));
             self.store.stats.evicted_clients += 1;
             self.close_client(token);
         }

@@ -436,7 +436,7 @@ impl Server {
                         let head = &client.rbuf[..client.rbuf.len().min(64)];
                         log::warn!(
                             "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
-                            client.info_line(unix_ms()),
+                            client.info_line(unix_ms(), None),
                             crate::util::repr(head)
                         );
                         self.store.stats.client_query_buffer_limit_disconnections += 1;

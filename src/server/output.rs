@@ -85,7 +85,7 @@ impl Server {
         let now = unix_ms();
         log::warn!(
             "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            c.info_line(now)
+            c.info_line(now, None)
         );
         self.store.stats.client_output_buffer_limit_disconnections += 1;
         self.store.to_close.push((token, c.id));
@@ -132,6 +132,7 @@ impl Server {
                 continue;
             };
             client.write_queued = false;
+            client.note_reply_peak();
             // A client past its output-buffer limit is closed unwritten.
             if client.out.overflowed {
                 continue;

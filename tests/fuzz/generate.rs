@@ -1084,6 +1084,62 @@ impl Gen {
         v
     }
 
+    /// SORT's and SORT_RO's options in any order, with BY and GET
+    /// patterns that turn the elements the sequence stores (`0`, `1`, `a`,
+    /// ...) into its keys (`k1`) and their hash fields (`k1->a`). Never
+    /// ALPHA with a BY pattern, nor BY a constant with LIMIT unless it
+    /// stores: those follow a set's or sorted set's hash order in Redis
+    /// (a random one), and such a reply is compared in any order
+    /// (`Norm::for_command`).
+    fn sort_args(&mut self, cmd: &Command, mut args: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        const BY: &[&[u8]] = &[
+            b"k*", b"k*", b"k*->a", b"k*->1", b"k*->b", b"*", b"k*->", b"x*", b"k*\x00",
+        ];
+        const CONSTANT_BY: &[&[u8]] = &[b"nosort", b"k1", b"", b"k1->a"];
+        const GET: &[&[u8]] = &[
+            b"#", b"k*", b"k*->a", b"k*->1", b"*", b"k*->", b"nokey", b"k#",
+        ];
+        args.push(self.key());
+        let store = cmd.name == "sort" && self.chance(35);
+        let mut options: Vec<Vec<Vec<u8>>> = Vec::new();
+        let by_pattern = self.chance(40);
+        let constant_by = !by_pattern && self.chance(25);
+        if by_pattern {
+            options.push(vec![self.cased("BY"), self.pick(BY).to_vec()]);
+        } else if constant_by {
+            options.push(vec![self.cased("BY"), self.pick(CONSTANT_BY).to_vec()]);
+        }
+        if !by_pattern && self.chance(30) {
+            options.push(vec![self.cased("ALPHA")]);
+        }
+        if (store || !constant_by) && self.chance(40) {
+            options.push(vec![self.cased("LIMIT"), self.int(), self.count()]);
+        }
+        for _ in 0..self.below(3) {
+            options.push(vec![self.cased("GET"), self.pick(GET).to_vec()]);
+        }
+        if self.chance(40) {
+            let order = self.pick(&["ASC", "DESC"]);
+            options.push(vec![self.cased(order)]);
+        }
+        if store {
+            options.push(vec![self.cased("STORE"), self.key()]);
+        }
+        if self.chance(5) {
+            options.push(vec![
+                self.pick(&[&b"STORE"[..], b"LIMIT", b"BY", b"nosuch"])
+                    .to_vec(),
+            ]);
+        }
+        // Options in any order, as SORT takes them.
+        for i in (1..options.len()).rev() {
+            let j = self.below(i + 1);
+            options.swap(i, j);
+        }
+        args.extend(options.into_iter().flatten());
+        args
+    }
+
     /// Commands whose arguments the docs do not describe well enough:
     /// arguments that must agree with the connections or stay safe.
     fn special(&mut self, cmd: &Command) -> Option<Vec<Vec<u8>>> {
@@ -1134,6 +1190,7 @@ impl Gen {
                 }
                 return Some(args);
             }
+            "sort" | "sort_ro" => return Some(self.sort_args(cmd, args)),
             "client|reply" => self.pick(&[&["ON"][..], &["SKIP"], &["OFF"], &["nosuch"]]),
             "client|no-evict" => self.pick(&[&["on"][..], &["OFF"], &["maybe"]]),
             "command|getkeys" | "command|getkeysandflags" => {

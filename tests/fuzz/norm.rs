@@ -86,6 +86,8 @@ impl Norm {
                 Norm::Unordered
             }
             ("hgetall", _) | ("config", "get") => Norm::UnorderedPairs,
+            // BY a constant keeps a set's own order, Redis's hash order.
+            ("sort" | "sort_ro", _) if sorts_by_constant(args) => Norm::Unordered,
             // Channels in Redis's hash order.
             ("pubsub", "channels" | "shardchannels") => Norm::Unordered,
             ("command", "" | "list" | "docs" | "info") => Norm::CommandTable,
@@ -721,6 +723,22 @@ fn info_fields(frame: &Frame) -> Option<Vec<Vec<u8>>> {
     commands.sort();
     kept.extend(commands);
     Some(kept)
+}
+
+/// Whether a SORT keeps the value's own order: BY a pattern without `*`,
+/// replied (a stored set is sorted).
+fn sorts_by_constant(args: &[Vec<u8>]) -> bool {
+    let eq = |a: &[u8], w: &str| a.eq_ignore_ascii_case(w.as_bytes());
+    let stores = args.iter().any(|a| eq(a, "store"));
+    let constant_by = args.windows(2).any(|w| {
+        eq(&w[0], "by")
+            && !w[1]
+                .split(|&b| b == 0)
+                .next()
+                .unwrap_or_default()
+                .contains(&b'*')
+    });
+    constant_by && !stores
 }
 
 #[cfg(test)]
