@@ -230,6 +230,8 @@ pub(crate) fn bitfield_keys(request: &[Bytes]) -> Vec<KeyArg> {
         &["RW", "access", "update"]
     };
     vec![KeyArg { pos: 1, flags }]
+}
+
 /// SORT's key, then its STORE destination if any (Redis's `sortGetKeys`,
 /// quirks and all: the scan skips LIMIT's and GET's and BY's arguments but
 /// not STORE's, and the last STORE wins).
