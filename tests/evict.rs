@@ -948,3 +948,48 @@ fn eviction_with_no_tenacity_gets_under_while_serving_commands() {
     assert_eq!(int(&mut c, &["DBSIZE"]), n as i64 - evicted as i64);
     expect_reply(&mut c, &["PING"], "+PONG\r\n");
 }
+
+// ---------------------------------------------------------------------------
+// UNLINK and the lazyfree thread
+// ---------------------------------------------------------------------------
+
+/// UNLINK of a large value hands it to the helper thread, and INFO's
+/// `used_memory` falls once that thread has freed it, as Redis reports it
+/// (lazyfree_pending_objects back to 0, lazyfreed_objects up by one).
+#[test]
+fn unlink_of_a_large_value_lowers_used_memory() {
+    let Some(server) = start_under_test("UNLINK lowers used_memory") else {
+        return;
+    };
+    let mut c = server.connect();
+    // 200,000 fields: far past the 64 elements above which Redis frees
+    // lazily, and about 20 MB.
+    let commands: Vec<Vec<Vec<u8>>> = (0..200)
+        .map(|batch| {
+            let mut args = vec![b"HSET".to_vec(), b"big".to_vec()];
+            for i in batch * 1000..(batch + 1) * 1000 {
+                args.push(format!("field:{i}").into_bytes());
+                args.push(format!("value:{i}").into_bytes());
+            }
+            args
+        })
+        .collect();
+    for reply in pipeline(&mut c, &commands) {
+        assert_eq!(reply, Frame::Integer(1000));
+    }
+    let freed_before = info_u64(&mut c, "memory", "lazyfreed_objects");
+    let with_value = used_memory(&mut c);
+    assert_eq!(int(&mut c, &["UNLINK", "big"]), 1);
+    let target = with_value - 10 * 1024 * 1024;
+    wait_until_within(
+        CONDITION_TIMEOUT,
+        "used_memory falls by 10 MB once the helper thread freed the value",
+        || used_memory(&mut c) < target,
+    );
+    wait_until_within(
+        CONDITION_TIMEOUT,
+        "lazyfreed_objects counts the value",
+        || info_u64(&mut c, "memory", "lazyfreed_objects") == freed_before + 1,
+    );
+    assert_eq!(info_u64(&mut c, "memory", "lazyfree_pending_objects"), 0);
+}
