@@ -436,3 +436,64 @@ fn maxmemory_clients_evicts_the_biggest_client() {
     assert_eq!(admin.cmd(&["EXISTS", "k"]), b":0\r\n");
     ping_raw(&mut keeper);
 }
+
+/// A loopback port nobody listens on now (the kernel's pick, released).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a free port");
+    l.local_addr().expect("local address").port()
+}
+
+/// CONFIG SET port and bind listen anew at once, and when the new address
+/// cannot be bound, the old sockets and values come back with Redis's
+/// error (updatePort, applyBind).
+#[test]
+fn config_set_port_and_bind_relisten() {
+    let Some(server) = start("CONFIG SET port and bind", &[]) else {
+        return;
+    };
+    let mut c = server.connect();
+    let port = free_port();
+    ok(&mut c, &["CONFIG", "SET", "port", &port.to_string()]);
+    // The command's own connection stays; new ones go to the new port.
+    let mut moved = Client::connect(port).expect("connect to the new port");
+    ok(&mut moved, &["SET", "k", "v"]);
+    assert!(
+        TcpStream::connect((Ipv4Addr::LOCALHOST, server.port)).is_err(),
+        "the old port still accepts"
+    );
+    assert_eq!(
+        info_field(&mut moved, "server", "tcp_port"),
+        port.to_string()
+    );
+    // A port someone else holds: refused, and still served where it was.
+    let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let taken_port = taken.local_addr().expect("address").port().to_string();
+    common::replies::expect_reply(
+        &mut moved,
+        &["CONFIG", "SET", "port", &taken_port],
+        "-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.\r\n",
+    );
+    common::replies::expect_reply(
+        &mut moved,
+        &["CONFIG", "GET", "port"],
+        &format!(
+            "*2\r\n$4\r\nport\r\n${}\r\n{port}\r\n",
+            port.to_string().len()
+        ),
+    );
+    Client::connect(port).expect("the old sockets are back after a failure");
+    // An address this host does not have.
+    common::replies::expect_reply(
+        &mut moved,
+        &["CONFIG", "SET", "bind", "192.0.2.1"],
+        "-ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.\r\n",
+    );
+    let mut again = Client::connect(port).expect("the old bind is back after a failure");
+    // Optional addresses that are missing are skipped.
+    ok(
+        &mut again,
+        &["CONFIG", "SET", "bind", "127.0.0.1 -192.0.2.1"],
+    );
+    let mut last = Client::connect(port).expect("listening on 127.0.0.1");
+    common::replies::expect_reply(&mut last, &["GET", "k"], "$1\r\nv\r\n");
+}

@@ -504,6 +504,7 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
+    let listening = (ctx.store.config.bind.clone(), ctx.store.config.port);
     let result = ctx.store.config.set_many(&pairs);
     // A failed CONFIG SET may still have changed what a parameter means
     // (see `Config::restore_from_shown`).
@@ -525,6 +526,9 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::err(
             "CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.",
         ));
+    }
+    if result.is_ok() && !ctx.store.loading() {
+        relisten(ctx.store, &pairs, listening)?;
     }
     if let Err(e) = result {
         let failed = |name: &str, why: &str| {
@@ -550,6 +554,37 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     ctx.out.ok();
     Ok(())
+}
+
+/// CONFIG SET port or bind listens where they say now (Redis's updatePort
+/// and applyBind); when it cannot, the old values and sockets come back and
+/// the error names the parameter.
+fn relisten(
+    store: &mut crate::store::Store,
+    pairs: &[(&str, &str)],
+    (bind, port): (Vec<String>, u16),
+) -> CmdResult {
+    if store.config.bind == bind && store.config.port == port {
+        return Ok(());
+    }
+    let (new_bind, new_port) = (store.config.bind.clone(), store.config.port);
+    if crate::server::relisten(store, &new_bind, new_port).is_ok() {
+        return Ok(());
+    }
+    let (name, why) = match pairs
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("port") || n.eq_ignore_ascii_case("bind"))
+    {
+        Some((n, _)) if n.eq_ignore_ascii_case("bind") => {
+            ("bind", "Failed to bind to specified addresses.")
+        }
+        _ => ("port", "Unable to listen on this port. Check server logs."),
+    };
+    let _ = store.config.set("port", &port.to_string(), false);
+    let _ = store.config.set("bind", &bind.join(" "), false);
+    Err(CmdError::err(format!(
+        "CONFIG SET failed (possibly related to argument '{name}') - {why}"
+    )))
 }
 
 /// CONFIG RESETSTAT

@@ -36,29 +36,16 @@ const READ_BUDGET: usize = 256 * 1024;
 /// What busy serving needs of the loop's I/O: the poller's registry (to
 /// register connections accepted meanwhile) and the listening sockets.
 pub struct Io {
-    registry: mio::Registry,
-    listeners: Vec<mio::net::TcpListener>,
+    pub(super) registry: mio::Registry,
+    /// The listening sockets, registered with the loop's poll.
+    pub(super) listeners: Vec<mio::net::TcpListener>,
 }
 
 impl Io {
-    pub fn new(poll: &mio::Poll, listeners: &[mio::net::TcpListener]) -> std::io::Result<Io> {
-        let mut dups = Vec::new();
-        for l in listeners {
-            // SAFETY: the descriptor belongs to a live listener; `dup`
-            // gives a new one that the duplicate owns and closes.
-            let fd = unsafe { libc::dup(std::os::fd::AsRawFd::as_raw_fd(l)) };
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // SAFETY: `fd` is a fresh descriptor owned by nobody else.
-            let std_listener =
-                unsafe { <std::net::TcpListener as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-            std_listener.set_nonblocking(true)?;
-            dups.push(mio::net::TcpListener::from_std(std_listener));
-        }
+    pub fn new(poll: &mio::Poll, listeners: Vec<mio::net::TcpListener>) -> std::io::Result<Io> {
         Ok(Io {
             registry: poll.registry().try_clone()?,
-            listeners: dups,
+            listeners,
         })
     }
 }

@@ -84,7 +84,6 @@ enum Timer {
 
 pub struct Server {
     poll: Poll,
-    listeners: Vec<TcpListener>,
     clients: Slab<Client>,
     store: Store,
     wheel: TimerWheel<Timer>,
@@ -125,40 +124,14 @@ impl Server {
     /// Binds the listeners and prepares the loop.
     pub fn bind(config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let mut listeners = Vec::new();
-        let mut port = config.port;
-        for (i, addr) in config.bind.iter().enumerate() {
-            let addr = addr.trim_start_matches('-');
-            let host = if addr == "*" { "0.0.0.0" } else { addr };
-            let sockaddr: SocketAddr = if host.contains(':') {
-                format!("[{host}]:{port}")
-            } else {
-                format!("{host}:{port}")
-            }
-            .parse()
-            .map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("bad bind address {addr}: {e}"),
-                )
-            })?;
-            let mut listener = TcpListener::bind(sockaddr)?;
-            set_backlog(
-                &listener,
-                config
-                    .get("tcp-backlog")
-                    .and_then(|b| b.parse().ok())
-                    .unwrap_or(511),
-            );
-            // With --port 0 the first listener picks the port and the others
-            // follow it.
-            port = listener.local_addr()?.port();
-            poll.registry().register(
-                &mut listener,
-                Token(LISTENER_BASE + i),
-                Interest::READABLE,
-            )?;
-            listeners.push(listener);
+        let backlog = config
+            .get("tcp-backlog")
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(511);
+        let (mut listeners, port) = listen(&config.bind, config.port, backlog, true)?;
+        for (i, listener) in listeners.iter_mut().enumerate() {
+            poll.registry()
+                .register(listener, Token(LISTENER_BASE + i), Interest::READABLE)?;
         }
         let mut signals = signal_hook_mio::v1_0::Signals::new([
             signal_hook::consts::SIGINT,
@@ -177,10 +150,9 @@ impl Server {
             AOF_SYNCED,
         )?));
         crate::lazyfree::start();
-        store.busy_io = Some(busy::Io::new(&poll, &listeners)?);
+        store.busy_io = Some(busy::Io::new(&poll, listeners)?);
         Ok(Server {
             poll,
-            listeners,
             clients: Slab::new(),
             store,
             wheel,
@@ -391,12 +363,14 @@ impl Server {
     }
 
     pub(super) fn accept(&mut self, listener: usize) {
-        accept(
-            &self.listeners[listener],
-            self.poll.registry(),
-            &mut self.store,
-            &mut self.clients,
-        );
+        // The listening sockets live in the store, where CONFIG SET port
+        // and bind replace them and a busy script's serving accepts too.
+        if let Some(io) = self.store.busy_io.take() {
+            if let Some(l) = io.listeners.get(listener) {
+                accept(l, &io.registry, &mut self.store, &mut self.clients);
+            }
+            self.store.busy_io = Some(io);
+        }
     }
 
     /// Reads what the client has sent (one chunk) and runs every complete
@@ -480,8 +454,114 @@ impl Server {
     }
 }
 
-/// Accepts every connection waiting on `listener` (the loop's, or while a
-/// script is busy, a duplicate of it).
+/// Binds a listening socket on `port` for each address of `bind` (Redis's
+/// listenToPort: `*` is every IPv4 address, a leading `-` makes an address
+/// optional, skipped when it is not available; no address means `*` and
+/// `-::*`). With `pick` and port 0 the first socket picks the port and the
+/// others follow it (tests); otherwise port 0 listens nowhere, as in Redis.
+pub fn listen(
+    bind: &[String],
+    mut port: u16,
+    backlog: i32,
+    pick: bool,
+) -> io::Result<(Vec<TcpListener>, u16)> {
+    let mut listeners = Vec::new();
+    if port == 0 && !pick {
+        return Ok((listeners, 0));
+    }
+    let defaults = ["*".to_owned(), "-::*".to_owned()];
+    let bind = if bind.is_empty() { &defaults[..] } else { bind };
+    for addr in bind {
+        let optional = addr.starts_with('-');
+        let addr = addr.trim_start_matches('-');
+        let host = match addr {
+            "*" => "0.0.0.0",
+            "::*" => "::",
+            other => other,
+        };
+        let sockaddr: SocketAddr = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        }
+        .parse()
+        .map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad bind address {addr}: {e}"),
+            )
+        })?;
+        let listener = match TcpListener::bind(sockaddr) {
+            Ok(l) => l,
+            Err(e)
+                if optional
+                    && matches!(
+                        e.raw_os_error(),
+                        Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT)
+                    ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        set_backlog(&listener, backlog);
+        port = listener.local_addr()?.port();
+        listeners.push(listener);
+    }
+    Ok((listeners, port))
+}
+
+/// CONFIG SET port or bind (Redis's changeListenPort and changeBindAddr):
+/// closes the listening sockets, then listens on `bind` and `port`; if
+/// that fails, listens again where it did before and gives the error.
+pub fn relisten(store: &mut Store, bind: &[String], port: u16) -> io::Result<()> {
+    let Some(mut io) = store.busy_io.take() else {
+        return Err(io::Error::other("the server has no listening sockets"));
+    };
+    let backlog = store
+        .config
+        .get("tcp-backlog")
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(511);
+    let old: Vec<SocketAddr> = io
+        .listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    for mut l in io.listeners.drain(..) {
+        let _ = io.registry.deregister(&mut l);
+    }
+    let outcome = listen(bind, port, backlog, false);
+    let result = match outcome {
+        Ok((listeners, port)) => {
+            io.listeners = listeners;
+            store.listen_port = port;
+            Ok(())
+        }
+        Err(e) => {
+            log::warn!("Failed to bind, trying to restore old listening sockets: {e}");
+            io.listeners = old
+                .iter()
+                .filter_map(|a| TcpListener::bind(*a).ok())
+                .inspect(|l| set_backlog(l, backlog))
+                .collect();
+            Err(e)
+        }
+    };
+    for (i, l) in io.listeners.iter_mut().enumerate() {
+        if let Err(e) = io
+            .registry
+            .register(l, Token(LISTENER_BASE + i), Interest::READABLE)
+        {
+            log::warn!("Registering a listening socket: {e}");
+        }
+    }
+    store.busy_io = Some(io);
+    result
+}
+
+/// Accepts every connection waiting on `listener` (the loop's, also while
+/// a script is busy).
 pub(super) fn accept(
     listener: &TcpListener,
     registry: &mio::Registry,
