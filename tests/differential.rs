@@ -134,7 +134,8 @@ scripts!(
     eval_libs,
     function,
     eval_effects,
-    eval_fuzz
+    eval_fuzz,
+    hll
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -51,8 +51,8 @@ pub mod h {
     pub use super::sort::*;
     pub use crate::types::bitmap::*;
     pub use crate::types::geo::*;
-    pub use crate::types::hll::*;
     pub use crate::types::hash::*;
+    pub use crate::types::hll::*;
     pub use crate::types::list::*;
     pub use crate::types::set::*;
     pub use crate::types::stream::{

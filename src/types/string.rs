@@ -183,7 +183,7 @@ fn store_argument(ctx: &mut Ctx, key: &Bytes, value: &Bytes, ttl: Ttl) {
 
 /// Whether `key`'s value is still shared with a queued command of the
 /// running transaction (see [`store_argument`]); it is not once copied.
-fn shared(ctx: &mut Ctx, key: &[u8]) -> Shared {
+pub(crate) fn shared(ctx: &mut Ctx, key: &[u8]) -> Shared {
     let db = ctx.db_index;
     let shared = &mut ctx.store.exec_shared;
     match shared.iter().position(|(d, k)| *d == db && k == key) {
