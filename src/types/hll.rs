@@ -26,7 +26,7 @@ use bytes::Bytes;
 
 use crate::cmd::keys::{lookup_read, lookup_write};
 use crate::cmd::{CmdError, CmdResult, Ctx};
-use crate::db::value::{Shared, grow_like_sds, sds_new_capacity};
+use crate::db::value::{Shared, make_room_like_sds, sds_new_capacity};
 use crate::db::{Entry, Str, Ttl, Value};
 use crate::effects::class;
 use crate::store::Store;
@@ -359,7 +359,7 @@ fn sparse_raise(
     }
     // The worst split (XZERO into XZERO-VAL-XZERO) adds three bytes; Redis
     // makes that room first, which is what its string's capacity shows.
-    grow_like_sds(hll, hll.len() + 3);
+    make_room_like_sds(hll, 3);
     let Found { p, prev, first, op } = find_op(hll, index)?;
     match op {
         Op::Val { value, .. } if value >= count => return Ok(false),
