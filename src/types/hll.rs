@@ -176,15 +176,39 @@ fn dense_raise(regs: &mut [u8], i: usize, count: u8) -> bool {
     }
 }
 
+/// The four registers packed in three bytes of a dense array (6 bits
+/// each, little-endian).
+fn unpack4(b: &[u8]) -> [u8; 4] {
+    [
+        b[0] & 63,
+        (b[0] >> 6 | b[1] << 2) & 63,
+        (b[1] >> 4 | b[2] << 4) & 63,
+        b[2] >> 2,
+    ]
+}
+
+fn pack4(b: &mut [u8], r: [u8; 4]) {
+    b[0] = r[0] | r[1] << 6;
+    b[1] = r[1] >> 2 | r[2] << 4;
+    b[2] = r[2] >> 4 | r[3] << 2;
+}
+
 /// Adds every register's value to `histogram` (Redis's hllDenseRegHisto),
 /// four registers from each three bytes.
 fn dense_histogram(regs: &[u8], histogram: &mut [i64; 64]) {
     for b in regs.chunks_exact(3) {
-        let (b0, b1, b2) = (b[0] as usize, b[1] as usize, b[2] as usize);
-        histogram[b0 & 63] += 1;
-        histogram[(b0 >> 6 | b1 << 2) & 63] += 1;
-        histogram[(b1 >> 4 | b2 << 4) & 63] += 1;
-        histogram[b2 >> 2] += 1;
+        for r in unpack4(b) {
+            histogram[r as usize] += 1;
+        }
+    }
+}
+
+/// Raises each dense register to the one-byte register of `max` at the
+/// same index: what raising them one by one gives, four at a time.
+fn dense_raise_all(regs: &mut [u8], max: &[u8]) {
+    for (b, m) in regs.chunks_exact_mut(3).zip(max.chunks_exact(4)) {
+        let r = unpack4(b);
+        pack4(b, std::array::from_fn(|i| r[i].max(m[i] & REGISTER_MAX)));
     }
 }
 
@@ -475,9 +499,13 @@ pub fn merge_into(max: &mut [u8], hll: &[u8]) -> Result<(), Corrupt> {
             }
         });
     }
-    let regs = &hll[HEADER_BYTES..];
-    for (i, m) in max.iter_mut().enumerate() {
-        *m = (*m).max(dense_get(regs, i));
+    for (b, m) in hll[HEADER_BYTES..]
+        .chunks_exact(3)
+        .zip(max.chunks_exact_mut(4))
+    {
+        for (m, r) in m.iter_mut().zip(unpack4(b)) {
+            *m = (*m).max(r);
+        }
     }
     Ok(())
 }
@@ -765,6 +793,9 @@ pub fn pfcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn store_union(hll: &mut Vec<u8>, max: &[u8], dense: bool, max_bytes: usize) -> CmdResult {
     if dense {
         to_dense(hll).map_err(|_| corrupt())?;
+        dense_raise_all(&mut hll[HEADER_BYTES..], max);
+        invalidate_cache(hll);
+        return Ok(());
     }
     for (i, &count) in max.iter().enumerate() {
         if count != 0 {
@@ -1057,6 +1088,29 @@ mod tests {
         let mut hist = [0i64; 64];
         hist[63] = REGISTERS as i64;
         assert_eq!(estimate(&hist), i64::MIN as u64);
+    }
+
+    #[test]
+    fn raising_all_registers_at_once_is_raising_each() {
+        let mut rng = Rng::new(11);
+        let mut one_by_one = vec![0u8; DENSE_BYTES - HEADER_BYTES];
+        for i in 0..REGISTERS {
+            dense_put(&mut one_by_one, i, (rng.next_u64() % 64) as u8);
+        }
+        let mut all = one_by_one.clone();
+        let max: Vec<u8> = (0..REGISTERS)
+            .map(|_| (rng.next_u64() % 64) as u8)
+            .collect();
+        for (i, &m) in max.iter().enumerate() {
+            dense_raise(&mut one_by_one, i, m);
+        }
+        dense_raise_all(&mut all, &max);
+        assert_eq!(all, one_by_one);
+        let mut merged = vec![0u8; REGISTERS];
+        let mut hll = b"HYLL\0\0\0\0\0\0\0\0\0\0\0\0".to_vec();
+        hll.extend_from_slice(&all);
+        merge_into(&mut merged, &hll).unwrap();
+        assert!((0..REGISTERS).all(|i| merged[i] == dense_get(&all, i)));
     }
 
     #[test]
