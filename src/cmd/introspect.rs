@@ -817,7 +817,13 @@ mod tests {
             &list(&["filterby", "pattern", "*|GETKEYS*"]),
             b"*2\r\n$15\r\ncommand|getkeys\r\n$23\r\ncommand|getkeysandflags\r\n",
         );
-        assert_bytes(&list(&["filterby", "aclcat", "HyperLogLog"]), b"*0\r\n");
+        // A category is matched without case.
+        assert_bytes(
+            &list(&["filterby", "aclcat", "HyperLogLog"]),
+            b"*5\r\n$5\r\npfadd\r\n$7\r\npfcount\r\n$7\r\npfmerge\r\n\
+              $7\r\npfdebug\r\n$10\r\npfselftest\r\n",
+        );
+        assert_bytes(&list(&["filterby", "aclcat", "nosuch"]), b"*0\r\n");
         assert_bytes(&list(&["filterby", "module", "x"]), b"*0\r\n");
         let syntax = b"-ERR syntax error\r\n";
         assert_bytes(&list(&["filterby", "x", "y"]), syntax);
