@@ -10,7 +10,7 @@
 #                (default 3; 2 with --quick)
 #   --only LIST  run only these of the sections throughput, cpu, smallcpu,
 #                pubsub, bigvalue, memory, small, growth, persist, aof,
-#                zset, stream, evict, evalsha, geo, bitmap, sort
+#                zset, stream, evict, evalsha, geo, bitmap, sort, hll
 #                (comma separated)
 #   --help       print this text
 #
@@ -85,6 +85,13 @@
 #  11. SORT (--only sort): server CPU per SORT of a 1,000-element list (with
 #      LIMIT, ALPHA, BY nosort) and of a 1,000-member set BY weight keys
 #      (with LIMIT, with GET), at -P 16.
+}
+
+#  12. HyperLogLog (scripts/bench/hll.py): PFADD on one key (dense) and on
+#      10,000 sparse keys, PFCOUNT of one key (cached) and of two dense keys
+#      (the union counted each time), PFMERGE of two dense keys, at -P 1 and
+#      -P 16, a fresh server per run, every request checked in INFO
+#      commandstats.
 # A test whose command the server does not know is "n/a". Servers are killed
 # on exit, also on Ctrl-C or failure; if one dies mid-run the script says
 # which and exits 3. It only talks to 127.0.0.1. Run it from anywhere; it
@@ -153,8 +160,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream | evict | evalsha | geo | bitmap | sort) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream, evict, evalsha, geo, bitmap, sort)" >&2; exit 2 ;;
+        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream | evict | evalsha | geo | bitmap | sort | hll) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream, evict, evalsha, geo, bitmap, sort, hll)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -1017,6 +1024,18 @@ section_sort() {
     py report-cpu "$out" "${SERVERS[@]}"
 }
 
+# 14. HyperLogLog (scripts/bench/hll.py): PFADD on one dense key and on
+# many sparse ones, PFCOUNT cached and of two keys, PFMERGE; redis-benchmark
+# at -P 1 and -P 16, a fresh server per run.
+section_hll() {
+    log "HyperLogLog: PFADD, PFCOUNT and PFMERGE, $N_P1 requests at -P 1 and $N_P16 at -P 16"
+    echo
+    echo "## HyperLogLog"
+    echo
+    python3 "$ROOT/scripts/bench/hll.py" "$ROUNDS" "$FERROKV" --requests="$N_P1,$N_P16" \
+        || die "the HyperLogLog benchmark failed"
+}
+
 section_aof() {
     log "AOF: SET under appendfsync always/everysec, BGREWRITEAOF of $PERSIST_N keys"
     echo
@@ -1042,5 +1061,6 @@ if want evict; then section_evict; fi
 if want evalsha; then section_evalsha; fi
 if want geo; then section_geo; fi
 if want bitmap; then section_bitmap; fi
+if want hll; then section_hll; fi
 if want growth; then section_growth; fi
 log "done"

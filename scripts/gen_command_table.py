@@ -457,6 +457,7 @@ OWN_FLAGS = {
     "scan": ["TOUCHES_ARBITRARY_KEYS"],
     "publish": ["MAY_REPLICATE"],
     "spublish": ["MAY_REPLICATE"],
+    "pfcount": ["MAY_REPLICATE"],
     "multi": ["RUNS_IN_MULTI"],
     "exec": ["RUNS_IN_MULTI"],
     "discard": ["RUNS_IN_MULTI"],

@@ -682,6 +682,8 @@ pub struct Config {
     pub stream_node_max_bytes: usize,
     pub stream_node_max_entries: usize,
     pub zset_max_listpack_value: usize,
+    /// When a HyperLogLog leaves its sparse encoding.
+    pub hll_sparse_max_bytes: usize,
     /// How big a list's packed chunks get (`list-max-listpack-size`).
     pub list_max_listpack_size: i64,
     /// Whether commands' durations go into latency histograms.
@@ -770,6 +772,7 @@ impl Default for Config {
             stream_node_max_bytes: 4096,
             stream_node_max_entries: 100,
             zset_max_listpack_value: 64,
+            hll_sparse_max_bytes: 3000,
             list_max_listpack_size: -2,
             latency_tracking: true,
             notify_keyspace_events: 0,
@@ -1083,6 +1086,7 @@ impl Config {
             "zset-max-listpack-entries" => self.zset_max_listpack_entries = unsigned() as usize,
             "zset-max-listpack-value" => self.zset_max_listpack_value = unsigned() as usize,
             "stream-node-max-bytes" => self.stream_node_max_bytes = unsigned() as usize,
+            "hll-sparse-max-bytes" => self.hll_sparse_max_bytes = unsigned() as usize,
             "stream-node-max-entries" => self.stream_node_max_entries = unsigned() as usize,
             "list-max-listpack-size" => self.list_max_listpack_size = parse_i64(v),
             "latency-tracking" => self.latency_tracking = v == "yes",

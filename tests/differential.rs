@@ -138,7 +138,8 @@ scripts!(
     geo,
     bitmap,
     sort,
-    client_fields
+    client_fields,
+    hll
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -817,6 +817,7 @@ mod tests {
             &list(&["filterby", "pattern", "*|GETKEYS*"]),
             b"*2\r\n$15\r\ncommand|getkeys\r\n$23\r\ncommand|getkeysandflags\r\n",
         );
+        // A category is matched without case.
         assert_bytes(
             &list(&["filterby", "aclcat", "HyperLogLog"]),
             b"*5\r\n$5\r\npfadd\r\n$7\r\npfcount\r\n$7\r\npfmerge\r\n\

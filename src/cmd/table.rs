@@ -5570,7 +5570,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "pfcount",
         arity: -2,
-        flags: flag::READONLY,
+        flags: flag::READONLY | flag::MAY_REPLICATE,
         first_key: 1,
         last_key: -1,
         key_step: 1,

@@ -116,6 +116,32 @@ pub fn grow_like_sds(buf: &mut Vec<u8>, needed: usize) {
     buf.reserve_exact(target - buf.len());
 }
 
+/// Makes room for `add` more bytes as Redis's `sdsMakeRoomFor` does: none
+/// while there is room, else twice what is needed, rounded up to the size
+/// class of the allocation (what jemalloc gives is usable). A string grown
+/// a few bytes at a time (a sparse HyperLogLog) then reallocates exactly
+/// when Redis's does, and MEMORY USAGE follows it.
+pub fn make_room_like_sds(buf: &mut Vec<u8>, add: usize) {
+    if buf.capacity() - buf.len() >= add {
+        return;
+    }
+    let needed = buf.len() + add;
+    let target = if needed < SDS_MAX_PREALLOC {
+        needed * 2
+    } else {
+        needed + SDS_MAX_PREALLOC
+    };
+    let header = sds_header(target, false);
+    let type_max = match header {
+        3 => u8::MAX as usize,
+        5 => u16::MAX as usize,
+        9 => u32::MAX as usize,
+        _ => usize::MAX,
+    };
+    let room = (jemalloc_class(header + target + 1) - header - 1).min(type_max);
+    buf.reserve_exact(room - buf.len());
+}
+
 /// Whether a string value is also referenced elsewhere (a command a
 /// running transaction still holds stored it from its argument), so that
 /// changing it in place means copying it first.

@@ -99,6 +99,10 @@ pub const NOT_GENERATED: &[(&str, &str)] = &[
     ("acl|users", ACL_REASON),
     ("acl|whoami", ACL_REASON),
     (
+        "pfselftest",
+        "it adds ten million elements (seconds on redis-server) and answers OK; tests/diff/hll.redis runs it",
+    ),
+    (
         "client|setinfo",
         "a Redis 7.2 command ferrokv accepts on purpose (clients send it); Redis 7.0 has none",
     ),
@@ -249,6 +253,10 @@ fn weight(cmd: &Command) -> u64 {
         "script|flush" => 2,
         // Searches need points: GEOADD as often as the searches together.
         "geoadd" => 48,
+        // A HyperLogLog needs many PFADDs (or a few long ones) to leave
+        // the sparse encoding.
+        "pfadd" => 16,
+        "pfcount" | "pfmerge" => 8,
         _ => match cmd.docs.group {
             "string" | "generic" | "hash" | "set" | "list" | "sorted-set" | "stream" | "geo" => 16,
             _ => 3,
@@ -956,6 +964,22 @@ impl Gen {
         kind.nth(self.deadlines).to_string().into_bytes()
     }
 
+    /// PFADD's elements: a few values, or a run of up to a few hundred
+    /// distinct ones, so that sparse HyperLogLogs grow, split and merge
+    /// their opcodes and cross `hll-sparse-max-bytes` into dense.
+    fn hll_elements(&mut self) -> Vec<Vec<u8>> {
+        if self.chance(75) {
+            return (0..self.below(4))
+                .map(|_| self.pick(VALUES).to_vec())
+                .collect();
+        }
+        let start = self.below(100_000);
+        let n = self.pick(&[10, 50, 200, 600]);
+        (start..start + n)
+            .map(|i| format!("e{i}").into_bytes())
+            .collect()
+    }
+
     pub fn key(&mut self) -> Vec<u8> {
         match self.below(50) {
             0 => Vec::new(),
@@ -1333,6 +1357,19 @@ impl Gen {
                 return Some(args);
             }
             "function|flush" => self.pick(&[&[][..], &["ASYNC"], &["SYNC"], &["bad"]]),
+            "pfadd" => {
+                args.push(self.key());
+                args.extend(self.hll_elements());
+                return Some(args);
+            }
+            "pfdebug" => {
+                // GETREG's reply is 16384 integers: not too often.
+                let sub = self.pick(&[
+                    "GETREG", "DECODE", "DECODE", "ENCODING", "TODENSE", "nosuch",
+                ]);
+                args.extend([self.cased(sub), self.key()]);
+                return Some(args);
+            }
             "setrange" => {
                 args.push(self.key());
                 let offset = self.pick(&[
@@ -1671,6 +1708,11 @@ pub const ENCODING_LIMITS: &[(&str, &[&str])] = &[
     (
         "stream-node-max-bytes",
         &["1", "50", "200", "4096", "0", "1kb", "-1"],
+    ),
+    // A sparse HyperLogLog becomes dense past this many bytes.
+    (
+        "hll-sparse-max-bytes",
+        &["0", "20", "100", "300", "3000", "-1", "abc"],
     ),
 ];
 
