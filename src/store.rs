@@ -116,6 +116,9 @@ pub struct Store {
     pub lastsave_s: i64,
     pub started: Instant,
     pub run_id: String,
+    /// The replication ID (INFO's `master_replid`), random at start and
+    /// new after DEBUG CHANGE-REPL-ID; Redis draws it apart from `run_id`.
+    pub replid: String,
     /// The port actually bound (the config may say 0).
     pub listen_port: u16,
     pub next_client_id: u64,
@@ -166,9 +169,8 @@ pub struct Store {
 impl Store {
     pub fn new(config: Config) -> Store {
         let mut rng = Rng::from_time();
-        let run_id = (0..40)
-            .map(|_| char::from(b"0123456789abcdef"[rng.below(16) as usize]))
-            .collect();
+        let run_id = random_hex_id(&mut rng);
+        let replid = random_hex_id(&mut rng);
         let mut store = Store {
             dbs: (0..config.databases).map(|_| Db::new()).collect(),
             config,
@@ -181,6 +183,7 @@ impl Store {
             aof: Default::default(),
             started: Instant::now(),
             run_id,
+            replid,
             listen_port: 0,
             next_client_id: 1,
             monitors: Vec::new(),
@@ -326,6 +329,14 @@ impl Store {
 }
 
 /// Wall-clock Unix time in milliseconds.
+/// 40 random hex digits: a run ID or a replication ID, as Redis's
+/// getRandomHexChars makes them.
+pub fn random_hex_id(rng: &mut Rng) -> String {
+    (0..40)
+        .map(|_| char::from(b"0123456789abcdef"[rng.below(16) as usize]))
+        .collect()
+}
+
 pub fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -136,6 +136,25 @@ pub fn format_double(d: f64) -> String {
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
+/// Formats `d` as C's `"%.2f"` does (glibc's rounding of the exact
+/// binary value), for texts Redis prints that way.
+pub fn format_fixed2(d: f64) -> String {
+    let mut buf = [0u8; 400];
+    // SAFETY: the buffer is valid for its length and the format string is
+    // a NUL-terminated literal taking one double; snprintf never writes
+    // past the length it is given.
+    let n = unsafe {
+        libc::snprintf(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            c"%.2f".as_ptr(),
+            d,
+        )
+    };
+    let n = (n.max(0) as usize).min(buf.len() - 1);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
 unsafe extern "C" {
     fn ferrokv_ld_add(
         a: *const u8,

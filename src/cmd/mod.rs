@@ -10,6 +10,7 @@
 pub mod acl;
 pub mod acl_table;
 pub mod connection;
+pub mod debug;
 pub mod function;
 pub mod help;
 pub mod introspect;
@@ -41,6 +42,7 @@ pub use spec::{Command, flag};
 pub mod h {
     pub use super::acl::*;
     pub use super::connection::*;
+    pub use super::debug::*;
     pub use super::function::*;
     pub use super::introspect::*;
     pub use super::keys::*;

@@ -1,5 +1,5 @@
 //! Server commands: databases (SWAPDB, DBSIZE, FLUSH*), INFO, CONFIG, OBJECT,
-//! MEMORY, SLOWLOG, DEBUG, MONITOR, SHUTDOWN, TIME and LASTSAVE.
+//! MEMORY, SLOWLOG, MONITOR, SHUTDOWN, TIME and LASTSAVE.
 
 use std::fmt::Write as _;
 
@@ -61,7 +61,7 @@ pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// Touches the keys watched in `db` that a flush or swap replaces.
-fn touch_watched_in(ctx: &mut Ctx, db: usize, replaced_with: Option<usize>) {
+pub(super) fn touch_watched_in(ctx: &mut Ctx, db: usize, replaced_with: Option<usize>) {
     if ctx.store.watches.is_empty() {
         return;
     }
@@ -201,65 +201,6 @@ pub fn monitor(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
         ctx.store.monitors.push(me);
     }
     ctx.out.ok();
-    Ok(())
-}
-
-/// DEBUG subcommand [args]: the subset tools rely on.
-pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    // Like Redis 7, DEBUG is refused unless `enable-debug-command` allows
-    // it (`local`: from loopback connections only).
-    let allowed = match ctx.store.config.get("enable-debug-command") {
-        Some("yes") => true,
-        Some("local") => ctx.client().peer.ip().is_loopback(),
-        _ => false,
-    };
-    if !allowed {
-        return Err(CmdError::err(
-            "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
-        ));
-    }
-    let sub = &args[1];
-    if eq_ic(sub, "SLEEP") && args.len() == 3 {
-        let secs = crate::util::parse_f64(&args[2]).unwrap_or(0.0);
-        // DEBUG SLEEP exists to simulate a stalled server; it stalls the
-        // loop on purpose.
-        std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
-        ctx.out.ok();
-    } else if eq_ic(sub, "SET-ACTIVE-EXPIRE") && args.len() == 3 {
-        // Redis's tests turn active expiry off to see what lazy expiry alone
-        // does; so do ours.
-        ctx.store.active_expire_enabled = crate::util::parse_i64(&args[2]).unwrap_or(0) != 0;
-        ctx.out.ok();
-    } else if eq_ic(sub, "RELOAD") {
-        debug_reload(ctx, &args[2..])?;
-    } else if eq_ic(sub, "LOADAOF") && args.len() == 2 {
-        debug_loadaof(ctx)?;
-    } else if eq_ic(sub, "HELP") {
-        reply_help(
-            ctx,
-            &[
-                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "LOADAOF",
-                "    Flush the AOF buffers on disk and reload the AOF in memory.",
-                "RELOAD [NOSAVE]",
-                "    Save the RDB on disk and reload it back to memory. With NOSAVE, load the",
-                "    file on disk as it is.",
-                "SET-ACTIVE-EXPIRE <0|1>",
-                "    Setting it to 0 disables expiring keys in background when they are not",
-                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
-                "    default.",
-                "SLEEP <seconds>",
-                "    Stop the server for <seconds>. Decimals allowed.",
-                "HELP",
-                "    Print this help.",
-            ],
-        );
-    } else {
-        return Err(CmdError::err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-            String::from_utf8_lossy(sub)
-        )));
-    }
     Ok(())
 }
 
@@ -854,7 +795,7 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) {
             let _ = write!(
                 t,
                 "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-                store.run_id
+                store.replid
             );
         }
         "cpu" => {
@@ -1001,7 +942,7 @@ pub fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 /// Saves the dataset, as SAVE does; Redis answers a failure with a bare
 /// `ERR` and logs the reason.
-fn save_now(ctx: &mut Ctx) -> CmdResult {
+pub(super) fn save_now(ctx: &mut Ctx) -> CmdResult {
     match crate::persist::save(ctx.store, ctx.now_ms) {
         Ok(bytes) => {
             log::info!("DB saved on disk ({bytes} bytes)");
@@ -1015,81 +956,4 @@ fn save_now(ctx: &mut Ctx) -> CmdResult {
             Err(CmdError::Msg("ERR".into()))
         }
     }
-}
-
-/// DEBUG LOADAOF: writes the AOF buffer, empties the dataset and loads
-/// the append-only file back, on the loop (Redis exits when the file does
-/// not load; so does ferrokv, rather than serve part of it).
-fn debug_loadaof(ctx: &mut Ctx) -> CmdResult {
-    if ctx.store.aof.state == crate::persist::aof::State::On {
-        crate::persist::aof::flush(ctx.store, true);
-    }
-    let fresh = (0..ctx.store.dbs.len())
-        .map(|_| crate::db::Db::new())
-        .collect();
-    crate::persist::install(ctx.store, fresh);
-    let result = crate::persist::aof::load::load_now(ctx.store, ctx.clients, ctx.now_ms);
-    if let Err(e) = result {
-        log::warn!("{e}");
-        std::process::exit(1);
-    }
-    ctx.store.dirty = 0;
-    log::warn!("Append Only File loaded by DEBUG LOADAOF");
-    ctx.out.ok();
-    Ok(())
-}
-
-/// DEBUG RELOAD [NOSAVE]: saves (unless NOSAVE) and loads the file back in
-/// place of the dataset. The file is read into fresh databases first, so a
-/// bad file leaves the dataset as it was.
-fn debug_reload(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
-    let mut save = true;
-    for opt in opts {
-        if eq_ic(opt, "NOSAVE") {
-            save = false;
-        } else if eq_ic(opt, "MERGE") || eq_ic(opt, "NOFLUSH") {
-            return Err(CmdError::err(
-                "DEBUG RELOAD MERGE and NOFLUSH are not supported",
-            ));
-        } else {
-            return Err(CmdError::err(
-                "DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
-            ));
-        }
-    }
-    if ctx.store.rdb.snapshot.is_some() {
-        return Err(CmdError::err("Background save already in progress"));
-    }
-    if save {
-        save_now(ctx)?;
-    }
-    let path = crate::persist::rdb_path(&ctx.store.config);
-    let (dbs, loaded) = match crate::persist::load(ctx.store, &path, ctx.now_ms) {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            log::warn!("DEBUG RELOAD: {} does not exist", path.display());
-            return Err(CmdError::err(
-                "Error trying to load the RDB dump, check server logs.",
-            ));
-        }
-        Err(e) => {
-            log::warn!("DEBUG RELOAD: {}: {e}", path.display());
-            return Err(CmdError::err(
-                "Error trying to load the RDB dump, check server logs.",
-            ));
-        }
-    };
-    let functions = crate::persist::loaded_functions(ctx.store, &loaded).map_err(|e| {
-        log::warn!("DEBUG RELOAD: {}: {e}", path.display());
-        CmdError::err("Error trying to load the RDB dump, check server logs.")
-    })?;
-    for db in 0..ctx.store.dbs.len() {
-        touch_watched_in(ctx, db, None);
-    }
-    crate::persist::install(ctx.store, dbs);
-    ctx.store.scripting.functions.libs = functions;
-    ctx.store.effects.flushed.push(None);
-    log::info!("DB reloaded by DEBUG RELOAD");
-    ctx.out.ok();
-    Ok(())
 }

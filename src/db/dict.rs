@@ -770,7 +770,78 @@ impl<V: Send + 'static> Dict<V> {
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
         self.nodes.iter().map(|node| (&*node.key, &node.value))
     }
+
+    /// DEBUG HTSTATS's text for this table, as Redis's `dictGetStats`
+    /// writes it: the main table's chain lengths, then the rehash target's
+    /// while a rehash is in progress. O(buckets), as in Redis.
+    pub fn stats(&self) -> String {
+        let mut out = self.table_stats(0);
+        if self.is_rehashing() {
+            out.push_str(&self.table_stats(1));
+        }
+        // Redis writes into a 4 KB buffer and cuts what does not fit.
+        let mut end = out.len().min(STATS_MAX_BYTES - 1);
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out
+    }
+
+    fn table_stats(&self, index: usize) -> String {
+        let which = match index {
+            0 => "main hash table",
+            _ => "rehashing target",
+        };
+        let table = &self.tables[index];
+        if table.used == 0 {
+            return format!(
+                "Hash table {index} stats ({which}):\nNo stats available for empty dictionaries\n"
+            );
+        }
+        // How many buckets have chains of each length; the last counts
+        // every longer chain.
+        let mut by_len = [0usize; STATS_CHAIN_LENGTHS];
+        let (mut slots, mut max_len, mut total_len) = (0usize, 0usize, 0usize);
+        for &head in &table.buckets {
+            let mut len = 0;
+            let mut link = head;
+            while link != NIL {
+                len += 1;
+                link = self.nodes.at(link).next;
+            }
+            by_len[len.min(STATS_CHAIN_LENGTHS - 1)] += 1;
+            if len > 0 {
+                slots += 1;
+                max_len = max_len.max(len);
+                total_len += len;
+            }
+        }
+        // Redis divides in `float` and prints with "%.02f".
+        let size = table.buckets.len();
+        let mut out = format!(
+            "Hash table {index} stats ({which}):\n table size: {size}\n number of elements: {}\n different slots: {slots}\n max chain length: {max_len}\n avg chain length (counted): {}\n avg chain length (computed): {}\n Chain length distribution:\n",
+            table.used,
+            crate::util::format_fixed2(f64::from(total_len as f32 / slots as f32)),
+            crate::util::format_fixed2(f64::from(table.used as f32 / slots as f32)),
+        );
+        for (len, &n) in by_len.iter().enumerate().take(STATS_CHAIN_LENGTHS - 1) {
+            if n != 0 {
+                let pct = f64::from(n as f32 / size as f32 * 100.0);
+                out.push_str(&format!(
+                    "   {len}: {n} ({}%)\n",
+                    crate::util::format_fixed2(pct)
+                ));
+            }
+        }
+        out
+    }
 }
+
+/// Redis's `DICT_STATS_VECTLEN`: chain lengths counted one by one.
+const STATS_CHAIN_LENGTHS: usize = 50;
+/// The buffer Redis writes DEBUG HTSTATS's table text into.
+const STATS_MAX_BYTES: usize = 4096;
 
 #[cfg(test)]
 mod tests {

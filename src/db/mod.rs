@@ -323,6 +323,11 @@ impl Db {
         self.expires.len()
     }
 
+    /// DEBUG HTSTATS's text for the key table and the expires table.
+    pub fn table_stats(&self) -> (String, String) {
+        (self.keys.stats(), self.expires.stats())
+    }
+
     /// Looks a key up, deleting it first if it has expired, and records
     /// the access.
     pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {

@@ -193,6 +193,14 @@ pub fn put_value(out: &mut Vec<u8>, value: &Value, comp: Compression) {
     put_value_body(out, value, comp);
 }
 
+/// The bytes RDB writes for `value`'s body, type byte excluded (Redis's
+/// `rdbSavedObjectLen`, DEBUG OBJECT's `serializedlength`).
+pub fn value_body_len(value: &Value, comp: Compression) -> usize {
+    let mut out = Vec::new();
+    put_value_body(&mut out, value, comp);
+    out.len()
+}
+
 fn put_value_body(out: &mut Vec<u8>, value: &Value, comp: Compression) {
     match value {
         Value::Str(s) => s.with_bytes(|b| put_string(out, b, comp)),

@@ -296,6 +296,14 @@ impl ZSet {
         }
     }
 
+    /// The member-to-score table of the large form (DEBUG HTSTATS-KEY).
+    pub fn table(&self) -> Option<&Dict<f64>> {
+        match self {
+            ZSet::Listpack(_) => None,
+            ZSet::Skiplist(b) => Some(&b.dict),
+        }
+    }
+
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
             ZSet::Listpack(p) => find_packed(p, member).map(|e| e.score),
