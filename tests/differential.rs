@@ -11,8 +11,8 @@
 //!
 //! The reference is started as `redis-server --port P --bind 127.0.0.1
 //! --save "" --appendonly no --enable-debug-command yes` (the last so that
-//! `DEBUG SLEEP` works as it does for ferrokv); ferrokv as
-//! `ferrokv --port P --bind 127.0.0.1`.
+//! `DEBUG` works as it does for ferrokv); ferrokv with the same
+//! arguments (`common::REDIS_TEST_ARGS`).
 //!
 //! # Running
 //!
@@ -139,7 +139,8 @@ scripts!(
     bitmap,
     sort,
     client_fields,
-    hll
+    hll,
+    debug
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would
