@@ -24,7 +24,7 @@
 //! `fuzz/exec.rs` how wake-ups are compared without timing races.
 //!
 //! After each sequence the dataset of both servers is compared key by key
-//! (type, encoding, TTL, value). The server under test keeps an
+//! (type, encoding, TTL, value), then by DEBUG DIGEST. The server under test keeps an
 //! append-only file: it then loads its dataset back from it (`DEBUG
 //! LOADAOF`), which must agree with the reference's again (`fuzz/exec.rs`,
 //! "The AOF replay"). The first difference stops the run: the

@@ -1,6 +1,6 @@
 //! Runs steps against redis-server and ferrokv side by side and compares
 //! what comes back: every reply, the wake-ups of blocked connections, and
-//! the whole dataset at the end.
+//! the whole dataset at the end (key by key, then by DEBUG DIGEST).
 //!
 //! # Keeping the comparison deterministic
 //!
@@ -1512,7 +1512,21 @@ impl Run<'_> {
                 }
             }
         }
-        self.both(&[vec![b"SELECT", b"0"]])?;
+        // Last, the whole dataset's digest, which sees every value exactly
+        // (not its encoding, a stream's groups or a deadline's time): it
+        // checks DEBUG DIGEST itself, and anything the key by key
+        // comparison above let pass.
+        let (e, a) = self.both(&[vec![b"SELECT", b"0"], vec![b"DEBUG", b"DIGEST"]])?;
+        if e[1] != a[1] {
+            return Err(fail(
+                "digest",
+                format!(
+                    "DEBUG DIGEST differs though every key agrees\n  expected: {}\n  actual:   {}",
+                    show(&e[1]),
+                    show(&a[1])
+                ),
+            ));
+        }
         Ok(())
     }
 

@@ -1177,7 +1177,18 @@ impl Gen {
         let words: &[&str] = match cmd.name {
             // Only what keeps the run deterministic: no long sleeps, and
             // active expiry stays off (the runner turns it off).
-            "debug" => self.pick(DEBUG_CALLS),
+            "debug" => {
+                // DIGEST-VALUE of the keys the sequence uses: the digest of
+                // each value, compared byte for byte.
+                if self.chance(30) {
+                    args.push(b"DIGEST-VALUE".to_vec());
+                    for _ in 0..1 + self.below(3) {
+                        args.push(self.key());
+                    }
+                    return Some(args);
+                }
+                self.pick(DEBUG_CALLS)
+            }
             "config|set" => {
                 let n = if self.chance(10) { 2 } else { 1 };
                 for _ in 0..n {
@@ -1515,6 +1526,19 @@ const DEBUG_CALLS: &[&[&str]] = &[
     &["sleep", "0"],
     &["NOSUCH"],
     &["SLEEP"],
+    &["DIGEST"],
+    &["digest", "x"],
+    &["DIGEST-VALUE"],
+    &["PROTOCOL", "map"],
+    &["PROTOCOL", "double"],
+    &["PROTOCOL", "bignum"],
+    &["PROTOCOL", "nosuch"],
+    &["HTSTATS", "99"],
+    &["QUICKLIST-PACKED-THRESHOLD", "0"],
+    &["QUICKLIST-PACKED-THRESHOLD", "5gb"],
+    &["OBJECT"],
+    &["ERROR", "ERR from DEBUG"],
+    &["CHANGE-REPL-ID"],
 ];
 
 /// Blocking timeouts, and how each behaves in Redis.
