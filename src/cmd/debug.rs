@@ -47,6 +47,11 @@ const HELP: &[&str] = &[
     "    Flush the AOF buffers on disk and reload the AOF in memory.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix. These are not propagated to",
+    "    replicas. Cluster slots are not respected so keys not belonging to the",
+    "    current node can be created in cluster mode.",
     "PROTOCOL <type>",
     "    Reply with a test value of the specified type. <type> can be: string,",
     "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
@@ -75,6 +80,11 @@ const HELP: &[&str] = &[
     "    Stop the server for <seconds>. Decimals allowed.",
     "STRINGMATCH-TEST",
     "    Run a fuzz tester against the stringmatchlen() function.",
+    "LISTPACK <key>",
+    "    Show low level info about the listpack encoding of <key>.",
+    "QUICKLIST <key> [<0|1>]",
+    "    Show low level info about the quicklist encoding of <key>.",
+    "    The optional argument (0 by default) sets the level of detail",
     "HELP",
     "    Print this help.",
 ];
@@ -127,6 +137,9 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ctx.out.ok();
         }
         (b"stringmatch-test", 2) => stringmatch_test(ctx),
+        (b"populate", 3..=5) => populate(ctx, &args[2..])?,
+        (b"listpack", 3) => listpack(ctx, &args[2])?,
+        (b"quicklist", 3..=4) => quicklist(ctx, &args[2])?,
         _ => return Err(subcommand_syntax_error(args)),
     }
     Ok(())
@@ -221,6 +234,111 @@ fn object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     );
     ctx.out.simple(&line);
     Ok(())
+}
+
+/// DEBUG POPULATE count [prefix] [size]: creates string keys
+/// `prefix:0`, `prefix:1`... (`key` by default) holding `value:0`... or,
+/// with a size, that text cut or padded with zero bytes to the size. Keys
+/// that exist are left alone. Nothing is propagated, and `dirty` does not
+/// move, as in Redis; it is O(count), as in Redis.
+fn populate(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    /// Redis formats names and values into a 128-byte buffer.
+    const NAME_MAX_BYTES: usize = 127;
+    // Redis's getPositiveLongFromObjectOrReply: one message for both a
+    // negative number and no number.
+    let positive = |arg: &[u8]| match crate::util::parse_i64(arg) {
+        Some(n) if n >= 0 => Ok(n as u64),
+        _ => Err(CmdError::err("value is out of range, must be positive")),
+    };
+    let count = positive(&args[0])?;
+    let size = match args.get(2) {
+        Some(arg) => positive(arg)? as usize,
+        None => 0,
+    };
+    let prefix = args
+        .get(1)
+        .map_or(&b"key"[..], |p| crate::util::until_nul(p));
+    let now = ctx.now_ms;
+    for j in 0..count {
+        let mut key = prefix.to_vec();
+        key.extend_from_slice(format!(":{j}").as_bytes());
+        key.truncate(NAME_MAX_BYTES);
+        if ctx.db().exists(&key, now) {
+            continue;
+        }
+        let mut value = format!("value:{j}").into_bytes();
+        if size > 0 {
+            value.resize(size, 0);
+        }
+        let value = Value::Str(crate::db::Str::plain(&value));
+        ctx.db().set(&key, value, crate::db::Ttl::Clear, now);
+        ctx.modified(&key);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// DEBUG LISTPACK key: Redis prints a listpack's entries on its standard
+/// output; so does ferrokv, for the values it holds as listpacks (small
+/// hashes and sorted sets).
+fn listpack(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    let now = ctx.now_ms;
+    let Some(entry) = ctx.store.dbs[ctx.db_index].peek(key, now) else {
+        return Err(CmdError::NoSuchKey);
+    };
+    let elements: Vec<Vec<u8>> = match &entry.value {
+        Value::Hash(h @ Hash::Listpack(_)) => h
+            .iter()
+            .flat_map(|(f, v)| [f.to_vec(), v.to_vec()])
+            .collect(),
+        Value::ZSet(z) if z.encoding() == "listpack" => z
+            .iter()
+            .flat_map(|(m, s)| [m.to_vec(), crate::util::format_double(s).into_bytes()])
+            .collect(),
+        _ => return Err(CmdError::err("Not a listpack encoded object.")),
+    };
+    print_entries(key, "listpack", &elements);
+    ctx.out.simple("Listpack structure printed on stdout");
+    Ok(())
+}
+
+/// DEBUG QUICKLIST key [0|1]: prints a list's chunks (Redis's quicklist
+/// nodes) on the standard output; the level of detail is not read.
+fn quicklist(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    let now = ctx.now_ms;
+    let Some(entry) = ctx.store.dbs[ctx.db_index].peek(key, now) else {
+        return Err(CmdError::NoSuchKey);
+    };
+    let Value::List(list) = &entry.value else {
+        return Err(CmdError::err("Not a quicklist encoded object."));
+    };
+    let chunks: Vec<Vec<u8>> = list
+        .chunks()
+        .iter()
+        .map(|(entries, count)| {
+            format!("node: {count} entries, {} bytes", entries.len()).into_bytes()
+        })
+        .collect();
+    print_entries(key, "quicklist", &chunks);
+    ctx.out.simple("Quicklist structure printed on stdout");
+    Ok(())
+}
+
+/// Writes a value's parts on the standard output, one line each, for
+/// DEBUG LISTPACK and QUICKLIST.
+fn print_entries(key: &[u8], what: &str, parts: &[Vec<u8>]) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{{{what} {} ({} parts)",
+        crate::util::repr(key),
+        parts.len()
+    );
+    for (i, part) in parts.iter().enumerate() {
+        let _ = writeln!(out, "  [{i}] {}", crate::util::repr(part));
+    }
+    let _ = writeln!(out, "}}");
 }
 
 /// SHA-1 digests combined as Redis's `debug.c` combines them: xoring a
@@ -348,6 +466,8 @@ fn protocol(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
     } else if eq_ic(name, "integer") {
         out.int(12345);
     } else if eq_ic(name, "double") {
+        // Redis's sample value, which only looks like pi.
+        #[allow(clippy::approx_constant)]
         out.double(3.141);
     } else if eq_ic(name, "bignum") {
         out.big_number(b"1234567999999999999999999999999999999");

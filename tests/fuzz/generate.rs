@@ -1539,6 +1539,8 @@ const DEBUG_CALLS: &[&[&str]] = &[
     &["OBJECT"],
     &["ERROR", "ERR from DEBUG"],
     &["CHANGE-REPL-ID"],
+    &["POPULATE", "3"],
+    &["POPULATE", "2", "k0", "5"],
 ];
 
 /// Blocking timeouts, and how each behaves in Redis.
