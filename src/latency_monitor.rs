@@ -20,9 +20,10 @@
 //!   `aof-write-alone`; `aof-fsync-always`: a sync on the loop under
 //!   `appendfsync always`; `aof-fstat`: an AOF file's size read;
 //!   `aof-rename`: installing a rewritten AOF.
-//! - `rdb-unlink-temp-file`: removing an abandoned snapshot's file.
 //!
 //! Not recorded, because ferrokv has no such code: `fork` (no fork),
+//! `rdb-unlink-temp-file` (a failed snapshot's file is removed by the
+//! snapshot's writer thread, not the loop),
 //! `eviction-lazyfree` (eviction never waits for the lazy-free thread: what
 //! it was handed counts as freed), `while-blocked-cron` (nothing of the
 //! cron runs while a script is busy or a file loads, which the loop does
@@ -121,9 +122,16 @@ impl Monitor {
     /// are differences of millisecond clock readings, as Redis's.
     #[inline]
     pub fn end(&mut self, event: &'static str, started: Started) {
-        if let Started(Some(ms)) = started {
-            self.add_if_needed(event, unix_ms().saturating_sub(ms));
+        if let Some(ms) = Monitor::elapsed_ms(started) {
+            self.add_if_needed(event, ms);
         }
+    }
+
+    /// The milliseconds since `started`, for an event recorded under more
+    /// than one name; `None` while the monitor is off.
+    #[inline]
+    pub fn elapsed_ms(started: Started) -> Option<u64> {
+        started.0.map(|ms| unix_ms().saturating_sub(ms))
     }
 
     /// Records `latency_ms` for `event` if the monitor is on and it is at
@@ -443,15 +451,15 @@ fn advise(report: &mut String, a: &Advice, m: &Monitor, c: &DoctorConfig) {
     report.push_str("\nI have a few advices for you:\n\n");
     let threshold_us = m.threshold_ms.wrapping_mul(1000);
     if a.slowlog_enabled {
-        let _ = write!(
+        let _ = writeln!(
             report,
-            "- There are latency issues with potentially slow commands you are using. Try to enable the Slow Log Redis feature using the command 'CONFIG SET slowlog-log-slower-than {threshold_us}'. If the Slow log is disabled Redis is not able to log slow commands execution for you.\n"
+            "- There are latency issues with potentially slow commands you are using. Try to enable the Slow Log Redis feature using the command 'CONFIG SET slowlog-log-slower-than {threshold_us}'. If the Slow log is disabled Redis is not able to log slow commands execution for you."
         );
     }
     if a.slowlog_tuning {
-        let _ = write!(
+        let _ = writeln!(
             report,
-            "- Your current Slow Log configuration only logs events that are slower than your configured latency monitor threshold. Please use 'CONFIG SET slowlog-log-slower-than {threshold_us}'.\n"
+            "- Your current Slow Log configuration only logs events that are slower than your configured latency monitor threshold. Please use 'CONFIG SET slowlog-log-slower-than {threshold_us}'."
         );
     }
     let texts: [(bool, &str); 12] = [
