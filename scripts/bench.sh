@@ -10,8 +10,8 @@
 #                (default 3; 2 with --quick)
 #   --only LIST  run only these of the sections throughput, cpu, smallcpu,
 #                pubsub, bigvalue, memory, small, growth, persist, aof,
-#                zset, stream, evict, evalsha, geo, bitmap, sort, hll
-#                (comma separated)
+#                zset, stream, evict, evalsha, geo, bitmap, sort, hll,
+#                latency (comma separated; latency runs only when named)
 #   --help       print this text
 #
 # Environment:
@@ -85,13 +85,15 @@
 #  11. SORT (--only sort): server CPU per SORT of a 1,000-element list (with
 #      LIMIT, ALPHA, BY nosort) and of a 1,000-member set BY weight keys
 #      (with LIMIT, with GET), at -P 16.
-}
-
 #  12. HyperLogLog (scripts/bench/hll.py): PFADD on one key (dense) and on
 #      10,000 sparse keys, PFCOUNT of one key (cached) and of two dense keys
 #      (the union counted each time), PFMERGE of two dense keys, at -P 1 and
 #      -P 16, a fresh server per run, every request checked in INFO
 #      commandstats.
+#  13. latency-tracking's cost (scripts/bench/latency_tracking.py, --only
+#      latency): server CPU per SET and GET at -P 16 with the per-command
+#      latency histograms on and off, both settings in turn on one server
+#      of each kind, and the ratio on/off.
 # A test whose command the server does not know is "n/a". Servers are killed
 # on exit, also on Ctrl-C or failure; if one dies mid-run the script says
 # which and exits 3. It only talks to 127.0.0.1. Run it from anywhere; it
@@ -160,8 +162,8 @@ case "$ROUNDS" in
 esac
 for section in ${ONLY//,/ }; do
     case "$section" in
-        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream | evict | evalsha | geo | bitmap | sort | hll) ;;
-        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream, evict, evalsha, geo, bitmap, sort, hll)" >&2; exit 2 ;;
+        throughput | cpu | smallcpu | pubsub | bigvalue | memory | small | growth | persist | aof | zset | stream | evict | evalsha | geo | bitmap | sort | hll | latency) ;;
+        *) echo "bench.sh: unknown section '$section' (throughput, cpu, smallcpu, pubsub, bigvalue, memory, small, growth, persist, aof, zset, stream, evict, evalsha, geo, bitmap, sort, hll, latency)" >&2; exit 2 ;;
     esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -945,6 +947,17 @@ section_evalsha() {
         || die "the scripting benchmark failed"
 }
 
+# latency-tracking on and off (scripts/bench/latency_tracking.py): what the
+# per-command histograms cost per SET and GET at -P 16.
+section_latency() {
+    log "latency-tracking: server CPU per SET and GET with it on and off"
+    echo
+    echo "## latency-tracking's cost"
+    echo
+    python3 "$ROOT/scripts/bench/latency_tracking.py" "$ROUNDS" "$FERROKV" \
+        || die "the latency-tracking benchmark failed"
+}
+
 # 11. Geo (scripts/bench/geo.py): GEOSEARCH on one set of 1M points.
 section_geo() {
     local points=1000000 requests=20000
@@ -1062,5 +1075,6 @@ if want evalsha; then section_evalsha; fi
 if want geo; then section_geo; fi
 if want bitmap; then section_bitmap; fi
 if want hll; then section_hll; fi
+if want latency; then section_latency; fi
 if want growth; then section_growth; fi
 log "done"

@@ -70,6 +70,8 @@ COMMANDS = [
     ("memory", ["usage", "help"]),
     "debug",
     ("slowlog", ["get", "len", "reset", "help"]),
+    ("latency", ["latest", "history", "reset", "graph", "doctor",
+                 "histogram", "help"]),
     "monitor",
     # transactions
     "multi",

@@ -90,6 +90,9 @@ pub struct Serving {
     pub deadline_ms: Option<u64>,
     /// What it waited for (a stream reader's resolved IDs).
     pub wait: WaitFor,
+    /// How long the call that blocked took: Redis counts it again in the
+    /// served command's duration (updateStatsOnUnblock).
+    pub call_us: u64,
 }
 
 /// A parked client's state, kept in the client.

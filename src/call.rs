@@ -98,7 +98,8 @@ pub fn call(
     store.effects.record_modified = !store.watches.is_empty() || store.tracking.is_active();
     store.stats.errors_mark = store.stats.total_error_replies;
     let dirty_before = store.dirty;
-    let served = req.serving.is_some();
+    let blocked_call_us = req.serving.as_ref().map(|s| s.call_us);
+    let served = blocked_call_us.is_some();
     let outcome = run_handler(store, clients, out, &req, db);
     let mut called = Called {
         failed: outcome.result.is_err() || outcome.failed,
@@ -148,13 +149,26 @@ pub fn call(
         args: req.args,
         redacted: &outcome.redacted,
     };
-    let (elapsed, failed) = (called.elapsed_us, called.failed);
+    let failed = called.failed;
+    // A served command's duration is the call that blocked and this run
+    // together, as Redis's updateStatsOnUnblock counts it.
+    let elapsed = called.elapsed_us + blocked_call_us.unwrap_or(0);
     // The AOF loader's commands (a client with no connection) are the
     // dataset coming back, not commands served: Redis runs them without
     // counting them, and MONITOR does not see them.
     let counted = clients
         .get(req.token)
         .is_some_and(|c| c.stream.is_some() || c.script);
+    if counted {
+        let event = match run {
+            Run::Served => "command-unblocking",
+            _ if req.cmd.has(flag::FAST) => "fast-command",
+            _ => "command",
+        };
+        store
+            .latency_events
+            .add_if_needed(event, called.elapsed_us / 1000);
+    }
     let monitored = counted
         && account(
             store, clients, req.token, req.cmd, shown, elapsed, failed, run,
@@ -914,6 +928,7 @@ mod tests {
             key: Bytes::from_static(b"a"),
             deadline_ms: block.deadline_ms,
             wait: block.wait.clone(),
+            call_us: 0,
         };
         let (reply, again) = h.run_serving("BLPOP a b 5", NOW + 3_000, Some(serving));
         assert_eq!(reply, "");

@@ -18,6 +18,8 @@
 
 use std::time::Instant;
 
+use crate::latency_monitor::Monitor;
+
 use crate::db::{Db, idle_seconds, lfu_counter};
 
 /// `maxmemory-policy`.
@@ -186,9 +188,16 @@ impl Evictor {
     /// Evicts keys until the memory used is under `maxmemory` or this
     /// attempt's time is up (Redis's performEvictions). `aof_buffer` is
     /// what the AOF buffer holds.
-    pub fn perform(&mut self, dbs: &mut [Db], aof_buffer: usize, now_ms: u64) -> Outcome {
+    /// `latency` gets the `eviction-cycle` and `eviction-del` events.
+    pub fn perform(
+        &mut self,
+        dbs: &mut [Db],
+        aof_buffer: usize,
+        now_ms: u64,
+        latency: &mut Monitor,
+    ) -> Outcome {
         let s = self.settings;
-        let outcome = self.evict_until_under(dbs, aof_buffer, now_ms, s);
+        let outcome = self.evict_until_under(dbs, aof_buffer, now_ms, s, latency);
         match outcome {
             Outcome::Ok => {
                 if let Some(since) = self.exceeded_since.take() {
@@ -209,6 +218,7 @@ impl Evictor {
         aof_buffer: usize,
         now_ms: u64,
         s: Settings,
+        latency: &mut Monitor,
     ) -> Outcome {
         if s.maxmemory == 0 {
             return Outcome::Ok;
@@ -227,16 +237,38 @@ impl Evictor {
         if s.policy == Policy::NoEviction {
             return nothing_to_evict;
         }
-        let to_free = used - target;
+        let cycle = latency.start();
+        let outcome = self.evict_keys(dbs, aof_buffer, now_ms, s, used - target, latency);
+        let outcome = match outcome {
+            Outcome::Fail => nothing_to_evict,
+            other => other,
+        };
+        latency.end("eviction-cycle", cycle);
+        outcome
+    }
+
+    /// Evicts keys until `to_free` bytes are freed, memory is under the
+    /// target, or time is up (`Running`); `Fail` if nothing is left.
+    fn evict_keys(
+        &mut self,
+        dbs: &mut [Db],
+        aof_buffer: usize,
+        now_ms: u64,
+        s: Settings,
+        to_free: u64,
+        latency: &mut Monitor,
+    ) -> Outcome {
+        let target = s.maxmemory - headroom(s.maxmemory);
         let mut freed: u64 = 0;
         let mut keys: u64 = 0;
         let start = Instant::now();
         let limit_us = s.time_limit_us();
         while freed < to_free {
             let Some((db, key)) = self.pick(dbs, now_ms, s) else {
-                return nothing_to_evict;
+                return Outcome::Fail;
             };
             let before = crate::alloc::allocated_bytes();
+            let del = latency.start();
             let Some(value) = dbs[db].evict(&key) else {
                 continue;
             };
@@ -250,6 +282,7 @@ impl Evictor {
             } else {
                 drop(value);
             }
+            latency.end("eviction-del", del);
             freed += before.saturating_sub(crate::alloc::allocated_bytes());
             keys += 1;
             if keys.is_multiple_of(CHECK_EVERY_KEYS) {

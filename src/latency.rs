@@ -5,6 +5,8 @@
 //! layout, so a percentile reads back as the same bucket boundary Redis
 //! would print for the same durations: 128 linear sub-buckets per power of
 //! two (256 in the first), the top of the bucket holding the percentile.
+//! LATENCY HISTOGRAM reads the same counts as Redis's log iterator walks
+//! them ([`LatencyHistogram::cumulative_usec`]).
 
 /// The tracked range, as Redis's `LATENCY_HISTOGRAM_MIN_VALUE` and
 /// `LATENCY_HISTOGRAM_MAX_VALUE`: durations are clamped into it.
@@ -109,6 +111,70 @@ impl LatencyHistogram {
     }
 }
 
+/// LATENCY HISTOGRAM's first bucket, in nanoseconds; each next one
+/// doubles (Redis's `hdr_iter_log_init(&iter, h, 1024, 2)`).
+const CDF_FIRST_BUCKET_NS: u64 = 1024;
+
+impl LatencyHistogram {
+    /// How many calls have been counted.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// LATENCY HISTOGRAM's buckets: (microseconds, calls that took at most
+    /// about that long), for the buckets whose cumulative count grew.
+    ///
+    /// This walks the counts as HdrHistogram's log iterator does for
+    /// Redis's fillCommandCDF: a bucket is reported at the first index
+    /// whose value reaches its reporting level, labelled with the top of
+    /// that index's range and counting everything up to it; past the last
+    /// index, the last range's top labels what is left.
+    pub fn cumulative_usec(&self) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut previous = 0;
+        let mut report = |highest: u64, cumulative: u64| {
+            if cumulative > previous {
+                out.push((highest / 1000, cumulative));
+            }
+            previous = cumulative;
+        };
+        let mut index = 0usize;
+        let mut cumulative = 0;
+        // The value and range top of the index last moved to (none yet).
+        let (mut value, mut highest) = (0, 0);
+        let mut moved = false;
+        let mut level = CDF_FIRST_BUCKET_NS;
+        // Each pass is one step of hdr_iter_next.
+        loop {
+            let next_index = if moved { index + 1 } else { 0 };
+            let more_counts = cumulative < self.total;
+            let next_value_past_level = value_at_index(next_index) > level;
+            if !more_counts && !next_value_past_level {
+                break;
+            }
+            loop {
+                if moved && value >= level {
+                    report(highest, cumulative);
+                    level *= 2;
+                    break;
+                }
+                let next = if moved { index + 1 } else { 0 };
+                let Some(&count) = self.counts.get(next) else {
+                    // Past the last index: reported as it stands, then done.
+                    report(highest, cumulative);
+                    return out;
+                };
+                index = next;
+                moved = true;
+                cumulative += count;
+                value = value_at_index(index);
+                highest = highest_equivalent(value);
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +231,21 @@ mod tests {
         assert_eq!(h.value_at_percentile(50.0), 10);
         assert_eq!(h.value_at_percentile(99.0), 10);
         assert!(h.value_at_percentile(99.9) >= 100_000);
+    }
+
+    #[test]
+    fn cumulative_buckets_follow_redis() {
+        // Redis replied {2: 1, 4: 2} for one call of 2 us and one of 3 us,
+        // and 1073741 for anything past half a second.
+        let mut h = LatencyHistogram::default();
+        h.record(2000);
+        h.record(3000);
+        assert_eq!(h.cumulative_usec(), vec![(2, 1), (4, 2)]);
+        let mut h = LatencyHistogram::default();
+        h.record(1);
+        h.record(1000);
+        h.record(900_000_000);
+        assert_eq!(h.cumulative_usec(), vec![(1, 2), (1_073_741, 3)]);
+        assert!(LatencyHistogram::default().cumulative_usec().is_empty());
     }
 }

@@ -25,7 +25,10 @@
 //!   frames a publish fans out.
 //! - [`tracking`]: CLIENT TRACKING, the keys clients cache and the
 //!   invalidations they are sent.
-//! - [`latency`]: per-command latency histograms (INFO latencystats).
+//! - [`latency`]: per-command latency histograms (INFO latencystats,
+//!   LATENCY HISTOGRAM).
+//! - [`latency_monitor`]: the latency monitor (LATENCY LATEST, HISTORY,
+//!   GRAPH, DOCTOR): spikes of the events that can stall the loop.
 //! - [`lazyfree`]: the helper thread that frees huge values off the loop.
 //! - [`persist`]: the RDB format (snapshots, DUMP payloads), SAVE and
 //!   loading.
@@ -45,6 +48,7 @@ pub mod effects;
 pub mod evict;
 pub mod glob;
 pub mod latency;
+pub mod latency_monitor;
 pub mod lazyfree;
 pub mod persist;
 pub mod pubsub;

@@ -110,6 +110,8 @@ pub struct Store {
     pub config: Config,
     pub stats: Stats,
     pub slowlog: SlowLog,
+    /// The latency monitor's events (LATENCY).
+    pub latency_events: crate::latency_monitor::Monitor,
     pub rng: Rng,
     /// Changes since the last save.
     pub dirty: u64,
@@ -176,6 +178,7 @@ impl Store {
             config,
             stats: Stats::default(),
             slowlog: SlowLog::default(),
+            latency_events: Default::default(),
             rng,
             dirty: 0,
             lastsave_s: unix_ms() as i64 / 1000,
@@ -284,6 +287,11 @@ impl Store {
             db.observed.new_keys = new_keys;
         }
         self.acl.pubsub_all = self.config.get("acl-pubsub-default") == Some("allchannels");
+        self.latency_events.threshold_ms = self
+            .config
+            .get("latency-monitor-threshold")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
     }
 
     /// Whether the dataset is being loaded (RDB or AOF): clients get

@@ -140,7 +140,8 @@ scripts!(
     sort,
     client_fields,
     hll,
-    debug
+    debug,
+    latency
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -286,7 +286,7 @@ fn write_args(out: &mut Reply, args: &[Arg]) {
 /// command (`get`, `config`) or a container and subcommand joined by `|`
 /// (`config|get`), case-insensitively. Anything else is unknown, as in
 /// Redis's `lookupCommandBySds`.
-fn lookup_full_name(name: &[u8]) -> Option<&'static Command> {
+pub(crate) fn lookup_full_name(name: &[u8]) -> Option<&'static Command> {
     let mut parts = name.split(|&b| b == b'|');
     let base = lookup(parts.next()?)?;
     match (parts.next(), parts.next()) {

@@ -16,6 +16,7 @@ pub mod help;
 pub mod introspect;
 pub mod keys;
 pub mod keyspec;
+pub mod latency;
 pub mod multi;
 pub mod pubsub;
 pub mod script;
@@ -46,6 +47,7 @@ pub mod h {
     pub use super::function::*;
     pub use super::introspect::*;
     pub use super::keys::*;
+    pub use super::latency::*;
     pub use super::multi::*;
     pub use super::pubsub::*;
     pub use super::script::*;

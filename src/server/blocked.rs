@@ -87,6 +87,7 @@ impl Server {
                     key: bytes::Bytes::from(key.clone()),
                     deadline_ms: b.deadline_ms,
                     wait: b.wait,
+                    call_us: b.call_us,
                 });
                 self.execute(token, &b.args, now_ms, &mut clock);
                 self.serving = None;

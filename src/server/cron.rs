@@ -146,7 +146,11 @@ impl Server {
             }
             self.expire_db_cursor = (i + 1) % n;
         }
-        self.store.stats.expire_cycle_cpu_ms += start.elapsed().as_millis() as u64;
+        let elapsed_us = start.elapsed().as_micros() as u64;
+        self.store.stats.expire_cycle_cpu_ms += elapsed_us / 1000;
+        self.store
+            .latency_events
+            .add_if_needed("expire-cycle", elapsed_us / 1000);
         if sampled > 0 {
             self.store.stats.expired_stale_perc = expired as f64 * 100.0 / sampled as f64;
         }
@@ -186,10 +190,12 @@ impl Server {
             return Outcome::Ok;
         }
         let aof_buffer = self.store.effects.aof.buf.len();
-        let outcome = self
-            .store
-            .evictor
-            .perform(&mut self.store.dbs, aof_buffer, unix_ms());
+        let outcome = self.store.evictor.perform(
+            &mut self.store.dbs,
+            aof_buffer,
+            unix_ms(),
+            &mut self.store.latency_events,
+        );
         if self.store.dbs.iter().all(|d| d.log.is_empty()) {
             return outcome;
         }

@@ -103,6 +103,10 @@ pub const NOT_GENERATED: &[(&str, &str)] = &[
         "it adds ten million elements (seconds on redis-server) and answers OK; tests/diff/hll.redis runs it",
     ),
     (
+        "latency|histogram",
+        "its buckets are the commands' durations, and the runner sends each server commands of its own (the subject's AOF rewrites), so which commands have histograms differs too; tests/diff/latency.redis compares its shapes. The other LATENCY subcommands are generated: the fuzzer never sets latency-monitor-threshold, so no event is recorded and their replies are exact",
+    ),
+    (
         "client|setinfo",
         "a Redis 7.2 command ferrokv accepts on purpose (clients send it); Redis 7.0 has none",
     ),

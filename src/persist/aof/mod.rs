@@ -32,6 +32,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::latency_monitor::Monitor;
 use crate::store::Store;
 use format::Manifest;
 
@@ -514,12 +515,13 @@ pub fn flush(store: &mut Store, force: bool) {
         snapshot_running && store.config.get("no-appendfsync-on-rewrite") == Some("yes");
     let aof = &mut store.aof;
     let buf = &mut store.effects.aof.buf;
+    let latency = &mut store.latency_events;
     if aof.file.is_none() {
         return;
     }
     let now = now_s();
     if buf.is_empty() {
-        sync_left_behind(aof, now, no_fsync_on_rewrite);
+        sync_left_behind(aof, now, no_fsync_on_rewrite, latency);
         return;
     }
     let Some(in_progress) = may_write(aof, now, force, no_fsync_on_rewrite) else {
@@ -528,7 +530,20 @@ pub fn flush(store: &mut Store, force: bool) {
     let Some(file) = aof.file.as_mut() else {
         return;
     };
+    let started = latency.start();
     let (written, err) = write_all_counted(file, buf);
+    if let Some(ms) = Monitor::elapsed_ms(started) {
+        // A running snapshot is ferrokv's stand-in for Redis's child.
+        let event = if in_progress {
+            "aof-write-pending-fsync"
+        } else if snapshot_running {
+            "aof-write-active-child"
+        } else {
+            "aof-write-alone"
+        };
+        latency.add_if_needed(event, ms);
+        latency.add_if_needed("aof-write", ms);
+    }
     if let Some(e) = err {
         if write_failed(aof, buf, written, &e, now) > 0 {
             store.effects.aof.written_out();
@@ -548,14 +563,14 @@ pub fn flush(store: &mut Store, force: bool) {
     }
     store.effects.aof.written_out();
     if !no_fsync_on_rewrite {
-        sync_as_policy(aof, now, in_progress);
+        sync_as_policy(aof, now, in_progress, latency);
     }
 }
 
 /// With nothing new to write: syncs what an earlier write left unsynced
 /// (`everysec` once the second has moved on; `always` chains the next
 /// helper sync once the running one is done).
-fn sync_left_behind(aof: &mut Aof, now: u64, no_fsync_on_rewrite: bool) {
+fn sync_left_behind(aof: &mut Aof, now: u64, no_fsync_on_rewrite: bool, latency: &mut Monitor) {
     match aof.policy {
         FsyncPolicy::EverySec => {
             let due = aof.synced_size != aof.incr_size
@@ -563,7 +578,7 @@ fn sync_left_behind(aof: &mut Aof, now: u64, no_fsync_on_rewrite: bool) {
                 && !no_fsync_on_rewrite
                 && !aof.fsync_in_progress();
             if due {
-                sync_as_policy(aof, now, false);
+                sync_as_policy(aof, now, false, latency);
             }
         }
         FsyncPolicy::Always => {
@@ -689,7 +704,7 @@ fn write_failed(
 /// The fsync `appendfsync` asks for after a write: at once under
 /// `always` (exiting if it fails, as Redis does), on the helper at most
 /// once a second under `everysec`.
-fn sync_as_policy(aof: &mut Aof, now: u64, in_progress: bool) {
+fn sync_as_policy(aof: &mut Aof, now: u64, in_progress: bool, latency: &mut Monitor) {
     match aof.policy {
         FsyncPolicy::Always => {
             // A small batch (a few clients, one command each) is synced on
@@ -700,7 +715,9 @@ fn sync_as_policy(aof: &mut Aof, now: u64, in_progress: bool) {
             if aof.sync_in_flight || aof.written_total - aof.synced_total >= GROUP_COMMIT_BYTES {
                 aof.request_sync();
             } else {
+                let started = latency.start();
                 aof.sync_now();
+                latency.end("aof-fsync-always", started);
             }
             aof.synced_size = aof.incr_size;
             aof.last_fsync_s = now;
@@ -789,7 +806,9 @@ pub fn open_on_start(store: &mut Store) -> io::Result<()> {
     let path = d.join(&incr);
     let file = OpenOptions::new().append(true).create(true).open(&path)?;
     persist_manifest(&store.config, &store.aof.manifest)?;
+    let started = store.latency_events.start();
     store.aof.incr_size = file_size(&path);
+    store.latency_events.end("aof-fstat", started);
     store.aof.synced_size = store.aof.incr_size;
     store.aof.file = Some(file);
     if had_incr {
@@ -940,7 +959,9 @@ fn install_rewrite(store: &mut Store, temp: &Path) -> io::Result<()> {
     let mut m = store.aof.manifest.clone();
     let base = m.new_base(&name, rdb_preamble(&store.config));
     let base_path = d.join(&base);
+    let started = store.latency_events.start();
     std::fs::rename(temp, &base_path)?;
+    store.latency_events.end("aof-rename", started);
     log::info!(
         "Successfully renamed the temporary AOF base file {} into {base}",
         temp.display()
@@ -949,10 +970,12 @@ fn install_rewrite(store: &mut Store, temp: &Path) -> io::Result<()> {
     if store.aof.state == State::WaitRewrite {
         let incr = m.new_incr(&name);
         let path = d.join(&incr);
+        let started = store.latency_events.start();
         if let Err(e) = std::fs::rename(d.join(temp_incr_name(&store.config)), &path) {
             let _ = std::fs::remove_file(&base_path);
             return Err(e);
         }
+        store.latency_events.end("aof-rename", started);
         new_incr_path = Some(path);
     }
     m.retire_rewritten_incrs(store.aof.state != State::Off);
@@ -965,7 +988,10 @@ fn install_rewrite(store: &mut Store, temp: &Path) -> io::Result<()> {
     }
     store.aof.manifest = m;
     if store.aof.state != State::Off {
-        store.aof.current_size = file_size(&base_path) + store.aof.incr_size;
+        let started = store.latency_events.start();
+        let base_size = file_size(&base_path);
+        store.latency_events.end("aof-fstat", started);
+        store.aof.current_size = base_size + store.aof.incr_size;
         store.aof.rewrite_base_size = store.aof.current_size;
     }
     delete_history(store);
