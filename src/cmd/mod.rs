@@ -15,7 +15,10 @@ pub mod help;
 pub mod introspect;
 pub mod keys;
 pub mod keyspec;
+pub mod lolwut;
+pub mod memory;
 pub mod multi;
+pub mod ops;
 pub mod pubsub;
 pub mod script;
 pub mod server;
@@ -44,7 +47,10 @@ pub mod h {
     pub use super::function::*;
     pub use super::introspect::*;
     pub use super::keys::*;
+    pub use super::lolwut::lolwut;
+    pub use super::memory::*;
     pub use super::multi::*;
+    pub use super::ops::*;
     pub use super::pubsub::*;
     pub use super::script::*;
     pub use super::server::*;
@@ -176,6 +182,8 @@ pub enum Unblocked {
     NullArray,
     /// BLMOVE and BRPOPLPUSH.
     Null,
+    /// WAIT: the replicas that acknowledged so far.
+    Int(i64),
 }
 
 impl Ctx<'_> {
@@ -219,6 +227,7 @@ impl Ctx<'_> {
             match denied {
                 Unblocked::NullArray => self.out.null_array(),
                 Unblocked::Null => self.out.null(),
+                Unblocked::Int(n) => self.out.int(n),
             }
             return;
         }
