@@ -67,8 +67,12 @@ COMMANDS = [
                  "getkeysandflags", "help"]),
     "shutdown",
     ("object", ["encoding", "refcount", "idletime", "freq", "help"]),
-    ("memory", ["usage", "help"]),
+    ("memory", ["usage", "stats", "doctor", "malloc-stats", "purge", "help"]),
     "debug",
+    "role",
+    "wait",
+    ("module", ["list", "load", "loadex", "unload", "help"]),
+    "lolwut",
     ("slowlog", ["get", "len", "reset", "help"]),
     ("latency", ["latest", "history", "reset", "graph", "doctor",
                  "histogram", "help"]),
@@ -452,7 +456,7 @@ class Writer:
 # these commands' handlers in processCommand): RUNS_IN_MULTI, the commands
 # that run at once between MULTI and EXEC instead of being queued;
 # SUBSCRIBED_OK, the commands a RESP2 client may run while subscribed.
-# MAY_REPLICATE and TOUCHES_ARBITRARY_KEYS are Redis's, but COMMAND INFO
+# MAY_REPLICATE, TOUCHES_ARBITRARY_KEYS and PROTECTED are Redis's, but COMMAND INFO
 # hides them, so they are listed here from Redis's command JSON files.
 OWN_FLAGS = {
     "randomkey": ["TOUCHES_ARBITRARY_KEYS"],
@@ -473,6 +477,12 @@ OWN_FLAGS = {
     "punsubscribe": ["SUBSCRIBED_OK"],
     "ssubscribe": ["SUBSCRIBED_OK"],
     "sunsubscribe": ["SUBSCRIBED_OK"],
+    # PROTECTED: refused unless `enable-debug-command` or
+    # `enable-module-command` allows it (Redis's allowProtectedAction).
+    "debug": ["PROTECTED"],
+    "module|load": ["PROTECTED"],
+    "module|loadex": ["PROTECTED"],
+    "module|unload": ["PROTECTED"],
 }
 
 

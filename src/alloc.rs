@@ -91,6 +91,63 @@ unsafe extern "C" {
     /// and returns free memory to the OS now (`force`), instead of when the
     /// thread next allocates. Linked in by the `mimalloc` crate.
     fn mi_collect(force: bool);
+
+    fn mi_version() -> i32;
+    fn mi_stats_print_out(
+        out: unsafe extern "C" fn(msg: *const libc::c_char, arg: *mut libc::c_void),
+        arg: *mut libc::c_void,
+    );
+}
+
+/// What was allocated once the server was set up, before any data was
+/// loaded (Redis's `initial_memory_usage`, MEMORY STATS'
+/// `startup.allocated`).
+static STARTUP: AtomicUsize = AtomicUsize::new(0);
+
+/// Remembers the memory allocated now as the start-up figure.
+pub fn mark_startup() {
+    STARTUP.store(ALLOCATED.load(Ordering::Relaxed), Ordering::Relaxed);
+}
+
+pub fn startup_bytes() -> u64 {
+    STARTUP.load(Ordering::Relaxed) as u64
+}
+
+/// The allocator's name and version as INFO's `mem_allocator` gives it
+/// (Redis says `jemalloc-5.3.0` or `libc`): `mimalloc-3.3.2`.
+pub fn allocator_name() -> String {
+    // SAFETY: `mi_version` takes nothing and returns a constant.
+    let v = unsafe { mi_version() };
+    format!("mimalloc-{}.{}.{}", v / 10000, v / 100 % 100, v % 100)
+}
+
+/// mimalloc's own statistics report (`mi_stats_print_out`), for MEMORY
+/// MALLOC-STATS, framed as Redis frames jemalloc's. A release build of
+/// mimalloc keeps only its essential counters (arenas, committed and
+/// reserved memory, pages, the process's figures); the per-size-class
+/// ones read zero.
+pub fn allocator_stats_text() -> String {
+    unsafe extern "C" fn append(msg: *const libc::c_char, arg: *mut libc::c_void) {
+        if msg.is_null() || arg.is_null() {
+            return;
+        }
+        // SAFETY: `arg` is the `String` passed below, alive for the whole
+        // call and touched by nothing else meanwhile; `msg` is a
+        // NUL-terminated line from mimalloc.
+        let (text, msg) = unsafe { (&mut *(arg as *mut String), std::ffi::CStr::from_ptr(msg)) };
+        text.push_str(&msg.to_string_lossy());
+    }
+    let mut text = format!(
+        "___ Begin mimalloc statistics ___\nVersion: \"{}\"\n",
+        allocator_name()
+    );
+    // SAFETY: mimalloc copies its counters first and then calls `append`
+    // with each line, synchronously, before returning; `text` outlives the
+    // call. Allocating inside the callback is allowed (no allocator lock
+    // is held while it prints).
+    unsafe { mi_stats_print_out(append, &mut text as *mut String as *mut libc::c_void) };
+    text.push_str("--- End mimalloc statistics ---\n");
+    text
 }
 
 /// Bytes freed since the last [`return_free_memory`] past which the loop's

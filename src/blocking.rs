@@ -40,6 +40,10 @@ pub enum WaitFor {
     /// New entries in a stream (XREAD, XREADGROUP), after the IDs the
     /// client resolved when it blocked.
     Stream(crate::types::stream::StreamWait),
+    /// Acknowledgements from replicas (WAIT). ferrokv has no replicas, so
+    /// no key serves it: it ends at its timeout, by CLIENT UNBLOCK or
+    /// when the client goes.
+    Replicas,
 }
 
 impl WaitFor {
@@ -51,6 +55,7 @@ impl WaitFor {
             WaitFor::ListElement => matches!(value, Value::List(_)),
             WaitFor::ZSetElement => matches!(value, Value::ZSet(_)),
             WaitFor::Stream(w) => w.wants_type_of(value),
+            WaitFor::Replicas => false,
         }
     }
 
@@ -60,6 +65,18 @@ impl WaitFor {
             WaitFor::ListElement => matches!(value, Some(Value::List(l)) if !l.is_empty()),
             WaitFor::ZSetElement => matches!(value, Some(Value::ZSet(z)) if !z.is_empty()),
             WaitFor::Stream(w) => w.can_serve(key, value),
+            WaitFor::Replicas => false,
+        }
+    }
+
+    /// The reply that ends the wait at its timeout (or CLIENT UNBLOCK
+    /// TIMEOUT), Redis's replyToBlockedClientTimedOut: a null array for
+    /// the pops and stream reads, the replicas that acknowledged (none)
+    /// for WAIT.
+    pub fn timeout_reply(&self, out: &mut crate::resp::Reply) {
+        match self {
+            WaitFor::Replicas => out.int(0),
+            _ => out.null_array(),
         }
     }
 

@@ -386,7 +386,7 @@ pub fn unblock_requested(store: &mut Store, clients: &mut Slab<Client>) {
             if as_error {
                 c.end_of_block_reply(|out| out.error(UNBLOCKED));
             } else {
-                c.end_of_block_reply(Reply::null_array);
+                c.end_of_block_reply(|out| blocked.wait.timeout_reply(out));
             }
         }
         if as_error {

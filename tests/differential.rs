@@ -138,6 +138,8 @@ scripts!(
     geo,
     bitmap,
     sort,
+    memory,
+    ops,
     client_fields,
     hll,
     debug,

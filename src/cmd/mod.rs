@@ -17,7 +17,10 @@ pub mod introspect;
 pub mod keys;
 pub mod keyspec;
 pub mod latency;
+pub mod lolwut;
+pub mod memory;
 pub mod multi;
+pub mod ops;
 pub mod pubsub;
 pub mod script;
 pub mod server;
@@ -48,7 +51,10 @@ pub mod h {
     pub use super::introspect::*;
     pub use super::keys::*;
     pub use super::latency::*;
+    pub use super::lolwut::lolwut;
+    pub use super::memory::*;
     pub use super::multi::*;
+    pub use super::ops::*;
     pub use super::pubsub::*;
     pub use super::script::*;
     pub use super::server::*;
@@ -180,6 +186,8 @@ pub enum Unblocked {
     NullArray,
     /// BLMOVE and BRPOPLPUSH.
     Null,
+    /// WAIT: the replicas that acknowledged so far.
+    Int(i64),
 }
 
 impl Ctx<'_> {
@@ -223,6 +231,7 @@ impl Ctx<'_> {
             match denied {
                 Unblocked::NullArray => self.out.null_array(),
                 Unblocked::Null => self.out.null(),
+                Unblocked::Int(n) => self.out.int(n),
             }
             return;
         }

@@ -687,42 +687,7 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) {
                 store.tracking.client_count(),
             );
         }
-        "memory" => {
-            let used = crate::alloc::allocated_bytes();
-            let rss = crate::alloc::resident_bytes();
-            let peak = crate::alloc::peak_bytes();
-            let maxmemory: u64 = store
-                .config
-                .get("maxmemory")
-                .and_then(|m| m.parse().ok())
-                .unwrap_or(0);
-            let aof_buffer = store.effects.aof.buf.len();
-            let not_counted = crate::evict::usage(aof_buffer).not_counted;
-            let _ = write!(
-                t,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{used}\r\nused_memory_dataset_perc:100.00%\r\ntotal_system_memory:{}\r\ntotal_system_memory_human:{}\r\n{}maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_not_counted_for_evict:{not_counted}\r\nmem_aof_buffer:{aof_buffer}\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
-                human_bytes(used),
-                human_bytes(rss),
-                human_bytes(peak),
-                if peak > 0 {
-                    used as f64 * 100.0 / peak as f64
-                } else {
-                    0.0
-                },
-                crate::alloc::total_system_memory(),
-                human_bytes(crate::alloc::total_system_memory()),
-                store.scripting.memory_info(human_bytes),
-                human_bytes(maxmemory),
-                store.config.get("maxmemory-policy").unwrap_or("noeviction"),
-                if used > 0 {
-                    rss as f64 / used as f64
-                } else {
-                    0.0
-                },
-                crate::lazyfree::pending_objects(),
-                crate::lazyfree::freed_objects(),
-            );
-        }
+        "memory" => super::memory::info_section(store, ctx.clients, t),
         "persistence" => {
             let _ = write!(
                 t,

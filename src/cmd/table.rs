@@ -2255,6 +2255,98 @@ pub static COMMANDS: &[Command] = &[
                 subcommands: &[],
             },
             Command {
+                name: "memory|stats",
+                arity: 2,
+                flags: 0,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow"],
+                tips: &[
+                    "nondeterministic_output",
+                    "request_policy:all_shards",
+                    "response_policy:special",
+                ],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Show memory usage details",
+                    since: "4.0.0",
+                    group: "server",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::memory_stats),
+                subcommands: &[],
+            },
+            Command {
+                name: "memory|doctor",
+                arity: 2,
+                flags: 0,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow"],
+                tips: &[
+                    "nondeterministic_output",
+                    "request_policy:all_shards",
+                    "response_policy:special",
+                ],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Outputs memory problems report",
+                    since: "4.0.0",
+                    group: "server",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::memory_doctor),
+                subcommands: &[],
+            },
+            Command {
+                name: "memory|malloc-stats",
+                arity: 2,
+                flags: 0,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow"],
+                tips: &[
+                    "nondeterministic_output",
+                    "request_policy:all_shards",
+                    "response_policy:special",
+                ],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Show allocator internal stats",
+                    since: "4.0.0",
+                    group: "server",
+                    complexity: Some("Depends on how much memory is allocated, could be slow"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::memory_malloc_stats),
+                subcommands: &[],
+            },
+            Command {
+                name: "memory|purge",
+                arity: 2,
+                flags: 0,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow"],
+                tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Ask the allocator to release memory",
+                    since: "4.0.0",
+                    group: "server",
+                    complexity: Some("Depends on how much memory is allocated, could be slow"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::memory_purge),
+                subcommands: &[],
+            },
+            Command {
                 name: "memory|help",
                 arity: 2,
                 flags: flag::LOADING | flag::STALE,
@@ -2279,7 +2371,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "debug",
         arity: -2,
-        flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+        flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::PROTECTED,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -2295,6 +2387,261 @@ pub static COMMANDS: &[Command] = &[
             ..Docs::EMPTY
         },
         handler: Some(h::debug),
+        subcommands: &[],
+    },
+    Command {
+        name: "role",
+        arity: 1,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["admin", "fast", "dangerous"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "Return the role of the instance in the context of replication",
+            since: "2.8.12",
+            group: "server",
+            complexity: Some("O(1)"),
+            ..Docs::EMPTY
+        },
+        handler: Some(h::role),
+        subcommands: &[],
+    },
+    Command {
+        name: "wait",
+        arity: 3,
+        flags: flag::NOSCRIPT,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["slow", "connection"],
+        tips: &["request_policy:all_shards", "response_policy:agg_min"],
+        key_specs: &[],
+        docs: Docs {
+            summary: "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
+            since: "3.0.0",
+            group: "generic",
+            complexity: Some("O(1)"),
+            arguments: &[
+                Arg {
+                    name: "numreplicas",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+                Arg {
+                    name: "timeout",
+                    kind: "integer",
+                    ..Arg::EMPTY
+                },
+            ],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::wait),
+        subcommands: &[],
+    },
+    Command {
+        name: "module",
+        arity: -2,
+        flags: 0,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["slow"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "A container for module commands",
+            since: "4.0.0",
+            group: "server",
+            complexity: Some("Depends on subcommand."),
+            ..Docs::EMPTY
+        },
+        handler: None,
+        subcommands: &[
+            Command {
+                name: "module|list",
+                arity: 2,
+                flags: flag::ADMIN | flag::NOSCRIPT,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous"],
+                tips: &["nondeterministic_output_order"],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "List all modules loaded by the server",
+                    since: "4.0.0",
+                    group: "server",
+                    complexity: Some("O(N) where N is the number of loaded modules."),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::module_list),
+                subcommands: &[],
+            },
+            Command {
+                name: "module|load",
+                arity: -3,
+                flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING | flag::PROTECTED,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Load a module",
+                    since: "4.0.0",
+                    group: "server",
+                    complexity: Some("O(1)"),
+                    arguments: &[
+                        Arg {
+                            name: "path",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "arg",
+                            kind: "string",
+                            flags: &["optional", "multiple"],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::module_load),
+                subcommands: &[],
+            },
+            Command {
+                name: "module|loadex",
+                arity: -3,
+                flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING | flag::PROTECTED,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Load a module with extended parameters",
+                    since: "7.0.0",
+                    group: "server",
+                    complexity: Some("O(1)"),
+                    arguments: &[
+                        Arg {
+                            name: "path",
+                            kind: "string",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "configs",
+                            kind: "block",
+                            token: Some("CONFIG"),
+                            flags: &["optional", "multiple", "multiple_token"],
+                            arguments: &[
+                                Arg {
+                                    name: "name",
+                                    kind: "string",
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "value",
+                                    kind: "string",
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "args",
+                            kind: "block",
+                            token: Some("ARGS"),
+                            flags: &["optional", "multiple"],
+                            arguments: &[Arg {
+                                name: "arg",
+                                kind: "string",
+                                ..Arg::EMPTY
+                            }],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::module_loadex),
+                subcommands: &[],
+            },
+            Command {
+                name: "module|unload",
+                arity: 3,
+                flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING | flag::PROTECTED,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Unload a module",
+                    since: "4.0.0",
+                    group: "server",
+                    complexity: Some("O(1)"),
+                    arguments: &[Arg {
+                        name: "name",
+                        kind: "string",
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::module_unload),
+                subcommands: &[],
+            },
+            Command {
+                name: "module|help",
+                arity: 2,
+                flags: flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Show helpful text about the different subcommands",
+                    since: "5.0.0",
+                    group: "server",
+                    complexity: Some("O(1)"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::module_help),
+                subcommands: &[],
+            },
+        ],
+    },
+    Command {
+        name: "lolwut",
+        arity: -1,
+        flags: flag::READONLY | flag::FAST,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["read", "fast"],
+        tips: &[],
+        key_specs: &[],
+        docs: Docs {
+            summary: "Display some computer art and the Redis version",
+            since: "5.0.0",
+            group: "server",
+            arguments: &[Arg {
+                name: "version",
+                kind: "integer",
+                token: Some("VERSION"),
+                flags: &["optional"],
+                ..Arg::EMPTY
+            }],
+            ..Docs::EMPTY
+        },
+        handler: Some(h::lolwut),
         subcommands: &[],
     },
     Command {

@@ -350,6 +350,17 @@ impl<V: Send + 'static> Dict<V> {
         self.tables[0].buckets.len() + self.tables[1].buckets.len()
     }
 
+    /// The memory the table itself takes: both bucket arrays and the
+    /// node arena, as allocated (O(entries / 4096), one step per page).
+    pub fn table_bytes(&self) -> usize {
+        let buckets: usize = self.tables.iter().map(|t| t.buckets.capacity()).sum();
+        let pages = &self.nodes.pages;
+        let nodes: usize = pages.iter().map(Vec::capacity).sum();
+        buckets * std::mem::size_of::<Link>()
+            + nodes * std::mem::size_of::<Node<V>>()
+            + pages.capacity() * std::mem::size_of::<Vec<Node<V>>>()
+    }
+
     pub fn is_rehashing(&self) -> bool {
         self.rehash_idx.is_some()
     }

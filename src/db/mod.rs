@@ -328,6 +328,14 @@ impl Db {
         (self.keys.stats(), self.expires.stats())
     }
 
+    /// The memory of the keyspace's two tables themselves, (keys,
+    /// deadlines), as MEMORY STATS reports each database's overhead: their
+    /// buckets and nodes (a node holds a short key and a small value
+    /// inline; what a key or value holds beyond it is the dataset).
+    pub fn table_bytes(&self) -> (usize, usize) {
+        (self.keys.table_bytes(), self.expires.table_bytes())
+    }
+
     /// Looks a key up, deleting it first if it has expired, and records
     /// the access.
     pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {

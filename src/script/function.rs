@@ -643,6 +643,13 @@ impl Functions {
 const FUNCTIONS_BASE_OVERHEAD: usize = 200;
 
 impl super::Scripting {
+    /// The function libraries' memory as Redis 7.0's
+    /// functionsMemoryOverhead counts it (INFO's `used_memory_functions`,
+    /// MEMORY STATS' `functions.caches`).
+    pub fn functions_memory(&self) -> usize {
+        FUNCTIONS_BASE_OVERHEAD + self.functions.libs.overhead()
+    }
+
     /// INFO memory's scripting fields, in Redis 7.0's order: the EVAL
     /// interpreter and script cache, then the functions' interpreter and
     /// libraries, then the totals.
@@ -650,7 +657,7 @@ impl super::Scripting {
         let eval_vm = self.lua_memory();
         let functions_vm = self.functions.lua_memory();
         let libs = &self.functions.libs;
-        let functions_mem = FUNCTIONS_BASE_OVERHEAD + libs.overhead();
+        let functions_mem = self.functions_memory();
         let vm_total = eval_vm + functions_vm;
         let scripts = self.scripts_mem + functions_mem;
         format!(

@@ -148,9 +148,11 @@ impl Server {
         if !current {
             return;
         }
-        self.unpark(token);
+        let Some(blocked) = self.unpark(token) else {
+            return;
+        };
         if let Some(c) = self.clients.get_mut(token) {
-            c.end_of_block_reply(Reply::null_array);
+            c.end_of_block_reply(|out| blocked.wait.timeout_reply(out));
         }
         crate::call::queue_unblocked(&mut self.store, &mut self.clients, token);
         self.queue_write(token);

@@ -257,7 +257,11 @@ impl Server {
         } else {
             self.store.aof.misconf().map(|m| m.into_bytes().into())
         };
-        let refusal: Option<std::borrow::Cow<[u8]>> = if !authenticated && !cmd.has(flag::NO_AUTH) {
+        let refusal: Option<std::borrow::Cow<[u8]>> = if let Some(msg) =
+            protected_denial(&self.store.config, client, cmd)
+        {
+            Some(msg.into())
+        } else if !authenticated && !cmd.has(flag::NO_AUTH) {
             Some(b"NOAUTH Authentication required."[..].into())
         } else if in_multi && !cmd.has(flag::RUNS_IN_MULTI) && cmd.has(flag::NO_MULTI) {
             Some(b"ERR Command not allowed inside a transaction"[..].into())
@@ -519,5 +523,33 @@ fn queued_with(client: &crate::client::Client, flags: u32) -> bool {
                 .and_then(|name| cmd::lookup(name))
                 .is_some_and(|c| c.has(flags))
         })
+    })
+}
+
+/// Refuses a PROTECTED command (DEBUG, MODULE LOAD, LOADEX and UNLOAD)
+/// that its container's `enable-<name>-command` option does not allow,
+/// as Redis's allowProtectedAction does before anything else is checked:
+/// `yes` allows it, `local` only from a loopback connection.
+fn protected_denial(
+    config: &crate::config::Config,
+    client: &crate::client::Client,
+    cmd: &cmd::Command,
+) -> Option<Vec<u8>> {
+    if !cmd.has(flag::PROTECTED) {
+        return None;
+    }
+    let container = cmd.name.split('|').next().unwrap_or(cmd.name);
+    let option = format!("enable-{container}-command");
+    let allowed = match config.get(&option) {
+        Some("yes") => true,
+        Some("local") => client.peer.ip().is_loopback(),
+        _ => false,
+    };
+    (!allowed).then(|| {
+        format!(
+            "ERR {} command not allowed. If the {option} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+            container.to_ascii_uppercase()
+        )
+        .into_bytes()
     })
 }

@@ -151,7 +151,7 @@ impl Server {
         )?));
         crate::lazyfree::start();
         store.busy_io = Some(busy::Io::new(&poll, listeners)?);
-        Ok(Server {
+        let server = Server {
             poll,
             clients: Slab::new(),
             store,
@@ -168,7 +168,10 @@ impl Server {
             serving: None,
             held_writes: Vec::new(),
             released_at_sync: 0,
-        })
+        };
+        // Before any data is loaded: MEMORY STATS' `startup.allocated`.
+        crate::alloc::mark_startup();
+        Ok(server)
     }
 
     pub fn port(&self) -> u16 {
