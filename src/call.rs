@@ -160,14 +160,7 @@ pub fn call(
         .get(req.token)
         .is_some_and(|c| c.stream.is_some() || c.script);
     if counted {
-        let event = match run {
-            Run::Served => "command-unblocking",
-            _ if req.cmd.has(flag::FAST) => "fast-command",
-            _ => "command",
-        };
-        store
-            .latency_events
-            .add_if_needed(event, called.elapsed_us / 1000);
+        sample_latency(store, req.cmd, run, called.elapsed_us);
     }
     let monitored = counted
         && account(
@@ -189,6 +182,18 @@ pub fn call(
         feed_monitors(store, clients, req.token, req.cmd, shown, out, false);
     }
     called
+}
+
+/// The latency monitor's sample of this run: Redis's `command` or
+/// `fast-command`, or for a served block `command-unblocking`, which
+/// times only the run that served it.
+fn sample_latency(store: &mut Store, cmd: &Command, run: Run, run_us: u64) {
+    let event = match run {
+        Run::Served => "command-unblocking",
+        _ if cmd.has(flag::FAST) => "fast-command",
+        _ => "command",
+    };
+    store.latency_events.add_if_needed(event, run_us / 1000);
 }
 
 /// Drains the call's effects, then lets tracking remember what it read:

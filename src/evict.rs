@@ -18,9 +18,8 @@
 
 use std::time::Instant;
 
-use crate::latency_monitor::Monitor;
-
 use crate::db::{Db, idle_seconds, lfu_counter};
+use crate::latency_monitor::Monitor;
 
 /// `maxmemory-policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

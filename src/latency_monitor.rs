@@ -558,6 +558,45 @@ mod tests {
     }
 
     #[test]
+    fn the_doctor_reads_as_redis() {
+        let mut m = Monitor {
+            threshold_ms: 5,
+            series: Vec::new(),
+        };
+        let mut s = series(&[(996, 10), (998, 20), (1000, 40)]);
+        s.max_ms = 50;
+        m.series.push(s);
+        let mut s = series(&[(1000, 7)]);
+        s.event = "fast-command";
+        m.series.push(s);
+        let config = DoctorConfig {
+            slowlog_log_slower_than_us: -1,
+            appendfsync_always: false,
+            hz: 10,
+            anon_huge_pages: false,
+        };
+        // Redis's createLatencyReport for the same samples: average 23,
+        // deviation (13 + 3 + 17) / 3 = 11, period 4 s over 3 samples.
+        let expected = "Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n\
+            1. command: 3 latency spikes (average 23ms, mean deviation 11ms, period 1.33 sec). Worst all time event 50ms.\n\
+            2. fast-command: 1 latency spikes (average 7ms, mean deviation 0ms, period 1.00 sec). Worst all time event 7ms.\n\
+            \nI have a few advices for you:\n\n\
+            - There are latency issues with potentially slow commands you are using. Try to enable the Slow Log Redis feature using the command 'CONFIG SET slowlog-log-slower-than 5000'. If the Slow log is disabled Redis is not able to log slow commands execution for you.\n"
+            .to_owned()
+            + SLOWLOG_INSPECT
+            + SCHEDULER
+            + LARGE_OBJECTS;
+        assert_eq!(doctor(&m, &config, 1000), expected);
+        m.series.clear();
+        assert_eq!(
+            doctor(&m, &config, 1000),
+            "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n"
+        );
+        m.threshold_ms = 0;
+        assert_eq!(doctor(&m, &config, 1000), DISABLED);
+    }
+
+    #[test]
     fn the_graph_matches_redis() {
         // Samples of 10, 20 and 30 ms taken 2, 1 and 0 seconds before:
         // steps 0, 6 and 11 of 12, drawn as sparkline.c draws them.
