@@ -139,7 +139,8 @@ scripts!(
     bitmap,
     sort,
     client_fields,
-    hll
+    hll,
+    client_pause
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would
