@@ -227,14 +227,27 @@ mod tests {
         p.hold(1, 10);
         p.hold(2, 20);
         p.forget(1, 10);
-        // Extending releases nobody; a stricter mode alone sets no timer.
-        p.pause(Mode::All, NOW as i64 + 20, NOW);
-        assert!(p.changed());
-        assert!(p.apply().released.is_empty());
-        p.pause(Mode::Write, NOW as i64 + 20, NOW);
-        assert!(!p.changed());
+        // A stricter mode alone sets no new timer; a later end does; and
+        // neither releases anybody.
         p.pause(Mode::All, 0, NOW);
-        assert_eq!(p.apply().end_ms, None);
+        assert!(p.changed());
+        assert_eq!(
+            p.apply(),
+            Change {
+                end_ms: None,
+                released: vec![]
+            }
+        );
+        p.pause(Mode::Write, NOW as i64 + 20, NOW);
+        assert_eq!(
+            p.apply(),
+            Change {
+                end_ms: Some(NOW + 20),
+                released: vec![]
+            }
+        );
+        p.pause(Mode::Write, NOW as i64 + 5, NOW);
+        assert!(!p.changed());
         assert_eq!(p.held_len(), 2);
         p.unpause();
         assert_eq!(
