@@ -242,7 +242,9 @@ impl Server {
         let writes = flags & flag::WRITE != 0
             || cmd.name == "ping"
             || (cmd.name == "exec" && queued_with(client, flag::WRITE));
-        let pause_flags = match cmd.name {
+        // The flags Redis's processCommand judges by: an EXEC's include
+        // its transaction's (`mstate.cmd_flags`).
+        let judged_flags = match cmd.name {
             "exec" => flags | client.state.multi().map_or(0, |tx| tx.flags),
             _ => flags,
         };
@@ -287,7 +289,7 @@ impl Server {
         } else if self.store.loading() && !cmd.has(flag::LOADING) {
             Some(b"LOADING Redis is loading the dataset in memory"[..].into())
         } else if monitoring
-            && pause_flags & (flag::READONLY | flag::WRITE | flag::MAY_REPLICATE) != 0
+            && judged_flags & (flag::READONLY | flag::WRITE | flag::MAY_REPLICATE) != 0
         {
             // A MONITOR client is a replica to Redis, and replicas may not
             // touch the keyspace (a script as its declared flags say).
@@ -302,7 +304,7 @@ impl Server {
         // CLIENT PAUSE holds what it covers, queuing inside MULTI too.
         // Monitors (replicas to Redis) are never held, nor is a woken
         // waiter's re-run: Redis serves it without processCommand.
-        if self.store.pause.holds(pause_flags) && !monitoring && self.serving.is_none() {
+        if self.store.pause.holds(judged_flags) && !monitoring && self.serving.is_none() {
             self.hold(token, args);
             return None;
         }
