@@ -49,7 +49,7 @@ COMMANDS = [
     # CLIENT SETINFO comes from EXTRA_SUBCOMMANDS below.
     ("client", ["id", "setname", "getname", "list", "info", "kill", "reply",
                 "no-evict", "unblock", "tracking", "caching", "getredir",
-                "trackinginfo", "help"]),
+                "trackinginfo", "pause", "unpause", "help"]),
     # server
     "swapdb",
     "dbsize",
@@ -464,6 +464,9 @@ OWN_FLAGS = {
     "publish": ["MAY_REPLICATE"],
     "spublish": ["MAY_REPLICATE"],
     "pfcount": ["MAY_REPLICATE"],
+    "eval": ["MAY_REPLICATE"],
+    "evalsha": ["MAY_REPLICATE"],
+    "fcall": ["MAY_REPLICATE"],
     "multi": ["RUNS_IN_MULTI"],
     "exec": ["RUNS_IN_MULTI"],
     "discard": ["RUNS_IN_MULTI"],

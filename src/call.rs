@@ -472,6 +472,9 @@ pub fn forget_client(
     }
     unpark(store, clients, token);
     let mut client = clients.remove(token);
+    if client.postponed {
+        store.pause.forget(token, client.id);
+    }
     store.client_mem.forget(token, &client);
     store.watches.unwatch_all(token, &mut client);
     if client.mode.is_monitor() {

@@ -196,6 +196,10 @@ pub struct Transaction {
     /// Set while EXEC runs the commands; the client still shows as in
     /// MULTI (flag `x`, `multi=N`), as in Redis.
     pub running: bool,
+    /// The flags of the queued commands together, each as it was judged
+    /// when queued (a script by its declared flags): what EXEC counts as
+    /// for OOM, MISCONF and CLIENT PAUSE (Redis's `mstate.cmd_flags`).
+    pub flags: u32,
     /// How many commands `memory` has summed, and their memory: commands
     /// are only ever appended, so each is counted once however often the
     /// client's memory is asked for.
@@ -249,8 +253,13 @@ pub struct Client {
     /// A transaction being queued, or a blocking command waiting.
     pub state: State,
     /// Commands read in the same batch as one that blocked, run once the
-    /// client is served.
+    /// client is served; a command held by CLIENT PAUSE waits at the front.
     pub deferred: std::collections::VecDeque<Vec<Bytes>>,
+    /// Its next command (the front of `deferred`) waits for a client pause
+    /// to end (Redis's BLOCKED_POSTPONE; see `crate::pause`). Not a
+    /// `State`: a client queuing a transaction stays in it while its EXEC
+    /// or a queued write waits.
+    pub postponed: bool,
     /// The keys this client WATCHes.
     pub watched: Vec<crate::watch::WatchedKey>,
     /// Set when a watched key was modified: the next EXEC fails.
@@ -349,6 +358,7 @@ impl Client {
             mode: Mode::Normal,
             state: State::Idle,
             deferred: Default::default(),
+            postponed: false,
             watched: Vec::new(),
             dirty_cas: false,
             mem: Default::default(),
@@ -408,6 +418,12 @@ impl Client {
         (self.released_to.saturating_sub(self.out_written) as usize).min(self.out.pending())
     }
 
+    /// Whether the client's input waits: it is blocked in a command, or
+    /// its next command is held by CLIENT PAUSE (Redis's CLIENT_BLOCKED).
+    pub fn is_waiting(&self) -> bool {
+        self.state.is_blocked() || self.postponed
+    }
+
     /// The flags letters CLIENT LIST shows.
     pub fn flags(&self) -> String {
         let mut f = String::new();
@@ -417,10 +433,15 @@ impl Client {
         if self.mode.is_subscribed() {
             f.push('P');
         }
+        // A client held by CLIENT PAUSE is blocked to Redis (queuing a
+        // transaction too: `xb`).
         match self.state {
             State::Multi(_) => f.push('x'),
             State::Blocked(_) => f.push('b'),
             State::Idle => {}
+        }
+        if self.postponed {
+            f.push('b');
         }
         if let Some(t) = &self.tracking {
             f.push_str(t.flag_letters());

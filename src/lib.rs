@@ -20,6 +20,7 @@
 //! - [`timer`]: the timer wheel that drives the cron and expiry.
 //! - [`glob`], [`util`]: Redis-exact pattern matching and number handling.
 //! - [`blocking`]: wait lists of blocked clients and the ready-key queue.
+//! - [`pause`]: CLIENT PAUSE, the pause in force and the clients it holds.
 //! - [`watch`]: which clients WATCH which keys, for MULTI/EXEC.
 //! - [`pubsub`]: channels, patterns and shard channels, and the message
 //!   frames a publish fans out.
@@ -50,6 +51,7 @@ pub mod glob;
 pub mod latency;
 pub mod latency_monitor;
 pub mod lazyfree;
+pub mod pause;
 pub mod persist;
 pub mod pubsub;
 pub mod resp;

@@ -151,6 +151,8 @@ pub struct Store {
     pub output_peaks: [(u64, usize); OUTPUT_PEAK_SECONDS],
     pub shutdown: Option<Shutdown>,
     pub blocking: crate::blocking::Blocking,
+    /// CLIENT PAUSE: the pause in force and the clients it holds.
+    pub pause: crate::pause::Pause,
     pub watches: crate::watch::Watches,
     /// Keys whose string value the running transaction stored straight
     /// from a queued command's argument (see `cmd::string`); cleared when
@@ -200,6 +202,7 @@ impl Store {
             output_peaks: [(0, 0); OUTPUT_PEAK_SECONDS],
             shutdown: None,
             blocking: Default::default(),
+            pause: Default::default(),
             watches: Default::default(),
             exec_shared: Vec::new(),
             active_expire_enabled: true,

@@ -143,7 +143,8 @@ scripts!(
     client_fields,
     hll,
     debug,
-    latency
+    latency,
+    client_pause
 );
 
 /// A script that is added to `tests/diff/` but not to [`scripts!`] would

@@ -484,7 +484,55 @@ pub fn client_no_evict(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT PAUSE timeout [WRITE|ALL]
+///
+/// Holds every client's commands (ALL, the default) or those that may
+/// write (WRITE) for `timeout` milliseconds; a pause in force is only
+/// extended (see `crate::pause`). The loop applies the change once this
+/// command is done, so a transaction that pauses runs to its end.
+pub fn client_pause(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    use crate::pause::Mode;
+    if args.len() > 4 {
+        return Err(subcommand_syntax_error(args));
+    }
+    // The mode is checked before the timeout, as in Redis.
+    let mode = match args.get(3) {
+        None => Mode::All,
+        Some(m) if eq_ic(m, "WRITE") => Mode::Write,
+        Some(m) if eq_ic(m, "ALL") => Mode::All,
+        Some(_) => return Err(CmdError::err("CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let timeout = crate::util::parse_i64(&args[2])
+        .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    // Redis adds the clock to a positive timeout unchecked: a sum that
+    // overflows wraps to an end long past, and the pause is over at once.
+    let end = match timeout {
+        0 => 0,
+        t => t.checked_add(ctx.now_ms as i64).unwrap_or(i64::MIN),
+    };
+    ctx.store.pause.pause(mode, end, ctx.now_ms);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT UNPAUSE
+///
+/// Ends the pause; the clients it held run, in the order they came, once
+/// this command is done.
+pub fn client_unpause(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.store.pause.unpause();
+    ctx.out.ok();
+    Ok(())
+}
+
 /// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
+///
+/// Only a client blocked in a command counts: one held by CLIENT PAUSE
+/// is left held and the answer is 0 (Redis 7.0 answers it with an error
+/// and then runs its command anyway, or with TIMEOUT crashes).
 pub fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() > 4 {
         return Err(subcommand_syntax_error(args));

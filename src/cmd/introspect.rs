@@ -607,7 +607,7 @@ mod tests {
         assert_bytes(&info(Protocol::Resp3, &names), INFO_UNKNOWN_RESP3);
         // A container alone is known; with an empty or unlisted subcommand
         // it is not.
-        let got = info(Protocol::Resp2, &["", "config|", "|get", "client|pause"]);
+        let got = info(Protocol::Resp2, &["", "config|", "|get", "client|nosuch"]);
         assert_bytes(&got, b"*4\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n");
     }
 

@@ -533,7 +533,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], kind: ExpireKind) -> CmdResult 
     ctx.store.dirty += 1;
     ctx.out.int(1);
     // Redis's checkAlreadyExpired, which a replaying AOF never meets.
-    if when <= now as i64 && !db.expiry_paused {
+    if when <= now as i64 && db.expiry != crate::db::Expiry::Off {
         db.remove(key);
         ctx.changed(class::GENERIC, "del", key);
         ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
@@ -772,7 +772,7 @@ pub fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         false => ttl.wrapping_add(now as i64),
     };
     // Redis's checkAlreadyExpired: a deadline at or before now.
-    if deadline != 0 && deadline <= now as i64 && !ctx.db().expiry_paused {
+    if deadline != 0 && deadline <= now as i64 && ctx.db().expiry != crate::db::Expiry::Off {
         if deleted {
             ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
             ctx.changed(class::GENERIC, "del", key);

@@ -683,7 +683,7 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) {
                 ctx.clients.len(),
                 store.config.maxclients,
                 store.recent_max_output(ctx.now_ms / 1000),
-                store.blocking.blocked_clients,
+                store.blocking.blocked_clients + store.pause.held_len(),
                 store.tracking.client_count(),
             );
         }

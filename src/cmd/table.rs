@@ -854,6 +854,78 @@ pub static COMMANDS: &[Command] = &[
                 subcommands: &[],
             },
             Command {
+                name: "client|pause",
+                arity: -3,
+                flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous", "connection"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Stop processing commands from clients for some time",
+                    since: "2.9.50",
+                    group: "connection",
+                    complexity: Some("O(1)"),
+                    history: &[(
+                        "6.2.0",
+                        "`CLIENT PAUSE WRITE` mode added along with the `mode` option.",
+                    )],
+                    arguments: &[
+                        Arg {
+                            name: "timeout",
+                            kind: "integer",
+                            ..Arg::EMPTY
+                        },
+                        Arg {
+                            name: "mode",
+                            kind: "oneof",
+                            since: Some("6.2.0"),
+                            flags: &["optional"],
+                            arguments: &[
+                                Arg {
+                                    name: "write",
+                                    kind: "pure-token",
+                                    token: Some("WRITE"),
+                                    ..Arg::EMPTY
+                                },
+                                Arg {
+                                    name: "all",
+                                    kind: "pure-token",
+                                    token: Some("ALL"),
+                                    ..Arg::EMPTY
+                                },
+                            ],
+                            ..Arg::EMPTY
+                        },
+                    ],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::client_pause),
+                subcommands: &[],
+            },
+            Command {
+                name: "client|unpause",
+                arity: 2,
+                flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["admin", "slow", "dangerous", "connection"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Resume processing of clients that were paused",
+                    since: "6.2.0",
+                    group: "connection",
+                    complexity: Some("O(N) Where N is the number of paused clients"),
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::client_unpause),
+                subcommands: &[],
+            },
+            Command {
                 name: "client|help",
                 arity: 2,
                 flags: flag::LOADING | flag::STALE,
@@ -14826,7 +14898,11 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "eval",
         arity: -3,
-        flags: flag::NOSCRIPT | flag::STALE | flag::SKIP_MONITOR | flag::NO_MANDATORY_KEYS,
+        flags: flag::NOSCRIPT
+            | flag::STALE
+            | flag::SKIP_MONITOR
+            | flag::NO_MANDATORY_KEYS
+            | flag::MAY_REPLICATE,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -14882,7 +14958,11 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "evalsha",
         arity: -3,
-        flags: flag::NOSCRIPT | flag::STALE | flag::SKIP_MONITOR | flag::NO_MANDATORY_KEYS,
+        flags: flag::NOSCRIPT
+            | flag::STALE
+            | flag::SKIP_MONITOR
+            | flag::NO_MANDATORY_KEYS
+            | flag::MAY_REPLICATE,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -15216,7 +15296,11 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "fcall",
         arity: -3,
-        flags: flag::NOSCRIPT | flag::STALE | flag::SKIP_MONITOR | flag::NO_MANDATORY_KEYS,
+        flags: flag::NOSCRIPT
+            | flag::STALE
+            | flag::SKIP_MONITOR
+            | flag::NO_MANDATORY_KEYS
+            | flag::MAY_REPLICATE,
         first_key: 0,
         last_key: 0,
         key_step: 0,

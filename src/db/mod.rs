@@ -131,10 +131,26 @@ pub struct Db {
     /// `persist::snapshot`): every change to a key it has not written yet
     /// writes the key first.
     pub snap: Option<Box<DbSnap>>,
+    /// What a deadline does now: see [`Expiry`].
+    pub expiry: Expiry,
+}
+
+/// What happens to a key past its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expiry {
+    /// It reads as missing and is deleted, by the lookup that finds it or
+    /// by active expiry.
+    #[default]
+    Delete,
+    /// While clients are paused (CLIENT PAUSE): it reads as missing but is
+    /// not deleted, and active expiry deletes nothing, so the dataset
+    /// stays as it is (Redis's expireIfNeeded and activeExpireCycle while
+    /// paused).
+    Hide,
     /// While an AOF replays, nothing expires (Redis's `keyIsExpired` while
     /// loading): a later command of the file may still act on a key past
     /// its deadline, as it did when it ran.
-    pub expiry_paused: bool,
+    Off,
 }
 
 impl Default for Db {
@@ -225,7 +241,7 @@ impl Db {
             observed: Observed::default(),
             log: Vec::new(),
             snap: None,
-            expiry_paused: false,
+            expiry: Expiry::Delete,
         }
     }
 
@@ -428,15 +444,18 @@ impl Db {
         self.peek(key, now_ms).is_some()
     }
 
-    /// Deletes `key` if it is past its deadline. Returns true if it did.
+    /// Deletes `key` if it is past its deadline. Returns true if it is
+    /// (deleted, or only hidden while clients are paused).
     fn expire_if_needed(&mut self, key: &[u8], now_ms: u64) -> bool {
-        if self.expires.is_empty() || self.expiry_paused {
+        if self.expires.is_empty() || self.expiry == Expiry::Off {
             return false;
         }
         match self.expires.get(key) {
             Some(&when) if past_deadline(when, now_ms) => {
-                self.remove(key);
-                self.log_event(DbEventKind::Expired, key);
+                if self.expiry == Expiry::Delete {
+                    self.remove(key);
+                    self.log_event(DbEventKind::Expired, key);
+                }
                 true
             }
             _ => false,
@@ -448,7 +467,7 @@ impl Db {
     pub fn prefetch<'a>(&self, keys: impl Iterator<Item = &'a [u8]> + Clone) {
         // A lookup reads the deadline first, so keys with TTLs miss the
         // cache twice unless the expires table is fetched too.
-        let deadlines = !self.expires.is_empty() && !self.expiry_paused;
+        let deadlines = !self.expires.is_empty() && self.expiry != Expiry::Off;
         for key in keys.clone() {
             self.keys.prefetch_slot(key);
             if deadlines {
@@ -473,7 +492,7 @@ impl Db {
 
     fn is_live(&self, key: &[u8], now_ms: u64) -> bool {
         let when = self.expire_of(key);
-        when == 0 || self.expiry_paused || !past_deadline(when, now_ms)
+        when == 0 || self.expiry == Expiry::Off || !past_deadline(when, now_ms)
     }
 
     /// Sets `key` to `value`, replacing any old value (Redis's setKey, as
@@ -696,13 +715,28 @@ impl Db {
 
     /// A random live key. Expired keys met on the way are deleted, as
     /// Redis does on a primary: every miss removes a key, so the search
-    /// ends.
+    /// ends. While clients are paused nothing is deleted, so when every
+    /// key has a deadline the search gives up after `RANDOM_KEY_TRIES`
+    /// and answers a key that may have expired (Redis 7.2's dbRandomKey;
+    /// 7.0 loops for ever there).
     pub fn random_key(&mut self, now_ms: u64, rng: &mut Rng) -> Option<Vec<u8>> {
+        const RANDOM_KEY_TRIES: u32 = 100;
+        let all_volatile = self.keys.len() == self.expires.len();
+        let mut tries = RANDOM_KEY_TRIES;
         loop {
             let (key, _) = self.keys.random_entry(rng)?;
             let key = key.to_vec();
             if self.is_live(&key, now_ms) {
                 return Some(key);
+            }
+            if self.expiry == Expiry::Hide {
+                if all_volatile {
+                    tries -= 1;
+                    if tries == 0 {
+                        return Some(key);
+                    }
+                }
+                continue;
             }
             self.remove(&key);
             self.log_event(DbEventKind::Expired, &key);
@@ -731,7 +765,7 @@ impl Db {
         const EXPIRE_BATCH_KEYS: usize = 20;
         const ACCEPTABLE_STALE_PERCENT: usize = 10;
         let mut report = ExpireReport::default();
-        if self.expires.is_empty() || self.expiry_paused {
+        if self.expires.is_empty() || self.expiry != Expiry::Delete {
             return report;
         }
         let mut expired: Vec<Vec<u8>> = Vec::new();

@@ -1,5 +1,5 @@
-//! Blocked clients: parking, serving ready keys, timeouts, and running
-//! what an unblocked client sent meanwhile.
+//! Blocked clients: parking, serving ready keys, timeouts, clients held
+//! by CLIENT PAUSE, and running what an unblocked client sent meanwhile.
 //!
 //! Wake-ups go through queues, never recursion: a write signals keys into
 //! the ready queue (`Blocking::pop_ready`), serving a waiter may signal
@@ -124,7 +124,7 @@ impl Server {
             let Some(c) = self.clients.get_mut(token) else {
                 return;
             };
-            if c.state.is_blocked() || c.close_after_reply {
+            if c.is_waiting() || c.close_after_reply {
                 return;
             }
             let Some(args) = c.deferred.pop_front() else {
@@ -137,6 +137,65 @@ impl Server {
             self.process_input(token, now_ms);
         }
         self.queue_write(token);
+    }
+
+    /// Holds a client's command until the pause ends (Redis's
+    /// blockClient with BLOCKED_POSTPONE): it goes back in front of what
+    /// the client sent after it, and runs from the start when released.
+    pub(super) fn hold(&mut self, token: usize, args: &[bytes::Bytes]) {
+        let Some(c) = self.clients.get_mut(token) else {
+            return;
+        };
+        c.deferred.push_front(args.to_vec());
+        c.postponed = true;
+        // CLIENT REPLY SKIP still applies to this command when it runs.
+        if c.reply_mode == ReplyMode::Skip {
+            c.reply_mode = ReplyMode::SkipNext;
+        }
+        self.store.pause.hold(token, c.id);
+    }
+
+    /// Applies the pause once the command that changed it is done (so a
+    /// transaction that pauses runs whole): a timer for a new end, the
+    /// databases' expiry, and the held clients queued to run again, in
+    /// the order they came, when it ended. Also run after every command
+    /// while paused, and before the loop sleeps, for databases replaced
+    /// meanwhile (a load, DEBUG RELOAD).
+    pub(super) fn apply_pause(&mut self) {
+        let change = self.store.pause.apply();
+        if let Some(end_ms) = change.end_ms {
+            // Like a deadline, the pause lives through its last millisecond.
+            self.wheel
+                .insert(end_ms.saturating_add(1), Timer::PauseEnd { end_ms });
+        }
+        let expiry = match self.store.pause.is_active() {
+            true => crate::db::Expiry::Hide,
+            false => crate::db::Expiry::Delete,
+        };
+        for db in &mut self.store.dbs {
+            // An AOF being replayed keeps every key until it is done.
+            if db.expiry != crate::db::Expiry::Off {
+                db.expiry = expiry;
+            }
+        }
+        for (token, id) in change.released {
+            if let Some(c) = self.clients.get_mut(token)
+                && c.id == id
+                && c.postponed
+            {
+                c.postponed = false;
+                crate::call::queue_unblocked(&mut self.store, &mut self.clients, token);
+            }
+        }
+    }
+
+    /// The pause's timer: ends it if that is still its end (a later pause
+    /// may have extended it; that one has its own timer).
+    pub(super) fn end_pause(&mut self, end_ms: u64) {
+        self.store.pause.end_if_over(end_ms, unix_ms());
+        if self.store.pause.changed() {
+            self.apply_pause();
+        }
     }
 
     pub(super) fn time_out_block(&mut self, token: usize, generation: u64) {

@@ -64,7 +64,7 @@ pub fn serve(store: &mut Store, clients: &mut Slab<Client>, skip: &[usize]) {
         .filter(|(t, c)| {
             c.stream.is_some()
                 && !skip.contains(t)
-                && !c.state.is_blocked()
+                && !c.is_waiting()
                 && !c.close_after_reply
                 && c.deferred.is_empty()
         })
@@ -141,7 +141,9 @@ fn answer(store: &mut Store, clients: &mut Slab<Client>, token: usize) {
 
 /// One command while busy: Redis's processCommand checks up to the busy
 /// one (unknown command, arity, authentication), then `-BUSY` unless the
-/// command is allowed.
+/// command is allowed. A client pause does not hold what is allowed here
+/// (Redis would, after the busy check, leaving SCRIPT KILL waiting for a
+/// pause that cannot end while the script holds the loop).
 fn run(store: &mut Store, clients: &mut Slab<Client>, token: usize, args: &[Bytes]) {
     let eval = store.scripting.running.as_ref().is_none_or(|r| r.eval);
     let busy = if eval {

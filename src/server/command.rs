@@ -30,7 +30,7 @@ impl Server {
         // `resume_unblocked`).
         if client.close_after_reply
             || client.out.overflowed
-            || client.state.is_blocked()
+            || client.is_waiting()
             || !client.deferred.is_empty()
         {
             return None;
@@ -101,7 +101,7 @@ impl Server {
             if self
                 .clients
                 .get(token)
-                .is_none_or(|c| c.close_after_reply || c.out.overflowed || c.state.is_blocked())
+                .is_none_or(|c| c.close_after_reply || c.out.overflowed || c.is_waiting())
             {
                 break;
             }
@@ -116,11 +116,12 @@ impl Server {
     /// left unrun, answers a protocol error; returns whether to parse on.
     fn end_batch(&mut self, token: usize, mut batch: ParsedBatch, ran: usize) -> bool {
         let parsed = batch.parsed;
-        // Commands parsed behind one that blocked wait, unparsed again,
-        // until the client is served: put them back in order.
+        // Commands parsed behind one that blocked (or was held by a
+        // pause) wait, unparsed again, until the client is served: put
+        // them back in order.
         if ran < parsed
             && let Some(c) = self.clients.get_mut(token)
-            && c.state.is_blocked()
+            && c.is_waiting()
         {
             c.deferred
                 .extend(batch.commands[ran..parsed].iter().cloned());
@@ -241,6 +242,12 @@ impl Server {
         let writes = flags & flag::WRITE != 0
             || cmd.name == "ping"
             || (cmd.name == "exec" && queued_with(client, flag::WRITE));
+        // The flags Redis's processCommand judges by: an EXEC's include
+        // its transaction's (`mstate.cmd_flags`).
+        let judged_flags = match cmd.name {
+            "exec" => flags | client.state.multi().map_or(0, |tx| tx.flags),
+            _ => flags,
+        };
         // Under maxmemory every command first evicts what it must (Redis's
         // performEvictions in processCommand); if memory stays over, a
         // command that may grow it is refused, and inside MULTI anything
@@ -285,15 +292,24 @@ impl Server {
             )
         } else if self.store.loading() && !cmd.has(flag::LOADING) {
             Some(b"LOADING Redis is loading the dataset in memory"[..].into())
-        } else if monitoring && cmd.has(flag::READONLY | flag::WRITE | flag::MAY_REPLICATE) {
+        } else if monitoring
+            && judged_flags & (flag::READONLY | flag::WRITE | flag::MAY_REPLICATE) != 0
+        {
             // A MONITOR client is a replica to Redis, and replicas may not
-            // touch the keyspace.
+            // touch the keyspace (a script as its declared flags say).
             Some(b"ERR Replica can't interact with the keyspace"[..].into())
         } else {
             None
         };
         if let Some(msg) = refusal {
             self.refuse(token, out, Some(cmd), &msg);
+            return None;
+        }
+        // CLIENT PAUSE holds what it covers, queuing inside MULTI too.
+        // Monitors (replicas to Redis) are never held, nor is a woken
+        // waiter's re-run: Redis serves it without processCommand.
+        if self.store.pause.holds(judged_flags) && !monitoring && self.serving.is_none() {
+            self.hold(token, args);
             return None;
         }
         if in_multi && !cmd.has(flag::RUNS_IN_MULTI) {
@@ -306,6 +322,7 @@ impl Server {
                 && !tx.aborted
             {
                 tx.commands.push(args.to_vec());
+                tx.flags |= flags;
             }
             out.simple("QUEUED");
             return None;
@@ -422,6 +439,9 @@ impl Server {
             self.write_notified();
         }
         self.settle_reply(token, out, reply_mark, closing, &called);
+        if self.store.pause.is_active() || self.store.pause.changed() {
+            self.apply_pause();
+        }
     }
 
     /// Puts a command's reply back into its client's output, as its reply
@@ -517,13 +537,7 @@ struct ParsedBatch {
 /// Whether a client's open transaction has queued a command with `flags`
 /// (EXEC then has them too, as Redis's `mstate.cmd_flags` say).
 fn queued_with(client: &crate::client::Client, flags: u32) -> bool {
-    client.state.multi().is_some_and(|tx| {
-        tx.commands.iter().any(|args| {
-            args.first()
-                .and_then(|name| cmd::lookup(name))
-                .is_some_and(|c| c.has(flags))
-        })
-    })
+    client.state.multi().is_some_and(|tx| tx.flags & flags != 0)
 }
 
 /// Refuses a PROTECTED command (DEBUG, MODULE LOAD, LOADEX and UNLOAD)

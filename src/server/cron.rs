@@ -53,8 +53,8 @@ impl Server {
 
     /// Closes the clients idle for longer than `timeout` seconds (Redis's
     /// clientsCronHandleTimeout), idleness counted in whole seconds as
-    /// Redis counts it. Blocked clients, subscribers and monitors wait on
-    /// purpose and are left alone, and so is the AOF loader's client,
+    /// Redis counts it. Blocked clients (those a pause holds too),
+    /// subscribers and monitors wait on purpose and are left alone, and so is the AOF loader's client,
     /// which has no connection.
     fn close_idle_clients(&mut self, now_ms: u64) {
         let timeout_s = self.store.config.idle_timeout_s;
@@ -68,7 +68,7 @@ impl Server {
             .filter(|(_, c)| {
                 c.stream.is_some()
                     && matches!(c.mode, Mode::Normal)
-                    && !c.state.is_blocked()
+                    && !c.is_waiting()
                     && now_s.saturating_sub(c.last_interaction_ms / 1000) > timeout_s
             })
             .map(|(t, _)| t)
@@ -189,6 +189,13 @@ impl Server {
         if self.store.loading() {
             return Outcome::Ok;
         }
+        // Nor while clients are paused, when it stays as it is (and
+        // nothing is refused for memory); a run cut short restarts with
+        // the first command after the pause.
+        if self.store.pause.is_active() {
+            self.store.evictor.running = false;
+            return Outcome::Ok;
+        }
         let aof_buffer = self.store.effects.aof.buf.len();
         let outcome = self.store.evictor.perform(
             &mut self.store.dbs,
@@ -285,9 +292,13 @@ impl Server {
         }
     }
 
-    /// Once per loop iteration, before writing (Redis's beforeSleep):
-    /// tracking's broadcast invalidations and table limit.
+    /// Once per loop iteration, before writing (Redis's beforeSleep): the
+    /// pause's hold on databases loaded meanwhile, tracking's broadcast
+    /// invalidations and table limit.
     pub(super) fn before_sleep(&mut self) {
+        if self.store.pause.is_active() {
+            self.apply_pause();
+        }
         if !self.store.tracking.is_active() {
             return;
         }

@@ -80,6 +80,9 @@ enum Timer {
     /// A blocked client's deadline; ignored if the client has since been
     /// served (another generation) or closed.
     BlockTimeout { token: usize, generation: u64 },
+    /// The end of a client pause; ignored if the pause has since been
+    /// extended or lifted.
+    PauseEnd { end_ms: u64 },
 }
 
 pub struct Server {
@@ -335,6 +338,7 @@ impl Server {
                     Timer::BlockTimeout { token, generation } => {
                         self.time_out_block(token, generation)
                     }
+                    Timer::PauseEnd { end_ms } => self.end_pause(end_ms),
                 }
             }
             self.resume_unblocked(unix_ms());

@@ -338,7 +338,9 @@ pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let db = &mut ctx.store.dbs[ctx.db_index];
     let (event, argv) = match deadline {
         Some((kind, when))
-            if (kind == "EXAT" || kind == "PXAT") && when as u64 <= now && !db.expiry_paused =>
+            if (kind == "EXAT" || kind == "PXAT")
+                && when as u64 <= now
+                && db.expiry != crate::db::Expiry::Off =>
         {
             db.remove(key);
             ("del", vec![Bytes::from_static(b"DEL"), key.clone()])

@@ -1229,6 +1229,27 @@ impl Gen {
                 }
                 return Some(args);
             }
+            // Only timeouts that pause nothing (zero, refused, or summing
+            // past i64::MAX, which Redis wraps into the past): a real pause
+            // holds the runner's own connections, and when it ends is
+            // timing (Redis's cron, ferrokv's timer). tests/pause.rs and
+            // tests/diff/client_pause.redis cover real pauses.
+            "client|pause" => {
+                let timeout = self.pick(&[
+                    &b"0"[..],
+                    b"-1",
+                    b"abc",
+                    b"1.5",
+                    b"9223372036854775807",
+                    b"99999999999999999999",
+                ]);
+                args.push(timeout.to_vec());
+                if self.chance(60) {
+                    let mode = self.pick(&[&b"WRITE"[..], b"ALL", b"all", b"nosuch"]);
+                    args.push(mode.to_vec());
+                }
+                return Some(args);
+            }
             "sort" | "sort_ro" => return Some(self.sort_args(cmd, args)),
             "client|reply" => self.pick(&[&["ON"][..], &["SKIP"], &["OFF"], &["nosuch"]]),
             "client|no-evict" => self.pick(&[&["on"][..], &["OFF"], &["maybe"]]),

@@ -244,7 +244,7 @@ fn finish(store: &mut Store, clients: &mut Slab<Client>, loading: &mut Loading, 
         clients.remove(token);
     }
     for db in &mut store.dbs {
-        db.expiry_paused = false;
+        db.expiry = crate::db::Expiry::Delete;
     }
     super::refresh_feed(store);
     if ok {
@@ -334,7 +334,7 @@ fn step(
 
 fn pause_expiry(store: &mut Store) {
     for db in &mut store.dbs {
-        db.expiry_paused = true;
+        db.expiry = crate::db::Expiry::Off;
     }
 }
 
