@@ -230,7 +230,13 @@ impl ReplyWriter<'_> {
                 t.raw_get::<Value>("ignore_error_stats_update")?,
                 Value::Boolean(true)
             );
-            self.error(c_string(&e.as_bytes()), uncounted);
+            // Redis replies with it through addReplyErrorFormat, which
+            // trims CR and LF from its end before it turns the others
+            // into spaces.
+            let text = e.as_bytes();
+            let text = c_string(&text);
+            let end = text.iter().rposition(|&b| b != b'\r' && b != b'\n');
+            self.error(&text[..end.map_or(0, |e| e + 1)], uncounted);
             return Ok(());
         }
         if let Value::String(s) = t.raw_get::<Value>("ok")? {

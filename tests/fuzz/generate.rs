@@ -675,9 +675,7 @@ impl Gen {
             .special(chosen)
             .unwrap_or_else(|| self.docs_args(chosen));
         let name_parts = chosen.name.split('|').count();
-        // DEBUG's arguments must stay safe: a hostile SLEEP argument
-        // would stall both servers for as long as it says.
-        if chosen.name != "debug" {
+        if !SAFE_ARGS_ONLY.contains(&chosen.name) {
             self.maybe_hostile(&mut args, name_parts);
         }
         self.defuse_short_ttls(&mut args);
@@ -1253,6 +1251,20 @@ impl Gen {
             "sort" | "sort_ro" => return Some(self.sort_args(cmd, args)),
             "client|reply" => self.pick(&[&["ON"][..], &["SKIP"], &["OFF"], &["nosuch"]]),
             "client|no-evict" => self.pick(&[&["on"][..], &["OFF"], &["maybe"]]),
+            // No replica ever acknowledges, so WAIT for one blocks until
+            // its timeout, for ever with 0; inside MULTI it answers at
+            // once. Outside, a WAIT that blocks has a short timeout.
+            "wait" => {
+                let replicas = self.pick(&["0", "-1", "1", "3", "x", ""]);
+                let blocks = matches!(replicas, "1" | "3") && !self.in_multi;
+                let timeout = match blocks {
+                    true => self.pick(&["10", "-1", "x", "1.5"]),
+                    false => self.pick(&["0", "10", "-1", "x", "1.5", "99999999999999999999"]),
+                };
+                args.extend([replicas, timeout].map(|w| w.as_bytes().to_vec()));
+                return Some(args);
+            }
+            "lolwut" => self.pick(LOLWUT_CALLS),
             "command|getkeys" | "command|getkeysandflags" => {
                 let i = self.below(self.commands.len());
                 let inner = self.commands[i].0;
@@ -1545,6 +1557,28 @@ pub fn stream_payload_with_groups() -> &'static [u8] {
 }
 
 /// DEBUG subcommands that keep a run deterministic.
+/// LOLWUT's arguments: Redis 7.0's version line, Schotter with at most
+/// two rows (the rows below move at random), a small skyline (random,
+/// compared by shape) and errors. Never large: Redis takes seconds to
+/// draw the largest.
+const LOLWUT_CALLS: &[&[&str]] = &[
+    &[],
+    &["10", "20"],
+    &["VERSION"],
+    &["VERSION", "7"],
+    &["VERSION", "x"],
+    &["VERSION", "5", "10", "2", "2"],
+    &["VERSION", "5", "3", "1", "1"],
+    &["VERSION", "5", "x"],
+    &["VERSION", "6", "8", "4"],
+    &["VERSION", "6", "x"],
+];
+
+/// Commands whose generated arguments are never made hostile: DEBUG's
+/// would stall both servers (a long SLEEP), WAIT's would block for ever,
+/// LOLWUT's would draw for seconds.
+pub const SAFE_ARGS_ONLY: &[&str] = &["debug", "wait", "lolwut"];
+
 const DEBUG_CALLS: &[&[&str]] = &[
     &["SLEEP", "0"],
     &["SET-ACTIVE-EXPIRE", "0"],

@@ -114,6 +114,10 @@ impl Norm {
             ("spop", _) => Norm::Pop,
             ("info", _) => Norm::InfoFields,
             ("memory", "usage") => Norm::MemoryUsage,
+            // Each server's own figures and allocator.
+            ("memory", "stats" | "doctor" | "malloc-stats") => Norm::Shape,
+            // VERSION 6 draws at random.
+            ("lolwut", "version") if args.get(2).is_some_and(|v| v == b"6") => Norm::Shape,
             ("dump", _) => Norm::Dump,
             ("function", "list") => Norm::Libraries,
             ("function", "dump") => Norm::FunctionDump,

@@ -622,7 +622,7 @@ impl Gen {
             }
             let mut args = self.special(cmd).unwrap_or_else(|| self.docs_args(cmd));
             let fixed = cmd.name.split('|').count();
-            if cmd.name != "debug" {
+            if !super::SAFE_ARGS_ONLY.contains(&cmd.name) {
                 self.maybe_hostile(&mut args, fixed);
             }
             self.defuse_short_ttls(&mut args);
