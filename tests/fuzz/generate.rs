@@ -103,6 +103,10 @@ pub const NOT_GENERATED: &[(&str, &str)] = &[
         "it adds ten million elements (seconds on redis-server) and answers OK; tests/diff/hll.redis runs it",
     ),
     (
+        "script|debug",
+        "it makes the client's next EVAL a debugging session, which waits for debugger commands on the socket and closes the connection; tests/ldb.rs drives it against both servers and tests/diff/script_debug.redis checks its errors",
+    ),
+    (
         "client|setinfo",
         "a Redis 7.2 command ferrokv accepts on purpose (clients send it); Redis 7.0 has none",
     ),
