@@ -1422,6 +1422,10 @@ struct Undo {
     notify_flags: u32,
     record_modified: bool,
     record_propagation: bool,
+    /// How much of the record's lists (ready keys, flushed databases) the
+    /// session found there: what it adds is dropped.
+    ready_len: usize,
+    flushed_len: usize,
     dirty: u64,
     /// Other clients' output lengths when the session started.
     outputs: Vec<(usize, u64, usize)>,
@@ -1440,6 +1444,12 @@ thread_local! {
     static UNDOING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Whether a session that undoes its writes is running: nothing it does
+/// may be recorded for WATCH or tracking.
+pub fn undoing() -> bool {
+    UNDOING.with(|u| u.get())
+}
+
 impl Undo {
     fn start(ctx: &mut Ctx) -> Undo {
         let fx = &mut ctx.store.effects;
@@ -1449,6 +1459,8 @@ impl Undo {
             notify_flags: fx.notify_flags,
             record_modified: fx.record_modified,
             record_propagation: fx.record_propagation,
+            ready_len: fx.ready.len(),
+            flushed_len: fx.flushed.len(),
             dirty: ctx.store.dirty,
             outputs: ctx
                 .clients
@@ -1495,6 +1507,8 @@ impl Undo {
         fx.notify_flags = self.notify_flags;
         fx.record_modified = self.record_modified;
         fx.record_propagation = self.record_propagation;
+        fx.ready.truncate(self.ready_len);
+        fx.flushed.truncate(self.flushed_len);
         store.dirty = self.dirty;
         for (token, id, mark) in self.outputs {
             if let Some(c) = ctx.clients.get_mut(token)
@@ -1580,7 +1594,7 @@ pub fn before_command(
     cmd: &Command,
     args: &[Bytes],
 ) {
-    if !UNDOING.with(|u| u.get()) {
+    if !undoing() {
         return;
     }
     let Some(db) = clients.get(lua_client).map(|c| c.db) else {
