@@ -208,7 +208,9 @@ impl Session {
     }
 
     fn log(&mut self, entry: Vec<u8>) {
-        if self.log_bytes + entry.len() > LOG_MAX_BYTES {
+        // Each entry counts with what keeping it costs besides its bytes.
+        let cost = entry.len() + std::mem::size_of::<Vec<u8>>();
+        if self.log_bytes + cost > LOG_MAX_BYTES {
             if !self.log_dropped {
                 self.log_dropped = true;
                 self.logs
@@ -216,7 +218,7 @@ impl Session {
             }
             return;
         }
-        self.log_bytes += entry.len();
+        self.log_bytes += cost;
         self.logs.push(entry);
     }
 
@@ -241,11 +243,12 @@ impl Session {
 
     /// How long a rendered value needs to be: past this it is cut anyway.
     fn render_limit(&self) -> usize {
-        if self.maxlen == 0 {
-            LOG_MAX_BYTES + 1
+        let maxlen = if self.maxlen == 0 {
+            LOG_MAX_BYTES
         } else {
-            self.maxlen + 1
-        }
+            self.maxlen.min(LOG_MAX_BYTES)
+        };
+        maxlen + 1
     }
 
     /// Redis's ldbSendLogs: the log as an array of status replies, line
@@ -1080,7 +1083,10 @@ pub fn log_command(args: &[Bytes]) {
                 break;
             }
             entry.push(b' ');
-            entry.extend_from_slice(a);
+            // Past the log's limit the entry is dropped anyway: no need
+            // to copy a huge argument whole.
+            let room = (LOG_MAX_BYTES + 1).saturating_sub(entry.len());
+            entry.extend_from_slice(&a[..a.len().min(room)]);
         }
         s.log(entry);
     });
