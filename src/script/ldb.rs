@@ -1128,7 +1128,7 @@ impl Human {
         let Some(cr) = r[p..].iter().position(|&b| b == b'\r').map(|i| p + i) else {
             return r.len();
         };
-        let head = &r[p + 1..cr];
+        let head = r.get(p + 1..cr).unwrap_or_default();
         let next = cr + 2;
         match kind {
             b':' => self.raw(head),
@@ -1718,5 +1718,15 @@ mod tests {
         h.value(b"*3\r\n$-1\r\n$3\r\nabc\r\n-ERR x\r\n", 0);
         assert_eq!(h.out, b"[NULL,\"abc\",\"-ERR x\"]");
         assert_eq!(h.errors, vec![b"<error> -ERR x".to_vec()]);
+        // Whatever the bytes, nothing is read out of bounds.
+        for junk in [
+            &b"\r\n"[..],
+            b"*5\r\n",
+            b"$10\r\nab",
+            b"%2\r\n|1\r\n",
+            b"*1\r\n\r",
+        ] {
+            h.value(junk, 0);
+        }
     }
 }
