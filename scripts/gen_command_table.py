@@ -286,7 +286,7 @@ COMMANDS = [
     "evalsha",
     "eval_ro",
     "evalsha_ro",
-    ("script", ["load", "exists", "flush", "kill", "help"]),
+    ("script", ["load", "exists", "flush", "kill", "debug", "help"]),
     "fcall",
     "fcall_ro",
     ("function", ["load", "delete", "flush", "list", "stats", "dump",

@@ -95,7 +95,10 @@ pub fn call(
     let Some(db) = clients.get(req.token).map(|c| c.db) else {
         return Called::default();
     };
-    store.effects.record_modified = !store.watches.is_empty() || store.tracking.is_active();
+    // A debugging session that will undo its writes (see script::ldb)
+    // touches no WATCH and no tracking table.
+    store.effects.record_modified =
+        (!store.watches.is_empty() || store.tracking.is_active()) && !crate::script::ldb::undoing();
     store.stats.errors_mark = store.stats.total_error_replies;
     let dirty_before = store.dirty;
     let blocked_call_us = req.serving.as_ref().map(|s| s.call_us);

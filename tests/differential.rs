@@ -130,6 +130,7 @@ scripts!(
     maxmemory,
     limits,
     eval,
+    script_debug,
     eval_conversions,
     eval_libs,
     function,

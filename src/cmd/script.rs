@@ -31,6 +31,21 @@ fn run_eval(ctx: &mut Ctx, args: &[Bytes], evalsha: bool, ro: bool) -> CmdResult
     if evalsha && args[1].len() != 40 {
         return Err(script::noscript());
     }
+    let id = ctx.client().id;
+    if let Some(mode) = ctx.store.scripting.debug.mode(ctx.me, id) {
+        if evalsha {
+            return Err(CmdError::err(
+                "Please use EVAL instead of EVALSHA for debugging",
+            ));
+        }
+        let body = args[1].clone();
+        return script::ldb::debug_eval(ctx, mode, &body, |ctx| eval_body(ctx, args, evalsha, ro));
+    }
+    eval_body(ctx, args, evalsha, ro)
+}
+
+/// Redis's evalGenericCommand after the debugger's check.
+fn eval_body(ctx: &mut Ctx, args: &[Bytes], evalsha: bool, ro: bool) -> CmdResult {
     let numkeys = crate::util::parse_i64(&args[2]).ok_or(CmdError::NotInteger)?;
     if numkeys > args.len() as i64 - 3 {
         return Err(CmdError::err(
@@ -119,6 +134,31 @@ pub const BUSY_SCRIPT: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 pub const BUSY_FUNCTION: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/// SCRIPT DEBUG YES|SYNC|NO: whether the client's next EVAL runs under
+/// the Lua debugger (see `script::ldb`).
+pub fn script_debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    // The debugger writes to the socket directly: replies still queued
+    // would come after its output (Redis's clientHasPendingReplies).
+    if !ctx.out.is_empty() {
+        return Err(CmdError::err(
+            "SCRIPT DEBUG must be called outside a pipeline",
+        ));
+    }
+    let (me, id) = (ctx.me, ctx.client().id);
+    let debug = &mut ctx.store.scripting.debug;
+    if eq_ic(&args[2], "no") {
+        debug.disable(me);
+    } else if eq_ic(&args[2], "yes") {
+        debug.enable(me, id, script::ldb::Mode::Forked, ctx.clients);
+    } else if eq_ic(&args[2], "sync") {
+        debug.enable(me, id, script::ldb::Mode::Sync, ctx.clients);
+    } else {
+        return Err(CmdError::err("Use SCRIPT DEBUG YES/SYNC/NO"));
+    }
+    ctx.out.ok();
+    Ok(())
+}
 
 pub fn script_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     super::connection::reply_help(ctx, super::help::SCRIPT);

@@ -15272,6 +15272,51 @@ pub static COMMANDS: &[Command] = &[
                 subcommands: &[],
             },
             Command {
+                name: "script|debug",
+                arity: 3,
+                flags: flag::NOSCRIPT,
+                first_key: 0,
+                last_key: 0,
+                key_step: 0,
+                acl_categories: &["slow", "scripting"],
+                tips: &[],
+                key_specs: &[],
+                docs: Docs {
+                    summary: "Set the debug mode for executed scripts.",
+                    since: "3.2.0",
+                    group: "scripting",
+                    complexity: Some("O(1)"),
+                    arguments: &[Arg {
+                        name: "mode",
+                        kind: "oneof",
+                        arguments: &[
+                            Arg {
+                                name: "yes",
+                                kind: "pure-token",
+                                token: Some("YES"),
+                                ..Arg::EMPTY
+                            },
+                            Arg {
+                                name: "sync",
+                                kind: "pure-token",
+                                token: Some("SYNC"),
+                                ..Arg::EMPTY
+                            },
+                            Arg {
+                                name: "no",
+                                kind: "pure-token",
+                                token: Some("NO"),
+                                ..Arg::EMPTY
+                            },
+                        ],
+                        ..Arg::EMPTY
+                    }],
+                    ..Docs::EMPTY
+                },
+                handler: Some(h::script_debug),
+                subcommands: &[],
+            },
+            Command {
                 name: "script|help",
                 arity: 2,
                 flags: flag::LOADING | flag::STALE,

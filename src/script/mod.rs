@@ -21,6 +21,7 @@
 //! through [`with_env`].
 
 pub mod function;
+pub mod ldb;
 pub mod libs;
 pub mod sha1;
 
@@ -138,6 +139,8 @@ pub struct Scripting {
     eval_clock: u64,
     /// FUNCTION's libraries, in a Lua state of their own.
     pub functions: function::Functions,
+    /// The clients whose next EVAL runs under the debugger.
+    pub debug: ldb::Requests,
 }
 
 thread_local! {
@@ -337,6 +340,18 @@ fn api_table(lua: &Lua) -> mlua::Result<Table> {
             Ok(())
         })?,
     )?;
+    // SAFETY: C functions over the Lua API (see `ldb`).
+    unsafe {
+        api.raw_set("breakpoint", lua.create_c_function(ldb::lua_breakpoint)?)?;
+        api.raw_set("debug", lua.create_c_function(ldb::lua_debug)?)?;
+    }
+    api.raw_set(
+        "ldb_error",
+        lua.create_function(|_, s: mlua::LuaString| {
+            ldb::log_error(&s.as_bytes());
+            Ok(())
+        })?,
+    )?;
     api.raw_set("version", crate::REDIS_VERSION)?;
     api.raw_set("version_num", VERSION_NUM)?;
     Ok(api)
@@ -446,7 +461,9 @@ unsafe fn fast_call_inner(l: *mut mlua::lua_State, top: std::os::raw::c_int) -> 
         if env.out.proto == Protocol::Resp3 {
             return Fast::Slow;
         }
+        ldb::log_command(&args);
         if let Err(msg) = script_call(env, store, clients, &args) {
+            ldb::log_error(msg.as_bytes());
             refused(store, &args, &msg);
             let text = convert::error_text(msg.as_bytes());
             // SAFETY: as below.
@@ -458,6 +475,7 @@ unsafe fn fast_call_inner(l: *mut mlua::lua_State, top: std::os::raw::c_int) -> 
         } else {
             std::borrow::Cow::Owned(env.out.copy_range(0, env.out.pending()))
         };
+        ldb::log_reply(&reply);
         // SAFETY: forwarded; only memory exhaustion raises in here.
         let pushed = unsafe { convert::push_reply(l, &reply) };
         drop(reply);
@@ -651,16 +669,24 @@ fn redis_call(lua: &Lua, raise: bool, args: MultiValue) -> mlua::Result<(Value, 
         // Not a command's refusal, so not counted yet: Redis counts it
         // when the script fails on it (or returns it).
         Err(msg) => {
+            ldb::log_error(msg.as_bytes());
             let t = convert::error_table(lua, msg.as_bytes())?;
             return Ok((Value::Table(t), true));
         }
     };
     let outcome = with_env(|env, store, clients| {
+        ldb::log_command(&args);
         let outcome = script_call(env, store, clients, &args);
         if let Err(msg) = &outcome {
+            ldb::log_error(msg.as_bytes());
             refused(store, &args, msg);
         }
-        outcome.map(|()| take_reply(lua, &mut env.out))
+        outcome.map(|()| {
+            if ldb::stepping() {
+                ldb::log_reply(&env.out.copy_range(0, env.out.pending()));
+            }
+            take_reply(lua, &mut env.out)
+        })
     });
     let (value, is_error) = match outcome {
         None => {
@@ -748,6 +774,7 @@ fn script_call(
     if repl & 1 == 0 {
         store.effects.record_propagation = false;
     }
+    ldb::before_command(store, clients, env.client, cmd, args);
     let req = crate::call::Request {
         token: env.client,
         cmd,
@@ -1479,7 +1506,22 @@ unsafe extern "C-unwind" fn enter(l: *mut mlua::lua_State) -> std::os::raw::c_in
             array(args.argv);
             2
         };
+        // A debugging session's hook replaces the interrupt hook for the
+        // run (Redis's luaCallFunction picks one or the other).
+        let saved = ldb::active().then(|| {
+            let saved = (
+                ffi::lua_gethook(l),
+                ffi::lua_gethookmask(l),
+                ffi::lua_gethookcount(l),
+            );
+            let mask = ffi::LUA_MASKLINE | ffi::LUA_MASKCOUNT;
+            ffi::lua_sethook(l, Some(ldb::line_hook), mask, HOOK_INSTRUCTIONS as i32);
+            saved
+        });
         let status = ffi::lua_pcall(l, nargs, 1, 2);
+        if let Some((hook, mask, count)) = saved {
+            ffi::lua_sethook(l, hook, mask, count);
+        }
         ffi::lua_pushboolean(l, (status == 0) as i32);
         ffi::lua_insert(l, -2);
         2

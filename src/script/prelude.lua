@@ -36,8 +36,14 @@ end
 local C = api.c_wrap
 
 -- Errors raised by the API are tables, as Redis's luaPushError makes them.
+-- While a debugger steps the script, each error is logged.
 local function fail(msg)
+  api.ldb_error(msg)
   error({ err = 'ERR ' .. msg })
+end
+local function bad_args()
+  api.ldb_error('wrong number or type of arguments')
+  return { err = 'ERR wrong number or type of arguments' }
 end
 
 -- redis.*
@@ -86,24 +92,24 @@ end
 redis.error_reply = function(...)
   local e = ...
   if select('#', ...) ~= 1 or type(e) ~= 'string' then
-    return { err = 'ERR wrong number or type of arguments' }
+    return bad_args()
   end
+  api.ldb_error(e:sub(1, 1) == '-' and e or '-' .. e)
   return { err = api.error_text(e) }
 end
 redis.status_reply = function(...)
   local s = ...
   if select('#', ...) ~= 1 or type(s) ~= 'string' then
-    return { err = 'ERR wrong number or type of arguments' }
+    return bad_args()
   end
   return { ok = s }
 end
 redis.replicate_commands = function()
   return true
 end
-redis.breakpoint = function()
-  return false
-end
-redis.debug = function() end
+-- Live in a debugging session (see ldb.rs), C functions like Redis's.
+redis.breakpoint = api.breakpoint
+redis.debug = api.debug
 redis.acl_check_cmd = function(...)
   local allowed, msg = api.acl_check_cmd(...)
   if msg then
@@ -252,7 +258,7 @@ end
 
 -- Through the trampoline: the API and the base functions replaced above.
 for _, name in ipairs({ 'setresp', 'set_repl', 'log', 'sha1hex', 'error_reply', 'status_reply',
-  'replicate_commands', 'breakpoint', 'debug', 'acl_check_cmd' }) do
+  'replicate_commands', 'acl_check_cmd' }) do
   redis[name] = C(redis[name])
 end
 for _, name in ipairs({ 'rawset', 'setmetatable', 'next', 'pairs', 'loadstring', 'load' }) do

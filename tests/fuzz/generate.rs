@@ -107,6 +107,10 @@ pub const NOT_GENERATED: &[(&str, &str)] = &[
         "its buckets are the commands' durations, and the runner sends each server commands of its own (the subject's AOF rewrites), so which commands have histograms differs too; tests/diff/latency.redis compares its shapes. The other LATENCY subcommands are generated: the fuzzer never sets latency-monitor-threshold, so no event is recorded and their replies are exact",
     ),
     (
+        "script|debug",
+        "it makes the client's next EVAL a debugging session, which waits for debugger commands on the socket and closes the connection; tests/ldb.rs drives it against both servers and tests/diff/script_debug.redis checks its errors",
+    ),
+    (
         "client|setinfo",
         "a Redis 7.2 command ferrokv accepts on purpose (clients send it); Redis 7.0 has none",
     ),
