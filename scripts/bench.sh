@@ -94,6 +94,9 @@
 #      latency): server CPU per SET and GET at -P 16 with the per-command
 #      latency histograms on and off, both settings in turn on one server
 #      of each kind, and the ratio on/off.
+#  After sections 1 and 2, what each long-running server reports itself:
+#  LATENCY HISTOGRAM set get and LATENCY DOCTOR (both servers run with
+#  latency-monitor-threshold 1).
 # A test whose command the server does not know is "n/a". Servers are killed
 # on exit, also on Ctrl-C or failure; if one dies mid-run the script says
 # which and exits 3. It only talks to 127.0.0.1. Run it from anywhere; it
@@ -327,8 +330,8 @@ trap 'echo "bench.sh: terminated" >&2; exit 143' TERM
 # The command line that starts server $1 on port $2, in CMD.
 server_cmd() {
     case "$1" in
-        ferrokv) CMD=("$FERROKV" --port "$2" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning) ;;
-        redis) CMD=(redis-server --port "$2" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning) ;;
+        ferrokv) CMD=("$FERROKV" --port "$2" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning --latency-monitor-threshold 1) ;;
+        redis) CMD=(redis-server --port "$2" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning --latency-monitor-threshold 1) ;;
         third) CMD=(bash -c "exec ${BENCH_THIRD//\{port\}/$2}") ;;
     esac
 }
@@ -1049,6 +1052,27 @@ section_hll() {
         || die "the HyperLogLog benchmark failed"
 }
 
+# ---------------------------------------------------------------------------
+# What the long-running servers say of their own latency after sections 1
+# and 2: the per-command histograms of SET and GET, and the latency
+# monitor's analysis (latency-monitor-threshold is 1 ms on both servers).
+# ---------------------------------------------------------------------------
+
+section_self_report() {
+    local name
+    echo
+    echo "## What the servers report: LATENCY HISTOGRAM set get, LATENCY DOCTOR"
+    for name in "${SERVERS[@]}"; do
+        echo
+        echo "### $name"
+        echo
+        echo '```'
+        redis-cli -p "${PORT[$name]}" LATENCY HISTOGRAM set get || true
+        redis-cli -p "${PORT[$name]}" LATENCY DOCTOR || true
+        echo '```'
+    done
+}
+
 section_aof() {
     log "AOF: SET under appendfsync always/everysec, BGREWRITEAOF of $PERSIST_N keys"
     echo
@@ -1062,6 +1086,7 @@ if want cpu; then section_cpu; fi
 if want smallcpu; then section_smallcpu; fi
 if want pubsub; then section_pubsub; fi
 if want sort; then section_sort; fi
+if want throughput || want cpu; then section_self_report; fi
 for name in "${SERVERS[@]}"; do stop_server "$name"; done
 if want bigvalue; then section_bigvalue; fi
 if want memory; then section_memory; fi
