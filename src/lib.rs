@@ -18,7 +18,9 @@
 //!   statistics, slow log).
 //! - [`db`]: the keyspace: the incrementally rehashed table, values, expiry.
 //! - [`timer`]: the timer wheel that drives the cron and expiry.
-//! - [`glob`], [`util`]: Redis-exact pattern matching and number handling.
+//! - [`glob`], [`util`]: Redis-exact pattern matching and number handling;
+//!   [`csort`]: the C library's and Redis's sorts, whose order among equals
+//!   replies show.
 //! - [`blocking`]: wait lists of blocked clients and the ready-key queue.
 //! - [`pause`]: CLIENT PAUSE, the pause in force and the clients it holds.
 //! - [`watch`]: which clients WATCH which keys, for MULTI/EXEC.
@@ -43,6 +45,7 @@ pub mod client;
 pub mod client_mem;
 pub mod cmd;
 pub mod config;
+pub mod csort;
 pub mod db;
 pub mod drain;
 pub mod effects;

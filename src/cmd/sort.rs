@@ -8,7 +8,7 @@
 //! is read, so BY and GET lookups, and STORE overwriting the sorted key
 //! itself, see them unchanged. The order follows Redis exactly: a full
 //! sort is glibc's `qsort`, a merge sort and so stable, and a BY sort
-//! with a LIMIT is Redis's partial quicksort (`pqsort`, below), whose
+//! with a LIMIT is Redis's partial quicksort (`crate::csort`), whose
 //! order among equal weights is its own.
 
 use std::cmp::Ordering;
@@ -410,7 +410,11 @@ fn order(loaded: &mut Loaded, o: &Options) {
     let cmp = |a: &Item, b: &Item| compare_items(bytes, by_bytes, a, b, o);
     let len = items.len() as i64;
     if o.by.is_some() && (*start != 0 || *end != len - 1) {
-        pqsort::sort(items, *start, *end, &cmp);
+        // An empty kept range replies nothing, however the rest is left.
+        if *start >= 0 && *end >= *start {
+            let cmp = |a: &Item, b: &Item| cmp(a, b) as i32;
+            crate::csort::partial_quicksort(items, *start as usize, *end as usize, cmp);
+        }
     } else {
         items.sort_by(cmp);
     }
@@ -582,189 +586,6 @@ fn list_fill(store: &Store) -> Fill {
     Fill::from_config(store.config.list_max_listpack_size)
 }
 
-/// Redis's pqsort: Bentley and McIlroy's quicksort (NetBSD's qsort) that
-/// recurses only into partitions overlapping the wanted range of
-/// positions. Ported step for step over indexes, since its order among
-/// elements that compare equal is part of SORT's reply.
-mod pqsort {
-    use std::cmp::Ordering;
-
-    /// Sorts `v` so that positions `lrange..=rrange` hold what a full sort
-    /// would put there.
-    pub fn sort<T>(v: &mut [T], lrange: i64, rrange: i64, cmp: &impl Fn(&T, &T) -> Ordering) {
-        partial(v, 0, v.len(), lrange, rrange, cmp);
-    }
-
-    fn med3<T>(v: &[T], a: usize, b: usize, c: usize, cmp: &impl Fn(&T, &T) -> Ordering) -> usize {
-        let lt = |x: usize, y: usize| cmp(&v[x], &v[y]) == Ordering::Less;
-        let gt = |x: usize, y: usize| cmp(&v[x], &v[y]) == Ordering::Greater;
-        if lt(a, b) {
-            if lt(b, c) {
-                b
-            } else if lt(a, c) {
-                c
-            } else {
-                a
-            }
-        } else if gt(b, c) {
-            b
-        } else if lt(a, c) {
-            a
-        } else {
-            c
-        }
-    }
-
-    /// Swaps the `n` elements from `a` with the `n` from `b`, pairwise.
-    fn vecswap<T>(v: &mut [T], a: usize, b: usize, n: usize) {
-        for i in 0..n {
-            v.swap(a + i, b + i);
-        }
-    }
-
-    /// Whether the range lies wholly outside `lo..lo + n`.
-    fn outside(lo: usize, n: usize, lrange: i64, rrange: i64) -> bool {
-        let (lo, hi) = (lo as i64, (lo + n) as i64);
-        (lrange < lo && rrange < lo) || (lrange >= hi && rrange >= hi)
-    }
-
-    fn partial<T>(
-        v: &mut [T],
-        mut a: usize,
-        mut n: usize,
-        lrange: i64,
-        rrange: i64,
-        cmp: &impl Fn(&T, &T) -> Ordering,
-    ) {
-        loop {
-            if n < 7 {
-                for pm in a + 1..a + n {
-                    let mut pl = pm;
-                    while pl > a && cmp(&v[pl - 1], &v[pl]) == Ordering::Greater {
-                        v.swap(pl, pl - 1);
-                        pl -= 1;
-                    }
-                }
-                return;
-            }
-            let mut pm = a + n / 2;
-            if n > 7 {
-                let mut pl = a;
-                let mut pn = a + n - 1;
-                if n > 40 {
-                    let d = n / 8;
-                    pl = med3(v, pl, pl + d, pl + 2 * d, cmp);
-                    pm = med3(v, pm - d, pm, pm + d, cmp);
-                    pn = med3(v, pn - 2 * d, pn - d, pn, cmp);
-                }
-                pm = med3(v, pl, pm, pn, cmp);
-            }
-            v.swap(a, pm);
-            let (mut pa, mut pb) = (a + 1, a + 1);
-            // `pc` and `pd` may step to just before `a + 1`, so they are
-            // kept one above their C counterparts.
-            let (mut pc, mut pd) = (a + n, a + n);
-            loop {
-                while pb < pc {
-                    let c = cmp(&v[pb], &v[a]);
-                    if c == Ordering::Greater {
-                        break;
-                    }
-                    if c == Ordering::Equal {
-                        v.swap(pa, pb);
-                        pa += 1;
-                    }
-                    pb += 1;
-                }
-                while pb < pc {
-                    let c = cmp(&v[pc - 1], &v[a]);
-                    if c == Ordering::Less {
-                        break;
-                    }
-                    if c == Ordering::Equal {
-                        v.swap(pc - 1, pd - 1);
-                        pd -= 1;
-                    }
-                    pc -= 1;
-                }
-                if pb >= pc {
-                    break;
-                }
-                v.swap(pb, pc - 1);
-                pb += 1;
-                pc -= 1;
-            }
-            let pn = a + n;
-            let r = (pa - a).min(pb - pa);
-            vecswap(v, a, pb - r, r);
-            let r = (pd - pc).min(pn - pd);
-            vecswap(v, pb, pn - r, r);
-            let left = pb - pa;
-            if left > 1 && !outside(a, left, lrange, rrange) {
-                partial(v, a, left, lrange, rrange, cmp);
-            }
-            let right = pd - pc;
-            if right > 1 {
-                a = pn - right;
-                n = right;
-                if !outside(a, n, lrange, rrange) {
-                    continue;
-                }
-            }
-            return;
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-        use crate::util::Rng;
-
-        #[test]
-        fn the_kept_range_is_sorted() {
-            let mut rng = Rng::new(7);
-            for n in [0usize, 1, 5, 7, 8, 30, 41, 100, 500] {
-                for _ in 0..20 {
-                    let v: Vec<u64> = (0..n).map(|_| rng.below(50)).collect();
-                    let mut want = v.clone();
-                    want.sort();
-                    let l = if n == 0 {
-                        0
-                    } else {
-                        rng.below(n as u64) as usize
-                    };
-                    let r = if n == 0 {
-                        0
-                    } else {
-                        l + rng.below((n - l) as u64) as usize
-                    };
-                    let mut got = v.clone();
-                    sort(&mut got, l as i64, r as i64, &|a: &u64, b: &u64| a.cmp(b));
-                    if n > 0 {
-                        assert_eq!(got[l..=r], want[l..=r], "n={n} l={l} r={r}");
-                    }
-                    let mut all = got.clone();
-                    all.sort();
-                    assert_eq!(all, want);
-                }
-            }
-        }
-
-        #[test]
-        fn ties_keep_the_order_redis_gives() {
-            // Ten equal elements, numbered by where they started; Redis
-            // answers SORT of such a list with LIMIT 0 9 as below, the
-            // last one left at the end (tests/diff/sort.redis checks it).
-            let mut v: Vec<(u8, u8)> = (0..10).map(|i| (0, i)).collect();
-            sort(&mut v, 0, 8, &|a: &(u8, u8), b: &(u8, u8)| a.0.cmp(&b.0));
-            let order: Vec<u8> = v.iter().map(|x| x.1).collect();
-            assert_eq!(order, EQUALS_AFTER_PQSORT_10);
-        }
-
-        const EQUALS_AFTER_PQSORT_10: [u8; 10] = [9, 1, 2, 3, 4, 5, 6, 7, 8, 0];
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -780,6 +601,18 @@ mod tests {
         assert_eq!(limit_range(3, i64::MAX, 5), (3, 4));
         assert_eq!(limit_range(0, 0, 0), (-1, -2));
         assert_eq!(limit_range(i64::MIN, i64::MIN, 0), (-1, -2));
+    }
+
+    #[test]
+    fn ties_keep_the_order_redis_gives() {
+        // Ten equal elements, numbered by where they started; Redis
+        // answers SORT of such a list BY a constant with LIMIT 0 9 as
+        // below, the last one left at the end (tests/diff/sort.redis
+        // checks it).
+        let mut v: Vec<(u8, u8)> = (0..10).map(|i| (0, i)).collect();
+        crate::csort::partial_quicksort(&mut v, 0, 8, |a, b| a.0.cmp(&b.0) as i32);
+        let order: Vec<u8> = v.iter().map(|x| x.1).collect();
+        assert_eq!(order, [9, 1, 2, 3, 4, 5, 6, 7, 8, 0]);
     }
 
     #[test]

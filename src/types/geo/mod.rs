@@ -3,13 +3,12 @@
 //! work on it, GEOADD is ZADD with the positions encoded (and propagates
 //! as that ZADD), and a search scans the score ranges of at most nine
 //! cells around its centre, in Redis's order, keeping the points inside
-//! the shape. Results are ordered by Redis's own sorts (`sort.rs`), so
+//! the shape. Results are ordered by Redis's own sorts (`crate::csort`), so
 //! ties come out as redis-server returns them.
 //!
 //! The file holds the helpers first, then the commands.
 
 mod geohash;
-mod sort;
 
 use bytes::Bytes;
 
@@ -467,9 +466,9 @@ fn search_generic(ctx: &mut Ctx, args: &[Bytes], form: Form) -> CmdResult {
     };
     if let Some(cmp) = cmp {
         if returned == found.len() {
-            sort::merge_sort(&mut found, cmp);
+            crate::csort::merge_sort(&mut found, cmp);
         } else {
-            sort::partial_quicksort(&mut found, 0, returned - 1, cmp);
+            crate::csort::partial_quicksort(&mut found, 0, returned - 1, cmp);
         }
     }
     found.truncate(returned);

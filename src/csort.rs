@@ -1,11 +1,12 @@
-//! The two sorts Redis orders search results with, reproduced step by
-//! step: results whose distances tie (members at one position) come out
-//! in the order these algorithms leave them, which no other sort would.
+//! The two sorts Redis orders replies with, reproduced step by step:
+//! elements that compare equal (geo members at one position, SORT's equal
+//! weights) come out in the order these algorithms leave them, which no
+//! other sort would.
 //!
-//! Without COUNT, or when COUNT keeps every result, Redis calls the C
-//! library's `qsort`, which glibc implements as a stable top-down merge
-//! sort ([`merge_sort`]). When COUNT keeps fewer, Redis's own `pqsort`
-//! sorts only the ranks it returns ([`partial_quicksort`]).
+//! A full sort is the C library's `qsort`, which glibc implements as a
+//! stable top-down merge sort ([`merge_sort`]). Where only some ranks are
+//! returned (GEOSEARCH with COUNT, SORT BY with LIMIT), Redis's own
+//! `pqsort` sorts only those ([`partial_quicksort`]).
 //!
 //! The comparisons are Redis's `int` comparators, which need not be a
 //! total order (a NaN distance compares below everything and everything
