@@ -1,7 +1,8 @@
 //! DEBUG: the subcommands tools and test suites use, answered as Redis
 //! 7.0's `debug.c` answers them.
 //!
-//! DEBUG runs only where `enable-debug-command` allows it. Each subcommand
+//! DEBUG runs only where `enable-debug-command` allows it (the request
+//! gate's PROTECTED check, `server/command.rs`). Each subcommand
 //! takes an exact number of arguments, as in Redis: a wrong count is the
 //! same "unknown subcommand" error as an unknown name. DEBUG HELP lists
 //! the subcommands ferrokv has, with Redis's own text for each.
@@ -91,18 +92,6 @@ const HELP: &[&str] = &[
 
 /// DEBUG <subcommand> [<arg> ...]
 pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    // Like Redis 7, DEBUG is refused unless `enable-debug-command` allows
-    // it (`local`: from loopback connections only).
-    let allowed = match ctx.store.config.get("enable-debug-command") {
-        Some("yes") => true,
-        Some("local") => ctx.client().peer.ip().is_loopback(),
-        _ => false,
-    };
-    if !allowed {
-        return Err(CmdError::err(
-            "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
-        ));
-    }
     let sub = args[1].to_ascii_lowercase();
     match (sub.as_slice(), args.len()) {
         (b"help", 2) => reply_help(ctx, HELP),
