@@ -41,7 +41,7 @@ pub struct Request<'a> {
     /// Inside EXEC: blocking commands answer as their non-blocking forms.
     pub deny_blocking: bool,
     /// A blocked client's command, run again for a ready key.
-    pub serving: Option<Serving>,
+    pub serving: Option<Box<Serving>>,
     /// Run by another call (EXEC's queued commands): modified keys, ready
     /// keys and propagation are drained with the outer call.
     pub nested: bool,
@@ -52,7 +52,7 @@ pub struct Request<'a> {
 pub struct Called {
     pub failed: bool,
     /// The command could not be served now: the loop parks the client.
-    pub block: Option<Block>,
+    pub block: Option<Box<Block>>,
     /// Ranges of the reply that are pushes (see `Ctx::push`).
     pub pushed: Vec<(usize, usize)>,
     /// The reply mode a queued CLIENT REPLY left, for after EXEC's reply.
@@ -76,7 +76,7 @@ pub enum Run {
 struct Outcome {
     result: cmd::CmdResult,
     failed: bool,
-    block: Option<Block>,
+    block: Option<Box<Block>>,
     run_transaction: bool,
     redacted: Vec<usize>,
     pushed: Vec<(usize, usize)>,
@@ -525,7 +525,11 @@ pub fn account(
     run: Run,
 ) -> bool {
     let latency_tracking = store.config.latency_tracking;
-    let stat = store.stats.commands.entry(cmd.name).or_default();
+    let stat = store
+        .stats
+        .commands
+        .entry(crate::store::CmdKey(cmd))
+        .or_default();
     stat.usec += elapsed_us;
     if failed {
         stat.failed_calls += 1;
@@ -733,7 +737,7 @@ mod tests {
                 args: &args,
                 now_ms,
                 deny_blocking: false,
-                serving,
+                serving: serving.map(Box::new),
                 nested: false,
             };
             let mut clock = Instant::now();
@@ -750,7 +754,10 @@ mod tests {
                 reply.extend_from_slice(out.front());
                 out.consume(n);
             }
-            (String::from_utf8_lossy(&reply).into_owned(), called.block)
+            (
+                String::from_utf8_lossy(&reply).into_owned(),
+                called.block.map(|b| *b),
+            )
         }
 
         /// What was propagated since the last call of this, one line per

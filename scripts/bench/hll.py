@@ -24,7 +24,11 @@ throughput and p50/p99 latency, and server CPU per request. Ratios are
 ferrokv/redis, medians over rounds; the servers take turns by round.
 
 Usage: hll.py ROUNDS FERROKV_BINARY [REDIS_SERVER]
-              [--requests=P1_REQUESTS,P16_REQUESTS]
+              [--requests=P1_REQUESTS,P16_REQUESTS] [--only=PREFIX[,PREFIX...]]
+
+--only keeps the tests whose names start with one of the prefixes
+(`--only=PFADD` runs the two PFADD tests), so a close figure can be
+measured with many more requests without the slow tests' time.
 Prints markdown tables. Runs on loopback only and stops by itself.
 """
 
@@ -111,9 +115,15 @@ def log(msg):
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     requests = REQUESTS
+    tests = TESTS
     for a in sys.argv[1:]:
         if a.startswith("--requests="):
             requests = tuple(int(s) for s in a.split("=", 1)[1].split(","))
+        elif a.startswith("--only="):
+            prefixes = tuple(p.lower() for p in a.split("=", 1)[1].split(","))
+            tests = [t for t in TESTS if t[0].lower().startswith(prefixes)]
+            if not tests:
+                sys.exit("hll.py: no test starts with %s" % a.split("=", 1)[1])
         elif a.startswith("--"):
             sys.exit("hll.py: unknown option %r" % a)
     if len(args) < 2 or len(requests) != 2:
@@ -129,7 +139,7 @@ def main():
         with open(rps_tsv, "w") as rps_f, open(cpu_tsv, "w") as cpu_f:
             for r in range(rounds):
                 order = names if r % 2 == 0 else names[::-1]
-                for test in TESTS:
+                for test in tests:
                     progress = []
                     for pipeline, n in zip((1, 16), requests):
                         for name in order:

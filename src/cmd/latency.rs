@@ -121,12 +121,16 @@ pub fn latency_reset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// that long, by powers of two.
 pub fn latency_histogram(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let stats = &ctx.store.stats.commands;
-    let histogram = |cmd: &Command| stats.get(cmd.name).and_then(|s| s.latency.as_deref());
+    let histogram = |cmd: &'static Command| {
+        stats
+            .get(&crate::store::CmdKey(cmd))
+            .and_then(|s| s.latency.as_deref())
+    };
     let mut found: Vec<(&'static str, &LatencyHistogram)> = Vec::new();
     if args.len() == 2 {
         found = stats
             .iter()
-            .filter_map(|(&name, s)| Some((name, s.latency.as_deref()?)))
+            .filter_map(|(key, s)| Some((key.0.name, s.latency.as_deref()?)))
             .collect();
         found.sort_by_key(|&(name, _)| name);
     }

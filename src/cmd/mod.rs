@@ -28,7 +28,6 @@ pub mod sort;
 pub mod spec;
 pub mod table;
 
-use ahash::AHashMap as HashMap;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -154,8 +153,9 @@ pub struct Ctx<'a> {
     pub now_ms: u64,
     pub db_index: usize,
     /// Set by a blocking command that cannot be served yet, instead of a
-    /// reply: the loop parks the client.
-    pub block: Option<crate::blocking::Block>,
+    /// reply: the loop parks the client. Boxed, as blocking is rare: every
+    /// call's outcome moves this field a few times.
+    pub block: Option<Box<crate::blocking::Block>>,
     /// Set inside EXEC: blocking commands answer as their non-blocking
     /// forms do (see [`Ctx::block_on`]).
     pub deny_blocking: bool,
@@ -163,7 +163,7 @@ pub struct Ctx<'a> {
     /// key became ready (see [`crate::blocking::Serving`]): Redis 7.0
     /// serves a woken client from that key alone, whatever its other keys
     /// hold (a string among them is no WRONGTYPE then).
-    pub serving: Option<crate::blocking::Serving>,
+    pub serving: Option<Box<crate::blocking::Serving>>,
     /// Set by EXEC when the transaction may run: the loop then runs the
     /// queued commands through normal dispatch.
     pub run_transaction: bool,
@@ -239,11 +239,11 @@ impl Ctx<'_> {
             Some(serving) => serving.deadline_ms,
             None => deadline_ms,
         };
-        self.block = Some(crate::blocking::Block {
+        self.block = Some(Box::new(crate::blocking::Block {
             keys: keys.to_vec(),
             deadline_ms,
             wait,
-        });
+        }));
     }
 
     /// Hides argument `pos` from MONITOR and the slow log, as Redis's
@@ -334,23 +334,56 @@ impl Ctx<'_> {
     }
 }
 
-/// Lower-cased command names to their descriptor.
-fn index() -> &'static HashMap<&'static str, &'static Command> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static Command>> = OnceLock::new();
-    INDEX.get_or_init(|| table::COMMANDS.iter().map(|c| (c.name, c)).collect())
+/// The command table by name, for [`lookup`]: open addressing on a
+/// case-blind hash, so a name is hashed once and compared where it lies,
+/// with no lower-cased copy and no UTF-8 check (every request pays this,
+/// twice in a pipeline, which prefetches its keys first).
+struct NameIndex {
+    slots: Box<[Option<&'static Command>]>,
+}
+
+impl NameIndex {
+    fn build() -> NameIndex {
+        // At most a quarter full, so a probe sequence is about one slot.
+        let size = (table::COMMANDS.len() * 4).next_power_of_two();
+        let mut slots = vec![None; size].into_boxed_slice();
+        for cmd in table::COMMANDS {
+            let mut i = name_hash(cmd.name.as_bytes()) & (size - 1);
+            while slots[i].is_some() {
+                i = (i + 1) & (size - 1);
+            }
+            slots[i] = Some(cmd);
+        }
+        NameIndex { slots }
+    }
+
+    fn get(&self, name: &[u8]) -> Option<&'static Command> {
+        let mask = self.slots.len() - 1;
+        let mut i = name_hash(name) & mask;
+        loop {
+            let cmd = self.slots[i]?;
+            if cmd.name.as_bytes().eq_ignore_ascii_case(name) {
+                return Some(cmd);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// FNV-1a over the bytes with ASCII case folded (`| 0x20` also folds a few
+/// symbols together, which only costs a probe: equality decides).
+fn name_hash(name: &[u8]) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in name {
+        h = (h ^ u32::from(b | 0x20)).wrapping_mul(0x0100_0193);
+    }
+    (h ^ (h >> 16)) as usize
 }
 
 /// Finds a command by name, case-insensitively.
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
-    let mut buf = [0u8; 32];
-    if name.len() > buf.len() {
-        return None;
-    }
-    let lower = &mut buf[..name.len()];
-    lower.copy_from_slice(name);
-    lower.make_ascii_lowercase();
-    let name = std::str::from_utf8(lower).ok()?;
-    index().get(name).copied()
+    static INDEX: OnceLock<NameIndex> = OnceLock::new();
+    INDEX.get_or_init(NameIndex::build).get(name)
 }
 
 /// Finds a subcommand of a container by name, case-insensitively.

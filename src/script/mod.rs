@@ -514,7 +514,7 @@ fn refused(store: &mut Store, args: &[Bytes], msg: &str) {
             }
             _ => cmd,
         };
-        store.stats.rejected(cmd.name);
+        store.stats.rejected(cmd);
     }
 }
 

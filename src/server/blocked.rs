@@ -83,12 +83,12 @@ impl Server {
                     break;
                 };
                 let mut clock = Instant::now();
-                self.serving = Some(Serving {
+                self.serving = Some(Box::new(Serving {
                     key: bytes::Bytes::from(key.clone()),
                     deadline_ms: b.deadline_ms,
                     wait: b.wait,
                     call_us: b.call_us,
-                });
+                }));
                 self.execute(token, &b.args, now_ms, &mut clock);
                 self.serving = None;
                 let blocked_again = self

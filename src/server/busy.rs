@@ -161,7 +161,7 @@ fn run(store: &mut Store, clients: &mut Slab<Client>, token: usize, args: &[Byte
             c.out.error_bytes(&msg);
             count_error(&mut store.stats, &String::from_utf8_lossy(&msg));
             if let Some(cmd) = found {
-                store.stats.rejected(cmd.name);
+                store.stats.rejected(cmd);
             }
             doom_transaction(c);
             return;
@@ -190,7 +190,7 @@ fn run(store: &mut Store, clients: &mut Slab<Client>, token: usize, args: &[Byte
         };
         c.out.error(&msg);
         count_error(&mut store.stats, &msg);
-        store.stats.rejected(cmd.name);
+        store.stats.rejected(cmd);
         return;
     }
     if cmd.name == "shutdown" {

@@ -428,7 +428,7 @@ impl Server {
             };
             called = crate::call::call(&mut self.store, &mut self.clients, &mut out, req, clock);
             if let Some(block) = &called.block {
-                self.park(token, args, block.clone(), called.elapsed_us);
+                self.park(token, args, (**block).clone(), called.elapsed_us);
             }
         }
         if !pushed_first.is_empty() {
@@ -518,7 +518,7 @@ impl Server {
         out.error_bytes(msg);
         crate::call::count_error(&mut self.store.stats, &String::from_utf8_lossy(msg));
         if let Some(cmd) = cmd {
-            self.store.stats.rejected(cmd.name);
+            self.store.stats.rejected(cmd);
         }
     }
 }

@@ -109,7 +109,7 @@ pub struct Server {
     expire_db_cursor: usize,
     /// The ready key a waiter's re-run command is served from, for the
     /// next `execute` (see `Ctx::serving`).
-    serving: Option<crate::blocking::Serving>,
+    serving: Option<Box<crate::blocking::Serving>>,
     /// Clients with output held for an AOF sync (`appendfsync always`),
     /// written again once a sync is done.
     held_writes: Vec<usize>,
