@@ -26,9 +26,12 @@ ferrokv/redis, medians over rounds; the servers take turns by round.
 Usage: hll.py ROUNDS FERROKV_BINARY [REDIS_SERVER]
               [--requests=P1_REQUESTS,P16_REQUESTS] [--only=PREFIX[,PREFIX...]]
 
---only keeps the tests whose names start with one of the prefixes
-(`--only=PFADD` runs the two PFADD tests), so a close figure can be
-measured with many more requests without the slow tests' time.
+--only keeps the tests whose slugs start with one of the prefixes: a
+test's slug is its name in lower case with dashes for commas and spaces
+(pfadd-one-key, pfadd-sparse-keys, pfcount-cached, pfcount-two-keys,
+pfmerge), so `--only=pfadd,pfcount-cached` runs the three cheap tests.
+A close figure can then be measured with many more requests without the
+slow tests' time.
 Prints markdown tables. Runs on loopback only and stops by itself.
 """
 
@@ -56,6 +59,11 @@ TESTS = [
     ("PFCOUNT, two keys", 1, ["hll", "hll2"], "pfcount", ["PFCOUNT", "hll", "hll2"]),
     ("PFMERGE", 1, ["hll", "hll2"], "pfmerge", ["PFMERGE", "dst", "hll", "hll2"]),
 ]
+
+
+def slug(name):
+    """`PFADD, one key` -> `pfadd-one-key`, for --only."""
+    return name.lower().replace(",", "").replace(" ", "-")
 
 
 def load(c, key):
@@ -120,8 +128,8 @@ def main():
         if a.startswith("--requests="):
             requests = tuple(int(s) for s in a.split("=", 1)[1].split(","))
         elif a.startswith("--only="):
-            prefixes = tuple(p.lower() for p in a.split("=", 1)[1].split(","))
-            tests = [t for t in TESTS if t[0].lower().startswith(prefixes)]
+            prefixes = tuple(p.strip().lower() for p in a.split("=", 1)[1].split(","))
+            tests = [t for t in TESTS if slug(t[0]).startswith(prefixes)]
             if not tests:
                 sys.exit("hll.py: no test starts with %s" % a.split("=", 1)[1])
         elif a.startswith("--"):
