@@ -83,6 +83,13 @@ impl Stats {
         self.commands.entry(CmdKey(cmd)).or_default().rejected_calls += 1;
     }
 
+    /// Each command's counters by name, in name order, as INFO lists them.
+    pub fn by_name(&self) -> Vec<(&'static str, &CommandStat)> {
+        let mut cmds: Vec<_> = self.commands.iter().map(|(k, s)| (k.0.name, s)).collect();
+        cmds.sort_by_key(|&(name, _)| name);
+        cmds
+    }
+
     pub fn reset(&mut self) {
         *self = Stats::default();
     }

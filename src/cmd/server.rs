@@ -782,14 +782,7 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) {
         "cluster" => t.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "commandstats" => {
             t.push_str("# Commandstats\r\n");
-            let mut cmds: Vec<_> = store
-                .stats
-                .commands
-                .iter()
-                .map(|(key, s)| (key.0.name, s))
-                .collect();
-            cmds.sort_by_key(|&(name, _)| name);
-            for (name, s) in cmds {
+            for (name, s) in store.stats.by_name() {
                 let per_call = if s.calls > 0 {
                     s.usec as f64 / s.calls as f64
                 } else {
@@ -805,14 +798,7 @@ fn info_section(ctx: &mut Ctx, name: &str, t: &mut String) {
         "latencystats" => {
             t.push_str("# Latencystats\r\n");
             if store.config.latency_tracking {
-                let mut cmds: Vec<_> = store
-                    .stats
-                    .commands
-                    .iter()
-                    .map(|(key, s)| (key.0.name, s))
-                    .collect();
-                cmds.sort_by_key(|&(name, _)| name);
-                for (name, s) in cmds {
+                for (name, s) in store.stats.by_name() {
                     let Some(histogram) = &s.latency else {
                         continue;
                     };
