@@ -263,6 +263,13 @@ pub fn until_nul(arg: &[u8]) -> &[u8] {
     &arg[..end]
 }
 
+/// Redis's `strcasecmp(arg, keyword)`, as its option parsers compare: a C
+/// string comparison, so the argument counts only up to its first NUL
+/// (`nx\0zz` is NX).
+pub fn eq_ic_c(arg: &[u8], keyword: &str) -> bool {
+    eq_ic(until_nul(arg), keyword)
+}
+
 /// Case-insensitive ASCII comparison of an argument with a keyword.
 pub fn eq_ic(arg: &[u8], keyword: &str) -> bool {
     arg.eq_ignore_ascii_case(keyword.as_bytes())

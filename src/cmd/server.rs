@@ -211,17 +211,34 @@ fn lfu_policy(ctx: &Ctx) -> bool {
         .is_some_and(|p| p.ends_with("lfu"))
 }
 
-/// Reads something off a key's entry without counting it as an access.
+/// Reads something off a key's entry without counting it as an access,
+/// but as a keyspace hit or miss (Redis's objectCommandLookup, a read with
+/// LOOKUP_NOTOUCH|LOOKUP_NONOTIFY: no `keymiss` event).
 fn object_info<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&Entry) -> T) -> Option<T> {
     let now = ctx.now_ms;
-    ctx.store.dbs[ctx.db_index].peek(key, now).map(f)
+    let found = ctx.store.dbs[ctx.db_index].peek(key, now).map(f);
+    count_lookup(ctx, found.is_some());
+    found
 }
 
-/// A key's access stamp, without counting the read as an access.
+/// A key's access stamp, looked up as [`object_info`] looks.
 fn access_stamp(ctx: &mut Ctx, key: &[u8]) -> Option<u32> {
     let (db, now) = (&mut ctx.store.dbs[ctx.db_index], ctx.now_ms);
-    db.peek(key, now)?;
-    db.access_of(key)
+    let found = db.peek(key, now).is_some();
+    count_lookup(ctx, found);
+    if !found {
+        return None;
+    }
+    ctx.store.dbs[ctx.db_index].access_of(key)
+}
+
+fn count_lookup(ctx: &mut Ctx, hit: bool) {
+    let stats = &mut ctx.store.stats;
+    if hit {
+        stats.keyspace_hits += 1;
+    } else {
+        stats.keyspace_misses += 1;
+    }
 }
 
 /// OBJECT ENCODING key

@@ -21,7 +21,7 @@ use crate::db::value::{grow_like_sds, sds_new_capacity};
 use crate::db::{Str, Value};
 use crate::effects::class;
 use crate::types::string::{Ttl, as_str, as_str_mut, shared, store_string};
-use crate::util::{eq_ic, parse_i64, until_nul};
+use crate::util::{eq_ic_c, parse_i64, until_nul};
 
 // ---------------------------------------------------------------------------
 // Bit-level internals.
@@ -301,12 +301,6 @@ fn bitop_result(op: BitOp, srcs: &[Cow<[u8]>], len: usize) -> Vec<u8> {
 // Argument parsing shared by the commands.
 // ---------------------------------------------------------------------------
 
-/// Compares a keyword as Redis's `strcasecmp` does: the argument's bytes up
-/// to its first NUL.
-fn keyword(arg: &[u8], word: &str) -> bool {
-    eq_ic(until_nul(arg), word)
-}
-
 /// A bit offset (Redis's getBitOffsetFromArgument): a non-negative integer
 /// whose byte is below `proto-max-bulk-len`, except in what the AOF
 /// replays. BITFIELD passes its field width, which allows `#N`, the Nth
@@ -334,9 +328,9 @@ enum Unit {
 }
 
 fn parse_unit(arg: &[u8]) -> Result<Unit, CmdError> {
-    if keyword(arg, "bit") {
+    if eq_ic_c(arg, "bit") {
         Ok(Unit::Bit)
-    } else if keyword(arg, "byte") {
+    } else if eq_ic_c(arg, "byte") {
         Ok(Unit::Byte)
     } else {
         Err(CmdError::Syntax)
@@ -578,7 +572,7 @@ pub fn bitop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ("not", BitOp::Not),
     ]
     .into_iter()
-    .find(|(name, _)| keyword(&args[1], name))
+    .find(|(name, _)| eq_ic_c(&args[1], name))
     .map(|(_, op)| op)
     .ok_or(CmdError::Syntax)?;
     if op == BitOp::Not && args.len() != 4 {
@@ -687,17 +681,17 @@ fn parse_fields(ctx: &Ctx, args: &[Bytes]) -> Result<Vec<Field>, CmdError> {
     while j < args.len() {
         let more = args.len() - j - 1;
         let name = &args[j];
-        let op_args = if keyword(name, "get") && more >= 2 {
+        let op_args = if eq_ic_c(name, "get") && more >= 2 {
             2
-        } else if (keyword(name, "set") || keyword(name, "incrby")) && more >= 3 {
+        } else if (eq_ic_c(name, "set") || eq_ic_c(name, "incrby")) && more >= 3 {
             3
-        } else if keyword(name, "overflow") && more >= 1 {
+        } else if eq_ic_c(name, "overflow") && more >= 1 {
             let kind = &args[j + 1];
-            overflow = if keyword(kind, "wrap") {
+            overflow = if eq_ic_c(kind, "wrap") {
                 Overflow::Wrap
-            } else if keyword(kind, "sat") {
+            } else if eq_ic_c(kind, "sat") {
                 Overflow::Sat
-            } else if keyword(kind, "fail") {
+            } else if eq_ic_c(kind, "fail") {
                 Overflow::Fail
             } else {
                 return Err(CmdError::err("Invalid OVERFLOW type specified"));
@@ -711,7 +705,7 @@ fn parse_fields(ctx: &Ctx, args: &[Bytes]) -> Result<Vec<Field>, CmdError> {
         let offset = parse_offset(ctx, &args[j + 2], Some(ty.bits))?;
         let op = if op_args == 2 {
             FieldOp::Get
-        } else if keyword(name, "set") {
+        } else if eq_ic_c(name, "set") {
             FieldOp::Set(arg_i64(&args[j + 3])?)
         } else {
             FieldOp::IncrBy(arg_i64(&args[j + 3])?)

@@ -34,7 +34,7 @@ use crate::types::packed::{Elem, Needle, Packed, Span};
 use crate::types::set::Set;
 use crate::types::zset_tree::Tree;
 use crate::types::{read_as, read_with_rng, write_as};
-use crate::util::{Rng, eq_ic, parse_range_double, parse_score};
+use crate::util::{Rng, eq_ic, eq_ic_c, parse_range_double, parse_score};
 
 /// When a sorted set leaves its packed encoding.
 #[derive(Debug, Clone, Copy)]
@@ -872,18 +872,19 @@ pub fn zadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut ch = false;
     let mut at = 2;
     while at < args.len() {
+        // Compared as Redis's strcasecmp compares: up to a NUL.
         let a = &args[at];
-        if eq_ic(a, "nx") {
+        if eq_ic_c(a, "nx") {
             opts.nx = true;
-        } else if eq_ic(a, "xx") {
+        } else if eq_ic_c(a, "xx") {
             opts.xx = true;
-        } else if eq_ic(a, "ch") {
+        } else if eq_ic_c(a, "ch") {
             ch = true;
-        } else if eq_ic(a, "incr") {
+        } else if eq_ic_c(a, "incr") {
             opts.incr = true;
-        } else if eq_ic(a, "gt") {
+        } else if eq_ic_c(a, "gt") {
             opts.gt = true;
-        } else if eq_ic(a, "lt") {
+        } else if eq_ic_c(a, "lt") {
             opts.lt = true;
         } else {
             break;

@@ -18,13 +18,8 @@ use crate::effects::class;
 use crate::resp::Reply;
 use crate::types::read_as;
 use crate::types::zset::{AddOpts, Dir, ListpackLimits, ZSet};
-use crate::util::{parse_score, until_nul};
+use crate::util::{eq_ic_c as is, parse_score};
 use geohash::{Extent, Shape};
-
-/// C's `strcasecmp` against a keyword: the argument up to its first NUL.
-fn is(arg: &[u8], keyword: &str) -> bool {
-    until_nul(arg).eq_ignore_ascii_case(keyword.as_bytes())
-}
 
 /// `d` through C's `snprintf` with `format`, which takes one double.
 fn c_format(format: &std::ffi::CStr, d: f64) -> String {
