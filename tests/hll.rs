@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::{Client, Server};
+use common::Pair;
 use ferrokv::util::Rng;
 
 /// An 8-byte element whose hash (MurmurHash64A, seed 0xadc83b19, as
@@ -48,55 +48,15 @@ fn element_for(index: u64, run: u32) -> Vec<u8> {
     unshift(k).wrapping_mul(m_inv).to_le_bytes().to_vec()
 }
 
-/// One server's connection and its name for messages.
-struct Pair {
-    ours: Client,
-    theirs: Client,
-    _servers: (Server, Server),
+/// What the tests here do with the two servers, on top of
+/// [`Pair::both`].
+trait Compare {
+    fn one(&mut self, args: &[&[u8]]) -> Vec<u8>;
+    fn add(&mut self, rng: &mut Rng, key: &[u8], elements: &[Vec<u8>]);
+    fn check(&mut self, key: &[u8]);
 }
 
-impl Pair {
-    fn start(what: &str) -> Option<Pair> {
-        let Some(redis) = common::start_redis() else {
-            println!("SKIPPED: redis-server not found on PATH; {what} not compared");
-            return None;
-        };
-        let ferrokv = common::start_ferrokv();
-        Some(Pair {
-            ours: ferrokv.connect(),
-            theirs: redis.connect(),
-            _servers: (ferrokv, redis),
-        })
-    }
-
-    /// Sends `commands` to both servers, pipelined, and asserts that every
-    /// reply is the same; returns redis-server's.
-    fn both(&mut self, commands: &[Vec<Vec<u8>>]) -> Vec<Vec<u8>> {
-        let mut replies = Vec::with_capacity(commands.len());
-        for batch in commands.chunks(256) {
-            for client in [&mut self.ours, &mut self.theirs] {
-                let mut bytes = Vec::new();
-                for args in batch {
-                    bytes.extend(common::encode_command(args));
-                }
-                client.send_raw(&bytes).expect("send a pipeline");
-            }
-            for args in batch {
-                let ours = self.ours.read_reply().expect("ferrokv's reply");
-                let theirs = self.theirs.read_reply().expect("redis-server's reply");
-                assert!(
-                    ours == theirs,
-                    "{}:\n  ferrokv:      {}\n  redis-server: {}",
-                    show(args),
-                    common::escape(&ours),
-                    common::escape(&theirs)
-                );
-                replies.push(theirs);
-            }
-        }
-        replies
-    }
-
+impl Compare for Pair {
     fn one(&mut self, args: &[&[u8]]) -> Vec<u8> {
         let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
         self.both(&[args]).remove(0)
@@ -136,12 +96,6 @@ impl Pair {
             .collect();
         self.both(&commands);
     }
-}
-
-fn show(args: &[Vec<u8>]) -> String {
-    let shown: Vec<String> = args.iter().take(6).map(|a| common::escape(a)).collect();
-    let more = if args.len() > 6 { " ..." } else { "" };
-    format!("[{}{more}]", shown.join(" "))
 }
 
 /// `n` random elements: binary strings of every short length, numbers, and

@@ -722,6 +722,71 @@ pub fn mask_digits(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// ferrokv and redis-server side by side, one connection to each, for the
+/// tests that run the same commands on both and compare the replies.
+pub struct Pair {
+    pub ours: Client,
+    pub theirs: Client,
+    _servers: (Server, Server),
+}
+
+impl Pair {
+    /// Both servers, or `None` (saying that `what` was not compared) when
+    /// redis-server is not on PATH.
+    pub fn start(what: &str) -> Option<Pair> {
+        let Some(redis) = start_redis() else {
+            println!("SKIPPED: redis-server not found on PATH; {what} not compared");
+            return None;
+        };
+        let ferrokv = start_ferrokv();
+        Some(Pair {
+            ours: ferrokv.connect(),
+            theirs: redis.connect(),
+            _servers: (ferrokv, redis),
+        })
+    }
+
+    /// Sends `commands` to both, pipelined 256 at a time; returns each
+    /// server's replies as sent (ferrokv's first).
+    pub fn send(&mut self, commands: &[Vec<Vec<u8>>]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for batch in commands.chunks(256) {
+            let bytes: Vec<u8> = batch.iter().flat_map(|c| encode_command(c)).collect();
+            for client in [&mut self.ours, &mut self.theirs] {
+                client.send_raw(&bytes).expect("send a pipeline");
+            }
+            for _ in batch {
+                ours.push(self.ours.read_reply().expect("ferrokv's reply"));
+                theirs.push(self.theirs.read_reply().expect("redis-server's reply"));
+            }
+        }
+        (ours, theirs)
+    }
+
+    /// Sends `commands` to both and asserts that every reply is the same,
+    /// byte for byte; returns redis-server's.
+    pub fn both(&mut self, commands: &[Vec<Vec<u8>>]) -> Vec<Vec<u8>> {
+        let (ours, theirs) = self.send(commands);
+        for ((args, o), t) in commands.iter().zip(&ours).zip(&theirs) {
+            assert!(
+                o == t,
+                "{}:\n  ferrokv:      {}\n  redis-server: {}",
+                show_command(args),
+                escape(o),
+                escape(t)
+            );
+        }
+        theirs
+    }
+}
+
+/// A command for messages: its first six arguments, escaped.
+pub fn show_command(args: &[Vec<u8>]) -> String {
+    let shown: Vec<String> = args.iter().take(6).map(|a| escape(a)).collect();
+    let more = if args.len() > 6 { " ..." } else { "" };
+    format!("[{}{more}]", shown.join(" "))
+}
+
 /// Escapes bytes for messages: printable ASCII as is, `\r`, `\n`, `\t`, `\"`
 /// and `\\` escaped, everything else as `\xHH`.
 pub fn escape(bytes: &[u8]) -> String {
