@@ -83,6 +83,15 @@ impl Stats {
         self.commands.entry(CmdKey(cmd)).or_default().rejected_calls += 1;
     }
 
+    /// Counts a key looked up for reading (INFO's keyspace_hits/_misses).
+    pub fn count_lookup(&mut self, hit: bool) {
+        if hit {
+            self.keyspace_hits += 1;
+        } else {
+            self.keyspace_misses += 1;
+        }
+    }
+
     /// Each command's counters by name, in name order, as INFO lists them.
     pub fn by_name(&self) -> Vec<(&'static str, &CommandStat)> {
         let mut cmds: Vec<_> = self.commands.iter().map(|(k, s)| (k.0.name, s)).collect();

@@ -25,11 +25,7 @@ pub fn lookup_read<'a>(
         return None;
     }
     let found = store.dbs[db].lookup(key, now_ms);
-    if found.is_some() {
-        store.stats.keyspace_hits += 1;
-    } else {
-        store.stats.keyspace_misses += 1;
-    }
+    store.stats.count_lookup(found.is_some());
     found
 }
 
@@ -38,10 +34,8 @@ pub fn lookup_read<'a>(
 /// TYPE, the TTL family): a keyspace hit or miss, `keymiss` on a miss.
 pub fn probe_read(store: &mut Store, db: usize, key: &[u8], now_ms: u64) -> bool {
     let found = store.dbs[db].exists(key, now_ms);
-    if found {
-        store.stats.keyspace_hits += 1;
-    } else {
-        store.stats.keyspace_misses += 1;
+    store.stats.count_lookup(found);
+    if !found {
         store.notify(db, class::KEY_MISS, "keymiss", key);
     }
     found
@@ -446,17 +440,16 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     for (key, type_name, liveness) in met {
         let mut expired = liveness == Liveness::Expired;
         if let Some(wanted) = &opts.type_name {
+            ctx.store.stats.count_lookup(!expired);
             let found = if expired {
                 ctx.store.dbs[ctx.db_index].exists(&key, now);
                 expired = false;
-                ctx.store.stats.keyspace_misses += 1;
                 "none"
             } else {
-                ctx.store.stats.keyspace_hits += 1;
                 type_name
             };
             // strcasecmp: the wanted type ends at a NUL.
-            if !crate::util::until_nul(wanted).eq_ignore_ascii_case(found.as_bytes()) {
+            if !crate::util::eq_ic_c(wanted, found) {
                 continue;
             }
         }

@@ -217,7 +217,7 @@ fn lfu_policy(ctx: &Ctx) -> bool {
 fn object_info<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&Entry) -> T) -> Option<T> {
     let now = ctx.now_ms;
     let found = ctx.store.dbs[ctx.db_index].peek(key, now).map(f);
-    count_lookup(ctx, found.is_some());
+    ctx.store.stats.count_lookup(found.is_some());
     found
 }
 
@@ -225,20 +225,11 @@ fn object_info<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&Entry) -> T) -> Opt
 fn access_stamp(ctx: &mut Ctx, key: &[u8]) -> Option<u32> {
     let (db, now) = (&mut ctx.store.dbs[ctx.db_index], ctx.now_ms);
     let found = db.peek(key, now).is_some();
-    count_lookup(ctx, found);
+    ctx.store.stats.count_lookup(found);
     if !found {
         return None;
     }
     ctx.store.dbs[ctx.db_index].access_of(key)
-}
-
-fn count_lookup(ctx: &mut Ctx, hit: bool) {
-    let stats = &mut ctx.store.stats;
-    if hit {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
 }
 
 /// OBJECT ENCODING key

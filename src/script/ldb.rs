@@ -54,6 +54,7 @@ use crate::client::Client;
 use crate::cmd::{CmdResult, Command, Ctx};
 use crate::db::{Detached, Entry, Value};
 use crate::store::Store;
+use crate::util::eq_ic_c;
 
 /// Redis's LDB_BREAKPOINTS_MAX.
 const BREAKPOINTS_MAX: usize = 64;
@@ -554,8 +555,7 @@ fn atoi(s: &[u8]) -> i32 {
 /// Whether a debugger command's name is `long` or `short` (strcasecmp,
 /// so up to a NUL).
 fn is(name: &[u8], short: &str, long: &str) -> bool {
-    let name = c_str(name);
-    name.eq_ignore_ascii_case(short.as_bytes()) || name.eq_ignore_ascii_case(long.as_bytes())
+    eq_ic_c(name, short) || eq_ic_c(name, long)
 }
 
 const HELP: &[&str] = &[
